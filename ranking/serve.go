@@ -1,0 +1,282 @@
+package ranking
+
+import "math"
+
+// lanes is the number of query tokens processed together: one 512-bit
+// vector of float32. Query states are padded to a multiple of it.
+const lanes = 16
+
+// ItemKV is a contiguous store of items' precomputed keys K_c and values V_c
+// for one model, with each item's modality mask. Row r holds one item; the
+// caller maps item ids to rows.
+//
+// Each row is DAttn × 2M float32: for every attention dimension d, the M
+// keys K_c[0..M-1][d] followed by the M values V_c[0..M-1][d]. This
+// transposed layout lets the scorer broadcast one element of K or V against
+// all query tokens at once.
+//
+// An ItemKV is safe for concurrent reads; writes (ItemKVTo, Resize) must
+// not run concurrently with reads of the same ItemKV.
+type ItemKV struct {
+	m, da int
+	data  []float32
+	masks []uint64
+}
+
+// NewItemKV returns a zeroed store with n rows for m's shapes. A zeroed row
+// has no valid modality, so it scores u·f + b until set with ItemKVTo.
+func (m *Model) NewItemKV(n int) *ItemKV {
+	if n < 0 {
+		panic("ranking: negative ItemKV size")
+	}
+	M, da := len(m.cfg.Modalities), m.cfg.DAttn
+	return &ItemKV{m: M, da: da, data: make([]float32, n*da*2*M), masks: make([]uint64, n)}
+}
+
+// Len returns the number of rows.
+func (kv *ItemKV) Len() int { return len(kv.masks) }
+
+// Resize changes the number of rows to n, keeping the first min(n, Len())
+// rows; new rows are zeroed (no valid modality).
+func (kv *ItemKV) Resize(n int) {
+	if n < 0 {
+		panic("ranking: negative ItemKV size")
+	}
+	stride := kv.da * 2 * kv.m
+	if n <= len(kv.masks) {
+		kv.data = kv.data[:n*stride]
+		kv.masks = kv.masks[:n]
+		return
+	}
+	data := make([]float32, n*stride, max(n, 2*len(kv.masks))*stride)
+	copy(data, kv.data)
+	masks := make([]uint64, n, max(n, 2*len(kv.masks)))
+	copy(masks, kv.masks)
+	kv.data, kv.masks = data, masks
+}
+
+// Mask returns row r's modality set: bit j is set when modality j is present.
+func (kv *ItemKV) Mask(r int) uint64 { return kv.masks[r] }
+
+// ItemKVTo computes item row's keys and values, K_j = (y_j P_j + p_j) Wk and
+// V_j = (y_j P_j + p_j) Wv for each present modality j, and stores them in
+// kv row row. Missing modalities (mask[j] false, or an empty token when mask
+// is nil) store zeros and are never attended to. tokens is not modified.
+func (m *Model) ItemKVTo(kv *ItemKV, row int, tokens [][]float32, mask []bool) {
+	M, da, d := len(m.cfg.Modalities), m.cfg.DAttn, m.cfg.DModel
+	if kv.m != M || kv.da != da {
+		panic("ranking: ItemKV shape differs from the model's")
+	}
+	if row < 0 || row >= len(kv.masks) {
+		panic("ranking: ItemKV row out of range")
+	}
+	m.checkItemTokens(tokens, mask)
+	stride := da * 2 * M
+	dst := kv.data[row*stride : (row+1)*stride]
+	clear(dst)
+	buf := make([]float32, d+2*da)
+	y, k, v := buf[:d], buf[d:d+da], buf[d+da:]
+	var bits uint64
+	for j, tok := range tokens {
+		valid := len(tok) > 0
+		if mask != nil {
+			valid = mask[j]
+		}
+		if !valid {
+			continue
+		}
+		bits |= 1 << j
+		m.project(y, j, tok)
+		matVecTo(k, y, m.Wk, da)
+		matVecTo(v, y, m.Wv, da)
+		for e := 0; e < da; e++ {
+			dst[e*2*M+j] = k[e]
+			dst[e*2*M+M+j] = v[e]
+		}
+	}
+	kv.masks[row] = bits
+}
+
+// project sets dst = x P_j + p_j.
+func (m *Model) project(dst []float32, j int, x []float32) {
+	d := m.cfg.DModel
+	copy(dst, m.ProjBias[j])
+	p := m.Proj[j]
+	for k, xk := range x {
+		axpy(dst, xk, p[k*d:(k+1)*d])
+	}
+}
+
+// matVecTo sets dst = x W for a row-major W of len(x) × cols.
+func matVecTo(dst, x, w []float32, cols int) {
+	clear(dst)
+	for k, xk := range x {
+		axpy(dst, xk, w[k*cols:(k+1)*cols])
+	}
+}
+
+// Workspace holds one request's query state and scratch memory. The zero
+// value is ready to use; it grows on first use and is then reused without
+// allocating, so keep Workspaces in a sync.Pool. A Workspace must not be
+// used by two goroutines at once.
+type Workspace struct {
+	model     *Model
+	m, da, lq int
+	groups    int
+	qt, rt    []float32 // groups × da × lanes, Q/sqrt(da) and R transposed
+	beta      []float32 // groups × lanes, β_i (0 on invalid lanes)
+	laneBits  []uint16  // groups: bit l set when token g*lanes+l is valid
+	q, r      []float32 // lq × da, row-major Q (unscaled) and R
+	qmask     []bool    // lq
+	s, t      []float32 // groups × M × lanes scratch
+	x         []float32 // d_model scratch
+	anyQuery  bool
+	hasQuery  bool
+}
+
+// NewWorkspace returns an empty Workspace; the zero value works too.
+func NewWorkspace() *Workspace { return new(Workspace) }
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// QueryTo computes the request's query side into ws: X_i = x_i P_m(i) +
+// p_m(i), Q = X Wq and R = X Wo for every valid token, with padded tokens
+// excluded. It must be called before ScoreTo. q is not modified.
+func (m *Model) QueryTo(ws *Workspace, q Query) {
+	m.checkQuery(&q)
+	c := &m.cfg
+	M, da, d := len(c.Modalities), c.DAttn, c.DModel
+	lq := len(q.Tokens)
+	groups := (lq + lanes - 1) / lanes
+	ws.model, ws.m, ws.da, ws.lq, ws.groups = m, M, da, lq, groups
+	ws.qt = grow(ws.qt, groups*da*lanes)
+	ws.rt = grow(ws.rt, groups*da*lanes)
+	ws.beta = grow(ws.beta, groups*lanes)
+	ws.q = grow(ws.q, lq*da)
+	ws.r = grow(ws.r, lq*da)
+	ws.s = grow(ws.s, groups*M*lanes)
+	ws.t = grow(ws.t, groups*M*lanes)
+	ws.x = grow(ws.x, d)
+	if cap(ws.laneBits) < groups {
+		ws.laneBits = make([]uint16, groups)
+	}
+	ws.laneBits = ws.laneBits[:groups]
+	if cap(ws.qmask) < lq {
+		ws.qmask = make([]bool, lq)
+	}
+	ws.qmask = ws.qmask[:lq]
+	clear(ws.qt)
+	clear(ws.rt)
+	clear(ws.beta)
+	clear(ws.q)
+	clear(ws.r)
+	clear(ws.laneBits)
+	ws.anyQuery = false
+	scale := float32(1 / math.Sqrt(float64(da)))
+	for i, tok := range q.Tokens {
+		valid := queryValid(&q, i)
+		ws.qmask[i] = valid
+		if !valid {
+			continue
+		}
+		ws.anyQuery = true
+		x := ws.x
+		m.project(x, q.Modality[i], tok)
+		qi, ri := ws.q[i*da:(i+1)*da], ws.r[i*da:(i+1)*da]
+		matVecTo(qi, x, m.Wq, da)
+		matVecTo(ri, x, m.Wo, da)
+		g, l := i/lanes, i%lanes
+		ws.laneBits[g] |= 1 << l
+		ws.beta[g*lanes+l] = m.PosBias[i]
+		qt, rt := ws.qt[g*da*lanes:], ws.rt[g*da*lanes:]
+		for e := 0; e < da; e++ {
+			qt[e*lanes+l] = qi[e] * scale
+			rt[e*lanes+l] = ri[e]
+		}
+	}
+	ws.hasQuery = true
+}
+
+// Explanations receives the attention summaries of scored candidates.
+// Either slice may be nil to skip it.
+type Explanations struct {
+	// Modality is N × M row-major: Σ_i A_c[i,j], which modality of
+	// candidate c carried the match. Each row sums to 1, or is all zero
+	// when the candidate has no valid (token, modality) pair.
+	Modality []float32
+	// Token is N × Lq row-major: Σ_j A_c[i,j], which query token carried
+	// the match; zero on padded tokens.
+	Token []float32
+}
+
+// ScoreTo scores the candidates stored in kv rows rows against the query
+// last given to QueryTo on ws, writing score_c to dst[c]:
+//
+//	score_c = Σ_ij A_c[i,j] (R_i·V_cj) + u·f_c + b
+//
+// features holds the candidates' scalar features, len(rows) × NFeatures
+// row-major; nil means all zero. A candidate with no valid (query token,
+// modality) pair (all modalities missing, or every query token padded)
+// scores u·f_c + b. When ex is not nil its non-nil slices receive the
+// attention summaries. ScoreTo does not allocate. Inputs are not modified.
+func (m *Model) ScoreTo(dst []float32, ws *Workspace, kv *ItemKV, rows []int, features []float32, ex *Explanations) {
+	if !ws.hasQuery || ws.model != m {
+		panic("ranking: ScoreTo needs a Workspace filled by this model's QueryTo")
+	}
+	n := len(rows)
+	M, F := ws.m, m.cfg.NFeatures
+	if len(dst) != n {
+		panic("ranking: ScoreTo dst length differs from rows length")
+	}
+	if kv.m != M || kv.da != ws.da {
+		panic("ranking: ItemKV shape differs from the model's")
+	}
+	if features != nil && len(features) != n*F {
+		panic("ranking: features length differs from len(rows) × NFeatures")
+	}
+	var modW, tokW []float32
+	if ex != nil {
+		modW, tokW = ex.Modality, ex.Token
+		if modW != nil && len(modW) != n*M {
+			panic("ranking: Explanations.Modality length differs from len(rows) × M")
+		}
+		if tokW != nil && len(tokW) != n*ws.lq {
+			panic("ranking: Explanations.Token length differs from len(rows) × Lq")
+		}
+	}
+	stride := ws.da * 2 * M
+	nrows := len(kv.masks)
+	for c, r := range rows {
+		if uint(r) >= uint(nrows) {
+			panic("ranking: ItemKV row out of range")
+		}
+		var mw, tw []float32
+		if modW != nil {
+			mw = modW[c*M : (c+1)*M]
+		}
+		if tokW != nil {
+			tw = tokW[c*ws.lq : (c+1)*ws.lq]
+		}
+		imask := kv.masks[r]
+		var s float32
+		if ws.anyQuery && imask != 0 {
+			s = attend(ws, kv.data[r*stride:(r+1)*stride], imask, mw, tw)
+		} else {
+			clear(mw)
+			clear(tw)
+		}
+		s += m.B[0]
+		if features != nil {
+			f := features[c*F : (c+1)*F]
+			for k, u := range m.U {
+				s += u * f[k]
+			}
+		}
+		dst[c] = s
+	}
+}
