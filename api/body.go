@@ -1,0 +1,107 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/fusionrank/fusionrank"
+)
+
+func maxBytes(c *gin.Context, n int64) io.ReadCloser {
+	return http.MaxBytesReader(c.Writer, c.Request.Body, n)
+}
+
+// decodeJSON reads the whole body into v, rejecting unknown fields, trailing data and
+// wrong types with a message that names the field.
+func decodeJSON(c *gin.Context, v any) error {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fusionrank.Errorf(fusionrank.TooLarge, "body: larger than the limit of %d bytes", mbe.Limit)
+		}
+		return fusionrank.Wrap(fusionrank.Invalid, err, "body: could not be read")
+	}
+	return DecodeStrict(body, v)
+}
+
+// DecodeStrict decodes one JSON value from data into v. Unknown fields, trailing data and
+// type mismatches are Invalid errors that name the field.
+func DecodeStrict(data []byte, v any) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return invalid("body: empty; expected a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return invalid("body: unexpected data after the JSON object")
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err != io.EOF {
+		return invalid("body: unexpected data after the JSON object")
+	}
+	return nil
+}
+
+// jsonError turns encoding/json's errors into client messages that name the field.
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return invalid("%s: expected %s, got %s", field, jsonType(te.Type.String()), te.Value)
+	case errors.As(err, &se):
+		return invalid("body: malformed JSON at byte %d: %s", se.Offset, se.Error())
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return invalid("body: truncated JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return invalid("%s: unknown field", strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
+	}
+	var fe *fusionrank.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	return invalid("body: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+func jsonType(goType string) string {
+	goType = strings.TrimLeft(goType, "*")
+	switch {
+	case goType == "time.Time":
+		return "an RFC3339 timestamp string"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "."):
+		return "an object"
+	case goType == "string":
+		return "a string"
+	case goType == "bool":
+		return "true or false"
+	case strings.HasPrefix(goType, "float"), strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "a number"
+	}
+	return fmt.Sprintf("a %s", goType)
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
+
+func sortRejections(r []fusionrank.EventRejection) {
+	sort.Slice(r, func(i, j int) bool { return r[i].Index < r[j].Index })
+}

@@ -1,0 +1,17 @@
+// Package api is fusionrank's HTTP transport, on Gin: the routes, the request and
+// response types, the one table that maps error codes to HTTP status, authentication with
+// scoped API keys, request limits, Prometheus metrics and the OpenAPI document.
+//
+// It holds no business logic. Each use case it serves is reached through a small
+// interface declared here (ItemService, EventService, RankService, …) and implemented by
+// the features and recommend packages; cmd/fusionrank wires them together.
+//
+// Every route is declared once, in the table built by (*Server).routes: that table
+// registers the Gin handler and produces the OpenAPI document served at /openapi.json,
+// so the two cannot drift apart (a test also compares the document with what Gin
+// actually serves).
+//
+// Errors always leave as {"error":{"code":…,"message":…}}. The status comes from
+// statusOf; a 5xx answer carries a generic message while the detail goes to the log
+// with the request id.
+package api

@@ -1,0 +1,476 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/fusionrank/fusionrank"
+)
+
+// ItemService manages the catalogue.
+type ItemService interface {
+	// PutItem creates or replaces an item; created reports whether it was new.
+	PutItem(ctx context.Context, item fusionrank.Item) (created bool, err error)
+	// PutItems stores many items; errs[i] is the error of items[i] or nil. The returned
+	// error is for the whole call (a store down).
+	PutItems(ctx context.Context, items []fusionrank.Item) (errs []error, err error)
+	GetItem(ctx context.Context, id string) (fusionrank.ItemView, error)
+	// DeleteItem deactivates an item: it stops being recommended; its history stays.
+	DeleteItem(ctx context.Context, id string) error
+}
+
+// EventService ingests interaction events.
+type EventService interface {
+	IngestEvents(ctx context.Context, events []fusionrank.Event) (fusionrank.EventResult, error)
+}
+
+// RankService answers the ranking calls.
+type RankService interface {
+	Rerank(ctx context.Context, req fusionrank.RerankRequest) (fusionrank.Ranking, error)
+	Recommend(ctx context.Context, req fusionrank.RecommendRequest) (fusionrank.Ranking, error)
+	Similar(ctx context.Context, req fusionrank.SimilarRequest) (fusionrank.Ranking, error)
+	Search(ctx context.Context, req fusionrank.SearchRequest) (fusionrank.Ranking, error)
+}
+
+// UserService reads what the feature store knows about a user.
+type UserService interface {
+	UserFeatures(ctx context.Context, userID string) (fusionrank.UserFeatures, error)
+}
+
+// ModelService is the model registry.
+type ModelService interface {
+	ListModels(ctx context.Context) ([]fusionrank.ModelInfo, error)
+	ActivateModel(ctx context.Context, version string) (fusionrank.ModelInfo, error)
+	RollbackModel(ctx context.Context) (fusionrank.ModelInfo, error)
+}
+
+// StatsService reads attribution statistics.
+type StatsService interface {
+	ModelStats(ctx context.Context) ([]fusionrank.ModelStats, error)
+}
+
+// Route is one entry of the route table: what Gin serves and what the OpenAPI document
+// says.
+type Route struct {
+	Method  string
+	Path    string // OpenAPI template: /v1/items/{id}
+	Scope   Scope  // the least scope a key needs; ScopeNone for ops routes
+	Summary string
+	// Request and Response name schemas of the OpenAPI components ("" for none).
+	Request, Response string
+	// Status is the success status (default 200).
+	Status int
+	// Bulk routes get the batch body limit and deadline.
+	Bulk    bool
+	Handler gin.HandlerFunc
+	// ContentType of the response when it is not JSON.
+	ContentType string
+	// RequestType is the media type of the body (default application/json).
+	RequestType string
+}
+
+func (s *Server) routes() []Route {
+	rs := []Route{
+		{Method: "GET", Path: "/healthz", Summary: "The process is alive.", Response: "Status", Handler: s.healthz},
+		{Method: "GET", Path: "/readyz", Summary: "Both stores answer and the catalogue is loaded.", Response: "Status", Handler: s.readyz},
+		{Method: "GET", Path: "/metrics", Summary: "Prometheus metrics.", ContentType: "text/plain", Handler: s.metricsHandler()},
+		{Method: "GET", Path: "/openapi.json", Summary: "This document.", ContentType: "application/json", Handler: s.openapi},
+	}
+	if s.deps.Items != nil {
+		rs = append(rs,
+			Route{Method: "PUT", Path: "/v1/items/{id}", Scope: ScopeWrite, Summary: "Create or replace an item.", Request: "ItemInput", Response: "PutItemResult", Handler: s.putItem},
+			Route{Method: "GET", Path: "/v1/items/{id}", Scope: ScopeRead, Summary: "Read an item with the modalities it has.", Response: "ItemView", Handler: s.getItem},
+			Route{Method: "DELETE", Path: "/v1/items/{id}", Scope: ScopeWrite, Summary: "Deactivate an item; its history stays.", Status: http.StatusNoContent, Handler: s.deleteItem},
+			Route{Method: "POST", Path: "/v1/items:batch", Scope: ScopeWrite, Summary: "Bulk load items, one JSON object per line (NDJSON).", Request: "ItemInput", RequestType: "application/x-ndjson", Response: "BatchResult", Bulk: true, Handler: s.putItems},
+		)
+	}
+	if s.deps.Events != nil {
+		rs = append(rs, Route{Method: "POST", Path: "/v1/events", Scope: ScopePublic, Summary: "Record interaction events (public keys: view and click only).", Request: "EventBatch", Response: "EventResult", Handler: s.postEvents})
+	}
+	if s.deps.Rank != nil {
+		rs = append(rs,
+			Route{Method: "POST", Path: "/v1/rerank", Scope: ScopeRead, Summary: "Reorder a search engine's candidates for a query and a shopper.", Request: "RerankRequest", Response: "Ranking", Handler: s.rerank},
+			Route{Method: "POST", Path: "/v1/recommendations", Scope: ScopePublic, Summary: "Personalised recommendations for a shopper.", Request: "RecommendRequest", Response: "Ranking", Handler: s.recommend},
+			Route{Method: "GET", Path: "/v1/items/{id}/similar", Scope: ScopeRead, Summary: "Items similar to an item.", Response: "Ranking", Handler: s.similar},
+			Route{Method: "POST", Path: "/v1/search", Scope: ScopeRead, Summary: "Search the whole catalogue with text and/or vectors.", Request: "SearchRequest", Response: "Ranking", Handler: s.search},
+		)
+	}
+	if s.deps.Users != nil {
+		rs = append(rs, Route{Method: "GET", Path: "/v1/users/{id}/features", Scope: ScopeRead, Summary: "What the feature store knows about a user.", Response: "UserFeatures", Handler: s.userFeatures})
+	}
+	if s.deps.Models != nil {
+		rs = append(rs,
+			Route{Method: "GET", Path: "/v1/models", Scope: ScopeAdmin, Summary: "The model registry.", Response: "ModelList", Handler: s.listModels},
+			Route{Method: "POST", Path: "/v1/models/{version}/activate", Scope: ScopeAdmin, Summary: "Make a model version live, atomically.", Response: "ModelInfo", Handler: s.activateModel},
+			Route{Method: "POST", Path: "/v1/models:rollback", Scope: ScopeAdmin, Summary: "Reactivate the previously active model version.", Response: "ModelInfo", Handler: s.rollbackModel},
+		)
+	}
+	if s.deps.Stats != nil {
+		rs = append(rs, Route{Method: "GET", Path: "/v1/stats/models", Scope: ScopeRead, Summary: "Click-through and conversion per model version.", Response: "ModelStatsList", Handler: s.modelStats})
+	}
+	return append(rs, s.cfg.Extra...)
+}
+
+func (s *Server) putItem(c *gin.Context) {
+	var it fusionrank.Item
+	it.Active = true
+	if err := decodeJSON(c, &itemInput{&it}); err != nil {
+		s.fail(c, err)
+		return
+	}
+	id := c.Param("id")
+	if it.ID != "" && it.ID != id {
+		s.fail(c, invalid("id: %q in the body differs from %q in the path", it.ID, id))
+		return
+	}
+	it.ID = id
+	created, err := s.deps.Items.PutItem(c.Request.Context(), it)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.JSON(status, gin.H{"id": id, "created": created})
+}
+
+// itemInput decodes an item with "active" defaulting to true.
+type itemInput struct{ *fusionrank.Item }
+
+func (in *itemInput) UnmarshalJSON(b []byte) error {
+	type plain fusionrank.Item
+	p := (*plain)(in.Item)
+	p.Active = true
+	dec := json.NewDecoder(bytesReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(p)
+}
+
+func (s *Server) getItem(c *gin.Context) {
+	v, err := s.deps.Items.GetItem(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) deleteItem(c *gin.Context) {
+	if err := s.deps.Items.DeleteItem(c.Request.Context(), c.Param("id")); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// batchChunk is how many valid lines are stored per call to PutItems.
+const batchChunk = 1000
+
+// putItems streams an NDJSON body line by line, storing valid items in chunks. A line
+// that is not a valid item is reported and skipped; the rest still load.
+func (s *Server) putItems(c *gin.Context) {
+	ctx := c.Request.Context()
+	res := fusionrank.BatchResult{Rejected: []fusionrank.LineRejection{}}
+	sc := bufio.NewScanner(c.Request.Body)
+	sc.Buffer(make([]byte, 64<<10), int(min(s.cfg.MaxBodyBytes, 16<<20)))
+	var chunk []fusionrank.Item
+	var lines []int
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		errs, err := s.deps.Items.PutItems(ctx, chunk)
+		if err != nil {
+			return err
+		}
+		for i, e := range errs {
+			if e != nil {
+				res.Rejected = append(res.Rejected, fusionrank.LineRejection{Line: lines[i], ID: chunk[i].ID, Error: fusionrank.ErrorMessage(e)})
+			} else {
+				res.Accepted++
+			}
+		}
+		chunk, lines = chunk[:0], lines[:0]
+		return nil
+	}
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(trimSpace(b)) == 0 {
+			continue
+		}
+		var it fusionrank.Item
+		if err := DecodeStrict(b, &itemInput{&it}); err != nil {
+			res.Rejected = append(res.Rejected, fusionrank.LineRejection{Line: line, ID: it.ID, Error: fusionrank.ErrorMessage(err)})
+			continue
+		}
+		chunk = append(chunk, it)
+		lines = append(lines, line)
+		if len(chunk) == batchChunk {
+			if err := flush(); err != nil {
+				s.fail(c, err)
+				return
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if err == bufio.ErrTooLong {
+			s.fail(c, fusionrank.Errorf(fusionrank.TooLarge, "line %d: longer than %d bytes", line+1, min(s.cfg.MaxBodyBytes, 16<<20)))
+			return
+		}
+		s.fail(c, err)
+		return
+	}
+	if err := flush(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+// MaxEventsPerCall caps one POST /v1/events.
+const MaxEventsPerCall = 1000
+
+type eventBatch struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+type eventInput struct {
+	EventID   string  `json:"event_id"`
+	UserID    string  `json:"user_id"`
+	ItemID    string  `json:"item_id"`
+	Type      string  `json:"type"`
+	Timestamp *string `json:"timestamp"`
+	RequestID string  `json:"request_id,omitempty"`
+	SessionID string  `json:"session_id,omitempty"`
+}
+
+func (s *Server) postEvents(c *gin.Context) {
+	var batch eventBatch
+	if err := decodeJSON(c, &batch); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if batch.Events == nil {
+		s.fail(c, invalid("events: required"))
+		return
+	}
+	if len(batch.Events) > MaxEventsPerCall {
+		s.fail(c, fusionrank.Errorf(fusionrank.TooLarge, "events: %d events is over the limit of %d per call", len(batch.Events), MaxEventsPerCall))
+		return
+	}
+	public := callerScope(c) < ScopeWrite
+	var valid []fusionrank.Event
+	var index []int
+	rejected := []fusionrank.EventRejection{}
+	for i, raw := range batch.Events {
+		ev, err := parseEvent(raw)
+		if err == nil && public && ev.Type != fusionrank.View && ev.Type != fusionrank.Click {
+			s.fail(c, fusionrank.Errorf(fusionrank.Forbidden, "events[%d].type: %s events need a key with scope write; this key may send view and click only", i, ev.Type))
+			return
+		}
+		if err != nil {
+			rejected = append(rejected, fusionrank.EventRejection{Index: i, Error: fusionrank.ErrorMessage(err)})
+			continue
+		}
+		valid = append(valid, ev)
+		index = append(index, i)
+	}
+	res := fusionrank.EventResult{}
+	if len(valid) > 0 {
+		var err error
+		res, err = s.deps.Events.IngestEvents(c.Request.Context(), valid)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		for i := range res.Rejected { // the service counts in valid; the client in its own list
+			res.Rejected[i].Index = index[res.Rejected[i].Index]
+		}
+	}
+	res.Rejected = append(rejected, res.Rejected...)
+	sortRejections(res.Rejected)
+	c.JSON(http.StatusOK, res)
+}
+
+func parseEvent(raw json.RawMessage) (fusionrank.Event, error) {
+	var in eventInput
+	if err := DecodeStrict(raw, &in); err != nil {
+		return fusionrank.Event{}, err
+	}
+	ev := fusionrank.Event{EventID: in.EventID, UserID: in.UserID, ItemID: in.ItemID,
+		Type: fusionrank.EventType(in.Type), RequestID: in.RequestID, SessionID: in.SessionID}
+	for _, f := range []struct{ name, v string }{{"event_id", ev.EventID}, {"user_id", ev.UserID}, {"item_id", ev.ItemID}} {
+		if err := fusionrank.ValidateID(f.name, f.v); err != nil {
+			return ev, err
+		}
+	}
+	if !ev.Type.Valid() {
+		return ev, invalid("type: %q is not one of view, click, add_to_cart, purchase", in.Type)
+	}
+	if in.Timestamp == nil {
+		return ev, invalid("timestamp: required (RFC3339)")
+	}
+	ts, err := time.Parse(time.RFC3339Nano, *in.Timestamp)
+	if err != nil {
+		return ev, invalid("timestamp: %q is not an RFC3339 timestamp", *in.Timestamp)
+	}
+	ev.Timestamp = ts
+	if ev.RequestID != "" {
+		if err := fusionrank.ValidateID("request_id", ev.RequestID); err != nil {
+			return ev, err
+		}
+	}
+	if ev.SessionID != "" {
+		if err := fusionrank.ValidateID("session_id", ev.SessionID); err != nil {
+			return ev, err
+		}
+	}
+	return ev, nil
+}
+
+func (s *Server) rerank(c *gin.Context) {
+	var req fusionrank.RerankRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.answer(c, func(ctx context.Context) (fusionrank.Ranking, error) { return s.deps.Rank.Rerank(ctx, req) })
+}
+
+func (s *Server) recommend(c *gin.Context) {
+	var req fusionrank.RecommendRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.answer(c, func(ctx context.Context) (fusionrank.Ranking, error) { return s.deps.Rank.Recommend(ctx, req) })
+}
+
+func (s *Server) search(c *gin.Context) {
+	var req fusionrank.SearchRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.answer(c, func(ctx context.Context) (fusionrank.Ranking, error) { return s.deps.Rank.Search(ctx, req) })
+}
+
+func (s *Server) similar(c *gin.Context) {
+	req := fusionrank.SimilarRequest{ItemID: c.Param("id")}
+	for k := range c.Request.URL.Query() {
+		if k != "count" && k != "explain" {
+			s.fail(c, invalid("%s: unknown query parameter", k))
+			return
+		}
+	}
+	if v := c.Query("count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			s.fail(c, invalid("count: expected a whole number, got %q", v))
+			return
+		}
+		req.Count = n
+	}
+	if v := c.Query("explain"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			s.fail(c, invalid("explain: expected true or false, got %q", v))
+			return
+		}
+		req.Explain = b
+	}
+	s.answer(c, func(ctx context.Context) (fusionrank.Ranking, error) { return s.deps.Rank.Similar(ctx, req) })
+}
+
+// answer runs a ranking call with the request id set, and writes its answer.
+func (s *Server) answer(c *gin.Context, call func(context.Context) (fusionrank.Ranking, error)) {
+	ctx := WithRequestID(c.Request.Context(), requestID(c))
+	r, err := call(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if r.Items == nil {
+		r.Items = []fusionrank.RankedItem{}
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+type requestIDCtxKey struct{}
+
+// WithRequestID returns ctx carrying the API request id, which ranking answers echo.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDCtxKey{}, id)
+}
+
+// RequestIDFrom returns the API request id carried by ctx, or "".
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDCtxKey{}).(string)
+	return id
+}
+
+func (s *Server) userFeatures(c *gin.Context) {
+	id := c.Param("id")
+	if err := fusionrank.ValidateID("user_id", id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	f, err := s.deps.Users.UserFeatures(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, f)
+}
+
+func (s *Server) listModels(c *gin.Context) {
+	ms, err := s.deps.Models.ListModels(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if ms == nil {
+		ms = []fusionrank.ModelInfo{}
+	}
+	c.JSON(http.StatusOK, gin.H{"models": ms})
+}
+
+func (s *Server) activateModel(c *gin.Context) {
+	m, err := s.deps.Models.ActivateModel(c.Request.Context(), c.Param("version"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, m)
+}
+
+func (s *Server) rollbackModel(c *gin.Context) {
+	m, err := s.deps.Models.RollbackModel(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, m)
+}
+
+func (s *Server) modelStats(c *gin.Context) {
+	st, err := s.deps.Stats.ModelStats(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if st == nil {
+		st = []fusionrank.ModelStats{}
+	}
+	c.JSON(http.StatusOK, gin.H{"models": st})
+}

@@ -1,0 +1,271 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fusionrank/fusionrank"
+)
+
+// Config holds the transport's knobs.
+type Config struct {
+	// Auth requires an API key on every /v1 call. Default true; turning it off is for
+	// local development only.
+	Auth bool
+	// MaxBodyBytes caps a JSON request body. Default 4 MiB.
+	MaxBodyBytes int64
+	// MaxBatchBytes caps the NDJSON body of POST /v1/items:batch, which is streamed.
+	// Default 1 GiB.
+	MaxBatchBytes int64
+	// RequestTimeout is the deadline of every /v1 request. Default 200ms; the bulk
+	// item load gets BatchTimeout instead.
+	RequestTimeout time.Duration
+	// BatchTimeout is the deadline of POST /v1/items:batch. Default 10 minutes.
+	BatchTimeout time.Duration
+	// RateLimit is each key's sustained request rate per second; 0 turns rate limiting
+	// off. Default 0 (off).
+	RateLimit float64
+	// RateBurst is each key's burst size. Default 2 × RateLimit, at least 1.
+	RateBurst int
+	// Logger receives one line per request and the detail of 5xx answers.
+	Logger *slog.Logger
+	// Registry receives the transport's metrics. Default: a new registry.
+	Registry *prometheus.Registry
+	// Extra lets the wiring register more routes that are not part of /v1 (the demo
+	// page, the widget script). Each is documented in the OpenAPI document too.
+	Extra []Route
+}
+
+func (c *Config) defaults() {
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 4 << 20
+	}
+	if c.MaxBatchBytes == 0 {
+		c.MaxBatchBytes = 1 << 30
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 200 * time.Millisecond
+	}
+	if c.BatchTimeout == 0 {
+		c.BatchTimeout = 10 * time.Minute
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = max(1, int(2*c.RateLimit))
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+}
+
+// HealthCheck is one dependency that /readyz asks.
+type HealthCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Deps are the use cases the transport serves. A nil service leaves its routes out.
+type Deps struct {
+	Ready  []HealthCheck
+	Items  ItemService
+	Events EventService
+	Rank   RankService
+	Users  UserService
+	Models ModelService
+	Stats  StatsService
+	Keys   KeyService
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	engine  *gin.Engine
+	metrics *metrics
+	table   []Route
+	limiter *rateLimiter
+}
+
+// New builds the server and registers every route.
+func New(cfg Config, deps Deps) *Server {
+	cfg.defaults()
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, engine: gin.New()}
+	s.metrics = newMetrics(cfg.Registry)
+	if cfg.RateLimit > 0 {
+		s.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst)
+	}
+	s.engine.HandleMethodNotAllowed = true
+	s.engine.ContextWithFallback = true
+	s.engine.Use(s.recoverer, s.requestID, s.observe)
+	s.engine.NoRoute(func(c *gin.Context) {
+		s.fail(c, fusionrank.Errorf(fusionrank.NotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	s.engine.NoMethod(func(c *gin.Context) {
+		c.Header("Allow", s.allowed(c.Request.URL.Path))
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{ErrorDetail{
+			Code: "method_not_allowed", Message: fmt.Sprintf("method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)}})
+	})
+	s.table = s.routes()
+	for _, r := range s.table {
+		handlers := []gin.HandlerFunc{}
+		if strings.HasPrefix(r.Path, "/v1/") {
+			handlers = append(handlers, s.authenticate(r.Scope), s.limits(r))
+		}
+		handlers = append(handlers, r.Handler)
+		s.engine.Handle(r.Method, ginPath(r.Path), handlers...)
+	}
+	return s
+}
+
+// Handler returns the http.Handler that serves the API.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// allowed lists the methods the table has for a concrete path, for the Allow header.
+func (s *Server) allowed(path string) string {
+	var ms []string
+	for _, r := range s.table {
+		if matchPath(r.Path, path) {
+			ms = append(ms, r.Method)
+		}
+	}
+	return strings.Join(ms, ", ")
+}
+
+// matchPath reports whether a concrete path matches a templated one ({x} = one segment).
+func matchPath(tmpl, path string) bool {
+	ts, ps := strings.Split(tmpl, "/"), strings.Split(path, "/")
+	if len(ts) != len(ps) {
+		return false
+	}
+	for i := range ts {
+		if strings.HasPrefix(ts[i], "{") {
+			if ps[i] == "" {
+				return false
+			}
+			continue
+		}
+		if ts[i] != ps[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ginPath turns an OpenAPI path template into Gin's syntax: {id} becomes :id and a
+// literal colon (as in /v1/items:batch) is escaped.
+func ginPath(p string) string {
+	var b strings.Builder
+	for _, seg := range strings.Split(p, "/")[1:] {
+		b.WriteByte('/')
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			b.WriteString(":" + seg[1:len(seg)-1])
+			continue
+		}
+		b.WriteString(strings.ReplaceAll(seg, ":", `\:`))
+	}
+	return b.String()
+}
+
+const requestIDKey = "request_id"
+
+func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
+
+// newRequestID returns 16 random hex characters.
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Server) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-ID")
+	if id == "" || len(id) > 128 || fusionrank.ValidateID("X-Request-ID", id) != nil {
+		id = newRequestID()
+	}
+	c.Set(requestIDKey, id)
+	c.Header("X-Request-ID", id)
+	c.Next()
+}
+
+func (s *Server) recoverer(c *gin.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.fail(c, fmt.Errorf("panic: %v", p))
+		}
+	}()
+	c.Next()
+}
+
+func (s *Server) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	status := c.Writer.Status()
+	d := time.Since(start)
+	s.metrics.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(status)).Inc()
+	s.metrics.latency.WithLabelValues(route, c.Request.Method).Observe(d.Seconds())
+	level := slog.LevelInfo
+	if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+		level = slog.LevelDebug
+	}
+	s.log.Log(c.Request.Context(), level, "request", "request_id", requestID(c), "method", c.Request.Method,
+		"route", route, "status", status, "ms", float64(d.Microseconds())/1000)
+}
+
+// deadline gives the request its deadline; the handlers pass c.Request.Context() down.
+func (s *Server) deadline(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}
+
+func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ok := true
+	for _, h := range s.deps.Ready {
+		if err := h.Check(ctx); err != nil {
+			checks[h.Name] = err.Error()
+			ok = false
+		} else {
+			checks[h.Name] = "ok"
+		}
+	}
+	if !ok {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": checks})
+}
+
+func (s *Server) metricsHandler() gin.HandlerFunc {
+	h := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
+	return func(c *gin.Context) { h.ServeHTTP(c.Writer, c.Request) }
+}

@@ -1,0 +1,183 @@
+package fusionrank
+
+import (
+	"math"
+	"regexp"
+	"time"
+)
+
+// Item is a product of the catalogue. Vectors holds caller-supplied modality vectors
+// (for example "image"); the "text" vector is computed from Title and Description by the
+// built-in encoder, and "collab"/"attr" vectors are learned by training.
+type Item struct {
+	ID          string               `json:"id"`
+	Title       string               `json:"title"`
+	Description string               `json:"description,omitempty"`
+	Category    string               `json:"category,omitempty"`
+	Brand       string               `json:"brand,omitempty"`
+	Price       *float64             `json:"price,omitempty"`
+	Attributes  map[string]any       `json:"attributes,omitempty"`
+	Active      bool                 `json:"active"`
+	Vectors     map[string][]float32 `json:"vectors,omitempty"`
+	CreatedAt   time.Time            `json:"created_at,omitzero"`
+	UpdatedAt   time.Time            `json:"updated_at,omitzero"`
+}
+
+// EventType is the kind of an interaction.
+type EventType string
+
+// The event types, from weakest to strongest signal.
+const (
+	View      EventType = "view"
+	Click     EventType = "click"
+	AddToCart EventType = "add_to_cart"
+	Purchase  EventType = "purchase"
+)
+
+// EventTypes lists the valid event types in order of strength.
+var EventTypes = []EventType{View, Click, AddToCart, Purchase}
+
+// Valid reports whether t is one of the known event types.
+func (t EventType) Valid() bool {
+	switch t {
+	case View, Click, AddToCart, Purchase:
+		return true
+	}
+	return false
+}
+
+// Event is one interaction of a user with an item. EventID is chosen by the client and
+// makes ingestion idempotent.
+type Event struct {
+	EventID   string    `json:"event_id"`
+	UserID    string    `json:"user_id"`
+	ItemID    string    `json:"item_id"`
+	Type      EventType `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	RequestID string    `json:"request_id,omitempty"`
+	SessionID string    `json:"session_id,omitempty"`
+}
+
+// Limits on identifiers and text fields. They are part of the API contract.
+const (
+	MaxIDLen          = 128
+	MaxTitleLen       = 1000
+	MaxDescriptionLen = 20000
+	MaxShortFieldLen  = 200
+	MaxAttributes     = 100
+)
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:@~+=-]+$`)
+
+// ValidateID checks an item, user, event or request identifier; field names it in the error.
+func ValidateID(field, id string) error {
+	switch {
+	case id == "":
+		return Errorf(Invalid, "%s: must not be empty", field)
+	case len(id) > MaxIDLen:
+		return Errorf(Invalid, "%s: longer than %d bytes", field, MaxIDLen)
+	case !idPattern.MatchString(id):
+		return Errorf(Invalid, "%s: may contain only letters, digits and . _ : @ ~ + = -", field)
+	}
+	return nil
+}
+
+// ValidateVector checks that v has dim finite numbers.
+func ValidateVector(field string, v []float32, dim int) error {
+	if len(v) != dim {
+		return Errorf(Invalid, "%s: expected %d numbers, got %d", field, dim, len(v))
+	}
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return Errorf(Invalid, "%s[%d]: not a finite number", field, i)
+		}
+	}
+	return nil
+}
+
+// Normalize scales v to unit L2 norm in place and reports its original norm. A zero
+// vector is left as it is.
+func Normalize(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	n := math.Sqrt(s)
+	if n > 0 {
+		inv := float32(1 / n)
+		for i := range v {
+			v[i] *= inv
+		}
+	}
+	return n
+}
+
+// ModalityInfo describes one vector an item or a profile has.
+type ModalityInfo struct {
+	Dim  int     `json:"dim"`
+	Norm float64 `json:"norm,omitempty"`
+}
+
+// ItemView is an item as the API returns it: its fields and the modalities it has.
+type ItemView struct {
+	Item
+	Modalities map[string]ModalityInfo `json:"modalities"`
+}
+
+// UserFeatures is what the online store knows about a user.
+type UserFeatures struct {
+	UserID      string                  `json:"user_id"`
+	RecentItems []string                `json:"recent_items"`
+	Profile     map[string]ModalityInfo `json:"profile"`
+	UpdatedAt   *time.Time              `json:"updated_at"`
+	Source      string                  `json:"source"`
+}
+
+// EventResult is the outcome of an event batch.
+type EventResult struct {
+	Accepted   int              `json:"accepted"`
+	Duplicates int              `json:"duplicates"`
+	Rejected   []EventRejection `json:"rejected"`
+	Warnings   []string         `json:"warnings,omitempty"`
+}
+
+// EventRejection says why the event at Index was not accepted.
+type EventRejection struct {
+	Index int    `json:"index"`
+	Error string `json:"error"`
+}
+
+// BatchResult is the outcome of a bulk item load.
+type BatchResult struct {
+	Accepted int             `json:"accepted"`
+	Rejected []LineRejection `json:"rejected"`
+}
+
+// LineRejection says why the item on Line (counted from 1) was not accepted.
+type LineRejection struct {
+	Line  int    `json:"line"`
+	ID    string `json:"id,omitempty"`
+	Error string `json:"error"`
+}
+
+// ModelInfo is one version in the model registry.
+type ModelInfo struct {
+	Version     string             `json:"version"`
+	Active      bool               `json:"active"`
+	CreatedAt   time.Time          `json:"created_at"`
+	ActivatedAt *time.Time         `json:"activated_at,omitempty"`
+	DataSHA256  string             `json:"data_sha256,omitempty"`
+	Metrics     map[string]float64 `json:"metrics"`
+	Config      map[string]any     `json:"config"`
+}
+
+// ModelStats is the click-through and conversion of the answers one model version gave.
+type ModelStats struct {
+	ModelVersion string  `json:"model_version"`
+	Requests     int64   `json:"requests"`
+	Impressions  int64   `json:"impressions"`
+	Clicks       int64   `json:"clicks"`
+	Purchases    int64   `json:"purchases"`
+	CTR          float64 `json:"ctr"`
+	Conversion   float64 `json:"conversion"`
+}

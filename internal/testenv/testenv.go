@@ -1,0 +1,151 @@
+// Package testenv gives tests their own Postgres database and their own Redis key
+// namespace on the real servers on loopback. A test that needs a store and cannot reach
+// it fails: it never skips.
+//
+// The servers come from FUSIONRANK_TEST_DATABASE_URL (default
+// postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable, used to create and drop
+// databases) and FUSIONRANK_TEST_REDIS_URL (default redis://127.0.0.1:6379/0).
+// `make test` starts both through scripts/services.sh.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fusionrank/fusionrank/postgres"
+)
+
+// AdminURL is the URL of the maintenance database used to create test databases.
+func AdminURL() string {
+	if u := os.Getenv("FUSIONRANK_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// RedisURL is the URL of the Redis server tests use.
+func RedisURL() string {
+	if u := os.Getenv("FUSIONRANK_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9_]+$`)
+
+// DatabaseURL returns the URL of database name on the test server.
+func DatabaseURL(name string) string {
+	u, err := url.Parse(AdminURL())
+	if err != nil {
+		panic(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// FreshDatabase drops and creates the database fusionrank_test_<name> and returns its
+// URL. Each test package uses its own name, so packages run in parallel safely.
+func FreshDatabase(t testing.TB, name string) string {
+	t.Helper()
+	if !nameRE.MatchString(name) {
+		t.Fatalf("testenv: database name %q must match %s", name, nameRE)
+	}
+	db := "fusionrank_test_" + name
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Fatalf("testenv: Postgres at %s is not reachable (run scripts/services.sh): %v", AdminURL(), err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, db)); err != nil {
+		t.Fatalf("testenv: drop %s: %v", db, err)
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s`, db)); err != nil {
+		t.Fatalf("testenv: create %s: %v", db, err)
+	}
+	return DatabaseURL(db)
+}
+
+var (
+	shared   = map[string]*postgres.DB{}
+	sharedMu sync.Mutex
+)
+
+// DB returns a migrated database for the test package named name, created fresh on the
+// first call in this process and shared by later calls with the same name. Tests that
+// share it use distinct ids. The pool is closed when the process ends.
+func DB(t testing.TB, name string) *postgres.DB {
+	t.Helper()
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if db, ok := shared[name]; ok {
+		return db
+	}
+	u := FreshDatabase(t, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := postgres.Open(ctx, u)
+	if err != nil {
+		t.Fatalf("testenv: open %s: %v", u, err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatalf("testenv: migrate: %v", err)
+	}
+	shared[name] = db
+	return db
+}
+
+// Redis returns a client of the test Redis server and a key namespace of this test's own
+// ("t<random>"); every key under it is deleted when the test ends.
+func Redis(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	opt, err := redis.ParseURL(RedisURL())
+	if err != nil {
+		t.Fatalf("testenv: redis url: %v", err)
+	}
+	rdb := redis.NewClient(opt)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("testenv: Redis at %s is not reachable (run scripts/services.sh): %v", RedisURL(), err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	ns := "t" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		DeleteNamespace(ctx, rdb, ns)
+		rdb.Close()
+	})
+	return rdb, ns
+}
+
+// DeleteNamespace deletes every key that starts with ns + ":".
+func DeleteNamespace(ctx context.Context, rdb *redis.Client, ns string) {
+	iter := rdb.Scan(ctx, 0, strings.ReplaceAll(ns, "*", `\*`)+":*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+		if len(keys) == 1000 {
+			rdb.Del(ctx, keys...)
+			keys = keys[:0]
+		}
+	}
+	if len(keys) > 0 {
+		rdb.Del(ctx, keys...)
+	}
+}

@@ -1,0 +1,88 @@
+package fusionrank
+
+// Query is what a shopper asked for: words and/or vectors of caller-supplied modalities
+// (an image vector, say).
+type Query struct {
+	Text    string               `json:"text,omitempty"`
+	Vectors map[string][]float32 `json:"vectors,omitempty"`
+}
+
+// Candidate is one product the search engine retrieved, with its own score when given.
+type Candidate struct {
+	ID    string   `json:"id"`
+	Score *float64 `json:"score,omitempty"`
+}
+
+// Filters restrict which items an answer may hold.
+type Filters struct {
+	Category []string `json:"category,omitempty"`
+	PriceMin *float64 `json:"price_min,omitempty"`
+	PriceMax *float64 `json:"price_max,omitempty"`
+}
+
+// RerankRequest asks to reorder a search engine's candidates for a query and a shopper.
+type RerankRequest struct {
+	UserID  string      `json:"user_id,omitempty"`
+	Query   Query       `json:"query"`
+	Items   []Candidate `json:"items"`
+	Count   int         `json:"count,omitempty"`
+	Explain bool        `json:"explain,omitempty"`
+}
+
+// RecommendRequest asks what a shopper should see.
+type RecommendRequest struct {
+	UserID  string   `json:"user_id"`
+	Count   int      `json:"count,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
+	Filters *Filters `json:"filters,omitempty"`
+	Query   *Query   `json:"query,omitempty"`
+	Explain bool     `json:"explain,omitempty"`
+}
+
+// SearchRequest asks for the catalogue's best items for a query.
+type SearchRequest struct {
+	Query   Query    `json:"query"`
+	UserID  string   `json:"user_id,omitempty"`
+	Count   int      `json:"count,omitempty"`
+	Filters *Filters `json:"filters,omitempty"`
+	Explain bool     `json:"explain,omitempty"`
+}
+
+// SimilarRequest asks for items like one item.
+type SimilarRequest struct {
+	ItemID  string
+	Count   int
+	Explain bool
+}
+
+// Explanation says why an item ranked where it did: which of its modalities carried the
+// match (weights sum to 1 over the modalities it has) and which query tokens did.
+type Explanation struct {
+	Modalities map[string]float64 `json:"modalities"`
+	Tokens     []TokenWeight      `json:"tokens,omitempty"`
+	Features   map[string]float64 `json:"features,omitempty"`
+}
+
+// TokenWeight is the attention one query token received.
+type TokenWeight struct {
+	Token  string  `json:"token"`
+	Weight float64 `json:"weight"`
+}
+
+// RankedItem is one item of an answer.
+type RankedItem struct {
+	ID          string       `json:"id"`
+	Score       float64      `json:"score"`
+	Source      string       `json:"source,omitempty"`
+	Explanation *Explanation `json:"explanation,omitempty"`
+}
+
+// Ranking is the answer of rerank, recommendations, similar items and search.
+type Ranking struct {
+	RequestID    string       `json:"request_id"`
+	ModelVersion string       `json:"model_version"`
+	Items        []RankedItem `json:"items"`
+	UnknownItems []string     `json:"unknown_items,omitempty"`
+	Personalized bool         `json:"personalized"`
+	Warnings     []string     `json:"warnings,omitempty"`
+}
