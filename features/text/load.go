@@ -9,8 +9,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
-	"strings"
 )
 
 // DefaultSIF is the default smoothing constant a of the SIF weight
@@ -92,76 +92,63 @@ func LoadWith(r io.Reader, opt Options) (*Encoder, error) {
 		a = DefaultSIF
 	}
 
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := bufio.NewReaderSize(r, 64<<10)
+	var src io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("text: word vectors: gzip: %w", err)
 		}
 		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 1<<20)
+		src = zr
 	}
-	sc := bufio.NewScanner(br)
-	sc.Buffer(make([]byte, 0, 64<<10), maxLineBytes)
 
-	e := &Encoder{index: make(map[string]int32, 1<<14)}
-	headerDim := 0
-	lineNo := 0
-	for sc.Scan() {
-		lineNo++
-		line := sc.Bytes()
-		word, rest, ok := firstField(line)
-		if !ok {
-			continue // blank line
+	// Reading (and decompressing) runs in its own goroutine, handing over
+	// chunks of whole lines, while this one parses: on two cores that
+	// halves the load time of a gzip file. The reader is always drained
+	// before returning, so it never outlives the call.
+	chunks := make(chan chunk, 2)
+	free := make(chan []byte, 4)
+	done := make(chan struct{})
+	go readChunks(src, chunks, free, done)
+	defer func() {
+		close(done)
+		for range chunks {
 		}
-		if lineNo == 1 {
-			if d, ok := word2vecHeader(word, rest); ok {
-				headerDim = d
-				continue
+	}()
+
+	l := loader{e: &Encoder{index: make(map[string]int32, 1<<14)}, maxWords: opt.MaxWords}
+	stop := false
+	for c := range chunks {
+		data := c.data
+		for len(data) > 0 && !stop {
+			var line []byte
+			if i := bytes.IndexByte(data, '\n'); i >= 0 {
+				line, data = data[:i], data[i+1:]
+			} else {
+				line, data = data, nil
+			}
+			var err error
+			if stop, err = l.line(line); err != nil {
+				return nil, err
 			}
 		}
-		if opt.MaxWords > 0 && len(e.words) >= opt.MaxWords {
+		select {
+		case free <- c.data[:0]:
+		default:
+		}
+		if stop {
 			break
 		}
-		start := len(e.vecs)
-		var err error
-		e.vecs, err = appendValues(e.vecs, rest)
-		if err != nil {
-			return nil, &FormatError{Line: lineNo, Msg: fmt.Sprintf("word %q: %v", word, err)}
-		}
-		n := len(e.vecs) - start
 		switch {
-		case e.dim == 0:
-			if n == 0 {
-				return nil, &FormatError{Line: lineNo, Msg: fmt.Sprintf("word %q has no numbers after it", word)}
-			}
-			if headerDim != 0 && n != headerDim {
-				return nil, &FormatError{Line: lineNo, Msg: fmt.Sprintf("word %q has %d numbers, the header says %d", word, n, headerDim)}
-			}
-			e.dim = n
-		case n != e.dim:
-			return nil, &FormatError{Line: lineNo, Msg: fmt.Sprintf("word %q has %d numbers, want %d like the first vector", word, n, e.dim)}
-		}
-		w := string(word)
-		if _, dup := e.index[w]; dup {
-			e.vecs = e.vecs[:start]
-			continue
-		}
-		if len(e.words) >= math.MaxInt32 {
-			return nil, &FormatError{Line: lineNo, Msg: "too many words"}
-		}
-		e.index[w] = int32(len(e.words))
-		e.words = append(e.words, w)
-		if len(w) > e.maxWordLen {
-			e.maxWordLen = len(w)
+		case c.err == io.EOF:
+		case errors.Is(c.err, errLineTooLong):
+			return nil, &FormatError{Line: l.lineNo + 1, Msg: fmt.Sprintf("line longer than %d bytes", maxLineBytes)}
+		case c.err != nil:
+			return nil, fmt.Errorf("text: word vectors: after line %d: %w", l.lineNo, c.err)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, &FormatError{Line: lineNo + 1, Msg: fmt.Sprintf("line longer than %d bytes", maxLineBytes)}
-		}
-		return nil, fmt.Errorf("text: word vectors: line %d: %w", lineNo+1, err)
-	}
+	e := l.e
 	if len(e.words) == 0 {
 		return nil, ErrEmpty
 	}
@@ -175,6 +162,130 @@ func LoadWith(r io.Reader, opt Options) (*Encoder, error) {
 	return e, nil
 }
 
+// loader holds the state of one LoadWith call between lines.
+type loader struct {
+	e         *Encoder
+	maxWords  int
+	headerDim int
+	lineNo    int
+}
+
+// line parses one line (without its newline). It reports stop when
+// MaxWords words have been read.
+func (l *loader) line(line []byte) (stop bool, err error) {
+	l.lineNo++
+	e := l.e
+	word, rest, ok := firstField(line)
+	if !ok {
+		return false, nil // blank line
+	}
+	if l.lineNo == 1 {
+		if d, ok := word2vecHeader(word, rest); ok {
+			l.headerDim = d
+			return false, nil
+		}
+	}
+	if l.maxWords > 0 && len(e.words) >= l.maxWords {
+		return true, nil
+	}
+	start := len(e.vecs)
+	e.vecs, err = appendValues(e.vecs, rest)
+	if err != nil {
+		return false, &FormatError{Line: l.lineNo, Msg: fmt.Sprintf("word %q: %v", word, err)}
+	}
+	n := len(e.vecs) - start
+	switch {
+	case e.dim == 0:
+		if n == 0 {
+			return false, &FormatError{Line: l.lineNo, Msg: fmt.Sprintf("word %q has no numbers after it", word)}
+		}
+		if l.headerDim != 0 && n != l.headerDim {
+			return false, &FormatError{Line: l.lineNo, Msg: fmt.Sprintf("word %q has %d numbers, the header says %d", word, n, l.headerDim)}
+		}
+		e.dim = n
+	case n != e.dim:
+		return false, &FormatError{Line: l.lineNo, Msg: fmt.Sprintf("word %q has %d numbers, want %d like the first vector", word, n, e.dim)}
+	}
+	if _, dup := e.index[string(word)]; dup {
+		e.vecs = e.vecs[:start]
+		return false, nil
+	}
+	if len(e.words) >= math.MaxInt32 {
+		return false, &FormatError{Line: l.lineNo, Msg: "too many words"}
+	}
+	w := string(word)
+	e.index[w] = int32(len(e.words))
+	e.words = append(e.words, w)
+	e.maxWordLen = max(e.maxWordLen, len(w))
+	return false, nil
+}
+
+// chunkSize is the size of the blocks of whole lines handed from the reading
+// goroutine to the parsing one.
+const chunkSize = 1 << 20
+
+// errLineTooLong reports a line longer than maxLineBytes.
+var errLineTooLong = errors.New("line too long")
+
+// chunk is a block of whole lines, and the error that ended the input after
+// it (io.EOF at the end; then the last line may lack its newline).
+type chunk struct {
+	data []byte
+	err  error
+}
+
+// readChunks reads r into blocks that end at a line boundary and sends them
+// on out, reusing the buffers that come back on free, until the input ends,
+// fails, or done is closed. It closes out when it returns.
+func readChunks(r io.Reader, out chan<- chunk, free <-chan []byte, done <-chan struct{}) {
+	defer close(out)
+	var carry []byte // the incomplete last line of the previous block
+	for {
+		var buf []byte
+		select {
+		case buf = <-free:
+		default:
+			buf = make([]byte, 0, chunkSize)
+		}
+		buf = append(buf[:0], carry...)
+		carry = carry[:0]
+		var err error
+		for {
+			for len(buf) < cap(buf) && err == nil {
+				var n int
+				n, err = r.Read(buf[len(buf):cap(buf)])
+				buf = buf[:len(buf)+n]
+			}
+			if err != nil || bytes.IndexByte(buf, '\n') >= 0 {
+				break
+			}
+			if cap(buf) >= maxLineBytes {
+				err = errLineTooLong
+				break
+			}
+			buf = slices.Grow(buf, cap(buf)) // one line fills the block: double it
+		}
+		switch {
+		case err == nil:
+			cut := bytes.LastIndexByte(buf, '\n') + 1
+			carry = append(carry, buf[cut:]...)
+			buf = buf[:cut]
+		case err != io.EOF:
+			// Lines after the last newline are incomplete: report the error
+			// after the complete ones.
+			buf = buf[:bytes.LastIndexByte(buf, '\n')+1]
+		}
+		select {
+		case out <- chunk{data: buf, err: err}:
+		case <-done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
 // firstField splits line into its first field (the word) and the rest. It
 // reports false for a blank line.
 func firstField(line []byte) (word, rest []byte, ok bool) {
@@ -183,11 +294,12 @@ func firstField(line []byte) (word, rest []byte, ok bool) {
 	if len(line) == 0 {
 		return nil, nil, false
 	}
-	i := bytes.IndexAny(line, " \t")
-	if i < 0 {
-		return line, nil, true
+	for i, c := range line {
+		if c == ' ' || c == '\t' {
+			return line[:i], line[i+1:], true
+		}
 	}
-	return line[:i], line[i+1:], true
+	return line, nil, true
 }
 
 // word2vecHeader reports whether the first line is a word2vec header "count
@@ -213,13 +325,15 @@ func appendValues(dst []float32, rest []byte) ([]float32, error) {
 	s := string(rest)
 	k := 0
 	for len(s) > 0 {
-		i := strings.IndexAny(s, " \t")
-		var f string
-		if i < 0 {
-			f, s = s, ""
-		} else {
-			f, s = s[:i], s[i+1:]
+		i := 0
+		for i < len(s) && s[i] != ' ' && s[i] != '\t' {
+			i++
 		}
+		f := s[:i]
+		if i < len(s) {
+			i++
+		}
+		s = s[i:]
 		if f == "" {
 			continue // a run of separators
 		}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -162,6 +164,44 @@ func TestLoadOptions(t *testing.T) {
 		if _, err := LoadWith(strings.NewReader(fixture), opt); err == nil {
 			t.Errorf("LoadWith(%+v): no error", opt)
 		}
+	}
+}
+
+// TestLoadReaders checks that chunking does not depend on how the input
+// arrives: byte by byte, in odd-sized pieces, with a line longer than a
+// chunk, or cut by a read error.
+func TestLoadReaders(t *testing.T) {
+	long := "long" + strings.Repeat(" 0.5", chunkSize/2) + "\n" // ~2 MiB, over one chunk
+	tests := []struct {
+		name    string
+		r       io.Reader
+		words   int
+		wantErr string
+	}{
+		{"one byte at a time", iotest.OneByteReader(strings.NewReader(fixture)), 5, ""},
+		{"half reads", iotest.HalfReader(strings.NewReader(fixture)), 5, ""},
+		{"gzip one byte at a time", iotest.OneByteReader(bytes.NewReader(gzipped(t, fixture))), 5, ""},
+		{"no final newline", strings.NewReader(strings.TrimSuffix(fixture, "\n")), 5, ""},
+		{"line longer than a chunk", strings.NewReader(long + long), 1, ""},
+		{"read error", io.MultiReader(strings.NewReader(fixture), iotest.ErrReader(errors.New("disk on fire"))), 0, "disk on fire"},
+		{"truncated gzip", bytes.NewReader(gzipped(t, fixture)[:30]), 0, "unexpected EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := Load(tt.r)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Load error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if e.Len() != tt.words {
+				t.Errorf("Len = %d, want %d", e.Len(), tt.words)
+			}
+		})
 	}
 }
 
