@@ -13,3 +13,5 @@ func attend(ws *Workspace, kv []float32, imask uint64, mw, tw []float32) float32
 func axpy(dst []float32, a float32, x []float32) { axpyGeneric(dst, a, x) }
 
 func dot(x, y []float32) float32 { return dotGeneric(x, y) }
+
+func expSlice(dst, x []float32) { expSliceGeneric(dst, x) }

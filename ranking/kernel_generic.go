@@ -165,3 +165,14 @@ func softmaxGeneric(ws *Workspace, imask uint64, mw, tw []float32) float32 {
 	}
 	return num * inv
 }
+
+// negInf32 is −∞ as a float32 constant expression's source.
+var negInf32 = math.Inf(-1)
+
+// expSliceGeneric sets dst[i] = exp32(x[i]).
+func expSliceGeneric(dst, x []float32) {
+	dst = dst[:len(x)]
+	for i, v := range x {
+		dst[i] = exp32(v)
+	}
+}
