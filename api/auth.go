@@ -12,37 +12,17 @@ import (
 	"github.com/fusionrank/fusionrank"
 )
 
-// Scope is what an API key may do. Each scope includes the ones before it.
-type Scope int
+// Scope is an API key's scope (see fusionrank.Scope).
+type Scope = fusionrank.Scope
 
-// The scopes, from least to most powerful.
+// The scopes, re-exported for the route table.
 const (
-	ScopeNone   Scope = iota // ops endpoints: no key needed
-	ScopePublic              // what a browser widget may do: recommendations, view and click events
-	ScopeRead                // rank, recommend, search, similar, user features
-	ScopeWrite               // items and all events
-	ScopeAdmin               // models and keys
+	ScopeNone   = fusionrank.ScopeNone
+	ScopePublic = fusionrank.ScopePublic
+	ScopeRead   = fusionrank.ScopeRead
+	ScopeWrite  = fusionrank.ScopeWrite
+	ScopeAdmin  = fusionrank.ScopeAdmin
 )
-
-var scopeNames = []string{"", "public", "read", "write", "admin"}
-
-// String returns the scope's name.
-func (s Scope) String() string {
-	if int(s) < len(scopeNames) {
-		return scopeNames[s]
-	}
-	return "unknown"
-}
-
-// ParseScope returns the scope named s.
-func ParseScope(s string) (Scope, error) {
-	for i, n := range scopeNames {
-		if i > 0 && n == s {
-			return Scope(i), nil
-		}
-	}
-	return ScopeNone, fusionrank.Errorf(fusionrank.Invalid, "scope: %q is not one of public, read, write, admin", s)
-}
 
 // KeyService checks API keys. Authenticate returns the key's scope and a stable
 // identifier for rate limiting (never the key itself); an unknown or revoked key is an

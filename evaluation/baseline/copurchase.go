@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fusionrank/fusionrank/evaluation"
 )
@@ -35,6 +36,10 @@ type CoPurchase struct {
 	// PopWeight (λ) mixes in popularity (distinct users) scaled to [0, 1];
 	// 0 means 1e-3, a tie-break and fallback only.
 	PopWeight float64
+	// PopSince, when not 0, counts that popularity only from this Unix time
+	// in nanoseconds on (a recent window); it needs Sequences.Times.
+	// Default 0 (the whole training period).
+	PopSince int64
 
 	rowStart []int64 // CSR over items
 	cols     []int32
@@ -73,7 +78,7 @@ func (c *CoPurchase) Fit(ctx context.Context, train *evaluation.Sequences) error
 	_, popw := c.params()
 	n := train.NumItems
 	c.n = n
-	pop := Pop{Distinct: true}
+	pop := Pop{Distinct: true, Since: c.PopSince}
 	if err := pop.Fit(ctx, train); err != nil {
 		return err
 	}
@@ -226,5 +231,9 @@ func (c *CoPurchase) Pairs() int { return len(c.cols) }
 // Version describes the fitted settings.
 func (c *CoPurchase) Version() string {
 	decay, popw := c.params()
-	return fmt.Sprintf("copurchase(basket=%t,cosine=%t,recent=%d,decay=%g,pop=%g)", c.Basket, c.Cosine, c.Recent, decay, popw)
+	v := fmt.Sprintf("copurchase(basket=%t,cosine=%t,recent=%d,decay=%g,pop=%g", c.Basket, c.Cosine, c.Recent, decay, popw)
+	if c.PopSince != 0 {
+		v += ",pop_since=" + time.Unix(0, c.PopSince).UTC().Format(time.DateOnly)
+	}
+	return v + ")"
 }

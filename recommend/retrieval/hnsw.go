@@ -14,7 +14,7 @@ import (
 // with them a 1M × 128 clustered catalogue reaches recall@100 ≥ 0.95.
 const (
 	DefaultM              = 16
-	DefaultEfConstruction = 200
+	DefaultEfConstruction = 100
 	DefaultEfSearch       = 200
 )
 
@@ -22,9 +22,10 @@ const (
 // in 16^6 ≈ 17M nodes, so the cap only guards against degenerate M.
 const maxLevelCap = 16
 
-// lockStripes is the number of mutexes guarding neighbour lists during a
-// parallel SetBatch. A node's list is guarded by stripe node%lockStripes;
-// a worker never holds two stripes, so stripes cannot deadlock.
+// lockStripes is the number of mutexes ordering writers of neighbour lists
+// during a parallel SetBatch. A node's list is written under stripe
+// node%lockStripes; a worker never holds two stripes, so they cannot
+// deadlock.
 const lockStripes = 1 << 12
 
 // HNSWConfig holds the knobs of an HNSW index. A zero field takes its
@@ -36,7 +37,7 @@ type HNSWConfig struct {
 	M int
 	// EfConstruction is the candidate list length used to find a new
 	// node's neighbours. Larger builds a better graph, more slowly.
-	// Default DefaultEfConstruction (200).
+	// Default DefaultEfConstruction (100).
 	EfConstruction int
 	// EfSearch is the candidate list length of a search, the recall/speed
 	// knob; a search uses max(EfSearch, k). It can be changed later with
@@ -104,7 +105,8 @@ type HNSW struct {
 	rng      *rand.Rand
 
 	// concurrent is true while SetBatch workers run: neighbour lists are
-	// then read and written under stripe locks, and entry under epMu.
+	// then written under stripe locks with atomic stores and read with
+	// atomic loads, and entry is guarded by epMu.
 	concurrent bool
 	stripes    [lockStripes]sync.Mutex
 	epMu       sync.Mutex
@@ -338,19 +340,40 @@ func (h *HNSW) linkList(id int32, l int) []int32 {
 	return h.upper[id][off : off+h.m+1 : off+h.m+1]
 }
 
-// neighbours returns node's links on layer l. While SetBatch workers run it
-// copies them into ws.nbuf under the node's stripe lock.
+// neighbours returns node's links on layer l. While SetBatch workers run,
+// lists change under readers' feet: it then copies them into ws.nbuf with
+// atomic loads. Writers store the new links before the new count, and a
+// pruned list only shrinks its count, so a reader always sees valid ids
+// (possibly a mix of the old and new list, which is harmless to a search).
 func (h *HNSW) neighbours(ws *workspace, id int32, l int) []int32 {
+	ll := h.linkList(id, l)
 	if !h.concurrent {
-		ll := h.linkList(id, l)
 		return ll[1 : 1+ll[0]]
 	}
-	mu := &h.stripes[int(id)%lockStripes]
-	mu.Lock()
-	ll := h.linkList(id, l)
-	ws.nbuf = append(ws.nbuf[:0], ll[1:1+ll[0]]...)
-	mu.Unlock()
-	return ws.nbuf
+	c := int(atomic.LoadInt32(&ll[0]))
+	buf := ws.nbuf[:0]
+	for i := 1; i <= c; i++ {
+		buf = append(buf, atomic.LoadInt32(&ll[i]))
+	}
+	ws.nbuf = buf
+	return buf
+}
+
+// writeLinks replaces the list ll (count, then links) with sel. While
+// SetBatch workers run the caller holds the node's stripe lock, which
+// orders writers, and the stores are atomic for the lock-free readers.
+func (h *HNSW) writeLinks(ll []int32, sel []cand) {
+	if !h.concurrent {
+		ll[0] = int32(len(sel))
+		for i, s := range sel {
+			ll[1+i] = s.id
+		}
+		return
+	}
+	for i, s := range sel {
+		atomic.StoreInt32(&ll[1+i], s.id)
+	}
+	atomic.StoreInt32(&ll[0], int32(len(sel)))
 }
 
 // insert links a node that has its vector and level into the graph.
@@ -436,11 +459,7 @@ func (h *HNSW) setLinks(node int32, l int, sel []cand) {
 		mu.Lock()
 		defer mu.Unlock()
 	}
-	ll := h.linkList(node, l)
-	ll[0] = int32(len(sel))
-	for i, s := range sel {
-		ll[1+i] = s.id
-	}
+	h.writeLinks(h.linkList(node, l), sel)
 }
 
 // addLink adds node to target's list on layer l (sim is their similarity),
@@ -457,8 +476,13 @@ func (h *HNSW) addLink(ws *workspace, target, node int32, l int, sim float32, ca
 		return
 	}
 	if cnt < capL {
-		ll[1+cnt] = node
-		ll[0]++
+		if h.concurrent {
+			atomic.StoreInt32(&ll[1+cnt], node)
+			atomic.StoreInt32(&ll[0], int32(cnt+1))
+		} else {
+			ll[1+cnt] = node
+			ll[0]++
+		}
 		return
 	}
 	tv := h.vec(target)
@@ -476,10 +500,7 @@ func (h *HNSW) addLink(ws *workspace, target, node int32, l int, sim float32, ca
 		return 0
 	})
 	sel := h.selectNeighbours(ws.prune2[:0], cs, capL)
-	ll[0] = int32(len(sel))
-	for i, s := range sel {
-		ll[1+i] = s.id
-	}
+	h.writeLinks(ll, sel)
 	ws.prune, ws.prune2 = cs, sel
 }
 

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fusionrank/fusionrank/internal/testenv"
+)
+
+// startMain starts a fusionrank server on a free port against this package's own test
+// database and a Redis namespace of the test's own.
+func startMain(t *testing.T, env map[string]string) *Main {
+	t.Helper()
+	db := testenv.DB(t, "cmd") // migrated, shared by this package's tests
+	_, ns := testenv.Redis(t)
+	u := db.Pool.Config().ConnString()
+	get := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		switch k {
+		case "FUSIONRANK_DATABASE_URL":
+			return u
+		case "FUSIONRANK_REDIS_URL":
+			return testenv.RedisURL()
+		case "FUSIONRANK_ADDR":
+			return "127.0.0.1:0"
+		}
+		return ""
+	}
+	cfg, err := loadConfig(get, flag.NewFlagSet("test", flag.ContinueOnError), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Main{Config: cfg, Namespace: ns, Log: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := m.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return m
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("answer is not a JSON object: %v: %s", err, r.body)
+	}
+	return v
+}
+
+func do(t *testing.T, method, url, key string, body any) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		js, _ := json.Marshal(b)
+		rd = bytes.NewReader(js)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+func errorCode(t *testing.T, r response) string {
+	t.Helper()
+	e, ok := r.json(t)["error"].(map[string]any)
+	if !ok {
+		t.Fatalf("no error envelope in %s", r.body)
+	}
+	if msg, _ := e["message"].(string); msg == "" {
+		t.Fatalf("error without message: %s", r.body)
+	}
+	return e["code"].(string)
+}
+
+func TestServeOpsAndErrorEnvelope(t *testing.T) {
+	m := startMain(t, nil)
+	base := m.URL()
+	if r := do(t, "GET", base+"/healthz", "", nil); r.status != 200 {
+		t.Fatalf("healthz %d", r.status)
+	}
+	r := do(t, "GET", base+"/readyz", "", nil)
+	if r.status != 200 {
+		t.Fatalf("readyz %d: %s", r.status, r.body)
+	}
+	if !strings.Contains(string(do(t, "GET", base+"/metrics", "", nil).body), "fusionrank_http_requests_total") {
+		t.Error("metrics lack the request counter")
+	}
+	r = do(t, "GET", base+"/no/such/route", "", nil)
+	if r.status != 404 || errorCode(t, r) != "not_found" {
+		t.Errorf("unknown route: %d %s", r.status, r.body)
+	}
+	r = do(t, "PATCH", base+"/healthz", "", nil)
+	if r.status != 405 || errorCode(t, r) != "method_not_allowed" || r.header.Get("Allow") != "GET" {
+		t.Errorf("wrong method: %d %s allow=%q", r.status, r.body, r.header.Get("Allow"))
+	}
+	r = do(t, "GET", base+"/v1/items/x", "", nil)
+	if r.status != 401 || errorCode(t, r) != "unauthorized" {
+		t.Errorf("no key: %d %s", r.status, r.body)
+	}
+	r = do(t, "GET", base+"/v1/items/x", "frk_nope", nil)
+	if r.status != 401 {
+		t.Errorf("unknown key: %d %s", r.status, r.body)
+	}
+	if id := do(t, "GET", base+"/healthz", "", nil).header.Get("X-Request-ID"); len(id) < 8 {
+		t.Errorf("no request id header: %q", id)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	cases := []struct {
+		name, key, value, want string
+	}{
+		{"bad auth", "FUSIONRANK_AUTH", "maybe", "FUSIONRANK_AUTH"},
+		{"bad modality", "FUSIONRANK_MODALITIES", "image:0", "FUSIONRANK_MODALITIES"},
+		{"built-in modality", "FUSIONRANK_MODALITIES", "text:100", "built in"},
+		{"bad db url", "FUSIONRANK_DATABASE_URL", "mysql://x", "FUSIONRANK_DATABASE_URL"},
+		{"bad redis url", "FUSIONRANK_REDIS_URL", "http://x", "FUSIONRANK_REDIS_URL"},
+		{"bad timeout", "FUSIONRANK_REQUEST_TIMEOUT", "soon", "FUSIONRANK_REQUEST_TIMEOUT"},
+		{"bad level", "FUSIONRANK_LOG_LEVEL", "loud", "FUSIONRANK_LOG_LEVEL"},
+		{"bad weights", "FUSIONRANK_EVENT_WEIGHTS", "like:3", "FUSIONRANK_EVENT_WEIGHTS"},
+		{"bad addr", "FUSIONRANK_ADDR", "8080", "FUSIONRANK_ADDR"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			get := func(k string) string {
+				if k == c.key {
+					return c.value
+				}
+				return ""
+			}
+			_, err := loadConfig(get, flag.NewFlagSet("x", flag.ContinueOnError), nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to name %s", err, c.want)
+			}
+		})
+	}
+	t.Run("defaults", func(t *testing.T) {
+		c, err := loadConfig(func(string) string { return "" }, flag.NewFlagSet("x", flag.ContinueOnError), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.Auth || c.Addr != ":8080" || c.RequestTimeout != 200*time.Millisecond || len(c.Modalities) != 1 || c.Modalities[0].Dim != 512 {
+			t.Fatalf("defaults: %+v", c)
+		}
+	})
+	t.Run("exit code", func(t *testing.T) {
+		var out, errb bytes.Buffer
+		t.Setenv("FUSIONRANK_AUTH", "maybe")
+		if code := run(context.Background(), []string{"migrate"}, &out, &errb); code == 0 || !strings.Contains(errb.String(), "FUSIONRANK_AUTH") {
+			t.Fatalf("exit %d, stderr %q", code, errb.String())
+		}
+	})
+	t.Run("secrets redacted", func(t *testing.T) {
+		var buf bytes.Buffer
+		c, _ := loadConfig(func(k string) string {
+			if k == "FUSIONRANK_DATABASE_URL" {
+				return "postgres://u:hunter2@db/x"
+			}
+			return ""
+		}, flag.NewFlagSet("x", flag.ContinueOnError), nil)
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "config", c)
+		if strings.Contains(buf.String(), "hunter2") {
+			t.Fatalf("password logged: %s", buf.String())
+		}
+	})
+}

@@ -1,0 +1,340 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/api"
+	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/features/text"
+	"github.com/fusionrank/fusionrank/keys"
+	"github.com/fusionrank/fusionrank/postgres"
+)
+
+// Main is a running fusionrank service. End-to-end tests start one on port 0.
+type Main struct {
+	Config   Config
+	Log      *slog.Logger
+	DB       *postgres.DB
+	Redis    *redis.Client
+	Features *features.Store
+	Keys     *keys.Store
+	API      *api.Server
+	Registry *prometheus.Registry
+
+	listener net.Listener
+	server   *http.Server
+	cancel   context.CancelFunc
+	done     chan struct{}
+	// Namespace overrides the Redis key namespace (tests use their own).
+	Namespace string
+}
+
+// Open connects to the stores, loads the catalogue and builds the API. It does not
+// listen yet.
+func (m *Main) Open(ctx context.Context) error {
+	c := m.Config
+	if m.Log == nil {
+		m.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	}
+	m.Log.Info("starting fusionrank", "config", c)
+	if !c.Auth {
+		m.Log.Warn("FUSIONRANK_AUTH=off: every caller has admin rights; use this for local development only")
+	}
+	var err error
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if m.DB, err = openDB(openCtx, c.DatabaseURL); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if m.Redis, err = openRedis(c.RedisURL); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	var enc *text.Encoder
+	if c.TextVectors != "" {
+		start := time.Now()
+		if enc, err = text.LoadFile(c.TextVectors); err != nil {
+			return fmt.Errorf("FUSIONRANK_TEXT_VECTORS: %w", err)
+		}
+		m.Log.Info("text encoder loaded", "words", enc.Len(), "dim", enc.Dim(), "seconds", time.Since(start).Seconds())
+	} else {
+		m.Log.Warn("FUSIONRANK_TEXT_VECTORS is empty: items get no text vectors")
+	}
+	mods := make([]features.Modality, len(c.Modalities))
+	for i, md := range c.Modalities {
+		mods[i] = features.Modality{Name: md.Name, Dim: md.Dim}
+	}
+	m.Features = features.New(m.DB, m.Redis, features.Options{
+		Modalities: mods, Text: enc, Logger: m.Log, Namespace: m.Namespace,
+		Rules:         features.ProfileRules{HalfLife: c.HalfLife, Weights: c.EventWeights},
+		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL,
+	})
+	start := time.Now()
+	n, err := m.Features.Refresh(openCtx)
+	if err != nil {
+		return fmt.Errorf("loading the catalogue: %w", err)
+	}
+	total, per := m.Features.Catalog().ResidentBytes()
+	m.Log.Info("catalogue loaded", "items", n, "seconds", time.Since(start).Seconds(), "resident_bytes", total, "bytes_per_item", per)
+
+	m.Keys = keys.New(m.DB)
+	if err := m.Keys.Refresh(openCtx); err != nil {
+		return fmt.Errorf("api keys: %w", err)
+	}
+	if m.Registry == nil {
+		m.Registry = prometheus.NewRegistry()
+		m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	m.API = api.New(api.Config{
+		Auth: c.Auth, RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit,
+		Logger: m.Log, Registry: m.Registry,
+	}, api.Deps{
+		Ready: []api.HealthCheck{
+			{Name: "postgres", Check: m.DB.Ping},
+			{Name: "redis", Check: func(ctx context.Context) error { return m.Redis.Ping(ctx).Err() }},
+			{Name: "catalogue", Check: func(context.Context) error {
+				if !m.Features.Catalog().Loaded() {
+					return errors.New("not loaded yet")
+				}
+				return nil
+			}},
+		},
+		Items:  m.Features,
+		Events: m.Features,
+		Users:  m.Features,
+		Keys:   m.Keys,
+	})
+	return nil
+}
+
+// Listen binds the configured address (":0" picks a free port).
+func (m *Main) Listen() error {
+	l, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("FUSIONRANK_ADDR %s: %w", m.Config.Addr, err)
+	}
+	m.listener = l
+	return nil
+}
+
+// URL is the base URL of the listening server.
+func (m *Main) URL() string { return "http://" + m.listener.Addr().String() }
+
+// Run serves until ctx ends, then shuts down gracefully: it stops accepting, finishes
+// in-flight requests (up to 20 s) and closes the stores.
+func (m *Main) Run(ctx context.Context) error {
+	if m.listener == nil {
+		if err := m.Listen(); err != nil {
+			return err
+		}
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+	go m.Keys.Run(bg, m.Log)
+	go m.followCatalogue(bg)
+	m.server = &http.Server{Handler: m.API.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- m.server.Serve(m.listener) }()
+	m.Log.Info("serving", "url", m.URL())
+	select {
+	case err := <-errc:
+		cancel()
+		return err
+	case <-ctx.Done():
+	}
+	m.Log.Info("shutting down: finishing in-flight requests")
+	shutCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer done()
+	err := m.server.Shutdown(shutCtx)
+	cancel()
+	m.Close()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	m.Log.Info("stopped")
+	return nil
+}
+
+// Close releases the stores.
+func (m *Main) Close() {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	if m.DB != nil {
+		m.DB.Close()
+	}
+	if m.Redis != nil {
+		m.Redis.Close()
+	}
+}
+
+// followCatalogue keeps the in-memory catalogue fresh: it listens for item change
+// notifications and also polls every 500ms, so a lost notification delays a change by
+// half a second at most.
+func (m *Main) followCatalogue(ctx context.Context) {
+	wake := make(chan struct{}, 1)
+	go func() {
+		for ctx.Err() == nil {
+			conn, err := m.DB.Pool.Acquire(ctx)
+			if err != nil {
+				sleep(ctx, time.Second)
+				continue
+			}
+			if _, err := conn.Exec(ctx, "LISTEN fusionrank_items"); err == nil {
+				for ctx.Err() == nil {
+					if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+						break
+					}
+					select {
+					case wake <- struct{}{}:
+					default:
+					}
+				}
+			}
+			conn.Release()
+			sleep(ctx, time.Second)
+		}
+	}()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-wake:
+		}
+		if _, err := m.Features.Refresh(ctx); err != nil && ctx.Err() == nil {
+			m.Log.Warn("catalogue refresh failed", "err", err)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+func openDB(ctx context.Context, url string) (*postgres.DB, error) { return postgres.Open(ctx, url) }
+
+// openRedis makes a client with short timeouts: Redis is a cache, and a slow cache must
+// not hold a request past its deadline.
+func openRedis(url string) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	opt.DialTimeout = 200 * time.Millisecond
+	opt.ReadTimeout = 100 * time.Millisecond
+	opt.WriteTimeout = 100 * time.Millisecond
+	opt.MaxRetries = 1
+	opt.PoolSize = 64
+	return redis.NewClient(opt), nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "serve [flags]", stderr)
+	cfg, err := loadConfig(os.Getenv, fs, args)
+	if err != nil {
+		return err
+	}
+	m := &Main{Config: cfg}
+	if err := m.Open(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	return m.Run(ctx)
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("migrate", "migrate [flags]", stderr)
+	cfg, err := loadConfig(os.Getenv, fs, args)
+	if err != nil {
+		return err
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	for _, a := range applied {
+		fmt.Fprintln(stdout, "applied", a)
+	}
+	if err == nil && len(applied) == 0 {
+		fmt.Fprintln(stdout, "up to date")
+	}
+	return err
+}
+
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: fusionrank keys create --scope public|read|write|admin [--name N] | list | revoke ID|PREFIX")
+		return errors.New("missing subcommand")
+	}
+	sub := args[0]
+	fs := newFlags("keys "+sub, "keys create --scope public|read|write|admin [--name N] | list | revoke ID|PREFIX", stderr)
+	scope := fs.String("scope", "", "public, read, write or admin (create)")
+	name := fs.String("name", "", "a name to recognise the key by (create)")
+	cfg, err := loadConfig(os.Getenv, fs, args[1:])
+	if err != nil {
+		return err
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ks := keys.New(db)
+	switch sub {
+	case "create":
+		sc, err := fusionrank.ParseScope(*scope)
+		if err != nil {
+			return err
+		}
+		key, k, err := ks.Create(ctx, sc, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, key)
+		fmt.Fprintf(stderr, "created key %d (%s…, scope %s); it is shown only this once\n", k.ID, k.Prefix, k.Scope)
+	case "list":
+		list, err := ks.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, k := range list {
+			state := "active"
+			if k.RevokedAt != nil {
+				state = "revoked " + k.RevokedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "%d\t%s…\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Scope, k.Name, k.CreatedAt.Format(time.RFC3339), state)
+		}
+	case "revoke":
+		if fs.NArg() != 1 {
+			return errors.New("usage: fusionrank keys revoke ID|PREFIX")
+		}
+		k, err := ks.Revoke(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked key %d (%s…)\n", k.ID, k.Prefix)
+	default:
+		return fmt.Errorf("unknown keys subcommand %q", sub)
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+package features
+
+import (
+	"context"
+	"math"
+	"sync"
+
+	"github.com/fusionrank/fusionrank/postgres"
+)
+
+// Block holds one modality's vectors for every item slot, contiguous: the vector of slot
+// s is Data[s*Dim : (s+1)*Dim]. Has[s] is false where the item lacks the modality.
+type Block struct {
+	Name string
+	Dim  int
+	Data []float32
+	Has  []bool
+}
+
+// Vector returns slot's vector, or nil when the item lacks the modality.
+func (b *Block) Vector(slot int32) []float32 {
+	if int(slot) >= len(b.Has) || !b.Has[slot] {
+		return nil
+	}
+	return b.Data[int(slot)*b.Dim : int(slot+1)*b.Dim]
+}
+
+// ItemMeta is what serving needs of an item besides its vectors.
+type ItemMeta struct {
+	ID       string
+	Title    string
+	Category string
+	Brand    string
+	Price    float64 // NaN when unknown
+	Active   bool
+}
+
+// Catalog is the serving process's copy of the catalogue: item metadata and the
+// model-independent modality vectors, each modality in one contiguous block. Slots are
+// dense and never reused; an item keeps its slot for the life of the process.
+//
+// Readers take RLock for as long as they use slices of it; Refresh takes the write lock
+// only to apply a batch of changes.
+type Catalog struct {
+	mu     sync.RWMutex
+	slots  map[string]int32
+	items  []ItemMeta
+	blocks []*Block
+	seq    int64
+	loaded bool
+
+	lmu       sync.Mutex
+	listeners []func(changed []int32)
+}
+
+// NewCatalog returns an empty catalogue with the given modalities.
+func NewCatalog(mods []Modality) *Catalog {
+	c := &Catalog{slots: map[string]int32{}}
+	for _, m := range mods {
+		c.blocks = append(c.blocks, &Block{Name: m.Name, Dim: m.Dim})
+	}
+	return c
+}
+
+// OnChange registers fn to be called (outside the lock) with the slots each refresh
+// changed.
+func (c *Catalog) OnChange(fn func(changed []int32)) {
+	c.lmu.Lock()
+	c.listeners = append(c.listeners, fn)
+	c.lmu.Unlock()
+}
+
+// RLock locks the catalogue for reading.
+func (c *Catalog) RLock() { c.mu.RLock() }
+
+// RUnlock undoes RLock.
+func (c *Catalog) RUnlock() { c.mu.RUnlock() }
+
+// Len returns the number of slots (items ever seen, active or not). Callers hold RLock.
+func (c *Catalog) Len() int { return len(c.items) }
+
+// Slot returns the slot of an item id. Callers hold RLock.
+func (c *Catalog) Slot(id string) (int32, bool) {
+	s, ok := c.slots[id]
+	return s, ok
+}
+
+// Meta returns the metadata of slot. Callers hold RLock.
+func (c *Catalog) Meta(slot int32) *ItemMeta { return &c.items[slot] }
+
+// Blocks returns the modality blocks. Callers hold RLock.
+func (c *Catalog) Blocks() []*Block { return c.blocks }
+
+// Block returns the block of a modality, or nil. Callers hold RLock.
+func (c *Catalog) Block(name string) *Block {
+	for _, b := range c.blocks {
+		if b.Name == name {
+			return b
+		}
+	}
+	return nil
+}
+
+// Loaded reports whether the first refresh has completed.
+func (c *Catalog) Loaded() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.loaded
+}
+
+// ItemVectors calls visit with each vector the item has. It takes RLock itself.
+func (c *Catalog) ItemVectors(id string, visit func(modality string, v []float32)) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s, ok := c.slots[id]
+	if !ok {
+		return
+	}
+	for _, b := range c.blocks {
+		if v := b.Vector(s); v != nil {
+			visit(b.Name, v)
+		}
+	}
+}
+
+// ResidentBytes estimates the bytes the catalogue holds per item slot: vectors, masks and
+// metadata strings.
+func (c *Catalog) ResidentBytes() (total int64, perItem float64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, b := range c.blocks {
+		total += int64(cap(b.Data))*4 + int64(cap(b.Has))
+	}
+	for _, it := range c.items {
+		total += int64(len(it.ID)*2+len(it.Title)+len(it.Category)+len(it.Brand)) + 96 + 16 // meta struct, map entry
+	}
+	if n := len(c.items); n > 0 {
+		perItem = float64(total) / float64(n)
+	}
+	return total, perItem
+}
+
+// Refresh loads the items that changed in Postgres since the last refresh (all of them
+// the first time) and tells the listeners which slots changed.
+func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
+	c.mu.RLock()
+	since := c.seq
+	c.mu.RUnlock()
+	rows, err := db.Pool.Query(ctx, `SELECT id, title, category, brand, price, active, seq FROM items WHERE seq > $1 ORDER BY seq`, since)
+	if err != nil {
+		return 0, postgres.Translate(err)
+	}
+	var metas []ItemMeta
+	maxSeq := since
+	for rows.Next() {
+		var m ItemMeta
+		var price *float64
+		var seq int64
+		if err := rows.Scan(&m.ID, &m.Title, &m.Category, &m.Brand, &price, &m.Active, &seq); err != nil {
+			rows.Close()
+			return 0, postgres.Translate(err)
+		}
+		m.Price = math.NaN()
+		if price != nil {
+			m.Price = *price
+		}
+		metas = append(metas, m)
+		maxSeq = max(maxSeq, seq)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, postgres.Translate(err)
+	}
+	if len(metas) == 0 {
+		c.mu.Lock()
+		c.loaded = true
+		c.mu.Unlock()
+		return 0, nil
+	}
+	ids := make([]string, len(metas))
+	for i, m := range metas {
+		ids[i] = m.ID
+	}
+	type vec struct {
+		id, mod string
+		data    []byte
+	}
+	var vecs []vec
+	q := `SELECT item_id, modality, data FROM item_vectors WHERE model_version = '' AND item_id = ANY($1)`
+	args := []any{ids}
+	if since == 0 {
+		q, args = `SELECT item_id, modality, data FROM item_vectors WHERE model_version = ''`, nil
+	}
+	vrows, err := db.Pool.Query(ctx, q, args...)
+	if err != nil {
+		return 0, postgres.Translate(err)
+	}
+	for vrows.Next() {
+		var v vec
+		if err := vrows.Scan(&v.id, &v.mod, &v.data); err != nil {
+			vrows.Close()
+			return 0, postgres.Translate(err)
+		}
+		vecs = append(vecs, v)
+	}
+	vrows.Close()
+	if err := vrows.Err(); err != nil {
+		return 0, postgres.Translate(err)
+	}
+
+	c.mu.Lock()
+	changed := make([]int32, 0, len(metas))
+	for _, m := range metas {
+		s, ok := c.slots[m.ID]
+		if !ok {
+			s = int32(len(c.items))
+			c.slots[m.ID] = s
+			c.items = append(c.items, m)
+			for _, b := range c.blocks {
+				b.Data = append(b.Data, make([]float32, b.Dim)...)
+				b.Has = append(b.Has, false)
+			}
+		} else {
+			c.items[s] = m
+			for _, b := range c.blocks {
+				b.Has[s] = false
+			}
+		}
+		changed = append(changed, s)
+	}
+	for _, v := range vecs {
+		s, ok := c.slots[v.id]
+		if !ok {
+			continue
+		}
+		for _, b := range c.blocks {
+			if b.Name == v.mod && len(v.data) == 4*b.Dim {
+				readFloats(b.Data[int(s)*b.Dim:int(s+1)*b.Dim], v.data)
+				b.Has[s] = true
+			}
+		}
+	}
+	c.seq = maxSeq
+	c.loaded = true
+	c.mu.Unlock()
+
+	c.lmu.Lock()
+	ls := append([]func([]int32){}, c.listeners...)
+	c.lmu.Unlock()
+	for _, fn := range ls {
+		fn(changed)
+	}
+	return len(changed), nil
+}

@@ -1,0 +1,306 @@
+package features
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/postgres"
+)
+
+// storedEvent is an event with its sequence number in Postgres and the item the same
+// user interacted with just before it (the co-visitation predecessor, "" for none).
+type storedEvent struct {
+	fusionrank.Event
+	Seq  int64
+	Prev string
+}
+
+// IngestEvents validates events, commits the new ones to Postgres (a replayed event_id
+// is a duplicate, never applied twice), then updates the online store. When Redis fails
+// the call still succeeds: the events are in Postgres, and the profiles they touch are
+// rebuilt from Postgres on their next read.
+func (s *Store) IngestEvents(ctx context.Context, evs []fusionrank.Event) (fusionrank.EventResult, error) {
+	res := fusionrank.EventResult{Rejected: []fusionrank.EventRejection{}}
+	now := s.opt.Now()
+	valid := make([]fusionrank.Event, 0, len(evs))
+	for i, ev := range evs {
+		if err := s.validateEvent(ev, now); err != nil {
+			res.Rejected = append(res.Rejected, fusionrank.EventRejection{Index: i, Error: fusionrank.ErrorMessage(err)})
+			continue
+		}
+		valid = append(valid, ev)
+	}
+	if len(valid) == 0 {
+		return res, nil
+	}
+	stored, err := s.insertEvents(ctx, valid)
+	if err != nil {
+		return res, err
+	}
+	res.Accepted = len(stored)
+	res.Duplicates = len(valid) - len(stored)
+	if err := s.applyOnline(ctx, stored); err != nil {
+		s.warn("online store: update failed; profiles will be rebuilt from Postgres", err)
+		res.Warnings = append(res.Warnings, "online store unavailable: the events are stored and profiles will be rebuilt from them")
+	}
+	return res, nil
+}
+
+func (s *Store) validateEvent(ev fusionrank.Event, now time.Time) error {
+	for _, f := range []struct{ name, v string }{{"event_id", ev.EventID}, {"user_id", ev.UserID}, {"item_id", ev.ItemID}} {
+		if err := fusionrank.ValidateID(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if !ev.Type.Valid() {
+		return fusionrank.Errorf(fusionrank.Invalid, "type: %q is not one of view, click, add_to_cart, purchase", ev.Type)
+	}
+	if ev.Timestamp.After(now.Add(s.opt.MaxFutureSkew)) {
+		return fusionrank.Errorf(fusionrank.Invalid, "timestamp: %s is more than %s in the future", ev.Timestamp.Format(time.RFC3339), s.opt.MaxFutureSkew)
+	}
+	if ev.Timestamp.Year() < 1990 {
+		return fusionrank.Errorf(fusionrank.Invalid, "timestamp: %s is before 1990", ev.Timestamp.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// insertEvents commits events and returns those that were new, in (ts, seq) order.
+func (s *Store) insertEvents(ctx context.Context, evs []fusionrank.Event) ([]storedEvent, error) {
+	n := len(evs)
+	eids, uids, iids, types := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	tss := make([]time.Time, n)
+	reqs, sess := make([]*string, n), make([]*string, n)
+	users := make([]string, 0, n)
+	for i, ev := range evs {
+		eids[i], uids[i], iids[i], types[i], tss[i] = ev.EventID, ev.UserID, ev.ItemID, string(ev.Type), ev.Timestamp
+		if ev.RequestID != "" {
+			reqs[i] = &evs[i].RequestID
+		}
+		if ev.SessionID != "" {
+			sess[i] = &evs[i].SessionID
+		}
+		users = append(users, ev.UserID)
+	}
+	slices.Sort(users) // a fixed order avoids deadlocks between concurrent batches
+	users = slices.Compact(users)
+	var out []storedEvent
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		out = out[:0]
+		if _, err := tx.Exec(ctx, `INSERT INTO users (id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, users); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `
+			WITH ins AS (
+				INSERT INTO events (event_id, user_id, item_id, type, ts, request_id, session_id)
+				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+				ON CONFLICT (event_id) DO NOTHING
+				RETURNING seq, event_id, user_id, item_id, type, ts, request_id, session_id)
+			SELECT ins.seq, ins.event_id, ins.user_id, ins.item_id, ins.type, ins.ts,
+				coalesce(ins.request_id, ''), coalesce(ins.session_id, ''), coalesce(p.item_id, '')
+			FROM ins LEFT JOIN LATERAL (
+				SELECT e.item_id FROM events e
+				WHERE e.user_id = ins.user_id AND (e.ts, e.seq) < (ins.ts, ins.seq)
+				ORDER BY e.ts DESC, e.seq DESC LIMIT 1) p ON true`,
+			eids, uids, iids, types, tss, reqs, sess)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e storedEvent
+			var typ string
+			if err := rows.Scan(&e.Seq, &e.EventID, &e.UserID, &e.ItemID, &typ, &e.Timestamp, &e.RequestID, &e.SessionID, &e.Prev); err != nil {
+				return err
+			}
+			e.Type = fusionrank.EventType(typ)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Within one batch the CTE cannot see its own rows, so chain predecessors here.
+	sort.Slice(out, func(i, j int) bool { return laterEvent(out[j], out[i]) })
+	last := map[string]storedEvent{}
+	for i := range out {
+		if p, ok := last[out[i].UserID]; ok {
+			out[i].Prev = p.ItemID
+		}
+		last[out[i].UserID] = out[i]
+	}
+	return out, nil
+}
+
+func laterEvent(a, b storedEvent) bool {
+	return a.Timestamp.After(b.Timestamp) || (a.Timestamp.Equal(b.Timestamp) && a.Seq > b.Seq)
+}
+
+// casProfile replaces a profile only if its event count (bytes 13–20 of the value) is
+// still the one the update was computed from.
+var casProfile = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur or string.sub(cur, 13, 20) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`)
+
+// incrIfBuilt increments a counter set only when it exists: a missing set is rebuilt
+// from Postgres on its next read, and a partial one must not be created.
+var incrIfBuilt = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('ZINCRBY', KEYS[1], ARGV[1], ARGV[2])
+end
+return 0`)
+
+// applyOnline updates the cached profiles, popularity windows and co-visitation sets for
+// newly stored events. It reads all touched profiles in one round trip and writes them
+// back with a compare-and-set in a second one; profiles that changed meanwhile are
+// retried, and after three failures dropped (rebuilt on their next read).
+func (s *Store) applyOnline(ctx context.Context, evs []storedEvent) (err error) {
+	defer func() {
+		if err != nil {
+			for _, e := range evs {
+				s.dirty.add(e.UserID)
+			}
+		}
+	}()
+	if !s.dirty.redisUp() {
+		return errRedisDown
+	}
+	defer func() { s.dirty.observe(err) }()
+	byUser := map[string][]storedEvent{}
+	for _, e := range evs {
+		byUser[e.UserID] = append(byUser[e.UserID], e)
+	}
+	pending := make([]string, 0, len(byUser))
+	for u := range byUser {
+		pending = append(pending, u)
+	}
+	now := s.opt.Now()
+	counters := true
+	for attempt := 0; attempt < 3 && len(pending) > 0; attempt++ {
+		keys := make([]string, len(pending))
+		for i, u := range pending {
+			keys[i] = s.key("profile", u)
+		}
+		vals, err := s.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return err
+		}
+		pipe := s.rdb.Pipeline()
+		cas := make([]*redis.Cmd, len(pending))
+		for i, u := range pending {
+			str, _ := vals[i].(string)
+			if str == "" {
+				continue // not cached: the next read rebuilds it from Postgres, events included
+			}
+			p, ok := decodeProfile([]byte(str))
+			if !ok {
+				pipe.Del(ctx, keys[i])
+				continue
+			}
+			old := []byte(str)[12:20]
+			for _, e := range byUser[u] {
+				p.apply(s.opt.Rules, e.Event, e.Seq, s.catalog.ItemVectors)
+			}
+			cas[i] = casProfile.Eval(ctx, pipe, []string{keys[i]}, old, p.encode(), s.opt.ProfileTTL.Milliseconds())
+		}
+		if counters {
+			s.queueCounters(ctx, pipe, evs, now)
+			counters = false
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		var retry []string
+		for i, c := range cas {
+			if c != nil {
+				if v, _ := c.Int(); v == 0 {
+					retry = append(retry, pending[i])
+				}
+			}
+		}
+		pending = retry
+	}
+	if len(pending) > 0 {
+		keys := make([]string, len(pending))
+		for i, u := range pending {
+			keys[i] = s.key("profile", u)
+		}
+		return s.rdb.Del(ctx, keys...).Err()
+	}
+	return nil
+}
+
+// queueCounters adds the popularity and co-visitation increments of evs to pipe.
+func (s *Store) queueCounters(ctx context.Context, pipe redis.Pipeliner, evs []storedEvent, now time.Time) {
+	for _, e := range evs {
+		if age := now.Sub(e.Timestamp); age >= 0 && age < 8*24*time.Hour {
+			incrIfBuilt.Eval(ctx, pipe, []string{s.popKey(hourBucket, e.Timestamp)}, 1, e.ItemID)
+			incrIfBuilt.Eval(ctx, pipe, []string{s.popKey(dayBucket, e.Timestamp)}, 1, e.ItemID)
+		}
+		if e.Prev != "" && e.Prev != e.ItemID {
+			incrIfBuilt.Eval(ctx, pipe, []string{s.key("covis", e.Prev)}, 1, e.ItemID)
+		}
+	}
+}
+
+var errRedisDown = errors.New("redis marked down after a recent failure")
+
+// dirtySet remembers the users whose cached profile may have missed events because
+// Redis failed, and whether Redis failed recently (a breaker: after a failure the store
+// answers from Postgres for a second instead of waiting on Redis timeouts).
+type dirtySet struct {
+	mu       sync.Mutex
+	users    map[string]bool
+	downTill time.Time
+}
+
+func newDirtySet() *dirtySet { return &dirtySet{users: map[string]bool{}} }
+
+func (d *dirtySet) add(u string) {
+	d.mu.Lock()
+	if len(d.users) < 1_000_000 {
+		d.users[u] = true
+	}
+	d.mu.Unlock()
+}
+
+func (d *dirtySet) has(u string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.users[u]
+}
+
+func (d *dirtySet) clear(u string) {
+	d.mu.Lock()
+	delete(d.users, u)
+	d.mu.Unlock()
+}
+
+// redisUp reports whether Redis should be tried now.
+func (d *dirtySet) redisUp() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return time.Now().After(d.downTill)
+}
+
+// observe records the outcome of a Redis call.
+func (d *dirtySet) observe(err error) {
+	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) {
+		return
+	}
+	d.mu.Lock()
+	d.downTill = time.Now().Add(time.Second)
+	d.mu.Unlock()
+}
+
+var _ = postgres.Translate

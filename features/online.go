@@ -1,0 +1,402 @@
+package features
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/postgres"
+)
+
+type bucketKind struct {
+	name  string
+	width time.Duration
+	ttl   time.Duration
+}
+
+var (
+	hourBucket = bucketKind{"h", time.Hour, 3 * time.Hour}
+	dayBucket  = bucketKind{"d", 24 * time.Hour, 9 * 24 * time.Hour}
+)
+
+// builtMarker is a member of every counter set written by a rebuild, so that an existing
+// but empty window is told apart from a missing one.
+const builtMarker = "\x00built"
+
+func bucketIndex(k bucketKind, t time.Time) int64 { return t.UnixMilli() / k.width.Milliseconds() }
+
+func (s *Store) popKey(k bucketKind, t time.Time) string {
+	return s.key("pop", k.name, strconv.FormatInt(bucketIndex(k, t), 10))
+}
+
+// Source says where a profile came from.
+const (
+	SourceCache    = "cache"    // read from Redis
+	SourceRebuilt  = "rebuilt"  // rebuilt from Postgres and written back to Redis
+	SourcePostgres = "postgres" // rebuilt from Postgres; Redis unavailable
+)
+
+var flights singleflight.Group
+
+// Profile returns the user's profile: from Redis, or rebuilt from the user's events in
+// Postgres on a miss (and written back with a TTL). With Redis down it is rebuilt from
+// Postgres every time. A user with no events has an empty profile.
+func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, error) {
+	key := s.key("profile", userID)
+	redisOK := s.dirty.redisUp()
+	if redisOK && !s.dirty.has(userID) {
+		b, err := s.rdb.Get(ctx, key).Bytes()
+		switch {
+		case err == nil:
+			if p, ok := decodeProfile(b); ok {
+				return p, SourceCache, nil
+			}
+		case errors.Is(err, redis.Nil):
+		default:
+			s.dirty.observe(err)
+			redisOK = false
+		}
+	}
+	v, err, _ := flights.Do(s.opt.Namespace+"\x00"+userID, func() (any, error) {
+		return s.rebuildProfile(ctx, userID)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	p := v.(*Profile)
+	if !redisOK {
+		return p, SourcePostgres, nil
+	}
+	if err := s.rdb.Set(ctx, key, p.encode(), s.opt.ProfileTTL).Err(); err != nil {
+		s.dirty.observe(err)
+		return p, SourcePostgres, nil
+	}
+	s.dirty.clear(userID)
+	return p, SourceRebuilt, nil
+}
+
+// rebuildProfile computes a profile from all the user's events in Postgres, in time
+// order, exactly as the incremental updates do.
+func (s *Store) rebuildProfile(ctx context.Context, userID string) (*Profile, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT seq, item_id, type, ts FROM events WHERE user_id = $1 ORDER BY ts, seq`, userID)
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	defer rows.Close()
+	p := &Profile{}
+	for rows.Next() {
+		var ev fusionrank.Event
+		var seq int64
+		var typ string
+		if err := rows.Scan(&seq, &ev.ItemID, &typ, &ev.Timestamp); err != nil {
+			return nil, postgres.Translate(err)
+		}
+		ev.UserID, ev.Type = userID, fusionrank.EventType(typ)
+		p.apply(s.opt.Rules, ev, seq, s.catalog.ItemVectors)
+	}
+	return p, postgres.Translate(rows.Err())
+}
+
+// UserFeatures reports the user's profile for the API.
+func (s *Store) UserFeatures(ctx context.Context, userID string) (fusionrank.UserFeatures, error) {
+	p, src, err := s.Profile(ctx, userID)
+	if err != nil {
+		return fusionrank.UserFeatures{}, err
+	}
+	f := fusionrank.UserFeatures{UserID: userID, RecentItems: p.RecentIDs(), Profile: map[string]fusionrank.ModalityInfo{}, Source: src}
+	for m, mp := range p.Modalities {
+		var n float64
+		for _, x := range mp.Mean {
+			n += float64(x) * float64(x)
+		}
+		f.Profile[m] = fusionrank.ModalityInfo{Dim: len(mp.Mean), Norm: math.Sqrt(n)}
+	}
+	if p.UpdatedAt > 0 {
+		t := time.UnixMilli(p.UpdatedAt).UTC()
+		f.UpdatedAt = &t
+	}
+	return f, nil
+}
+
+// Popularity holds an item's event counts in sliding windows.
+type Popularity struct {
+	Hour, Day, Week float64
+}
+
+// windowKeys lists the buckets that make up the 1-hour, 1-day and 7-day windows ending
+// at now, with the weight of each bucket in each window: the oldest bucket of a window
+// counts by the fraction of it that the window still covers.
+func (s *Store) windowKeys(now time.Time) (keys []string, weights [][3]float64, bounds [][2]time.Time) {
+	add := func(k bucketKind, idx int64, w [3]float64) {
+		start := time.UnixMilli(idx * k.width.Milliseconds())
+		keys = append(keys, s.key("pop", k.name, strconv.FormatInt(idx, 10)))
+		weights = append(weights, w)
+		bounds = append(bounds, [2]time.Time{start, start.Add(k.width)})
+	}
+	h := bucketIndex(hourBucket, now)
+	hf := float64(now.UnixMilli()%hourBucket.width.Milliseconds()) / float64(hourBucket.width.Milliseconds())
+	add(hourBucket, h, [3]float64{1, 0, 0})
+	add(hourBucket, h-1, [3]float64{1 - hf, 0, 0})
+	d := bucketIndex(dayBucket, now)
+	df := float64(now.UnixMilli()%dayBucket.width.Milliseconds()) / float64(dayBucket.width.Milliseconds())
+	add(dayBucket, d, [3]float64{0, 1, 1})
+	add(dayBucket, d-1, [3]float64{0, 1 - df, 1})
+	for i := int64(2); i <= 6; i++ {
+		add(dayBucket, d-i, [3]float64{0, 0, 1})
+	}
+	add(dayBucket, d-7, [3]float64{0, 0, 1 - df})
+	return keys, weights, bounds
+}
+
+// Popularities returns the popularity windows of each item at now.
+func (s *Store) Popularities(ctx context.Context, itemIDs []string, now time.Time) ([]Popularity, error) {
+	out := make([]Popularity, len(itemIDs))
+	if len(itemIDs) == 0 {
+		return out, nil
+	}
+	keys, weights, bounds := s.windowKeys(now)
+	if err := s.ensureCounters(ctx, keys, bounds); err != nil {
+		return out, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.FloatSliceCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.ZMScore(ctx, k, itemIDs...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		s.dirty.observe(err)
+		return out, err
+	}
+	for i, c := range cmds {
+		vals, _ := c.Result()
+		for j, v := range vals {
+			w := weights[i]
+			out[j].Hour += w[0] * v
+			out[j].Day += w[1] * v
+			out[j].Week += w[2] * v
+		}
+	}
+	return out, nil
+}
+
+// Trending returns up to n item ids with the most events in the last day (sliding).
+func (s *Store) Trending(ctx context.Context, n int, now time.Time) ([]string, []float64, error) {
+	keys, weights, bounds := s.windowKeys(now)
+	if err := s.ensureCounters(ctx, keys, bounds); err != nil {
+		return nil, nil, err
+	}
+	score := map[string]float64{}
+	pipe := s.rdb.Pipeline()
+	var cmds []*redis.ZSliceCmd
+	var ws []float64
+	for i, k := range keys {
+		if weights[i][1] > 0 {
+			cmds = append(cmds, pipe.ZRevRangeWithScores(ctx, k, 0, int64(2*n)))
+			ws = append(ws, weights[i][1])
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		s.dirty.observe(err)
+		return nil, nil, err
+	}
+	for i, c := range cmds {
+		zs, _ := c.Result()
+		for _, z := range zs {
+			if id := z.Member.(string); id != builtMarker {
+				score[id] += ws[i] * z.Score
+			}
+		}
+	}
+	return topN(score, n)
+}
+
+// ensureCounters rebuilds from Postgres the counter windows that are missing in Redis.
+func (s *Store) ensureCounters(ctx context.Context, keys []string, bounds [][2]time.Time) error {
+	if !s.dirty.redisUp() {
+		return errRedisDown
+	}
+	pipe := s.rdb.Pipeline()
+	exists := make([]*redis.IntCmd, len(keys))
+	for i, k := range keys {
+		exists[i] = pipe.Exists(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.dirty.observe(err)
+		return err
+	}
+	for i, k := range keys {
+		if exists[i].Val() == 1 {
+			continue
+		}
+		b := bounds[i]
+		_, err, _ := flights.Do(k, func() (any, error) {
+			return nil, s.rebuildCounter(ctx, k, `SELECT item_id, count(*) FROM events WHERE ts >= $1 AND ts < $2 GROUP BY item_id`, b[0], b[1])
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuildCounter runs a (member, count) query and writes the result as a counter set.
+// A set for a window that is still open lives only a few minutes, so an event that
+// raced the rebuild is counted again soon.
+func (s *Store) rebuildCounter(ctx context.Context, key, query string, args ...any) error {
+	rows, err := s.db.Pool.Query(ctx, query, args...)
+	if err != nil {
+		return postgres.Translate(err)
+	}
+	zs := []redis.Z{{Score: 0, Member: builtMarker}}
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			rows.Close()
+			return postgres.Translate(err)
+		}
+		zs = append(zs, redis.Z{Score: float64(n), Member: id})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return postgres.Translate(err)
+	}
+	ttl := s.opt.CounterTTL
+	now := s.opt.Now()
+	if len(args) == 2 {
+		if end, ok := args[1].(time.Time); ok {
+			ttl = dayBucket.ttl
+			if end.After(now) {
+				ttl = 5 * time.Minute
+			}
+		}
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.Del(ctx, key)
+	for i := 0; i < len(zs); i += 1000 {
+		pipe.ZAdd(ctx, key, zs[i:min(i+1000, len(zs))]...)
+	}
+	pipe.PExpire(ctx, key, ttl)
+	_, err = pipe.Exec(ctx)
+	s.dirty.observe(err)
+	return err
+}
+
+// covisQuery counts, for one item, which items followed it directly in users' histories.
+const covisQuery = `
+SELECT nxt, count(*) FROM (
+	SELECT item_id, lead(item_id) OVER (PARTITION BY user_id ORDER BY ts, seq) AS nxt
+	FROM events WHERE user_id IN (SELECT DISTINCT user_id FROM events WHERE item_id = $1)
+) s WHERE item_id = $1 AND nxt IS NOT NULL AND nxt <> $1 GROUP BY nxt`
+
+// ensureCovis rebuilds the co-visitation sets of items that are missing in Redis.
+func (s *Store) ensureCovis(ctx context.Context, items []string) error {
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = s.key("covis", it)
+	}
+	pipe := s.rdb.Pipeline()
+	exists := make([]*redis.IntCmd, len(keys))
+	for i, k := range keys {
+		exists[i] = pipe.Exists(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.dirty.observe(err)
+		return err
+	}
+	for i, k := range keys {
+		if exists[i].Val() == 1 {
+			continue
+		}
+		it := items[i]
+		if _, err, _ := flights.Do(k, func() (any, error) { return nil, s.rebuildCounter(ctx, k, covisQuery, it) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Covisitation returns, for each candidate, how often it directly followed each of the
+// given (recent) items in users' histories: counts[j][i] for recent[j], candidate i.
+func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) ([][]float64, error) {
+	out := make([][]float64, len(recent))
+	if len(recent) == 0 || len(candidates) == 0 {
+		for j := range out {
+			out[j] = make([]float64, len(candidates))
+		}
+		return out, nil
+	}
+	if !s.dirty.redisUp() {
+		return nil, errRedisDown
+	}
+	if err := s.ensureCovis(ctx, recent); err != nil {
+		return nil, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.FloatSliceCmd, len(recent))
+	for j, r := range recent {
+		cmds[j] = pipe.ZMScore(ctx, s.key("covis", r), candidates...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		s.dirty.observe(err)
+		return nil, err
+	}
+	for j, c := range cmds {
+		out[j], _ = c.Result()
+		if len(out[j]) != len(candidates) {
+			out[j] = make([]float64, len(candidates))
+		}
+	}
+	return out, nil
+}
+
+// CovisNeighbours returns up to n items that most often directly followed item.
+func (s *Store) CovisNeighbours(ctx context.Context, items []string, n int) ([][]redis.Z, error) {
+	if !s.dirty.redisUp() {
+		return nil, errRedisDown
+	}
+	if err := s.ensureCovis(ctx, items); err != nil {
+		return nil, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.ZSliceCmd, len(items))
+	for i, it := range items {
+		cmds[i] = pipe.ZRevRangeWithScores(ctx, s.key("covis", it), 0, int64(n))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		s.dirty.observe(err)
+		return nil, err
+	}
+	out := make([][]redis.Z, len(items))
+	for i, c := range cmds {
+		zs, _ := c.Result()
+		for _, z := range zs {
+			if z.Member.(string) != builtMarker && z.Score > 0 {
+				out[i] = append(out[i], z)
+			}
+		}
+	}
+	return out, nil
+}
+
+func topN(score map[string]float64, n int) ([]string, []float64, error) {
+	ids := make([]string, 0, len(score))
+	for id := range score {
+		ids = append(ids, id)
+	}
+	sortByScore(ids, score)
+	if len(ids) > n {
+		ids = ids[:n]
+	}
+	vals := make([]float64, len(ids))
+	for i, id := range ids {
+		vals[i] = score[id]
+	}
+	return ids, vals, nil
+}

@@ -1,0 +1,363 @@
+package features
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/features/text"
+	"github.com/fusionrank/fusionrank/postgres"
+)
+
+// Modality is a named vector space and its dimension.
+type Modality struct {
+	Name string
+	Dim  int
+}
+
+// Options configure the feature store. Zero values take the documented defaults.
+type Options struct {
+	// Modalities are the caller-supplied modalities (for example image:512).
+	Modalities []Modality
+	// Text encodes items' titles and descriptions into the "text" modality; nil: no
+	// text modality.
+	Text *text.Encoder
+	// Rules shape user profiles. Default half-life 7 days, weights view 1, click 2,
+	// add_to_cart 4, purchase 8, 50 recent items.
+	Rules ProfileRules
+	// MaxFutureSkew is how far in the future an event may be. Default 5 minutes.
+	MaxFutureSkew time.Duration
+	// ProfileTTL is the TTL of a user profile in Redis. Default 30 days.
+	ProfileTTL time.Duration
+	// CounterTTL is the TTL of co-visitation sets in Redis. Default 30 days.
+	CounterTTL time.Duration
+	// Namespace starts every Redis key (namespace:v1:…). Default "fr".
+	Namespace string
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives warnings about the cache. Default: discard.
+	Logger *slog.Logger
+}
+
+// Store is the feature store: the catalogue and event history in Postgres (the source
+// of truth), and user profiles and counters in Redis (a cache rebuilt from Postgres on a
+// miss).
+type Store struct {
+	db      *postgres.DB
+	rdb     redis.UniversalClient
+	opt     Options
+	catalog *Catalog
+	mods    []Modality // all model-independent modalities: text first, then the callers'
+	dirty   *dirtySet
+}
+
+// New returns a store. rdb may be shared with other users of the same Redis as long as
+// the namespace differs.
+func New(db *postgres.DB, rdb redis.UniversalClient, opt Options) *Store {
+	if opt.Rules.HalfLife == 0 {
+		opt.Rules.HalfLife = 7 * 24 * time.Hour
+	}
+	if opt.Rules.Weights == nil {
+		opt.Rules.Weights = map[fusionrank.EventType]float64{fusionrank.View: 1, fusionrank.Click: 2, fusionrank.AddToCart: 4, fusionrank.Purchase: 8}
+	}
+	if opt.Rules.MaxRecent == 0 {
+		opt.Rules.MaxRecent = 50
+	}
+	if opt.MaxFutureSkew == 0 {
+		opt.MaxFutureSkew = 5 * time.Minute
+	}
+	if opt.ProfileTTL == 0 {
+		opt.ProfileTTL = 30 * 24 * time.Hour
+	}
+	if opt.CounterTTL == 0 {
+		opt.CounterTTL = 30 * 24 * time.Hour
+	}
+	if opt.Namespace == "" {
+		opt.Namespace = "fr"
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{db: db, rdb: rdb, opt: opt, dirty: newDirtySet()}
+	if opt.Text != nil {
+		s.mods = append(s.mods, Modality{Name: "text", Dim: opt.Text.Dim()})
+	}
+	s.mods = append(s.mods, opt.Modalities...)
+	s.catalog = NewCatalog(s.mods)
+	return s
+}
+
+// Catalog returns the in-memory catalogue. Call Refresh (or Run) to fill it.
+func (s *Store) Catalog() *Catalog { return s.catalog }
+
+// Modalities returns the model-independent modalities, text first.
+func (s *Store) Modalities() []Modality { return s.mods }
+
+// DB returns the Postgres database.
+func (s *Store) DB() *postgres.DB { return s.db }
+
+// Refresh brings the in-memory catalogue up to date with Postgres.
+func (s *Store) Refresh(ctx context.Context) (int, error) { return s.catalog.Refresh(ctx, s.db) }
+
+func (s *Store) modality(name string) (Modality, bool) {
+	for _, m := range s.mods {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Modality{}, false
+}
+
+func (s *Store) modalityNames() []string {
+	var ns []string
+	for _, m := range s.mods {
+		ns = append(ns, m.Name)
+	}
+	return ns
+}
+
+// prepareItem validates an item and computes its vectors: caller vectors are checked and
+// L2-normalised; the text vector comes from the encoder unless the caller sent one.
+func (s *Store) prepareItem(it *fusionrank.Item) error {
+	if err := fusionrank.ValidateID("id", it.ID); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"title", it.Title, fusionrank.MaxTitleLen}, {"description", it.Description, fusionrank.MaxDescriptionLen},
+		{"category", it.Category, fusionrank.MaxShortFieldLen}, {"brand", it.Brand, fusionrank.MaxShortFieldLen}} {
+		if len(f.v) > f.max {
+			return fusionrank.Errorf(fusionrank.Invalid, "%s: longer than %d bytes", f.name, f.max)
+		}
+		if !utf8.ValidString(f.v) {
+			return fusionrank.Errorf(fusionrank.Invalid, "%s: not valid UTF-8", f.name)
+		}
+	}
+	if it.Price != nil && (math.IsNaN(*it.Price) || math.IsInf(*it.Price, 0) || *it.Price < 0) {
+		return fusionrank.Errorf(fusionrank.Invalid, "price: must be a finite number ≥ 0")
+	}
+	if len(it.Attributes) > fusionrank.MaxAttributes {
+		return fusionrank.Errorf(fusionrank.Invalid, "attributes: more than %d attributes", fusionrank.MaxAttributes)
+	}
+	if it.Attributes != nil {
+		b, err := json.Marshal(it.Attributes)
+		if err != nil || len(b) > 64<<10 {
+			return fusionrank.Errorf(fusionrank.Invalid, "attributes: larger than 64 KiB of JSON")
+		}
+	}
+	vecs := map[string][]float32{}
+	for name, v := range it.Vectors {
+		m, ok := s.modality(name)
+		if !ok {
+			return fusionrank.Errorf(fusionrank.Invalid, "vectors.%s: unknown modality (known: %v)", name, s.modalityNames())
+		}
+		if err := fusionrank.ValidateVector("vectors."+name, v, m.Dim); err != nil {
+			return err
+		}
+		c := slices.Clone(v)
+		if fusionrank.Normalize(c) == 0 {
+			return fusionrank.Errorf(fusionrank.Invalid, "vectors.%s: all zeros", name)
+		}
+		vecs[name] = c
+	}
+	if _, given := vecs["text"]; !given && s.opt.Text != nil {
+		v := make([]float32, s.opt.Text.Dim())
+		if known, _ := s.opt.Text.EncodeTo(v, it.Title, it.Description); known > 0 {
+			vecs["text"] = v
+		}
+	}
+	it.Vectors = vecs
+	return nil
+}
+
+// PutItem creates or replaces an item with its vectors; created reports a new item.
+func (s *Store) PutItem(ctx context.Context, it fusionrank.Item) (bool, error) {
+	if err := s.prepareItem(&it); err != nil {
+		return false, err
+	}
+	var created bool
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		c, err := upsertItems(ctx, tx, []fusionrank.Item{it})
+		if err != nil {
+			return err
+		}
+		created = c[0]
+		return nil
+	})
+	return created, err
+}
+
+// PutItems validates and stores many items in one transaction; errs[i] is the error of
+// items[i]. When an id appears twice, the later item wins.
+func (s *Store) PutItems(ctx context.Context, items []fusionrank.Item) ([]error, error) {
+	errs := make([]error, len(items))
+	var ok []fusionrank.Item
+	last := map[string]int{}
+	for i := range items {
+		if err := s.prepareItem(&items[i]); err != nil {
+			errs[i] = err
+			continue
+		}
+		if j, dup := last[items[i].ID]; dup {
+			ok[j] = items[i]
+			continue
+		}
+		last[items[i].ID] = len(ok)
+		ok = append(ok, items[i])
+	}
+	if len(ok) == 0 {
+		return errs, nil
+	}
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		_, err := upsertItems(ctx, tx, ok)
+		return err
+	})
+	return errs, err
+}
+
+func upsertItems(ctx context.Context, tx pgx.Tx, items []fusionrank.Item) ([]bool, error) {
+	n := len(items)
+	ids, titles, descs, cats, brands := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	prices := make([]*float64, n)
+	attrs := make([]string, n)
+	active := make([]bool, n)
+	var vItem, vMod []string
+	var vDim []int32
+	var vData [][]byte
+	for i, it := range items {
+		ids[i], titles[i], descs[i], cats[i], brands[i], prices[i], active[i] = it.ID, it.Title, it.Description, it.Category, it.Brand, it.Price, it.Active
+		a := it.Attributes
+		if a == nil {
+			a = map[string]any{}
+		}
+		b, err := json.Marshal(a)
+		if err != nil {
+			return nil, fusionrank.Errorf(fusionrank.Invalid, "attributes: %v", err)
+		}
+		attrs[i] = string(b)
+		for m, v := range it.Vectors {
+			vItem, vMod, vDim = append(vItem, it.ID), append(vMod, m), append(vDim, int32(len(v)))
+			vData = append(vData, appendFloats(make([]byte, 0, 4*len(v)), v))
+		}
+	}
+	rows, err := tx.Query(ctx, `
+		INSERT INTO items (id, title, description, category, brand, price, attributes, active)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::jsonb[], $8::bool[])
+		ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description,
+			category = EXCLUDED.category, brand = EXCLUDED.brand, price = EXCLUDED.price,
+			attributes = EXCLUDED.attributes, active = EXCLUDED.active, updated_at = now(),
+			seq = nextval('item_changes')
+		RETURNING id, (xmax = 0)`, ids, titles, descs, cats, brands, prices, attrs, active)
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	createdByID := map[string]bool{}
+	for rows.Next() {
+		var id string
+		var c bool
+		if err := rows.Scan(&id, &c); err != nil {
+			rows.Close()
+			return nil, postgres.Translate(err)
+		}
+		createdByID[id] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, postgres.Translate(err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM item_vectors WHERE model_version = '' AND item_id = ANY($1)`, ids); err != nil {
+		return nil, postgres.Translate(err)
+	}
+	if len(vItem) > 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO item_vectors (item_id, modality, dim, data)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[])`, vItem, vMod, vDim, vData); err != nil {
+			return nil, postgres.Translate(err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify('fusionrank_items', '')`); err != nil {
+		return nil, postgres.Translate(err)
+	}
+	created := make([]bool, n)
+	for i, id := range ids {
+		created[i] = createdByID[id]
+	}
+	return created, nil
+}
+
+// GetItem reads an item from Postgres with the modalities it has.
+func (s *Store) GetItem(ctx context.Context, id string) (fusionrank.ItemView, error) {
+	var v fusionrank.ItemView
+	if err := fusionrank.ValidateID("id", id); err != nil {
+		return v, err
+	}
+	var attrs []byte
+	err := s.db.Pool.QueryRow(ctx, `SELECT id, title, description, category, brand, price, attributes, active, created_at, updated_at
+		FROM items WHERE id = $1`, id).Scan(&v.ID, &v.Title, &v.Description, &v.Category, &v.Brand, &v.Price, &attrs, &v.Active, &v.CreatedAt, &v.UpdatedAt)
+	if err != nil {
+		err = postgres.Translate(err)
+		if fusionrank.ErrorCode(err) == fusionrank.NotFound {
+			return v, fusionrank.Errorf(fusionrank.NotFound, "item %q: not found", id)
+		}
+		return v, err
+	}
+	if len(attrs) > 2 {
+		_ = json.Unmarshal(attrs, &v.Attributes)
+	}
+	v.Modalities = map[string]fusionrank.ModalityInfo{}
+	rows, err := s.db.Pool.Query(ctx, `SELECT modality, dim FROM item_vectors WHERE item_id = $1 AND model_version = ''`, id)
+	if err != nil {
+		return v, postgres.Translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m string
+		var d int
+		if err := rows.Scan(&m, &d); err != nil {
+			return v, postgres.Translate(err)
+		}
+		v.Modalities[m] = fusionrank.ModalityInfo{Dim: d}
+	}
+	return v, postgres.Translate(rows.Err())
+}
+
+// DeleteItem deactivates an item: it stops being recommended; its events stay.
+func (s *Store) DeleteItem(ctx context.Context, id string) error {
+	if err := fusionrank.ValidateID("id", id); err != nil {
+		return err
+	}
+	tag, err := s.db.Pool.Exec(ctx, `UPDATE items SET active = false, updated_at = now(), seq = nextval('item_changes') WHERE id = $1`, id)
+	if err != nil {
+		return postgres.Translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fusionrank.Errorf(fusionrank.NotFound, "item %q: not found", id)
+	}
+	_, _ = s.db.Pool.Exec(ctx, `SELECT pg_notify('fusionrank_items', '')`)
+	return nil
+}
+
+// key builds a versioned Redis key.
+func (s *Store) key(parts ...string) string {
+	k := s.opt.Namespace + ":v1"
+	for _, p := range parts {
+		k += ":" + p
+	}
+	return k
+}
+
+func (s *Store) warn(msg string, err error, args ...any) {
+	s.opt.Logger.Warn(msg, append(args, "err", fmt.Sprint(err))...)
+}

@@ -1,0 +1,234 @@
+package ranking
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// attendReference is the plain-Go reference for the attention part of a
+// score: the DESIGN.md formulas as written, with row-major Q and R (Lq ×
+// d_a, unscaled) and an item's row-major K and V (M × d_a each). s is
+// Lq × M scratch. It is the baseline of BenchmarkFusionReference.
+func attendReference(q, r, beta []float32, qmask []bool, k, v []float32, kmask uint64, M, da int, s []float32) float32 {
+	lq := len(qmask)
+	scale := float32(1 / math.Sqrt(float64(da)))
+	mx := float32(math.Inf(-1))
+	for i := range lq {
+		if !qmask[i] {
+			continue
+		}
+		for j := range M {
+			if kmask&(1<<j) == 0 {
+				continue
+			}
+			var d float32
+			for e := range da {
+				d += q[i*da+e] * k[j*da+e]
+			}
+			s[i*M+j] = d*scale + beta[i]
+			mx = max(mx, s[i*M+j])
+		}
+	}
+	if math.IsInf(float64(mx), -1) {
+		return 0
+	}
+	var z, num float32
+	for i := range lq {
+		if !qmask[i] {
+			continue
+		}
+		for j := range M {
+			if kmask&(1<<j) == 0 {
+				continue
+			}
+			var t float32
+			for e := range da {
+				t += r[i*da+e] * v[j*da+e]
+			}
+			a := float32(math.Exp(float64(s[i*M+j] - mx)))
+			z += a
+			num += a * t
+		}
+	}
+	return num / z
+}
+
+// referenceItems copies an ItemKV's transposed rows into row-major K and V
+// (n × M × d_a each) for attendReference.
+func referenceItems(kv *ItemKV) (k, v []float32) {
+	M, da := kv.m, kv.da
+	n := kv.Len()
+	k = make([]float32, n*M*da)
+	v = make([]float32, n*M*da)
+	for c := range n {
+		row := kv.data[c*da*2*M:]
+		for e := range da {
+			for j := range M {
+				k[(c*M+j)*da+e] = row[e*2*M+j]
+				v[(c*M+j)*da+e] = row[e*2*M+M+j]
+			}
+		}
+	}
+	return k, v
+}
+
+// scoreReference scores every row of kv with attendReference plus u·f + b.
+func scoreReference(dst []float32, m *Model, ws *Workspace, kv *ItemKV, k, v []float32, features []float32, s []float32) {
+	M, da, F := kv.m, kv.da, m.cfg.NFeatures
+	beta := m.PosBias[:ws.lq]
+	for c := range dst {
+		sc := attendReference(ws.q, ws.r, beta, ws.qmask, k[c*M*da:(c+1)*M*da], v[c*M*da:(c+1)*M*da], kv.masks[c], M, da, s)
+		sc += m.B[0]
+		for f, u := range m.U {
+			sc += u * features[c*F+f]
+		}
+		dst[c] = sc
+	}
+}
+
+// TestFastMatchesReference compares ScoreTo (the fast path of this build)
+// with the plain reference on whole scores.
+func TestFastMatchesReference(t *testing.T) {
+	for i, s := range append(randomShapes, shape{dims: []int{100, 512, 64, 32}, d: 64, da: 128, f: 3, lq: 16, n: 20}) {
+		t.Run(s.String(), func(t *testing.T) {
+			m, q, cands := randomProblem(s, uint64(300+i))
+			ws := new(Workspace)
+			got := scoreCandidates(m, ws, q, cands, nil)
+			kv := m.NewItemKV(len(cands))
+			feats := make([]float32, len(cands)*s.f)
+			for c, cd := range cands {
+				m.ItemKVTo(kv, c, cd.Tokens, cd.Mask)
+				copy(feats[c*s.f:], cd.Features)
+			}
+			k, v := referenceItems(kv)
+			want := make([]float32, len(cands))
+			scoreReference(want, m, ws, kv, k, v, feats, make([]float32, s.lq*len(s.dims)))
+			for c := range want {
+				if !closeTo(float64(got[c]), float64(want[c]), 1e-4, 1e-4) {
+					t.Errorf("candidate %d: fast %v, reference %v", c, got[c], want[c])
+				}
+			}
+		})
+	}
+}
+
+type benchShape struct{ n, lq, m, da int }
+
+func (s benchShape) String() string {
+	return fmt.Sprintf("N=%d/Lq=%d/M=%d/d=%d", s.n, s.lq, s.m, s.da)
+}
+
+var benchShapes = []benchShape{
+	{n: 1000, lq: 16, m: 4, da: 128}, // the shape of the issue
+	{n: 1000, lq: 8, m: 4, da: 64},
+	{n: 1000, lq: 32, m: 3, da: 128},
+	{n: 20000, lq: 16, m: 4, da: 128}, // 40 MB of keys and values: memory-bound
+}
+
+// benchSetup builds a model, a full-length query and n items whose keys
+// and values are random (computing real ones would dominate the setup).
+func benchSetup(s benchShape) (*Model, *Workspace, *ItemKV, []int, []float32) {
+	rng := rand.New(rand.NewPCG(uint64(s.n), uint64(s.da)))
+	cfg := Config{DModel: 64, DAttn: s.da, NFeatures: 3, MaxQueryTokens: s.lq}
+	for j := range s.m {
+		cfg.Modalities = append(cfg.Modalities, Modality{Name: fmt.Sprint(j), Dim: 32})
+	}
+	m := NewRandomModel(cfg, rng)
+	q := Query{}
+	for i := range s.lq {
+		q.Tokens = append(q.Tokens, randVec(rng, 32))
+		q.Modality = append(q.Modality, i%s.m)
+	}
+	ws := new(Workspace)
+	m.QueryTo(ws, q)
+	kv := m.NewItemKV(s.n)
+	for i := range kv.data {
+		kv.data[i] = float32(rng.NormFloat64() * 0.3)
+	}
+	rows := make([]int, s.n)
+	for c := range rows {
+		kv.masks[c] = 1<<s.m - 1
+		rows[c] = c
+	}
+	return m, ws, kv, rows, randVec(rng, s.n*3)
+}
+
+// BenchmarkFusion measures ScoreTo, the serving fast path (AVX-512 under
+// GOEXPERIMENT=simd, the pure-Go twin otherwise), per candidate.
+func BenchmarkFusion(b *testing.B) {
+	for _, s := range benchShapes {
+		b.Run(s.String(), func(b *testing.B) {
+			m, ws, kv, rows, feats := benchSetup(s)
+			dst := make([]float32, s.n)
+			b.ReportAllocs()
+			iters := 0
+			for b.Loop() {
+				m.ScoreTo(dst, ws, kv, rows, feats, nil)
+				iters++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(iters*s.n), "ns/candidate")
+		})
+	}
+}
+
+// BenchmarkFusionExplain is BenchmarkFusion with both explanations.
+func BenchmarkFusionExplain(b *testing.B) {
+	for _, s := range benchShapes[:1] {
+		b.Run(s.String(), func(b *testing.B) {
+			m, ws, kv, rows, feats := benchSetup(s)
+			dst := make([]float32, s.n)
+			ex := &Explanations{Modality: make([]float32, s.n*s.m), Token: make([]float32, s.n*s.lq)}
+			b.ReportAllocs()
+			iters := 0
+			for b.Loop() {
+				m.ScoreTo(dst, ws, kv, rows, feats, ex)
+				iters++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(iters*s.n), "ns/candidate")
+		})
+	}
+}
+
+// BenchmarkFusionGeneric measures the pure-Go twin of the kernel (what
+// the default build runs) on the same shapes.
+func BenchmarkFusionGeneric(b *testing.B) {
+	for _, s := range benchShapes[:1] {
+		b.Run(s.String(), func(b *testing.B) {
+			_, ws, kv, rows, _ := benchSetup(s)
+			stride := kv.da * 2 * kv.m
+			b.ReportAllocs()
+			iters := 0
+			var sink float32
+			for b.Loop() {
+				for _, r := range rows {
+					sink += attendGeneric(ws, kv.data[r*stride:(r+1)*stride], kv.masks[r], nil, nil)
+				}
+				iters++
+			}
+			_ = sink
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(iters*s.n), "ns/candidate")
+		})
+	}
+}
+
+// BenchmarkFusionReference measures the plain-Go reference (row-major
+// loops straight from the formulas) on the same shapes as BenchmarkFusion.
+func BenchmarkFusionReference(b *testing.B) {
+	for _, s := range benchShapes {
+		b.Run(s.String(), func(b *testing.B) {
+			m, ws, kv, _, feats := benchSetup(s)
+			k, v := referenceItems(kv)
+			dst := make([]float32, s.n)
+			scratch := make([]float32, s.lq*s.m)
+			b.ReportAllocs()
+			iters := 0
+			for b.Loop() {
+				scoreReference(dst, m, ws, kv, k, v, feats, scratch)
+				iters++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(iters*s.n), "ns/candidate")
+		})
+	}
+}
