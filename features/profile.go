@@ -33,7 +33,7 @@ type ModalityProfile struct {
 // Profile is what the online store keeps per user.
 type Profile struct {
 	Recent     []RecentItem // most recent first, distinct items
-	Bought     []string     // items the user purchased, most recent first
+	Bought     []RecentItem // items the user purchased, most recent purchase first
 	Modalities map[string]*ModalityProfile
 	UpdatedAt  int64 // unix ms of the latest event
 	Events     int64 // how many events the profile holds
@@ -72,11 +72,8 @@ func (p *Profile) apply(r ProfileRules, ev fusionrank.Event, seq int64, vecs vec
 		maxBought = 500
 	}
 	p.Recent = mergeRecent(p.Recent, RecentItem{ItemID: ev.ItemID, TS: ts, Seq: seq}, maxRecent)
-	if ev.Type == fusionrank.Purchase && !slices.Contains(p.Bought, ev.ItemID) {
-		p.Bought = slices.Insert(p.Bought, 0, ev.ItemID)
-		if len(p.Bought) > maxBought {
-			p.Bought = p.Bought[:maxBought]
-		}
+	if ev.Type == fusionrank.Purchase {
+		p.Bought = mergeRecent(p.Bought, RecentItem{ItemID: ev.ItemID, TS: ts, Seq: seq}, maxBought)
 	}
 	w := r.weight(ev.Type)
 	if w == 0 || vecs == nil {
@@ -147,9 +144,14 @@ func mergeRecent(list []RecentItem, it RecentItem, max int) []RecentItem {
 }
 
 // RecentIDs returns the ids of the recent items, most recent first.
-func (p *Profile) RecentIDs() []string {
-	ids := make([]string, len(p.Recent))
-	for i, r := range p.Recent {
+func (p *Profile) RecentIDs() []string { return itemIDs(p.Recent) }
+
+// BoughtIDs returns the ids of the purchased items, most recent first.
+func (p *Profile) BoughtIDs() []string { return itemIDs(p.Bought) }
+
+func itemIDs(list []RecentItem) []string {
+	ids := make([]string, len(list))
+	for i, r := range list {
 		ids[i] = r.ItemID
 	}
 	return ids
@@ -167,8 +169,10 @@ func (p *Profile) encode() []byte {
 		b = appendI64(b, r.Seq)
 	}
 	b = appendI64(b, int64(len(p.Bought)))
-	for _, id := range p.Bought {
-		b = appendStr(b, id)
+	for _, r := range p.Bought {
+		b = appendStr(b, r.ItemID)
+		b = appendI64(b, r.TS)
+		b = appendI64(b, r.Seq)
 	}
 	names := make([]string, 0, len(p.Modalities))
 	for m := range p.Modalities {
@@ -207,7 +211,7 @@ func decodeProfile(b []byte) (*Profile, bool) {
 		return nil, false
 	}
 	for range n {
-		p.Bought = append(p.Bought, r.str())
+		p.Bought = append(p.Bought, RecentItem{ItemID: r.str(), TS: r.i64(), Seq: r.i64()})
 	}
 	n = r.i64()
 	if n < 0 || n > 64 {
