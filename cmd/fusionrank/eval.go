@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/fusionrank/fusionrank/evaluation"
+	"github.com/fusionrank/fusionrank/evaluation/retail"
+	"github.com/fusionrank/fusionrank/evaluation/s3rec"
+)
+
+// evalModels holds models beyond the built-in baselines, by protocol and
+// name: the file that wires the fusion scorer into `eval` adds its
+// constructors here (in an init function), and --model accepts them.
+var evalModels = struct {
+	s3rec, retail map[string]func() evaluation.Model
+}{s3rec: map[string]func() evaluation.Model{}, retail: map[string]func() evaluation.Model{}}
+
+const evalUsage = `usage: fusionrank eval <protocol> [flags]   (fusionrank eval <protocol> --help for its flags)
+
+protocols:
+  s3rec    leave-one-out full ranking on a sequences file (Amazon Beauty, S3-Rec protocol)
+  retail   temporal split of a purchase log (UCI Online Retail)
+
+Each writes DIR/metrics.json, DIR/report.md and PNG plots, with progress on stderr.
+`
+
+// runEval runs `fusionrank eval <protocol> …`: it parses the protocol's
+// flags, evaluates, writes the report directory and prints the result table
+// on stdout. --help prints the usage and returns flag.ErrHelp.
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, evalUsage)
+		return errors.New("eval: missing protocol")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, evalUsage)
+		return flag.ErrHelp
+	case "s3rec":
+		return runEvalS3Rec(ctx, args[1:], stdout, stderr)
+	case "retail":
+		return runEvalRetail(ctx, args[1:], stdout, stderr)
+	}
+	fmt.Fprint(stderr, evalUsage)
+	return fmt.Errorf("eval: unknown protocol %q (want s3rec or retail)", args[0])
+}
+
+// evalFlags returns a flag set for one protocol whose usage goes to stderr.
+func evalFlags(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("eval "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: fusionrank eval %s %s\n\n%s\n\nflags:\n", name, synopsis, about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// modelNames lists the built-in names followed by the registered ones.
+func modelNames(builtin []string, extra map[string]func() evaluation.Model) []string {
+	return append(builtin, slices.Sorted(maps.Keys(extra))...)
+}
+
+func checkModel(name string, names []string) error {
+	if name == "" {
+		return fmt.Errorf("--model is required (%s)", strings.Join(names, "|"))
+	}
+	if !slices.Contains(names, name) {
+		return fmt.Errorf("--model %q: want %s", name, strings.Join(names, "|"))
+	}
+	return nil
+}
+
+func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	names := modelNames([]string{"pop", "markov"}, evalModels.s3rec)
+	fs := evalFlags("s3rec", "--sequences FILE [--attributes FILE] --model "+strings.Join(names, "|")+" --out DIR",
+		"Leave one out on a sequences file (one line per user: user item1 item2 …, oldest first): the last item\n"+
+			"is the test target, the one before it validation. Every item is scored, the user's history masked;\n"+
+			"HR@k and NDCG@k for k = 5, 10, 20 over all users. pop is PopRec (popularity over all interactions);\n"+
+			"markov selects its variant on the validation items, then scores the test items once.", stderr)
+	seqs := fs.String("sequences", "", "sequences file, e.g. Beauty.txt (required)")
+	attrs := fs.String("attributes", "", "item-to-attributes JSON, e.g. Beauty_item2attributes.json (optional; used by models with an attribute modality)")
+	model := fs.String("model", "", "model: "+strings.Join(names, "|")+" (required)")
+	out := fs.String("out", "", "output directory for metrics.json, report.md and plots (required)")
+	ties := fs.String("ties", evaluation.TiesExpected.String(), "how a target tied with other items is ranked: expected|pessimistic|optimistic|index")
+	workers := fs.Int("workers", 0, "scoring goroutines (0: one per CPU)")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *seqs == "" || *out == "" {
+		fs.Usage()
+		return errors.New("eval s3rec: --sequences and --out are required")
+	}
+	if err := checkModel(*model, names); err != nil {
+		return fmt.Errorf("eval s3rec: %w", err)
+	}
+	rule, err := evaluation.ParseTieRule(*ties)
+	if err != nil {
+		return fmt.Errorf("eval s3rec: --ties: %w", err)
+	}
+	cfg := s3rec.Config{
+		Sequences: *seqs, Attributes: *attrs, Model: *model, Extra: evalModels.s3rec,
+		Command: "fusionrank eval s3rec " + strings.Join(args, " "),
+		Options: s3rec.Options{Tie: rule, Workers: *workers, Progress: progressWriter(stderr, *quiet)},
+	}
+	rep, err := s3rec.Run(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("eval s3rec: %w", err)
+	}
+	return writeEval(rep, *out, stdout, stderr)
+}
+
+func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	names := modelNames([]string{"pop", "copurchase"}, evalModels.retail)
+	fs := evalFlags("retail", "--data FILE --model "+strings.Join(names, "|")+" --out DIR",
+		"Temporal split of a purchase log (UCI Online Retail TSV, .gz allowed): the last --days calendar days\n"+
+			"are the test period, the days before them validation. Targets are the items a customer buys for the\n"+
+			"first time in the period; HR@k, Recall@k and NDCG@k for k = 5, 10, 20 over customers with a purchase\n"+
+			"before the period and at least one target. Variants are selected on validation.", stderr)
+	data := fs.String("data", "", "purchase log, e.g. online_retail.tsv.gz (required)")
+	model := fs.String("model", "", "model: "+strings.Join(names, "|")+" (required)")
+	out := fs.String("out", "", "output directory for metrics.json, report.md and plots (required)")
+	days := fs.Int("days", retail.DefaultDays, "length of the test and validation periods in days")
+	workers := fs.Int("workers", 0, "scoring goroutines (0: one per CPU)")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *data == "" || *out == "" {
+		fs.Usage()
+		return errors.New("eval retail: --data and --out are required")
+	}
+	if err := checkModel(*model, names); err != nil {
+		return fmt.Errorf("eval retail: %w", err)
+	}
+	if *days <= 0 {
+		return fmt.Errorf("eval retail: --days %d: want a positive number", *days)
+	}
+	cfg := retail.Config{
+		Data: *data, Model: *model, Extra: evalModels.retail,
+		Command: "fusionrank eval retail " + strings.Join(args, " "),
+		Options: retail.Options{Days: *days, Workers: *workers, Progress: progressWriter(stderr, *quiet)},
+	}
+	rep, err := retail.Run(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("eval retail: %w", err)
+	}
+	return writeEval(rep, *out, stdout, stderr)
+}
+
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+func progressWriter(stderr io.Writer, quiet bool) io.Writer {
+	if quiet {
+		return nil
+	}
+	return stderr
+}
+
+// writeEval writes the report directory and prints the table on stdout.
+func writeEval(rep evaluation.Report, out string, stdout, stderr io.Writer) error {
+	files, err := rep.WriteDir(out)
+	if err != nil {
+		return fmt.Errorf("eval: write %s: %w", out, err)
+	}
+	fmt.Fprintf(stdout, "%s, model %s (%s), %d %s, %.1f s\n\n%s", rep.Dataset, rep.Model, rep.ModelVersion, rep.Count, rep.CountKey, rep.Seconds, evaluation.MarkdownTable(rep.Rows()))
+	fmt.Fprintf(stderr, "wrote %s\n", strings.Join(files, ", "))
+	return nil
+}
