@@ -152,11 +152,7 @@ func LoadWith(r io.Reader, opt Options) (*Encoder, error) {
 	if len(e.words) == 0 {
 		return nil, ErrEmpty
 	}
-	// Release the slack of the growing block: a vocabulary is loaded once
-	// and kept for the life of the process.
-	if cap(e.vecs)-len(e.vecs) > len(e.vecs)/16 {
-		e.vecs = append([]float32(nil), e.vecs...)
-	}
+	e.vecs = l.vectors()
 	e.weights = sifWeights(len(e.words), a)
 	e.sif = a
 	return e, nil
@@ -168,6 +164,40 @@ type loader struct {
 	maxWords  int
 	headerDim int
 	lineNo    int
+	// The vectors are collected in fixed-size blocks, the full ones in done
+	// and the one being filled in cur, and copied once into a block of the
+	// exact size at the end. Growing one slice instead would keep the old
+	// and the new array alive at each doubling, and leave up to a quarter
+	// of the final size unused.
+	done [][]float32
+	cur  []float32
+}
+
+// blockFloats is the size of the loader's blocks (4 MiB of float32s), or one
+// vector if that is larger.
+const blockFloats = 1 << 20
+
+// newBlock starts a new block for the vectors.
+func (l *loader) newBlock() {
+	if len(l.cur) > 0 {
+		l.done = append(l.done, l.cur)
+	}
+	l.cur = make([]float32, 0, max(blockFloats, l.e.dim))
+}
+
+// vectors returns all vectors read, in one slice of the exact length.
+func (l *loader) vectors() []float32 {
+	n := len(l.cur)
+	for _, b := range l.done {
+		n += len(b)
+	}
+	out := make([]float32, 0, n)
+	for _, b := range l.done {
+		out = append(out, b...)
+	}
+	out = append(out, l.cur...)
+	l.done, l.cur = nil, nil
+	return out
 }
 
 // line parses one line (without its newline). It reports stop when
@@ -188,12 +218,15 @@ func (l *loader) line(line []byte) (stop bool, err error) {
 	if l.maxWords > 0 && len(e.words) >= l.maxWords {
 		return true, nil
 	}
-	start := len(e.vecs)
-	e.vecs, err = appendValues(e.vecs, rest)
+	if e.dim > 0 && cap(l.cur)-len(l.cur) < e.dim {
+		l.newBlock()
+	}
+	start := len(l.cur)
+	l.cur, err = appendValues(l.cur, rest)
 	if err != nil {
 		return false, &FormatError{Line: l.lineNo, Msg: fmt.Sprintf("word %q: %v", word, err)}
 	}
-	n := len(e.vecs) - start
+	n := len(l.cur) - start
 	switch {
 	case e.dim == 0:
 		if n == 0 {
@@ -207,7 +240,7 @@ func (l *loader) line(line []byte) (stop bool, err error) {
 		return false, &FormatError{Line: l.lineNo, Msg: fmt.Sprintf("word %q has %d numbers, want %d like the first vector", word, n, e.dim)}
 	}
 	if _, dup := e.index[string(word)]; dup {
-		e.vecs = e.vecs[:start]
+		l.cur = l.cur[:start]
 		return false, nil
 	}
 	if len(e.words) >= math.MaxInt32 {
@@ -320,35 +353,26 @@ func word2vecHeader(word, rest []byte) (dim int, ok bool) {
 // appendValues parses the space- or tab-separated numbers of rest and
 // appends them to dst.
 func appendValues(dst []float32, rest []byte) ([]float32, error) {
-	// One string conversion per line lets strconv parse substrings without
-	// further allocation.
-	s := string(rest)
 	k := 0
-	for len(s) > 0 {
+	for len(rest) > 0 {
 		i := 0
-		for i < len(s) && s[i] != ' ' && s[i] != '\t' {
+		for i < len(rest) && rest[i] != ' ' && rest[i] != '\t' {
 			i++
 		}
-		f := s[:i]
-		if i < len(s) {
+		f := rest[:i]
+		if i < len(rest) {
 			i++
 		}
-		s = s[i:]
-		if f == "" {
+		rest = rest[i:]
+		if len(f) == 0 {
 			continue // a run of separators
 		}
 		k++
-		v, err := strconv.ParseFloat(f, 32)
+		v, err := parseFloat32(f)
 		if err != nil {
-			if errors.Is(err, strconv.ErrRange) {
-				return dst, fmt.Errorf("value %d (%q) does not fit in a float32", k, f)
-			}
-			return dst, fmt.Errorf("value %d (%q) is not a number", k, f)
+			return dst, fmt.Errorf("value %d: %v", k, err)
 		}
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return dst, fmt.Errorf("value %d (%q) is not finite", k, f)
-		}
-		dst = append(dst, float32(v))
+		dst = append(dst, v)
 	}
 	return dst, nil
 }

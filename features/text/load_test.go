@@ -86,7 +86,7 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"short line", "a 1 2 3\nb 1 2\n", 2, "2 numbers, want 3"},
 		{"long line", "a 1 2\nb 1 2\nc 1 2 3\n", 3, "3 numbers, want 2"},
-		{"not a number", "a 1 2\nb 1 x\n", 2, `value 2 ("x") is not a number`},
+		{"not a number", "a 1 2\nb 1 x\n", 2, `value 2: "x" is not a number`},
 		{"NaN", "a 1 2\n\nb NaN 2\n", 3, "not finite"},
 		{"infinity", "a inf 2\n", 1, "not finite"},
 		{"float32 overflow", "a 1 2\nb 1e39 2\n", 2, "does not fit in a float32"},
