@@ -69,8 +69,8 @@ const lookupBufLen = 128
 // Σ a/(a+p(w))·v(w), each occurrence counted, scaled to unit L2 norm (see the
 // package documentation). When no token is known, or the sum is exactly
 // zero, dst is set to the zero vector. The texts are tokenised separately, so
-// no token spans two of them. EncodeTo does not allocate for tokens that are
-// already lower-case ASCII or shorter than 128 bytes.
+// no token spans two of them. EncodeTo does not allocate, except to
+// lower-case a token whose lower-case form is longer than 128 bytes.
 //
 // EncodeTo panics if len(dst) != e.Dim().
 func (e *Encoder) EncodeTo(dst []float32, texts ...string) (known, unknown int) {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -309,5 +310,35 @@ func BenchmarkLoadGlove50k(b *testing.B) {
 		if _, err := LoadFile(glove50k); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestEncoderConcurrent runs the encoder from several goroutines (run with
+// -race): it is immutable after loading, so every goroutine must get the
+// single-threaded answer.
+func TestEncoderConcurrent(t *testing.T) {
+	e := mustLoad(t, fixture)
+	want := make([]float32, e.Dim())
+	e.EncodeTo(want, "Cordless drill, HAMMER and café")
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for range 8 {
+		wg.Go(func() {
+			dst := make([]float32, e.Dim())
+			var buf []float32
+			for range 500 {
+				e.EncodeTo(dst, "Cordless drill, HAMMER and café")
+				if !slices.Equal(dst, want) {
+					errs <- "EncodeTo result differs under concurrency"
+					return
+				}
+				buf, _, _ = e.AppendTokens(buf[:0], "drill hammer")
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
 	}
 }

@@ -80,6 +80,10 @@ func Load(r io.Reader) (*Encoder, error) {
 // of exactly two integers (the word2vec text header "count dim"), whose
 // dimension must then match the vectors. When a word appears twice, the first
 // (more frequent) occurrence is kept and later ones are ignored.
+//
+// LoadWith reads r from a second goroutine, so that decompression and
+// parsing overlap, and returns only after that goroutine has stopped
+// reading. With MaxWords set it stops reading soon after the last word kept.
 func LoadWith(r io.Reader, opt Options) (*Encoder, error) {
 	if opt.SIF < 0 || math.IsNaN(opt.SIF) || math.IsInf(opt.SIF, 0) {
 		return nil, fmt.Errorf("text: Options.SIF = %v, want a finite number >= 0", opt.SIF)
@@ -133,9 +137,11 @@ func LoadWith(r io.Reader, opt Options) (*Encoder, error) {
 				return nil, err
 			}
 		}
-		select {
-		case free <- c.data[:0]:
-		default:
+		if cap(c.data) >= chunkSize {
+			select {
+			case free <- c.data[:0]:
+			default:
+			}
 		}
 		if stop {
 			break
