@@ -42,11 +42,13 @@ func PlotMetricByK(path, fam string, rows []Row, own int) error {
 	p.Y.Min = 0
 	var ticks []plot.Tick
 	seenK := map[int]bool{}
+	ymax, drawn := 0.0, 0
 	for i, row := range rows {
 		var xys plotter.XYs
 		for _, m := range row.Metrics {
 			if m.Name == fam && m.K > 0 {
 				xys = append(xys, plotter.XY{X: float64(m.K), Y: m.Value})
+				ymax = max(ymax, m.Value)
 				if !seenK[m.K] {
 					seenK[m.K] = true
 					ticks = append(ticks, plot.Tick{Value: float64(m.K), Label: fmt.Sprint(m.K)})
@@ -71,10 +73,15 @@ func PlotMetricByK(path, fam string, rows []Row, own int) error {
 		}
 		p.Add(line, points)
 		p.Legend.Add(row.Label, line, points)
+		drawn++
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	// Head room above the lines for the legend, which grows with the rows.
+	if ymax > 0 {
+		p.Y.Max = ymax * (1.15 + 0.08*float64(drawn))
+	}
 	p.Add(plotter.NewGrid())
-	return savePNG(p, path, 16*vg.Centimeter, 11*vg.Centimeter)
+	return savePNG(p, path, 18*vg.Centimeter, 13*vg.Centimeter)
 }
 
 // PlotTrainingCurve draws the loss (top panel) and, when present, the

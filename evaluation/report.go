@@ -117,6 +117,10 @@ type Row struct {
 	Label string
 	// Metrics are the row's values; a column the row lacks is shown as "–".
 	Metrics Metrics
+	// Plot draws an Extra row in the metric-by-k plots too. The headline
+	// and published rows are always drawn; other extra rows only appear in
+	// the table, so the plots stay readable.
+	Plot bool
 }
 
 // Report is the outcome of one evaluation run. Its JSON form is exactly
@@ -318,7 +322,8 @@ func MarkdownTable(rows []Row) string {
 }
 
 // WriteDir creates dir if needed and writes metrics.json, report.md, one
-// "<metric>_by_k.png" per metric family with more than one cutoff, and
+// "<metric>_by_k.png" per metric family with more than one cutoff (the
+// headline row, the Extra rows marked Plot and the published rows), and
 // training_curve.png when r.Curve is set. It returns the paths written.
 func (r Report) WriteDir(dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -336,9 +341,17 @@ func (r Report) WriteDir(dir string) ([]string, error) {
 	written = append(written, p)
 
 	var plots []string
-	for _, fam := range metricFamilies(r.Rows()) {
+	plotted := []Row{{Label: r.Model + " (this run)", Metrics: r.Metrics}}
+	for _, row := range r.Extra {
+		if row.Plot {
+			plotted = append(plotted, row)
+		}
+	}
+	own := len(plotted)
+	plotted = append(plotted, r.Published...)
+	for _, fam := range metricFamilies(plotted) {
 		name := strings.ToLower(fam) + "_by_k.png"
-		if err := PlotMetricByK(filepath.Join(dir, name), fam, r.Rows(), len(r.Rows())-len(r.Published)); err != nil {
+		if err := PlotMetricByK(filepath.Join(dir, name), fam, plotted, own); err != nil {
 			return written, err
 		}
 		plots = append(plots, name)

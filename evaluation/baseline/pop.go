@@ -3,6 +3,7 @@ package baseline
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/fusionrank/fusionrank/evaluation"
 )
@@ -66,7 +67,11 @@ func (p *Pop) Counts() []float32 { return p.counts }
 
 // Version describes the fitted settings.
 func (p *Pop) Version() string {
-	return fmt.Sprintf("pop(since=%d,distinct=%t)", p.Since, p.Distinct)
+	since := "all"
+	if p.Since != 0 {
+		since = time.Unix(0, p.Since).UTC().Format(time.DateOnly)
+	}
+	return fmt.Sprintf("pop(since=%s,distinct=%t)", since, p.Distinct)
 }
 
 // normalized returns counts scaled to [0, 1] by the largest count.

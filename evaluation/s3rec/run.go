@@ -158,7 +158,7 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		}
 		rep.Extra = []evaluation.Row{
 			{Label: "pop, all interactions (validation)", Metrics: val},
-			{Label: "pop, training interactions only (test)", Metrics: trainOnly},
+			{Label: "pop, training interactions only (test)", Metrics: trainOnly, Plot: true},
 		}
 		rep.Notes = append(rep.Notes, popNote)
 	case "markov":
@@ -180,7 +180,7 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 			if err != nil {
 				return rep, err
 			}
-			rep.Extra = append([]evaluation.Row{{Label: "markov(order=1) (test)", Metrics: plain}}, rep.Extra...)
+			rep.Extra = append([]evaluation.Row{{Label: "markov(order=1) (test)", Metrics: plain, Plot: true}}, rep.Extra...)
 		}
 		if test, err = Evaluate(ctx, bestM, testTrain, testCases, o, "test "+bestM.Version()); err != nil {
 			return rep, err
