@@ -394,7 +394,7 @@ func (s *Server) similar(c *gin.Context) {
 
 // answer runs a ranking call with the request id set, and writes its answer.
 func (s *Server) answer(c *gin.Context, call func(context.Context) (fusionrank.Ranking, error)) {
-	ctx := WithRequestID(c.Request.Context(), requestID(c))
+	ctx := fusionrank.WithRequestID(c.Request.Context(), requestID(c))
 	r, err := call(ctx)
 	if err != nil {
 		s.fail(c, err)
@@ -404,19 +404,6 @@ func (s *Server) answer(c *gin.Context, call func(context.Context) (fusionrank.R
 		r.Items = []fusionrank.RankedItem{}
 	}
 	c.JSON(http.StatusOK, r)
-}
-
-type requestIDCtxKey struct{}
-
-// WithRequestID returns ctx carrying the API request id, which ranking answers echo.
-func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDCtxKey{}, id)
-}
-
-// RequestIDFrom returns the API request id carried by ctx, or "".
-func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDCtxKey{}).(string)
-	return id
 }
 
 func (s *Server) userFeatures(c *gin.Context) {

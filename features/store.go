@@ -361,3 +361,9 @@ func (s *Store) key(parts ...string) string {
 func (s *Store) warn(msg string, err error, args ...any) {
 	s.opt.Logger.Warn(msg, append(args, "err", fmt.Sprint(err))...)
 }
+
+// Text returns the text encoder, or nil when there is none.
+func (s *Store) Text() *text.Encoder { return s.opt.Text }
+
+// Now returns the store's clock reading.
+func (s *Store) Now() time.Time { return s.opt.Now() }

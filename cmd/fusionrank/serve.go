@@ -21,23 +21,28 @@ import (
 	"github.com/fusionrank/fusionrank/features/text"
 	"github.com/fusionrank/fusionrank/keys"
 	"github.com/fusionrank/fusionrank/postgres"
+	"github.com/fusionrank/fusionrank/recommend"
 )
 
 // Main is a running fusionrank service. End-to-end tests start one on port 0.
 type Main struct {
-	Config   Config
-	Log      *slog.Logger
-	DB       *postgres.DB
-	Redis    *redis.Client
-	Features *features.Store
-	Keys     *keys.Store
-	API      *api.Server
-	Registry *prometheus.Registry
+	Config        Config
+	Log           *slog.Logger
+	DB            *postgres.DB
+	Redis         *redis.Client
+	Features      *features.Store
+	Keys          *keys.Store
+	ModelRegistry *recommend.Registry
+	Models        *recommend.Models
+	Attrib        *recommend.Attribution
+	Rank          *recommend.Service
+	API           *api.Server
+	Metrics       *prometheus.Registry
 
-	listener net.Listener
-	server   *http.Server
-	cancel   context.CancelFunc
-	done     chan struct{}
+	listener   net.Listener
+	server     *http.Server
+	cancel     context.CancelFunc
+	attribDone chan struct{}
 	// Namespace overrides the Redis key namespace (tests use their own).
 	Namespace string
 }
@@ -89,17 +94,27 @@ func (m *Main) Open(ctx context.Context) error {
 	total, per := m.Features.Catalog().ResidentBytes()
 	m.Log.Info("catalogue loaded", "items", n, "seconds", time.Since(start).Seconds(), "resident_bytes", total, "bytes_per_item", per)
 
+	m.ModelRegistry = recommend.NewRegistry(m.DB)
+	m.Models = recommend.NewModels(m.ModelRegistry, m.Features.Catalog())
+	if _, err := m.Models.Sync(openCtx); err != nil {
+		// A broken model must not keep the service down: answer from the fallback.
+		m.Log.Error("the active model could not be loaded; answering with the fallback", "err", err)
+	}
+	m.Log.Info("model", "version", m.Models.Version())
+	m.Attrib = recommend.NewAttribution(m.DB, m.Log)
+	m.Rank = recommend.New(m.Features, m.Models, m.Attrib, recommend.Options{Logger: m.Log})
+
 	m.Keys = keys.New(m.DB)
 	if err := m.Keys.Refresh(openCtx); err != nil {
 		return fmt.Errorf("api keys: %w", err)
 	}
-	if m.Registry == nil {
-		m.Registry = prometheus.NewRegistry()
-		m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if m.Metrics == nil {
+		m.Metrics = prometheus.NewRegistry()
+		m.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	m.API = api.New(api.Config{
 		Auth: c.Auth, RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit,
-		Logger: m.Log, Registry: m.Registry,
+		Logger: m.Log, Registry: m.Metrics,
 	}, api.Deps{
 		Ready: []api.HealthCheck{
 			{Name: "postgres", Check: m.DB.Ping},
@@ -115,6 +130,9 @@ func (m *Main) Open(ctx context.Context) error {
 		Events: m.Features,
 		Users:  m.Features,
 		Keys:   m.Keys,
+		Rank:   m.Rank,
+		Models: m.ModelRegistry,
+		Stats:  m.Attrib,
 	})
 	return nil
 }
@@ -144,6 +162,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.cancel = cancel
 	go m.Keys.Run(bg, m.Log)
 	go m.followCatalogue(bg)
+	go m.followModels(bg)
+	m.attribDone = make(chan struct{})
+	go func() { m.Attrib.Run(bg); close(m.attribDone) }()
 	m.server = &http.Server{Handler: m.API.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
@@ -159,6 +180,7 @@ func (m *Main) Run(ctx context.Context) error {
 	defer done()
 	err := m.server.Shutdown(shutCtx)
 	cancel()
+	<-m.attribDone
 	m.Close()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -218,6 +240,28 @@ func (m *Main) followCatalogue(ctx context.Context) {
 		}
 		if _, err := m.Features.Refresh(ctx); err != nil && ctx.Err() == nil {
 			m.Log.Warn("catalogue refresh failed", "err", err)
+		}
+	}
+}
+
+// followModels loads a newly activated model (or rollback) within a second: it polls
+// the registry's active version. In-flight requests finish on the model they started
+// with.
+func (m *Main) followModels(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		changed, err := m.Models.Sync(ctx)
+		if err != nil && ctx.Err() == nil {
+			m.Log.Warn("model sync failed; keeping the current model", "err", err)
+		}
+		if changed {
+			m.Log.Info("model switched", "version", m.Models.Version())
 		}
 	}
 }

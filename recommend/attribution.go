@@ -1,0 +1,132 @@
+package recommend
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/postgres"
+)
+
+// Attribution records which model answered each ranking request, so that events that
+// carry the request id can be counted per model version. Records are written in batches
+// in the background: a request never waits on this write, and at most a few seconds of
+// records are lost if the process dies (they are statistics, not acknowledged writes).
+type Attribution struct {
+	db  *postgres.DB
+	log *slog.Logger
+	ch  chan record
+}
+
+type record struct {
+	id, kind, version, user string
+	n                       int
+	at                      time.Time
+}
+
+// NewAttribution returns a recorder; call Run to start writing.
+func NewAttribution(db *postgres.DB, log *slog.Logger) *Attribution {
+	return &Attribution{db: db, log: log, ch: make(chan record, 10000)}
+}
+
+// Record queues one answer. When the queue is full the record is dropped.
+func (a *Attribution) Record(id, kind, version, user string, n int) {
+	select {
+	case a.ch <- record{id, kind, version, user, n, time.Now()}:
+	default:
+	}
+}
+
+// Run writes queued records every 200ms until ctx ends, then flushes what is left.
+func (a *Attribution) Run(ctx context.Context) {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	var batch []record
+	flush := func(ctx context.Context) {
+		if len(batch) == 0 {
+			return
+		}
+		rows := make([][]any, len(batch))
+		for i, r := range batch {
+			var user *string
+			if r.user != "" {
+				user = &batch[i].user
+			}
+			rows[i] = []any{r.id, r.kind, r.version, user, int32(r.n), r.at}
+		}
+		err := a.db.Transact(ctx, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_requests (LIKE rank_requests) ON COMMIT DROP`); err != nil {
+				return err
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_requests"},
+				[]string{"request_id", "kind", "model_version", "user_id", "n_items", "created_at"}, pgx.CopyFromRows(rows)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO rank_requests SELECT * FROM staged_requests ON CONFLICT DO NOTHING`)
+			return err
+		})
+		if err != nil {
+			a.log.Warn("attribution: could not write records", "n", len(batch), "err", err)
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case r := <-a.ch:
+			batch = append(batch, r)
+			if len(batch) >= 5000 {
+				flush(ctx)
+			}
+		case <-t.C:
+			flush(ctx)
+		case <-ctx.Done():
+			for {
+				select {
+				case r := <-a.ch:
+					batch = append(batch, r)
+				default:
+					fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+					flush(fctx)
+					cancel()
+					return
+				}
+			}
+		}
+	}
+}
+
+// ModelStats reads click-through and conversion per model version: impressions are the
+// items of ranked answers, clicks and purchases the events that carry those answers'
+// request ids.
+func (a *Attribution) ModelStats(ctx context.Context) ([]fusionrank.ModelStats, error) {
+	rows, err := a.db.Pool.Query(ctx, `
+		SELECT r.model_version, count(*), coalesce(sum(r.n_items), 0),
+			coalesce(sum(e.clicks), 0), coalesce(sum(e.purchases), 0)
+		FROM rank_requests r
+		LEFT JOIN (
+			SELECT request_id, count(*) FILTER (WHERE type = 'click') AS clicks,
+				count(*) FILTER (WHERE type = 'purchase') AS purchases
+			FROM events WHERE request_id IS NOT NULL GROUP BY request_id
+		) e ON e.request_id = r.request_id
+		GROUP BY r.model_version ORDER BY r.model_version`)
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	defer rows.Close()
+	var out []fusionrank.ModelStats
+	for rows.Next() {
+		var m fusionrank.ModelStats
+		if err := rows.Scan(&m.ModelVersion, &m.Requests, &m.Impressions, &m.Clicks, &m.Purchases); err != nil {
+			return nil, postgres.Translate(err)
+		}
+		if m.Impressions > 0 {
+			m.CTR = float64(m.Clicks) / float64(m.Impressions)
+			m.Conversion = float64(m.Purchases) / float64(m.Impressions)
+		}
+		out = append(out, m)
+	}
+	return out, postgres.Translate(rows.Err())
+}

@@ -1,0 +1,67 @@
+package recommend
+
+import (
+	"sync"
+
+	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/recommend/retrieval"
+)
+
+// ExactLimit is the catalogue size up to which retrieval scans every item exactly;
+// larger catalogues use the HNSW graph.
+const ExactLimit = 100_000
+
+// indexes keeps one retrieval index per model-independent modality of the catalogue,
+// holding the active items that have that modality.
+type indexes struct {
+	catalog *features.Catalog
+	mu      sync.RWMutex
+	by      map[string]retrieval.Index
+}
+
+func newIndexes(c *features.Catalog) *indexes {
+	ix := &indexes{catalog: c, by: map[string]retrieval.Index{}}
+	c.RLock()
+	n := c.Len()
+	for _, b := range c.Blocks() {
+		var idx retrieval.Index
+		if n > ExactLimit {
+			idx = retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{})
+		} else {
+			idx = retrieval.NewExact(b.Dim)
+		}
+		ix.by[b.Name] = idx
+	}
+	c.RUnlock()
+	all := make([]int32, n)
+	for i := range all {
+		all[i] = int32(i)
+	}
+	ix.update(all)
+	c.OnChange(ix.update)
+	return ix
+}
+
+func (ix *indexes) update(slots []int32) {
+	ix.catalog.RLock()
+	defer ix.catalog.RUnlock()
+	for _, b := range ix.catalog.Blocks() {
+		idx := ix.get(b.Name)
+		if idx == nil {
+			continue
+		}
+		for _, s := range slots {
+			if v := b.Vector(s); v != nil && ix.catalog.Meta(s).Active {
+				idx.Set(s, v)
+			} else {
+				idx.Delete(s)
+			}
+		}
+	}
+}
+
+func (ix *indexes) get(mod string) retrieval.Index {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.by[mod]
+}

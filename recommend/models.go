@@ -1,0 +1,370 @@
+package recommend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/postgres"
+	"github.com/fusionrank/fusionrank/ranking"
+)
+
+// Spec is what the registry stores beside a model's weights: how to build its queries
+// and features. It is the "config" column of the models table.
+type Spec struct {
+	Ranking  ranking.Config `json:"ranking"`
+	Layout   Layout         `json:"layout"`
+	Features []string       `json:"features"`
+	// Learned lists the modalities whose item vectors were learned by training and are
+	// stored in item_vectors under the model's version (collab, attr).
+	Learned []string       `json:"learned"`
+	Notes   map[string]any `json:"notes,omitempty"`
+}
+
+// Registry is the model registry in Postgres: every trained version with its config,
+// weights, training-data checksum and offline metrics; at most one is active.
+type Registry struct{ db *postgres.DB }
+
+// NewRegistry returns the registry in db.
+func NewRegistry(db *postgres.DB) *Registry { return &Registry{db: db} }
+
+// Register stores a new version: its weights (safetensors), spec, metrics, and the item
+// vectors it learned (item id → modality → vector).
+func (r *Registry) Register(ctx context.Context, version string, m *ranking.Model, spec Spec, metrics map[string]float64, dataSHA string, learned map[string]map[string][]float32) error {
+	if err := fusionrank.ValidateID("version", version); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if _, err := m.WriteTo(&buf); err != nil {
+		return err
+	}
+	cfg, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	if metrics == nil {
+		metrics = map[string]float64{}
+	}
+	mj, err := json.Marshal(metrics)
+	if err != nil {
+		return err
+	}
+	return r.db.Transact(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO models (version, config, weights, metrics, data_sha256) VALUES ($1, $2, $3, $4, $5)`,
+			version, cfg, buf.Bytes(), mj, dataSHA); err != nil {
+			if fusionrank.ErrorCode(postgres.Translate(err)) == fusionrank.Conflict {
+				return fusionrank.Errorf(fusionrank.Conflict, "model version %q already exists", version)
+			}
+			return err
+		}
+		var rows [][]any
+		for id, mods := range learned {
+			for mod, v := range mods {
+				rows = append(rows, []any{id, mod, version, int32(len(v)), encodeFloats(v)})
+			}
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		// Learned vectors exist only for items in the catalogue (foreign key): the
+		// ones for unknown ids are skipped through a staging table.
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_vectors (LIKE item_vectors) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_vectors"}, []string{"item_id", "modality", "model_version", "dim", "data"}, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO item_vectors SELECT s.* FROM staged_vectors s JOIN items i ON i.id = s.item_id`)
+		return err
+	})
+}
+
+func encodeFloats(v []float32) []byte {
+	b := make([]byte, 0, 4*len(v))
+	for _, x := range v {
+		u := mathFloat32bits(x)
+		b = append(b, byte(u), byte(u>>8), byte(u>>16), byte(u>>24))
+	}
+	return b
+}
+
+const modelColumns = `version, active, created_at, activated_at, data_sha256, metrics, config`
+
+func scanModel(row pgx.Row) (fusionrank.ModelInfo, error) {
+	var m fusionrank.ModelInfo
+	var metrics, cfg []byte
+	if err := row.Scan(&m.Version, &m.Active, &m.CreatedAt, &m.ActivatedAt, &m.DataSHA256, &metrics, &cfg); err != nil {
+		return m, postgres.Translate(err)
+	}
+	_ = json.Unmarshal(metrics, &m.Metrics)
+	_ = json.Unmarshal(cfg, &m.Config)
+	return m, nil
+}
+
+// ListModels returns every version, newest first.
+func (r *Registry) ListModels(ctx context.Context) ([]fusionrank.ModelInfo, error) {
+	rows, err := r.db.Pool.Query(ctx, `SELECT `+modelColumns+` FROM models ORDER BY created_at DESC, version`)
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	defer rows.Close()
+	var out []fusionrank.ModelInfo
+	for rows.Next() {
+		m, err := scanModel(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, postgres.Translate(rows.Err())
+}
+
+// ActivateModel makes version the active model, atomically.
+func (r *Registry) ActivateModel(ctx context.Context, version string) (fusionrank.ModelInfo, error) {
+	if err := fusionrank.ValidateID("version", version); err != nil {
+		return fusionrank.ModelInfo{}, err
+	}
+	var m fusionrank.ModelInfo
+	err := r.db.Transact(ctx, func(tx pgx.Tx) error {
+		// Serialise activations so the unique "one active" index never trips.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7002)`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE models SET active = false WHERE active AND version <> $1`, version); err != nil {
+			return err
+		}
+		var err error
+		m, err = scanModel(tx.QueryRow(ctx, `UPDATE models SET active = true,
+			activated_at = CASE WHEN active THEN activated_at ELSE now() END
+			WHERE version = $1 RETURNING `+modelColumns, version))
+		if fusionrank.ErrorCode(err) == fusionrank.NotFound {
+			return fusionrank.Errorf(fusionrank.NotFound, "model version %q: not found", version)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify('fusionrank_models', $1)`, version)
+		return err
+	})
+	return m, err
+}
+
+// RollbackModel reactivates the version that was active before the current one.
+func (r *Registry) RollbackModel(ctx context.Context) (fusionrank.ModelInfo, error) {
+	var prev string
+	err := r.db.Pool.QueryRow(ctx, `SELECT version FROM models WHERE NOT active AND activated_at IS NOT NULL
+		ORDER BY activated_at DESC LIMIT 1`).Scan(&prev)
+	if err != nil {
+		err = postgres.Translate(err)
+		if fusionrank.ErrorCode(err) == fusionrank.NotFound {
+			return fusionrank.ModelInfo{}, fusionrank.Errorf(fusionrank.Conflict, "no previously active model to roll back to")
+		}
+		return fusionrank.ModelInfo{}, err
+	}
+	return r.ActivateModel(ctx, prev)
+}
+
+// activeVersion returns the active version, or "" when none is.
+func (r *Registry) activeVersion(ctx context.Context) (string, error) {
+	var v string
+	err := r.db.Pool.QueryRow(ctx, `SELECT version FROM models WHERE active`).Scan(&v)
+	if err = postgres.Translate(err); fusionrank.ErrorCode(err) == fusionrank.NotFound {
+		return "", nil
+	}
+	return v, err
+}
+
+// live is a loaded model: its weights, its spec, the vectors it learned per catalogue
+// slot and every item's precomputed keys and values. A request takes the pointer once
+// and uses that model to the end, so a swap never changes a model under a request.
+type live struct {
+	version string
+	model   *ranking.Model
+	spec    Spec
+	learned map[string]*features.Block // modality → vectors by catalogue slot
+
+	mu sync.RWMutex // guards kv and learned against catalogue updates
+	kv *ranking.ItemKV
+}
+
+// Models holds the active model of the serving process.
+type Models struct {
+	reg     *Registry
+	catalog *features.Catalog
+	cur     atomic.Pointer[live]
+}
+
+// NewModels returns an empty holder (the fallback answers until Sync loads a model).
+func NewModels(reg *Registry, catalog *features.Catalog) *Models {
+	m := &Models{reg: reg, catalog: catalog}
+	catalog.OnChange(m.itemsChanged)
+	return m
+}
+
+// Current returns the live model, or nil when none is active.
+func (m *Models) current() *live { return m.cur.Load() }
+
+// Version returns the active version, or "none".
+func (m *Models) Version() string {
+	if l := m.cur.Load(); l != nil {
+		return l.version
+	}
+	return "none"
+}
+
+// Sync loads the active model when it differs from the one being served. It returns
+// whether the live model changed.
+func (m *Models) Sync(ctx context.Context) (bool, error) {
+	v, err := m.reg.activeVersion(ctx)
+	if err != nil {
+		return false, err
+	}
+	cur := m.cur.Load()
+	if (cur == nil && v == "") || (cur != nil && cur.version == v) {
+		return false, nil
+	}
+	if v == "" {
+		m.cur.Store(nil)
+		return true, nil
+	}
+	l, err := m.load(ctx, v)
+	if err != nil {
+		return false, fmt.Errorf("loading model %s: %w", v, err)
+	}
+	m.cur.Store(l)
+	return true, nil
+}
+
+func (m *Models) load(ctx context.Context, version string) (*live, error) {
+	var cfg, weights []byte
+	if err := m.reg.db.Pool.QueryRow(ctx, `SELECT config, weights FROM models WHERE version = $1`, version).Scan(&cfg, &weights); err != nil {
+		return nil, postgres.Translate(err)
+	}
+	var spec Spec
+	if err := json.Unmarshal(cfg, &spec); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	model, err := ranking.ReadModel(bytes.NewReader(weights))
+	if err != nil {
+		return nil, err
+	}
+	spec.Ranking = model.Config()
+	if spec.Ranking.NFeatures != NFeatures && spec.Ranking.NFeatures != 0 {
+		return nil, fmt.Errorf("model has %d scalar features; this server computes %d", spec.Ranking.NFeatures, NFeatures)
+	}
+	if spec.Ranking.MaxQueryTokens != spec.Layout.Tokens() {
+		return nil, fmt.Errorf("model has %d query slots; its layout needs %d", spec.Ranking.MaxQueryTokens, spec.Layout.Tokens())
+	}
+	l := &live{version: version, model: model, spec: spec, learned: map[string]*features.Block{}}
+	for _, mod := range spec.Learned {
+		j := spec.Ranking.ModalityIndex(mod)
+		if j < 0 {
+			return nil, fmt.Errorf("learned modality %q is not in the model", mod)
+		}
+		l.learned[mod] = &features.Block{Name: mod, Dim: spec.Ranking.Modalities[j].Dim}
+	}
+	// Learned vectors, by item id.
+	vecs := map[string]map[string][]byte{}
+	rows, err := m.reg.db.Pool.Query(ctx, `SELECT item_id, modality, data FROM item_vectors WHERE model_version = $1`, version)
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	for rows.Next() {
+		var id, mod string
+		var data []byte
+		if err := rows.Scan(&id, &mod, &data); err != nil {
+			rows.Close()
+			return nil, postgres.Translate(err)
+		}
+		if vecs[id] == nil {
+			vecs[id] = map[string][]byte{}
+		}
+		vecs[id][mod] = data
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, postgres.Translate(err)
+	}
+	start := time.Now()
+	m.catalog.RLock()
+	n := m.catalog.Len()
+	ids := make([]string, n)
+	for s := range n {
+		ids[s] = m.catalog.Meta(int32(s)).ID
+	}
+	m.catalog.RUnlock()
+	for _, b := range l.learned {
+		b.Data = make([]float32, n*b.Dim)
+		b.Has = make([]bool, n)
+		for s, id := range ids {
+			if d, ok := vecs[id][b.Name]; ok && len(d) == 4*b.Dim {
+				decodeFloatsTo(b.Data[s*b.Dim:(s+1)*b.Dim], d)
+				b.Has[s] = true
+			}
+		}
+	}
+	l.kv = model.NewItemKV(n)
+	slots := make([]int32, n)
+	for s := range slots {
+		slots[s] = int32(s)
+	}
+	m.fillKV(l, slots)
+	_ = start
+	return l, nil
+}
+
+// fillKV computes the keys and values of the given slots. Callers hold l.mu for writing
+// or own l exclusively.
+func (m *Models) fillKV(l *live, slots []int32) {
+	cfg := l.spec.Ranking
+	M := len(cfg.Modalities)
+	tokens := make([][]float32, M)
+	mask := make([]bool, M)
+	m.catalog.RLock()
+	defer m.catalog.RUnlock()
+	for _, s := range slots {
+		for j, md := range cfg.Modalities {
+			tokens[j], mask[j] = nil, false
+			var v []float32
+			if b := l.learned[md.Name]; b != nil {
+				v = b.Vector(s)
+			} else if b := m.catalog.Block(md.Name); b != nil && b.Dim == md.Dim {
+				v = b.Vector(s)
+			}
+			if v != nil {
+				tokens[j], mask[j] = v, true
+			}
+		}
+		l.model.ItemKVTo(l.kv, int(s), tokens, mask)
+	}
+}
+
+// itemsChanged recomputes the keys and values of changed catalogue slots, growing the
+// store for new items (which have no learned vectors until the next training).
+func (m *Models) itemsChanged(slots []int32) {
+	l := m.cur.Load()
+	if l == nil {
+		return
+	}
+	m.catalog.RLock()
+	n := m.catalog.Len()
+	m.catalog.RUnlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.kv.Len() < n {
+		l.kv.Resize(n)
+		for _, b := range l.learned {
+			b.Data = append(b.Data, make([]float32, (n-len(b.Has))*b.Dim)...)
+			b.Has = append(b.Has, make([]bool, n-len(b.Has))...)
+		}
+	}
+	m.fillKV(l, slots)
+}

@@ -1,0 +1,475 @@
+package recommend
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/ranking"
+	"github.com/fusionrank/fusionrank/recommend/retrieval"
+)
+
+// Options are the knobs of the ranking use cases. Zero values take the defaults.
+type Options struct {
+	// DefaultCount is the answer length when a request gives none. Default 10.
+	DefaultCount int
+	// MaxCount caps count. Default 200.
+	MaxCount int
+	// MaxCandidates caps the items of one rerank request. Default 1000.
+	MaxCandidates int
+	// MaxExclude caps the exclude list of a recommendation request. Default 1000.
+	MaxExclude int
+	// MaxPerCategory is the diversity rule of recommendations: at most this many items
+	// of one category in the answer while other items are available; 0 turns it off.
+	// Default 3.
+	MaxPerCategory int
+	// RetrievalK is how many items each retrieval source proposes. Default 100.
+	RetrievalK int
+	// MaxQueryText caps the query text in bytes. Default 1000.
+	MaxQueryText int
+	// Logger receives warnings. Default: discard.
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.DefaultCount == 0 {
+		o.DefaultCount = 10
+	}
+	if o.MaxCount == 0 {
+		o.MaxCount = 200
+	}
+	if o.MaxCandidates == 0 {
+		o.MaxCandidates = 1000
+	}
+	if o.MaxExclude == 0 {
+		o.MaxExclude = 1000
+	}
+	if o.MaxPerCategory == 0 {
+		o.MaxPerCategory = 3
+	}
+	if o.RetrievalK == 0 {
+		o.RetrievalK = 100
+	}
+	if o.MaxQueryText == 0 {
+		o.MaxQueryText = 1000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Service answers rerank, recommendation, similar-item and search requests with the
+// fusion scorer (or the fallback while no model is active).
+type Service struct {
+	fs      *features.Store
+	catalog *features.Catalog
+	models  *Models
+	ix      *indexes
+	opt     Options
+	attrib  *Attribution
+	pool    sync.Pool
+}
+
+// New returns the service. attrib may be nil (no attribution records).
+func New(fs *features.Store, models *Models, attrib *Attribution, opt Options) *Service {
+	opt.defaults()
+	s := &Service{fs: fs, catalog: fs.Catalog(), models: models, opt: opt, attrib: attrib}
+	s.ix = newIndexes(fs.Catalog())
+	s.pool.New = func() any { return &scratch{ws: ranking.NewWorkspace()} }
+	return s
+}
+
+// scratch is one request's reusable memory.
+type scratch struct {
+	ws     *ranking.Workspace
+	q      ranking.Query
+	labels []string
+	rows   []int
+	feats  []float32
+	scores []float32
+	ex     ranking.Explanations
+	hits   []retrieval.Hit
+}
+
+// cand is one candidate item of a request.
+type cand struct {
+	slot      int32
+	id        string
+	source    string
+	engine    float64
+	hasEngine bool
+	score     float64
+	expl      *fusionrank.Explanation
+	order     int
+}
+
+// reqctx is what a request knows about its shopper and query.
+type reqctx struct {
+	profile   *features.Profile
+	recent    []string
+	parts     QueryParts
+	warnings  []string
+	personal  bool
+	queryText []float32 // mean of the query's word vectors (fallback and retrieval)
+}
+
+func (r *reqctx) warn(w string) {
+	if !slices.Contains(r.warnings, w) {
+		r.warnings = append(r.warnings, w)
+	}
+}
+
+// optional returns a context for work a request can do without (features, the
+// profile): half of what is left of the deadline, so a slow store leaves time to answer.
+func optional(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithTimeout(ctx, time.Until(dl)/2)
+	}
+	return context.WithTimeout(ctx, 100*time.Millisecond)
+}
+
+func (s *Service) count(n int) (int, error) {
+	switch {
+	case n == 0:
+		return s.opt.DefaultCount, nil
+	case n < 0:
+		return 0, fusionrank.Errorf(fusionrank.Invalid, "count: must be positive, got %d", n)
+	case n > s.opt.MaxCount:
+		return 0, fusionrank.Errorf(fusionrank.Invalid, "count: %d is over the limit of %d", n, s.opt.MaxCount)
+	}
+	return n, nil
+}
+
+// validateQuery checks a query's text and vectors.
+func (s *Service) validateQuery(q *fusionrank.Query, field string) error {
+	if len(q.Text) > s.opt.MaxQueryText {
+		return fusionrank.Errorf(fusionrank.Invalid, "%s.text: longer than %d bytes", field, s.opt.MaxQueryText)
+	}
+	for name, v := range q.Vectors {
+		var dim int
+		for _, m := range s.fs.Modalities() {
+			if m.Name == name {
+				dim = m.Dim
+			}
+		}
+		if dim == 0 {
+			var known []string
+			for _, m := range s.fs.Modalities() {
+				known = append(known, m.Name)
+			}
+			return fusionrank.Errorf(fusionrank.Invalid, "%s.vectors.%s: unknown modality (known: %v)", field, name, known)
+		}
+		if err := fusionrank.ValidateVector(field+".vectors."+name, v, dim); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// context builds what the request knows: the profile of userID (if any) and the query.
+func (s *Service) context(ctx context.Context, l *live, userID string, q *fusionrank.Query) (*reqctx, error) {
+	rc := &reqctx{parts: QueryParts{Profile: map[string][]float32{}, Vectors: map[string][]float32{}}}
+	if userID != "" {
+		if err := fusionrank.ValidateID("user_id", userID); err != nil {
+			return nil, err
+		}
+		octx, cancel := optional(ctx)
+		p, src, err := s.fs.Profile(octx, userID)
+		cancel()
+		switch {
+		case err != nil:
+			rc.warn("user profile unavailable: answered without personalisation")
+			s.opt.Logger.Warn("profile unavailable", "user_id", userID, "err", err)
+		default:
+			rc.profile, rc.personal = p, true
+			if src == features.SourcePostgres {
+				rc.warn("online store unavailable: profile rebuilt from Postgres")
+			}
+		}
+	}
+	if rc.profile != nil {
+		rc.recent = rc.profile.RecentIDs()
+		for m, mp := range rc.profile.Modalities {
+			rc.parts.Profile[m] = mp.Mean
+		}
+	}
+	if l != nil && l.spec.Layout.Recent > 0 {
+		if b := l.learned[l.spec.Layout.RecentMod]; b != nil {
+			s.catalog.RLock()
+			for _, id := range rc.recent[:min(len(rc.recent), l.spec.Layout.Recent)] {
+				var v []float32
+				if slot, ok := s.catalog.Slot(id); ok && int(slot) < len(b.Has) {
+					v = b.Vector(slot)
+				}
+				rc.parts.Recent = append(rc.parts.Recent, v)
+			}
+			s.catalog.RUnlock()
+		}
+	}
+	if q != nil {
+		for m, v := range q.Vectors {
+			c := slices.Clone(v)
+			fusionrank.Normalize(c)
+			rc.parts.Vectors[m] = c
+		}
+		if enc := s.fs.Text(); enc != nil && q.Text != "" {
+			words, vecs, _ := enc.Tokens(q.Text)
+			rc.parts.Words, rc.parts.WordIDs = vecs, words
+			if len(vecs) > 0 {
+				mean := make([]float32, enc.Dim())
+				for _, v := range vecs {
+					for i, x := range v {
+						mean[i] += x
+					}
+				}
+				fusionrank.Normalize(mean)
+				rc.queryText = mean
+			}
+		}
+	}
+	return rc, nil
+}
+
+// features computes every candidate's scalar features into feats (len(cands) ×
+// NFeatures).
+func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, feats []float32) {
+	clear(feats)
+	if len(cands) == 0 {
+		return
+	}
+	ids := make([]string, len(cands))
+	for i, c := range cands {
+		ids[i] = c.id
+	}
+	octx, cancel := optional(ctx)
+	defer cancel()
+	if pops, err := s.fs.Popularities(octx, ids, s.fs.Now()); err != nil {
+		rc.warn("popularity counters unavailable")
+	} else {
+		for i, p := range pops {
+			f := feats[i*NFeatures:]
+			f[FeatPop1h] = float32(math.Log1p(p.Hour))
+			f[FeatPop1d] = float32(math.Log1p(p.Day))
+			f[FeatPop7d] = float32(math.Log1p(p.Week))
+		}
+	}
+	if recent := rc.recent[:min(len(rc.recent), CovisItems)]; len(recent) > 0 {
+		if counts, err := s.fs.Covisitation(octx, recent, ids); err != nil {
+			rc.warn("co-visitation counters unavailable")
+		} else {
+			col := make([]float64, len(recent))
+			for i := range cands {
+				for j := range recent {
+					col[j] = counts[j][i]
+				}
+				feats[i*NFeatures+FeatCovis] = CovisFeature(col)
+			}
+		}
+	}
+	// The engine's scores, standardised within the request.
+	var n, sum, sq float64
+	for _, c := range cands {
+		if c.hasEngine {
+			n++
+			sum += c.engine
+			sq += c.engine * c.engine
+		}
+	}
+	if n > 0 {
+		mean := sum / n
+		sd := math.Sqrt(math.Max(sq/n-mean*mean, 0))
+		if sd == 0 {
+			sd = 1
+		}
+		for i, c := range cands {
+			if c.hasEngine {
+				feats[i*NFeatures+FeatEngine] = float32((c.engine - mean) / sd)
+				feats[i*NFeatures+FeatHasEngine] = 1
+			}
+		}
+	}
+}
+
+// score scores the candidates in place with the live model, or the fallback when l is
+// nil, and sorts them best first (ties keep their given order).
+func (s *Service) score(ctx context.Context, l *live, rc *reqctx, cands []cand, explain bool) {
+	sc := s.pool.Get().(*scratch)
+	defer s.pool.Put(sc)
+	sc.feats = grow32(sc.feats, len(cands)*NFeatures)
+	s.features(ctx, rc, cands, sc.feats)
+	if l != nil {
+		s.scoreModel(l, rc, cands, sc, explain)
+	} else {
+		s.scoreFallback(rc, cands, sc.feats, explain)
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
+}
+
+func grow32(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+func (s *Service) scoreModel(l *live, rc *reqctx, cands []cand, sc *scratch, explain bool) {
+	cfg := l.spec.Ranking
+	sc.labels = l.spec.Layout.Build(&sc.q, cfg, rc.parts, sc.labels)
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	l.model.QueryTo(sc.ws, sc.q)
+	// Items newer than the model's key/value store wait for the catalogue listener;
+	// they score on their features only (rows are never out of range).
+	sc.rows = sc.rows[:0]
+	feats := sc.feats
+	if cfg.NFeatures == 0 {
+		feats = nil
+	}
+	for _, c := range cands {
+		if int(c.slot) < l.kv.Len() {
+			sc.rows = append(sc.rows, int(c.slot))
+		} else {
+			sc.rows = append(sc.rows, 0)
+		}
+	}
+	sc.scores = grow32(sc.scores, len(cands))
+	var ex *ranking.Explanations
+	M, Lq := len(cfg.Modalities), cfg.MaxQueryTokens
+	if explain {
+		sc.ex.Modality = grow32(sc.ex.Modality, len(cands)*M)
+		sc.ex.Token = grow32(sc.ex.Token, len(cands)*Lq)
+		ex = &sc.ex
+	}
+	l.model.ScoreTo(sc.scores, sc.ws, l.kv, sc.rows, feats, ex)
+	for i := range cands {
+		cands[i].score = float64(sc.scores[i])
+		if int(cands[i].slot) >= l.kv.Len() {
+			cands[i].score = math.Inf(-1)
+		}
+		if explain {
+			e := &fusionrank.Explanation{Modalities: map[string]float64{}, Features: map[string]float64{}}
+			for j, m := range cfg.Modalities {
+				if w := sc.ex.Modality[i*M+j]; w > 0 {
+					e.Modalities[m.Name] = round4(float64(w))
+				}
+			}
+			for t := 0; t < Lq; t++ {
+				if w := sc.ex.Token[i*Lq+t]; w > 0.01 && sc.labels[t] != "" {
+					e.Tokens = append(e.Tokens, fusionrank.TokenWeight{Token: sc.labels[t], Weight: round4(float64(w))})
+				}
+			}
+			sort.Slice(e.Tokens, func(a, b int) bool { return e.Tokens[a].Weight > e.Tokens[b].Weight })
+			for k, name := range FeatureNames {
+				e.Features[name] = round4(float64(sc.feats[i*NFeatures+k]))
+			}
+			cands[i].expl = e
+		}
+	}
+}
+
+// Fallback weights: the documented scoring while no model is active.
+const (
+	fallbackQuery   = 1.0 // cosine of the query (mean word vector; caller vectors) with the item
+	fallbackProfile = 0.5 // cosine of the shopper's profile with the item, per modality
+	fallbackCovis   = 0.3 // co-visitation with the recent items
+	fallbackPop     = 0.1 // log(1 + 7-day popularity)
+	fallbackEngine  = 1.0 // the search engine's standardised score
+)
+
+// scoreFallback scores without a model: similarity to the query and to the profile,
+// co-visitation, popularity and the engine's score, with fixed weights.
+func (s *Service) scoreFallback(rc *reqctx, cands []cand, feats []float32, explain bool) {
+	s.catalog.RLock()
+	defer s.catalog.RUnlock()
+	for i := range cands {
+		c := &cands[i]
+		f := feats[i*NFeatures : (i+1)*NFeatures]
+		contrib := map[string]float64{}
+		add := func(mod string, v []float32, w float64) {
+			b := s.catalog.Block(mod)
+			if b == nil || v == nil {
+				return
+			}
+			if iv := b.Vector(c.slot); iv != nil && len(iv) == len(v) {
+				x := w * float64(dot32(iv, v))
+				c.score += x
+				contrib[mod] += math.Max(x, 0)
+			}
+		}
+		if rc.queryText != nil {
+			add("text", rc.queryText, fallbackQuery)
+		}
+		for m, v := range rc.parts.Vectors {
+			add(m, v, fallbackQuery)
+		}
+		for m, v := range rc.parts.Profile {
+			add(m, v, fallbackProfile)
+		}
+		c.score += fallbackCovis*float64(f[FeatCovis]) + fallbackPop*float64(f[FeatPop7d]) + fallbackEngine*float64(f[FeatEngine])
+		if explain {
+			var total float64
+			for _, x := range contrib {
+				total += x
+			}
+			e := &fusionrank.Explanation{Modalities: map[string]float64{}, Features: map[string]float64{}}
+			for m, x := range contrib {
+				if total > 0 && x > 0 {
+					e.Modalities[m] = round4(x / total)
+				}
+			}
+			for k, name := range FeatureNames {
+				e.Features[name] = round4(float64(f[k]))
+			}
+			c.expl = e
+		}
+	}
+}
+
+func dot32(a, b []float32) float32 {
+	var s float32
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
+
+// answer turns scored candidates into the API answer.
+func (s *Service) answer(ctx context.Context, kind string, l *live, rc *reqctx, cands []cand, count int, userID string) fusionrank.Ranking {
+	r := fusionrank.Ranking{RequestID: requestID(ctx), ModelVersion: "none", Personalized: rc.personal, Warnings: rc.warnings}
+	if l != nil {
+		r.ModelVersion = l.version
+	}
+	if len(cands) > count {
+		cands = cands[:count]
+	}
+	r.Items = make([]fusionrank.RankedItem, len(cands))
+	for i, c := range cands {
+		sc := c.score
+		if math.IsInf(sc, 0) || math.IsNaN(sc) {
+			sc = -1e9
+		}
+		r.Items[i] = fusionrank.RankedItem{ID: c.id, Score: round6(sc), Source: c.source, Explanation: c.expl}
+	}
+	if s.attrib != nil {
+		s.attrib.Record(r.RequestID, kind, r.ModelVersion, userID, len(r.Items))
+	}
+	return r
+}
+
+func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
+
+func requestID(ctx context.Context) string {
+	if id := fusionrank.RequestID(ctx); id != "" {
+		return id
+	}
+	return fmt.Sprintf("r%x", time.Now().UnixNano())
+}

@@ -1,0 +1,468 @@
+package recommend
+
+import (
+	"context"
+	"math"
+	"slices"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/recommend/retrieval"
+)
+
+// Rerank reorders a search engine's candidates for a query and a shopper. Duplicates are
+// dropped (the first one counts); ids that are not active items of the catalogue are
+// kept at the end, in their given order, and listed in unknown_items.
+func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fusionrank.Ranking, error) {
+	if len(req.Items) > s.opt.MaxCandidates {
+		return fusionrank.Ranking{}, fusionrank.Errorf(fusionrank.TooLarge, "items: %d candidates is over the limit of %d", len(req.Items), s.opt.MaxCandidates)
+	}
+	count := len(req.Items)
+	if req.Count != 0 {
+		var err error
+		if count, err = s.count(req.Count); err != nil {
+			return fusionrank.Ranking{}, err
+		}
+	}
+	if err := s.validateQuery(&req.Query, "query"); err != nil {
+		return fusionrank.Ranking{}, err
+	}
+	seen := make(map[string]bool, len(req.Items))
+	var cands []cand
+	var unknown []string
+	s.catalog.RLock()
+	for i, it := range req.Items {
+		if err := fusionrank.ValidateID("items["+itoa(i)+"].id", it.ID); err != nil {
+			s.catalog.RUnlock()
+			return fusionrank.Ranking{}, err
+		}
+		if it.Score != nil && (math.IsNaN(*it.Score) || math.IsInf(*it.Score, 0)) {
+			s.catalog.RUnlock()
+			return fusionrank.Ranking{}, fusionrank.Errorf(fusionrank.Invalid, "items[%d].score: not a finite number", i)
+		}
+		if seen[it.ID] {
+			continue
+		}
+		seen[it.ID] = true
+		slot, ok := s.catalog.Slot(it.ID)
+		if !ok || !s.catalog.Meta(slot).Active {
+			unknown = append(unknown, it.ID)
+			continue
+		}
+		c := cand{slot: slot, id: it.ID, order: i}
+		if it.Score != nil {
+			c.engine, c.hasEngine = *it.Score, true
+		}
+		cands = append(cands, c)
+	}
+	s.catalog.RUnlock()
+	l := s.models.current()
+	rc, err := s.context(ctx, l, req.UserID, &req.Query)
+	if err != nil {
+		return fusionrank.Ranking{}, err
+	}
+	s.score(ctx, l, rc, cands, req.Explain)
+	r := s.answer(ctx, "rerank", l, rc, cands, count, req.UserID)
+	for _, id := range unknown {
+		if len(r.Items) >= count {
+			break
+		}
+		r.Items = append(r.Items, fusionrank.RankedItem{ID: id, Score: 0, Source: "unknown"})
+	}
+	r.UnknownItems = unknown
+	return r, nil
+}
+
+// filter says whether a slot may be recommended.
+type filter struct {
+	s       *Service
+	exclude map[string]bool
+	f       *fusionrank.Filters
+	cats    map[string]bool
+}
+
+func (s *Service) newFilter(rc *reqctx, exclude []string, f *fusionrank.Filters) (*filter, error) {
+	if len(exclude) > s.opt.MaxExclude {
+		return nil, fusionrank.Errorf(fusionrank.TooLarge, "exclude: %d ids is over the limit of %d", len(exclude), s.opt.MaxExclude)
+	}
+	fl := &filter{s: s, exclude: map[string]bool{}, f: f}
+	for i, id := range exclude {
+		if err := fusionrank.ValidateID("exclude["+itoa(i)+"]", id); err != nil {
+			return nil, err
+		}
+		fl.exclude[id] = true
+	}
+	if rc.profile != nil {
+		for _, id := range rc.profile.BoughtIDs() {
+			fl.exclude[id] = true
+		}
+	}
+	if f != nil {
+		if len(f.Category) > 100 {
+			return nil, fusionrank.Errorf(fusionrank.Invalid, "filters.category: more than 100 categories")
+		}
+		for _, p := range []*float64{f.PriceMin, f.PriceMax} {
+			if p != nil && (math.IsNaN(*p) || math.IsInf(*p, 0) || *p < 0) {
+				return nil, fusionrank.Errorf(fusionrank.Invalid, "filters: price bounds must be finite numbers ≥ 0")
+			}
+		}
+		if f.PriceMin != nil && f.PriceMax != nil && *f.PriceMin > *f.PriceMax {
+			return nil, fusionrank.Errorf(fusionrank.Invalid, "filters: price_min is above price_max")
+		}
+		if len(f.Category) > 0 {
+			fl.cats = map[string]bool{}
+			for _, c := range f.Category {
+				fl.cats[c] = true
+			}
+		}
+	}
+	return fl, nil
+}
+
+// allow reports whether slot passes; callers hold the catalogue's RLock.
+func (fl *filter) allow(slot int32) bool {
+	m := fl.s.catalog.Meta(slot)
+	if !m.Active || fl.exclude[m.ID] {
+		return false
+	}
+	if fl.f == nil {
+		return true
+	}
+	if fl.cats != nil && !fl.cats[m.Category] {
+		return false
+	}
+	if fl.f.PriceMin != nil && !(m.Price >= *fl.f.PriceMin) {
+		return false
+	}
+	if fl.f.PriceMax != nil && !(m.Price <= *fl.f.PriceMax) {
+		return false
+	}
+	return true
+}
+
+// pool gathers candidates from several sources, keeping each item once with the first
+// source that proposed it.
+type pool struct {
+	s     *Service
+	fl    *filter
+	index map[int32]int
+	cands []cand
+}
+
+func (p *pool) add(slot int32, source string) {
+	if _, ok := p.index[slot]; ok || !p.fl.allow(slot) {
+		return
+	}
+	p.index[slot] = len(p.cands)
+	p.cands = append(p.cands, cand{slot: slot, id: p.s.catalog.Meta(slot).ID, source: source, order: len(p.cands)})
+}
+
+func (p *pool) addID(id, source string) {
+	if slot, ok := p.s.catalog.Slot(id); ok {
+		p.add(slot, source)
+	}
+}
+
+// retrieve adds the nearest items to v in a modality's index.
+func (s *Service) retrieve(p *pool, mod string, v []float32, source string, hits []retrieval.Hit) []retrieval.Hit {
+	idx := s.ix.get(mod)
+	if idx == nil || v == nil {
+		return hits
+	}
+	hits = idx.SearchTo(hits, v, s.opt.RetrievalK, p.fl.allow)
+	for _, h := range hits {
+		p.add(h.Slot, source)
+	}
+	return hits
+}
+
+// collabQuery is the recency-weighted mean of the recent items' learned vectors.
+func collabQuery(l *live, recent [][]float32) []float32 {
+	if l == nil || len(recent) == 0 {
+		return nil
+	}
+	var out []float32
+	w := 1.0
+	for _, v := range recent {
+		if v == nil {
+			continue
+		}
+		if out == nil {
+			out = make([]float32, len(v))
+		}
+		for i, x := range v {
+			out[i] += float32(w) * x
+		}
+		w *= 0.8
+	}
+	return out
+}
+
+// Recommend answers "what should this shopper see?": candidates from retrieval (the
+// profile's nearest items per modality, the query's when given), co-visitation with the
+// recent items and trending items, merged; never bought, excluded or inactive items;
+// filtered; ranked by the scorer; with at most MaxPerCategory items per category while
+// others are available.
+func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest) (fusionrank.Ranking, error) {
+	if err := fusionrank.ValidateID("user_id", req.UserID); err != nil {
+		return fusionrank.Ranking{}, err
+	}
+	count, err := s.count(req.Count)
+	if err != nil {
+		return fusionrank.Ranking{}, err
+	}
+	if req.Query != nil {
+		if err := s.validateQuery(req.Query, "query"); err != nil {
+			return fusionrank.Ranking{}, err
+		}
+	}
+	l := s.models.current()
+	rc, err := s.context(ctx, l, req.UserID, req.Query)
+	if err != nil {
+		return fusionrank.Ranking{}, err
+	}
+	fl, err := s.newFilter(rc, req.Exclude, req.Filters)
+	if err != nil {
+		return fusionrank.Ranking{}, err
+	}
+	// Counters first (they are Redis calls; the catalogue lock is not held meanwhile).
+	octx, cancel := optional(ctx)
+	var covis [][]string
+	if recent := rc.recent[:min(len(rc.recent), CovisItems)]; len(recent) > 0 {
+		if zs, err := s.fs.CovisNeighbours(octx, recent, 50); err != nil {
+			rc.warn("co-visitation counters unavailable")
+		} else {
+			for _, list := range zs {
+				var ids []string
+				for _, z := range list {
+					ids = append(ids, z.Member.(string))
+				}
+				covis = append(covis, ids)
+			}
+		}
+	}
+	trending, _, terr := s.fs.Trending(octx, 200, s.fs.Now())
+	cancel()
+	if terr != nil {
+		rc.warn("trending counters unavailable")
+	}
+
+	s.catalog.RLock()
+	p := &pool{s: s, fl: fl, index: map[int32]int{}}
+	var hits []retrieval.Hit
+	if rc.queryText != nil {
+		hits = s.retrieve(p, "text", rc.queryText, "context", hits)
+	}
+	for m, v := range rc.parts.Vectors {
+		hits = s.retrieve(p, m, v, "context", hits)
+	}
+	// Interleave co-visitation lists, most recent item first.
+	for k := 0; k < 50; k++ {
+		for _, list := range covis {
+			if k < len(list) {
+				p.addID(list[k], "covisitation")
+			}
+		}
+	}
+	for _, m := range s.fs.Modalities() {
+		hits = s.retrieve(p, m.Name, rc.parts.Profile[m.Name], "retrieval:"+m.Name, hits)
+	}
+	if l != nil {
+		if cq := collabQuery(l, rc.parts.Recent); cq != nil {
+			s.retrieveLearned(p, l, cq)
+		}
+	}
+	for _, id := range trending {
+		p.addID(id, "trending")
+	}
+	if len(p.cands) < count { // a new shop: no events yet
+		for slot := int32(0); int(slot) < s.catalog.Len() && len(p.cands) < max(count, 50); slot++ {
+			p.add(slot, "catalogue")
+		}
+	}
+	cands := p.cands
+	s.catalog.RUnlock()
+
+	s.score(ctx, l, rc, cands, req.Explain)
+	cands = s.diversify(cands, count)
+	return s.answer(ctx, "recommendations", l, rc, cands, count, req.UserID), nil
+}
+
+// retrieveLearned adds the nearest items in the live model's learned recent-item
+// modality (exact scan). Callers hold the catalogue's RLock.
+func (s *Service) retrieveLearned(p *pool, l *live, q []float32) {
+	b := l.learned[l.spec.Layout.RecentMod]
+	if b == nil {
+		return
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	type hit struct {
+		slot  int32
+		score float32
+	}
+	k := s.opt.RetrievalK
+	top := make([]hit, 0, k+1)
+	n := min(len(b.Has), s.catalog.Len())
+	for slot := 0; slot < n; slot++ {
+		if !b.Has[slot] || !p.fl.allow(int32(slot)) {
+			continue
+		}
+		sc := dot32(b.Data[slot*b.Dim:(slot+1)*b.Dim], q)
+		if len(top) == k && sc <= top[k-1].score {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(top, sc, func(h hit, t float32) int {
+			if h.score > t {
+				return -1
+			}
+			return 1
+		})
+		top = slices.Insert(top, i, hit{int32(slot), sc})
+		if len(top) > k {
+			top = top[:k]
+		}
+	}
+	for _, h := range top {
+		p.add(h.slot, "retrieval:"+b.Name)
+	}
+}
+
+// diversify keeps at most MaxPerCategory items of a category in the first count places
+// while items of other categories remain; the order is otherwise kept.
+func (s *Service) diversify(cands []cand, count int) []cand {
+	k := s.opt.MaxPerCategory
+	if k <= 0 || len(cands) <= 1 {
+		return cands
+	}
+	s.catalog.RLock()
+	defer s.catalog.RUnlock()
+	out := make([]cand, 0, len(cands))
+	var held []cand
+	per := map[string]int{}
+	for _, c := range cands {
+		cat := s.catalog.Meta(c.slot).Category
+		if cat != "" && per[cat] >= k && len(out) < count {
+			held = append(held, c)
+			continue
+		}
+		per[cat]++
+		out = append(out, c)
+	}
+	return append(out, held...)
+}
+
+// Similar returns items like one item: its nearest items in each modality and the items
+// that followed it in shoppers' histories, ranked by the scorer with the item as the
+// query (its learned vector as the one recent item, its other vectors as the profile).
+func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (fusionrank.Ranking, error) {
+	if err := fusionrank.ValidateID("id", req.ItemID); err != nil {
+		return fusionrank.Ranking{}, err
+	}
+	count, err := s.count(req.Count)
+	if err != nil {
+		return fusionrank.Ranking{}, err
+	}
+	l := s.models.current()
+	rc := &reqctx{parts: QueryParts{Profile: map[string][]float32{}, Vectors: map[string][]float32{}}, recent: []string{req.ItemID}}
+	s.catalog.RLock()
+	slot, ok := s.catalog.Slot(req.ItemID)
+	if !ok {
+		s.catalog.RUnlock()
+		return fusionrank.Ranking{}, fusionrank.Errorf(fusionrank.NotFound, "item %q: not found", req.ItemID)
+	}
+	for _, b := range s.catalog.Blocks() {
+		if v := b.Vector(slot); v != nil {
+			rc.parts.Profile[b.Name] = slices.Clone(v)
+		}
+	}
+	if l != nil {
+		if b := l.learned[l.spec.Layout.RecentMod]; b != nil && int(slot) < len(b.Has) {
+			if v := b.Vector(slot); v != nil {
+				rc.parts.Recent = [][]float32{slices.Clone(v)}
+			}
+		}
+	}
+	s.catalog.RUnlock()
+
+	octx, cancel := optional(ctx)
+	zs, cerr := s.fs.CovisNeighbours(octx, []string{req.ItemID}, 50)
+	cancel()
+	if cerr != nil {
+		rc.warn("co-visitation counters unavailable")
+	}
+	fl := &filter{s: s, exclude: map[string]bool{req.ItemID: true}}
+	s.catalog.RLock()
+	p := &pool{s: s, fl: fl, index: map[int32]int{}}
+	if len(zs) > 0 {
+		for _, z := range zs[0] {
+			p.addID(z.Member.(string), "covisitation")
+		}
+	}
+	var hits []retrieval.Hit
+	for _, m := range s.fs.Modalities() {
+		hits = s.retrieve(p, m.Name, rc.parts.Profile[m.Name], "retrieval:"+m.Name, hits)
+	}
+	if l != nil && len(rc.parts.Recent) > 0 {
+		s.retrieveLearned(p, l, rc.parts.Recent[0])
+	}
+	cands := p.cands
+	s.catalog.RUnlock()
+	s.score(ctx, l, rc, cands, req.Explain)
+	return s.answer(ctx, "similar", l, rc, cands, count, ""), nil
+}
+
+// Search finds the catalogue's best items for a query (text and/or vectors): the nearest
+// items to the query in each modality, ranked by the scorer, personalised when a user
+// is given.
+func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fusionrank.Ranking, error) {
+	if req.Query.Text == "" && len(req.Query.Vectors) == 0 {
+		return fusionrank.Ranking{}, fusionrank.Errorf(fusionrank.Invalid, "query: give text or vectors")
+	}
+	if err := s.validateQuery(&req.Query, "query"); err != nil {
+		return fusionrank.Ranking{}, err
+	}
+	count, err := s.count(req.Count)
+	if err != nil {
+		return fusionrank.Ranking{}, err
+	}
+	l := s.models.current()
+	rc, err := s.context(ctx, l, req.UserID, &req.Query)
+	if err != nil {
+		return fusionrank.Ranking{}, err
+	}
+	fl, err := s.newFilter(&reqctx{}, nil, req.Filters)
+	if err != nil {
+		return fusionrank.Ranking{}, err
+	}
+	s.catalog.RLock()
+	p := &pool{s: s, fl: fl, index: map[int32]int{}}
+	var hits []retrieval.Hit
+	if rc.queryText != nil {
+		hits = s.retrieve(p, "text", rc.queryText, "retrieval:text", hits)
+	}
+	for m, v := range rc.parts.Vectors {
+		hits = s.retrieve(p, m, v, "retrieval:"+m, hits)
+	}
+	cands := p.cands
+	s.catalog.RUnlock()
+	if len(cands) == 0 && rc.queryText == nil && len(rc.parts.Vectors) == 0 {
+		rc.warn("no known word in query.text")
+	}
+	s.score(ctx, l, rc, cands, req.Explain)
+	return s.answer(ctx, "search", l, rc, cands, count, req.UserID), nil
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for i > 0 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+		i /= 10
+	}
+	return string(b)
+}
+
+var _ = features.SourceCache
