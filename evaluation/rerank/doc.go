@@ -42,6 +42,11 @@
 //     GloVe word vectors, unit length). Nothing is trained.
 //   - glove-mean: the same with the plain mean of the word vectors.
 //
+// [Run] is the whole protocol as `fusionrank eval rerank` runs it: read,
+// split (or read a separate test file), fit, score, and return an
+// evaluation.Report with NDCG@5, @10 and @20 beside the random and bm25
+// baselines on the same queries.
+//
 // The fusion scorer plugs in by implementing [Scorer]. Models that can name
 // their fitted state implement Version() string, for model_version in
 // metrics.json.

@@ -2,6 +2,7 @@ package rerank
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -82,6 +83,13 @@ func Evaluate(qs []Query, s Scorer, k int) (ndcg float64, n int) {
 // EvaluateAt is [Evaluate] for several cutoffs at once: ndcg[i] is the mean
 // NDCG@ks[i]. Each query is scored once.
 func EvaluateAt(qs []Query, s Scorer, ks []int) (ndcg []float64, n int) {
+	ndcg, n, _ = evaluateAt(context.Background(), qs, s, ks, nil)
+	return ndcg, n
+}
+
+// evaluateAt is EvaluateAt with cancellation (checked every 256 queries)
+// and a progress callback called once per evaluated query (when not nil).
+func evaluateAt(ctx context.Context, qs []Query, s Scorer, ks []int, tick func()) (ndcg []float64, n int, err error) {
 	for _, k := range ks {
 		if k < 1 {
 			panic(fmt.Sprintf("rerank: EvaluateAt: k = %d, want >= 1", k))
@@ -90,7 +98,12 @@ func EvaluateAt(qs []Query, s Scorer, ks []int) (ndcg []float64, n int) {
 	sums := make([]float64, len(ks))
 	var scores []float32
 	var gains []float64
-	for _, q := range qs {
+	for i, q := range qs {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, 0, err
+			}
+		}
 		if q.Grades() < 2 {
 			continue
 		}
@@ -104,6 +117,9 @@ func EvaluateAt(qs []Query, s Scorer, ks []int) (ndcg []float64, n int) {
 		for i, k := range ks {
 			sums[i] += NDCG(scores, gains, k)
 		}
+		if tick != nil {
+			tick()
+		}
 	}
 	ndcg = make([]float64, len(ks))
 	if n > 0 {
@@ -111,5 +127,5 @@ func EvaluateAt(qs []Query, s Scorer, ks []int) (ndcg []float64, n int) {
 			ndcg[i] = sums[i] / float64(n)
 		}
 	}
-	return ndcg, n
+	return ndcg, n, nil
 }

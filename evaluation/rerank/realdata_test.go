@@ -57,4 +57,15 @@ func TestHomeDepot(t *testing.T) {
 			t.Errorf("%s NDCG@10 = %.4f, not above random's %.4f", name, got[name], got["random"])
 		}
 	}
+
+	// Run, as `fusionrank eval rerank --train FILE --model bm25` calls it,
+	// makes the same split (seed 1, 20%) and so the same number.
+	rep, err := Run(context.Background(), RunConfig{Train: homeDepotFile, Model: "bm25"})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if v, _ := rep.Metrics.Get("NDCG@10"); v != got["bm25"] || rep.Count != 1388 {
+		t.Errorf("Run: NDCG@10 = %v over %d queries; want %v over 1388", v, rep.Count, got["bm25"])
+	}
+	t.Logf("Run(bm25): %s, sha256 %s…, %d queries, %.2fs", rep.Dataset, rep.SHA256[:12], rep.Count, rep.Seconds)
 }
