@@ -21,7 +21,7 @@ import (
 // and features. It is the "config" column of the models table.
 type Spec struct {
 	Ranking  ranking.Config `json:"ranking"`
-	Layout   Layout         `json:"layout"`
+	Layout   ranking.Layout `json:"layout"`
 	Features []string       `json:"features"`
 	// Learned lists the modalities whose item vectors were learned by training and are
 	// stored in item_vectors under the model's version (collab, attr).
@@ -257,8 +257,8 @@ func (m *Models) load(ctx context.Context, version string) (*live, error) {
 		return nil, err
 	}
 	spec.Ranking = model.Config()
-	if spec.Ranking.NFeatures != NFeatures && spec.Ranking.NFeatures != 0 {
-		return nil, fmt.Errorf("model has %d scalar features; this server computes %d", spec.Ranking.NFeatures, NFeatures)
+	if spec.Ranking.NFeatures != ranking.NFeatures && spec.Ranking.NFeatures != 0 {
+		return nil, fmt.Errorf("model has %d scalar features; this server computes %d", spec.Ranking.NFeatures, ranking.NFeatures)
 	}
 	if spec.Ranking.MaxQueryTokens != spec.Layout.Tokens() {
 		return nil, fmt.Errorf("model has %d query slots; its layout needs %d", spec.Ranking.MaxQueryTokens, spec.Layout.Tokens())

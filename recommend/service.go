@@ -114,7 +114,7 @@ type cand struct {
 type reqctx struct {
 	profile   *features.Profile
 	recent    []string
-	parts     QueryParts
+	parts     ranking.QueryParts
 	warnings  []string
 	personal  bool
 	queryText []float32 // mean of the query's word vectors (fallback and retrieval)
@@ -175,7 +175,7 @@ func (s *Service) validateQuery(q *fusionrank.Query, field string) error {
 
 // context builds what the request knows: the profile of userID (if any) and the query.
 func (s *Service) context(ctx context.Context, l *live, userID string, q *fusionrank.Query) (*reqctx, error) {
-	rc := &reqctx{parts: QueryParts{Profile: map[string][]float32{}, Vectors: map[string][]float32{}}}
+	rc := &reqctx{parts: ranking.QueryParts{Profile: map[string][]float32{}, Vectors: map[string][]float32{}}}
 	if userID != "" {
 		if err := fusionrank.ValidateID("user_id", userID); err != nil {
 			return nil, err
@@ -238,7 +238,7 @@ func (s *Service) context(ctx context.Context, l *live, userID string, q *fusion
 }
 
 // features computes every candidate's scalar features into feats (len(cands) ×
-// NFeatures).
+// ranking.NFeatures).
 func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, feats []float32) {
 	clear(feats)
 	if len(cands) == 0 {
@@ -254,13 +254,13 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, feats 
 		rc.warn("popularity counters unavailable")
 	} else {
 		for i, p := range pops {
-			f := feats[i*NFeatures:]
-			f[FeatPop1h] = float32(math.Log1p(p.Hour))
-			f[FeatPop1d] = float32(math.Log1p(p.Day))
-			f[FeatPop7d] = float32(math.Log1p(p.Week))
+			f := feats[i*ranking.NFeatures:]
+			f[ranking.FeatPop1h] = float32(math.Log1p(p.Hour))
+			f[ranking.FeatPop1d] = float32(math.Log1p(p.Day))
+			f[ranking.FeatPop7d] = float32(math.Log1p(p.Week))
 		}
 	}
-	if recent := rc.recent[:min(len(rc.recent), CovisItems)]; len(recent) > 0 {
+	if recent := rc.recent[:min(len(rc.recent), ranking.CovisItems)]; len(recent) > 0 {
 		if counts, err := s.fs.Covisitation(octx, recent, ids); err != nil {
 			rc.warn("co-visitation counters unavailable")
 		} else {
@@ -269,7 +269,7 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, feats 
 				for j := range recent {
 					col[j] = counts[j][i]
 				}
-				feats[i*NFeatures+FeatCovis] = CovisFeature(col)
+				feats[i*ranking.NFeatures+ranking.FeatCovis] = ranking.CovisFeature(col)
 			}
 		}
 	}
@@ -290,8 +290,8 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, feats 
 		}
 		for i, c := range cands {
 			if c.hasEngine {
-				feats[i*NFeatures+FeatEngine] = float32((c.engine - mean) / sd)
-				feats[i*NFeatures+FeatHasEngine] = 1
+				feats[i*ranking.NFeatures+ranking.FeatEngine] = float32((c.engine - mean) / sd)
+				feats[i*ranking.NFeatures+ranking.FeatHasEngine] = 1
 			}
 		}
 	}
@@ -302,7 +302,7 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, feats 
 func (s *Service) score(ctx context.Context, l *live, rc *reqctx, cands []cand, explain bool) {
 	sc := s.pool.Get().(*scratch)
 	defer s.pool.Put(sc)
-	sc.feats = grow32(sc.feats, len(cands)*NFeatures)
+	sc.feats = grow32(sc.feats, len(cands)*ranking.NFeatures)
 	s.features(ctx, rc, cands, sc.feats)
 	if l != nil {
 		s.scoreModel(l, rc, cands, sc, explain)
@@ -366,8 +366,8 @@ func (s *Service) scoreModel(l *live, rc *reqctx, cands []cand, sc *scratch, exp
 				}
 			}
 			sort.Slice(e.Tokens, func(a, b int) bool { return e.Tokens[a].Weight > e.Tokens[b].Weight })
-			for k, name := range FeatureNames {
-				e.Features[name] = round4(float64(sc.feats[i*NFeatures+k]))
+			for k, name := range ranking.FeatureNames {
+				e.Features[name] = round4(float64(sc.feats[i*ranking.NFeatures+k]))
 			}
 			cands[i].expl = e
 		}
@@ -390,7 +390,7 @@ func (s *Service) scoreFallback(rc *reqctx, cands []cand, feats []float32, expla
 	defer s.catalog.RUnlock()
 	for i := range cands {
 		c := &cands[i]
-		f := feats[i*NFeatures : (i+1)*NFeatures]
+		f := feats[i*ranking.NFeatures : (i+1)*ranking.NFeatures]
 		contrib := map[string]float64{}
 		add := func(mod string, v []float32, w float64) {
 			b := s.catalog.Block(mod)
@@ -412,7 +412,7 @@ func (s *Service) scoreFallback(rc *reqctx, cands []cand, feats []float32, expla
 		for m, v := range rc.parts.Profile {
 			add(m, v, fallbackProfile)
 		}
-		c.score += fallbackCovis*float64(f[FeatCovis]) + fallbackPop*float64(f[FeatPop7d]) + fallbackEngine*float64(f[FeatEngine])
+		c.score += fallbackCovis*float64(f[ranking.FeatCovis]) + fallbackPop*float64(f[ranking.FeatPop7d]) + fallbackEngine*float64(f[ranking.FeatEngine])
 		if explain {
 			var total float64
 			for _, x := range contrib {
@@ -424,7 +424,7 @@ func (s *Service) scoreFallback(rc *reqctx, cands []cand, feats []float32, expla
 					e.Modalities[m] = round4(x / total)
 				}
 			}
-			for k, name := range FeatureNames {
+			for k, name := range ranking.FeatureNames {
 				e.Features[name] = round4(float64(f[k]))
 			}
 			c.expl = e

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/ranking"
 	"github.com/fusionrank/fusionrank/recommend/retrieval"
 )
 
@@ -228,7 +229,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 	// Counters first (they are Redis calls; the catalogue lock is not held meanwhile).
 	octx, cancel := optional(ctx)
 	var covis [][]string
-	if recent := rc.recent[:min(len(rc.recent), CovisItems)]; len(recent) > 0 {
+	if recent := rc.recent[:min(len(rc.recent), ranking.CovisItems)]; len(recent) > 0 {
 		if zs, err := s.fs.CovisNeighbours(octx, recent, 50); err != nil {
 			rc.warn("co-visitation counters unavailable")
 		} else {
@@ -364,7 +365,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 		return fusionrank.Ranking{}, err
 	}
 	l := s.models.current()
-	rc := &reqctx{parts: QueryParts{Profile: map[string][]float32{}, Vectors: map[string][]float32{}}, recent: []string{req.ItemID}}
+	rc := &reqctx{parts: ranking.QueryParts{Profile: map[string][]float32{}, Vectors: map[string][]float32{}}, recent: []string{req.ItemID}}
 	s.catalog.RLock()
 	slot, ok := s.catalog.Slot(req.ItemID)
 	if !ok {

@@ -1,10 +1,8 @@
-package recommend
+package ranking
 
 import (
 	"fmt"
 	"math"
-
-	"github.com/fusionrank/fusionrank/ranking"
 )
 
 // Layout fixes which query slot holds which token, so that the position bias β of each
@@ -38,7 +36,7 @@ type QueryParts struct {
 
 // Build writes the query into q (reusing its slices) for a model with config cfg. It
 // returns the label of every slot, for explanations ("" for padding).
-func (l Layout) Build(q *ranking.Query, cfg ranking.Config, p QueryParts, labels []string) []string {
+func (l Layout) Build(q *Query, cfg Config, p QueryParts, labels []string) []string {
 	n := l.Tokens()
 	if cap(q.Tokens) < n {
 		q.Tokens = make([][]float32, n)
