@@ -52,6 +52,9 @@ func TestHomeDepot(t *testing.T) {
 		t.Logf("%-10s NDCG@10 = %.4f  NDCG@5 = %.4f  over %d test queries (%d train queries)  %.2fs",
 			name, ndcg[1], ndcg[0], n, len(train), time.Since(start).Seconds())
 	}
+	// A constant scorer measures the exact expectation of random order.
+	exp, _ := Evaluate(test, scoreFunc(func(Item) float32 { return 0 }), 10)
+	t.Logf("expected NDCG@10 of random order: %.4f", exp)
 	for _, name := range []string{"bm25", "glove"} {
 		if got[name] <= got["random"] {
 			t.Errorf("%s NDCG@10 = %.4f, not above random's %.4f", name, got[name], got["random"])

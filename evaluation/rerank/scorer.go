@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"sort"
 	"strings"
@@ -81,14 +80,24 @@ func (r *Random) Fit(context.Context, []Query) error { return nil }
 // ScoreTo writes a pseudo-random score in [0, 1) for each item of q.
 func (r *Random) ScoreTo(dst []float32, q Query) {
 	checkDst("Random", dst, q)
+	hq := fnv1a(fnvOffset, q.Text)
 	for i, it := range q.Items {
-		h := fnv.New64a()
-		h.Write([]byte(q.Text))
-		h.Write([]byte{0})
-		h.Write([]byte(it.ProductUID))
-		x := splitmix64(h.Sum64() ^ r.seed)
+		h := fnv1a(fnv1a(hq, "\x00"), it.ProductUID)
+		x := splitmix64(h ^ r.seed)
 		dst[i] = float32(x>>40) / (1 << 24) // 24 bits: exact in a float32
 	}
+}
+
+// fnvOffset is the FNV-1a 64-bit offset basis.
+const fnvOffset = 14695981039346656037
+
+// fnv1a continues the 64-bit FNV-1a hash h over the bytes of s.
+func fnv1a(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // Version describes the fitted model, for model_version in metrics.json.
