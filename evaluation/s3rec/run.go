@@ -185,8 +185,16 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		if test, err = Evaluate(ctx, bestM, testTrain, testCases, o, "test "+bestM.Version()); err != nil {
 			return rep, err
 		}
+		// Popularity under the same validation rules, for scale.
+		popVal, err := Evaluate(ctx, &baseline.Pop{}, valTrain, valCases, o, "pop validation")
+		if err != nil {
+			return rep, err
+		}
 		rep.ModelVersion = bestM.Version()
-		rep.Extra = append([]evaluation.Row{{Label: "selected, " + bestM.Version() + " (validation)", Metrics: bestVal}}, rep.Extra...)
+		rep.Extra = append([]evaluation.Row{
+			{Label: "selected, " + bestM.Version() + " (validation)", Metrics: bestVal},
+			{Label: "pop, training interactions only (validation)", Metrics: popVal},
+		}, rep.Extra...)
 		rep.Notes = append(rep.Notes, markovNote)
 	default:
 		newModel, ok := cfg.Extra[cfg.Model]
