@@ -87,6 +87,12 @@ func convertFile(in, out string) (int, error) {
 		return 0, err
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
+	// CreateTemp makes the file private; the vectors are not secret and the
+	// service may run as another user.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return 0, err
+	}
 	bw := bufio.NewWriterSize(tmp, 1<<20)
 	zw, err := gzip.NewWriterLevel(bw, gzip.BestSpeed)
 	if err != nil {
