@@ -196,19 +196,11 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		}
 		variants = []Variant{{Name: cfg.Model, New: func(int64) evaluation.Model { return newModel() }}}
 	}
-	best, bestScore := -1, -1.0
-	var bestVal evaluation.Metrics
-	for i, v := range variants {
-		m, err := Evaluate(ctx, v.New(val.Cutoff), val, o, "validation "+v.Name)
-		if err != nil {
-			return rep, err
-		}
-		rep.Extra = append(rep.Extra, evaluation.Row{Label: v.Name + " (validation)", Metrics: m})
-		if s, _ := m.Get(SelectBy); s > bestScore {
-			best, bestScore, bestVal = i, s, m
-		}
+	chosen, bestVal, rows, err := selectVariant(ctx, variants, val, o)
+	if err != nil {
+		return rep, err
 	}
-	chosen := variants[best]
+	rep.Extra = rows
 	model := chosen.New(test.Cutoff)
 	if rep.Metrics, err = Evaluate(ctx, model, test, o, "test "+chosen.Name); err != nil {
 		return rep, err
@@ -220,9 +212,26 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	if c, ok := model.(evaluation.CurveReporter); ok {
 		rep.Curve = c.TrainingCurve()
 	}
+	head := []evaluation.Row{{Label: cfg.Model + " (validation)", Metrics: bestVal, Plot: true}}
 	if len(variants) > 1 {
-		rep.Extra = append([]evaluation.Row{{Label: "selected, " + chosen.Name + " (validation)", Metrics: bestVal}}, rep.Extra...)
+		head[0].Label = "selected, " + chosen.Name + " (validation)"
+	} else {
+		rep.Extra = nil // the one variant is the head row
 	}
+	if cfg.Model != "pop" {
+		// The popularity baseline, selected the same way, on the same test
+		// customers: the bar any other model has to clear.
+		popChosen, _, _, err := selectVariant(ctx, PopVariants(), val, Options{Ks: o.Ks, Days: o.Days, Workers: o.Workers})
+		if err != nil {
+			return rep, err
+		}
+		popTest, err := Evaluate(ctx, popChosen.New(test.Cutoff), test, o, "test "+popChosen.Name)
+		if err != nil {
+			return rep, err
+		}
+		head = append(head, evaluation.Row{Label: "reference: " + popChosen.Name + " (test)", Metrics: popTest, Plot: true})
+	}
+	rep.Extra = append(head, rep.Extra...)
 	rep.Notes = append(rep.Notes, fmt.Sprintf(
 		"Protocol: temporal split. Test period %s … %s (the last %d calendar days, UTC), trained on everything before it; "+
 			"validation period %s … %s, trained on everything before that. A case is a customer with at least one purchase "+
@@ -234,6 +243,26 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		len(test.Cases), test.Targets, test.ColdTargets, test.ColdCustomers, SelectBy))
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
+}
+
+// selectVariant evaluates every variant on the validation split and returns
+// the best by SelectBy (the first on ties), its metrics, and one row per
+// variant.
+func selectVariant(ctx context.Context, variants []Variant, val *Split, o Options) (Variant, evaluation.Metrics, []evaluation.Row, error) {
+	best, bestScore := -1, -1.0
+	var bestVal evaluation.Metrics
+	var rows []evaluation.Row
+	for i, v := range variants {
+		m, err := Evaluate(ctx, v.New(val.Cutoff), val, o, "validation "+v.Name)
+		if err != nil {
+			return Variant{}, nil, nil, err
+		}
+		rows = append(rows, evaluation.Row{Label: v.Name + " (validation)", Metrics: m})
+		if s, _ := m.Get(SelectBy); s > bestScore {
+			best, bestScore, bestVal = i, s, m
+		}
+	}
+	return variants[best], bestVal, rows, nil
 }
 
 func day(ns int64) string { return time.Unix(0, ns).UTC().Format("2006-01-02 15:04") }
