@@ -288,3 +288,61 @@ func TestProfileRebuildEqualsIncremental(t *testing.T) {
 		t.Fatalf("user features: %+v %v", f, err)
 	}
 }
+
+// TestExportIsPointInTime plants a later event and proves it never appears in an
+// earlier example, neither in the history nor in the counters.
+func TestExportIsPointInTime(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	s := newStore(t, now)
+	ctx := context.Background()
+	base := now.Add(-48 * time.Hour)
+	var evs []fusionrank.Event
+	for i := range 10 {
+		evs = append(evs, fusionrank.Event{EventID: fmt.Sprintf("pit-%d", i), UserID: "pit-u", ItemID: fmt.Sprintf("pit-i%d", i%4),
+			Type: fusionrank.Click, Timestamp: base.Add(time.Duration(i) * time.Minute)})
+	}
+	// The planted future: a purchase of a unique item by the same user, after all others,
+	// inserted first so that its sequence number is the smallest.
+	planted := fusionrank.Event{EventID: "pit-planted", UserID: "pit-u", ItemID: "pit-future", Type: fusionrank.Purchase, Timestamp: base.Add(time.Hour)}
+	if _, err := s.IngestEvents(ctx, []fusionrank.Event{planted}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.IngestEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	_, err := s.Export(ctx, ExportOptions{}, func(ex Example) error {
+		if ex.Event.UserID != "pit-u" {
+			return nil
+		}
+		seen++
+		for _, h := range ex.History {
+			if !h.TS.Before(ex.Event.Timestamp) && h.TS != ex.Event.Timestamp {
+				t.Errorf("%s: history holds a later event at %s", ex.Event.EventID, h.TS)
+			}
+			if h.ItemID == "pit-future" && ex.Event.EventID != "pit-planted" {
+				t.Errorf("%s: the planted future item is in its history", ex.Event.EventID)
+			}
+		}
+		if ex.Event.EventID != "pit-planted" {
+			if p := ex.At.Popularity("pit-future"); p.Week != 0 {
+				t.Errorf("%s: the planted item already has popularity %v", ex.Event.EventID, p)
+			}
+			for i := range 4 {
+				if c := ex.At.Covisitation(fmt.Sprintf("pit-i%d", i), "pit-future"); c != 0 {
+					t.Errorf("%s: co-visitation with the planted item is %v", ex.Event.EventID, c)
+				}
+			}
+		} else if len(ex.History) != 10 || ex.History[0].ItemID != "pit-i1" {
+			t.Errorf("the planted event's history: %+v", ex.History)
+		}
+		// The example's own event is not counted yet.
+		if p := ex.At.Popularity(ex.Event.ItemID); ex.Event.EventID == "pit-0" && p.Week != 0 {
+			t.Errorf("pit-0 sees itself in popularity: %v", p)
+		}
+		return nil
+	})
+	if err != nil || seen != 11 {
+		t.Fatalf("export: %d examples of the user, err %v", seen, err)
+	}
+}

@@ -31,6 +31,7 @@ func init() {
 	register("serve", "run the HTTP API", runServe)
 	register("migrate", "apply the embedded SQL migrations (idempotent)", runMigrate)
 	register("keys", "create, list or revoke API keys", runKeys)
+	register("eval", "offline evaluation: s3rec, retail, rerank (writes metrics.json, report.md, plots)", runEval)
 }
 
 func usage(w io.Writer) {

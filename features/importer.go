@@ -1,0 +1,196 @@
+package features
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/postgres"
+)
+
+// ImportChunk is how many rows a bulk import commits per transaction. A crash loses at
+// most the chunk in flight; rerunning the import skips what was committed (events by
+// event_id, items by upsert).
+const ImportChunk = 50_000
+
+// ImportStats counts what a bulk import did.
+type ImportStats struct {
+	Read       int // rows read from the input
+	Accepted   int // rows newly stored (items: stored or replaced)
+	Duplicates int // events already present (a rerun)
+	Rejected   int // rows that failed validation
+}
+
+// ImportEvents loads events through COPY in chunks of ImportChunk rows, each chunk in
+// one transaction: COPY into a temporary table, then insert the new ones (a replayed
+// event_id is skipped) and create their users. Validation failures are counted and
+// reported to reject, not fatal. progress is called after each chunk with the rows
+// read so far. Profiles and counters in Redis are not touched: they are rebuilt from
+// Postgres on their next read.
+func (s *Store) ImportEvents(ctx context.Context, next func() (fusionrank.Event, error), reject func(n int, err error), progress func(read int)) (ImportStats, error) {
+	var st ImportStats
+	now := s.opt.Now()
+	rows := make([][]any, 0, ImportChunk)
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		var inserted int64
+		err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_events (
+				event_id text, user_id text, item_id text, type text, ts timestamptz, request_id text, session_id text) ON COMMIT DROP`); err != nil {
+				return err
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_events"},
+				[]string{"event_id", "user_id", "item_id", "type", "ts", "request_id", "session_id"}, pgx.CopyFromRows(rows)); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO users (id) SELECT DISTINCT user_id FROM staged_events ON CONFLICT DO NOTHING`); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `INSERT INTO events (event_id, user_id, item_id, type, ts, request_id, session_id)
+				SELECT event_id, user_id, item_id, type, ts, request_id, session_id FROM staged_events
+				ON CONFLICT (event_id) DO NOTHING`)
+			inserted = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		st.Accepted += int(inserted)
+		st.Duplicates += len(rows) - int(inserted)
+		rows = rows[:0]
+		if progress != nil {
+			progress(st.Read)
+		}
+		return nil
+	}
+	for {
+		ev, err := next()
+		if err == errDone {
+			break
+		}
+		st.Read++
+		if err == nil {
+			err = s.validateEvent(ev, now)
+		}
+		if err != nil {
+			st.Rejected++
+			if reject != nil {
+				reject(st.Read, err)
+			}
+			continue
+		}
+		var req, sess any
+		if ev.RequestID != "" {
+			req = ev.RequestID
+		}
+		if ev.SessionID != "" {
+			sess = ev.SessionID
+		}
+		rows = append(rows, []any{ev.EventID, ev.UserID, ev.ItemID, string(ev.Type), ev.Timestamp, req, sess})
+		if len(rows) == ImportChunk {
+			if err := flush(); err != nil {
+				return st, err
+			}
+		}
+	}
+	return st, flush()
+}
+
+// errDone ends an import's input.
+var errDone = doneError{}
+
+type doneError struct{}
+
+func (doneError) Error() string { return "done" }
+
+// Done is what an import's next function returns at the end of its input.
+func Done() error { return errDone }
+
+// ImportItems loads items through COPY in chunks: validation and vectors as for PUT
+// (text from the encoder), then an upsert from a temporary table. Rerunning it replaces
+// the same items with the same values.
+func (s *Store) ImportItems(ctx context.Context, next func() (fusionrank.Item, error), reject func(n int, err error), progress func(read int)) (ImportStats, error) {
+	var st ImportStats
+	var items [][]any
+	var vecs [][]any
+	chunk := ImportChunk / 10
+	flush := func() error {
+		if len(items) == 0 {
+			return nil
+		}
+		err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_items (LIKE items INCLUDING DEFAULTS) ON COMMIT DROP;
+				CREATE TEMP TABLE staged_item_vectors (LIKE item_vectors) ON COMMIT DROP`); err != nil {
+				return err
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_items"},
+				[]string{"id", "title", "description", "category", "brand", "price", "attributes", "active"}, pgx.CopyFromRows(items)); err != nil {
+				return err
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_item_vectors"},
+				[]string{"item_id", "modality", "model_version", "dim", "data"}, pgx.CopyFromRows(vecs)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `
+				INSERT INTO items (id, title, description, category, brand, price, attributes, active)
+				SELECT DISTINCT ON (id) id, title, description, category, brand, price, attributes, active FROM staged_items ORDER BY id
+				ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, description = EXCLUDED.description,
+					category = EXCLUDED.category, brand = EXCLUDED.brand, price = EXCLUDED.price,
+					attributes = EXCLUDED.attributes, active = EXCLUDED.active, updated_at = now(),
+					seq = nextval('item_changes');
+				DELETE FROM item_vectors v USING staged_items s WHERE v.item_id = s.id AND v.model_version = '';
+				INSERT INTO item_vectors SELECT DISTINCT ON (item_id, modality) * FROM staged_item_vectors ORDER BY item_id, modality
+					ON CONFLICT DO NOTHING;
+				SELECT pg_notify('fusionrank_items', '')`)
+			return err
+		})
+		if err != nil {
+			return postgres.Translate(err)
+		}
+		st.Accepted += len(items)
+		items, vecs = items[:0], vecs[:0]
+		if progress != nil {
+			progress(st.Read)
+		}
+		return nil
+	}
+	for {
+		it, err := next()
+		if err == errDone {
+			break
+		}
+		st.Read++
+		if err == nil {
+			err = s.prepareItem(&it)
+		}
+		if err != nil {
+			st.Rejected++
+			if reject != nil {
+				reject(st.Read, err)
+			}
+			continue
+		}
+		attrs := it.Attributes
+		if attrs == nil {
+			attrs = map[string]any{}
+		}
+		aj, _ := json.Marshal(attrs)
+		items = append(items, []any{it.ID, it.Title, it.Description, it.Category, it.Brand, it.Price, string(aj), it.Active})
+		for m, v := range it.Vectors {
+			vecs = append(vecs, []any{it.ID, m, "", int32(len(v)), appendFloats(make([]byte, 0, 4*len(v)), v)})
+		}
+		if len(items) == chunk {
+			if err := flush(); err != nil {
+				return st, err
+			}
+		}
+	}
+	return st, flush()
+}
+
+var _ = time.Second
