@@ -80,18 +80,41 @@ func TargetRank(scores []float32, target int) Rank {
 		}
 		return r
 	}
-	for i, v := range scores {
-		switch {
-		case v > s:
-			r.Above++
-		case v == s && i != target:
-			r.Tied++
-			if i < target {
-				r.TiedBefore++
-			}
-		}
+	// Two branch-free passes (before and after the target) so the compiler
+	// can use conditional moves: this is the evaluator's inner loop.
+	above, tiedBefore := countAboveEqual(scores[:target], s)
+	above2, tiedAfter := countAboveEqual(scores[target+1:], s)
+	return Rank{Above: above + above2, Tied: tiedBefore + tiedAfter, TiedBefore: tiedBefore}
+}
+
+// countAboveEqual counts the entries of xs greater than s and equal to s,
+// four lanes at a time to break the dependency chains.
+func countAboveEqual(xs []float32, s float32) (above, equal int) {
+	var a0, a1, a2, a3, e0, e1, e2, e3 int
+	i := 0
+	for ; i+4 <= len(xs); i += 4 {
+		x := xs[i : i+4 : i+4]
+		a0 += b2i(x[0] > s)
+		a1 += b2i(x[1] > s)
+		a2 += b2i(x[2] > s)
+		a3 += b2i(x[3] > s)
+		e0 += b2i(x[0] == s)
+		e1 += b2i(x[1] == s)
+		e2 += b2i(x[2] == s)
+		e3 += b2i(x[3] == s)
 	}
-	return r
+	for ; i < len(xs); i++ {
+		a0 += b2i(xs[i] > s)
+		e0 += b2i(xs[i] == s)
+	}
+	return a0 + a1 + a2 + a3, e0 + e1 + e2 + e3
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // HitNDCG returns the hit (0 or 1, or a fraction under TiesExpected) and the

@@ -207,3 +207,63 @@ func TestTopKTo(t *testing.T) {
 		t.Fatalf("TopKTo allocates %v times", allocs)
 	}
 }
+
+func BenchmarkTargetRank(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	scores := make([]float32, 12101)
+	for i := range scores {
+		scores[i] = float32(rng.IntN(1000))
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		TargetRank(scores, i%len(scores))
+	}
+}
+
+func BenchmarkTopKTo(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	scores := make([]float32, 12101)
+	for i := range scores {
+		scores[i] = rng.Float32()
+	}
+	dst := make([]int32, 20)
+	b.ReportAllocs()
+	for b.Loop() {
+		TopKTo(dst, scores)
+	}
+}
+
+// TestTargetRankMatchesNaive compares the unrolled counting with a plain
+// loop on every length from 1 to 40 and every target position.
+func TestTargetRankMatchesNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	ninf := float32(math.Inf(-1))
+	for n := 1; n <= 40; n++ {
+		scores := make([]float32, n)
+		for i := range scores {
+			scores[i] = float32(rng.IntN(4))
+			if rng.IntN(5) == 0 {
+				scores[i] = ninf
+			}
+		}
+		for target := range n {
+			var want Rank
+			for i, v := range scores {
+				if i == target {
+					continue
+				}
+				if v > scores[target] {
+					want.Above++
+				} else if v == scores[target] {
+					want.Tied++
+					if i < target {
+						want.TiedBefore++
+					}
+				}
+			}
+			if got := TargetRank(scores, target); got != want {
+				t.Fatalf("n %d target %d: got %+v, want %+v", n, target, got, want)
+			}
+		}
+	}
+}
