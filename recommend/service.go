@@ -222,14 +222,9 @@ func (s *Service) context(ctx context.Context, l *live, userID string, q *fusion
 		if enc := s.fs.Text(); enc != nil && q.Text != "" {
 			words, vecs, _ := enc.Tokens(q.Text)
 			rc.parts.Words, rc.parts.WordIDs = vecs, words
-			if len(vecs) > 0 {
-				mean := make([]float32, enc.Dim())
-				for _, v := range vecs {
-					for i, x := range v {
-						mean[i] += x
-					}
-				}
-				fusionrank.Normalize(mean)
+			// The query's retrieval vector is pooled like the items' text vectors (SIF).
+			mean := make([]float32, enc.Dim())
+			if known, _ := enc.EncodeTo(mean, q.Text); known > 0 {
 				rc.queryText = mean
 			}
 		}
