@@ -46,6 +46,18 @@
 //
 // averaged over the cases with |T| ≥ 1. MultiTarget accumulates them.
 //
+// # Models and the runner
+//
+// Every protocol evaluates a Model: Fit(ctx, train) on the training part
+// (Sequences: per-user item sequences over a dense catalogue, optional
+// times, item ids, text and attributes), then ScoreTo(dst, history), which
+// fills one score per catalogue item and must be safe for concurrent use.
+// Runner calls ScoreTo for every case across GOMAXPROCS goroutines (each
+// with its own score buffer), masks the history with -Inf, ranks
+// (TargetRank, or TopKTo for multi-target cases) and accumulates in case
+// order, so results do not depend on the number of workers. Versioner and
+// CurveReporter are optional extras a model may implement.
+//
 // # Report files
 //
 // Report.WriteDir writes, into one directory:
