@@ -27,6 +27,7 @@ const evalUsage = `usage: fusionrank eval <protocol> [flags]   (fusionrank eval 
 protocols:
   s3rec    leave-one-out full ranking on a sequences file (Amazon Beauty, S3-Rec protocol)
   retail   temporal split of a purchase log (UCI Online Retail)
+  rerank   search relevance: rerank each query's judged products (Home Depot)
 
 Each writes DIR/metrics.json, DIR/report.md and PNG plots, with progress on stderr.
 `
@@ -47,9 +48,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return runEvalS3Rec(ctx, args[1:], stdout, stderr)
 	case "retail":
 		return runEvalRetail(ctx, args[1:], stdout, stderr)
+	case "rerank":
+		return runEvalRerank(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, evalUsage)
-	return fmt.Errorf("eval: unknown protocol %q (want s3rec or retail)", args[0])
+	return fmt.Errorf("eval: unknown protocol %q (want s3rec, retail or rerank)", args[0])
 }
 
 // evalFlags returns a flag set for one protocol whose usage goes to stderr.

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/fusionrank/fusionrank/evaluation/rerank"
+)
+
+// evalRerankModels holds rerank models beyond rerank.Models (the fusion scorer adds
+// itself here).
+var evalRerankModels = map[string]func() (rerank.Scorer, error){}
+
+func runEvalRerank(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	names := append(slices.Clone(rerank.Models), slices.Sorted(maps.Keys(evalRerankModels))...)
+	fs := evalFlags("rerank", "--train FILE [--test FILE] --model "+strings.Join(names, "|")+" --out DIR",
+		"Search relevance (Home Depot CSV: id, product_uid, product_title, search_term, relevance): fit on the\n"+
+			"training file's queries, then rerank each test query's judged products; NDCG@k with gain = relevance − 1\n"+
+			"over queries with at least two distinct grades. Without --test, --test-fraction of the training\n"+
+			"file's queries are held out (split by query, seeded).", stderr)
+	train := fs.String("train", "", "judgements to fit on, e.g. search_relevance.csv.gz (required)")
+	test := fs.String("test", "", "judgements to evaluate on (default: hold out queries of --train)")
+	frac := fs.Float64("test-fraction", 0, "held-out share of queries without --test (0: 0.2)")
+	seed := fs.Uint64("seed", 0, "seed of the split and the random model (0: 1)")
+	model := fs.String("model", "", "model: "+strings.Join(names, "|")+" (required)")
+	vectors := fs.String("vectors", os.Getenv("FUSIONRANK_TEXT_VECTORS"), "GloVe-format word vectors for the glove models (FUSIONRANK_TEXT_VECTORS)")
+	out := fs.String("out", "", "output directory for metrics.json, report.md and plots (required)")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *train == "" || *out == "" {
+		fs.Usage()
+		return errors.New("eval rerank: --train and --out are required")
+	}
+	if !slices.Contains(names, *model) {
+		return fmt.Errorf("eval rerank: --model %q: want %s", *model, strings.Join(names, "|"))
+	}
+	rep, err := rerank.Run(ctx, rerank.RunConfig{
+		Train: *train, Test: *test, TestFraction: *frac, Seed: *seed, Model: *model, Extra: evalRerankModels,
+		Vectors: *vectors, Command: "fusionrank eval rerank " + strings.Join(args, " "), Progress: progressWriter(stderr, *quiet),
+	})
+	if err != nil {
+		return fmt.Errorf("eval rerank: %w", err)
+	}
+	return writeEval(rep, *out, stdout, stderr)
+}
