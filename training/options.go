@@ -1,0 +1,112 @@
+package training
+
+import "runtime"
+
+// Options are the knobs of Train. A zero field takes its default.
+type Options struct {
+	// Seed seeds every random choice (initial weights, negatives, example
+	// order); the same Seed and Data give identical weights. Default 0 is a
+	// valid seed.
+	Seed uint64
+	// CollabDim is the dimension of the learned collab item vectors;
+	// default 64.
+	CollabDim int
+	// AttrDim is the dimension of the learned attribute embeddings; default
+	// 64.
+	AttrDim int
+	// DModel and DAttn are the scorer's d and d_a; defaults 64 and 32.
+	DModel, DAttn int
+	// Recent is the number of recent-item query slots; default 5.
+	Recent int
+	// Epochs is the maximum number of passes over the examples; default 30.
+	Epochs int
+	// Patience stops training after this many validated epochs without a
+	// better validation NDCG@10; default 3.
+	Patience int
+	// BatchSize is the number of examples per optimizer step; default 256.
+	BatchSize int
+	// Negatives is the number of negatives sampled per batch and shared by
+	// its examples, beside the batch's other positives (in-batch
+	// negatives); default 256.
+	Negatives int
+	// NegPower is the exponent α of popularity-smoothed sampling: an item is
+	// drawn with probability ∝ (1+count)^α; default 0.75 (negative: 0, that
+	// is uniform).
+	NegPower float64
+	// LR is the AdamW learning rate; default 1e-3.
+	LR float64
+	// WeightDecay is AdamW's decoupled weight decay λ; default 0 (negative:
+	// 0). Applied to the scorer and to the rows of the embedding tables a
+	// step touches.
+	WeightDecay float64
+	// EmbedStd is the standard deviation of the initial collab and attr
+	// embeddings; default 0.1.
+	EmbedStd float64
+	// ProfileHalfLife is the half-life in seconds of the profile's time
+	// decay, as the feature store's; default 7 days.
+	ProfileHalfLife int64
+	// KeepHistoryNegatives keeps items of the user's own history among an
+	// example's negatives; by default they are excluded, as evaluation and
+	// serving exclude them.
+	KeepHistoryNegatives bool
+	// NoCollab drops the collab modality (ablation); the recent slots then
+	// hold the first fixed modality's vectors.
+	NoCollab bool
+	// NoAttr drops the attr modality even when Data has attributes.
+	NoAttr bool
+	// DropFixed names fixed modalities to leave out (ablation).
+	DropFixed []string
+	// Workers is the number of goroutines; default GOMAXPROCS. Results do not
+	// depend on it.
+	Workers int
+	// MaxValidation caps the validation cases evaluated per epoch (an
+	// evenly spaced subset); default 3000.
+	MaxValidation int
+	// Encoder, when EncoderLayers > 0, adds a causal self-attention encoder
+	// over the last EncoderLen items before the recent slots (see
+	// ranking.Encoder). Default 0: no encoder.
+	EncoderLayers int
+	// EncoderLen is the number of history items the encoder reads; default
+	// 50.
+	EncoderLen int
+	// Dropout is the encoder's dropout rate during training; default 0.
+	Dropout float64
+}
+
+func (o Options) withDefaults() Options {
+	def := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	def(&o.CollabDim, 64)
+	def(&o.AttrDim, 64)
+	def(&o.DModel, 64)
+	def(&o.DAttn, 32)
+	def(&o.Recent, 5)
+	def(&o.Epochs, 30)
+	def(&o.Patience, 3)
+	def(&o.BatchSize, 256)
+	def(&o.Negatives, 256)
+	def(&o.Workers, runtime.GOMAXPROCS(0))
+	def(&o.MaxValidation, 3000)
+	def(&o.EncoderLen, 50)
+	if o.NegPower == 0 {
+		o.NegPower = 0.75
+	} else if o.NegPower < 0 {
+		o.NegPower = 0
+	}
+	if o.LR <= 0 {
+		o.LR = 1e-3
+	}
+	if o.WeightDecay < 0 {
+		o.WeightDecay = 0
+	}
+	if o.EmbedStd <= 0 {
+		o.EmbedStd = 0.1
+	}
+	if o.ProfileHalfLife <= 0 {
+		o.ProfileHalfLife = 7 * 86400
+	}
+	return o
+}

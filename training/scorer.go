@@ -1,0 +1,146 @@
+package training
+
+import (
+	"math"
+	"sync"
+
+	"github.com/fusionrank/fusionrank/ranking"
+)
+
+// Scorer scores the whole catalogue for a history the way serving does:
+// queries built with ranking.Layout.Build, items' keys and values
+// precomputed in a ranking.ItemKV, scores from Model.QueryTo and ScoreTo,
+// and the scalar features from the training interactions. It is safe for
+// concurrent use.
+type Scorer struct {
+	n    *net
+	x    *counts
+	kv   *ranking.ItemKV
+	rows []int
+	idx  []int32
+	its  []int32
+	pool sync.Pool
+}
+
+type scoreWS struct {
+	rw    *ranking.Workspace
+	q     ranking.Query
+	parts ranking.QueryParts
+	ew    *exampleWS
+	f     *featurizer
+	feats []float32
+	lab   []string
+}
+
+// NewScorer returns a Scorer for r's model whose features count the
+// interactions of d (normally the training data).
+func (r *Result) NewScorer(d *Data) *Scorer {
+	n := *r.n
+	n.d = d
+	return newScorer(&n, newCounts(d))
+}
+
+func newScorer(n *net, x *counts) *Scorer {
+	N := n.d.NumItems
+	s := &Scorer{n: n, x: x, kv: n.model.NewItemKV(N), rows: make([]int, N), idx: make([]int32, N), its: make([]int32, N)}
+	M := len(n.cfg.Modalities)
+	toks := make([][]float32, M)
+	bufs := make([][]float32, M)
+	for j := range M {
+		bufs[j] = make([]float32, n.cfg.Modalities[j].Dim)
+	}
+	for i := range N {
+		s.rows[i], s.idx[i], s.its[i] = i, int32(i), int32(i)
+		for j := range M {
+			toks[j] = n.itemToken(int32(i), j, bufs[j])
+		}
+		n.model.ItemKVTo(s.kv, i, toks, nil)
+	}
+	s.pool.New = func() any {
+		return &scoreWS{rw: ranking.NewWorkspace(), ew: n.newExampleWS(), f: newFeaturizer(x),
+			feats: make([]float32, N*ranking.NFeatures), parts: ranking.QueryParts{Profile: map[string][]float32{}}}
+	}
+	return s
+}
+
+// ScoreTo writes a score for every item to dst (len NumItems) for a user
+// whose events, oldest first, are history; now is the time of the request
+// (the features count interactions before it; 0 means just after the
+// latest training interaction).
+// It does not mask the history.
+func (s *Scorer) ScoreTo(dst []float32, history []Event, now int64) {
+	if len(dst) != len(s.rows) {
+		panic("training: Scorer.ScoreTo dst length differs from NumItems")
+	}
+	ws := s.pool.Get().(*scoreWS)
+	defer s.pool.Put(ws)
+	n := s.n
+	if now == 0 {
+		now = math.MaxInt64
+		if s.x.timed {
+			now = s.x.maxTime + 1
+		}
+	}
+	// The same slot contents as training, through the serving layout.
+	n.query(ws.ew, history, func(_ int, it int32) []float32 { return n.recentToken(it) })
+	ws.parts.Recent = ws.parts.Recent[:0]
+	for k := 0; k < min(len(ws.ew.recent), n.layout.Recent); k++ {
+		ws.parts.Recent = append(ws.parts.Recent, n.recentToken(ws.ew.recent[k]))
+	}
+	clear(ws.parts.Profile)
+	for s2, slot := range ws.ew.slot {
+		if slot >= n.layout.Recent {
+			ws.parts.Profile[n.cfg.Modalities[ws.ew.mod[s2]].Name] = ws.ew.tok[s2]
+		}
+	}
+	ws.lab = n.layout.Build(&ws.q, n.cfg, ws.parts, ws.lab)
+	ws.f.features(ws.feats, len(s.rows), s.idx, s.its, ws.ew.recent, now, ownFuture{})
+	n.model.QueryTo(ws.rw, ws.q)
+	n.model.ScoreTo(dst, ws.rw, s.kv, s.rows, ws.feats, nil)
+}
+
+// NDCG returns the mean NDCG@k of cases, scoring the whole catalogue with
+// each case's history masked (the target excepted) and ties counted half,
+// on the given number of goroutines.
+func (s *Scorer) NDCG(cases []Case, k, workers int) float64 {
+	if len(cases) == 0 {
+		return math.NaN()
+	}
+	sums := make([]float64, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			scores := make([]float32, len(s.rows))
+			for c := w; c < len(cases); c += workers {
+				cs := &cases[c]
+				s.ScoreTo(scores, cs.History, 0)
+				for _, e := range cs.History {
+					if e.Item != cs.Target {
+						scores[e.Item] = float32(math.Inf(-1))
+					}
+				}
+				ts := scores[cs.Target]
+				var above, ties float64
+				for i, v := range scores {
+					if v > ts {
+						above++
+					} else if v == ts && int32(i) != cs.Target {
+						ties++
+					}
+				}
+				rank := above + ties/2
+				if rank < float64(k) {
+					sums[w] += 1 / math.Log2(rank+2)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var t float64
+	for _, v := range sums {
+		t += v
+	}
+	return t / float64(len(cases))
+}

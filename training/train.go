@@ -1,0 +1,388 @@
+package training
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+	"sync"
+
+	"github.com/fusionrank/fusionrank/ranking"
+)
+
+// Curve is the training curve: one entry per epoch.
+type Curve struct {
+	// Loss is the mean training loss of each epoch.
+	Loss []float64
+	// Validation is the validation NDCG@10 after each epoch (NaN when there
+	// are no validation cases).
+	Validation []float64
+}
+
+// Result is what Train returns: the scorer at its best validated epoch,
+// the query layout it was trained with and the learned item vectors.
+type Result struct {
+	// Model is the fusion scorer.
+	Model *ranking.Model
+	// Layout is the query layout the model was trained with; serving must
+	// build queries with it.
+	Layout ranking.Layout
+	// Collab is the learned collab table (NumItems × CollabDim), nil when
+	// the collab modality was dropped. Row i is item i's "collab" vector.
+	Collab *ranking.Embeddings
+	// Attr is the learned attribute table (NumAttributes × AttrDim), nil
+	// without attributes.
+	Attr *ranking.Embeddings
+	// Curve is the training curve.
+	Curve Curve
+	// BestEpoch is the epoch (1-based) whose weights were kept.
+	BestEpoch int
+	// BestValidation is its validation NDCG@10 (NaN without validation).
+	BestValidation float64
+
+	n *net
+}
+
+// ItemVectors returns the learned per-item vectors of modality mod
+// ("collab" or "attr"; the attr vector is the mean of the item's attribute
+// embeddings), nil entries for items without one. Serving stores them as
+// the item vectors of the model version.
+func (r *Result) ItemVectors(mod string) [][]float32 {
+	j := r.n.cfg.ModalityIndex(mod)
+	if j < 0 || r.n.fixedOf[j] >= 0 {
+		return nil
+	}
+	out := make([][]float32, r.n.d.NumItems)
+	for i := range out {
+		buf := make([]float32, r.n.cfg.Modalities[j].Dim)
+		if v := r.n.itemToken(int32(i), j, buf); v != nil {
+			out[i] = append([]float32(nil), v...)
+		}
+	}
+	return out
+}
+
+type trainer struct {
+	n        *net
+	x        *counts
+	timed    bool
+	examples []example
+	negCDF   []float64
+	opt      *ranking.Adam
+	g        *ranking.Grads
+	collabG  *ranking.SparseGrad
+	attrG    *ranking.SparseGrad
+	bi       batchItems
+	shards   [shards]*shard
+}
+
+// Train learns the fusion scorer, the collab item vectors and the attribute
+// embeddings from d, validating on val (NDCG@10 over the whole catalogue,
+// history masked) after each epoch and keeping the best epoch's weights.
+// Every user event after the first is a training example. The result
+// depends only on d, val and o (not on o.Workers or scheduling).
+func Train(d *Data, val []Case, o Options) (*Result, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	o = o.withDefaults()
+	rng := rand.New(rand.NewPCG(o.Seed, 0x66757369))
+	n, err := newNet(d, o, rng)
+	if err != nil {
+		return nil, err
+	}
+	tr := &trainer{n: n, x: newCounts(d), timed: d.timed()}
+	tr.opt = ranking.NewAdam(ranking.AdamConfig{LR: o.LR, WeightDecay: o.WeightDecay})
+	tr.g = n.model.NewGrads()
+	if n.collab != nil {
+		tr.collabG = ranking.NewSparseGrad(o.CollabDim)
+	}
+	if n.attr != nil {
+		tr.attrG = ranking.NewSparseGrad(o.AttrDim)
+	}
+	cnt := make([]float64, d.NumItems)
+	for u, seq := range d.Users {
+		for t := range seq {
+			cnt[seq[t].Item]++
+			if t > 0 && histEnd(seq, t, tr.timed) > 0 {
+				tr.examples = append(tr.examples, example{int32(u), int32(t)})
+			}
+		}
+	}
+	tr.negCDF = make([]float64, d.NumItems)
+	var acc float64
+	for i, c := range cnt {
+		acc += math.Pow(1+c, o.NegPower)
+		tr.negCDF[i] = acc
+	}
+	tr.bi.idx = make([]int32, d.NumItems)
+	for i := range tr.bi.idx {
+		tr.bi.idx[i] = -1
+	}
+	for s := range tr.shards {
+		sh := &shard{g: n.model.NewGrads(), f: newFeaturizer(tr.x), ws: n.newExampleWS()}
+		if n.collab != nil {
+			sh.collab = ranking.NewSparseGrad(o.CollabDim)
+		}
+		tr.shards[s] = sh
+	}
+	if len(val) > o.MaxValidation {
+		sub := make([]Case, o.MaxValidation)
+		for k := range sub {
+			sub[k] = val[k*len(val)/o.MaxValidation]
+		}
+		val = sub
+	}
+
+	res := &Result{Layout: n.layout, BestValidation: math.NaN()}
+	var best *net
+	bad := 0
+	for epoch := 1; epoch <= o.Epochs; epoch++ {
+		loss := tr.epoch(epoch)
+		res.Curve.Loss = append(res.Curve.Loss, loss)
+		v := math.NaN()
+		if len(val) > 0 {
+			v = newScorer(n, tr.x).NDCG(val, 10, o.Workers)
+		}
+		res.Curve.Validation = append(res.Curve.Validation, v)
+		if math.IsNaN(v) || best == nil || v > res.BestValidation {
+			best = n.snapshot()
+			res.BestEpoch, res.BestValidation = epoch, v
+			bad = 0
+		} else if bad++; bad >= o.Patience {
+			break
+		}
+	}
+	res.n = best
+	res.Model, res.Collab, res.Attr = best.model, best.collab, best.attr
+	return res, nil
+}
+
+// snapshot returns a deep copy of the learned state.
+func (n *net) snapshot() *net {
+	c := *n
+	c.model = n.model.Clone()
+	if n.collab != nil {
+		c.collab = &ranking.Embeddings{Dim: n.collab.Dim, Data: append([]float32(nil), n.collab.Data...)}
+	}
+	if n.attr != nil {
+		c.attr = &ranking.Embeddings{Dim: n.attr.Dim, Data: append([]float32(nil), n.attr.Data...)}
+	}
+	return &c
+}
+
+// epoch runs one pass over the examples in a seeded order and returns the
+// mean loss.
+func (tr *trainer) epoch(epoch int) float64 {
+	o := tr.n.o
+	order := make([]example, len(tr.examples))
+	copy(order, tr.examples)
+	rng := rand.New(rand.NewPCG(o.Seed, uint64(epoch)))
+	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	var loss float64
+	var count int
+	for b, start := 0, 0; start < len(order); b, start = b+1, start+o.BatchSize {
+		batch := order[start:min(start+o.BatchSize, len(order))]
+		brng := rand.New(rand.NewPCG(o.Seed^0x6e6567, uint64(epoch)<<32|uint64(b)))
+		l, c := tr.step(batch, brng)
+		loss += l
+		count += c
+	}
+	if count == 0 {
+		return math.NaN()
+	}
+	return loss / float64(count)
+}
+
+// step trains on one batch and returns the summed loss and the number of
+// examples that counted.
+func (tr *trainer) step(batch []example, rng *rand.Rand) (float64, int) {
+	n, d, o := tr.n, tr.n.d, tr.n.o
+	bi := &tr.bi
+	// Candidates: the batch's positives, then sampled negatives, each once.
+	bi.items = bi.items[:0]
+	add := func(it int32) {
+		if bi.idx[it] < 0 {
+			bi.idx[it] = int32(len(bi.items))
+			bi.items = append(bi.items, it)
+		}
+	}
+	for _, ex := range batch {
+		add(d.Users[ex.u][ex.t].Item)
+	}
+	total := tr.negCDF[len(tr.negCDF)-1]
+	for range o.Negatives {
+		r := rng.Float64() * total
+		add(int32(sort.SearchFloat64s(tr.negCDF, r)))
+	}
+	defer func() {
+		for _, it := range bi.items {
+			bi.idx[it] = -1
+		}
+	}()
+	tr.itemForward()
+	// Examples, in shards.
+	M, da := len(n.cfg.Modalities), n.cfg.DAttn
+	nC := len(bi.items)
+	var wg sync.WaitGroup
+	workers := min(o.Workers, shards)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := w; s < shards; s += workers {
+				sh := tr.shards[s]
+				sh.g.Zero()
+				sh.dk = growF32(sh.dk, nC*M*da)
+				sh.dv = growF32(sh.dv, nC*M*da)
+				if sh.collab != nil {
+					sh.collab.Reset()
+				}
+				sh.loss, sh.count = 0, 0
+				lo, hi := s*len(batch)/shards, (s+1)*len(batch)/shards
+				for _, ex := range batch[lo:hi] {
+					seq := d.Users[ex.u]
+					t := int(ex.t)
+					hist := seq[:histEnd(seq, t, tr.timed)]
+					cutoff := int64(math.MaxInt64)
+					if tr.timed {
+						cutoff = seq[t].Time
+					}
+					l, ok := n.exampleStep(sh, bi, hist, seq[t].Item, cutoff, ownFuture{seq, t}, func(_ int, it int32) []float32 { return n.recentToken(it) }, nil)
+					if ok {
+						sh.loss += l
+						sh.count++
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// Reduce in shard order.
+	tr.g.Zero()
+	bi.dk = growF32(bi.dk, nC*M*da)
+	bi.dv = growF32(bi.dv, nC*M*da)
+	var loss float64
+	var count int
+	if tr.collabG != nil {
+		tr.collabG.Reset()
+	}
+	if tr.attrG != nil {
+		tr.attrG.Reset()
+	}
+	for _, sh := range tr.shards {
+		tr.g.Add(sh.g)
+		axpy32(bi.dk, 1, sh.dk)
+		axpy32(bi.dv, 1, sh.dv)
+		loss += sh.loss
+		count += sh.count
+	}
+	if count == 0 {
+		return 0, 0
+	}
+	inv := 1 / float64(count)
+	for _, sh := range tr.shards {
+		if sh.collab == nil {
+			continue
+		}
+		for k, r := range sh.collab.Rows() {
+			tr.collabG.Add(r, sh.collab.Grad(k), inv)
+		}
+	}
+	tr.itemBackward(inv)
+	tr.g.Scale(inv)
+	tr.opt.Step(n.model, tr.g)
+	if tr.collabG != nil {
+		tr.opt.StepEmbeddings(n.collab, tr.collabG)
+	}
+	if tr.attrG != nil {
+		tr.opt.StepEmbeddings(n.attr, tr.attrG)
+	}
+	return loss, count
+}
+
+// itemForward computes the candidates' tokens, projections, keys and values.
+func (tr *trainer) itemForward() {
+	n, bi := tr.n, &tr.bi
+	m := n.model
+	M, d, da := len(n.cfg.Modalities), n.cfg.DModel, n.cfg.DAttn
+	nC := len(bi.items)
+	bi.y = growF32(bi.y, nC*M*d)
+	bi.k = growF32(bi.k, nC*M*da)
+	bi.v = growF32(bi.v, nC*M*da)
+	if cap(bi.kmask) < nC*M {
+		bi.kmask = make([]bool, nC*M)
+		bi.tok = make([][]float32, nC*M)
+	}
+	bi.kmask, bi.tok = bi.kmask[:nC*M], bi.tok[:nC*M]
+	if n.mAttr >= 0 {
+		bi.attr = growF32(bi.attr, nC*n.o.AttrDim)
+	}
+	for c, it := range bi.items {
+		for j := range M {
+			cj := c*M + j
+			var buf []float32
+			if j == n.mAttr {
+				buf = bi.attr[c*n.o.AttrDim : (c+1)*n.o.AttrDim]
+			}
+			tok := n.itemToken(it, j, buf)
+			bi.tok[cj] = tok
+			bi.kmask[cj] = tok != nil
+			if tok == nil {
+				continue
+			}
+			y := bi.y[cj*d : (cj+1)*d]
+			vecMat32(y, tok, m.Proj[j], m.ProjBias[j])
+			vecMat32(bi.k[cj*da:(cj+1)*da], y, m.Wk, nil)
+			vecMat32(bi.v[cj*da:(cj+1)*da], y, m.Wv, nil)
+		}
+	}
+}
+
+// itemBackward backpropagates the reduced ∂L/∂K and ∂L/∂V through the item
+// side into tr.g and the embedding gradients, scaled by inv.
+func (tr *trainer) itemBackward(inv float64) {
+	n, bi := tr.n, &tr.bi
+	m := n.model
+	M, d, da := len(n.cfg.Modalities), n.cfg.DModel, n.cfg.DAttn
+	dy := make([]float32, d)
+	dtok := make([]float32, max(n.o.CollabDim, n.o.AttrDim))
+	dtok64 := make([]float64, len(dtok))
+	for c, it := range bi.items {
+		for j := range M {
+			cj := c*M + j
+			if !bi.kmask[cj] {
+				continue
+			}
+			dk, dv := bi.dk[cj*da:(cj+1)*da], bi.dv[cj*da:(cj+1)*da]
+			y := bi.y[cj*d : (cj+1)*d]
+			// tr.g is scaled by inv after this; the embedding gradients are
+			// scaled here.
+			outerAdd(tr.g.Wk, y, dk)
+			outerAdd(tr.g.Wv, y, dv)
+			matVecT32(dy, m.Wk, dk, false)
+			matVecT32(dy, m.Wv, dv, true)
+			outerAdd(tr.g.Proj[j], bi.tok[cj], dy)
+			addTo64(tr.g.ProjBias[j], dy)
+			if n.fixedOf[j] >= 0 {
+				continue
+			}
+			dim := n.cfg.Modalities[j].Dim
+			dt := dtok[:dim]
+			matVecT32(dt, m.Proj[j], dy, false)
+			d64 := dtok64[:dim]
+			for k, v := range dt {
+				d64[k] = float64(v)
+			}
+			if j == n.mCollab {
+				tr.collabG.Add(int(it), d64, inv)
+			} else {
+				as := n.d.Attributes[it]
+				w := inv / float64(len(as))
+				for _, a := range as {
+					tr.attrG.Add(int(a), d64, w)
+				}
+			}
+		}
+	}
+}
+
