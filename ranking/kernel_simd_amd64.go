@@ -17,6 +17,12 @@ import (
 // costs 2·M·d_a fused multiply-adds per lane group with at most ten live
 // vectors (eight accumulators, one Q row, one R row).
 
+// Every kernel ends with archsimd.ClearAVXUpperBits (VZEROUPPER): Go's
+// scalar float code is SSE, and SSE instructions run while the upper halves
+// of the vector registers are dirty pay a false dependency each. Without
+// it the softmax ran 5× slower and the scalar code after any kernel
+// (including the plain reference in benchmarks) 3–4× slower.
+
 // simdEnabled reports whether ScoreTo uses the AVX-512 kernels.
 var simdEnabled = archsimd.X86.AVX512()
 
@@ -58,6 +64,7 @@ func axpySIMD(dst []float32, a float32, x []float32) {
 		v := archsimd.LoadFloat32x16SlicePart(x[i:])
 		v.MulAdd(av, d).StoreSlicePart(dst[i:])
 	}
+	archsimd.ClearAVXUpperBits()
 }
 
 // dotSIMD is dotGeneric with 16-wide fused multiply-adds.
@@ -76,7 +83,9 @@ func dotSIMD(x, y []float32) float32 {
 		b := archsimd.LoadFloat32x16SlicePart(y[i:])
 		acc = a.MulAdd(b, acc)
 	}
-	return hsum16(acc)
+	res := allSum(acc).GetLo().GetLo().GetElem(0)
+	archsimd.ClearAVXUpperBits()
+	return res
 }
 
 // expSlice sets dst[i] = exp32(x[i]) 16 at a time.
@@ -94,20 +103,7 @@ func expSlice(dst, x []float32) {
 	if i < n {
 		exp16(archsimd.LoadFloat32x16SlicePart(x[i:])).StoreSlicePart(dst[i:])
 	}
-}
-
-// hsum16 returns the sum of the 16 lanes.
-func hsum16(v archsimd.Float32x16) float32 {
-	h := v.GetLo().Add(v.GetHi())
-	q := h.GetLo().Add(h.GetHi())
-	return (q.GetElem(0) + q.GetElem(1)) + (q.GetElem(2) + q.GetElem(3))
-}
-
-// hmax16 returns the largest of the 16 lanes.
-func hmax16(v archsimd.Float32x16) float32 {
-	h := v.GetLo().Max(v.GetHi())
-	q := h.GetLo().Max(h.GetHi())
-	return max(q.GetElem(0), q.GetElem(1), q.GetElem(2), q.GetElem(3))
+	archsimd.ClearAVXUpperBits()
 }
 
 // exp16 is exp32 on 16 lanes; 2^n is applied with VSCALEFPS.
@@ -126,17 +122,14 @@ func exp16(x archsimd.Float32x16) archsimd.Float32x16 {
 	return p.Scale(n)
 }
 
-// at returns the float32 at p + i·4 bytes. The caller guarantees bounds.
-func at(p unsafe.Pointer, i int) float32 { return *(*float32)(unsafe.Add(p, i*4)) }
-
-// vec loads the 16 float32 at p + i·4 bytes.
-func vec(p unsafe.Pointer, i int) archsimd.Float32x16 {
-	return archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, i*4)))
+// vec loads the 16 float32 at p + off bytes.
+func vec(p unsafe.Pointer, off int) archsimd.Float32x16 {
+	return archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, off)))
 }
 
-// store16 stores v at p + i·4 bytes.
-func store16(v archsimd.Float32x16, p unsafe.Pointer, i int) {
-	v.Store((*[16]float32)(unsafe.Add(p, i*4)))
+// store16 stores v at p + off bytes.
+func store16(v archsimd.Float32x16, p unsafe.Pointer, off int) {
+	v.Store((*[16]float32)(unsafe.Add(p, off)))
 }
 
 // attendSIMD is attendGeneric on AVX-512.
@@ -155,81 +148,125 @@ func attendSIMD(ws *Workspace, kv []float32, imask uint64, mw, tw []float32) flo
 		qp := unsafe.Pointer(unsafe.SliceData(ws.qt[g*da*lanes:]))
 		rp := unsafe.Pointer(unsafe.SliceData(ws.rt[g*da*lanes:]))
 		out := g * M * lanes
+		rowB := stride * 4
+		vp := unsafe.Add(kp, M*4)
 		j := 0
 		for ; j+4 <= M; j += 4 {
-			chunk4(qp, rp, kp, da, stride, j, M, sp, tp, out+j*lanes)
+			dots4(qp, unsafe.Add(kp, j*4), da, rowB, sp, (out+j*lanes)*4)
+			dots4(rp, unsafe.Add(vp, j*4), da, rowB, tp, (out+j*lanes)*4)
 		}
 		for ; j+2 <= M; j += 2 {
-			chunk2(qp, rp, kp, da, stride, j, M, sp, tp, out+j*lanes)
+			dots2(qp, unsafe.Add(kp, j*4), da, rowB, sp, (out+j*lanes)*4)
+			dots2(rp, unsafe.Add(vp, j*4), da, rowB, tp, (out+j*lanes)*4)
 		}
 		if j < M {
-			chunk1(qp, rp, kp, da, stride, j, M, sp, tp, out+j*lanes)
+			dots1(qp, unsafe.Add(kp, j*4), da, rowB, sp, (out+j*lanes)*4)
+			dots1(rp, unsafe.Add(vp, j*4), da, rowB, tp, (out+j*lanes)*4)
 		}
 	}
 	return softmaxSIMD(ws, imask, mw, tw)
 }
 
-// chunk4 computes S and T for modalities j…j+3 of one lane group:
-// S[j'] = Σ_e Qt[e]·K[j'][e] and T[j'] = Σ_e Rt[e]·V[j'][e], each a vector
-// over the group's 16 query tokens.
-func chunk4(qp, rp, kp unsafe.Pointer, da, stride, j, M int, sp, tp unsafe.Pointer, out int) {
-	var s0, s1, s2, s3, t0, t1, t2, t3 archsimd.Float32x16
-	for e := 0; e < da; e++ {
-		q := vec(qp, e*lanes)
-		r := vec(rp, e*lanes)
-		b := e*stride + j
-		s0 = q.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b)), s0)
-		s1 = q.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b+1)), s1)
-		s2 = q.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b+2)), s2)
-		s3 = q.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b+3)), s3)
-		t0 = r.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b+M)), t0)
-		t1 = r.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b+M+1)), t1)
-		t2 = r.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b+M+2)), t2)
-		t3 = r.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b+M+3)), t3)
-	}
-	store16(s0, sp, out)
-	store16(s1, sp, out+lanes)
-	store16(s2, sp, out+2*lanes)
-	store16(s3, sp, out+3*lanes)
-	store16(t0, tp, out)
-	store16(t1, tp, out+lanes)
-	store16(t2, tp, out+2*lanes)
-	store16(t3, tp, out+3*lanes)
+// bc broadcasts the float32 at p + off bytes to all 16 lanes.
+func bc(p unsafe.Pointer, off int) archsimd.Float32x16 {
+	return archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(p, off)))
 }
 
-// chunk2 is chunk4 for two modalities.
-func chunk2(qp, rp, kp unsafe.Pointer, da, stride, j, M int, sp, tp unsafe.Pointer, out int) {
-	var s0, s1, t0, t1 archsimd.Float32x16
-	for e := 0; e < da; e++ {
-		q := vec(qp, e*lanes)
-		r := vec(rp, e*lanes)
-		b := e*stride + j
-		s0 = q.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b)), s0)
-		s1 = q.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b+1)), s1)
-		t0 = r.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b+M)), t0)
-		t1 = r.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b+M+1)), t1)
+// dots4 sets out[j'] = Σ_e x[e]·bcast(y[e][j']) for j' = 0…3: the S vectors
+// of four modalities when x is Qt and y is K, the T vectors when x is Rt
+// and y is V. xp points at the lane group's d_a × 16 block, yp at the
+// item's first element for modality j, rowB is the item row's byte stride
+// between consecutive e. Computing S and T in separate loops keeps nine
+// vectors live (four accumulators, x, four broadcasts), under the 15 the
+// compiler allocates, so nothing spills. Addresses are base + offset so
+// that no pointer leaves its allocation.
+func dots4(xp, yp unsafe.Pointer, da, rowB int, op unsafe.Pointer, out int) {
+	var a0, a1, a2, a3 archsimd.Float32x16
+	for n := da; ; {
+		x := archsimd.LoadFloat32x16((*[16]float32)(xp))
+		a0 = bc(yp, 0).MulAdd(x, a0)
+		a1 = bc(yp, 4).MulAdd(x, a1)
+		a2 = bc(yp, 8).MulAdd(x, a2)
+		a3 = bc(yp, 12).MulAdd(x, a3)
+		n--
+		if n == 0 {
+			break
+		}
+		// Advance only when another iteration follows, so the pointers
+		// never leave their allocations.
+		xp = unsafe.Add(xp, 64)
+		yp = unsafe.Add(yp, rowB)
 	}
-	store16(s0, sp, out)
-	store16(s1, sp, out+lanes)
-	store16(t0, tp, out)
-	store16(t1, tp, out+lanes)
+	store16(a0, op, out)
+	store16(a1, op, out+64)
+	store16(a2, op, out+128)
+	store16(a3, op, out+192)
 }
 
-// chunk1 is chunk4 for one modality.
-func chunk1(qp, rp, kp unsafe.Pointer, da, stride, j, M int, sp, tp unsafe.Pointer, out int) {
-	var s0, t0 archsimd.Float32x16
-	for e := 0; e < da; e++ {
-		q := vec(qp, e*lanes)
-		r := vec(rp, e*lanes)
-		b := e*stride + j
-		s0 = q.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b)), s0)
-		t0 = r.MulAdd(archsimd.BroadcastFloat32x16(at(kp, b+M)), t0)
+// dots2 is dots4 for two modalities.
+func dots2(xp, yp unsafe.Pointer, da, rowB int, op unsafe.Pointer, out int) {
+	var a0, a1 archsimd.Float32x16
+	for n := da; ; {
+		x := archsimd.LoadFloat32x16((*[16]float32)(xp))
+		a0 = bc(yp, 0).MulAdd(x, a0)
+		a1 = bc(yp, 4).MulAdd(x, a1)
+		n--
+		if n == 0 {
+			break
+		}
+		xp = unsafe.Add(xp, 64)
+		yp = unsafe.Add(yp, rowB)
 	}
-	store16(s0, sp, out)
-	store16(t0, tp, out)
+	store16(a0, op, out)
+	store16(a1, op, out+64)
 }
 
-// softmaxSIMD is softmaxGeneric on AVX-512.
+// dots1 is dots4 for one modality.
+func dots1(xp, yp unsafe.Pointer, da, rowB int, op unsafe.Pointer, out int) {
+	var a0 archsimd.Float32x16
+	for n := da; ; {
+		x := archsimd.LoadFloat32x16((*[16]float32)(xp))
+		a0 = bc(yp, 0).MulAdd(x, a0)
+		n--
+		if n == 0 {
+			break
+		}
+		xp = unsafe.Add(xp, 64)
+		yp = unsafe.Add(yp, rowB)
+	}
+	store16(a0, op, out)
+}
+
+// permIdx holds the VPERMPS index vectors of a butterfly reduction: after
+// combining v with its permutations by permIdx[0…3] every lane holds the
+// reduction of all 16.
+var permIdx = [4][16]uint32{
+	{8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7},
+	{4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11},
+	{2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13},
+	{1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14},
+}
+
+// allMax returns a vector whose every lane is the largest lane of v.
+func allMax(v archsimd.Float32x16) archsimd.Float32x16 {
+	v = v.Max(v.Permute(archsimd.LoadUint32x16(&permIdx[0])))
+	v = v.Max(v.Permute(archsimd.LoadUint32x16(&permIdx[1])))
+	v = v.Max(v.Permute(archsimd.LoadUint32x16(&permIdx[2])))
+	return v.Max(v.Permute(archsimd.LoadUint32x16(&permIdx[3])))
+}
+
+// allSum returns a vector whose every lane is the sum of the lanes of v.
+func allSum(v archsimd.Float32x16) archsimd.Float32x16 {
+	v = v.Add(v.Permute(archsimd.LoadUint32x16(&permIdx[0])))
+	v = v.Add(v.Permute(archsimd.LoadUint32x16(&permIdx[1])))
+	v = v.Add(v.Permute(archsimd.LoadUint32x16(&permIdx[2])))
+	return v.Add(v.Permute(archsimd.LoadUint32x16(&permIdx[3])))
+}
+
+// softmaxSIMD is softmaxGeneric on AVX-512. It stays in vector registers
+// until the end and clears the upper register halves before returning:
+// scalar SSE code run with dirty upper halves pays for false dependencies,
+// which cost more than the whole softmax on the machines measured.
 func softmaxSIMD(ws *Workspace, imask uint64, mw, tw []float32) float32 {
 	M, G := ws.m, ws.groups
 	sp := unsafe.Pointer(unsafe.SliceData(ws.s))
@@ -243,18 +280,18 @@ func softmaxSIMD(ws *Workspace, imask uint64, mw, tw []float32) float32 {
 			if imask&(1<<j) == 0 {
 				continue
 			}
-			o := (g*M + j) * lanes
+			o := (g*M + j) * lanes * 4
 			s := vec(sp, o).Add(beta)
 			store16(s, sp, o)
 			mx = mx.Max(s.Merge(negInf, lm))
 		}
 	}
-	mxv := archsimd.BroadcastFloat32x16(hmax16(mx))
+	mxv := allMax(mx)
 	var z, num archsimd.Float32x16
 	for g := 0; g < G; g++ {
 		lm := archsimd.Mask32x16FromBits(ws.laneBits[g])
 		for j := 0; j < M; j++ {
-			o := (g*M + j) * lanes
+			o := (g*M + j) * lanes * 4
 			if imask&(1<<j) == 0 {
 				store16(archsimd.Float32x16{}, sp, o)
 				continue
@@ -265,25 +302,38 @@ func softmaxSIMD(ws *Workspace, imask uint64, mw, tw []float32) float32 {
 			num = e.MulAdd(vec(tp, o), num)
 		}
 	}
-	inv := 1 / hsum16(z)
+	inv := archsimd.BroadcastFloat32x16(1).Div(allSum(z))
+	score := allSum(num).Mul(inv)
+	if mw != nil || tw != nil {
+		explainSIMD(ws, imask, inv, mw, tw)
+	}
+	res := score.GetLo().GetLo().GetElem(0)
+	archsimd.ClearAVXUpperBits()
+	return res
+}
+
+// explainSIMD writes the attention summaries from the exponentials left in
+// ws.s, scaled by inv (1/Z in every lane).
+func explainSIMD(ws *Workspace, imask uint64, inv archsimd.Float32x16, mw, tw []float32) {
+	M, G := ws.m, ws.groups
+	sp := unsafe.Pointer(unsafe.SliceData(ws.s))
 	if mw != nil {
+		mw = mw[:M]
 		for j := 0; j < M; j++ {
 			var a archsimd.Float32x16
 			for g := 0; g < G; g++ {
-				a = a.Add(vec(sp, (g*M+j)*lanes))
+				a = a.Add(vec(sp, (g*M+j)*lanes*4))
 			}
-			mw[j] = hsum16(a) * inv
+			mw[j] = allSum(a).Mul(inv).GetLo().GetLo().GetElem(0)
 		}
 	}
 	if tw != nil {
-		iv := archsimd.BroadcastFloat32x16(inv)
 		for g := 0; g < G; g++ {
 			var a archsimd.Float32x16
 			for j := 0; j < M; j++ {
-				a = a.Add(vec(sp, (g*M+j)*lanes))
+				a = a.Add(vec(sp, (g*M+j)*lanes*4))
 			}
-			a.Mul(iv).StoreSlicePart(tw[g*lanes:])
+			a.Mul(inv).StoreSlicePart(tw[g*lanes:])
 		}
 	}
-	return hsum16(num) * inv
 }
