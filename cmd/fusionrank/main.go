@@ -1,6 +1,3 @@
-// Command fusionrank is the one binary of the fusionrank service: the HTTP API, the
-// migrations, bulk imports, training, offline evaluation and key management. It is the
-// only place that reads configuration and wires the packages together.
 package main
 
 import (

@@ -1,0 +1,46 @@
+// Package features is fusionrank's feature store.
+//
+// Postgres is the source of truth: the catalogue (items, per-modality item vectors,
+// float32 little-endian, L2-normalised on write), users, and the event history
+// (idempotent on the client's event_id). Every accepted write is committed there before
+// the API answers.
+//
+// Redis is a cache that can be wiped at any moment (keys namespace:v1:…, TTL on every
+// write, binary values with a versioned header; a value of another version or size
+// reads as a miss):
+//
+//   - profile:<user>: the user's profile: per modality the time-decayed weighted mean of
+//     the interacted items' vectors,
+//
+//     mean = Σ_e w_type(e) 2^{-(Ref - t_e)/h} v_e / Σ_e w_type(e) 2^{-(Ref - t_e)/h},
+//
+//     Ref the latest event time and h the half-life (default 7 days); the last 50
+//     distinct items, most recent first; the purchased items. It is updated as events
+//     arrive (read all touched profiles in one round trip, compare-and-set them back in
+//     a second) and, on a miss, rebuilt from the user's events in Postgres and written
+//     back. The sum does not depend on the order events are added in, so a rebuilt
+//     profile equals the incrementally maintained one (a test proves it).
+//   - pop:h:<hour> and pop:d:<day>: event counts per item in hour and day buckets; the
+//     1-hour, 1-day and 7-day windows slide over them (the oldest bucket counts by the
+//     share of it still inside the window).
+//   - covis:<item>: how often each item directly followed this one in a user's history.
+//
+// Counter sets are only ever incremented when they exist; a missing one is rebuilt from
+// Postgres on its next read, so a partial set is never created.
+//
+// Order of work for events: commit to Postgres, then update Redis in the same request.
+// If Redis fails the request still succeeds; the users touched are marked and their
+// profiles rebuilt from Postgres on the next read, and for a second the store answers
+// from Postgres without waiting on Redis (a breaker).
+//
+// The serving process keeps its own copy of the catalogue (Catalog): metadata and one
+// contiguous float32 block per model-independent modality, refreshed from Postgres by
+// item change sequence numbers (LISTEN/NOTIFY wakes it, polling backs it up).
+//
+// Export streams the event log in time order for training: one example per labelled
+// event with the history and counters strictly before it. ImportItems and ImportEvents
+// load files through COPY in chunks, safe to rerun.
+//
+// The text encoder (package features/text) turns titles and descriptions into the
+// "text" modality and query words into tokens.
+package features
