@@ -22,6 +22,7 @@ import (
 	"github.com/fusionrank/fusionrank/keys"
 	"github.com/fusionrank/fusionrank/postgres"
 	"github.com/fusionrank/fusionrank/recommend"
+	"github.com/fusionrank/fusionrank/web"
 )
 
 // Main is a running fusionrank service. End-to-end tests start one on port 0.
@@ -115,6 +116,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.API = api.New(api.Config{
 		Auth: c.Auth, RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit,
 		Logger: m.Log, Registry: m.Metrics,
+		Extra: m.webRoutes(), // the demo page and the widget (demo.go)
 	}, api.Deps{
 		Ready: []api.HealthCheck{
 			{Name: "postgres", Check: m.DB.Ping},
@@ -165,7 +167,7 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.followModels(bg)
 	m.attribDone = make(chan struct{})
 	go func() { m.Attrib.Run(bg); close(m.attribDone) }()
-	m.server = &http.Server{Handler: m.API.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	m.server = &http.Server{Handler: web.CORS(m.API.Handler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
 	m.Log.Info("serving", "url", m.URL())
