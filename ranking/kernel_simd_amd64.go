@@ -3,6 +3,7 @@
 package ranking
 
 import (
+	"math"
 	"simd/archsimd"
 	"unsafe"
 )
@@ -17,11 +18,15 @@ import (
 // costs 2·M·d_a fused multiply-adds per lane group with at most ten live
 // vectors (eight accumulators, one Q row, one R row).
 
-// Every kernel ends with archsimd.ClearAVXUpperBits (VZEROUPPER): Go's
-// scalar float code is SSE, and SSE instructions run while the upper halves
-// of the vector registers are dirty pay a false dependency each. Without
-// it the softmax ran 5× slower and the scalar code after any kernel
-// (including the plain reference in benchmarks) 3–4× slower.
+// Every kernel ends with archsimd.ClearAVXUpperBits (VZEROUPPER), and no
+// legacy SSE instruction (Go's scalar float code: MOVSS, CVTSD2SS, XORPS…)
+// runs between the first 512-bit instruction and that VZEROUPPER. On the
+// machine measured (Xeon under KVM) each SSE instruction run while the
+// upper register halves are dirty cost hundreds of nanoseconds: with one
+// such instruction left in the softmax it took 460 ns instead of 60, and
+// the scalar code after any kernel (the plain reference in benchmarks)
+// ran 2–3× slower. Constants are therefore float32 constant expressions
+// (loaded with VEX VMOVSS) and results leave through memory (lane0).
 
 // simdEnabled reports whether ScoreTo uses the AVX-512 kernels.
 var simdEnabled = archsimd.X86.AVX512()
@@ -83,9 +88,7 @@ func dotSIMD(x, y []float32) float32 {
 		b := archsimd.LoadFloat32x16SlicePart(y[i:])
 		acc = a.MulAdd(b, acc)
 	}
-	res := allSum(acc).GetLo().GetLo().GetElem(0)
-	archsimd.ClearAVXUpperBits()
-	return res
+	return lane0(allSum(acc))
 }
 
 // expSlice sets dst[i] = exp32(x[i]) 16 at a time.
@@ -271,7 +274,7 @@ func softmaxSIMD(ws *Workspace, imask uint64, mw, tw []float32) float32 {
 	M, G := ws.m, ws.groups
 	sp := unsafe.Pointer(unsafe.SliceData(ws.s))
 	tp := unsafe.Pointer(unsafe.SliceData(ws.t))
-	negInf := archsimd.BroadcastFloat32x16(float32(negInf32))
+	negInf := archsimd.BroadcastFloat32x16(-math.MaxFloat32)
 	mx := negInf
 	for g := 0; g < G; g++ {
 		lm := archsimd.Mask32x16FromBits(ws.laneBits[g])
@@ -307,9 +310,17 @@ func softmaxSIMD(ws *Workspace, imask uint64, mw, tw []float32) float32 {
 	if mw != nil || tw != nil {
 		explainSIMD(ws, imask, inv, mw, tw)
 	}
-	res := score.GetLo().GetLo().GetElem(0)
+	return lane0(score)
+}
+
+// lane0 returns lane 0 of v, clearing the upper register halves before
+// the value reaches scalar (SSE) code. The lane goes through memory so
+// that no SSE instruction runs while the upper halves are dirty.
+func lane0(v archsimd.Float32x16) float32 {
+	var buf [4]float32
+	v.GetLo().GetLo().Store(&buf)
 	archsimd.ClearAVXUpperBits()
-	return res
+	return buf[0]
 }
 
 // explainSIMD writes the attention summaries from the exponentials left in
@@ -324,7 +335,7 @@ func explainSIMD(ws *Workspace, imask uint64, inv archsimd.Float32x16, mw, tw []
 			for g := 0; g < G; g++ {
 				a = a.Add(vec(sp, (g*M+j)*lanes*4))
 			}
-			mw[j] = allSum(a).Mul(inv).GetLo().GetLo().GetElem(0)
+			allSum(a).Mul(inv).StoreSlicePart(mw[j : j+1])
 		}
 	}
 	if tw != nil {

@@ -27,13 +27,38 @@ func BenchmarkKernelParts(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(iters*s.n), "ns/candidate")
 	})
 	b.Run("softmax", func(b *testing.B) {
+		// Real S and T of the first candidate, restored before each call
+		// because the softmax overwrites S.
+		attendSIMD(ws, kv.data[:stride], kv.masks[0], nil, nil)
+		saved := append([]float32(nil), ws.s...)
 		iters := 0
 		for b.Loop() {
 			for range rows {
+				copy(ws.s, saved)
 				softmaxSIMD(ws, 1<<s.m-1, nil, nil)
 			}
 			iters++
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(iters*s.n), "ns/candidate")
 	})
+}
+
+func BenchmarkKernelExp64(b *testing.B) {
+	x := make([]float32, 64)
+	for i := range x {
+		x[i] = -float32(i) / 10
+	}
+	dst := make([]float32, 64)
+	for b.Loop() {
+		expSlice(dst, x)
+	}
+}
+
+func BenchmarkKernelAllSum(b *testing.B) {
+	x := make([]float32, 64)
+	var sink float32
+	for b.Loop() {
+		sink += dot(x, x)
+	}
+	_ = sink
 }
