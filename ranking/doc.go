@@ -1,8 +1,165 @@
 // Package ranking is the fusion scorer: a cross-modal attention layer that
-// lets the tokens of a query attend over each candidate item's modality
-// embeddings. It holds the forward pass (serving), the backward pass
-// (training), an AdamW optimizer and the safetensors model file format.
+// lets the tokens of a query (the words of a search, a photo, the shopper's
+// recent items) attend over each candidate item's modality embeddings
+// (text, image, learned collab vector, attributes), so a product is judged
+// by the modality that matters for this query.
 //
 // The package is pure computation: no I/O except encoding and decoding
-// model files on an io.Reader or io.Writer, no context, no logging.
+// model files on an io.Reader or io.Writer, no context, no logging, and no
+// imports from the rest of the project. It holds the forward pass
+// (serving), the backward pass (training), an AdamW optimizer with sparse
+// embedding-table updates, and the safetensors model file format.
+//
+// # Shapes
+//
+// A Config names M modalities (index j = 0…M−1, native dimension d_j), the
+// model dimension d (DModel), the attention dimension d_a (DAttn), the
+// number of scalar features F (NFeatures) and the number of query slots
+// (MaxQueryTokens). The parameters, row-major float32, named as in model
+// files and the golden file:
+//
+//	proj.j       P_j   d_j × d      projection of modality j
+//	proj_bias.j  p_j   d            its bias
+//	wq, wk, wv, wo     d × d_a      query, key, value and output maps
+//	pos_bias     β     MaxQueryTokens, one per query slot
+//	u            u     F            scalar-feature weights
+//	b            b     1            bias
+//
+// Tensor names use the modality index; the Config (stored in the model
+// file's metadata) maps indices to names.
+//
+// # Forward pass
+//
+// A query has Lq ≤ MaxQueryTokens tokens x_i, each a raw vector of some
+// modality m(i), with a mask q_i (false = padding). A candidate c has one
+// raw vector y_cj per modality, with a mask k_cj (false = the item lacks
+// the modality), and scalar features f_c:
+//
+//	X_i  = x_i P_m(i) + p_m(i)        Y_cj = y_cj P_j + p_j
+//	Q    = X Wq    R = X Wo           K_c  = Y_c Wk    V_c = Y_c Wv
+//	S_c[i,j] = Q_i·K_cj / √d_a + β_i         for valid pairs (q_i and k_cj)
+//	A_c  = softmax of S_c over all valid (i,j) pairs together
+//	T_c[i,j] = R_i·V_cj
+//	score_c = Σ_ij A_c[i,j] T_c[i,j] + u·f_c + b
+//
+// There is one softmax per candidate over every valid (token, modality)
+// pair, not one per token. The explanations are the marginals of A_c:
+// modality weights Σ_i A_c[i,j] (which modality of the product carried the
+// match; length M) and token weights Σ_j A_c[i,j] (which query token did;
+// length Lq). A candidate with no valid pair (every modality missing, or
+// every query token padded) scores u·f_c + b and its explanations are all
+// zero.
+//
+// # Masks
+//
+// Padded query tokens and missing item modalities never influence
+// anything: their vectors are never read (they may be NaN, ±Inf, of the
+// wrong length or nil), they get zero attention, zero gradient and no input
+// gradient. A nil Query.Mask means every token is valid; a nil
+// Candidate.Mask or ItemKVTo mask means modality j is present exactly when
+// its token is non-empty.
+//
+// # Serving
+//
+// K_c and V_c depend only on the item and the model, so they are computed
+// once, when a model loads and when an item changes, into an ItemKV: a
+// contiguous store with one row per item of d_a × 2M float32, transposed
+// (for each attention dimension e: K_c[0…M−1][e], then V_c[0…M−1][e]),
+// plus a 64-bit modality mask per row. A request computes Q and R once
+// (QueryTo, into a Workspace that stores them transposed, d_a × 16 per
+// group of 16 query tokens, with Q pre-scaled by 1/√d_a), then ScoreTo
+// scores any list of ItemKV rows: per candidate and per group of 16 query
+// tokens, 2·M·d_a vector multiply-adds, each broadcasting one element of K
+// or V against all 16 query tokens, then one softmax over at most
+// 16·M·groups values. ScoreTo does not allocate; keep Workspaces in a
+// sync.Pool.
+//
+//	kv := model.NewItemKV(len(items))            // when a model loads
+//	for r, it := range items {
+//		model.ItemKVTo(kv, r, it.Tokens, it.Mask)
+//	}
+//	ws := pool.Get().(*ranking.Workspace)          // per request
+//	model.QueryTo(ws, query)
+//	model.ScoreTo(scores, ws, kv, rows, features, &ranking.Explanations{Modality: mw})
+//	pool.Put(ws)
+//
+// # Backward pass
+//
+// Training minimises the softmax cross-entropy of the positive p among its
+// candidates, L = logsumexp_c(score_c) − score_p. With P_c the softmax of
+// the scores and δ_c = P_c − [c = p], LossAndGrad accumulates, for each
+// candidate with a valid pair (sums over valid pairs only):
+//
+//	∂L/∂b += δ_c          ∂L/∂u += δ_c f_c
+//	dA[i,j] = δ_c T[i,j]                     dT[i,j] = δ_c A[i,j]
+//	dS[i,j] = A[i,j] (dA[i,j] − Σ_kl A[k,l] dA[k,l])
+//	∂L/∂β_i += Σ_j dS[i,j]
+//	dQ_i += Σ_j dS[i,j] K_j / √d_a         dK_j = Σ_i dS[i,j] Q_i / √d_a
+//	dR_i += Σ_j dT[i,j] V_j                dV_j = Σ_i dT[i,j] R_i
+//	∂L/∂Wk += Y_jᵀ dK_j    ∂L/∂Wv += Y_jᵀ dV_j    dY_j = dK_j Wkᵀ + dV_j Wvᵀ
+//	∂L/∂P_j += y_jᵀ dY_j   ∂L/∂p_j += dY_j        ∂L/∂y_j = dY_j P_jᵀ
+//
+// and after all candidates, for each valid query token:
+//
+//	∂L/∂Wq += X_iᵀ dQ_i    ∂L/∂Wo += X_iᵀ dR_i    dX_i = dQ_i Wqᵀ + dR_i Woᵀ
+//	∂L/∂P_m(i) += x_iᵀ dX_i   ∂L/∂p_m(i) += dX_i   ∂L/∂x_i = dX_i P_m(i)ᵀ
+//
+// The input gradients ∂L/∂x_i and ∂L/∂y_cj (InputGrads) let a trainer
+// learn embedding tables, such as items' collab vectors and attribute
+// vectors, by backpropagating into the inputs: accumulate them per table
+// row in a SparseGrad and apply Adam.StepEmbeddings.
+//
+//	g := model.NewGrads()
+//	opt := ranking.NewAdam(ranking.AdamConfig{LR: 1e-3, WeightDecay: 1e-4})
+//	ig := make([]ranking.InputGrads, len(batch))
+//	loss := model.TrainStep(opt, g, batch, ig)   // zero, accumulate, average, step
+//	sg.Reset()
+//	for k := range batch { sg.Add(collabRow[k], ig[k].Query[0], 1); … }
+//	opt.StepEmbeddings(collab, sg)
+//
+// Finer control: LossAndGrad accumulates into g (call it per example, from
+// several goroutines with one Grads each and Grads.Add), then Adam.Step.
+//
+// # Float policy
+//
+// Parameters, inputs and item keys and values are float32. Serving computes
+// in float32: projections with float32 accumulation, attention scores and
+// values as float32 dot products of length d_a, and the softmax with a
+// float32 exponential (exp32: range reduction and a degree-6 polynomial,
+// relative error below 3e-7); the scores match the float64 golden file to
+// 1e-4 relative. Training (LossAndGrad, Loss, ScoresTo) reads the float32
+// parameters and inputs and computes everything in float64, so gradients
+// match the golden file to 1e-4 relative and finite differences to 1e-3.
+// Gradients (Grads, InputGrads, SparseGrad) and the model's Adam moments
+// are float64; embedding-table moments are float32 to halve their memory.
+// Adam writes the updated weights back as float32.
+//
+// # Kernels
+//
+// The per-candidate attention kernel, the exponential, and the axpy and
+// dot products used by the projections have a pure-Go version
+// (kernel_generic.go), used by the default build. Built with
+// GOEXPERIMENT=simd on amd64, kernel_simd_amd64.go adds AVX-512 versions
+// written with simd/archsimd and selects them at run time when the CPU has
+// AVX-512. Tests compare both on lengths 0, 1, 7, 8, 9, 4096 and on whole
+// scores, and the plain reference (reference_test.go, the formulas as
+// written) anchors the benchmarks: go test -bench Fusion reports
+// ns/candidate for BenchmarkFusion (this build's fast path) and
+// BenchmarkFusionReference on the same shapes.
+//
+// # Model files
+//
+// WriteTo and ReadModel use the safetensors format: an 8-byte little-endian
+// header length N; N bytes of JSON header, padded with spaces to a multiple
+// of 8, mapping each tensor name to {"dtype", "shape", "data_offsets":
+// [begin, end]} (byte offsets after the header) plus a "__metadata__"
+// string map holding "fusionrank.config" (the Config as JSON) and
+// "fusionrank.format" ("1"); then the tensors, little-endian F32, in the
+// order of Model.Tensors. ReadModel also accepts F64 tensors (converted to
+// float32) and files without fusionrank metadata (the config is then
+// inferred from the shapes, modality j named strconv.Itoa(j)). It rejects,
+// with errors wrapping ErrCorruptModel, a bad header length, a header that
+// is not JSON, an invalid config, missing or unexpected tensors, other
+// dtypes, shape or byte-length mismatches, overlapping or out-of-range
+// offsets, truncated data and NaN or infinite values.
 package ranking
