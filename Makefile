@@ -21,6 +21,8 @@ compose-check: services
 	docker-compose -f docker-compose.yml config -q
 
 # Every test, against the real Postgres and Redis on loopback.
+# WITH_BROWSER=1 (passed on to services): the browser tests need headless Chromium.
+test: export WITH_BROWSER := 1
 test: services vet compose-check
 	$(GO) test -count=1 -timeout 20m ./...
 
@@ -28,6 +30,8 @@ test: services vet compose-check
 bench:
 	GOEXPERIMENT=simd $(GO) test -run '^$$' -bench . -benchtime 2000x ./ranking/
 
+# The demo shop (scripts/demo.sh): imports ../shared/datasets/online-retail once (or DATA=…),
+# creates the demo keys, serves on ADDR and prints the URLs. Reruns are up in seconds.
+DATA ?= ../shared/datasets/online-retail/online_retail.tsv.gz
 demo: services build
-	./bin/fusionrank migrate
-	FUSIONRANK_ADDR=$(ADDR) FUSIONRANK_TEXT_VECTORS=$${FUSIONRANK_TEXT_VECTORS:-$(GLOVE)} ./bin/fusionrank serve
+	DATA=$(DATA) FUSIONRANK_ADDR=$(ADDR) FUSIONRANK_TEXT_VECTORS=$${FUSIONRANK_TEXT_VECTORS:-$(GLOVE)} scripts/demo.sh
