@@ -82,7 +82,7 @@ type Ranking struct {
 	RequestID    string       `json:"request_id"`
 	ModelVersion string       `json:"model_version"`
 	Items        []RankedItem `json:"items"`
-	UnknownItems []string     `json:"unknown_items,omitempty"`
+	UnknownItems []string     `json:"unknown_items"`
 	Personalized bool         `json:"personalized"`
 	Warnings     []string     `json:"warnings,omitempty"`
 }

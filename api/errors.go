@@ -54,6 +54,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 		if status == http.StatusServiceUnavailable {
 			level = slog.LevelWarn
 			msg = "a store is unavailable; retry"
+			s.metrics.unavailable.Inc()
 		} else {
 			msg = "internal error"
 		}

@@ -6,6 +6,7 @@ type metrics struct {
 	requests       *prometheus.CounterVec
 	latency        *prometheus.HistogramVec
 	internalErrors prometheus.Counter
+	unavailable    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -22,6 +23,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "fusionrank_http_internal_errors_total", Help: "Answers with status 500 (each one is a bug).",
 		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.internalErrors)
+	m.unavailable = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "fusionrank_http_unavailable_total", Help: "Answers with status 503 because a store was down.",
+	})
+	reg.MustRegister(m.requests, m.latency, m.internalErrors, m.unavailable)
 	return m
 }

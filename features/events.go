@@ -259,6 +259,7 @@ var errRedisDown = errors.New("redis marked down after a recent failure")
 // Redis failed, and whether Redis failed recently (a breaker: after a failure the store
 // answers from Postgres for a second instead of waiting on Redis timeouts).
 type dirtySet struct {
+	onError  func(error) // Options.OnRedisError
 	mu       sync.Mutex
 	users    map[string]bool
 	downTill time.Time
@@ -300,7 +301,11 @@ func (d *dirtySet) observe(err error) {
 	}
 	d.mu.Lock()
 	d.downTill = time.Now().Add(time.Second)
+	onErr := d.onError
 	d.mu.Unlock()
+	if onErr != nil {
+		onErr(err)
+	}
 }
 
 var _ = postgres.Translate

@@ -46,6 +46,8 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives warnings about the cache. Default: discard.
 	Logger *slog.Logger
+	// OnRedisError, when set, is called with every Redis failure (for metrics).
+	OnRedisError func(error)
 }
 
 // Store is the feature store: the catalogue and event history in Postgres (the source
@@ -91,6 +93,7 @@ func New(db *postgres.DB, rdb redis.UniversalClient, opt Options) *Store {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{db: db, rdb: rdb, opt: opt, dirty: newDirtySet()}
+	s.dirty.onError = opt.OnRedisError
 	if opt.Text != nil {
 		s.mods = append(s.mods, Modality{Name: "text", Dim: opt.Text.Dim()})
 	}

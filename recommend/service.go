@@ -439,7 +439,7 @@ func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 
 // answer turns scored candidates into the API answer.
 func (s *Service) answer(ctx context.Context, kind string, l *live, rc *reqctx, cands []cand, count int, userID string) fusionrank.Ranking {
-	r := fusionrank.Ranking{RequestID: requestID(ctx), ModelVersion: "none", Personalized: rc.personal, Warnings: rc.warnings}
+	r := fusionrank.Ranking{RequestID: requestID(ctx), ModelVersion: "none", Personalized: rc.personal, Warnings: rc.warnings, UnknownItems: []string{}}
 	if l != nil {
 		r.ModelVersion = l.version
 	}

@@ -70,7 +70,9 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 		}
 		r.Items = append(r.Items, fusionrank.RankedItem{ID: id, Score: 0, Source: "unknown"})
 	}
-	r.UnknownItems = unknown
+	if unknown != nil {
+		r.UnknownItems = unknown
+	}
 	return r, nil
 }
 

@@ -225,3 +225,60 @@ func ids(answer map[string]any) []string {
 	}
 	return out
 }
+
+// TestAttributionAndStats: an event carrying a ranked answer's request id counts as a
+// click of the model that answered.
+func TestAttributionAndStats(t *testing.T) {
+	m := startMain(t, map[string]string{"FUSIONRANK_MODALITIES": "image:4"})
+	base := m.URL()
+	key := createKey(t, m, fusionrank.ScopeWrite)
+	p := "attr-"
+	for i := range 3 {
+		do(t, "PUT", base+fmt.Sprintf("/v1/items/%si%d", p, i), key, map[string]any{"title": "thing", "vectors": map[string]any{"image": []float32{1, float32(i), 0, 0}}})
+	}
+	waitFor(t, "items", func() bool {
+		r := do(t, "POST", base+"/v1/rerank", key, map[string]any{"items": []any{map[string]any{"id": p + "i2"}}})
+		return len(r.json(t)["unknown_items"].([]any)) == 0
+	})
+	r := do(t, "POST", base+"/v1/rerank", key, map[string]any{"items": []any{map[string]any{"id": p + "i0"}, map[string]any{"id": p + "i1"}}})
+	reqID := r.json(t)["request_id"].(string)
+	if reqID == "" || r.header.Get("X-Request-ID") != reqID {
+		t.Fatalf("request id %q, header %q", reqID, r.header.Get("X-Request-ID"))
+	}
+	ev := map[string]any{"events": []any{map[string]any{"event_id": p + "e1", "user_id": p + "u", "item_id": p + "i1", "type": "click",
+		"timestamp": time.Now().UTC().Format(time.RFC3339), "request_id": reqID}}}
+	if r := do(t, "POST", base+"/v1/events", key, ev); r.status != 200 {
+		t.Fatalf("event: %d %s", r.status, r.body)
+	}
+	waitFor(t, "the click to be attributed", func() bool {
+		r := do(t, "GET", base+"/v1/stats/models", key, nil)
+		for _, s := range r.json(t)["models"].([]any) {
+			s := s.(map[string]any)
+			if s["model_version"] == "none" && s["clicks"].(float64) >= 1 && s["impressions"].(float64) >= 2 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestBatch100kLines streams 100,000 NDJSON lines in one request.
+func TestBatch100kLines(t *testing.T) {
+	m := startMain(t, nil)
+	key := createKey(t, m, fusionrank.ScopeWrite)
+	var b strings.Builder
+	for i := range 100_000 {
+		fmt.Fprintf(&b, `{"id":"big-%d","title":"item %d","price":%d}`+"\n", i, i, i%100)
+	}
+	r := do(t, "POST", m.URL()+"/v1/items:batch", key, b.String())
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body[:min(len(r.body), 500)])
+	}
+	if res := r.json(t); res["accepted"] != float64(100_000) || len(res["rejected"].([]any)) != 0 {
+		t.Fatalf("answer %s", r.body[:min(len(r.body), 500)])
+	}
+	var n int
+	if err := m.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM items WHERE id LIKE 'big-%'`).Scan(&n); err != nil || n != 100_000 {
+		t.Fatalf("%d items stored (%v)", n, err)
+	}
+}

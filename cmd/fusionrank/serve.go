@@ -78,6 +78,14 @@ func (m *Main) Open(ctx context.Context) error {
 	} else {
 		m.Log.Warn("FUSIONRANK_TEXT_VECTORS is empty: items get no text vectors")
 	}
+	if m.Metrics == nil {
+		m.Metrics = prometheus.NewRegistry()
+		m.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	storeErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fusionrank_store_errors_total", Help: "Failed calls to a store, by store.",
+	}, []string{"store"})
+	m.Metrics.MustRegister(storeErrors)
 	mods := make([]features.Modality, len(c.Modalities))
 	for i, md := range c.Modalities {
 		mods[i] = features.Modality{Name: md.Name, Dim: md.Dim}
@@ -86,6 +94,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Modalities: mods, Text: enc, Logger: m.Log, Namespace: m.Namespace,
 		Rules:         features.ProfileRules{HalfLife: c.HalfLife, Weights: c.EventWeights},
 		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL,
+		OnRedisError:  func(error) { storeErrors.WithLabelValues("redis").Inc() },
 	})
 	start := time.Now()
 	n, err := m.Features.Refresh(openCtx)
@@ -108,10 +117,6 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Keys = keys.New(m.DB)
 	if err := m.Keys.Refresh(openCtx); err != nil {
 		return fmt.Errorf("api keys: %w", err)
-	}
-	if m.Metrics == nil {
-		m.Metrics = prometheus.NewRegistry()
-		m.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	m.API = api.New(api.Config{
 		Auth: c.Auth, RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit,

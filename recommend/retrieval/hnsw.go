@@ -575,11 +575,25 @@ func (h *HNSW) searchLayer(ws *workspace, q []float32, ef, l int, skip int32, fi
 		if len(ws.res) >= ef && -c.sim < ws.res[0].sim {
 			break
 		}
+		// Two passes over the neighbours: the first filters visited ones and
+		// touches the first word of each new vector, so that the cache
+		// misses for all of them are in flight at once (the graph walk is
+		// bound by memory latency, not by arithmetic, once the vectors
+		// outgrow the cache); the second scores them.
+		fresh := ws.fresh[:0]
+		var touch float32
 		for _, e := range h.neighbours(ws, c.id, l) {
 			if vis[e] == ep {
 				continue
 			}
 			vis[e] = ep
+			fresh = append(fresh, e)
+			if prefetchOn {
+				touch += h.vecs[int(e)*h.dim]
+			}
+		}
+		ws.fresh, ws.sink = fresh, touch
+		for _, e := range fresh {
 			s := dot(q, h.vec(e))
 			if len(ws.res) < ef || s > ws.res[0].sim {
 				ws.cand = candPush(ws.cand, cand{e, -s})
@@ -636,3 +650,5 @@ func (h *HNSW) SearchTo(dst []Hit, q []float32, k int, allow func(slot int32) bo
 	ws.res = res
 	return out
 }
+
+var prefetchOn = true

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -88,11 +89,14 @@ func reportOn(t *testing.T, name string, items, queries []float32, dim int) {
 
 	cfg := HNSWConfig{M: *reportM, EfConstruction: *reportEfC}
 	h := NewHNSW(dim, cfg)
+	cpu0 := cpuTime()
 	t0 := time.Now()
 	h.SetBatch(seqSlots(n), items)
 	build := time.Since(t0)
+	cpu := cpuTime() - cpu0
 	c := cfg.withDefaults()
-	t.Logf("%s hnsw M=%d efC=%d: build %v with %d workers", name, c.M, c.EfConstruction, build.Round(time.Millisecond), c.Workers)
+	t.Logf("%s hnsw M=%d efC=%d: build %v wall, %v CPU (user+sys) with %d workers", name, c.M, c.EfConstruction,
+		build.Round(time.Millisecond), cpu.Round(time.Millisecond), c.Workers)
 
 	for _, ef := range parseInts(t, *reportEf) {
 		h.SetEfSearch(ef)
@@ -126,6 +130,16 @@ func reportOn(t *testing.T, name string, items, queries []float32, dim int) {
 			name, ef, rec10/float64(nq), rec100/float64(nq), pct(lat, 50), pct(lat, 99), qps)
 	}
 	fmt.Println()
+}
+
+// cpuTime returns the CPU time this process has used, so that build
+// figures can be read independently of other load on the machine.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func pct(d []time.Duration, p int) time.Duration {

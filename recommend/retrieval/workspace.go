@@ -20,6 +20,8 @@ type workspace struct {
 	prune   []cand
 	prune2  []cand
 	nbuf    []int32
+	fresh   []int32 // unvisited neighbours of the node being expanded
+	sink    float32 // keeps the prefetching loads of searchLayer alive
 }
 
 func (h *HNSW) getWS() *workspace {
