@@ -20,9 +20,11 @@
 //     a second) and, on a miss, rebuilt from the user's events in Postgres and written
 //     back. The sum does not depend on the order events are added in, so a rebuilt
 //     profile equals the incrementally maintained one (a test proves it).
+//
 //   - pop:h:<hour> and pop:d:<day>: event counts per item in hour and day buckets; the
 //     1-hour, 1-day and 7-day windows slide over them (the oldest bucket counts by the
 //     share of it still inside the window).
+//
 //   - covis:<item>: how often each item directly followed this one in a user's history.
 //
 // Counter sets are only ever incremented when they exist; a missing one is rebuilt from

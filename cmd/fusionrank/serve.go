@@ -94,7 +94,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Modalities: mods, Text: enc, Logger: m.Log, Namespace: m.Namespace,
 		Rules:         features.ProfileRules{HalfLife: c.HalfLife, Weights: c.EventWeights},
 		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL,
-		OnRedisError:  func(error) { storeErrors.WithLabelValues("redis").Inc() },
+		OnRedisError: func(error) { storeErrors.WithLabelValues("redis").Inc() },
 	})
 	start := time.Now()
 	n, err := m.Features.Refresh(openCtx)
