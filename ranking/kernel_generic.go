@@ -65,28 +65,26 @@ func exp32(x float32) float32 {
 // zero), and ws holds at least one valid query token. When mw or tw is not
 // nil it receives the modality or token attention sums.
 func attendGeneric(ws *Workspace, kv []float32, imask uint64, mw, tw []float32) float32 {
-	M, da, G := ws.m, ws.da, ws.groups
+	M, dp, G := ws.m, ws.dp, ws.groups
 	s, t := ws.s, ws.t
-	stride := 2 * M
 	for g := 0; g < G; g++ {
-		qt := ws.qt[g*da*lanes : (g+1)*da*lanes]
-		rt := ws.rt[g*da*lanes : (g+1)*da*lanes]
+		bits := ws.laneBits[g]
 		for j := 0; j < M; j++ {
 			if imask&(1<<j) == 0 {
 				continue
 			}
-			var sa, ta [lanes]float32
-			for e := 0; e < da; e++ {
-				k, v := kv[e*stride+j], kv[e*stride+M+j]
-				q := qt[e*lanes : e*lanes+lanes]
-				r := rt[e*lanes : e*lanes+lanes]
-				for l := range lanes {
-					sa[l] += q[l] * k
-					ta[l] += r[l] * v
+			k, v := kv[j*dp:(j+1)*dp], kv[(M+j)*dp:(M+j+1)*dp]
+			sv := s[(g*M+j)*lanes : (g*M+j+1)*lanes]
+			tv := t[(g*M+j)*lanes : (g*M+j+1)*lanes]
+			for l := range lanes {
+				if bits&(1<<l) == 0 {
+					sv[l], tv[l] = 0, 0
+					continue
 				}
+				i := g*lanes + l
+				sv[l] = dotGeneric(ws.qs[i*dp:(i+1)*dp], k)
+				tv[l] = dotGeneric(ws.rs[i*dp:(i+1)*dp], v)
 			}
-			copy(s[(g*M+j)*lanes:], sa[:])
-			copy(t[(g*M+j)*lanes:], ta[:])
 		}
 	}
 	return softmaxGeneric(ws, imask, mw, tw)

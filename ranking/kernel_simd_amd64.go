@@ -12,11 +12,10 @@ import (
 // has a pure-Go twin in kernel_generic.go that is used when the CPU lacks
 // AVX-512 and that the tests compare it with.
 //
-// The attention kernel keeps one 512-bit vector per 16 query tokens: Q and
-// R are stored transposed (d_a × 16 per lane group), and each element of an
-// item's K or V is broadcast against all 16 query tokens, so a candidate
-// costs 2·M·d_a fused multiply-adds per lane group with at most ten live
-// vectors (eight accumulators, one Q row, one R row).
+// The attention kernel runs its vectors along d_a (padded to a multiple of
+// 16): per lane group of 16 query tokens a candidate costs 2·M·d_a/16 ·16
+// fused multiply-adds with no broadcasts, plus a butterfly of permutes that
+// turns the 16×M accumulators into M vectors over the 16 tokens.
 
 // Every kernel ends with archsimd.ClearAVXUpperBits (VZEROUPPER), and no
 // legacy SSE instruction (Go's scalar float code: MOVSS, CVTSD2SS, XORPS…)
@@ -135,109 +134,159 @@ func store16(v archsimd.Float32x16, p unsafe.Pointer, off int) {
 	v.Store((*[16]float32)(unsafe.Add(p, off)))
 }
 
-// attendSIMD is attendGeneric on AVX-512.
+// attendSIMD is attendGeneric on AVX-512. For each lane group of 16 query
+// tokens and each chunk of up to 4 modalities it computes the 16×4 dot
+// products S[i,j] = Qs_i·K_j (then T[i,j] = R_i·V_j) with vectors running
+// along d_a: two tokens at a time, eight accumulators, no broadcasts. The
+// accumulators are then summed across lanes by a butterfly of two-source
+// permutes (reducePairs), which leaves S[·,j] as one vector over the 16
+// tokens, the layout softmaxSIMD wants.
 func attendSIMD(ws *Workspace, kv []float32, imask uint64, mw, tw []float32) float32 {
-	M, da, G := ws.m, ws.da, ws.groups
-	stride := 2 * M
+	M, dp, G := ws.m, ws.dp, ws.groups
 	// The bounds the unsafe loads below rely on.
-	if len(kv) < da*stride || len(ws.qt) < G*da*lanes || len(ws.rt) < G*da*lanes ||
-		len(ws.s) < G*M*lanes || len(ws.t) < G*M*lanes {
+	if len(kv) < 2*M*dp || len(ws.qs) < G*lanes*dp || len(ws.rs) < G*lanes*dp ||
+		len(ws.s) < G*M*lanes || len(ws.t) < G*M*lanes || len(ws.red) < 4*(lanes/2)*lanes {
 		panic("ranking: internal error: kernel buffers too short")
 	}
 	kp := unsafe.Pointer(unsafe.SliceData(kv))
+	vp := unsafe.Add(kp, M*dp*4)
 	sp := unsafe.Pointer(unsafe.SliceData(ws.s))
 	tp := unsafe.Pointer(unsafe.SliceData(ws.t))
+	rd := unsafe.Pointer(unsafe.SliceData(ws.red))
+	rowB := dp * 4
 	for g := 0; g < G; g++ {
-		qp := unsafe.Pointer(unsafe.SliceData(ws.qt[g*da*lanes:]))
-		rp := unsafe.Pointer(unsafe.SliceData(ws.rt[g*da*lanes:]))
-		out := g * M * lanes
-		rowB := stride * 4
-		vp := unsafe.Add(kp, M*4)
+		// Pairs of tokens that exist in this group; rows past ws.lq are
+		// zero, so a half-used last pair is harmless.
+		pairs := (min(lanes, ws.lq-g*lanes) + 1) / 2
+		qp := unsafe.Pointer(unsafe.SliceData(ws.qs[g*lanes*dp:]))
+		rp := unsafe.Pointer(unsafe.SliceData(ws.rs[g*lanes*dp:]))
+		out := g * M * lanes * 4
 		j := 0
 		for ; j+4 <= M; j += 4 {
-			dots4(qp, unsafe.Add(kp, j*4), da, rowB, sp, (out+j*lanes)*4)
-			dots4(rp, unsafe.Add(vp, j*4), da, rowB, tp, (out+j*lanes)*4)
+			pairDots4(qp, unsafe.Add(kp, j*rowB), rowB, pairs, rd)
+			reducePairs(rd, 4, sp, out+j*64)
+			pairDots4(rp, unsafe.Add(vp, j*rowB), rowB, pairs, rd)
+			reducePairs(rd, 4, tp, out+j*64)
 		}
-		for ; j+2 <= M; j += 2 {
-			dots2(qp, unsafe.Add(kp, j*4), da, rowB, sp, (out+j*lanes)*4)
-			dots2(rp, unsafe.Add(vp, j*4), da, rowB, tp, (out+j*lanes)*4)
-		}
-		if j < M {
-			dots1(qp, unsafe.Add(kp, j*4), da, rowB, sp, (out+j*lanes)*4)
-			dots1(rp, unsafe.Add(vp, j*4), da, rowB, tp, (out+j*lanes)*4)
+		for ; j < M; j++ {
+			pairDots1(qp, unsafe.Add(kp, j*rowB), rowB, pairs, rd)
+			reducePairs(rd, 1, sp, out+j*64)
+			pairDots1(rp, unsafe.Add(vp, j*rowB), rowB, pairs, rd)
+			reducePairs(rd, 1, tp, out+j*64)
 		}
 	}
 	return softmaxSIMD(ws, imask, mw, tw)
 }
 
-// bc broadcasts the float32 at p + off bytes to all 16 lanes.
-func bc(p unsafe.Pointer, off int) archsimd.Float32x16 {
-	return archsimd.BroadcastFloat32x16(*(*float32)(unsafe.Add(p, off)))
+// Index vectors of the butterfly that sums 16 vectors lane-wise into one:
+// level 1 folds two tokens' 16-lane accumulators into one vector of 8
+// partial sums each, level 2 four tokens of 4, level 3 eight of 2, level 4
+// sixteen of 1, token order preserved. lo picks the first half of each
+// token's partials, hi the second; lo + hi is the next level.
+var butterfly = [4][2][16]uint32{
+	{{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+		{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}},
+	{{0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27},
+		{4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31}},
+	{{0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29},
+		{2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31}},
+	{{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30},
+		{1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}},
 }
 
-// dots4 sets out[j'] = Σ_e x[e]·bcast(y[e][j']) for j' = 0…3: the S vectors
-// of four modalities when x is Qt and y is K, the T vectors when x is Rt
-// and y is V. xp points at the lane group's d_a × 16 block, yp at the
-// item's first element for modality j, rowB is the item row's byte stride
-// between consecutive e. Computing S and T in separate loops keeps nine
-// vectors live (four accumulators, x, four broadcasts), under the 15 the
-// compiler allocates, so nothing spills. Addresses are base + offset so
-// that no pointer leaves its allocation.
-func dots4(xp, yp unsafe.Pointer, da, rowB int, op unsafe.Pointer, out int) {
-	var a0, a1, a2, a3 archsimd.Float32x16
-	for n := da; ; {
-		x := archsimd.LoadFloat32x16((*[16]float32)(xp))
-		a0 = bc(yp, 0).MulAdd(x, a0)
-		a1 = bc(yp, 4).MulAdd(x, a1)
-		a2 = bc(yp, 8).MulAdd(x, a2)
-		a3 = bc(yp, 12).MulAdd(x, a3)
-		n--
-		if n == 0 {
-			break
-		}
-		// Advance only when another iteration follows, so the pointers
-		// never leave their allocations.
-		xp = unsafe.Add(xp, 64)
-		yp = unsafe.Add(yp, rowB)
-	}
-	store16(a0, op, out)
-	store16(a1, op, out+64)
-	store16(a2, op, out+128)
-	store16(a3, op, out+192)
+// fold combines x and y one butterfly level down.
+func fold(x, y archsimd.Float32x16, level int) archsimd.Float32x16 {
+	lo := x.ConcatPermute(y, archsimd.LoadUint32x16(&butterfly[level][0]))
+	hi := x.ConcatPermute(y, archsimd.LoadUint32x16(&butterfly[level][1]))
+	return lo.Add(hi)
 }
 
-// dots2 is dots4 for two modalities.
-func dots2(xp, yp unsafe.Pointer, da, rowB int, op unsafe.Pointer, out int) {
-	var a0, a1 archsimd.Float32x16
-	for n := da; ; {
-		x := archsimd.LoadFloat32x16((*[16]float32)(xp))
-		a0 = bc(yp, 0).MulAdd(x, a0)
-		a1 = bc(yp, 4).MulAdd(x, a1)
-		n--
-		if n == 0 {
-			break
+// pairDots4 accumulates, for each pair p < pairs of query rows (2p, 2p+1)
+// starting at xp and each of the 4 item rows starting at yp, the products
+// along d_a, folds each pair's two accumulators one butterfly level, and
+// stores the result at rd[j][p] (vector index j·8 + p). rowB is the byte
+// length of a row (a multiple of 64). Pointers are advanced only when
+// another iteration follows, so none leaves its allocation.
+func pairDots4(xp, yp unsafe.Pointer, rowB, pairs int, rd unsafe.Pointer) {
+	for p := 0; p < pairs; p++ {
+		x0 := unsafe.Add(xp, 2*p*rowB)
+		x1 := unsafe.Add(x0, rowB)
+		y0 := yp
+		y1 := unsafe.Add(y0, rowB)
+		y2 := unsafe.Add(y1, rowB)
+		y3 := unsafe.Add(y2, rowB)
+		var a0, a1, a2, a3, b0, b1, b2, b3 archsimd.Float32x16
+		for n := rowB / 64; ; {
+			q0 := archsimd.LoadFloat32x16((*[16]float32)(x0))
+			q1 := archsimd.LoadFloat32x16((*[16]float32)(x1))
+			k := archsimd.LoadFloat32x16((*[16]float32)(y0))
+			a0 = q0.MulAdd(k, a0)
+			b0 = q1.MulAdd(k, b0)
+			k = archsimd.LoadFloat32x16((*[16]float32)(y1))
+			a1 = q0.MulAdd(k, a1)
+			b1 = q1.MulAdd(k, b1)
+			k = archsimd.LoadFloat32x16((*[16]float32)(y2))
+			a2 = q0.MulAdd(k, a2)
+			b2 = q1.MulAdd(k, b2)
+			k = archsimd.LoadFloat32x16((*[16]float32)(y3))
+			a3 = k.MulAdd(q0, a3)
+			b3 = k.MulAdd(q1, b3)
+			n--
+			if n == 0 {
+				break
+			}
+			x0, x1 = unsafe.Add(x0, 64), unsafe.Add(x1, 64)
+			y0, y1, y2, y3 = unsafe.Add(y0, 64), unsafe.Add(y1, 64), unsafe.Add(y2, 64), unsafe.Add(y3, 64)
 		}
-		xp = unsafe.Add(xp, 64)
-		yp = unsafe.Add(yp, rowB)
+		store16(fold(a0, b0, 0), rd, (0*8+p)*64)
+		store16(fold(a1, b1, 0), rd, (1*8+p)*64)
+		store16(fold(a2, b2, 0), rd, (2*8+p)*64)
+		store16(fold(a3, b3, 0), rd, (3*8+p)*64)
 	}
-	store16(a0, op, out)
-	store16(a1, op, out+64)
+	for p := pairs; p < lanes/2; p++ {
+		for j := 0; j < 4; j++ {
+			store16(archsimd.Float32x16{}, rd, (j*8+p)*64)
+		}
+	}
 }
 
-// dots1 is dots4 for one modality.
-func dots1(xp, yp unsafe.Pointer, da, rowB int, op unsafe.Pointer, out int) {
-	var a0 archsimd.Float32x16
-	for n := da; ; {
-		x := archsimd.LoadFloat32x16((*[16]float32)(xp))
-		a0 = bc(yp, 0).MulAdd(x, a0)
-		n--
-		if n == 0 {
-			break
+// pairDots1 is pairDots4 for one item row.
+func pairDots1(xp, yp unsafe.Pointer, rowB, pairs int, rd unsafe.Pointer) {
+	for p := 0; p < pairs; p++ {
+		x0 := unsafe.Add(xp, 2*p*rowB)
+		x1 := unsafe.Add(x0, rowB)
+		y0 := yp
+		var a0, b0 archsimd.Float32x16
+		for n := rowB / 64; ; {
+			k := archsimd.LoadFloat32x16((*[16]float32)(y0))
+			a0 = archsimd.LoadFloat32x16((*[16]float32)(x0)).MulAdd(k, a0)
+			b0 = archsimd.LoadFloat32x16((*[16]float32)(x1)).MulAdd(k, b0)
+			n--
+			if n == 0 {
+				break
+			}
+			x0, x1, y0 = unsafe.Add(x0, 64), unsafe.Add(x1, 64), unsafe.Add(y0, 64)
 		}
-		xp = unsafe.Add(xp, 64)
-		yp = unsafe.Add(yp, rowB)
+		store16(fold(a0, b0, 0), rd, p*64)
 	}
-	store16(a0, op, out)
+	for p := pairs; p < lanes/2; p++ {
+		store16(archsimd.Float32x16{}, rd, p*64)
+	}
+}
+
+// reducePairs finishes the butterfly for nj item rows: rd[j][0…7] (pairs
+// of tokens, 8 partial sums each; pairDots zeroes missing pairs) become one
+// vector per row with lane i = the full dot product for token i, stored at
+// op + out + j·64.
+func reducePairs(rd unsafe.Pointer, nj int, op unsafe.Pointer, out int) {
+	for j := 0; j < nj; j++ {
+		b := j * 8 * 64
+		x0 := fold(vec(rd, b), vec(rd, b+64), 1)
+		x1 := fold(vec(rd, b+128), vec(rd, b+192), 1)
+		x2 := fold(vec(rd, b+256), vec(rd, b+320), 1)
+		x3 := fold(vec(rd, b+384), vec(rd, b+448), 1)
+		store16(fold(fold(x0, x1, 2), fold(x2, x3, 2), 3), op, out+j*64)
+	}
 }
 
 // permIdx holds the VPERMPS index vectors of a butterfly reduction: after

@@ -10,18 +10,24 @@ const lanes = 16
 // for one model, with each item's modality mask. Row r holds one item; the
 // caller maps item ids to rows.
 //
-// Each row is DAttn × 2M float32: for every attention dimension d, the M
-// keys K_c[0..M-1][d] followed by the M values V_c[0..M-1][d]. This
-// transposed layout lets the scorer broadcast one element of K or V against
-// all query tokens at once.
+// Each row is 2M × D float32, D being DAttn rounded up to a multiple of 16
+// (one 512-bit vector) with zero padding: the M keys K_c[0..M-1], then the
+// M values V_c[0..M-1], each a contiguous run of D. The padding lets the
+// kernels read whole vectors without a tail.
 //
 // An ItemKV is safe for concurrent reads; writes (ItemKVTo, Resize) must
 // not run concurrently with reads of the same ItemKV.
 type ItemKV struct {
-	m, da int
-	data  []float32
-	masks []uint64
+	m, da, dp int // modalities, d_a, d_a padded to a multiple of lanes
+	data      []float32
+	masks     []uint64
 }
+
+// padDim rounds d_a up to a multiple of lanes.
+func padDim(da int) int { return (da + lanes - 1) / lanes * lanes }
+
+// stride is the length of one row.
+func (kv *ItemKV) stride() int { return 2 * kv.m * kv.dp }
 
 // NewItemKV returns a zeroed store with n rows for m's shapes. A zeroed row
 // has no valid modality, so it scores u·f + b until set with ItemKVTo.
@@ -30,7 +36,9 @@ func (m *Model) NewItemKV(n int) *ItemKV {
 		panic("ranking: negative ItemKV size")
 	}
 	M, da := len(m.cfg.Modalities), m.cfg.DAttn
-	return &ItemKV{m: M, da: da, data: make([]float32, n*da*2*M), masks: make([]uint64, n)}
+	kv := &ItemKV{m: M, da: da, dp: padDim(da), masks: make([]uint64, n)}
+	kv.data = make([]float32, n*kv.stride())
+	return kv
 }
 
 // Len returns the number of rows.
@@ -42,7 +50,7 @@ func (kv *ItemKV) Resize(n int) {
 	if n < 0 {
 		panic("ranking: negative ItemKV size")
 	}
-	stride := kv.da * 2 * kv.m
+	stride := kv.stride()
 	if n <= len(kv.masks) {
 		kv.data = kv.data[:n*stride]
 		kv.masks = kv.masks[:n]
@@ -71,11 +79,10 @@ func (m *Model) ItemKVTo(kv *ItemKV, row int, tokens [][]float32, mask []bool) {
 		panic("ranking: ItemKV row out of range")
 	}
 	m.checkItemTokens(tokens, mask)
-	stride := da * 2 * M
+	stride, dp := kv.stride(), kv.dp
 	dst := kv.data[row*stride : (row+1)*stride]
 	clear(dst)
-	buf := make([]float32, d+2*da)
-	y, k, v := buf[:d], buf[d:d+da], buf[d+da:]
+	y := make([]float32, d)
 	var bits uint64
 	for j, tok := range tokens {
 		valid := len(tok) > 0
@@ -87,12 +94,8 @@ func (m *Model) ItemKVTo(kv *ItemKV, row int, tokens [][]float32, mask []bool) {
 		}
 		bits |= 1 << j
 		m.project(y, j, tok)
-		matVecTo(k, y, m.Wk, da)
-		matVecTo(v, y, m.Wv, da)
-		for e := 0; e < da; e++ {
-			dst[e*2*M+j] = k[e]
-			dst[e*2*M+M+j] = v[e]
-		}
+		matVecTo(dst[j*dp:j*dp+da], y, m.Wk, da)
+		matVecTo(dst[(M+j)*dp:(M+j)*dp+da], y, m.Wv, da)
 	}
 	kv.masks[row] = bits
 }
@@ -123,12 +126,14 @@ type Workspace struct {
 	model     *Model
 	m, da, lq int
 	groups    int
-	qt, rt    []float32 // groups × da × lanes, Q/sqrt(da) and R transposed
+	dp        int       // d_a padded to a multiple of lanes
+	qs, rs    []float32 // groups·lanes × dp: Q/√d_a and R, zero rows and padding
 	beta      []float32 // groups × lanes, β_i (0 on invalid lanes)
 	laneBits  []uint16  // groups: bit l set when token g*lanes+l is valid
 	q, r      []float32 // lq × da, row-major Q (unscaled) and R
 	qmask     []bool    // lq
 	s, t      []float32 // groups × M × lanes scratch
+	red       []float32 // 4 × lanes/2 × lanes: the SIMD kernel's partial sums
 	x         []float32 // d_model scratch
 	anyQuery  bool
 	hasQuery  bool
@@ -154,8 +159,11 @@ func (m *Model) QueryTo(ws *Workspace, q Query) {
 	lq := len(q.Tokens)
 	groups := (lq + lanes - 1) / lanes
 	ws.model, ws.m, ws.da, ws.lq, ws.groups = m, M, da, lq, groups
-	ws.qt = grow(ws.qt, groups*da*lanes)
-	ws.rt = grow(ws.rt, groups*da*lanes)
+	dp := padDim(da)
+	ws.dp = dp
+	ws.qs = grow(ws.qs, groups*lanes*dp)
+	ws.rs = grow(ws.rs, groups*lanes*dp)
+	ws.red = grow(ws.red, 4*(lanes/2)*lanes)
 	ws.beta = grow(ws.beta, groups*lanes)
 	ws.q = grow(ws.q, lq*da)
 	ws.r = grow(ws.r, lq*da)
@@ -170,8 +178,8 @@ func (m *Model) QueryTo(ws *Workspace, q Query) {
 		ws.qmask = make([]bool, lq)
 	}
 	ws.qmask = ws.qmask[:lq]
-	clear(ws.qt)
-	clear(ws.rt)
+	clear(ws.qs)
+	clear(ws.rs)
 	clear(ws.beta)
 	clear(ws.q)
 	clear(ws.r)
@@ -193,11 +201,11 @@ func (m *Model) QueryTo(ws *Workspace, q Query) {
 		g, l := i/lanes, i%lanes
 		ws.laneBits[g] |= 1 << l
 		ws.beta[g*lanes+l] = m.PosBias[i]
-		qt, rt := ws.qt[g*da*lanes:], ws.rt[g*da*lanes:]
-		for e := 0; e < da; e++ {
-			qt[e*lanes+l] = qi[e] * scale
-			rt[e*lanes+l] = ri[e]
+		qs, rs := ws.qs[i*dp:i*dp+da], ws.rs[i*dp:i*dp+da]
+		for e := range qs {
+			qs[e] = qi[e] * scale
 		}
+		copy(rs, ri)
 	}
 	ws.hasQuery = true
 }
@@ -249,7 +257,7 @@ func (m *Model) ScoreTo(dst []float32, ws *Workspace, kv *ItemKV, rows []int, fe
 			panic("ranking: Explanations.Token length differs from len(rows) × Lq")
 		}
 	}
-	stride := ws.da * 2 * M
+	stride := kv.stride()
 	nrows := len(kv.masks)
 	for c, r := range rows {
 		if uint(r) >= uint(nrows) {
