@@ -63,16 +63,14 @@
 //
 // K_c and V_c depend only on the item and the model, so they are computed
 // once, when a model loads and when an item changes, into an ItemKV: a
-// contiguous store with one row per item of d_a × 2M float32, transposed
-// (for each attention dimension e: K_c[0…M−1][e], then V_c[0…M−1][e]),
-// plus a 64-bit modality mask per row. A request computes Q and R once
-// (QueryTo, into a Workspace that stores them transposed, d_a × 16 per
-// group of 16 query tokens, with Q pre-scaled by 1/√d_a), then ScoreTo
-// scores any list of ItemKV rows: per candidate and per group of 16 query
-// tokens, 2·M·d_a vector multiply-adds, each broadcasting one element of K
-// or V against all 16 query tokens, then one softmax over at most
-// 16·M·groups values. ScoreTo does not allocate; keep Workspaces in a
-// sync.Pool.
+// contiguous store with one row per item of 2M × D float32 (D = d_a rounded
+// up to a multiple of 16, zero-padded): K_c[0…M−1] then V_c[0…M−1], plus a
+// 64-bit modality mask per row. A request computes Q and R once (QueryTo,
+// into a Workspace holding Q/√d_a and R as rows of D, padded to a multiple
+// of 16 tokens with zero rows), then ScoreTo scores any list of ItemKV
+// rows: per candidate, Lq·M dot products of length d_a for S and as many
+// for T, then one softmax over at most Lq·M values. ScoreTo does not
+// allocate; keep Workspaces in a sync.Pool.
 //
 //	kv := model.NewItemKV(len(items))            // when a model loads
 //	for r, it := range items {
@@ -141,10 +139,17 @@
 // (kernel_generic.go), used by the default build. Built with
 // GOEXPERIMENT=simd on amd64, kernel_simd_amd64.go adds AVX-512 versions
 // written with simd/archsimd and selects them at run time when the CPU has
-// AVX-512. Tests compare both on lengths 0, 1, 7, 8, 9, 4096 and on whole
+// AVX-512. The AVX-512 attention kernel runs its vectors along d_a: for two
+// query tokens and four modalities at a time it keeps eight 16-lane
+// accumulators (no broadcasts), then folds the 16 tokens' accumulators of
+// each modality into one vector over the tokens with a butterfly of
+// two-source permutes, which is the layout its vectorised softmax (a
+// polynomial exp on 16 lanes, VSCALEFPS for 2^n) works on. Tests compare
+// every kernel with its twin on lengths 0, 1, 7, 8, 9, 4096 and on whole
 // scores, and the plain reference (reference_test.go, the formulas as
 // written) anchors the benchmarks: go test -bench Fusion reports
-// ns/candidate for BenchmarkFusion (this build's fast path) and
+// ns/candidate (wall) and cpu-ns/candidate (thread CPU time, steadier on a
+// shared machine) for BenchmarkFusion (this build's fast path) and
 // BenchmarkFusionReference on the same shapes.
 //
 // # Model files

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -405,5 +406,110 @@ func TestShapeMisusePanics(t *testing.T) {
 			}()
 			tt.f()
 		})
+	}
+}
+
+func TestItemKVResize(t *testing.T) {
+	s := shape{dims: []int{4, 3}, d: 4, da: 5, f: 1, lq: 3, n: 3}
+	m, q, cands := randomProblem(s, 21)
+	kv := m.NewItemKV(2)
+	m.ItemKVTo(kv, 0, cands[0].Tokens, cands[0].Mask)
+	m.ItemKVTo(kv, 1, cands[1].Tokens, cands[1].Mask)
+	ws := new(Workspace)
+	m.QueryTo(ws, q)
+	before := make([]float32, 2)
+	m.ScoreTo(before, ws, kv, []int{0, 1}, nil, nil)
+	tests := []struct {
+		name string
+		n    int
+	}{{"grow", 5}, {"shrink", 1}, {"grow again", 3}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kv.Resize(tt.n)
+			if kv.Len() != tt.n {
+				t.Fatalf("Len() = %d, want %d", kv.Len(), tt.n)
+			}
+			got := make([]float32, 1)
+			m.ScoreTo(got, ws, kv, []int{0}, nil, nil)
+			if got[0] != before[0] {
+				t.Errorf("row 0 scores %v after Resize, %v before", got[0], before[0])
+			}
+			if tt.n > 1 {
+				// Rows beyond the old length are new and empty: u·f + b.
+				m.ScoreTo(got, ws, kv, []int{tt.n - 1}, nil, nil)
+				if got[0] != m.B[0] {
+					t.Errorf("new row scores %v, want b = %v", got[0], m.B[0])
+				}
+			}
+		})
+	}
+}
+
+func TestModelHelpers(t *testing.T) {
+	m, _, _ := randomProblem(randomShapes[2], 22)
+	c := m.Clone()
+	c.Wq[0]++
+	if m.Wq[0] == c.Wq[0] {
+		t.Error("Clone shares storage with the original")
+	}
+	want := 0
+	for _, mod := range m.cfg.Modalities {
+		want += mod.Dim*m.cfg.DModel + m.cfg.DModel
+	}
+	want += 4*m.cfg.DModel*m.cfg.DAttn + m.cfg.MaxQueryTokens + m.cfg.NFeatures + 1
+	if m.NumParams() != want {
+		t.Errorf("NumParams() = %d, want %d", m.NumParams(), want)
+	}
+	cfg := m.Config()
+	cfg.Modalities[0].Name = "changed"
+	if m.cfg.Modalities[0].Name == "changed" {
+		t.Error("Config() returned storage shared with the model")
+	}
+	if got := m.cfg.ModalityIndex("m2"); got != 2 {
+		t.Errorf("ModalityIndex(m2) = %d, want 2", got)
+	}
+	if got := m.cfg.ModalityIndex("nope"); got != -1 {
+		t.Errorf("ModalityIndex(nope) = %d, want -1", got)
+	}
+}
+
+// TestConcurrentScoring scores one ItemKV from several goroutines, each
+// with its own pooled Workspace, as the API does; run with -race.
+func TestConcurrentScoring(t *testing.T) {
+	s := shape{dims: []int{8, 6, 5}, d: 8, da: 16, f: 2, lq: 10, n: 30}
+	m, q, cands := randomProblem(s, 23)
+	want := scoreCandidates(m, new(Workspace), q, cands, nil)
+	kv := m.NewItemKV(len(cands))
+	rows := make([]int, len(cands))
+	feats := make([]float32, len(cands)*s.f)
+	for c, cd := range cands {
+		m.ItemKVTo(kv, c, cd.Tokens, cd.Mask)
+		rows[c] = c
+		copy(feats[c*s.f:], cd.Features)
+	}
+	pool := sync.Pool{New: func() any { return new(Workspace) }}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				ws := pool.Get().(*Workspace)
+				m.QueryTo(ws, q)
+				got := make([]float32, len(rows))
+				m.ScoreTo(got, ws, kv, rows, feats, nil)
+				pool.Put(ws)
+				if !slices.Equal(got, want) {
+					errs <- fmt.Sprintf("concurrent scores %v, want %v", got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
