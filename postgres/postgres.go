@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"sort"
@@ -97,7 +98,11 @@ func Translate(err error) error {
 	}
 	var ne net.Error
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ne) || errors.As(err, &ce) || pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "conn closed") {
+	// A connection the server (or the network) closed mid-query surfaces as a bare
+	// io.EOF or io.ErrUnexpectedEOF from the reader: the database is away, not a bug.
+	if errors.As(err, &ne) || errors.As(err, &ce) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "conn closed") {
 		return fusionrank.Wrap(fusionrank.Unavailable, err, "database unavailable")
 	}
 	return err
