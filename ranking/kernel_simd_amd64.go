@@ -52,7 +52,10 @@ func dot(x, y []float32) float32 {
 	return dotGeneric(x, y)
 }
 
-// axpySIMD is axpyGeneric with 16-wide fused multiply-adds.
+// axpySIMD is axpyGeneric with 16-wide fused multiply-adds. The tail of
+// fewer than 16 elements goes to the scalar twin after VZEROUPPER (the
+// SlicePart loads of archsimd build a *[16]float32 past the slice, which
+// the race detector's checkptr rejects).
 func axpySIMD(dst []float32, a float32, x []float32) {
 	n := len(x)
 	dst = dst[:n]
@@ -63,15 +66,13 @@ func axpySIMD(dst []float32, a float32, x []float32) {
 		v := archsimd.LoadFloat32x16((*[16]float32)(x[i : i+16]))
 		v.MulAdd(av, d).Store((*[16]float32)(dst[i : i+16]))
 	}
-	if i < n {
-		d := archsimd.LoadFloat32x16SlicePart(dst[i:])
-		v := archsimd.LoadFloat32x16SlicePart(x[i:])
-		v.MulAdd(av, d).StoreSlicePart(dst[i:])
-	}
 	archsimd.ClearAVXUpperBits()
+	if i < n {
+		axpyGeneric(dst[i:], a, x[i:])
+	}
 }
 
-// dotSIMD is dotGeneric with 16-wide fused multiply-adds.
+// dotSIMD is dotGeneric with 16-wide fused multiply-adds and a scalar tail.
 func dotSIMD(x, y []float32) float32 {
 	n := len(x)
 	y = y[:n]
@@ -82,15 +83,14 @@ func dotSIMD(x, y []float32) float32 {
 		b := archsimd.LoadFloat32x16((*[16]float32)(y[i : i+16]))
 		acc = a.MulAdd(b, acc)
 	}
+	s := lane0(allSum(acc))
 	if i < n {
-		a := archsimd.LoadFloat32x16SlicePart(x[i:])
-		b := archsimd.LoadFloat32x16SlicePart(y[i:])
-		acc = a.MulAdd(b, acc)
+		s += dotGeneric(x[i:], y[i:])
 	}
-	return lane0(allSum(acc))
+	return s
 }
 
-// expSlice sets dst[i] = exp32(x[i]) 16 at a time.
+// expSlice sets dst[i] = exp32(x[i]) 16 at a time, the tail in scalar.
 func expSlice(dst, x []float32) {
 	if !simdEnabled {
 		expSliceGeneric(dst, x)
@@ -102,10 +102,10 @@ func expSlice(dst, x []float32) {
 	for ; i+16 <= n; i += 16 {
 		exp16(archsimd.LoadFloat32x16((*[16]float32)(x[i : i+16]))).Store((*[16]float32)(dst[i : i+16]))
 	}
-	if i < n {
-		exp16(archsimd.LoadFloat32x16SlicePart(x[i:])).StoreSlicePart(dst[i:])
-	}
 	archsimd.ClearAVXUpperBits()
+	if i < n {
+		expSliceGeneric(dst[i:], x[i:])
+	}
 }
 
 // exp16 is exp32 on 16 lanes; 2^n is applied with VSCALEFPS.
@@ -357,9 +357,19 @@ func softmaxSIMD(ws *Workspace, imask uint64, mw, tw []float32) float32 {
 	inv := archsimd.BroadcastFloat32x16(1).Div(allSum(z))
 	score := allSum(num).Mul(inv)
 	if mw != nil || tw != nil {
-		explainSIMD(ws, imask, inv, mw, tw)
+		explainSIMD(ws, inv, mw != nil, tw != nil)
 	}
-	return lane0(score)
+	res := lane0(score)
+	// Scalar code again from here: copy the summaries out of ws.ex.
+	if mw != nil {
+		for j := range mw[:M] {
+			mw[j] = ws.ex[j*lanes]
+		}
+	}
+	if tw != nil {
+		copy(tw, ws.ex[M*lanes:])
+	}
+	return res
 }
 
 // lane0 returns lane 0 of v, clearing the upper register halves before
@@ -372,28 +382,33 @@ func lane0(v archsimd.Float32x16) float32 {
 	return buf[0]
 }
 
-// explainSIMD writes the attention summaries from the exponentials left in
-// ws.s, scaled by inv (1/Z in every lane).
-func explainSIMD(ws *Workspace, imask uint64, inv archsimd.Float32x16, mw, tw []float32) {
+// explainSIMD computes the attention summaries from the exponentials left
+// in ws.s, scaled by inv (1/Z in every lane), into ws.ex: modality j's
+// weight in every lane of vector j, then the token weights, one vector per
+// lane group. Whole-vector stores keep it free of scalar code.
+func explainSIMD(ws *Workspace, inv archsimd.Float32x16, modality, token bool) {
 	M, G := ws.m, ws.groups
+	if len(ws.ex) < (M+G)*lanes {
+		panic("ranking: internal error: explanation buffer too short")
+	}
 	sp := unsafe.Pointer(unsafe.SliceData(ws.s))
-	if mw != nil {
-		mw = mw[:M]
+	ep := unsafe.Pointer(unsafe.SliceData(ws.ex))
+	if modality {
 		for j := 0; j < M; j++ {
 			var a archsimd.Float32x16
 			for g := 0; g < G; g++ {
 				a = a.Add(vec(sp, (g*M+j)*lanes*4))
 			}
-			allSum(a).Mul(inv).StoreSlicePart(mw[j : j+1])
+			store16(allSum(a).Mul(inv), ep, j*lanes*4)
 		}
 	}
-	if tw != nil {
+	if token {
 		for g := 0; g < G; g++ {
 			var a archsimd.Float32x16
 			for j := 0; j < M; j++ {
 				a = a.Add(vec(sp, (g*M+j)*lanes*4))
 			}
-			a.Mul(inv).StoreSlicePart(tw[g*lanes:])
+			store16(a.Mul(inv), ep, (M+g)*lanes*4)
 		}
 	}
 }

@@ -134,6 +134,7 @@ type Workspace struct {
 	qmask     []bool    // lq
 	s, t      []float32 // groups × M × lanes scratch
 	red       []float32 // 4 × lanes/2 × lanes: the SIMD kernel's partial sums
+	ex        []float32 // (M + groups) × lanes: the SIMD kernel's summaries
 	x         []float32 // d_model scratch
 	anyQuery  bool
 	hasQuery  bool
@@ -164,6 +165,7 @@ func (m *Model) QueryTo(ws *Workspace, q Query) {
 	ws.qs = grow(ws.qs, groups*lanes*dp)
 	ws.rs = grow(ws.rs, groups*lanes*dp)
 	ws.red = grow(ws.red, 4*(lanes/2)*lanes)
+	ws.ex = grow(ws.ex, (M+groups)*lanes)
 	ws.beta = grow(ws.beta, groups*lanes)
 	ws.q = grow(ws.q, lq*da)
 	ws.r = grow(ws.r, lq*da)
