@@ -16,6 +16,7 @@
 #   FUSIONRANK_ADDR            default :8080
 #   FUSIONRANK_TEXT_VECTORS    GloVe-format word vectors for the text modality
 #   FUSIONRANK_LOG_LEVEL       default warn (the request log is quiet)
+#   DEMO_TRAIN_FLAGS           more flags for the one-time `fusionrank train` (say --epochs 2)
 #   FUSIONRANK_BIN             default bin/fusionrank
 #   DEMO_KEYS                  default data/demo-keys.env (git-ignored)
 set -euo pipefail
@@ -70,7 +71,8 @@ if [ "$(sql "SELECT count(*) FROM models WHERE active")" -gt 0 ]; then
 elif "$BIN" train --help >/dev/null 2>&1; then
   if [ "$(sql "SELECT count(*) FROM events")" -gt 0 ]; then
     log "training a model (once)"
-    "$BIN" train --activate || log "training failed; serving with the fallback"
+    # shellcheck disable=SC2086
+    "$BIN" train --activate ${DEMO_TRAIN_FLAGS:-} || log "training failed; serving with the fallback"
   fi
 else
   log "this binary cannot train yet: serving with the fallback (model_version \"none\")"
@@ -101,7 +103,7 @@ case "$host" in "" | 0.0.0.0 | "[::]") host=localhost ;; esac
 url="http://$host:$port"
 "$BIN" serve &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' INT TERM
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; exit 0' INT TERM
 ready=0
 for _ in $(seq 1 600); do
   if curl -fsS "$url/readyz" >/dev/null 2>&1; then ready=1; break; fi

@@ -121,9 +121,10 @@
     return api('GET', '/v1/users/' + encodeURIComponent(customer) + '/features', 'read').then(function (f) {
       return fetchTitles(f.recent_items).then(function () {
         list.textContent = '';
-        $('recent-note').textContent = f.recent_items.length ? 'most recent first; profile: ' +
+        $('recent-note').textContent = f.recent_items.length ? 'most recent first (' + Math.min(15, f.recent_items.length) +
+          ' of ' + f.recent_items.length + '); profile: ' +
           Object.keys(f.profile || {}).join(', ') : 'no history yet';
-        f.recent_items.forEach(function (id) {
+        f.recent_items.slice(0, 15).forEach(function (id) {
           var li = el('li', '', titleOf(id));
           li.setAttribute('data-item', id);
           list.appendChild(li);
