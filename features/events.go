@@ -296,7 +296,8 @@ func (d *dirtySet) redisUp() bool {
 
 // observe records the outcome of a Redis call.
 func (d *dirtySet) observe(err error) {
-	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) {
+	// Our own deadlines (a request running out of time) say nothing about Redis.
+	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return
 	}
 	d.mu.Lock()

@@ -293,6 +293,7 @@ func openRedis(url string) (*redis.Client, error) {
 	opt.ReadTimeout = 100 * time.Millisecond
 	opt.WriteTimeout = 100 * time.Millisecond
 	opt.MaxRetries = 1
+	opt.ContextTimeoutEnabled = true
 	opt.PoolSize = 64
 	return redis.NewClient(opt), nil
 }

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/postgres"
+	"github.com/fusionrank/fusionrank/ranking"
+	"github.com/fusionrank/fusionrank/recommend"
+	"github.com/fusionrank/fusionrank/training"
+)
+
+func init() {
+	register("train", "train the fusion scorer from the event log and register the version (--activate makes it live)", runTrain)
+}
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("train", "train [flags]", stderr)
+	activate := fs.Bool("activate", false, "make the new version the active model")
+	version := fs.String("version", "", "version name (default fr-YYYYMMDD-HHMMSS)")
+	epochs := fs.Int("epochs", 0, "maximum epochs (0: the trainer's default)")
+	seed := fs.Uint64("seed", 1, "random seed (same seed and data: same weights)")
+	maxUsers := fs.Int("max-users", 0, "train on at most this many users (0: all), for quick runs")
+	quiet := fs.Bool("quiet", false, "no progress")
+	cfg, err := loadConfig(os.Getenv, fs, args)
+	if err != nil {
+		return err
+	}
+	if *version == "" {
+		*version = "fr-" + time.Now().UTC().Format("20060102-150405")
+	}
+	if err := fusionrank.ValidateID("--version", *version); err != nil {
+		return err
+	}
+	logf := func(format string, a ...any) {
+		if !*quiet {
+			fmt.Fprintf(stderr, format+"\n", a...)
+		}
+	}
+	db, err := openDB(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start := time.Now()
+	data, ids, err := loadTrainingData(ctx, db, cfg, *maxUsers, logf)
+	if err != nil {
+		return err
+	}
+	if len(data.Users) == 0 {
+		return fusionrank.Errorf(fusionrank.Conflict, "no events to learn from: import or send events first")
+	}
+	// Validation: each user's last event, predicted from the events before it.
+	var val []training.Case
+	for u, seq := range data.Users {
+		if len(seq) >= 3 {
+			val = append(val, training.Case{History: slices.Clone(seq[:len(seq)-1]), Target: seq[len(seq)-1].Item})
+			data.Users[u] = seq[:len(seq)-1]
+		}
+	}
+	logf("training on %d users, %d items, %d validation cases (%.1fs to load)", len(data.Users), data.NumItems, len(val), time.Since(start).Seconds())
+	opt := training.Options{Seed: *seed, Epochs: *epochs}
+	res, err := training.Train(data.Data, val, opt)
+	if err != nil {
+		return err
+	}
+	for e := range res.Curve.Loss {
+		logf("epoch %d: loss %.4f, validation NDCG@10 %.4f", e+1, res.Curve.Loss[e], res.Curve.Validation[e])
+	}
+	popNDCG := popularityNDCG(data.Data, val, 10)
+	metrics := map[string]float64{"NDCG@10": res.BestValidation, "pop_NDCG@10": popNDCG, "best_epoch": float64(res.BestEpoch),
+		"validation_cases": float64(len(val)), "train_seconds": time.Since(start).Seconds()}
+	logf("validation NDCG@10: fusion %.4f, popularity %.4f", res.BestValidation, popNDCG)
+
+	learned := map[string]map[string][]float32{}
+	var learnedMods []string
+	for _, mod := range []string{"collab", "attr"} {
+		vecs := res.ItemVectors(mod)
+		if vecs == nil {
+			continue
+		}
+		learnedMods = append(learnedMods, mod)
+		for i, v := range vecs {
+			if v == nil {
+				continue
+			}
+			if learned[ids[i]] == nil {
+				learned[ids[i]] = map[string][]float32{}
+			}
+			learned[ids[i]][mod] = v
+		}
+	}
+	spec := recommend.Spec{Ranking: res.Model.Config(), Layout: res.Layout, Features: ranking.FeatureNames, Learned: learnedMods,
+		Notes: map[string]any{"users": len(data.Users), "items": data.NumItems, "seed": *seed}}
+	reg := recommend.NewRegistry(db)
+	if err := reg.Register(ctx, *version, res.Model, spec, metrics, data.sha, learned); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "registered %s (validation NDCG@10 %.4f vs popularity %.4f, %.0fs)\n", *version, res.BestValidation, popNDCG, time.Since(start).Seconds())
+	if *activate {
+		if _, err := reg.ActivateModel(ctx, *version); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "activated %s\n", *version)
+	}
+	return nil
+}
+
+type trainingData struct {
+	*training.Data
+	sha string
+}
+
+// loadTrainingData reads the catalogue's fixed vectors and attributes and the event log
+// in time order (the feature store's point-in-time export) into the trainer's form.
+// ids[i] is the item id of dense index i.
+func loadTrainingData(ctx context.Context, db *postgres.DB, cfg Config, maxUsers int, logf func(string, ...any)) (*trainingData, []string, error) {
+	index := map[string]int32{}
+	var ids []string
+	type meta struct {
+		category, brand string
+		attrs           map[string]any
+	}
+	var metas []meta
+	rows, err := db.Pool.Query(ctx, `SELECT id, category, brand, attributes FROM items ORDER BY id`)
+	if err != nil {
+		return nil, nil, postgres.Translate(err)
+	}
+	for rows.Next() {
+		var id string
+		var m meta
+		var attrs []byte
+		if err := rows.Scan(&id, &m.category, &m.brand, &attrs); err != nil {
+			rows.Close()
+			return nil, nil, postgres.Translate(err)
+		}
+		_ = json.Unmarshal(attrs, &m.attrs)
+		index[id] = int32(len(ids))
+		ids = append(ids, id)
+		metas = append(metas, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, postgres.Translate(err)
+	}
+	d := &training.Data{NumItems: len(ids)}
+	// Fixed modalities: text and the caller-supplied ones, as stored.
+	fixed := map[string]*training.FixedModality{}
+	vrows, err := db.Pool.Query(ctx, `SELECT item_id, modality, dim, data FROM item_vectors WHERE model_version = ''`)
+	if err != nil {
+		return nil, nil, postgres.Translate(err)
+	}
+	for vrows.Next() {
+		var id, mod string
+		var dim int
+		var b []byte
+		if err := vrows.Scan(&id, &mod, &dim, &b); err != nil {
+			vrows.Close()
+			return nil, nil, postgres.Translate(err)
+		}
+		i, ok := index[id]
+		if !ok {
+			continue
+		}
+		f := fixed[mod]
+		if f == nil {
+			f = &training.FixedModality{Name: mod, Dim: dim, Vectors: make([][]float32, len(ids))}
+			fixed[mod] = f
+		}
+		if dim != f.Dim || len(b) != 4*dim {
+			continue
+		}
+		v := make([]float32, dim)
+		for k := range v {
+			v[k] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*k:]))
+		}
+		f.Vectors[i] = v
+	}
+	vrows.Close()
+	if err := vrows.Err(); err != nil {
+		return nil, nil, postgres.Translate(err)
+	}
+	names := make([]string, 0, len(fixed))
+	for n := range fixed {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		d.Fixed = append(d.Fixed, *fixed[n])
+	}
+	// Attributes: category, brand and every attribute value, as "key=value" tokens.
+	attrIndex := map[string]int32{}
+	d.Attributes = make([][]int32, len(ids))
+	for i, m := range metas {
+		var toks []string
+		if m.category != "" {
+			toks = append(toks, "category="+m.category)
+		}
+		if m.brand != "" {
+			toks = append(toks, "brand="+m.brand)
+		}
+		for k, v := range m.attrs {
+			switch v := v.(type) {
+			case []any:
+				for _, x := range v {
+					toks = append(toks, fmt.Sprintf("%s=%v", k, x))
+				}
+			case string, float64, bool:
+				toks = append(toks, fmt.Sprintf("%s=%v", k, v))
+			}
+		}
+		for _, t := range toks {
+			a, ok := attrIndex[t]
+			if !ok {
+				a = int32(len(attrIndex))
+				attrIndex[t] = a
+			}
+			d.Attributes[i] = append(d.Attributes[i], a)
+		}
+	}
+	d.NumAttributes = len(attrIndex)
+	if d.NumAttributes == 0 {
+		d.Attributes = nil
+	}
+	// Events, in time order, through the point-in-time export.
+	store := features.New(db, nil, features.Options{Rules: features.ProfileRules{HalfLife: cfg.HalfLife, Weights: cfg.EventWeights}})
+	users := map[string]int{}
+	h := sha256.New()
+	n, err := store.Export(ctx, features.ExportOptions{MaxHistory: 1}, func(ex features.Example) error {
+		ev := ex.Event
+		fmt.Fprintf(h, "%s\x00%d\n", ev.EventID, ev.Timestamp.UnixNano())
+		i, ok := index[ev.ItemID]
+		if !ok {
+			return nil
+		}
+		u, ok := users[ev.UserID]
+		if !ok {
+			if maxUsers > 0 && len(users) >= maxUsers {
+				return nil
+			}
+			u = len(d.Users)
+			users[ev.UserID] = u
+			d.Users = append(d.Users, nil)
+		}
+		w := cfg.EventWeights[ev.Type]
+		d.Users[u] = append(d.Users[u], training.Event{Item: i, Time: ev.Timestamp.Unix(), Weight: float32(w)})
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	logf("read %d events of %d users; %d items, %d attributes, fixed modalities %s", n, len(users), len(ids), d.NumAttributes, strings.Join(names, ","))
+	return &trainingData{Data: d, sha: hex.EncodeToString(h.Sum(nil))}, ids, nil
+}
+
+// popularityNDCG is the validation NDCG@k of ranking by training popularity with the
+// history masked: the bar a trained model must clear.
+func popularityNDCG(d *training.Data, val []training.Case, k int) float64 {
+	cnt := make([]float64, d.NumItems)
+	for _, seq := range d.Users {
+		for _, e := range seq {
+			cnt[e.Item]++
+		}
+	}
+	var sum float64
+	for _, c := range val {
+		seen := map[int32]bool{}
+		for _, e := range c.History {
+			seen[e.Item] = true
+		}
+		target := cnt[c.Target]
+		rank := 0
+		for i, x := range cnt {
+			if x > target && !seen[int32(i)] {
+				rank++
+			}
+		}
+		if rank < k && !(seen[c.Target]) {
+			sum += 1 / math.Log2(float64(rank)+2)
+		}
+	}
+	if len(val) == 0 {
+		return math.NaN()
+	}
+	return sum / float64(len(val))
+}
