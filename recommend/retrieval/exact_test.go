@@ -147,6 +147,7 @@ func TestPanicsOnMisuse(t *testing.T) {
 		"hnsw set len":       func() { NewHNSW(3, HNSWConfig{}).Set(0, []float32{1}) },
 		"hnsw query len":     func() { NewHNSW(3, HNSWConfig{}).SearchTo(nil, []float32{1}, 1, nil) },
 		"hnsw batch len":     func() { NewHNSW(2, HNSWConfig{}).SetBatch([]int32{0}, []float32{1}) },
+		"hnsw batch NaN":     func() { NewHNSW(1, HNSWConfig{}).SetBatch([]int32{0, 1}, []float32{1, float32(nanF())}) },
 		"hnsw bad M":         func() { NewHNSW(2, HNSWConfig{M: 1}) },
 		"hnsw bad efSearch":  func() { NewHNSW(2, HNSWConfig{}).SetEfSearch(0) },
 		"hnsw negative slot": func() { NewHNSW(1, HNSWConfig{}).Delete(-3) },

@@ -218,6 +218,11 @@ func (h *HNSW) SetBatch(slots []int32, vecs []float32) {
 	if len(slots) == 0 {
 		return
 	}
+	// Reject a bad vector before changing anything, so that a panic does
+	// not leave claimed but unlinked nodes behind.
+	for i := range slots {
+		checkFinite(vecs[i*h.dim : (i+1)*h.dim])
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.ensure(int(maxSlot) + 1)
@@ -297,12 +302,12 @@ func (h *HNSW) ensure(n int) {
 // addNode gives a new slot its level, link storage and vector. It does not
 // link it into the graph.
 func (h *HNSW) addNode(slot int32, v []float32) {
+	normaliseTo(h.vec(slot), v) // first: it panics on NaN or Inf
 	lvl := min(int(-math.Log(1-h.rng.Float64())*h.levelMult), maxLevelCap)
 	h.levels[slot] = int8(lvl)
 	if lvl > 0 {
 		h.upper[slot] = make([]int32, lvl*(h.m+1))
 	}
-	normaliseTo(h.vec(slot), v)
 	h.n++
 	h.nodes++
 }

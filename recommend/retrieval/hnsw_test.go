@@ -165,8 +165,8 @@ func TestHNSWRecall(t *testing.T) {
 		h.Delete(s)
 		ex.Delete(s)
 	}
-	if h.Len() != ex.Len() {
-		t.Fatalf("Len %d, exact Len %d", h.Len(), ex.Len())
+	if h.Len() != ex.Len() || h.Tombstones() != len(deleted) {
+		t.Fatalf("Len %d, exact Len %d; Tombstones %d, want %d", h.Len(), ex.Len(), h.Tombstones(), len(deleted))
 	}
 	check("after updates and deletes", 100, 0.95, nil)
 	var got []Hit

@@ -48,6 +48,14 @@ func normaliseTo(dst, v []float32) {
 	}
 }
 
+func checkFinite(v []float32) {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			panic("retrieval: vector has a NaN or infinite component")
+		}
+	}
+}
+
 func checkDim(what string, got, want int) {
 	if got != want {
 		panic(fmt.Sprintf("retrieval: %s has length %d, want %d", what, got, want))
