@@ -281,15 +281,21 @@ func popularityNDCG(d *training.Data, val []training.Case, k int) float64 {
 		for _, e := range c.History {
 			seen[e.Item] = true
 		}
+		// Ties with the target count half (the expected rank under random tie-breaking).
 		target := cnt[c.Target]
-		rank := 0
+		var rank float64
 		for i, x := range cnt {
-			if x > target && !seen[int32(i)] {
+			if seen[int32(i)] || int32(i) == c.Target {
+				continue
+			}
+			if x > target {
 				rank++
+			} else if x == target {
+				rank += 0.5
 			}
 		}
-		if rank < k && !(seen[c.Target]) {
-			sum += 1 / math.Log2(float64(rank)+2)
+		if r := math.Round(rank); r < float64(k) && !seen[c.Target] {
+			sum += 1 / math.Log2(r+2)
 		}
 	}
 	if len(val) == 0 {
