@@ -224,3 +224,61 @@ func TestWidgetOnHostPage(t *testing.T) {
 		}
 	})
 }
+
+// TestDemoEndpoints checks the routes outside /v1 that the page and the widget use: their
+// keys and scopes, their answers, CORS for the widget's calls and their OpenAPI entries.
+func TestDemoEndpoints(t *testing.T) {
+	m := startMain(t, nil)
+	customers := loadFixtureShop(t, m, "endpoints-")
+	base := m.URL()
+	public, read := createKey(t, m, fusionrank.ScopePublic), createKey(t, m, fusionrank.ScopeRead)
+
+	for _, c := range []struct {
+		path, key string
+		status    int
+		want      string
+	}{
+		{"/demo", "", 200, "<title>fusionrank demo shop</title>"},
+		{"/demo/assets/demo.js", "", 200, "/v1/recommendations"},
+		{"/demo/assets/demo.css", "", 200, ".card"},
+		{"/demo/assets/nope.js", "", 404, "not_found"},
+		{"/widget.js", "", 200, "data-fusionrank-user"},
+		{"/widget/items?ids=endpoints-item-0-0,endpoints-nope", "", 401, "unauthorized"},
+		{"/widget/items?ids=endpoints-item-0-0,endpoints-nope", "frk_unknown", 401, "unauthorized"},
+		{"/widget/items?ids=endpoints-item-0-0,endpoints-nope", public, 200, `"title":"white hanging heart candle holder"`},
+		{"/demo/customers?count=3", public, 403, "forbidden"},
+		{"/demo/customers?count=0", read, 400, "invalid"},
+		{"/demo/customers?count=200", read, 200, `"id":"` + customers[0] + `","events":12`},
+		{"/demo/search?q=lunch+bag&count=3", public, 403, "forbidden"},
+		{"/demo/search?q=lunch+bag&count=3", read, 200, `"title":"jumbo red lunch bag"`},
+	} {
+		r := do(t, "GET", base+c.path, c.key, nil)
+		if r.status != c.status || !strings.Contains(string(r.body), c.want) {
+			t.Errorf("GET %s: %d %.300s; want %d and %q", c.path, r.status, r.body, c.status, c.want)
+		}
+	}
+	if ct := do(t, "GET", base+"/widget.js", "", nil).header.Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
+		t.Errorf("widget.js Content-Type %q", ct)
+	}
+
+	// A preflight from another origin, as the widget's browser sends it.
+	req, _ := http.NewRequest("OPTIONS", base+"/v1/recommendations", nil)
+	req.Header.Set("Origin", "https://shop.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+
+	doc := string(do(t, "GET", base+"/openapi.json", "", nil).body)
+	for _, p := range []string{`"/demo"`, `"/widget.js"`, `"/widget/items"`, `"/demo/customers"`, `"/demo/search"`} {
+		if !strings.Contains(doc, p) {
+			t.Errorf("/openapi.json lacks %s", p)
+		}
+	}
+}
