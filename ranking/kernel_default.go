@@ -15,3 +15,6 @@ func axpy(dst []float32, a float32, x []float32) { axpyGeneric(dst, a, x) }
 func dot(x, y []float32) float32 { return dotGeneric(x, y) }
 
 func expSlice(dst, x []float32) { expSliceGeneric(dst, x) }
+
+// clearUpper is a no-op without the SIMD kernels.
+func clearUpper() {}

@@ -412,3 +412,8 @@ func explainSIMD(ws *Workspace, inv archsimd.Float32x16, modality, token bool) {
 		}
 	}
 }
+
+// clearUpper runs VZEROUPPER. Benchmarks of scalar code call it first:
+// state left dirty by other code (the runtime, other kernels) would
+// otherwise slow every SSE instruction of the code measured.
+func clearUpper() { archsimd.ClearAVXUpperBits() }
