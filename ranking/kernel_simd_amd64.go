@@ -413,7 +413,10 @@ func explainSIMD(ws *Workspace, inv archsimd.Float32x16, modality, token bool) {
 	}
 }
 
-// clearUpper runs VZEROUPPER. Benchmarks of scalar code call it first:
-// state left dirty by other code (the runtime, other kernels) would
-// otherwise slow every SSE instruction of the code measured.
+// clearUpper runs VZEROUPPER. Under GOEXPERIMENT=simd, Go 1.26's
+// asyncPreempt restores Z0–Z15 without VZEROUPPER, so after an
+// asynchronous preemption every scalar SSE instruction pays for the dirty
+// upper state (the float64 training path ran 3–5× slower on the machine
+// measured). The training loops call it once per candidate, which costs
+// nothing and bounds the damage to one candidate per preemption.
 func clearUpper() { archsimd.ClearAVXUpperBits() }
