@@ -35,7 +35,9 @@ type Candidate struct {
 // Example is one training example: a query, its candidates, and which of
 // them is the positive.
 type Example struct {
-	Query      Query
+	// Query is the example's query side.
+	Query Query
+	// Candidates are the positive and its negatives, in any order.
 	Candidates []Candidate
 	// Positive is the index in Candidates of the positive item.
 	Positive int
