@@ -79,7 +79,7 @@ func TestKernelExp(t *testing.T) {
 // dimensions around the 16-lane boundary and modality counts around the
 // 4-modality chunk.
 func TestKernelAttend(t *testing.T) {
-	for _, da := range []int{1, 7, 8, 9, 128} {
+	for _, da := range []int{1, 7, 8, 9, 17, 40, 128} {
 		for _, lq := range []int{1, 7, 8, 9, 16, 17, 33} {
 			for _, M := range []int{1, 2, 3, 4, 5, 7} {
 				s := shape{d: 6, da: da, f: 1, lq: lq, n: 6}
