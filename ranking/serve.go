@@ -1,6 +1,9 @@
 package ranking
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // lanes is the number of query tokens processed together: one 512-bit
 // vector of float32. Query states are padded to a multiple of it.
@@ -82,7 +85,12 @@ func (m *Model) ItemKVTo(kv *ItemKV, row int, tokens [][]float32, mask []bool) {
 	stride, dp := kv.stride(), kv.dp
 	dst := kv.data[row*stride : (row+1)*stride]
 	clear(dst)
-	y := make([]float32, d)
+	yp := projPool.Get().(*[]float32)
+	defer projPool.Put(yp)
+	if cap(*yp) < d {
+		*yp = make([]float32, d)
+	}
+	y := (*yp)[:d]
 	var bits uint64
 	for j, tok := range tokens {
 		valid := len(tok) > 0
@@ -99,6 +107,10 @@ func (m *Model) ItemKVTo(kv *ItemKV, row int, tokens [][]float32, mask []bool) {
 	}
 	kv.masks[row] = bits
 }
+
+// projPool holds d_model scratch vectors for ItemKVTo, which a model load
+// calls once per item.
+var projPool = sync.Pool{New: func() any { return new([]float32) }}
 
 // project sets dst = x P_j + p_j.
 func (m *Model) project(dst []float32, j int, x []float32) {

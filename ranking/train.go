@@ -239,7 +239,7 @@ func (m *Model) forward64(sc *trainScratch, q *Query, cands []Candidate, pos int
 // adds ∂L/∂θ for every parameter θ to g (g accumulates, so a batch is a
 // sequence of calls; zero it between steps), and, when ig is not nil,
 // overwrites ig with ∂L/∂x_i for each query token and ∂L/∂y_cj for each
-// candidate token. The computation is float64 throughout, from the model's
+// candidate token. g may be nil when only the input gradients are wanted. The computation is float64 throughout, from the model's
 // float32 parameters and inputs. Inputs are not modified.
 //
 // It panics if shapes are inconsistent, cands is empty, or pos is out of
