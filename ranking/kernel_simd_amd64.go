@@ -13,9 +13,15 @@ import (
 // AVX-512 and that the tests compare it with.
 //
 // The attention kernel runs its vectors along d_a (padded to a multiple of
-// 16): per lane group of 16 query tokens a candidate costs 2·M·d_a/16 ·16
-// fused multiply-adds with no broadcasts, plus a butterfly of permutes that
-// turns the 16×M accumulators into M vectors over the 16 tokens.
+// 16): per lane group of 16 query tokens a candidate costs 2·16·M·D/16
+// 16-lane fused multiply-adds (D the padded d_a; 1024 at Lq=16, M=4,
+// d_a=128) with no broadcasts, plus a butterfly of 2·M·15 permute-and-add
+// steps that turns the 16×M accumulators of S (and of T) into M vectors
+// over the 16 tokens. An earlier design (Q and R transposed, one broadcast
+// of a K or V element per multiply-add, BenchmarkKernelDesigns) measured
+// the same on this machine: Go's archsimd code generation has only the
+// VFMADD213 form, so each multiply-add costs a register move as well, and
+// neither loop reaches the FMA ports' limit.
 
 // Every kernel ends with archsimd.ClearAVXUpperBits (VZEROUPPER), and no
 // legacy SSE instruction (Go's scalar float code: MOVSS, CVTSD2SS, XORPS…)
