@@ -2,8 +2,9 @@
 # Runs fusionrank on the demo shop (UCI Online Retail), for `make demo`.
 #
 # First run: migrates the demo database, imports the shop's items (with text vectors
-# from the built-in encoder) and events, trains and activates a model when
-# `fusionrank train` exists, creates a public, a read and a write key, and serves.
+# from the built-in encoder) and events, creates a public, a read and a write key,
+# serves, and trains and activates a model in the background when `fusionrank train`
+# exists.
 # Later runs reuse what is there (the import is skipped, the keys are read back from
 # data/demo-keys.env) and are up in seconds.
 #
@@ -64,18 +65,17 @@ else
   log "the README says where to get it)"
 fi
 
-# A model: trained once, when this binary can train; until then the service answers
-# from its documented fallback (model_version "none").
+# A model: when none is active and this binary can train, one is trained in the
+# background once the server is up (the server switches to it within a second of its
+# activation); meanwhile, and when the binary cannot train, the service answers from its
+# documented fallback (model_version "none").
+train=0
 if [ "$(sql "SELECT count(*) FROM models WHERE active")" -gt 0 ]; then
   log "an active model exists: $(sql "SELECT version FROM models WHERE active")"
-elif "$BIN" train --help >/dev/null 2>&1; then
-  if [ "$(sql "SELECT count(*) FROM events")" -gt 0 ]; then
-    log "training a model (once)"
-    # shellcheck disable=SC2086
-    "$BIN" train --activate ${DEMO_TRAIN_FLAGS:-} || log "training failed; serving with the fallback"
-  fi
-else
+elif ! "$BIN" train --help >/dev/null 2>&1; then
   log "this binary cannot train yet: serving with the fallback (model_version \"none\")"
+elif [ "$(sql "SELECT count(*) FROM (SELECT 1 FROM events LIMIT 1) e")" -gt 0 ]; then
+  train=1
 fi
 
 # Keys: reused from $KEYS while they are still valid in this database.
@@ -103,7 +103,14 @@ case "$host" in "" | 0.0.0.0 | "[::]") host=localhost ;; esac
 url="http://$host:$port"
 "$BIN" serve &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; exit 0' INT TERM
+tpid=
+stop() {
+  [ -n "$tpid" ] && kill -TERM "$tpid" 2>/dev/null
+  kill -TERM $pid 2>/dev/null
+  wait $pid 2>/dev/null
+  exit 0
+}
+trap stop INT TERM
 ready=0
 for _ in $(seq 1 600); do
   if curl -fsS "$url/readyz" >/dev/null 2>&1; then ready=1; break; fi
@@ -127,4 +134,20 @@ fusionrank demo is up after $(elapsed) on $url
   API:         $url/openapi.json
 Ctrl-C stops it.
 EOF
+if [ "$train" = 1 ]; then
+  mkdir -p data
+  log "training a model in the background (log: data/demo-train.log); the service switches to it when it is activated"
+  # shellcheck disable=SC2086
+  (
+    "$BIN" train --activate ${DEMO_TRAIN_FLAGS:-} >data/demo-train.log 2>&1 &
+    child=$!
+    trap 'kill -TERM $child 2>/dev/null; exit 0' TERM
+    if wait $child; then
+      log "model trained and activated: $(sql "SELECT version FROM models WHERE active")"
+    else
+      log "training failed (see data/demo-train.log); serving with the fallback"
+    fi
+  ) &
+  tpid=$!
+fi
 wait $pid

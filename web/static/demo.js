@@ -9,12 +9,15 @@
   // Keys: from the link make demo prints (#public=…&read=…&write=…), else from this browser.
   var keys = {};
   try { keys = JSON.parse(localStorage.getItem(STORE) || '{}') || {}; } catch (e) { keys = {}; }
-  if (location.hash.length > 1) {
+  function keysFromHash() {
+    if (location.hash.length <= 1) return false;
     var hp = new URLSearchParams(location.hash.slice(1));
     ['public', 'read', 'write'].forEach(function (k) { if (hp.get(k)) keys[k] = hp.get(k); });
     try { localStorage.setItem(STORE, JSON.stringify(keys)); } catch (e) { /* private mode */ }
     history.replaceState(null, '', location.pathname + location.search); // keep keys out of the address bar
+    return true;
   }
+  keysFromHash();
   function showKeys() {
     var f = $('keys-form');
     ['public', 'read', 'write'].forEach(function (k) { f.elements[k].value = keys[k] || ''; });
@@ -265,6 +268,7 @@
   function loadCustomers() {
     return api('GET', '/demo/customers?count=40', 'read').then(function (ans) {
       var sel = $('customer');
+      while (sel.options.length > 1) sel.remove(1);
       ans.customers.forEach(function (c) {
         var o = el('option', '', c.id + ' (' + c.events + ' events)');
         o.value = c.id;
@@ -292,6 +296,10 @@
       showCustomer($('customer-id').value.trim());
     });
     $('search-form').addEventListener('submit', function (e) { e.preventDefault(); runSearch(); });
+    // The link make demo prints, opened in a tab already on this page, changes only the hash.
+    window.addEventListener('hashchange', function () {
+      if (keysFromHash()) { showKeys(); status('keys saved'); loadCustomers(); }
+    });
     loadCustomers();
   });
 })();
