@@ -19,14 +19,14 @@ type example struct{ u, t int32 }
 // positive of the batch and the shared negatives, each once) with their
 // projected tokens, keys and values.
 type batchItems struct {
-	items []int32   // nC
-	idx   []int32   // NumItems: candidate index of an item, −1 if absent
+	items []int32     // nC
+	idx   []int32     // NumItems: candidate index of an item, −1 if absent
 	tok   [][]float32 // nC × M raw tokens (nil when missing)
-	attr  []float32 // nC × AttrDim, the attr means
-	y     []float32 // nC × M × d
-	k, v  []float32 // nC × M × da
-	kmask []bool    // nC × M
-	dk    []float32 // reduced ∂L/∂K
+	attr  []float32   // nC × AttrDim, the attr means
+	y     []float32   // nC × M × d
+	k, v  []float32   // nC × M × da
+	kmask []bool      // nC × M
+	dk    []float32   // reduced ∂L/∂K
 	dv    []float32
 }
 

@@ -71,6 +71,10 @@ type Options struct {
 	EncoderLen int
 	// Dropout is the encoder's dropout rate during training; default 0.
 	Dropout float64
+	// OnEpoch, when not nil, is called after each epoch with its number
+	// (1-based), mean training loss and validation NDCG@10, for progress
+	// reports. It must not modify anything Train uses.
+	OnEpoch func(epoch int, loss, validation float64)
 }
 
 func (o Options) withDefaults() Options {

@@ -144,6 +144,9 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 			v = newScorer(n, tr.x).NDCG(val, 10, o.Workers)
 		}
 		res.Curve.Validation = append(res.Curve.Validation, v)
+		if o.OnEpoch != nil {
+			o.OnEpoch(epoch, loss, v)
+		}
 		if math.IsNaN(v) || best == nil || v > res.BestValidation {
 			best = n.snapshot()
 			res.BestEpoch, res.BestValidation = epoch, v
@@ -241,13 +244,8 @@ func (tr *trainer) step(batch []example, rng *rand.Rand) (float64, int) {
 				lo, hi := s*len(batch)/shards, (s+1)*len(batch)/shards
 				for _, ex := range batch[lo:hi] {
 					seq := d.Users[ex.u]
-					t := int(ex.t)
-					hist := seq[:histEnd(seq, t, tr.timed)]
-					cutoff := int64(math.MaxInt64)
-					if tr.timed {
-						cutoff = seq[t].Time
-					}
-					l, ok := n.exampleStep(sh, bi, hist, seq[t].Item, cutoff, ownFuture{seq, t}, func(_ int, it int32) []float32 { return n.recentToken(it) }, nil)
+					hist, cutoff, own := pointInTime(seq, int(ex.t), tr.timed)
+					l, ok := n.exampleStep(sh, bi, hist, seq[ex.t].Item, cutoff, own, func(_ int, it int32) []float32 { return n.recentToken(it) }, nil)
 					if ok {
 						sh.loss += l
 						sh.count++
@@ -386,3 +384,15 @@ func (tr *trainer) itemBackward(inv float64) {
 	}
 }
 
+// pointInTime returns what the example at position t of seq may see: its
+// history, the cutoff time of its features (interactions strictly before
+// the target's time; every interaction in untimed data) and the part of its
+// own sequence that untimed features must not count (its target and
+// after).
+func pointInTime(seq []Event, t int, timed bool) ([]Event, int64, ownFuture) {
+	hist := seq[:histEnd(seq, t, timed)]
+	if timed {
+		return hist, seq[t].Time, ownFuture{seq, t}
+	}
+	return hist, math.MaxInt64, ownFuture{seq, t}
+}

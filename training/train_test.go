@@ -3,6 +3,7 @@ package training
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -58,5 +59,48 @@ func TestTrainLearnsChain(t *testing.T) {
 	}
 	if math.IsNaN(res.Curve.Loss[0]) || res.Curve.Loss[len(res.Curve.Loss)-1] >= res.Curve.Loss[0] {
 		t.Errorf("loss did not fall: %v", res.Curve.Loss)
+	}
+}
+
+// TestTrainReproducible trains twice with the same seed and data (with
+// different goroutine counts) and expects identical weights, and a
+// different seed to give different ones.
+func TestTrainReproducible(t *testing.T) {
+	d := smallData(60, 15, 4, true)
+	var val []Case
+	for _, seq := range d.Users[:10] {
+		val = append(val, Case{History: seq[:len(seq)-1], Target: seq[len(seq)-1].Item})
+	}
+	train := func(seed uint64, workers int) *Result {
+		o := Options{Seed: seed, CollabDim: 8, AttrDim: 4, DModel: 8, DAttn: 4, Recent: 3, Epochs: 3, BatchSize: 16, Negatives: 5, Workers: workers, WeightDecay: 0.01}
+		res, err := Train(d, val, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	weights := func(r *Result) []float32 {
+		var w []float32
+		for _, ts := range r.Model.Tensors() {
+			w = append(w, ts.Data...)
+		}
+		w = append(w, r.Collab.Data...)
+		return append(w, r.Attr.Data...)
+	}
+	tests := []struct {
+		name      string
+		a, b      *Result
+		wantEqual bool
+	}{
+		{"same seed, 1 and 2 goroutines", train(1, 1), train(1, 2), true},
+		{"same seed, 2 goroutines twice", train(1, 2), train(1, 2), true},
+		{"different seed", train(1, 2), train(2, 2), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := slices.Equal(weights(tc.a), weights(tc.b)); got != tc.wantEqual {
+				t.Errorf("weights equal = %v, want %v", got, tc.wantEqual)
+			}
+		})
 	}
 }

@@ -1,0 +1,170 @@
+package training
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/fusionrank/fusionrank/ranking"
+)
+
+// smallData returns random sequences over n items with attributes and a
+// fixed "text" modality, some items lacking either.
+func smallData(users, n int, seed uint64, timed bool) *Data {
+	rng := rand.New(rand.NewPCG(seed, 2))
+	d := &Data{NumItems: n, NumAttributes: 5, Attributes: make([][]int32, n)}
+	text := FixedModality{Name: "text", Dim: 6, Vectors: make([][]float32, n)}
+	for i := range n {
+		if i%4 != 3 {
+			d.Attributes[i] = []int32{int32(i % 5), int32((i + 2) % 5)}
+		}
+		if i%5 != 4 {
+			v := make([]float32, 6)
+			for k := range v {
+				v[k] = float32(rng.NormFloat64())
+			}
+			text.Vectors[i] = v
+		}
+	}
+	d.Fixed = []FixedModality{text}
+	var clock int64 = 1_700_000_000
+	for range users {
+		seq := make([]Event, 2+rng.IntN(6))
+		for k := range seq {
+			if timed {
+				clock += int64(rng.IntN(5000))
+			}
+			seq[k] = Event{Item: int32(rng.IntN(n)), Time: map[bool]int64{true: clock}[timed], Weight: float32(1 + rng.IntN(2))}
+		}
+		d.Users = append(d.Users, seq)
+	}
+	return d
+}
+
+// TestExampleGradients checks the batched forward and backward pass of one
+// example against ranking.LossAndGrad on the same query, candidates and
+// features: the loss, every scorer gradient and the gradients of the
+// learned collab and attr rows.
+func TestExampleGradients(t *testing.T) {
+	for _, timed := range []bool{false, true} {
+		d := smallData(30, 12, 3, timed)
+		o := Options{Seed: 5, CollabDim: 4, AttrDim: 3, DModel: 5, DAttn: 4, Recent: 3, Negatives: 6, KeepHistoryNegatives: true}.withDefaults()
+		rng := rand.New(rand.NewPCG(1, 2))
+		n, err := newNet(d, o, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Non-zero feature weights, biases and position bias, so every path counts.
+		for k := range n.model.U {
+			n.model.U[k] = float32(rng.NormFloat64())
+		}
+		for k := range n.model.PosBias {
+			n.model.PosBias[k] = float32(rng.NormFloat64())
+		}
+		for j := range n.model.ProjBias {
+			for k := range n.model.ProjBias[j] {
+				n.model.ProjBias[j][k] = float32(0.3 * rng.NormFloat64())
+			}
+		}
+		tr := &trainer{n: n, x: newCounts(d), timed: timed}
+		tr.g = n.model.NewGrads()
+		tr.collabG, tr.attrG = ranking.NewSparseGrad(o.CollabDim), ranking.NewSparseGrad(o.AttrDim)
+		tr.bi.idx = make([]int32, d.NumItems)
+		for i := range tr.bi.idx {
+			tr.bi.idx[i] = -1
+		}
+		for i := range d.NumItems { // every item a candidate
+			tr.bi.idx[i] = int32(i)
+			tr.bi.items = append(tr.bi.items, int32(i))
+		}
+		tr.itemForward()
+		sh := &shard{g: n.model.NewGrads(), f: newFeaturizer(tr.x), ws: n.newExampleWS(), collab: ranking.NewSparseGrad(o.CollabDim)}
+		M, da := len(n.cfg.Modalities), n.cfg.DAttn
+		sh.dk, sh.dv = make([]float32, d.NumItems*M*da), make([]float32, d.NumItems*M*da)
+		u, pos := 0, 0
+		for u = range d.Users {
+			if len(d.Users[u]) >= 4 {
+				break
+			}
+		}
+		seq := d.Users[u]
+		pos = len(seq) - 1
+		hist := seq[:histEnd(seq, pos, timed)]
+		cutoff := int64(math.MaxInt64)
+		if timed {
+			cutoff = seq[pos].Time
+		}
+		loss, ok := n.exampleStep(sh, &tr.bi, hist, seq[pos].Item, cutoff, ownFuture{seq, pos}, func(_ int, it int32) []float32 { return n.recentToken(it) }, nil)
+		if !ok {
+			t.Fatal("example skipped")
+		}
+		tr.bi.dk, tr.bi.dv = sh.dk, sh.dv
+		tr.g.Add(sh.g)
+		for k, r := range sh.collab.Rows() {
+			tr.collabG.Add(r, sh.collab.Grad(k), 1)
+		}
+		tr.itemBackward(1)
+
+		// The same example through ranking's float64 reference path.
+		ws := sh.ws
+		q := ranking.Query{Tokens: make([][]float32, n.cfg.MaxQueryTokens), Modality: make([]int, n.cfg.MaxQueryTokens), Mask: make([]bool, n.cfg.MaxQueryTokens)}
+		for s := range ws.tok {
+			q.Tokens[ws.slot[s]], q.Modality[ws.slot[s]], q.Mask[ws.slot[s]] = ws.tok[s], ws.mod[s], true
+		}
+		cands := make([]ranking.Candidate, d.NumItems)
+		for c := range cands {
+			cands[c] = ranking.Candidate{Tokens: tr.bi.tok[c*M : (c+1)*M], Features: ws.feats[c*ranking.NFeatures : (c+1)*ranking.NFeatures]}
+		}
+		ref := n.model.NewGrads()
+		var ig ranking.InputGrads
+		want := n.model.LossAndGrad(ref, &ig, q, cands, int(seq[pos].Item))
+		if math.Abs(loss-want) > 1e-4*(1+math.Abs(want)) {
+			t.Errorf("timed=%v: loss %v, reference %v", timed, loss, want)
+		}
+		gt, rt := tr.g.Tensors(), ref.Tensors()
+		for k := range gt {
+			for e := range gt[k].Data {
+				if a, b := gt[k].Data[e], rt[k].Data[e]; math.Abs(a-b) > 2e-4*(1+math.Abs(b)) {
+					t.Errorf("timed=%v: %s[%d] = %v, reference %v", timed, gt[k].Name, e, a, b)
+					break
+				}
+			}
+		}
+		// Collab rows: query slots and candidate tokens; attr rows: candidates.
+		wantCollab := map[int][]float64{}
+		addRow := func(m map[int][]float64, row int, g []float64, s float64) {
+			if m[row] == nil {
+				m[row] = make([]float64, len(g))
+			}
+			for k, v := range g {
+				m[row][k] += s * v
+			}
+		}
+		for s := range ws.tok {
+			if ws.item[s] >= 0 {
+				addRow(wantCollab, int(ws.item[s]), ig.Query[ws.slot[s]], 1)
+			}
+		}
+		wantAttr := map[int][]float64{}
+		for c := range cands {
+			addRow(wantCollab, c, ig.Candidates[c][n.mCollab], 1)
+			if as := d.Attributes[c]; len(as) > 0 {
+				for _, a := range as {
+					addRow(wantAttr, int(a), ig.Candidates[c][n.mAttr], 1/float64(len(as)))
+				}
+			}
+		}
+		check := func(name string, sg *ranking.SparseGrad, want map[int][]float64) {
+			for k, r := range sg.Rows() {
+				for e, v := range sg.Grad(k) {
+					if w := want[r][e]; math.Abs(v-w) > 2e-4*(1+math.Abs(w)) {
+						t.Errorf("timed=%v: %s row %d [%d] = %v, reference %v", timed, name, r, e, v, w)
+						return
+					}
+				}
+			}
+		}
+		check("collab", tr.collabG, wantCollab)
+		check("attr", tr.attrG, wantAttr)
+	}
+}
