@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/fusionrank/fusionrank/evaluation/rerank"
+	"github.com/fusionrank/fusionrank/features/text"
 )
 
 // evalRerankModels holds rerank models beyond rerank.Models (the fusion scorer adds
@@ -41,6 +42,19 @@ func runEvalRerank(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *train == "" || *out == "" {
 		fs.Usage()
 		return errors.New("eval rerank: --train and --out are required")
+	}
+	if _, ok := evalRerankModels["fusion"]; !ok {
+		names = append(names, "fusion")
+	}
+	evalRerankModels["fusion"] = func() (rerank.Scorer, error) {
+		if *vectors == "" {
+			return nil, errors.New("model fusion needs word vectors: --vectors or FUSIONRANK_TEXT_VECTORS")
+		}
+		enc, err := text.LoadFile(*vectors)
+		if err != nil {
+			return nil, err
+		}
+		return rerank.NewFusion(enc, rerank.FusionOptions{Seed: *seed})
 	}
 	if !slices.Contains(names, *model) {
 		return fmt.Errorf("eval rerank: --model %q: want %s", *model, strings.Join(names, "|"))
