@@ -6,10 +6,17 @@ export FUSIONRANK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fusionrank?
 export FUSIONRANK_REDIS_URL ?= redis://127.0.0.1:6379/0
 GLOVE ?= $(firstword $(wildcard data/glove-6B-100d-full.txt.gz) ../shared/datasets/glove/glove-6B-100d-top50k.txt.gz)
 
-.PHONY: test demo build services vet compose-check bench
+.PHONY: test demo build build-fast services vet compose-check bench
 
 build:
 	$(GO) build -o bin/fusionrank ./cmd/fusionrank
+
+# The binary with the scorer's AVX-512 fast path (Go's GOEXPERIMENT=simd). Run it with
+# GODEBUG=asyncpreemptoff=1: under the experiment, Go 1.26's asynchronous preemption
+# leaves the vector unit in a state that slows all scalar float code of the process
+# several-fold (see ranking/doc.go).
+build-fast:
+	GOEXPERIMENT=simd $(GO) build -o bin/fusionrank ./cmd/fusionrank
 
 services:
 	@WITH_COMPOSE=1 scripts/services.sh
@@ -26,12 +33,14 @@ test: export WITH_BROWSER := 1
 test: services vet compose-check
 	$(GO) test -count=1 -timeout 20m ./...
 
-# The fast path of the scorer needs GOEXPERIMENT=simd.
+# The scorer's fast path and its plain reference in one run (ns/candidate and
+# cpu-ns/candidate), then the retrieval and text encoder benchmarks.
 bench:
-	GOEXPERIMENT=simd $(GO) test -run '^$$' -bench . -benchtime 2000x ./ranking/
+	GOEXPERIMENT=simd GODEBUG=asyncpreemptoff=1 $(GO) test -run '^$$' -bench 'Fusion' -benchtime 10x ./ranking/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./recommend/retrieval/ ./features/text/
 
 # The demo shop (scripts/demo.sh): imports ../shared/datasets/online-retail once (or DATA=…),
 # creates the demo keys, serves on ADDR and prints the URLs. Reruns are up in seconds.
 DATA ?= ../shared/datasets/online-retail/online_retail.tsv.gz
-demo: services build
-	DATA=$(DATA) FUSIONRANK_ADDR=$(ADDR) FUSIONRANK_TEXT_VECTORS=$${FUSIONRANK_TEXT_VECTORS:-$(GLOVE)} scripts/demo.sh
+demo: services build-fast
+	GODEBUG=asyncpreemptoff=1 DATA=$(DATA) FUSIONRANK_ADDR=$(ADDR) FUSIONRANK_TEXT_VECTORS=$${FUSIONRANK_TEXT_VECTORS:-$(GLOVE)} scripts/demo.sh
