@@ -82,11 +82,15 @@ func loadFixtureShop(t *testing.T, m *Main, prefix string) []string {
 	return customers
 }
 
+// browserEnv configures the servers of the browser tests. They check what the pages do,
+// not latency, so a loaded machine gets a generous request deadline.
+var browserEnv = map[string]string{"FUSIONRANK_TEXT_VECTORS": glove, "FUSIONRANK_REQUEST_TIMEOUT": "2s"}
+
 // TestDemoPageInBrowser drives the demo page in headless Chromium: pick a customer, see
 // ten explained recommendations and the customer's recent items, search and see the
 // lexical results beside their rerank, buy a recommended item and see the list change.
 func TestDemoPageInBrowser(t *testing.T) {
-	m := startMain(t, map[string]string{"FUSIONRANK_TEXT_VECTORS": glove})
+	m := startMain(t, browserEnv)
 	customers := loadFixtureShop(t, m, "demo-")
 	public, read, write := createKey(t, m, fusionrank.ScopePublic), createKey(t, m, fusionrank.ScopeRead), createKey(t, m, fusionrank.ScopeWrite)
 	who := customers[0]
@@ -165,7 +169,7 @@ addEventListener('unhandledrejection', e => errors.push('unhandled: ' + e.reason
 // row of recommendations, sends a view event and a click event carrying the answer's
 // request_id; when the service is unreachable it renders nothing and throws nothing.
 func TestWidgetOnHostPage(t *testing.T) {
-	m := startMain(t, map[string]string{"FUSIONRANK_TEXT_VECTORS": glove})
+	m := startMain(t, browserEnv)
 	customers := loadFixtureShop(t, m, "widget-")
 	public := createKey(t, m, fusionrank.ScopePublic)
 	b := startBrowser(t)

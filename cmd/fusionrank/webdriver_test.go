@@ -168,14 +168,23 @@ func (b *browser) str(script string, args ...any) string {
 	return fmt.Sprint(s)
 }
 
-// waitJS waits until a script answers true.
+// waitJS waits until a script answers true. On a timeout it fails with what the page's
+// status line (#status) says, if it has one.
 func (b *browser) waitJS(what, script string, args ...any) {
 	b.t.Helper()
-	eventually(b.t, b.timeout, what, func() bool {
+	deadline := time.Now().Add(b.timeout)
+	for {
 		var ok bool
 		b.eval(script, &ok, args...)
-		return ok
-	})
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("timed out after %s waiting for %s; the page says: %q", b.timeout, what,
+				b.str(`const s = document.querySelector('#status'); return s ? s.textContent : ''`))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // screenshot saves the page as a PNG under test-artifacts/ at the repository root (git

@@ -35,7 +35,9 @@
   }
 
   // api calls the service and answers the parsed JSON; errors carry the envelope's message.
-  function api(method, path, scope, body) {
+  // A 503 or 429 is retried twice (every call here is safe to repeat: events carry their id).
+  function api(method, path, scope, body, attempt) {
+    attempt = attempt || 0;
     var init = { method: method, headers: {} };
     var key = keyFor(scope);
     if (key) init.headers.Authorization = 'Bearer ' + key;
@@ -47,6 +49,12 @@
       return r.text().then(function (t) {
         var v = null;
         try { v = t ? JSON.parse(t) : null; } catch (e) { /* not JSON */ }
+        if ((r.status === 503 || r.status === 429) && attempt < 2) {
+          var wait = Math.min(2000, (parseInt(r.headers.get('Retry-After') || '0', 10) * 1000) || 200 * (attempt + 1));
+          return new Promise(function (ok) { setTimeout(ok, wait); }).then(function () {
+            return api(method, path, scope, body, attempt + 1);
+          });
+        }
         if (!r.ok) {
           var msg = v && v.error ? v.error.message : t;
           throw new Error(method + ' ' + path.split('?')[0] + ': ' + r.status + ' ' + msg);
