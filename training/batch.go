@@ -35,7 +35,7 @@ type shard struct {
 	g      *ranking.Grads
 	dk, dv []float32
 	collab *ranking.SparseGrad // recent-slot token gradients
-	slot   [][]float64         // per example × slot: ∂L/∂x of recent slots (encoder path)
+	enc    []float64           // Recent × CollabDim: ∂L/∂ encoder Pos
 	loss   float64
 	count  int
 	f      *featurizer
@@ -50,6 +50,7 @@ type exampleWS struct {
 	gen                  int32
 	recent               []int32
 	prof                 [][]float32
+	encBuf               [][]float32
 	tok                  [][]float32
 	mod, slot            []int
 	item                 []int32
@@ -65,6 +66,11 @@ func (n *net) newExampleWS() *exampleWS {
 	ws := &exampleWS{stamp: make([]int32, n.d.NumItems)}
 	for _, k := range n.profile {
 		ws.prof = append(ws.prof, make([]float32, n.d.Fixed[k].Dim))
+	}
+	if n.enc != nil {
+		for range n.layout.Recent {
+			ws.encBuf = append(ws.encBuf, make([]float32, n.enc.Dim))
+		}
 	}
 	return ws
 }
@@ -85,12 +91,16 @@ func histEnd(seq []Event, t int, timed bool) int {
 // query fills ws's query slots for a history: the recent items' vectors in
 // slots 0 … Recent−1 (most recent first, distinct), then one profile slot
 // per fixed modality. It returns the number of valid slots.
-func (n *net) query(ws *exampleWS, hist []Event, recentTok func(k int, item int32) []float32) int {
+func (n *net) query(ws *exampleWS, hist []Event) int {
 	ws.recent = recentItems(ws.recent, hist, max(n.layout.Recent, ranking.CovisItems))
 	ws.tok, ws.mod, ws.slot, ws.item = ws.tok[:0], ws.mod[:0], ws.slot[:0], ws.item[:0]
 	rm := n.cfg.ModalityIndex(n.layout.RecentMod)
 	for k := 0; k < min(len(ws.recent), n.layout.Recent); k++ {
-		v := recentTok(k, ws.recent[k])
+		var buf []float32
+		if n.enc != nil {
+			buf = ws.encBuf[k]
+		}
+		v := n.slotToken(k, ws.recent[k], buf)
 		if v == nil {
 			continue
 		}
@@ -132,14 +142,12 @@ func growF64s(s []float64, n int) []float64 {
 // exampleStep runs the forward and backward pass of one example against the
 // batch's candidates, accumulating into sh, and returns the loss. target is
 // the positive item, cutoff and own the point-in-time feature rules.
-// When slotGrad is not nil it receives ∂L/∂x of each recent slot (indexed by
-// slot, nil entries for slots without a token) instead of sh.collab.
-func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32, cutoff int64, own ownFuture, recentTok func(k int, item int32) []float32, slotGrad [][]float64) (float64, bool) {
+func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32, cutoff int64, own ownFuture) (float64, bool) {
 	ws := sh.ws
 	m := n.model
 	M, d, da := len(n.cfg.Modalities), n.cfg.DModel, n.cfg.DAttn
 	F := ranking.NFeatures
-	nq := n.query(ws, hist, recentTok)
+	nq := n.query(ws, hist)
 	pos := bi.idx[target]
 	if nq == 0 || pos < 0 {
 		return 0, false
@@ -311,13 +319,12 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 		for k, v := range ws.dxTok {
 			ws.dx64[k] = float64(v)
 		}
-		if slotGrad != nil {
-			sg := slotGrad[ws.slot[s]]
+		sh.collab.Add(int(ws.item[s]), ws.dx64, 1)
+		if n.enc != nil {
+			eg := sh.enc[ws.slot[s]*dim : (ws.slot[s]+1)*dim]
 			for k, v := range ws.dx64 {
-				sg[k] += v
+				eg[k] += v
 			}
-		} else {
-			sh.collab.Add(int(ws.item[s]), ws.dx64, 1)
 		}
 	}
 	return loss, true

@@ -46,9 +46,10 @@ func smallData(users, n int, seed uint64, timed bool) *Data {
 // features: the loss, every scorer gradient and the gradients of the
 // learned collab and attr rows.
 func TestExampleGradients(t *testing.T) {
-	for _, timed := range []bool{false, true} {
+	for _, tc := range []struct{ timed, encoder bool }{{false, false}, {true, false}, {true, true}} {
+		timed := tc.timed
 		d := smallData(30, 12, 3, timed)
-		o := Options{Seed: 5, CollabDim: 4, AttrDim: 3, DModel: 5, DAttn: 4, Recent: 3, Negatives: 6, KeepHistoryNegatives: true}.withDefaults()
+		o := Options{Seed: 5, CollabDim: 4, AttrDim: 3, DModel: 5, DAttn: 4, Recent: 3, Negatives: 6, KeepHistoryNegatives: true, Encoder: tc.encoder}.withDefaults()
 		rng := rand.New(rand.NewPCG(1, 2))
 		n, err := newNet(d, o, rng)
 		if err != nil {
@@ -60,6 +61,11 @@ func TestExampleGradients(t *testing.T) {
 		}
 		for k := range n.model.PosBias {
 			n.model.PosBias[k] = float32(rng.NormFloat64())
+		}
+		if n.enc != nil {
+			for k := range n.enc.Pos {
+				n.enc.Pos[k] = float32(0.5 * rng.NormFloat64())
+			}
 		}
 		for j := range n.model.ProjBias {
 			for k := range n.model.ProjBias[j] {
@@ -79,6 +85,9 @@ func TestExampleGradients(t *testing.T) {
 		}
 		tr.itemForward()
 		sh := &shard{g: n.model.NewGrads(), f: newFeaturizer(tr.x), ws: n.newExampleWS(), collab: ranking.NewSparseGrad(o.CollabDim)}
+		if n.enc != nil {
+			sh.enc = make([]float64, len(n.enc.Pos))
+		}
 		M, da := len(n.cfg.Modalities), n.cfg.DAttn
 		sh.dk, sh.dv = make([]float32, d.NumItems*M*da), make([]float32, d.NumItems*M*da)
 		u, pos := 0, 0
@@ -94,7 +103,7 @@ func TestExampleGradients(t *testing.T) {
 		if timed {
 			cutoff = seq[pos].Time
 		}
-		loss, ok := n.exampleStep(sh, &tr.bi, hist, seq[pos].Item, cutoff, ownFuture{seq, pos}, func(_ int, it int32) []float32 { return n.recentToken(it) }, nil)
+		loss, ok := n.exampleStep(sh, &tr.bi, hist, seq[pos].Item, cutoff, ownFuture{seq, pos})
 		if !ok {
 			t.Fatal("example skipped")
 		}
@@ -160,6 +169,19 @@ func TestExampleGradients(t *testing.T) {
 					if w := want[r][e]; math.Abs(v-w) > 2e-4*(1+math.Abs(w)) {
 						t.Errorf("timed=%v: %s row %d [%d] = %v, reference %v", timed, name, r, e, v, w)
 						return
+					}
+				}
+			}
+		}
+		if n.enc != nil {
+			// ∂L/∂e_k is the gradient of slot k's token.
+			for s := range ws.tok {
+				if ws.item[s] < 0 {
+					continue // profile slot
+				}
+				for e, w := range ig.Query[ws.slot[s]] {
+					if v := sh.enc[ws.slot[s]*o.CollabDim+e]; math.Abs(v-w) > 2e-4*(1+math.Abs(w)) {
+						t.Errorf("encoder pos[%d][%d] = %v, reference %v", ws.slot[s], e, v, w)
 					}
 				}
 			}

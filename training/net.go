@@ -18,6 +18,10 @@ type net struct {
 	model  *ranking.Model
 	collab *ranking.Embeddings // NumItems × CollabDim, nil without collab
 	attr   *ranking.Embeddings // NumAttributes × AttrDim, nil without attr
+	// enc is the optional query encoder, encEmb its Pos as a table for the
+	// optimizer (one row per recent slot).
+	enc    *ranking.Encoder
+	encEmb *ranking.Embeddings
 	// mCollab and mAttr are the model modality indices, −1 when absent.
 	mCollab, mAttr int
 	// fixedOf[j] is the Data.Fixed index of model modality j, −1 for the
@@ -76,6 +80,10 @@ func newNet(d *Data, o Options, rng *rand.Rand) (*net, error) {
 	if n.mAttr >= 0 {
 		n.attr = ranking.NewEmbeddings(d.NumAttributes, o.AttrDim, o.EmbedStd, rng)
 	}
+	if o.Encoder && n.mCollab >= 0 {
+		n.enc = ranking.NewEncoder(o.Recent, o.CollabDim)
+		n.encEmb = &ranking.Embeddings{Dim: o.CollabDim, Data: n.enc.Pos}
+	}
 	return n, nil
 }
 
@@ -104,6 +112,21 @@ func (n *net) itemToken(item int32, j int, buf []float32) []float32 {
 		}
 		return v
 	}
+}
+
+// slotToken returns the query token of the k-th most recent item: its
+// recent-modality vector, encoded when the model has an encoder (written to
+// buf). nil when missing.
+func (n *net) slotToken(k int, item int32, buf []float32) []float32 {
+	x := n.recentToken(item)
+	if x == nil || n.enc == nil {
+		return x
+	}
+	p := n.enc.Pos[k*n.enc.Dim : (k+1)*n.enc.Dim]
+	for i, v := range x {
+		buf[i] = v + p[i]
+	}
+	return buf
 }
 
 // recentToken returns the raw recent-slot vector of item (collab, or the

@@ -62,15 +62,9 @@ type Options struct {
 	// MaxValidation caps the validation cases evaluated per epoch (an
 	// evenly spaced subset); default 3000.
 	MaxValidation int
-	// Encoder, when EncoderLayers > 0, adds a causal self-attention encoder
-	// over the last EncoderLen items before the recent slots (see
-	// ranking.Encoder). Default 0: no encoder.
-	EncoderLayers int
-	// EncoderLen is the number of history items the encoder reads; default
-	// 50.
-	EncoderLen int
-	// Dropout is the encoder's dropout rate during training; default 0.
-	Dropout float64
+	// Encoder adds the query-side ranking.Encoder (a learned recency
+	// embedding added to the recent slots' collab tokens); default false.
+	Encoder bool
 	// OnEpoch, when not nil, is called after each epoch with its number
 	// (1-based), mean training loss and validation NDCG@10, for progress
 	// reports. It must not modify anything Train uses.
@@ -94,7 +88,6 @@ func (o Options) withDefaults() Options {
 	def(&o.Negatives, 256)
 	def(&o.Workers, runtime.GOMAXPROCS(0))
 	def(&o.MaxValidation, 3000)
-	def(&o.EncoderLen, 50)
 	if o.NegPower == 0 {
 		o.NegPower = 0.75
 	} else if o.NegPower < 0 {

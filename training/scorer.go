@@ -30,6 +30,8 @@ type scoreWS struct {
 	f     *featurizer
 	feats []float32
 	lab   []string
+	raw   [][]float32
+	enc   [][]float32
 }
 
 // NewScorer returns a Scorer for r's model whose features count the
@@ -82,10 +84,16 @@ func (s *Scorer) ScoreTo(dst []float32, history []Event, now int64) {
 		}
 	}
 	// The same slot contents as training, through the serving layout.
-	n.query(ws.ew, history, func(_ int, it int32) []float32 { return n.recentToken(it) })
-	ws.parts.Recent = ws.parts.Recent[:0]
+	n.query(ws.ew, history)
+	ws.raw = ws.raw[:0]
 	for k := 0; k < min(len(ws.ew.recent), n.layout.Recent); k++ {
-		ws.parts.Recent = append(ws.parts.Recent, n.recentToken(ws.ew.recent[k]))
+		ws.raw = append(ws.raw, n.recentToken(ws.ew.recent[k]))
+	}
+	ws.parts.Recent = ws.raw
+	if n.enc != nil {
+		// What serving does: encode the recent vectors, then lay out.
+		ws.enc = n.enc.ApplyTo(ws.enc, ws.raw)
+		ws.parts.Recent = ws.enc
 	}
 	clear(ws.parts.Profile)
 	for s2, slot := range ws.ew.slot {

@@ -32,6 +32,10 @@ type Result struct {
 	// Attr is the learned attribute table (NumAttributes × AttrDim), nil
 	// without attributes.
 	Attr *ranking.Embeddings
+	// Encoder is the query encoder, nil unless Options.Encoder. Serving
+	// applies it to the recent slots' vectors before Layout.Build (see
+	// ranking.Encoder.ApplyTo).
+	Encoder *ranking.Encoder
 	// Curve is the training curve.
 	Curve Curve
 	// BestEpoch is the epoch (1-based) whose weights were kept.
@@ -156,7 +160,7 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		}
 	}
 	res.n = best
-	res.Model, res.Collab, res.Attr = best.model, best.collab, best.attr
+	res.Model, res.Collab, res.Attr, res.Encoder = best.model, best.collab, best.attr, best.enc
 	return res, nil
 }
 
@@ -169,6 +173,10 @@ func (n *net) snapshot() *net {
 	}
 	if n.attr != nil {
 		c.attr = &ranking.Embeddings{Dim: n.attr.Dim, Data: append([]float32(nil), n.attr.Data...)}
+	}
+	if n.enc != nil {
+		c.enc = &ranking.Encoder{Dim: n.enc.Dim, Pos: append([]float32(nil), n.enc.Pos...)}
+		c.encEmb = nil
 	}
 	return &c
 }
@@ -240,12 +248,15 @@ func (tr *trainer) step(batch []example, rng *rand.Rand) (float64, int) {
 				if sh.collab != nil {
 					sh.collab.Reset()
 				}
+				if n.enc != nil {
+					sh.enc = growF64s(sh.enc, len(n.enc.Pos))
+				}
 				sh.loss, sh.count = 0, 0
 				lo, hi := s*len(batch)/shards, (s+1)*len(batch)/shards
 				for _, ex := range batch[lo:hi] {
 					seq := d.Users[ex.u]
 					hist, cutoff, own := pointInTime(seq, int(ex.t), tr.timed)
-					l, ok := n.exampleStep(sh, bi, hist, seq[ex.t].Item, cutoff, own, func(_ int, it int32) []float32 { return n.recentToken(it) }, nil)
+					l, ok := n.exampleStep(sh, bi, hist, seq[ex.t].Item, cutoff, own)
 					if ok {
 						sh.loss += l
 						sh.count++
@@ -286,6 +297,15 @@ func (tr *trainer) step(batch []example, rng *rand.Rand) (float64, int) {
 			tr.collabG.Add(r, sh.collab.Grad(k), inv)
 		}
 	}
+	var encG *ranking.SparseGrad
+	if n.enc != nil {
+		encG = ranking.NewSparseGrad(n.enc.Dim)
+		for _, sh := range tr.shards {
+			for k := range n.enc.Recent() {
+				encG.Add(k, sh.enc[k*n.enc.Dim:(k+1)*n.enc.Dim], inv)
+			}
+		}
+	}
 	tr.itemBackward(inv)
 	tr.g.Scale(inv)
 	tr.opt.Step(n.model, tr.g)
@@ -294,6 +314,9 @@ func (tr *trainer) step(batch []example, rng *rand.Rand) (float64, int) {
 	}
 	if tr.attrG != nil {
 		tr.opt.StepEmbeddings(n.attr, tr.attrG)
+	}
+	if encG != nil {
+		tr.opt.StepEmbeddings(n.encEmb, encG)
 	}
 	return loss, count
 }

@@ -11,8 +11,10 @@ import (
 	"strings"
 
 	"github.com/fusionrank/fusionrank/evaluation"
+	"github.com/fusionrank/fusionrank/evaluation/fusion"
 	"github.com/fusionrank/fusionrank/evaluation/retail"
 	"github.com/fusionrank/fusionrank/evaluation/s3rec"
+	"github.com/fusionrank/fusionrank/training"
 )
 
 // evalModels holds models beyond the built-in baselines, by protocol and
@@ -21,6 +23,31 @@ import (
 var evalModels = struct {
 	s3rec, retail map[string]func() evaluation.Model
 }{s3rec: map[string]func() evaluation.Model{}, retail: map[string]func() evaluation.Model{}}
+
+// fusionGlove is the word-vector file of the retail text modality (eval
+// retail --glove).
+var fusionGlove = "../shared/datasets/glove/glove-6B-100d-top50k.txt.gz"
+
+// The fusion scorer and, for retail, its ablations.
+func init() {
+	evalModels.s3rec["fusion"] = func() evaluation.Model { return fusion.New("fusion", fusion.Options()) }
+	text := func(s *evaluation.Sequences) ([]training.FixedModality, error) {
+		return fusion.TextModality(fusionGlove)(s)
+	}
+	evalModels.retail["fusion"] = func() evaluation.Model {
+		m := fusion.New("fusion", fusion.Options())
+		m.Fixed = text
+		return m
+	}
+	evalModels.retail["fusion-notext"] = func() evaluation.Model { return fusion.New("fusion-notext", fusion.Options()) }
+	evalModels.retail["fusion-nocollab"] = func() evaluation.Model {
+		o := fusion.Options()
+		o.NoCollab = true
+		m := fusion.New("fusion-nocollab", o)
+		m.Fixed = text
+		return m
+	}
+}
 
 const evalUsage = `usage: fusionrank eval <protocol> [flags]   (fusionrank eval <protocol> --help for its flags)
 
@@ -135,6 +162,7 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	model := fs.String("model", "", "model: "+strings.Join(names, "|")+" (required)")
 	out := fs.String("out", "", "output directory for metrics.json, report.md and plots (required)")
 	days := fs.Int("days", retail.DefaultDays, "length of the test and validation periods in days")
+	glove := fs.String("glove", fusionGlove, "GloVe word vectors for the fusion models' text modality")
 	workers := fs.Int("workers", 0, "scoring goroutines (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -153,6 +181,7 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *days <= 0 {
 		return fmt.Errorf("eval retail: --days %d: want a positive number", *days)
 	}
+	fusionGlove = *glove
 	cfg := retail.Config{
 		Data: *data, Model: *model, Extra: evalModels.retail,
 		Command: "fusionrank eval retail " + strings.Join(args, " "),

@@ -1,0 +1,137 @@
+package fusion
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/fusionrank/fusionrank/evaluation"
+	"github.com/fusionrank/fusionrank/training"
+)
+
+// Model is the fusion scorer as an evaluation.Model.
+type Model struct {
+	// Name labels the variant in versions ("fusion", "fusion-notext", …).
+	Name string
+	// Options are the training options.
+	Options training.Options
+	// Fixed, when not nil, returns fixed modalities for the training
+	// sequences (the text vectors of the items, say).
+	Fixed func(*evaluation.Sequences) ([]training.FixedModality, error)
+
+	res     *training.Result
+	sc      *training.Scorer
+	seconds float64
+	pool    sync.Pool
+}
+
+// New returns an unfitted model.
+func New(name string, o training.Options) *Model { return &Model{Name: name, Options: o} }
+
+// Data converts evaluation sequences to training data (times from
+// nanoseconds to seconds).
+func Data(s *evaluation.Sequences) *training.Data {
+	d := &training.Data{NumItems: s.NumItems, Attributes: s.ItemAttributes, NumAttributes: s.NumAttributes}
+	d.Users = make([][]training.Event, len(s.Users))
+	for u, seq := range s.Users {
+		ev := make([]training.Event, len(seq))
+		for k, it := range seq {
+			ev[k].Item = it
+			if s.Times != nil {
+				ev[k].Time = s.Times[u][k] / int64(time.Second)
+			}
+		}
+		d.Users[u] = ev
+	}
+	return d
+}
+
+// HoldOut splits d: every user with at least three events gives its last
+// event as a validation case and keeps the rest for training.
+func HoldOut(d *training.Data) (*training.Data, []training.Case) {
+	in := *d
+	in.Users = make([][]training.Event, len(d.Users))
+	var val []training.Case
+	for u, seq := range d.Users {
+		if len(seq) >= 3 {
+			in.Users[u] = seq[:len(seq)-1]
+			val = append(val, training.Case{History: seq[:len(seq)-1], Target: seq[len(seq)-1].Item})
+		} else {
+			in.Users[u] = seq
+		}
+	}
+	return &in, val
+}
+
+// Fit trains on train.
+func (m *Model) Fit(ctx context.Context, train *evaluation.Sequences) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	start := time.Now()
+	d := Data(train)
+	if m.Fixed != nil {
+		f, err := m.Fixed(train)
+		if err != nil {
+			return fmt.Errorf("fusion: fixed modalities: %w", err)
+		}
+		d.Fixed = f
+	}
+	in, val := HoldOut(d)
+	res, err := training.Train(in, val, m.Options)
+	if err != nil {
+		return fmt.Errorf("fusion: %w", err)
+	}
+	m.res = res
+	m.sc = res.NewScorer(d)
+	m.seconds = time.Since(start).Seconds()
+	m.pool.New = func() any { return new([]training.Event) }
+	return nil
+}
+
+// ScoreTo scores every item for history.
+func (m *Model) ScoreTo(dst []float32, history []int32) {
+	p := m.pool.Get().(*[]training.Event)
+	ev := (*p)[:0]
+	for _, it := range history {
+		ev = append(ev, training.Event{Item: it})
+	}
+	m.sc.ScoreTo(dst, ev, 0)
+	*p = ev
+	m.pool.Put(p)
+	for i, v := range dst {
+		if math.IsNaN(float64(v)) {
+			dst[i] = float32(math.Inf(-1))
+		}
+	}
+}
+
+// Result returns the training result (nil before Fit).
+func (m *Model) Result() *training.Result { return m.res }
+
+// Seconds returns the wall time of the last Fit.
+func (m *Model) Seconds() float64 { return m.seconds }
+
+// Version names the fitted state: the variant, its main options and the
+// kept epoch.
+func (m *Model) Version() string {
+	o := m.Options
+	v := fmt.Sprintf("%s(seed=%d,dim=%d,d=%d,da=%d,recent=%d,neg=%d,lr=%g,wd=%g", m.Name, o.Seed, o.CollabDim, o.DModel, o.DAttn, o.Recent, o.Negatives, o.LR, o.WeightDecay)
+	if o.Encoder {
+		v += ",encoder"
+	}
+	if m.res != nil {
+		v += fmt.Sprintf(",epoch=%d,train=%.0fs", m.res.BestEpoch, m.seconds)
+	}
+	return v + ")"
+}
+
+// TrainingCurve reports the loss and the held-out NDCG@10 per epoch.
+func (m *Model) TrainingCurve() *evaluation.TrainingCurve {
+	if m.res == nil {
+		return nil
+	}
+	return &evaluation.TrainingCurve{Loss: m.res.Curve.Loss, Validation: m.res.Curve.Validation, ValidationName: "NDCG@10 (held-out last training item)"}
+}
