@@ -26,6 +26,7 @@ type batchItems struct {
 	y     []float32   // nC × M × d
 	k, v  []float32   // nC × M × da
 	kmask []bool      // nC × M
+	logq  []float64   // NumItems: the LogQ correction, nil when off
 	dk    []float32   // reduced ∂L/∂K
 	dv    []float32
 }
@@ -233,6 +234,9 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 		}
 		ws.att[c] = att
 		l := float64(att) + float64(m.B[0])
+		if bi.logq != nil {
+			l -= bi.logq[bi.items[c]]
+		}
 		f := ws.feats[c*F : (c+1)*F]
 		for k, u := range m.U {
 			l += float64(u) * float64(f[k])

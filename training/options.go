@@ -62,6 +62,12 @@ type Options struct {
 	// MaxValidation caps the validation cases evaluated per epoch (an
 	// evenly spaced subset); default 3000.
 	MaxValidation int
+	// LogQ subtracts log q_c from every training logit, q_c the expected
+	// number of times item c is in a batch's candidate set (as a positive
+	// or a sampled negative): the sampled-softmax correction that keeps
+	// popular items from being under-scored; default false. Scoring is
+	// unaffected.
+	LogQ bool
 	// Encoder adds the query-side ranking.Encoder (a learned recency
 	// embedding added to the recent slots' collab tokens); default false.
 	Encoder bool

@@ -118,6 +118,22 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		acc += math.Pow(1+c, o.NegPower)
 		tr.negCDF[i] = acc
 	}
+	if o.LogQ {
+		// q_c = B·P(positive = c) + Negatives·P(draw = c).
+		pos := make([]float64, d.NumItems)
+		for _, ex := range tr.examples {
+			pos[d.Users[ex.u][ex.t].Item]++
+		}
+		tr.bi.logq = make([]float64, d.NumItems)
+		for i := range pos {
+			w := tr.negCDF[i]
+			if i > 0 {
+				w -= tr.negCDF[i-1]
+			}
+			q := float64(o.BatchSize)*pos[i]/float64(max(len(tr.examples), 1)) + float64(o.Negatives)*w/acc
+			tr.bi.logq[i] = math.Log(q)
+		}
+	}
 	tr.bi.idx = make([]int32, d.NumItems)
 	for i := range tr.bi.idx {
 		tr.bi.idx[i] = -1

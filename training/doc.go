@@ -1,0 +1,62 @@
+// Package training learns the fusion scorer (package ranking) from
+// interaction sequences: the scorer's weights, a learned "collab" vector per
+// item and "attr" attribute embeddings, jointly. It is pure computation: no
+// I/O, no context, no logging (progress goes to an optional callback).
+//
+// # Examples
+//
+// Every event at position t ≥ 1 of a user's sequence whose history is not
+// empty is an example: the positive is the event's item, the history the
+// user's earlier events (in timed data, the events strictly before the
+// target's time, so items of the same basket are not history).
+//
+// # Query and items
+//
+// Queries follow ranking.Layout exactly as serving builds them: slots
+// 0 … Recent−1 hold the collab vectors of the user's distinct recent items,
+// most recent first; then one profile slot per fixed modality m holding the
+// time-decayed mean of the history's vectors (the feature store's rule)
+//
+//	profile_m = Σ_e w_e 2^{−(Ref−t_e)/h} v_m(e) / Σ_e w_e 2^{−(Ref−t_e)/h}
+//
+// with Ref the latest history time and h = ProfileHalfLife. Candidate c has
+// the tokens collab_c (learned), attr_c = mean_{a ∈ attrs(c)} A_a (learned
+// attribute table A) and its fixed vectors. With Options.Encoder the recent
+// tokens first pass through ranking.Encoder: x'_k = x_k + e_k.
+//
+// # Scalar features (point in time)
+//
+// For an example of user u with target time T, following ranking.FeatureNames:
+//
+//	pop_w    = log(1 + #interactions with c in [T−w, T))         w = 1h, 1d, 7d
+//	covis    = CovisFeature(n_0 … n_4),  n_j = #(r_j → c) direct follows before T
+//	engine_score = has_engine_score = 0
+//
+// r_j the j-th most recent distinct history item. In untimed data (every
+// Time 0) there is no clock shared between users: counts then include every
+// other user's interactions and u's own before the target, never the
+// target's own transition or anything after it, and the pop windows are 0.
+// Serving-time features (Scorer) count every training interaction.
+//
+// # Loss and optimisation
+//
+// A batch of B examples shares one candidate set C: the batch's positives
+// plus Negatives items drawn with probability ∝ (1+count)^NegPower. Example
+// b's loss is the softmax cross-entropy of its positive over C, the items of
+// its own history excluded (as evaluation and serving exclude them):
+//
+//	L_b = −s_b,pos + log Σ_{c ∈ C∖H_b} exp(s_b,c)
+//
+// with s the fusion score of package ranking. Gradients of the mean batch
+// loss flow into the scorer, the collab rows (query and candidate side),
+// the attribute rows (1/|attrs(c)| each) and the encoder; AdamW (ranking.Adam,
+// lazy for the embedding tables) applies them. The item side (K_c, V_c) is
+// computed once per batch; examples are split into a fixed number of shards
+// summed in order, so results are bit-identical for a seed whatever the
+// number of goroutines.
+//
+// After each epoch the model is scored on the validation cases through the
+// serving path (Layout.Build, ItemKV, QueryTo, ScoreTo) and NDCG@10 over the
+// whole catalogue, history masked, decides early stopping; the best epoch's
+// weights are returned.
+package training
