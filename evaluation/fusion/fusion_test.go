@@ -1,0 +1,87 @@
+package fusion
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/fusionrank/fusionrank/evaluation"
+	"github.com/fusionrank/fusionrank/training"
+)
+
+// chain returns sequences walking 0 → 1 → … → n−1 → 0 from varied starts,
+// with attributes (item mod 3).
+func chain(users, n, length int) *evaluation.Sequences {
+	s := &evaluation.Sequences{NumItems: n, NumAttributes: 3, ItemAttributes: make([][]int32, n)}
+	for i := range n {
+		s.ItemAttributes[i] = []int32{int32(i % 3)}
+	}
+	for u := range users {
+		seq := make([]int32, length)
+		for k := range seq {
+			seq[k] = int32((u*7 + k) % n)
+		}
+		s.Users = append(s.Users, seq)
+	}
+	return s
+}
+
+func TestModelLearnsChain(t *testing.T) {
+	s := chain(200, 30, 6)
+	o := training.Options{Seed: 3, CollabDim: 16, AttrDim: 8, DModel: 16, DAttn: 8, Recent: 2, Epochs: 6, BatchSize: 64, Negatives: 16, LR: 5e-3}
+	m := New("fusion", o)
+	if err := m.Fit(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	scores := make([]float32, s.NumItems)
+	hits := 0
+	for i := range 30 {
+		hist := []int32{int32((i + 29) % 30), int32(i)}
+		m.ScoreTo(scores, hist)
+		for _, h := range hist {
+			scores[h] = float32(math.Inf(-1))
+		}
+		best := 0
+		for k, v := range scores {
+			if v > scores[best] {
+				best = k
+			}
+		}
+		if best == (i+1)%30 {
+			hits++
+		}
+	}
+	if hits < 28 {
+		t.Errorf("next item first for %d of 30 histories", hits)
+	}
+	if v := m.Version(); !strings.HasPrefix(v, "fusion(") || !strings.Contains(v, "epoch=") {
+		t.Errorf("Version() = %q", v)
+	}
+	if c := m.TrainingCurve(); c == nil || len(c.Loss) == 0 || len(c.Loss) != len(c.Validation) {
+		t.Errorf("TrainingCurve() = %+v", c)
+	}
+}
+
+func TestHoldOut(t *testing.T) {
+	d := &training.Data{NumItems: 5, Users: [][]training.Event{
+		{{Item: 0}, {Item: 1}, {Item: 2}},
+		{{Item: 3}, {Item: 4}},
+		{{Item: 1}, {Item: 2}, {Item: 3}, {Item: 4}},
+	}}
+	in, val := HoldOut(d)
+	tests := []struct {
+		user, wantLen int
+	}{{0, 2}, {1, 2}, {2, 3}}
+	for _, tc := range tests {
+		if got := len(in.Users[tc.user]); got != tc.wantLen {
+			t.Errorf("user %d keeps %d events, want %d", tc.user, got, tc.wantLen)
+		}
+	}
+	if len(val) != 2 || val[0].Target != 2 || val[1].Target != 4 || len(val[1].History) != 3 {
+		t.Errorf("validation cases %+v", val)
+	}
+	if len(d.Users[0]) != 3 {
+		t.Error("HoldOut modified its input")
+	}
+}
