@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,10 +19,60 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fusionrank/fusionrank/internal/testenv"
+	"github.com/fusionrank/fusionrank/postgres"
 )
 
 // Helpers for the fault tests: a private redis-server, a TCP proxy that can be cut, the
 // built binary, and a recorder of every answer a load generator received.
+
+// faultDB is the fault tests' own database: they start servers and child processes
+// against it, apart from the rest of the package's tests.
+func faultDB(t *testing.T) *postgres.DB { return testenv.DB(t, "cmd_faults") }
+
+// startFaultMain is startMain on the fault tests' database (so that these tests never
+// recreate the database the package's other tests use).
+func startFaultMain(t *testing.T, env map[string]string) *Main {
+	t.Helper()
+	u := faultDB(t).Pool.Config().ConnString()
+	_, ns := testenv.Redis(t)
+	get := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		switch k {
+		case "FUSIONRANK_DATABASE_URL":
+			return u
+		case "FUSIONRANK_REDIS_URL":
+			return testenv.RedisURL()
+		case "FUSIONRANK_ADDR":
+			return "127.0.0.1:0"
+		}
+		return ""
+	}
+	cfg, err := loadConfig(get, flag.NewFlagSet("test", flag.ContinueOnError), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Main{Config: cfg, Namespace: ns, Log: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := m.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return m
+}
 
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) int {

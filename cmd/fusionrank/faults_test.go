@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/fusionrank/fusionrank"
-	"github.com/fusionrank/fusionrank/internal/testenv"
 )
 
 // The fault tests break what they start themselves (a private redis-server, a TCP proxy
@@ -167,7 +166,7 @@ type rankingAnswer struct {
 func TestFaultRedisKilledUnderLoad(t *testing.T) {
 	port := freePort(t)
 	rs := startRedis(t, port)
-	m := startMain(t, map[string]string{"FUSIONRANK_MODALITIES": "image:4", "FUSIONRANK_REDIS_URL": rs.url(),
+	m := startFaultMain(t, map[string]string{"FUSIONRANK_MODALITIES": "image:4", "FUSIONRANK_REDIS_URL": rs.url(),
 		"FUSIONRANK_REQUEST_TIMEOUT": "2s"}) // the point is Redis, not a loaded machine's latency
 	key := createKey(t, m, fusionrank.ScopeWrite)
 	p := runPrefix("frk-redis")
@@ -272,14 +271,14 @@ func TestFaultRedisKilledUnderLoad(t *testing.T) {
 // reads keep answering from memory and Redis; after it comes back, every event that was
 // acknowledged with 2xx is in Postgres.
 func TestFaultPostgresDownDuringIngestion(t *testing.T) {
-	db := testenv.DB(t, "cmd")
+	db := faultDB(t)
 	u, err := url.Parse(db.Pool.Config().ConnString())
 	if err != nil {
 		t.Fatal(err)
 	}
 	px := startProxy(t, u.Host)
 	u.Host = px.addr
-	m := startMain(t, map[string]string{"FUSIONRANK_MODALITIES": "image:4", "FUSIONRANK_DATABASE_URL": u.String(),
+	m := startFaultMain(t, map[string]string{"FUSIONRANK_MODALITIES": "image:4", "FUSIONRANK_DATABASE_URL": u.String(),
 		"FUSIONRANK_REQUEST_TIMEOUT": "2s"})
 	key := createKey(t, m, fusionrank.ScopeWrite)
 	p := runPrefix("frk-pgdown")
