@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,13 @@ func (s *Server) fail(c *gin.Context, err error) {
 		code = fusionrank.TooLarge
 		err = fusionrank.Errorf(fusionrank.TooLarge, "body: larger than the limit of %d bytes", mbe.Limit)
 	}
+	// A request that ran out of its deadline is a 503 that names the limit, whatever
+	// shape the error took on its way up (a bare context error carries no code).
+	overDeadline := errors.Is(c.Request.Context().Err(), context.DeadlineExceeded) &&
+		(code == fusionrank.Unavailable || code == fusionrank.Internal)
+	if overDeadline {
+		code = fusionrank.Unavailable
+	}
 	status, ok := statusOf[code]
 	if !ok {
 		status = http.StatusInternalServerError
@@ -54,6 +62,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 		if status == http.StatusServiceUnavailable {
 			level = slog.LevelWarn
 			msg = "a store is unavailable; retry"
+			if d, ok := c.Get(deadlineKey); ok && overDeadline {
+				msg = fmt.Sprintf("deadline: the request did not finish within its deadline of %s; retry", d)
+			}
 			s.metrics.unavailable.Inc()
 		} else {
 			msg = "internal error"

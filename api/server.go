@@ -33,6 +33,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// BatchTimeout is the deadline of POST /v1/items:batch. Default 10 minutes.
 	BatchTimeout time.Duration
+	// WriteTimeout is the deadline of the other writes (items, events): they commit to
+	// Postgres, and a busy database should slow them rather than fail them. Default 5s.
+	WriteTimeout time.Duration
 	// RateLimit is each key's sustained request rate per second; 0 turns rate limiting
 	// off. Default 0 (off).
 	RateLimit float64
@@ -59,6 +62,9 @@ func (c *Config) defaults() {
 	}
 	if c.BatchTimeout == 0 {
 		c.BatchTimeout = 10 * time.Minute
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 5 * time.Second
 	}
 	if c.RateBurst == 0 {
 		c.RateBurst = max(1, int(2*c.RateLimit))
@@ -183,6 +189,9 @@ func ginPath(p string) string {
 
 const requestIDKey = "request_id"
 
+// deadlineKey holds the request's deadline (a time.Duration), for the 503 message.
+const deadlineKey = "deadline"
+
 func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
 
 // newRequestID returns 16 random hex characters.
@@ -238,6 +247,7 @@ func (s *Server) deadline(d time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
 		defer cancel()
+		c.Set(deadlineKey, d)
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()
 	}

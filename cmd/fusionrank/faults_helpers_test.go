@@ -27,13 +27,19 @@ import (
 // Helpers for the fault tests: a private redis-server, a TCP proxy that can be cut, the
 // built binary, and a recorder of every answer a load generator received.
 
-// faultDB is the fault tests' own database: they start servers and child processes
-// against it, apart from the rest of the package's tests.
+// faultDB is the fault and hardening tests' own database: they start servers and child
+// processes against it, apart from the rest of the package's tests.
 func faultDB(t *testing.T) *postgres.DB { return testenv.DB(t, "cmd_faults") }
 
 // startFaultMain is startMain on the fault tests' database (so that these tests never
 // recreate the database the package's other tests use).
 func startFaultMain(t *testing.T, env map[string]string) *Main {
+	t.Helper()
+	return startFaultMainLog(t, env, slog.New(slog.DiscardHandler))
+}
+
+// startFaultMainLog is startFaultMain with the service's log going to log.
+func startFaultMainLog(t *testing.T, env map[string]string, log *slog.Logger) *Main {
 	t.Helper()
 	u := faultDB(t).Pool.Config().ConnString()
 	_, ns := testenv.Redis(t)
@@ -55,7 +61,7 @@ func startFaultMain(t *testing.T, env map[string]string) *Main {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Main{Config: cfg, Namespace: ns, Log: slog.New(slog.DiscardHandler)}
+	m := &Main{Config: cfg, Namespace: ns, Log: log}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		t.Fatal(err)
