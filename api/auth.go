@@ -82,8 +82,11 @@ func (s *Server) authenticate(need Scope) gin.HandlerFunc {
 // limits applies the per-key rate limit, the body size limit and the deadline.
 func (s *Server) limits(r Route) gin.HandlerFunc {
 	maxBody, timeout := s.cfg.MaxBodyBytes, s.cfg.RequestTimeout
-	if r.Bulk {
+	switch {
+	case r.Bulk:
 		maxBody, timeout = s.cfg.MaxBatchBytes, s.cfg.BatchTimeout
+	case r.Write:
+		timeout = s.cfg.WriteTimeout
 	}
 	dl := s.deadline(timeout)
 	return func(c *gin.Context) {

@@ -67,7 +67,9 @@ type Route struct {
 	// Status is the success status (default 200).
 	Status int
 	// Bulk routes get the batch body limit and deadline.
-	Bulk    bool
+	Bulk bool
+	// Write routes (they commit to Postgres) get the write deadline.
+	Write   bool
 	Handler gin.HandlerFunc
 	// ContentType of the response when it is not JSON.
 	ContentType string
@@ -84,14 +86,14 @@ func (s *Server) routes() []Route {
 	}
 	if s.deps.Items != nil {
 		rs = append(rs,
-			Route{Method: "PUT", Path: "/v1/items/{id}", Scope: ScopeWrite, Summary: "Create or replace an item.", Request: "ItemInput", Response: "PutItemResult", Handler: s.putItem},
+			Route{Method: "PUT", Path: "/v1/items/{id}", Scope: ScopeWrite, Summary: "Create or replace an item.", Request: "ItemInput", Response: "PutItemResult", Write: true, Handler: s.putItem},
 			Route{Method: "GET", Path: "/v1/items/{id}", Scope: ScopeRead, Summary: "Read an item with the modalities it has.", Response: "ItemView", Handler: s.getItem},
-			Route{Method: "DELETE", Path: "/v1/items/{id}", Scope: ScopeWrite, Summary: "Deactivate an item; its history stays.", Status: http.StatusNoContent, Handler: s.deleteItem},
+			Route{Method: "DELETE", Path: "/v1/items/{id}", Scope: ScopeWrite, Summary: "Deactivate an item; its history stays.", Status: http.StatusNoContent, Write: true, Handler: s.deleteItem},
 			Route{Method: "POST", Path: "/v1/items:batch", Scope: ScopeWrite, Summary: "Bulk load items, one JSON object per line (NDJSON).", Request: "ItemInput", RequestType: "application/x-ndjson", Response: "BatchResult", Bulk: true, Handler: s.putItems},
 		)
 	}
 	if s.deps.Events != nil {
-		rs = append(rs, Route{Method: "POST", Path: "/v1/events", Scope: ScopePublic, Summary: "Record interaction events (public keys: view and click only).", Request: "EventBatch", Response: "EventResult", Handler: s.postEvents})
+		rs = append(rs, Route{Method: "POST", Path: "/v1/events", Scope: ScopePublic, Summary: "Record interaction events (public keys: view and click only).", Request: "EventBatch", Response: "EventResult", Write: true, Handler: s.postEvents})
 	}
 	if s.deps.Rank != nil {
 		rs = append(rs,
@@ -107,8 +109,8 @@ func (s *Server) routes() []Route {
 	if s.deps.Models != nil {
 		rs = append(rs,
 			Route{Method: "GET", Path: "/v1/models", Scope: ScopeAdmin, Summary: "The model registry.", Response: "ModelList", Handler: s.listModels},
-			Route{Method: "POST", Path: "/v1/models/{version}/activate", Scope: ScopeAdmin, Summary: "Make a model version live, atomically.", Response: "ModelInfo", Handler: s.activateModel},
-			Route{Method: "POST", Path: "/v1/models:rollback", Scope: ScopeAdmin, Summary: "Reactivate the previously active model version.", Response: "ModelInfo", Handler: s.rollbackModel},
+			Route{Method: "POST", Path: "/v1/models/{version}/activate", Scope: ScopeAdmin, Summary: "Make a model version live, atomically.", Response: "ModelInfo", Write: true, Handler: s.activateModel},
+			Route{Method: "POST", Path: "/v1/models:rollback", Scope: ScopeAdmin, Summary: "Reactivate the previously active model version.", Response: "ModelInfo", Write: true, Handler: s.rollbackModel},
 		)
 	}
 	if s.deps.Stats != nil {

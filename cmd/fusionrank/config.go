@@ -28,6 +28,7 @@ type Config struct {
 	Modalities     []Modality                       // FUSIONRANK_MODALITIES (name:dim,…)
 	LogLevel       slog.Level                       // FUSIONRANK_LOG_LEVEL
 	RequestTimeout time.Duration                    // FUSIONRANK_REQUEST_TIMEOUT
+	WriteTimeout   time.Duration                    // FUSIONRANK_WRITE_TIMEOUT
 	HalfLife       time.Duration                    // FUSIONRANK_PROFILE_HALF_LIFE
 	EventWeights   map[fusionrank.EventType]float64 // FUSIONRANK_EVENT_WEIGHTS
 	MaxFutureSkew  time.Duration                    // FUSIONRANK_MAX_FUTURE_SKEW
@@ -45,6 +46,7 @@ var configVars = [][3]string{
 	{"FUSIONRANK_MODALITIES", "image:512", "caller-supplied modalities and their dims, name:dim,…"},
 	{"FUSIONRANK_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"FUSIONRANK_REQUEST_TIMEOUT", "200ms", "deadline of every /v1 request"},
+	{"FUSIONRANK_WRITE_TIMEOUT", "5s", "deadline of writes (items, events), which commit to Postgres"},
 	{"FUSIONRANK_PROFILE_HALF_LIFE", "168h", "half-life of the time decay in user profiles"},
 	{"FUSIONRANK_EVENT_WEIGHTS", "view:1,click:2,add_to_cart:4,purchase:8", "weight of each event type in user profiles"},
 	{"FUSIONRANK_MAX_FUTURE_SKEW", "5m", "how far in the future an event timestamp may be"},
@@ -67,7 +69,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		return ""
 	}
 	var c Config
-	var auth, modalities, level, timeout, halfLife, weights, skew, rate, ttl string
+	var auth, modalities, level, timeout, wtimeout, halfLife, weights, skew, rate, ttl string
 	fs.StringVar(&c.DatabaseURL, "database-url", val("FUSIONRANK_DATABASE_URL"), "Postgres URL (FUSIONRANK_DATABASE_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", val("FUSIONRANK_REDIS_URL"), "Redis URL (FUSIONRANK_REDIS_URL)")
 	fs.StringVar(&c.Addr, "addr", val("FUSIONRANK_ADDR"), "listen address (FUSIONRANK_ADDR)")
@@ -76,6 +78,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	fs.StringVar(&modalities, "modalities", val("FUSIONRANK_MODALITIES"), "caller modalities name:dim,… (FUSIONRANK_MODALITIES)")
 	fs.StringVar(&level, "log-level", val("FUSIONRANK_LOG_LEVEL"), "log level (FUSIONRANK_LOG_LEVEL)")
 	fs.StringVar(&timeout, "request-timeout", val("FUSIONRANK_REQUEST_TIMEOUT"), "request deadline (FUSIONRANK_REQUEST_TIMEOUT)")
+	fs.StringVar(&wtimeout, "write-timeout", val("FUSIONRANK_WRITE_TIMEOUT"), "write deadline (FUSIONRANK_WRITE_TIMEOUT)")
 	fs.StringVar(&halfLife, "profile-half-life", val("FUSIONRANK_PROFILE_HALF_LIFE"), "profile half-life (FUSIONRANK_PROFILE_HALF_LIFE)")
 	fs.StringVar(&weights, "event-weights", val("FUSIONRANK_EVENT_WEIGHTS"), "event weights (FUSIONRANK_EVENT_WEIGHTS)")
 	fs.StringVar(&skew, "max-future-skew", val("FUSIONRANK_MAX_FUTURE_SKEW"), "future skew (FUSIONRANK_MAX_FUTURE_SKEW)")
@@ -140,6 +143,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		*dst = d
 	}
 	dur("FUSIONRANK_REQUEST_TIMEOUT", timeout, &c.RequestTimeout, time.Millisecond)
+	dur("FUSIONRANK_WRITE_TIMEOUT", wtimeout, &c.WriteTimeout, time.Millisecond)
 	dur("FUSIONRANK_PROFILE_HALF_LIFE", halfLife, &c.HalfLife, time.Second)
 	dur("FUSIONRANK_MAX_FUTURE_SKEW", skew, &c.MaxFutureSkew, 0)
 	dur("FUSIONRANK_PROFILE_TTL", ttl, &c.ProfileTTL, time.Minute)

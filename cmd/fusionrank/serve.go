@@ -119,7 +119,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("api keys: %w", err)
 	}
 	m.API = api.New(api.Config{
-		Auth: c.Auth, RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit,
+		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, RateLimit: c.RateLimit,
 		Logger: m.Log, Registry: m.Metrics,
 		Extra: m.webRoutes(), // the demo page and the widget (demo.go)
 	}, api.Deps{
