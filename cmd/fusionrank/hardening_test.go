@@ -119,7 +119,7 @@ func TestAuthScopes(t *testing.T) {
 // printed once on stdout, only its SHA-256 hash is stored, it works at once, and a
 // revoked key stops working within a second.
 func TestKeysCommand(t *testing.T) {
-	m := startFaultMain(t, map[string]string{"FUSIONRANK_MODALITIES": "image:4"})
+	m := startFaultMain(t, map[string]string{"FUSIONRANK_MODALITIES": "image:4", "FUSIONRANK_REQUEST_TIMEOUT": "5s"})
 	t.Setenv("FUSIONRANK_DATABASE_URL", faultDB(t).Pool.Config().ConnString())
 	name := runPrefix("cli")
 	var out, errb bytes.Buffer
@@ -183,8 +183,8 @@ func TestKeysCommand(t *testing.T) {
 // through a third store (as `fusionrank keys revoke` does) and checks that both refuse
 // it within a second, and never accept it again after their first refusal.
 func TestRevokeReachesEveryReplica(t *testing.T) {
-	a := startFaultMain(t, nil)
-	b := startFaultMain(t, nil)
+	a := startFaultMain(t, slowOK)
+	b := startFaultMain(t, slowOK)
 	key := createKey(t, a, fusionrank.ScopeRead)
 	for _, m := range []*Main{a, b} {
 		if r := do(t, "GET", m.URL()+"/v1/stats/models", key, nil); r.status != 200 {
@@ -237,7 +237,7 @@ func TestAuthOffOnlyWhenExplicit(t *testing.T) {
 		}
 	}
 	var logs syncBuffer
-	m := startFaultMainLog(t, map[string]string{"FUSIONRANK_AUTH": "off"}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	m := startFaultMainLog(t, map[string]string{"FUSIONRANK_AUTH": "off", "FUSIONRANK_REQUEST_TIMEOUT": "5s"}, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if !strings.Contains(logs.String(), `"level":"WARN","msg":"FUSIONRANK_AUTH=off`) {
 		t.Fatalf("no warning at start: %s", logs.String())
 	}
@@ -324,7 +324,7 @@ func TestLimits(t *testing.T) {
 // TestRateLimit: a key over its rate gets 429 with Retry-After and the envelope; other
 // keys are not affected; after Retry-After the key gets through again.
 func TestRateLimit(t *testing.T) {
-	m := startFaultMain(t, map[string]string{"FUSIONRANK_RATE_LIMIT": "2"}) // burst 4
+	m := startFaultMain(t, map[string]string{"FUSIONRANK_RATE_LIMIT": "2", "FUSIONRANK_REQUEST_TIMEOUT": "5s"}) // burst 4
 	hot, calm := createKey(t, m, fusionrank.ScopeRead), createKey(t, m, fusionrank.ScopeRead)
 	var limited response
 	for i := 0; i < 20; i++ {
@@ -362,7 +362,8 @@ func TestRateLimit(t *testing.T) {
 // TestRequestDeadline: a request that cannot finish within FUSIONRANK_REQUEST_TIMEOUT
 // answers 503 with a message naming the deadline, not a 500 and not late.
 func TestRequestDeadline(t *testing.T) {
-	m := startFaultMain(t, map[string]string{"FUSIONRANK_REQUEST_TIMEOUT": "1ms"})
+	// Writes may have a deadline of their own (FUSIONRANK_WRITE_TIMEOUT): set both.
+	m := startFaultMain(t, map[string]string{"FUSIONRANK_REQUEST_TIMEOUT": "1ms", "FUSIONRANK_WRITE_TIMEOUT": "1ms"})
 	key := createKey(t, m, fusionrank.ScopeWrite)
 	p := runPrefix("frk-deadline")
 	evs := make([]any, 1000)
@@ -415,3 +416,7 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// slowOK gives a server a generous deadline, for tests about something other than
+// latency on a loaded machine.
+var slowOK = map[string]string{"FUSIONRANK_REQUEST_TIMEOUT": "5s"}
