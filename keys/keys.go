@@ -32,6 +32,13 @@ type Key struct {
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
+// MaxLookupsPerSecond caps how often keys missing from the in-memory copy are looked up
+// in Postgres (burst: one second's worth). The lookup only serves keys created since
+// the last refresh; without a cap, a flood of made-up keys would be a flood of queries.
+// Over the cap an unknown key is refused at once; a genuinely new key is then accepted
+// after the next refresh (RefreshInterval).
+const MaxLookupsPerSecond = 50
+
 // Store keeps API keys in Postgres.
 type Store struct {
 	db *postgres.DB
@@ -39,6 +46,11 @@ type Store struct {
 	mu     sync.RWMutex
 	active map[[32]byte]entry
 	loaded bool
+
+	lookupMu     sync.Mutex
+	lookupTokens float64
+	lookupLast   time.Time
+	lookups      int // how many fallback queries ran (tests read it)
 }
 
 type entry struct {
@@ -179,6 +191,9 @@ func (s *Store) Authenticate(ctx context.Context, key string) (fusionrank.Scope,
 		return e.scope, e.id, nil
 	}
 	// Not in the copy: perhaps created since the last refresh.
+	if !s.mayLookUp(time.Now()) {
+		return fusionrank.ScopeNone, "", unknown
+	}
 	var id int64
 	var hash []byte
 	var scope string
@@ -201,4 +216,22 @@ func (s *Store) Authenticate(ctx context.Context, key string) (fusionrank.Scope,
 	s.active[h] = entry{hash: h, scope: sc, id: strconv.FormatInt(id, 10)}
 	s.mu.Unlock()
 	return sc, strconv.FormatInt(id, 10), nil
+}
+
+// mayLookUp takes a token from the bucket of Postgres lookups.
+func (s *Store) mayLookUp(now time.Time) bool {
+	s.lookupMu.Lock()
+	defer s.lookupMu.Unlock()
+	if s.lookupLast.IsZero() {
+		s.lookupTokens = MaxLookupsPerSecond
+	} else {
+		s.lookupTokens = min(MaxLookupsPerSecond, s.lookupTokens+now.Sub(s.lookupLast).Seconds()*MaxLookupsPerSecond)
+	}
+	s.lookupLast = now
+	if s.lookupTokens < 1 {
+		return false
+	}
+	s.lookupTokens--
+	s.lookups++
+	return true
 }
