@@ -36,14 +36,15 @@ type Registry struct{ db *postgres.DB }
 // NewRegistry returns the registry in db.
 func NewRegistry(db *postgres.DB) *Registry { return &Registry{db: db} }
 
-// Register stores a new version: its weights (safetensors), spec, metrics, and the item
-// vectors it learned (item id → modality → vector).
-func (r *Registry) Register(ctx context.Context, version string, m *ranking.Model, spec Spec, metrics map[string]float64, dataSHA string, learned map[string]map[string][]float32) error {
+// Register stores a new version: its weights (safetensors, with the query encoder's
+// tensors when enc is not nil), spec, metrics, and the item vectors it learned (item id
+// → modality → vector).
+func (r *Registry) Register(ctx context.Context, version string, m *ranking.Model, enc *ranking.Encoder, spec Spec, metrics map[string]float64, dataSHA string, learned map[string]map[string][]float32) error {
 	if err := fusionrank.ValidateID("version", version); err != nil {
 		return err
 	}
 	var buf bytes.Buffer
-	if _, err := m.WriteTo(&buf); err != nil {
+	if _, err := ranking.WriteModelTo(&buf, m, enc); err != nil {
 		return err
 	}
 	cfg, err := json.Marshal(spec)
@@ -188,6 +189,7 @@ func (r *Registry) activeVersion(ctx context.Context) (string, error) {
 type live struct {
 	version string
 	model   *ranking.Model
+	enc     *ranking.Encoder // optional query encoder of the recent slots
 	spec    Spec
 	learned map[string]*features.Block // modality → vectors by catalogue slot
 
@@ -252,7 +254,7 @@ func (m *Models) load(ctx context.Context, version string) (*live, error) {
 	if err := json.Unmarshal(cfg, &spec); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	model, err := ranking.ReadModel(bytes.NewReader(weights))
+	model, enc, err := ranking.ReadModelEncoder(bytes.NewReader(weights))
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +265,10 @@ func (m *Models) load(ctx context.Context, version string) (*live, error) {
 	if spec.Ranking.MaxQueryTokens != spec.Layout.Tokens() {
 		return nil, fmt.Errorf("model has %d query slots; its layout needs %d", spec.Ranking.MaxQueryTokens, spec.Layout.Tokens())
 	}
-	l := &live{version: version, model: model, spec: spec, learned: map[string]*features.Block{}}
+	if enc != nil && (enc.Recent() > spec.Layout.Recent || enc.Dim != spec.Ranking.Modalities[max(0, spec.Ranking.ModalityIndex(spec.Layout.RecentMod))].Dim) {
+		return nil, fmt.Errorf("query encoder shape %d×%d does not fit the layout", enc.Recent(), enc.Dim)
+	}
+	l := &live{version: version, model: model, enc: enc, spec: spec, learned: map[string]*features.Block{}}
 	for _, mod := range spec.Learned {
 		j := spec.Ranking.ModalityIndex(mod)
 		if j < 0 {

@@ -117,7 +117,8 @@ type reqctx struct {
 	parts     ranking.QueryParts
 	warnings  []string
 	personal  bool
-	queryText []float32 // mean of the query's word vectors (fallback and retrieval)
+	queryText []float32   // the query text pooled like item text (fallback and retrieval)
+	rawRecent [][]float32 // the recent items' learned vectors before the query encoder
 }
 
 func (r *reqctx) warn(w string) {
@@ -211,6 +212,10 @@ func (s *Service) context(ctx context.Context, l *live, userID string, q *fusion
 				rc.parts.Recent = append(rc.parts.Recent, v)
 			}
 			s.catalog.RUnlock()
+			rc.rawRecent = rc.parts.Recent
+			if l.enc != nil {
+				rc.parts.Recent = l.enc.ApplyTo(nil, rc.parts.Recent)
+			}
 		}
 	}
 	if q != nil {

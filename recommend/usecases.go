@@ -271,7 +271,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 		hits = s.retrieve(p, m.Name, rc.parts.Profile[m.Name], "retrieval:"+m.Name, hits)
 	}
 	if l != nil {
-		if cq := collabQuery(l, rc.parts.Recent); cq != nil {
+		if cq := collabQuery(l, rc.rawRecent); cq != nil {
 			s.retrieveLearned(p, l, cq)
 		}
 	}
@@ -383,6 +383,10 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 		if b := l.learned[l.spec.Layout.RecentMod]; b != nil && int(slot) < len(b.Has) {
 			if v := b.Vector(slot); v != nil {
 				rc.parts.Recent = [][]float32{slices.Clone(v)}
+				rc.rawRecent = rc.parts.Recent
+				if l.enc != nil {
+					rc.parts.Recent = l.enc.ApplyTo(nil, rc.parts.Recent)
+				}
 			}
 		}
 	}
@@ -406,8 +410,8 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 	for _, m := range s.fs.Modalities() {
 		hits = s.retrieve(p, m.Name, rc.parts.Profile[m.Name], "retrieval:"+m.Name, hits)
 	}
-	if l != nil && len(rc.parts.Recent) > 0 {
-		s.retrieveLearned(p, l, rc.parts.Recent[0])
+	if l != nil && len(rc.rawRecent) > 0 {
+		s.retrieveLearned(p, l, rc.rawRecent[0])
 	}
 	cands := p.cands
 	s.catalog.RUnlock()

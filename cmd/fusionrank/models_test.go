@@ -32,7 +32,7 @@ func registerRandomModel(t *testing.T, m *Main, version string, seed uint64, ite
 		learned[id] = map[string][]float32{"collab": v}
 	}
 	spec := recommend.Spec{Ranking: cfg, Layout: layout, Features: ranking.FeatureNames, Learned: []string{"collab"}}
-	if err := m.ModelRegistry.Register(context.Background(), version, model, spec, map[string]float64{"NDCG@10": 0.1}, "test", learned); err != nil {
+	if err := m.ModelRegistry.Register(context.Background(), version, model, nil, spec, map[string]float64{"NDCG@10": 0.1}, "test", learned); err != nil {
 		t.Fatal(err)
 	}
 }

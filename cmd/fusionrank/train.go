@@ -106,7 +106,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	spec := recommend.Spec{Ranking: res.Model.Config(), Layout: res.Layout, Features: ranking.FeatureNames, Learned: learnedMods,
 		Notes: map[string]any{"users": len(data.Users), "items": data.NumItems, "seed": *seed}}
 	reg := recommend.NewRegistry(db)
-	if err := reg.Register(ctx, *version, res.Model, spec, metrics, data.sha, learned); err != nil {
+	if err := reg.Register(ctx, *version, res.Model, res.Encoder, spec, metrics, data.sha, learned); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "registered %s (validation NDCG@10 %.4f vs popularity %.4f, %.0fs)\n", *version, res.BestValidation, popNDCG, time.Since(start).Seconds())
