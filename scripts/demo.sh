@@ -17,6 +17,7 @@
 #   FUSIONRANK_ADDR            default :8080
 #   FUSIONRANK_TEXT_VECTORS    GloVe-format word vectors for the text modality
 #   FUSIONRANK_LOG_LEVEL       default warn (the request log is quiet)
+#   DEMO_TRAIN                 0 skips training (default 1)
 #   DEMO_TRAIN_FLAGS           more flags for the one-time `fusionrank train` (say --epochs 2)
 #   FUSIONRANK_BIN             default bin/fusionrank
 #   DEMO_KEYS                  default data/demo-keys.env (git-ignored)
@@ -72,6 +73,8 @@ fi
 train=0
 if [ "$(sql "SELECT count(*) FROM models WHERE active")" -gt 0 ]; then
   log "an active model exists: $(sql "SELECT version FROM models WHERE active")"
+elif [ "${DEMO_TRAIN:-1}" = 0 ]; then
+  log "DEMO_TRAIN=0: no training; serving with the fallback (model_version \"none\")"
 elif ! "$BIN" train --help >/dev/null 2>&1; then
   log "this binary cannot train yet: serving with the fallback (model_version \"none\")"
 elif [ "$(sql "SELECT count(*) FROM (SELECT 1 FROM events LIMIT 1) e")" -gt 0 ]; then
