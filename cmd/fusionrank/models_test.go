@@ -16,6 +16,7 @@ import (
 
 // registerRandomModel registers a model with random weights and random learned collab
 // vectors for the given items.
+// With an odd seed the model also has a query encoder.
 func registerRandomModel(t *testing.T, m *Main, version string, seed uint64, items []string) {
 	t.Helper()
 	layout := ranking.Layout{Recent: 4, RecentMod: "collab", ProfileMods: []string{"text", "image"}, QueryMods: []string{"image"}, Words: 4}
@@ -32,7 +33,14 @@ func registerRandomModel(t *testing.T, m *Main, version string, seed uint64, ite
 		learned[id] = map[string][]float32{"collab": v}
 	}
 	spec := recommend.Spec{Ranking: cfg, Layout: layout, Features: ranking.FeatureNames, Learned: []string{"collab"}}
-	if err := m.ModelRegistry.Register(context.Background(), version, model, nil, spec, map[string]float64{"NDCG@10": 0.1}, "test", learned); err != nil {
+	var enc *ranking.Encoder
+	if seed%2 == 1 {
+		enc = ranking.NewEncoder(layout.Recent, 8)
+		for i := range enc.Pos {
+			enc.Pos[i] = float32(rng.NormFloat64())
+		}
+	}
+	if err := m.ModelRegistry.Register(context.Background(), version, model, enc, spec, map[string]float64{"NDCG@10": 0.1}, "test", learned); err != nil {
 		t.Fatal(err)
 	}
 }
