@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -280,5 +281,88 @@ func TestBatch100kLines(t *testing.T) {
 	var n int
 	if err := m.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM items WHERE id LIKE 'big-%'`).Scan(&n); err != nil || n != 100_000 {
 		t.Fatalf("%d items stored (%v)", n, err)
+	}
+}
+
+// TestRecommendFiltersAndDiversity: filters hold, excluded items never come back, and
+// no category takes more than three places while others are available.
+func TestRecommendFiltersAndDiversity(t *testing.T) {
+	m := startMain(t, map[string]string{"FUSIONRANK_MODALITIES": "image:4"})
+	base := m.URL()
+	key := createKey(t, m, fusionrank.ScopeWrite)
+	p := "div-"
+	var nd strings.Builder
+	for i := range 30 {
+		cat := "mugs"
+		if i%5 == 0 {
+			cat = "lamps"
+		}
+		if i%7 == 0 {
+			cat = "bags"
+		}
+		// The mugs all point the same way as the shopper's history: without the
+		// diversity rule they would fill the list.
+		v := []float32{1, 0.01 * float32(i), 0, 0}
+		if cat != "mugs" {
+			v = []float32{0.2, 1, float32(i), 0}
+		}
+		js, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("%s%d", p, i), "title": "thing", "category": cat, "price": i, "vectors": map[string]any{"image": v}})
+		nd.Write(js)
+		nd.WriteByte('\n')
+	}
+	if r := do(t, "POST", base+"/v1/items:batch", key, nd.String()); r.status != 200 {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	}
+	waitFor(t, "items", func() bool {
+		c := m.Features.Catalog()
+		c.RLock()
+		defer c.RUnlock()
+		_, ok := c.Slot(p + "29")
+		return ok
+	})
+	do(t, "POST", base+"/v1/events", key, map[string]any{"events": []any{map[string]any{"event_id": p + "e", "user_id": p + "u",
+		"item_id": p + "1", "type": "click", "timestamp": time.Now().UTC().Format(time.RFC3339)}}})
+	rec := func(body map[string]any) []map[string]any {
+		body["user_id"] = p + "u"
+		r := do(t, "POST", base+"/v1/recommendations", key, body)
+		if r.status != 200 {
+			t.Fatalf("recommendations: %d %s", r.status, r.body)
+		}
+		var out []map[string]any
+		for _, it := range r.json(t)["items"].([]any) {
+			out = append(out, it.(map[string]any))
+		}
+		return out
+	}
+	category := func(id string) string {
+		v, err := m.Features.GetItem(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Category
+	}
+	items := rec(map[string]any{"count": 8})
+	perCat := map[string]int{}
+	for _, it := range items {
+		perCat[category(it["id"].(string))]++
+	}
+	if len(items) != 8 || perCat["mugs"] > 3 {
+		t.Fatalf("diversity: %d items, per category %v", len(items), perCat)
+	}
+	items = rec(map[string]any{"count": 10, "filters": map[string]any{"category": []string{"mugs"}, "price_min": 10, "price_max": 20},
+		"exclude": []string{p + "11"}})
+	if len(items) == 0 {
+		t.Fatal("filtered recommendations are empty")
+	}
+	for _, it := range items {
+		id := it["id"].(string)
+		v, _ := m.Features.GetItem(context.Background(), id)
+		if v.Category != "mugs" || *v.Price < 10 || *v.Price > 20 || id == p+"11" {
+			t.Fatalf("%s (category %s, price %v) breaks the filters", id, v.Category, *v.Price)
+		}
+	}
+	r := do(t, "POST", base+"/v1/recommendations", key, map[string]any{"user_id": p + "u", "filters": map[string]any{"price_min": 5, "price_max": 1}})
+	if r.status != 400 || !strings.Contains(string(r.body), "price_min is above price_max") {
+		t.Fatalf("bad filter: %d %s", r.status, r.body)
 	}
 }
