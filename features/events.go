@@ -152,11 +152,14 @@ if not cur or string.sub(cur, 13, 20) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`)
 
-// incrIfBuilt increments a counter set only when it exists: a missing set is rebuilt
-// from Postgres on its next read, and a partial one must not be created.
+// incrIfBuilt increments members of a counter set (ARGV: increment, member, increment,
+// member, …) only when the set exists: a missing set is rebuilt from Postgres on its next
+// read, and a partial one must not be created.
 var incrIfBuilt = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('ZINCRBY', KEYS[1], ARGV[1], ARGV[2])
+  for i = 1, #ARGV, 2 do
+    redis.call('ZINCRBY', KEYS[1], ARGV[i], ARGV[i+1])
+  end
 end
 return 0`)
 
@@ -240,16 +243,35 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent) (err error) 
 	return nil
 }
 
-// queueCounters adds the popularity and co-visitation increments of evs to pipe.
+// queueCounters adds the popularity and co-visitation increments of evs to pipe, one
+// script call per counter set.
 func (s *Store) queueCounters(ctx context.Context, pipe redis.Pipeliner, evs []storedEvent, now time.Time) {
+	incr := map[string]map[string]int{} // key → member → increment
+	var order []string
+	add := func(key, member string) {
+		m := incr[key]
+		if m == nil {
+			m = map[string]int{}
+			incr[key] = m
+			order = append(order, key)
+		}
+		m[member]++
+	}
 	for _, e := range evs {
 		if age := now.Sub(e.Timestamp); age >= 0 && age < 8*24*time.Hour {
-			incrIfBuilt.Eval(ctx, pipe, []string{s.popKey(hourBucket, e.Timestamp)}, 1, e.ItemID)
-			incrIfBuilt.Eval(ctx, pipe, []string{s.popKey(dayBucket, e.Timestamp)}, 1, e.ItemID)
+			add(s.popKey(hourBucket, e.Timestamp), e.ItemID)
+			add(s.popKey(dayBucket, e.Timestamp), e.ItemID)
 		}
 		if e.Prev != "" && e.Prev != e.ItemID {
-			incrIfBuilt.Eval(ctx, pipe, []string{s.key("covis", e.Prev)}, 1, e.ItemID)
+			add(s.key("covis", e.Prev), e.ItemID)
 		}
+	}
+	for _, key := range order {
+		args := make([]any, 0, 2*len(incr[key]))
+		for member, n := range incr[key] {
+			args = append(args, n, member)
+		}
+		incrIfBuilt.Eval(ctx, pipe, []string{key}, args...)
 	}
 }
 
