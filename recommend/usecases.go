@@ -4,9 +4,9 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/fusionrank/fusionrank"
-	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/ranking"
 	"github.com/fusionrank/fusionrank/recommend/retrieval"
 )
@@ -33,7 +33,7 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	var unknown []string
 	s.catalog.RLock()
 	for i, it := range req.Items {
-		if err := fusionrank.ValidateID("items["+itoa(i)+"].id", it.ID); err != nil {
+		if err := fusionrank.ValidateID("items["+strconv.Itoa(i)+"].id", it.ID); err != nil {
 			s.catalog.RUnlock()
 			return fusionrank.Ranking{}, err
 		}
@@ -90,7 +90,7 @@ func (s *Service) newFilter(rc *reqctx, exclude []string, f *fusionrank.Filters)
 	}
 	fl := &filter{s: s, exclude: map[string]bool{}, f: f}
 	for i, id := range exclude {
-		if err := fusionrank.ValidateID("exclude["+itoa(i)+"]", id); err != nil {
+		if err := fusionrank.ValidateID("exclude["+strconv.Itoa(i)+"]", id); err != nil {
 			return nil, err
 		}
 		fl.exclude[id] = true
@@ -460,16 +460,3 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 	return s.answer(ctx, "search", l, rc, cands, count, req.UserID), nil
 }
 
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	for i > 0 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-		i /= 10
-	}
-	return string(b)
-}
-
-var _ = features.SourceCache
