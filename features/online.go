@@ -218,6 +218,14 @@ func (s *Store) Trending(ctx context.Context, n int, now time.Time) ([]string, [
 
 // ensureCounters rebuilds from Postgres the counter windows that are missing in Redis.
 func (s *Store) ensureCounters(ctx context.Context, keys []string, bounds [][2]time.Time) error {
+	return s.ensure(ctx, keys, func(i int) error {
+		return s.rebuildCounter(ctx, keys[i], `SELECT item_id, count(*) FROM events WHERE ts >= $1 AND ts < $2 GROUP BY item_id`, bounds[i][0], bounds[i][1])
+	})
+}
+
+// ensure calls rebuild(i) for each keys[i] that is missing in Redis, once per key
+// across concurrent callers.
+func (s *Store) ensure(ctx context.Context, keys []string, rebuild func(i int) error) error {
 	if !s.dirty.redisUp() {
 		return errRedisDown
 	}
@@ -234,11 +242,7 @@ func (s *Store) ensureCounters(ctx context.Context, keys []string, bounds [][2]t
 		if exists[i].Val() == 1 {
 			continue
 		}
-		b := bounds[i]
-		_, err, _ := flights.Do(k, func() (any, error) {
-			return nil, s.rebuildCounter(ctx, k, `SELECT item_id, count(*) FROM events WHERE ts >= $1 AND ts < $2 GROUP BY item_id`, b[0], b[1])
-		})
-		if err != nil {
+		if _, err, _ := flights.Do(k, func() (any, error) { return nil, rebuild(i) }); err != nil {
 			return err
 		}
 	}
@@ -301,25 +305,7 @@ func (s *Store) ensureCovis(ctx context.Context, items []string) error {
 	for i, it := range items {
 		keys[i] = s.key("covis", it)
 	}
-	pipe := s.rdb.Pipeline()
-	exists := make([]*redis.IntCmd, len(keys))
-	for i, k := range keys {
-		exists[i] = pipe.Exists(ctx, k)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		s.dirty.observe(err)
-		return err
-	}
-	for i, k := range keys {
-		if exists[i].Val() == 1 {
-			continue
-		}
-		it := items[i]
-		if _, err, _ := flights.Do(k, func() (any, error) { return nil, s.rebuildCounter(ctx, k, covisQuery, it) }); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.ensure(ctx, keys, func(i int) error { return s.rebuildCounter(ctx, keys[i], covisQuery, items[i]) })
 }
 
 // Covisitation returns, for each candidate, how often it directly followed each of the
