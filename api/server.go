@@ -117,6 +117,10 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.ContextWithFallback = true
+	// An API answers a path it does not serve with a 404 envelope, not with a redirect
+	// (Gin's default for "/v1/items/" or "/v1/items//" is a bodiless 301/307).
+	s.engine.RedirectTrailingSlash = false
+	s.engine.RedirectFixedPath = false
 	s.engine.Use(s.recoverer, s.requestID, s.observe)
 	s.engine.NoRoute(func(c *gin.Context) {
 		s.fail(c, fusionrank.Errorf(fusionrank.NotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
