@@ -5,9 +5,12 @@
 //
 //	go run ./scripts/loadtest gen -items 100000 -users 10000 -out /tmp/shop
 //	go run ./scripts/loadtest run -scenario rerank -rate 2000 -duration 30s -key $KEY
+//	go run ./scripts/loadtest soak -rerank-rate 2000 -recommend-rate 1000 -duration 10m -pid $PID -csv soak.csv -key $KEY
 //
 // Scenarios: events (closed loop, batches of -batch events, reports events/s), rerank
-// (-candidates per request, personalised), recommend, features, similar, search.
+// (-candidates per request, personalised), recommend, features, similar, search. soak
+// runs rerank and recommendations together and writes p99 and the server's resident
+// memory per window to a CSV (scripts/soak.sh drives it).
 package main
 
 import (
@@ -34,7 +37,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadtest gen|run [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadtest gen|run|soak [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -43,6 +46,8 @@ func main() {
 		err = gen(os.Args[2:])
 	case "run":
 		err = run(os.Args[2:])
+	case "soak":
+		err = soak(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
