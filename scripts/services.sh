@@ -49,6 +49,10 @@ if ! redis_up; then
   redis_up || { log "Redis did not come up"; exit 1; }
 fi
 
+# The fault tests (cmd/fusionrank/faults_*_test.go) and scripts/soak.sh start
+# redis-server processes of their own, even when a Redis already answers.
+command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+
 # The fusionrank database.
 if ! psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'fusionrank'" postgres | grep -q 1; then
   log "creating database fusionrank"
