@@ -109,6 +109,7 @@ func startRedis(t *testing.T, port int) *redisServer {
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", t.TempDir(), "--loglevel", "warning")
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

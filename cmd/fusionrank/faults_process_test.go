@@ -88,6 +88,7 @@ func testImportKilledAndRerun(t *testing.T, bin string) {
 	cmd := exec.Command(bin, "import", "events", "--quiet", path)
 	cmd.Env = childEnv(dbURL)
 	cmd.Stdout, cmd.Stderr = &out1, &out1
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +122,7 @@ func testImportKilledAndRerun(t *testing.T, bin string) {
 	// Second run: completes, and stores exactly the rest.
 	cmd = exec.Command(bin, "import", "events", "--quiet", path)
 	cmd.Env = childEnv(dbURL)
+	dieWithTest(cmd)
 	out2, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("rerun: %v\n%s", err, out2)
@@ -161,6 +163,7 @@ func testSIGTERMUnderLoad(t *testing.T, bin string) {
 	cmd.Env = childEnv(db.Pool.Config().ConnString(), "FUSIONRANK_REDIS_URL="+rs.url(), fmt.Sprintf("FUSIONRANK_ADDR=127.0.0.1:%d", port),
 		"FUSIONRANK_MODALITIES=image:4", "FUSIONRANK_REQUEST_TIMEOUT=5s", "FUSIONRANK_LOG_LEVEL=warn")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
