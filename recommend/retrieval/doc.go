@@ -77,8 +77,8 @@
 //     graph at 100k (recall@100 0.9846 vs 0.9828 at EfSearch 200) for
 //     1.7× the build time.
 //   - EfSearch = 250: the recall/speed knob, adjustable at run time with
-//     SetEfSearch; a search uses max(EfSearch, k). Recall@100 at 1M: 0.959
-//     at 200, 0.971 at 250, 0.978 at 300, 0.982 at 400.
+//     SetEfSearch; a search uses max(EfSearch, k). Recall@100 at 1M:
+//     0.96–0.97 at 200, 0.97–0.975 at 250, 0.98 at 300 and 400.
 //
 // # Kernels
 //
@@ -129,10 +129,20 @@
 // 542 µs / 1.2 ms at 200, with a 29.3 s build; with efC 200 the build took
 // 50.7 s for recall@100 0.985 at EfSearch 200.
 //
-// Synthetic, 1M items, archsimd kernel, efC 100 (300 queries, load
-// average 6–8; build before the lock-free reads, same search code):
+// Synthetic, 1M items, archsimd kernel, efC 100, final code (200 queries,
+// load average 9–14):
 //
-//	build 10 min 13 s wall, 2 workers
+//	build 16 min 34 s wall, 6 min 17 s CPU, 2 workers (≈3.2 min on two
+//	idle cores)
+//	EfSearch  recall@10  recall@100  p50      p99
+//	200       0.980      0.966       769 µs   8.7 ms*
+//	250       0.986      0.975       814 µs   10.5 ms*
+//	300       0.987      0.979       893 µs   7.3 ms*
+//	Exact: p50 250 ms* per query.
+//
+// An earlier 1M run (300 queries, load 6–8, build before the lock-free
+// reads, same search code) measured a 10 min 13 s build and:
+//
 //	EfSearch  recall@10  recall@100  p50      p99
 //	100       0.918      0.890       482 µs   6.2 ms*
 //	150       0.951      0.932       625 µs   4.7 ms*
@@ -144,8 +154,9 @@
 //
 // The 1M figures with the plain Go kernel were not measured: the build
 // did not finish within the time available on the loaded machine. From
-// the 100k ratio (2.5× the build CPU, 1.5–1.8× the query time) expect
-// p50 ≈ 1–1.3 ms at EfSearch 250 and a build several times longer.
+// the 100k ratios (2.5× the build CPU, 1.5–1.8× the query time) expect
+// p50 ≈ 1.2–1.5 ms at EfSearch 250 and ≈16 min of build CPU (≈8 min on
+// two idle cores). Recall does not depend on the kernel.
 //
 // (* taken while other jobs oversubscribed both cores four- to eightfold.)
 //
