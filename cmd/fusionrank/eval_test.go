@@ -128,7 +128,7 @@ func TestEvalUsageAndErrors(t *testing.T) {
 		{"rerank needs files", []string{"rerank"}, false, "--train and --out are required"},
 		{"unknown protocol", []string{"nope"}, false, "unknown protocol"},
 		{"missing sequences", []string{"s3rec", "--model", "pop", "--out", "x"}, false, "--sequences and --out are required"},
-		{"bad model", []string{"s3rec", "--sequences", "a", "--model", "fusion", "--out", "x"}, false, `--model "fusion"`},
+		{"bad model", []string{"s3rec", "--sequences", "a", "--model", "nope", "--out", "x"}, false, `--model "nope"`},
 		{"bad ties", []string{"s3rec", "--sequences", "a", "--model", "pop", "--out", "x", "--ties", "coin"}, false, "unknown tie rule"},
 		{"missing file", []string{"retail", "--data", "/nonexistent.tsv", "--model", "pop", "--out", "x"}, false, "no such file"},
 		{"stray argument", []string{"retail", "extra"}, false, "unexpected argument"},
