@@ -65,6 +65,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.DB, err = openDB(openCtx, c.DatabaseURL); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
+	redis.SetLogger(redisLog{m.Log})
 	if m.Redis, err = openRedis(c.RedisURL); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
@@ -389,4 +390,12 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("unknown keys subcommand %q", sub)
 	}
 	return nil
+}
+
+// redisLog routes go-redis's own messages (dial failures while Redis is down) into the
+// structured log at debug level: the store's breaker already reports outages once.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.Debug("redis client", "msg", fmt.Sprintf(format, v...))
 }
