@@ -39,6 +39,10 @@ type Options struct {
 	// 0). Applied to the scorer and to the rows of the embedding tables a
 	// step touches.
 	WeightDecay float64
+	// EmbedWeightDecay, when positive, replaces WeightDecay for the
+	// embedding tables (collab, attr, encoder), whose rows are updated
+	// lazily and so decay only when touched; default 0 (use WeightDecay).
+	EmbedWeightDecay float64
 	// EmbedStd is the standard deviation of the initial collab and attr
 	// embeddings; default 0.1.
 	EmbedStd float64

@@ -72,6 +72,7 @@ type trainer struct {
 	examples []example
 	negCDF   []float64
 	opt      *ranking.Adam
+	embOpt   *ranking.Adam // the embedding tables' optimizer (own weight decay)
 	g        *ranking.Grads
 	collabG  *ranking.SparseGrad
 	attrG    *ranking.SparseGrad
@@ -96,6 +97,10 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 	}
 	tr := &trainer{n: n, x: newCounts(d), timed: d.timed()}
 	tr.opt = ranking.NewAdam(ranking.AdamConfig{LR: o.LR, WeightDecay: o.WeightDecay})
+	tr.embOpt = tr.opt
+	if o.EmbedWeightDecay > 0 {
+		tr.embOpt = ranking.NewAdam(ranking.AdamConfig{LR: o.LR, WeightDecay: o.EmbedWeightDecay})
+	}
 	tr.g = n.model.NewGrads()
 	if n.collab != nil {
 		tr.collabG = ranking.NewSparseGrad(o.CollabDim)
@@ -325,14 +330,17 @@ func (tr *trainer) step(batch []example, rng *rand.Rand) (float64, int) {
 	tr.itemBackward(inv)
 	tr.g.Scale(inv)
 	tr.opt.Step(n.model, tr.g)
+	if tr.embOpt != tr.opt {
+		tr.embOpt.Step(nil, nil) // advances its step count only
+	}
 	if tr.collabG != nil {
-		tr.opt.StepEmbeddings(n.collab, tr.collabG)
+		tr.embOpt.StepEmbeddings(n.collab, tr.collabG)
 	}
 	if tr.attrG != nil {
-		tr.opt.StepEmbeddings(n.attr, tr.attrG)
+		tr.embOpt.StepEmbeddings(n.attr, tr.attrG)
 	}
 	if encG != nil {
-		tr.opt.StepEmbeddings(n.encEmb, encG)
+		tr.embOpt.StepEmbeddings(n.encEmb, encG)
 	}
 	return loss, count
 }
