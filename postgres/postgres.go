@@ -30,6 +30,12 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fusionrank.Wrap(fusionrank.Invalid, err, "database url")
 	}
+	// pgxpool's default (4 connections on this machine's 2 cores) queues requests that
+	// each need one short query; profile rebuilds and event batches want more.
+	// pool_max_conns in the URL still wins.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, 32)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, Translate(err)

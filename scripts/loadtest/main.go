@@ -158,6 +158,7 @@ func run(args []string) error {
 	conc := fs.Int("concurrency", 8, "events: concurrent senders (closed loop)")
 	maxInflight := fs.Int("max-inflight", 2000, "open loop: cap on requests in flight")
 	seed := fs.Uint64("seed", 2, "random seed")
+	sequential := fs.Bool("sequential-users", false, "features: user i for request i (every request a different user, to measure profile rebuilds)")
 	fs.Parse(args)
 	u, err := url.Parse(*base)
 	if err != nil {
@@ -204,8 +205,13 @@ func run(args []string) error {
 			return "POST", "/v1/recommendations", b
 		}
 	case "features":
+		next := 0
 		mk = func(r *rand.Rand) (string, string, []byte) {
-			return "GET", "/v1/users/" + userID(r.IntN(*users)) + "/features", nil
+			u := r.IntN(*users)
+			if *sequential {
+				u, next = next%*users, next+1
+			}
+			return "GET", "/v1/users/" + userID(u) + "/features", nil
 		}
 	case "similar":
 		mk = func(r *rand.Rand) (string, string, []byte) {
