@@ -109,20 +109,24 @@
     wrap.appendChild(el('div', 'legend', names.map(function (m) { return m + ' ' + pct(mods[m]); }).join(' · ')));
     if (expl.tokens && expl.tokens.length) {
       var top = expl.tokens.slice().sort(function (a, b) { return b.weight - a.weight; })[0];
-      wrap.appendChild(el('div', 'legend', 'most attended: ' + titleOf(top.token) + ' (' + pct(top.weight) + ')'));
+      // Tokens name query slots: "profile:text", or "recent:N", the customer's Nth most recent item.
+      var m = /^recent:(\d+)$/.exec(top.token);
+      var what = m && recentIds[+m[1]] ? 'recent item "' + titleOf(recentIds[+m[1]]) + '"' : top.token;
+      wrap.appendChild(el('div', 'legend', 'most attended: ' + what + ' (' + pct(top.weight) + ')'));
     }
     return wrap;
   }
 
   var customer = '';
   var shown = []; // ids of the recommendations on screen
+  var recentIds = []; // the customer's recent items, most recent first
 
   function showCustomer(id) {
     customer = id;
     if (!id) return Promise.resolve();
     $('customer-id').value = id;
     showSnippet();
-    return Promise.all([loadRecs(), loadRecent()]).then(function () {
+    return loadRecent().then(loadRecs).then(function () {
       if ($('q').value.trim()) return runSearch();
     });
   }
@@ -130,6 +134,7 @@
   function loadRecent() {
     var list = $('recent');
     return api('GET', '/v1/users/' + encodeURIComponent(customer) + '/features', 'read').then(function (f) {
+      recentIds = f.recent_items;
       return fetchTitles(f.recent_items).then(function () {
         list.textContent = '';
         $('recent-note').textContent = f.recent_items.length ? 'most recent first (' + Math.min(15, f.recent_items.length) +
@@ -202,7 +207,7 @@
     var old = shown;
     return api('POST', '/v1/events', type === 'purchase' ? 'write' : 'public', { events: [ev] }).then(function (res) {
       if (res.rejected && res.rejected.length) throw new Error('event rejected: ' + res.rejected[0].error);
-      return Promise.all([loadRecs(), loadRecent()]).then(function () {
+      return loadRecent().then(loadRecs).then(function () {
         var changed = shown.filter(function (id) { return old.indexOf(id) < 0; }).length;
         status(type + ' of "' + titleOf(item) + '" recorded; ' + changed + ' of ' + shown.length + ' recommendations are new');
         $('recs').setAttribute('data-events', String(+($('recs').getAttribute('data-events') || 0) + 1));
