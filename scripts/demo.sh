@@ -107,10 +107,12 @@ url="http://$host:$port"
 "$BIN" serve &
 pid=$!
 tpid=
+# Under set -e, a kill of a process that has already ended must not end the script
+# before the server is stopped.
 stop() {
-  [ -n "$tpid" ] && kill -TERM "$tpid" 2>/dev/null
-  kill -TERM $pid 2>/dev/null
-  wait $pid 2>/dev/null
+  if [ -n "$tpid" ]; then kill -TERM "$tpid" 2>/dev/null || true; fi
+  kill -TERM $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
   exit 0
 }
 trap stop INT TERM
@@ -144,7 +146,7 @@ if [ "$train" = 1 ]; then
   (
     "$BIN" train --activate ${DEMO_TRAIN_FLAGS:-} >data/demo-train.log 2>&1 &
     child=$!
-    trap 'kill -TERM $child 2>/dev/null; exit 0' TERM
+    trap 'kill -TERM $child 2>/dev/null || true; exit 0' TERM
     if wait $child; then
       log "model trained and activated: $(sql "SELECT version FROM models WHERE active")"
     else
