@@ -44,6 +44,27 @@ const (
 
 var flights singleflight.Group
 
+// RebuildTimeout bounds a rebuild from Postgres. A rebuild outlives the request that
+// started it: a heavy one (a popular item's co-visitation set) finishes and is cached
+// even when that request's deadline passes first, so the next request finds it.
+const RebuildTimeout = 30 * time.Second
+
+// rebuildOnce runs fn once per key across concurrent callers, detached from the
+// caller's cancellation, and waits for it no longer than ctx allows.
+func rebuildOnce(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
+	ch := flights.DoChan(key, func() (any, error) {
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RebuildTimeout)
+		defer cancel()
+		return fn(bctx)
+	})
+	select {
+	case r := <-ch:
+		return r.Val, r.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // Profile returns the user's profile: from Redis, or rebuilt from the user's events in
 // Postgres on a miss (and written back with a TTL). With Redis down it is rebuilt from
 // Postgres every time. A user with no events has an empty profile.
@@ -63,22 +84,32 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 			redisOK = false
 		}
 	}
-	v, err, _ := flights.Do(s.opt.Namespace+"\x00"+userID, func() (any, error) {
-		return s.rebuildProfile(ctx, userID)
+	type rebuilt struct {
+		p   *Profile
+		src string
+	}
+	// The rebuild writes the profile back itself, so that it is cached even when this
+	// request stops waiting for it.
+	v, err := rebuildOnce(ctx, s.opt.Namespace+"\x00"+userID, func(ctx context.Context) (any, error) {
+		p, err := s.rebuildProfile(ctx, userID)
+		if err != nil {
+			return nil, err
+		}
+		if !redisOK || !s.dirty.redisUp() {
+			return rebuilt{p, SourcePostgres}, nil
+		}
+		if err := s.rdb.Set(ctx, key, p.encode(), s.opt.ProfileTTL).Err(); err != nil {
+			s.dirty.observe(err)
+			return rebuilt{p, SourcePostgres}, nil
+		}
+		s.dirty.clear(userID)
+		return rebuilt{p, SourceRebuilt}, nil
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	p := v.(*Profile)
-	if !redisOK {
-		return p, SourcePostgres, nil
-	}
-	if err := s.rdb.Set(ctx, key, p.encode(), s.opt.ProfileTTL).Err(); err != nil {
-		s.dirty.observe(err)
-		return p, SourcePostgres, nil
-	}
-	s.dirty.clear(userID)
-	return p, SourceRebuilt, nil
+	r := v.(rebuilt)
+	return r.p, r.src, nil
 }
 
 // rebuildProfile computes a profile from all the user's events in Postgres, in time
@@ -218,14 +249,14 @@ func (s *Store) Trending(ctx context.Context, n int, now time.Time) ([]string, [
 
 // ensureCounters rebuilds from Postgres the counter windows that are missing in Redis.
 func (s *Store) ensureCounters(ctx context.Context, keys []string, bounds [][2]time.Time) error {
-	return s.ensure(ctx, keys, func(i int) error {
+	return s.ensure(ctx, keys, func(ctx context.Context, i int) error {
 		return s.rebuildCounter(ctx, keys[i], `SELECT item_id, count(*) FROM events WHERE ts >= $1 AND ts < $2 GROUP BY item_id`, bounds[i][0], bounds[i][1])
 	})
 }
 
 // ensure calls rebuild(i) for each keys[i] that is missing in Redis, once per key
-// across concurrent callers.
-func (s *Store) ensure(ctx context.Context, keys []string, rebuild func(i int) error) error {
+// across concurrent callers (see rebuildOnce).
+func (s *Store) ensure(ctx context.Context, keys []string, rebuild func(ctx context.Context, i int) error) error {
 	if !s.dirty.redisUp() {
 		return errRedisDown
 	}
@@ -242,7 +273,7 @@ func (s *Store) ensure(ctx context.Context, keys []string, rebuild func(i int) e
 		if exists[i].Val() == 1 {
 			continue
 		}
-		if _, err, _ := flights.Do(k, func() (any, error) { return nil, rebuild(i) }); err != nil {
+		if _, err := rebuildOnce(ctx, k, func(ctx context.Context) (any, error) { return nil, rebuild(ctx, i) }); err != nil {
 			return err
 		}
 	}
@@ -305,7 +336,7 @@ func (s *Store) ensureCovis(ctx context.Context, items []string) error {
 	for i, it := range items {
 		keys[i] = s.key("covis", it)
 	}
-	return s.ensure(ctx, keys, func(i int) error { return s.rebuildCounter(ctx, keys[i], covisQuery, items[i]) })
+	return s.ensure(ctx, keys, func(ctx context.Context, i int) error { return s.rebuildCounter(ctx, keys[i], covisQuery, items[i]) })
 }
 
 // Covisitation returns, for each candidate, how often it directly followed each of the

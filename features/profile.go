@@ -44,7 +44,7 @@ type ProfileRules struct {
 	HalfLife  time.Duration
 	Weights   map[fusionrank.EventType]float64
 	MaxRecent int // default 50
-	MaxBought int // default 500
+	MaxBought int // default 2000
 }
 
 func (r ProfileRules) weight(t fusionrank.EventType) float64 {
@@ -69,7 +69,7 @@ func (p *Profile) apply(r ProfileRules, ev fusionrank.Event, seq int64, vecs vec
 		maxRecent = 50
 	}
 	if maxBought == 0 {
-		maxBought = 500
+		maxBought = 2000
 	}
 	p.Recent = mergeRecent(p.Recent, RecentItem{ItemID: ev.ItemID, TS: ts, Seq: seq}, maxRecent)
 	if ev.Type == fusionrank.Purchase {
