@@ -33,6 +33,15 @@ type Options struct {
 	// drawn with probability ∝ (1+count)^α; default 0.75 (negative: 0, that
 	// is uniform).
 	NegPower float64
+	// HardNegatives adds, for each example of a batch, up to this many
+	// items that followed the example's most recent item in other
+	// histories (drawn ∝ the direct-follow count) to the batch's shared
+	// candidates: the items full ranking must tell apart, which random
+	// negatives rarely are; default 0.
+	HardNegatives int
+	// InitCovis is the initial weight of the covis feature, so training
+	// starts from the counting model and learns what it misses; default 0.
+	InitCovis float64
 	// LR is the AdamW learning rate; default 1e-3.
 	LR float64
 	// WeightDecay is AdamW's decoupled weight decay λ; default 0 (negative:

@@ -95,6 +95,7 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.model.U[ranking.FeatCovis] = float32(o.InitCovis)
 	tr := &trainer{n: n, x: newCounts(d), timed: d.timed()}
 	tr.opt = ranking.NewAdam(ranking.AdamConfig{LR: o.LR, WeightDecay: o.WeightDecay})
 	tr.embOpt = tr.opt
@@ -161,6 +162,12 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 	res := &Result{Layout: n.layout, BestValidation: math.NaN()}
 	var best *net
 	bad := 0
+	if len(val) > 0 {
+		// Epoch 0: the initial model (the counting model when InitCovis is
+		// set) is kept unless training beats it.
+		best = n.snapshot()
+		res.BestValidation = newScorer(n, tr.x).NDCG(val, 10, o.Workers)
+	}
 	for epoch := 1; epoch <= o.Epochs; epoch++ {
 		loss := tr.epoch(epoch)
 		res.Curve.Loss = append(res.Curve.Loss, loss)
@@ -172,7 +179,7 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		if o.OnEpoch != nil {
 			o.OnEpoch(epoch, loss, v)
 		}
-		if math.IsNaN(v) || best == nil || v > res.BestValidation {
+		if math.IsNaN(v) || v > res.BestValidation {
 			best = n.snapshot()
 			res.BestEpoch, res.BestValidation = epoch, v
 			bad = 0
@@ -240,6 +247,33 @@ func (tr *trainer) step(batch []example, rng *rand.Rand) (float64, int) {
 	}
 	for _, ex := range batch {
 		add(d.Users[ex.u][ex.t].Item)
+	}
+	if o.HardNegatives > 0 {
+		x := tr.x
+		for _, ex := range batch {
+			seq := d.Users[ex.u]
+			hist, _, _ := pointInTime(seq, int(ex.t), tr.timed)
+			if len(hist) == 0 {
+				continue
+			}
+			r := hist[len(hist)-1].Item
+			lo, hi := x.fStart[r], x.fStart[r+1]
+			if lo == hi {
+				continue
+			}
+			var tot int32
+			for e := lo; e < hi; e++ {
+				tot += x.fCount[e]
+			}
+			for range o.HardNegatives {
+				k := rng.Int32N(tot)
+				e := lo
+				for ; k >= x.fCount[e]; e++ {
+					k -= x.fCount[e]
+				}
+				add(x.fItem[e])
+			}
+		}
 	}
 	total := tr.negCDF[len(tr.negCDF)-1]
 	for range o.Negatives {
