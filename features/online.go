@@ -52,17 +52,23 @@ const RebuildTimeout = 30 * time.Second
 // rebuildOnce runs fn once per key across concurrent callers, detached from the
 // caller's cancellation, and waits for it no longer than ctx allows.
 func rebuildOnce(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
-	ch := flights.DoChan(key, func() (any, error) {
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RebuildTimeout)
-		defer cancel()
-		return fn(bctx)
-	})
+	ch := startRebuild(ctx, key, fn)
 	select {
 	case r := <-ch:
 		return r.Val, r.Err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// startRebuild starts fn for key unless it is already running, detached from ctx's
+// cancellation and bounded by RebuildTimeout.
+func startRebuild(ctx context.Context, key string, fn func(context.Context) (any, error)) <-chan singleflight.Result {
+	return flights.DoChan(key, func() (any, error) {
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RebuildTimeout)
+		defer cancel()
+		return fn(bctx)
+	})
 }
 
 // Profile returns the user's profile: from Redis, or rebuilt from the user's events in
@@ -269,12 +275,22 @@ func (s *Store) ensure(ctx context.Context, keys []string, rebuild func(ctx cont
 		s.dirty.observe(err)
 		return err
 	}
+	// Start every missing rebuild at once, then wait for them within ctx.
+	var pending []<-chan singleflight.Result
 	for i, k := range keys {
 		if exists[i].Val() == 1 {
 			continue
 		}
-		if _, err := rebuildOnce(ctx, k, func(ctx context.Context) (any, error) { return nil, rebuild(ctx, i) }); err != nil {
-			return err
+		pending = append(pending, startRebuild(ctx, k, func(ctx context.Context) (any, error) { return nil, rebuild(ctx, i) }))
+	}
+	for _, ch := range pending {
+		select {
+		case r := <-ch:
+			if r.Err != nil {
+				return r.Err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	return nil

@@ -234,6 +234,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 	if recent := rc.recent[:min(len(rc.recent), ranking.CovisItems)]; len(recent) > 0 {
 		if zs, err := s.fs.CovisNeighbours(octx, recent, 50); err != nil {
 			rc.warn("co-visitation counters unavailable")
+			s.opt.Logger.Debug("co-visitation unavailable", "err", err)
 		} else {
 			for _, list := range zs {
 				var ids []string
@@ -244,6 +245,9 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 			}
 		}
 	}
+	// Trending gets its own budget: a slow co-visitation rebuild must not starve it.
+	cancel()
+	octx, cancel = optional(ctx)
 	trending, _, terr := s.fs.Trending(octx, 200, s.fs.Now())
 	cancel()
 	if terr != nil {
