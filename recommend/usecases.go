@@ -463,4 +463,3 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 	s.score(ctx, l, rc, cands, req.Explain)
 	return s.answer(ctx, "search", l, rc, cands, count, req.UserID), nil
 }
-
