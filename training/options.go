@@ -86,7 +86,8 @@ type Options struct {
 	Encoder bool
 	// OnEpoch, when not nil, is called after each epoch with its number
 	// (1-based), mean training loss and validation NDCG@10, for progress
-	// reports. It must not modify anything Train uses.
+	// reports; and once before training with epoch 0, loss NaN and the
+	// initial model's validation NDCG@10. It must not modify anything Train uses.
 	OnEpoch func(epoch int, loss, validation float64)
 }
 

@@ -167,6 +167,9 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		// set) is kept unless training beats it.
 		best = n.snapshot()
 		res.BestValidation = newScorer(n, tr.x).NDCG(val, 10, o.Workers)
+		if o.OnEpoch != nil {
+			o.OnEpoch(0, math.NaN(), res.BestValidation)
+		}
 	}
 	for epoch := 1; epoch <= o.Epochs; epoch++ {
 		loss := tr.epoch(epoch)
