@@ -61,10 +61,28 @@ func rebuildOnce(ctx context.Context, key string, fn func(context.Context) (any,
 	}
 }
 
+// MaxRebuilds caps the rebuilds from Postgres running at once in one process. After a
+// cache wipe under load every request would otherwise start its own, and the pile
+// would hold every database connection that writes need; past the cap a request goes
+// on without that feature (and says so) instead.
+const MaxRebuilds = 16
+
+var rebuildSlots = make(chan struct{}, MaxRebuilds)
+
+// errBusy reports that the rebuild cap was reached.
+var errBusy = errors.New("too many rebuilds from Postgres in progress")
+
 // startRebuild starts fn for key unless it is already running, detached from ctx's
-// cancellation and bounded by RebuildTimeout.
+// cancellation and bounded by RebuildTimeout. When MaxRebuilds are running it starts
+// nothing and the result is errBusy.
 func startRebuild(ctx context.Context, key string, fn func(context.Context) (any, error)) <-chan singleflight.Result {
 	return flights.DoChan(key, func() (any, error) {
+		select {
+		case rebuildSlots <- struct{}{}:
+			defer func() { <-rebuildSlots }()
+		default:
+			return nil, errBusy
+		}
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RebuildTimeout)
 		defer cancel()
 		return fn(bctx)
