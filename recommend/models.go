@@ -15,6 +15,7 @@ import (
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/postgres"
 	"github.com/fusionrank/fusionrank/ranking"
+	"github.com/fusionrank/fusionrank/recommend/retrieval"
 )
 
 // Spec is what the registry stores beside a model's weights: how to build its queries
@@ -195,6 +196,10 @@ type live struct {
 
 	mu sync.RWMutex // guards kv and learned against catalogue updates
 	kv *ranking.ItemKV
+
+	// recentIndex finds the nearest items in the learned recent-item modality (exact up
+	// to ExactLimit items, HNSW above); built when the model loads.
+	recentIndex retrieval.Index
 }
 
 // Models holds the active model of the serving process.
@@ -314,6 +319,27 @@ func (m *Models) load(ctx context.Context, version string) (*live, error) {
 				decodeFloatsTo(b.Data[s*b.Dim:(s+1)*b.Dim], d)
 				b.Has[s] = true
 			}
+		}
+	}
+	if b := l.learned[spec.Layout.RecentMod]; b != nil {
+		var slots []int32
+		var vecs []float32
+		for s := range int32(n) {
+			if v := b.Vector(s); v != nil {
+				slots = append(slots, s)
+				vecs = append(vecs, v...)
+			}
+		}
+		if n > ExactLimit {
+			h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{})
+			h.SetBatch(slots, vecs)
+			l.recentIndex = h
+		} else {
+			e := retrieval.NewExact(b.Dim)
+			for i, s := range slots {
+				e.Set(s, vecs[i*b.Dim:(i+1)*b.Dim])
+			}
+			l.recentIndex = e
 		}
 	}
 	l.kv = model.NewItemKV(n)

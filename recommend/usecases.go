@@ -296,42 +296,13 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 }
 
 // retrieveLearned adds the nearest items in the live model's learned recent-item
-// modality (exact scan). Callers hold the catalogue's RLock.
+// modality. Callers hold the catalogue's RLock.
 func (s *Service) retrieveLearned(p *pool, l *live, q []float32) {
-	b := l.learned[l.spec.Layout.RecentMod]
-	if b == nil {
+	if l.recentIndex == nil {
 		return
 	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	type hit struct {
-		slot  int32
-		score float32
-	}
-	k := s.opt.RetrievalK
-	top := make([]hit, 0, k+1)
-	n := min(len(b.Has), s.catalog.Len())
-	for slot := 0; slot < n; slot++ {
-		if !b.Has[slot] || !p.fl.allow(int32(slot)) {
-			continue
-		}
-		sc := dot32(b.Data[slot*b.Dim:(slot+1)*b.Dim], q)
-		if len(top) == k && sc <= top[k-1].score {
-			continue
-		}
-		i, _ := slices.BinarySearchFunc(top, sc, func(h hit, t float32) int {
-			if h.score > t {
-				return -1
-			}
-			return 1
-		})
-		top = slices.Insert(top, i, hit{int32(slot), sc})
-		if len(top) > k {
-			top = top[:k]
-		}
-	}
-	for _, h := range top {
-		p.add(h.slot, "retrieval:"+b.Name)
+	for _, h := range l.recentIndex.SearchTo(nil, q, s.opt.RetrievalK, p.fl.allow) {
+		p.add(h.Slot, "retrieval:"+l.spec.Layout.RecentMod)
 	}
 }
 
