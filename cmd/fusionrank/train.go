@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/evaluation/fusion"
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/postgres"
 	"github.com/fusionrank/fusionrank/ranking"
@@ -72,7 +73,13 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	logf("training on %d users, %d items, %d validation cases (%.1fs to load)", len(data.Users), data.NumItems, len(val), time.Since(start).Seconds())
-	opt := training.Options{Seed: *seed, Epochs: *epochs}
+	// The options chosen on the Beauty validation split (evaluation/fusion) are the
+	// defaults; --seed and --epochs override them.
+	opt := fusion.Options()
+	opt.Seed = *seed
+	if *epochs > 0 {
+		opt.Epochs = *epochs
+	}
 	res, err := training.Train(data.Data, val, opt)
 	if err != nil {
 		return err
