@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ type Config struct {
 	EventWeights   map[fusionrank.EventType]float64 // FUSIONRANK_EVENT_WEIGHTS
 	MaxFutureSkew  time.Duration                    // FUSIONRANK_MAX_FUTURE_SKEW
 	RateLimit      float64                          // FUSIONRANK_RATE_LIMIT (requests/s per key; 0 = off)
+	PprofAddr      string                           // FUSIONRANK_PPROF_ADDR
 	ProfileTTL     time.Duration                    // FUSIONRANK_PROFILE_TTL
 }
 
@@ -52,6 +54,7 @@ var configVars = [][3]string{
 	{"FUSIONRANK_MAX_FUTURE_SKEW", "5m", "how far in the future an event timestamp may be"},
 	{"FUSIONRANK_RATE_LIMIT", "0", "requests per second per key (token bucket, burst 2×); 0: off"},
 	{"FUSIONRANK_PROFILE_TTL", "720h", "TTL of user profiles in Redis"},
+	{"FUSIONRANK_PPROF_ADDR", "", "serve: a loopback address for Go's pprof handlers (off when empty)"},
 }
 
 // loadConfig reads the environment through getenv, then lets flags override, and
@@ -83,6 +86,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	fs.StringVar(&weights, "event-weights", val("FUSIONRANK_EVENT_WEIGHTS"), "event weights (FUSIONRANK_EVENT_WEIGHTS)")
 	fs.StringVar(&skew, "max-future-skew", val("FUSIONRANK_MAX_FUTURE_SKEW"), "future skew (FUSIONRANK_MAX_FUTURE_SKEW)")
 	fs.StringVar(&rate, "rate-limit", val("FUSIONRANK_RATE_LIMIT"), "per-key rate limit (FUSIONRANK_RATE_LIMIT)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", val("FUSIONRANK_PPROF_ADDR"), "pprof listener (FUSIONRANK_PPROF_ADDR)")
 	fs.StringVar(&ttl, "profile-ttl", val("FUSIONRANK_PROFILE_TTL"), "profile TTL (FUSIONRANK_PROFILE_TTL)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -161,6 +165,12 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		bad("FUSIONRANK_RATE_LIMIT", "expected a number ≥ 0, got %q", rate)
 	} else {
 		c.RateLimit = r
+	}
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			bad("FUSIONRANK_PPROF_ADDR", "%q: expected a loopback host:port (profiles must not be public)", c.PprofAddr)
+		}
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -169,6 +170,15 @@ func (m *Main) Run(ctx context.Context) error {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
 	go m.Keys.Run(bg, m.Log)
+	if addr := m.Config.PprofAddr; addr != "" {
+		// Profiling for operators, on its own listener (never the API's port).
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go func() { m.Log.Warn("pprof listener stopped", "err", http.ListenAndServe(addr, mux)) }()
+		m.Log.Info("pprof", "addr", addr)
+	}
 	go m.followCatalogue(bg)
 	go m.followModels(bg)
 	m.attribDone = make(chan struct{})
