@@ -136,6 +136,19 @@ func optional(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, 100*time.Millisecond)
 }
 
+// counterWait is how long a request waits for a counter set being rebuilt from
+// Postgres; the rebuild goes on in the background and the next request finds it.
+// Counters are secondary features: a request without them is answered, not delayed.
+const counterWait = 10 * time.Millisecond
+
+// counters returns a context for counter reads: the optional budget, capped so that
+// a cold set delays a request by counterWait at most.
+func counters(ctx context.Context) (context.Context, context.CancelFunc) {
+	octx, cancel := optional(ctx)
+	cctx, ccancel := context.WithTimeout(octx, counterWait+5*time.Millisecond)
+	return cctx, func() { ccancel(); cancel() }
+}
+
 func (s *Service) count(n int) (int, error) {
 	switch {
 	case n == 0:
@@ -248,7 +261,7 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, feats 
 	for i, c := range cands {
 		ids[i] = c.id
 	}
-	octx, cancel := optional(ctx)
+	octx, cancel := counters(ctx)
 	defer cancel()
 	if pops, err := s.fs.Popularities(octx, ids, s.fs.Now()); err != nil {
 		rc.warn("popularity counters unavailable")

@@ -229,7 +229,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 		return fusionrank.Ranking{}, err
 	}
 	// Counters first (they are Redis calls; the catalogue lock is not held meanwhile).
-	octx, cancel := optional(ctx)
+	octx, cancel := counters(ctx)
 	var covis [][]string
 	if recent := rc.recent[:min(len(rc.recent), ranking.CovisItems)]; len(recent) > 0 {
 		if zs, err := s.fs.CovisNeighbours(octx, recent, 50); err != nil {
@@ -247,7 +247,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 	}
 	// Trending gets its own budget: a slow co-visitation rebuild must not starve it.
 	cancel()
-	octx, cancel = optional(ctx)
+	octx, cancel = counters(ctx)
 	trending, _, terr := s.fs.Trending(octx, 200, s.fs.Now())
 	cancel()
 	if terr != nil {
@@ -367,7 +367,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 	}
 	s.catalog.RUnlock()
 
-	octx, cancel := optional(ctx)
+	octx, cancel := counters(ctx)
 	zs, cerr := s.fs.CovisNeighbours(octx, []string{req.ItemID}, 50)
 	cancel()
 	if cerr != nil {
