@@ -78,31 +78,33 @@ func (e *Encoder) Tensors() []Tensor {
 }
 
 // WriteModelTo writes m and, when e is not nil, e's tensors to w as one
-// safetensors file: the model's tensors exactly as m.WriteTo writes them,
-// followed by the "enc.*" tensors. ReadModelEncoder reads it back.
+// safetensors file: every tensor of m.Tensors as little-endian F32 under its
+// name, then the "enc.*" tensors, with the Config as JSON in the
+// "fusionrank.config" metadata entry. It refuses non-finite values.
+// ReadModelEncoder reads it back; m.WriteTo is WriteModelTo(w, m, nil).
 func WriteModelTo(w io.Writer, m *Model, e *Encoder) (int64, error) {
-	var buf bytes.Buffer
-	if _, err := m.WriteTo(&buf); err != nil {
-		return 0, err
+	if err := m.checkFinite(); err != nil {
+		return 0, fmt.Errorf("ranking: write model: %v", err)
 	}
-	if e == nil {
-		return buf.WriteTo(w)
-	}
-	for _, t := range e.Tensors() {
-		for _, v := range t.Data {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return 0, fmt.Errorf("ranking: write model: tensor %s is not finite", t.Name)
+	tensors := m.Tensors()
+	if e != nil {
+		for _, t := range e.Tensors() {
+			for _, v := range t.Data {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return 0, fmt.Errorf("ranking: write model: tensor %s is not finite", t.Name)
+				}
 			}
+			tensors = append(tensors, t)
 		}
 	}
-	b := buf.Bytes()
-	hlen := binary.LittleEndian.Uint64(b[:8])
-	var header map[string]json.RawMessage
-	if err := json.Unmarshal(b[8:8+hlen], &header); err != nil {
+	cfgJSON, err := json.Marshal(m.cfg)
+	if err != nil {
 		return 0, fmt.Errorf("ranking: write model: %w", err)
 	}
-	data := b[8+hlen:]
-	for _, t := range e.Tensors() {
+	meta, _ := json.Marshal(map[string]string{metaConfig: string(cfgJSON), metaFormat: formatVersion})
+	header := map[string]json.RawMessage{"__metadata__": meta}
+	var data []byte
+	for _, t := range tensors {
 		begin := int64(len(data))
 		for _, v := range t.Data {
 			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
@@ -113,6 +115,8 @@ func WriteModelTo(w io.Writer, m *Model, e *Encoder) (int64, error) {
 	return writeSafetensors(w, header, data)
 }
 
+// writeSafetensors writes the 8-byte header length, the JSON header padded with
+// spaces so the tensor data is 8-byte aligned, and the data.
 func writeSafetensors(w io.Writer, header map[string]json.RawMessage, data []byte) (int64, error) {
 	hj, err := json.Marshal(header)
 	if err != nil {

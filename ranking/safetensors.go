@@ -47,45 +47,7 @@ type stEntry struct {
 // m.Tensors as little-endian F32 under its name, and the Config as JSON in
 // the "fusionrank.config" metadata entry. It refuses to write a model with
 // a NaN or infinite parameter. WriteTo implements io.WriterTo.
-func (m *Model) WriteTo(w io.Writer) (int64, error) {
-	if err := m.checkFinite(); err != nil {
-		return 0, fmt.Errorf("ranking: write model: %v", err)
-	}
-	cfgJSON, err := json.Marshal(m.cfg)
-	if err != nil {
-		return 0, fmt.Errorf("ranking: write model: %w", err)
-	}
-	header := map[string]any{
-		"__metadata__": map[string]string{metaConfig: string(cfgJSON), metaFormat: formatVersion},
-	}
-	var data []byte
-	for _, t := range m.Tensors() {
-		begin := int64(len(data))
-		for _, v := range t.Data {
-			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
-		}
-		header[t.Name] = stEntry{DType: "F32", Shape: t.Shape, DataOffsets: [2]int64{begin, int64(len(data))}}
-	}
-	hj, err := json.Marshal(header)
-	if err != nil {
-		return 0, fmt.Errorf("ranking: write model: %w", err)
-	}
-	// Pad the header with spaces so the tensor data is 8-byte aligned.
-	for len(hj)%8 != 0 {
-		hj = append(hj, ' ')
-	}
-	var n int64
-	var lenBuf [8]byte
-	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hj)))
-	for _, b := range [][]byte{lenBuf[:], hj, data} {
-		k, err := w.Write(b)
-		n += int64(k)
-		if err != nil {
-			return n, fmt.Errorf("ranking: write model: %w", err)
-		}
-	}
-	return n, nil
-}
+func (m *Model) WriteTo(w io.Writer) (int64, error) { return WriteModelTo(w, m, nil) }
 
 func corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrCorruptModel, fmt.Sprintf(format, args...))
