@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,43 +40,7 @@ func startFaultMain(t *testing.T, env map[string]string) *Main {
 // startFaultMainLog is startFaultMain with the service's log going to log.
 func startFaultMainLog(t *testing.T, env map[string]string, log *slog.Logger) *Main {
 	t.Helper()
-	u := faultDB(t).Pool.Config().ConnString()
-	_, ns := testenv.Redis(t)
-	get := func(k string) string {
-		if v, ok := env[k]; ok {
-			return v
-		}
-		switch k {
-		case "FUSIONRANK_DATABASE_URL":
-			return u
-		case "FUSIONRANK_REDIS_URL":
-			return testenv.RedisURL()
-		case "FUSIONRANK_ADDR":
-			return "127.0.0.1:0"
-		}
-		return ""
-	}
-	cfg, err := loadConfig(get, flag.NewFlagSet("test", flag.ContinueOnError), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Main{Config: cfg, Namespace: ns, Log: log}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := m.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	return m
+	return startMainOn(t, faultDB(t), env, log)
 }
 
 // freePort returns a loopback port that was free a moment ago.

@@ -13,13 +13,21 @@ import (
 	"time"
 
 	"github.com/fusionrank/fusionrank/internal/testenv"
+	"github.com/fusionrank/fusionrank/postgres"
 )
 
 // startMain starts a fusionrank server on a free port against this package's own test
 // database and a Redis namespace of the test's own.
 func startMain(t *testing.T, env map[string]string) *Main {
 	t.Helper()
-	db := testenv.DB(t, "cmd") // migrated, shared by this package's tests
+	return startMainOn(t, testenv.DB(t, "cmd"), env, slog.New(slog.DiscardHandler))
+}
+
+// startMainOn starts a server on a free port against db (migrated) and a Redis
+// namespace of the test's own, with env overriding the configuration; it stops when
+// the test ends.
+func startMainOn(t *testing.T, db *postgres.DB, env map[string]string, log *slog.Logger) *Main {
+	t.Helper()
 	_, ns := testenv.Redis(t)
 	u := db.Pool.Config().ConnString()
 	get := func(k string) string {
@@ -40,7 +48,7 @@ func startMain(t *testing.T, env map[string]string) *Main {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Main{Config: cfg, Namespace: ns, Log: slog.New(slog.DiscardHandler)}
+	m := &Main{Config: cfg, Namespace: ns, Log: log}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		t.Fatal(err)
