@@ -48,6 +48,13 @@ func DecodeVector(b []byte) (v []float32, ok bool) {
 	return readFloats(make([]float32, n), b), true
 }
 
+// AppendFloats appends v as little-endian float32s (no header): the form of
+// item_vectors.data in Postgres.
+func AppendFloats(dst []byte, v []float32) []byte { return appendFloats(dst, v) }
+
+// ReadFloats fills dst from little-endian float32s; b must hold 4·len(dst) bytes.
+func ReadFloats(dst []float32, b []byte) []float32 { return readFloats(dst, b) }
+
 func appendFloats(dst []byte, v []float32) []byte {
 	for _, x := range v {
 		dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(x))

@@ -12,7 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fusionrank/fusionrank"
-	"github.com/fusionrank/fusionrank/postgres"
 )
 
 // storedEvent is an event with its sequence number in Postgres and the item the same
@@ -330,5 +329,3 @@ func (d *dirtySet) observe(err error) {
 		onErr(err)
 	}
 }
-
-var _ = postgres.Translate

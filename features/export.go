@@ -2,7 +2,6 @@ package features
 
 import (
 	"context"
-	"math"
 	"slices"
 	"time"
 
@@ -156,5 +155,3 @@ func (s *Store) Export(ctx context.Context, opt ExportOptions, fn func(Example) 
 	}
 	return n, postgres.Translate(rows.Err())
 }
-
-var _ = math.Inf

@@ -3,7 +3,6 @@ package features
 import (
 	"context"
 	"encoding/json"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -192,5 +191,3 @@ func (s *Store) ImportItems(ctx context.Context, next func() (fusionrank.Item, e
 	}
 	return st, flush()
 }
-
-var _ = time.Second

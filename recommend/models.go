@@ -70,7 +70,7 @@ func (r *Registry) Register(ctx context.Context, version string, m *ranking.Mode
 		var rows [][]any
 		for id, mods := range learned {
 			for mod, v := range mods {
-				rows = append(rows, []any{id, mod, version, int32(len(v)), encodeFloats(v)})
+				rows = append(rows, []any{id, mod, version, int32(len(v)), features.AppendFloats(make([]byte, 0, 4*len(v)), v)})
 			}
 		}
 		if len(rows) == 0 {
@@ -87,15 +87,6 @@ func (r *Registry) Register(ctx context.Context, version string, m *ranking.Mode
 		_, err := tx.Exec(ctx, `INSERT INTO item_vectors SELECT s.* FROM staged_vectors s JOIN items i ON i.id = s.item_id`)
 		return err
 	})
-}
-
-func encodeFloats(v []float32) []byte {
-	b := make([]byte, 0, 4*len(v))
-	for _, x := range v {
-		u := mathFloat32bits(x)
-		b = append(b, byte(u), byte(u>>8), byte(u>>16), byte(u>>24))
-	}
-	return b
 }
 
 const modelColumns = `version, active, created_at, activated_at, data_sha256, metrics, config`
@@ -316,7 +307,7 @@ func (m *Models) load(ctx context.Context, version string) (*live, error) {
 		b.Has = make([]bool, n)
 		for s, id := range ids {
 			if d, ok := vecs[id][b.Name]; ok && len(d) == 4*b.Dim {
-				decodeFloatsTo(b.Data[s*b.Dim:(s+1)*b.Dim], d)
+				features.ReadFloats(b.Data[s*b.Dim:(s+1)*b.Dim], d)
 				b.Has[s] = true
 			}
 		}

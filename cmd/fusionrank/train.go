@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -190,11 +189,7 @@ func loadTrainingData(ctx context.Context, db *postgres.DB, cfg Config, maxUsers
 		if dim != f.Dim || len(b) != 4*dim {
 			continue
 		}
-		v := make([]float32, dim)
-		for k := range v {
-			v[k] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*k:]))
-		}
-		f.Vectors[i] = v
+		f.Vectors[i] = features.ReadFloats(make([]float32, dim), b)
 	}
 	vrows.Close()
 	if err := vrows.Err(); err != nil {
