@@ -61,10 +61,14 @@ type exampleWS struct {
 	att                  []float32
 	logit, p             []float64
 	dx64                 []float64
+	seqH                 []float32
 }
 
 func (n *net) newExampleWS() *exampleWS {
 	ws := &exampleWS{stamp: make([]int32, n.d.NumItems)}
+	if n.seq != nil {
+		ws.seqH = make([]float32, n.seq.Dim)
+	}
 	for _, k := range n.profile {
 		ws.prof = append(ws.prof, make([]float32, n.d.Fixed[k].Dim))
 	}
@@ -156,6 +160,7 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 	nC := len(bi.items)
 	ws.feats = growF32(ws.feats, nC*F)
 	sh.f.features(ws.feats, nC, bi.idx, bi.items, ws.recent, cutoff, own)
+	n.seqFeatures(ws.feats, bi.items, hist, ws.seqH)
 	ws.gen++
 	if !n.o.KeepHistoryNegatives {
 		for _, e := range hist {

@@ -22,6 +22,9 @@ type net struct {
 	// optimizer (one row per recent slot).
 	enc    *ranking.Encoder
 	encEmb *ranking.Embeddings
+	// seq is the optional sequence encoder whose score is the engine_score
+	// feature; it is trained before the scorer and then frozen.
+	seq *SeqModel
 	// mCollab and mAttr are the model modality indices, −1 when absent.
 	mCollab, mAttr int
 	// fixedOf[j] is the Data.Fixed index of model modality j, −1 for the
@@ -140,4 +143,19 @@ func (n *net) recentToken(item int32) []float32 {
 		return v
 	}
 	return n.collab.Row(int(item))
+}
+
+// seqFeatures writes the seq feature of every candidate (items[c] for
+// candidate c) into feats (len(items) × NFeatures), h being scratch of the
+// SeqModel's Dim. No-op without a SeqModel.
+func (n *net) seqFeatures(feats []float32, items []int32, hist []Event, h []float32) {
+	if n.seq == nil {
+		return
+	}
+	n.seq.QueryTo(h, hist)
+	F := ranking.NFeatures
+	for c, it := range items {
+		feats[c*F+ranking.FeatEngine] = n.seq.Score(h, it)
+		feats[c*F+ranking.FeatHasEngine] = 1
+	}
 }

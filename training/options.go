@@ -84,6 +84,16 @@ type Options struct {
 	// Encoder adds the query-side ranking.Encoder (a learned recency
 	// embedding added to the recent slots' collab tokens); default false.
 	Encoder bool
+	// Seq, when not nil, trains a SeqModel (the sequence encoder) before
+	// the scorer and feeds its score seq(c) to the scorer as the
+	// engine_score feature (has_engine_score 1); default nil.
+	Seq *SeqOptions
+	// SeqWeights are the candidate initial weights u of the seq feature:
+	// each is scored on the validation cases before training (epoch 0)
+	// and the best is kept; default {1}.
+	SeqWeights []float64
+	// OnSeqEpoch, when not nil, gets the SeqModel's training progress.
+	OnSeqEpoch func(epoch int, loss, validation float64)
 	// OnEpoch, when not nil, is called after each epoch with its number
 	// (1-based), mean training loss and validation NDCG@10, for progress
 	// reports; and once before training with epoch 0, loss NaN and the

@@ -103,6 +103,7 @@ func (s *Scorer) ScoreTo(dst []float32, history []Event, now int64) {
 	}
 	ws.lab = n.layout.Build(&ws.q, n.cfg, ws.parts, ws.lab)
 	ws.f.features(ws.feats, len(s.rows), s.idx, s.its, ws.ew.recent, now, ownFuture{})
+	n.seqFeatures(ws.feats, s.its, history, ws.ew.seqH)
 	n.model.QueryTo(ws.rw, ws.q)
 	n.model.ScoreTo(dst, ws.rw, s.kv, s.rows, ws.feats, nil)
 }

@@ -36,6 +36,12 @@ type Result struct {
 	// applies it to the recent slots' vectors before Layout.Build (see
 	// ranking.Encoder.ApplyTo).
 	Encoder *ranking.Encoder
+	// Seq is the sequence encoder whose score is the engine_score feature,
+	// nil unless Options.Seq. Serving cannot compute it yet.
+	Seq *SeqModel
+	// SeqWeight is the seq feature's initial weight (chosen among
+	// Options.SeqWeights on validation).
+	SeqWeight float64
 	// Curve is the training curve.
 	Curve Curve
 	// BestEpoch is the epoch (1-based) whose weights were kept.
@@ -78,6 +84,8 @@ type trainer struct {
 	attrG    *ranking.SparseGrad
 	bi       batchItems
 	shards   [shards]*shard
+	// seqWeight is the seq feature's initial weight chosen on validation.
+	seqWeight float64
 }
 
 // Train learns the fusion scorer, the collab item vectors and the attribute
@@ -144,13 +152,6 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 	for i := range tr.bi.idx {
 		tr.bi.idx[i] = -1
 	}
-	for s := range tr.shards {
-		sh := &shard{g: n.model.NewGrads(), f: newFeaturizer(tr.x), ws: n.newExampleWS()}
-		if n.collab != nil {
-			sh.collab = ranking.NewSparseGrad(o.CollabDim)
-		}
-		tr.shards[s] = sh
-	}
 	if len(val) > o.MaxValidation {
 		sub := make([]Case, o.MaxValidation)
 		for k := range sub {
@@ -158,8 +159,37 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		}
 		val = sub
 	}
+	if o.Seq != nil {
+		if n.seq, err = TrainSeq(d, val, *o.Seq, o.Seed, o.Workers, o.OnSeqEpoch); err != nil {
+			return nil, err
+		}
+		ws := o.SeqWeights
+		if len(ws) == 0 {
+			ws = []float64{1}
+		}
+		n.model.U[ranking.FeatEngine] = float32(ws[0])
+		if len(ws) > 1 && len(val) > 0 {
+			// The initial weight of the seq feature, chosen on the
+			// validation cases.
+			best := math.Inf(-1)
+			for _, w := range ws {
+				n.model.U[ranking.FeatEngine] = float32(w)
+				if v := newScorer(n, tr.x).NDCG(val, 10, o.Workers); v > best {
+					best, tr.seqWeight = v, w
+				}
+			}
+			n.model.U[ranking.FeatEngine] = float32(tr.seqWeight)
+		}
+	}
+	for s := range tr.shards {
+		sh := &shard{g: n.model.NewGrads(), f: newFeaturizer(tr.x), ws: n.newExampleWS()}
+		if n.collab != nil {
+			sh.collab = ranking.NewSparseGrad(o.CollabDim)
+		}
+		tr.shards[s] = sh
+	}
 
-	res := &Result{Layout: n.layout, BestValidation: math.NaN()}
+	res := &Result{Layout: n.layout, BestValidation: math.NaN(), Seq: n.seq, SeqWeight: float64(n.model.U[ranking.FeatEngine])}
 	var best *net
 	bad := 0
 	if len(val) > 0 {

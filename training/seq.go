@@ -1,0 +1,485 @@
+package training
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/fusionrank/fusionrank/ranking"
+)
+
+// SeqOptions configure the sequence encoder (see SeqModel). A zero field
+// takes its default.
+type SeqOptions struct {
+	// Dim is the dimension of the item embeddings and of the query; default 64.
+	Dim int
+	// Window is the number of most recent history events pooled; default 20.
+	Window int
+	// Negatives is the number of items drawn uniformly per batch and shared
+	// by its examples as negatives, beside the batch's positives; default 1024.
+	Negatives int
+	// BatchSize is the number of examples per step; default 256.
+	BatchSize int
+	// LR is the AdamW learning rate; default 1e-3.
+	LR float64
+	// WeightDecay is AdamW's decoupled weight decay on the rows a step
+	// touches; default 0.
+	WeightDecay float64
+	// Dropout is the probability of zeroing each component of the pooled
+	// query during training (inverted dropout); default 0.
+	Dropout float64
+	// Epochs is the maximum number of passes; default 20.
+	Epochs int
+	// Patience stops training after this many epochs without a better
+	// validation NDCG@10; default 2.
+	Patience int
+	// EmbedStd is the standard deviation of the initial embeddings; default 0.05.
+	EmbedStd float64
+}
+
+func (o SeqOptions) withDefaults() SeqOptions {
+	def := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	def(&o.Dim, 64)
+	def(&o.Window, 20)
+	def(&o.Negatives, 1024)
+	def(&o.BatchSize, 256)
+	def(&o.Epochs, 20)
+	def(&o.Patience, 2)
+	if o.LR <= 0 {
+		o.LR = 1e-3
+	}
+	if o.WeightDecay < 0 {
+		o.WeightDecay = 0
+	}
+	if o.Dropout < 0 || o.Dropout >= 1 {
+		o.Dropout = 0
+	}
+	if o.EmbedStd <= 0 {
+		o.EmbedStd = 0.05
+	}
+	return o
+}
+
+// SeqModel is the sequence encoder of the query side: a position-aware
+// pooling of the user's last Window events. With r_k the item of the k-th
+// most recent event (k = 0 the latest; repeats count), E the input and O
+// the output item embeddings, g_k the learned gate of position k and b_c an
+// item bias,
+//
+//	h      = Σ_{k < min(Window, |H|)} g_k ⊙ E[r_k]
+//	seq(c) = h · O[c] + b_c
+//
+// It is trained alone, before the fusion scorer, with the softmax
+// cross-entropy of each example's positive over the batch's positives and
+// Negatives shared uniform negatives (the history excluded, as in
+// evaluation), at every position of every training sequence. Its score
+// enters the fusion scorer as a scalar feature (see Options.Seq).
+type SeqModel struct {
+	// Dim and Window are the query dimension and the pooled window.
+	Dim, Window int
+	// In and Out are the input and output item embeddings (NumItems × Dim).
+	In, Out *ranking.Embeddings
+	// Gate is Window × Dim: row k weighs the k-th most recent item.
+	Gate *ranking.Embeddings
+	// Bias is NumItems × 1.
+	Bias *ranking.Embeddings
+}
+
+func newSeqModel(numItems int, o SeqOptions, rng *rand.Rand) *SeqModel {
+	s := &SeqModel{Dim: o.Dim, Window: o.Window,
+		In:   ranking.NewEmbeddings(numItems, o.Dim, o.EmbedStd, rng),
+		Out:  ranking.NewEmbeddings(numItems, o.Dim, o.EmbedStd, rng),
+		Gate: ranking.NewEmbeddings(o.Window, o.Dim, 0, nil),
+		Bias: ranking.NewEmbeddings(numItems, 1, 0, nil),
+	}
+	for k := range o.Window {
+		w := float32(math.Pow(0.5, float64(k)))
+		for e := range s.Gate.Row(k) {
+			s.Gate.Row(k)[e] = w
+		}
+	}
+	return s
+}
+
+// QueryTo writes the query h of a history (oldest first) to h (len Dim).
+func (s *SeqModel) QueryTo(h []float32, hist []Event) {
+	clear(h)
+	for k := 0; k < s.Window && k < len(hist); k++ {
+		g, e := s.Gate.Row(k), s.In.Row(int(hist[len(hist)-1-k].Item))
+		for i := range h {
+			h[i] += g[i] * e[i]
+		}
+	}
+}
+
+// Score returns seq(c) for the query h.
+func (s *SeqModel) Score(h []float32, c int32) float32 {
+	return dot32(h, s.Out.Row(int(c))) + s.Bias.Data[c]
+}
+
+// ScoreTo writes seq(c) of every item c for hist to dst (len NumItems).
+func (s *SeqModel) ScoreTo(dst []float32, hist []Event) {
+	h := make([]float32, s.Dim)
+	s.QueryTo(h, hist)
+	for c := range dst {
+		dst[c] = s.Score(h, int32(c))
+	}
+}
+
+func (s *SeqModel) clone() *SeqModel {
+	cp := func(e *ranking.Embeddings) *ranking.Embeddings {
+		return &ranking.Embeddings{Dim: e.Dim, Data: append([]float32(nil), e.Data...)}
+	}
+	return &SeqModel{Dim: s.Dim, Window: s.Window, In: cp(s.In), Out: cp(s.Out), Gate: cp(s.Gate), Bias: cp(s.Bias)}
+}
+
+// seqShard accumulates one part of a batch's gradients.
+type seqShard struct {
+	dOut  []float32 // nC × Dim
+	dBias []float64 // nC
+	dIn   *ranking.SparseGrad
+	dGate []float64 // Window × Dim
+	loss  float64
+	count int
+	// scratch
+	h, q, dq, dh, mask []float32
+	logit, p           []float64
+	g64                []float64
+	stamp              []int32
+	gen                int32
+}
+
+func (s *SeqModel) newShard(numItems int) *seqShard {
+	return &seqShard{dIn: ranking.NewSparseGrad(s.Dim), dGate: make([]float64, s.Window*s.Dim),
+		h: make([]float32, s.Dim), q: make([]float32, s.Dim), dq: make([]float32, s.Dim), dh: make([]float32, s.Dim),
+		mask: make([]float32, s.Dim), g64: make([]float64, s.Dim), stamp: make([]int32, numItems)}
+}
+
+// exampleGrad runs one example against the candidates items (idx maps an
+// item to its candidate index): it adds the gradients of its loss to sh and
+// returns the loss. mask, when not nil, is the dropout mask of the query
+// (already scaled by 1/(1−p)). History items other than the target are
+// excluded from the softmax.
+func (s *SeqModel) exampleGrad(sh *seqShard, items, idx []int32, hist []Event, target int32, mask []float32) (float64, bool) {
+	pos := idx[target]
+	if pos < 0 || len(hist) == 0 {
+		return 0, false
+	}
+	D := s.Dim
+	nC := len(items)
+	s.QueryTo(sh.h, hist)
+	copy(sh.q, sh.h)
+	if mask != nil {
+		for i := range sh.q {
+			sh.q[i] *= mask[i]
+		}
+	}
+	sh.gen++
+	for _, e := range hist {
+		sh.stamp[e.Item] = sh.gen
+	}
+	sh.logit = growF64s(sh.logit, nC)
+	sh.p = growF64s(sh.p, nC)
+	mx := math.Inf(-1)
+	for c, it := range items {
+		if sh.stamp[it] == sh.gen && int32(c) != pos {
+			sh.logit[c] = math.Inf(-1)
+			continue
+		}
+		z := float64(dot32(sh.q, s.Out.Row(int(it))) + s.Bias.Data[it])
+		sh.logit[c] = z
+		mx = max(mx, z)
+	}
+	var sum float64
+	for c := range nC {
+		if math.IsInf(sh.logit[c], -1) {
+			sh.p[c] = 0
+			continue
+		}
+		sh.p[c] = math.Exp(sh.logit[c] - mx)
+		sum += sh.p[c]
+	}
+	loss := math.Log(sum) + mx - sh.logit[pos]
+	clear(sh.dq)
+	for c, it := range items {
+		if sh.p[c] == 0 && int32(c) != pos {
+			continue
+		}
+		delta := sh.p[c] / sum
+		if int32(c) == pos {
+			delta--
+		}
+		d32 := float32(delta)
+		axpy32(sh.dq, d32, s.Out.Row(int(it)))
+		axpy32(sh.dOut[c*D:(c+1)*D], d32, sh.q)
+		sh.dBias[c] += delta
+	}
+	copy(sh.dh, sh.dq)
+	if mask != nil {
+		for i := range sh.dh {
+			sh.dh[i] *= mask[i]
+		}
+	}
+	for k := 0; k < s.Window && k < len(hist); k++ {
+		r := int(hist[len(hist)-1-k].Item)
+		g, e := s.Gate.Row(k), s.In.Row(r)
+		dg := sh.dGate[k*D : (k+1)*D]
+		for i := range D {
+			sh.g64[i] = float64(g[i] * sh.dh[i])
+			dg[i] += float64(e[i] * sh.dh[i])
+		}
+		sh.dIn.Add(r, sh.g64, 1)
+	}
+	return loss, true
+}
+
+// seqTrainer trains a SeqModel.
+type seqTrainer struct {
+	s        *SeqModel
+	d        *Data
+	o        SeqOptions
+	seed     uint64
+	workers  int
+	timed    bool
+	examples []example
+	shards   [shards]*seqShard
+	opt      *ranking.Adam
+	items    []int32
+	idx      []int32
+	gOut     *ranking.SparseGrad
+	gBias    *ranking.SparseGrad
+	gIn      *ranking.SparseGrad
+	gGate    *ranking.SparseGrad
+}
+
+// TrainSeq trains a SeqModel on d, validating on val (NDCG@10 over the
+// whole catalogue, history masked) after each epoch and keeping the best
+// epoch. onEpoch, when not nil, gets each epoch's number, mean loss and
+// validation NDCG@10. The result depends only on d, val, o and seed.
+func TrainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpoch func(epoch int, loss, validation float64)) (*SeqModel, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	o = o.withDefaults()
+	workers = max(workers, 1)
+	rng := rand.New(rand.NewPCG(seed, 0x736571))
+	tr := &seqTrainer{s: newSeqModel(d.NumItems, o, rng), d: d, o: o, seed: seed, workers: workers, timed: d.timed()}
+	for u, seq := range d.Users {
+		for t := range seq {
+			if t > 0 && histEnd(seq, t, tr.timed) > 0 {
+				tr.examples = append(tr.examples, example{int32(u), int32(t)})
+			}
+		}
+	}
+	for k := range tr.shards {
+		tr.shards[k] = tr.s.newShard(d.NumItems)
+	}
+	tr.opt = ranking.NewAdam(ranking.AdamConfig{LR: o.LR, WeightDecay: o.WeightDecay})
+	tr.idx = make([]int32, d.NumItems)
+	for i := range tr.idx {
+		tr.idx[i] = -1
+	}
+	tr.gOut, tr.gIn = ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(o.Dim)
+	tr.gGate, tr.gBias = ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(1)
+	best, bestV, bad := tr.s.clone(), math.Inf(-1), 0
+	for epoch := 1; epoch <= o.Epochs; epoch++ {
+		loss := tr.epoch(epoch)
+		v := math.NaN()
+		if len(val) > 0 {
+			v = seqNDCG(tr.s, val, 10, workers)
+		}
+		if onEpoch != nil {
+			onEpoch(epoch, loss, v)
+		}
+		if math.IsNaN(v) || v > bestV {
+			best, bestV, bad = tr.s.clone(), v, 0
+		} else if bad++; bad >= o.Patience {
+			break
+		}
+	}
+	return best, nil
+}
+
+func (tr *seqTrainer) epoch(epoch int) float64 {
+	o := tr.o
+	order := append([]example(nil), tr.examples...)
+	rng := rand.New(rand.NewPCG(tr.seed, uint64(epoch)))
+	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	var loss float64
+	var count int
+	for b, start := 0, 0; start < len(order); b, start = b+1, start+o.BatchSize {
+		batch := order[start:min(start+o.BatchSize, len(order))]
+		brng := rand.New(rand.NewPCG(tr.seed^0x6e6567, uint64(epoch)<<32|uint64(b)))
+		l, c := tr.step(batch, brng)
+		loss += l
+		count += c
+	}
+	if count == 0 {
+		return math.NaN()
+	}
+	return loss / float64(count)
+}
+
+func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
+	s, d, o := tr.s, tr.d, tr.o
+	D := s.Dim
+	tr.items = tr.items[:0]
+	add := func(it int32) {
+		if tr.idx[it] < 0 {
+			tr.idx[it] = int32(len(tr.items))
+			tr.items = append(tr.items, it)
+		}
+	}
+	for _, ex := range batch {
+		add(d.Users[ex.u][ex.t].Item)
+	}
+	for range o.Negatives {
+		add(int32(rng.IntN(d.NumItems)))
+	}
+	defer func() {
+		for _, it := range tr.items {
+			tr.idx[it] = -1
+		}
+	}()
+	nC := len(tr.items)
+	// Dropout masks, drawn in example order so results do not depend on
+	// the number of goroutines.
+	var masks []float32
+	if o.Dropout > 0 {
+		masks = make([]float32, len(batch)*D)
+		keep := float32(1 / (1 - o.Dropout))
+		for i := range masks {
+			if rng.Float64() >= o.Dropout {
+				masks[i] = keep
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	workers := min(tr.workers, shards)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := w; k < shards; k += workers {
+				sh := tr.shards[k]
+				sh.dOut = growF32(sh.dOut, nC*D)
+				sh.dBias = growF64s(sh.dBias, nC)
+				clear(sh.dGate)
+				sh.dIn.Reset()
+				sh.loss, sh.count = 0, 0
+				lo, hi := k*len(batch)/shards, (k+1)*len(batch)/shards
+				for e := lo; e < hi; e++ {
+					ex := batch[e]
+					seq := d.Users[ex.u]
+					hist := seq[:histEnd(seq, int(ex.t), tr.timed)]
+					var m []float32
+					if masks != nil {
+						m = masks[e*D : (e+1)*D]
+					}
+					if l, ok := s.exampleGrad(sh, tr.items, tr.idx, hist, seq[ex.t].Item, m); ok {
+						sh.loss += l
+						sh.count++
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var loss float64
+	var count int
+	for _, sh := range tr.shards {
+		loss += sh.loss
+		count += sh.count
+	}
+	if count == 0 {
+		return 0, 0
+	}
+	inv := 1 / float64(count)
+	tr.gOut.Reset()
+	tr.gBias.Reset()
+	tr.gIn.Reset()
+	tr.gGate.Reset()
+	g := make([]float64, D)
+	for c, it := range tr.items {
+		clear(g)
+		var gb float64
+		for _, sh := range tr.shards {
+			for i, v := range sh.dOut[c*D : (c+1)*D] {
+				g[i] += float64(v)
+			}
+			gb += sh.dBias[c]
+		}
+		tr.gOut.Add(int(it), g, inv)
+		tr.gBias.Add(int(it), []float64{gb}, inv)
+	}
+	for _, sh := range tr.shards {
+		for k, r := range sh.dIn.Rows() {
+			tr.gIn.Add(r, sh.dIn.Grad(k), inv)
+		}
+		for k := range s.Window {
+			tr.gGate.Add(k, sh.dGate[k*D:(k+1)*D], inv)
+		}
+	}
+	tr.opt.Step(nil, nil) // advances the step count only
+	tr.opt.StepEmbeddings(s.Out, tr.gOut)
+	tr.opt.StepEmbeddings(s.Bias, tr.gBias)
+	tr.opt.StepEmbeddings(s.In, tr.gIn)
+	tr.opt.StepEmbeddings(s.Gate, tr.gGate)
+	return loss, count
+}
+
+// seqNDCG returns the mean NDCG@k of the cases under s alone, the whole
+// catalogue scored, history masked (the target excepted), ties counted half.
+func seqNDCG(s *SeqModel, cases []Case, k, workers int) float64 {
+	if len(cases) == 0 {
+		return math.NaN()
+	}
+	sums := make([]float64, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			scores := make([]float32, s.In.Rows())
+			for c := w; c < len(cases); c += workers {
+				cs := &cases[c]
+				s.ScoreTo(scores, cs.History)
+				sums[w] += ndcgOf(scores, cs, k)
+			}
+		}()
+	}
+	wg.Wait()
+	var t float64
+	for _, v := range sums {
+		t += v
+	}
+	return t / float64(len(cases))
+}
+
+// ndcgOf masks the case's history in scores (the target excepted) and
+// returns the NDCG@k of its target, ties counted half.
+func ndcgOf(scores []float32, cs *Case, k int) float64 {
+	for _, e := range cs.History {
+		if e.Item != cs.Target {
+			scores[e.Item] = float32(math.Inf(-1))
+		}
+	}
+	ts := scores[cs.Target]
+	var above, ties float64
+	for i, v := range scores {
+		if v > ts {
+			above++
+		} else if v == ts && int32(i) != cs.Target {
+			ties++
+		}
+	}
+	rank := above + ties/2
+	if rank < float64(k) {
+		return 1 / math.Log2(rank+2)
+	}
+	return 0
+}
