@@ -66,8 +66,8 @@ type exampleWS struct {
 
 func (n *net) newExampleWS() *exampleWS {
 	ws := &exampleWS{stamp: make([]int32, n.d.NumItems)}
-	if n.seq != nil {
-		ws.seqH = make([]float32, n.seq.Dim)
+	if len(n.seq) > 0 {
+		ws.seqH = make([]float32, n.seq[0].Dim)
 	}
 	for _, k := range n.profile {
 		ws.prof = append(ws.prof, make([]float32, n.d.Fixed[k].Dim))

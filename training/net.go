@@ -24,7 +24,7 @@ type net struct {
 	encEmb *ranking.Embeddings
 	// seq is the optional sequence encoder whose score is the engine_score
 	// feature; it is trained before the scorer and then frozen.
-	seq *SeqModel
+	seq []*SeqModel
 	// mCollab and mAttr are the model modality indices, −1 when absent.
 	mCollab, mAttr int
 	// fixedOf[j] is the Data.Fixed index of model modality j, −1 for the
@@ -146,16 +146,22 @@ func (n *net) recentToken(item int32) []float32 {
 }
 
 // seqFeatures writes the seq feature of every candidate (items[c] for
-// candidate c) into feats (len(items) × NFeatures), h being scratch of the
-// SeqModel's Dim. No-op without a SeqModel.
+// candidate c) into feats (len(items) × NFeatures): the mean score of the
+// SeqModels. h is scratch of their Dim. No-op without a SeqModel.
 func (n *net) seqFeatures(feats []float32, items []int32, hist []Event, h []float32) {
-	if n.seq == nil {
+	if len(n.seq) == 0 {
 		return
 	}
-	n.seq.QueryTo(h, hist)
 	F := ranking.NFeatures
-	for c, it := range items {
-		feats[c*F+ranking.FeatEngine] = n.seq.Score(h, it)
+	for c := range items {
+		feats[c*F+ranking.FeatEngine] = 0
 		feats[c*F+ranking.FeatHasEngine] = 1
+	}
+	w := 1 / float32(len(n.seq))
+	for _, s := range n.seq {
+		s.QueryTo(h, hist)
+		for c, it := range items {
+			feats[c*F+ranking.FeatEngine] += w * s.Score(h, it)
+		}
 	}
 }

@@ -19,6 +19,8 @@ type Options struct {
 	// Recent is the number of recent-item query slots; default 5.
 	Recent int
 	// Epochs is the maximum number of passes over the examples; default 30.
+	// Negative: no pass (the initial model is the result; with Seq, the
+	// mix of covis and seq chosen on validation).
 	Epochs int
 	// Patience stops training after this many validated epochs without a
 	// better validation NDCG@10; default 3.
@@ -112,7 +114,9 @@ func (o Options) withDefaults() Options {
 	def(&o.DModel, 64)
 	def(&o.DAttn, 32)
 	def(&o.Recent, 5)
-	def(&o.Epochs, 30)
+	if o.Epochs == 0 {
+		o.Epochs = 30
+	}
 	def(&o.Patience, 3)
 	def(&o.BatchSize, 256)
 	def(&o.Negatives, 256)

@@ -35,6 +35,12 @@ type SeqOptions struct {
 	Patience int
 	// EmbedStd is the standard deviation of the initial embeddings; default 0.05.
 	EmbedStd float64
+	// Attention adds a self-attention read of the window to the pooled
+	// query (see SeqModel); default false.
+	Attention bool
+	// Members is the number of SeqModels trained (seeds Seed, Seed+1, …)
+	// whose mean score is the feature (Options.Seq); default 1.
+	Members int
 }
 
 func (o SeqOptions) withDefaults() SeqOptions {
@@ -73,6 +79,12 @@ func (o SeqOptions) withDefaults() SeqOptions {
 //	h      = Σ_{k < min(Window, |H|)} g_k ⊙ E[r_k]
 //	seq(c) = h · O[c] + b_c
 //
+// With attention, the latest event's token reads the window: with
+// x_k = E[r_k] + P_k (P a learned position embedding),
+//
+//	a_k    = softmax_k( (x_0 Wq)·(x_k Wk) / √Dim )
+//	h      = Σ_k g_k ⊙ E[r_k] + Σ_k a_k x_k Wv
+//
 // It is trained alone, before the fusion scorer, with the softmax
 // cross-entropy of each example's positive over the batch's positives and
 // Negatives shared uniform negatives (the history excluded, as in
@@ -87,6 +99,16 @@ type SeqModel struct {
 	Gate *ranking.Embeddings
 	// Bias is NumItems × 1.
 	Bias *ranking.Embeddings
+	// Pos (Window × Dim) and Wq, Wk, Wv (Dim × Dim, row-major) are the
+	// attention's parameters, nil without attention.
+	Pos, Wq, Wk, Wv *ranking.Embeddings
+}
+
+// seqScratch holds a query's intermediates for the backward pass.
+type seqScratch struct {
+	n          int       // window length used
+	x, q, k, v []float32 // n × Dim (q: Dim)
+	a          []float64 // n
 }
 
 func newSeqModel(numItems int, o SeqOptions, rng *rand.Rand) *SeqModel {
@@ -95,6 +117,13 @@ func newSeqModel(numItems int, o SeqOptions, rng *rand.Rand) *SeqModel {
 		Out:  ranking.NewEmbeddings(numItems, o.Dim, o.EmbedStd, rng),
 		Gate: ranking.NewEmbeddings(o.Window, o.Dim, 0, nil),
 		Bias: ranking.NewEmbeddings(numItems, 1, 0, nil),
+	}
+	if o.Attention {
+		std := 1 / math.Sqrt(float64(o.Dim))
+		s.Pos = ranking.NewEmbeddings(o.Window, o.Dim, o.EmbedStd, rng)
+		s.Wq = ranking.NewEmbeddings(o.Dim, o.Dim, std, rng)
+		s.Wk = ranking.NewEmbeddings(o.Dim, o.Dim, std, rng)
+		s.Wv = ranking.NewEmbeddings(o.Dim, o.Dim, std, rng)
 	}
 	for k := range o.Window {
 		w := float32(math.Pow(0.5, float64(k)))
@@ -107,12 +136,102 @@ func newSeqModel(numItems int, o SeqOptions, rng *rand.Rand) *SeqModel {
 
 // QueryTo writes the query h of a history (oldest first) to h (len Dim).
 func (s *SeqModel) QueryTo(h []float32, hist []Event) {
+	var sc seqScratch
+	s.query(h, hist, &sc)
+}
+
+func (s *SeqModel) query(h []float32, hist []Event, sc *seqScratch) {
 	clear(h)
-	for k := 0; k < s.Window && k < len(hist); k++ {
+	n := min(s.Window, len(hist))
+	for k := range n {
 		g, e := s.Gate.Row(k), s.In.Row(int(hist[len(hist)-1-k].Item))
 		for i := range h {
 			h[i] += g[i] * e[i]
 		}
+	}
+	sc.n = n
+	if s.Wq == nil || n == 0 {
+		return
+	}
+	D := s.Dim
+	sc.x = growF32(sc.x, n*D)
+	sc.k = growF32(sc.k, n*D)
+	sc.v = growF32(sc.v, n*D)
+	sc.q = growF32(sc.q, D)
+	if cap(sc.a) < n {
+		sc.a = make([]float64, n)
+	}
+	sc.a = sc.a[:n]
+	for k := range n {
+		x := sc.x[k*D : (k+1)*D]
+		copy(x, s.In.Row(int(hist[len(hist)-1-k].Item)))
+		axpy32(x, 1, s.Pos.Row(k))
+		vecMat32(sc.k[k*D:(k+1)*D], x, s.Wk.Data, nil)
+		vecMat32(sc.v[k*D:(k+1)*D], x, s.Wv.Data, nil)
+	}
+	vecMat32(sc.q, sc.x[:D], s.Wq.Data, nil)
+	scale := 1 / math.Sqrt(float64(D))
+	mx := math.Inf(-1)
+	for k := range n {
+		sc.a[k] = float64(dot32(sc.q, sc.k[k*D:(k+1)*D])) * scale
+		mx = max(mx, sc.a[k])
+	}
+	var sum float64
+	for k := range n {
+		sc.a[k] = math.Exp(sc.a[k] - mx)
+		sum += sc.a[k]
+	}
+	for k := range n {
+		sc.a[k] /= sum
+		axpy32(h, float32(sc.a[k]), sc.v[k*D:(k+1)*D])
+	}
+}
+
+// attentionBackward adds the gradients of the attention read given ∂L/∂h
+// (dh) to sh: Pos, Wq, Wk, Wv and the In rows of the window.
+func (s *SeqModel) attentionBackward(sh *seqShard, hist []Event, dh []float32) {
+	sc := &sh.sc
+	n, D := sc.n, s.Dim
+	if s.Wq == nil || n == 0 {
+		return
+	}
+	scale := 1 / math.Sqrt(float64(D))
+	// da_k = dh·v_k; dv_k = a_k dh; ds_k = a_k (da_k − Σ_j a_j da_j).
+	sh.da = growF64s(sh.da, n)
+	var mean float64
+	for k := range n {
+		sh.da[k] = float64(dot32(dh, sc.v[k*D:(k+1)*D]))
+		mean += sc.a[k] * sh.da[k]
+	}
+	sh.dx = growF32(sh.dx, n*D)
+	dqv := sh.dqv[:D]
+	clear(dqv)
+	dkey := sh.dkey[:D]
+	dval := sh.dval[:D]
+	for k := range n {
+		ds := float32(sc.a[k] * (sh.da[k] - mean) * scale)
+		x := sc.x[k*D : (k+1)*D]
+		// dq += ds k_k; dkey_k = ds q; dval_k = a_k dh.
+		axpy32(dqv, ds, sc.k[k*D:(k+1)*D])
+		for i := range D {
+			dkey[i] = ds * sc.q[i]
+			dval[i] = float32(sc.a[k]) * dh[i]
+		}
+		outerAdd(sh.dWk, x, dkey)
+		outerAdd(sh.dWv, x, dval)
+		dx := sh.dx[k*D : (k+1)*D]
+		matVecT32(dx, s.Wk.Data, dkey, false)
+		matVecT32(dx, s.Wv.Data, dval, true)
+	}
+	outerAdd(sh.dWq, sc.x[:D], dqv)
+	matVecT32(sh.dx[:D], s.Wq.Data, dqv, true)
+	for k := range n {
+		dx := sh.dx[k*D : (k+1)*D]
+		for i, v := range dx {
+			sh.g64[i] = float64(v)
+			sh.dPos[k*D+i] += float64(v)
+		}
+		sh.dIn.Add(int(hist[len(hist)-1-k].Item), sh.g64, 1)
 	}
 }
 
@@ -134,7 +253,11 @@ func (s *SeqModel) clone() *SeqModel {
 	cp := func(e *ranking.Embeddings) *ranking.Embeddings {
 		return &ranking.Embeddings{Dim: e.Dim, Data: append([]float32(nil), e.Data...)}
 	}
-	return &SeqModel{Dim: s.Dim, Window: s.Window, In: cp(s.In), Out: cp(s.Out), Gate: cp(s.Gate), Bias: cp(s.Bias)}
+	c := &SeqModel{Dim: s.Dim, Window: s.Window, In: cp(s.In), Out: cp(s.Out), Gate: cp(s.Gate), Bias: cp(s.Bias)}
+	if s.Wq != nil {
+		c.Pos, c.Wq, c.Wk, c.Wv = cp(s.Pos), cp(s.Wq), cp(s.Wk), cp(s.Wv)
+	}
+	return c
 }
 
 // seqShard accumulates one part of a batch's gradients.
@@ -151,12 +274,31 @@ type seqShard struct {
 	g64                []float64
 	stamp              []int32
 	gen                int32
+	// attention
+	sc                      seqScratch
+	dPos, dWq, dWk, dWv, da []float64
+	dx, dqv, dkey, dval     []float32
 }
 
 func (s *SeqModel) newShard(numItems int) *seqShard {
-	return &seqShard{dIn: ranking.NewSparseGrad(s.Dim), dGate: make([]float64, s.Window*s.Dim),
+	sh := &seqShard{dIn: ranking.NewSparseGrad(s.Dim), dGate: make([]float64, s.Window*s.Dim),
 		h: make([]float32, s.Dim), q: make([]float32, s.Dim), dq: make([]float32, s.Dim), dh: make([]float32, s.Dim),
 		mask: make([]float32, s.Dim), g64: make([]float64, s.Dim), stamp: make([]int32, numItems)}
+	if s.Wq != nil {
+		D := s.Dim
+		sh.dPos, sh.dWq, sh.dWk, sh.dWv = make([]float64, s.Window*D), make([]float64, D*D), make([]float64, D*D), make([]float64, D*D)
+		sh.dqv, sh.dkey, sh.dval = make([]float32, D), make([]float32, D), make([]float32, D)
+	}
+	return sh
+}
+
+// zeroDense clears the shard's dense gradients.
+func (sh *seqShard) zeroDense() {
+	clear(sh.dGate)
+	clear(sh.dPos)
+	clear(sh.dWq)
+	clear(sh.dWk)
+	clear(sh.dWv)
 }
 
 // exampleGrad runs one example against the candidates items (idx maps an
@@ -171,7 +313,7 @@ func (s *SeqModel) exampleGrad(sh *seqShard, items, idx []int32, hist []Event, t
 	}
 	D := s.Dim
 	nC := len(items)
-	s.QueryTo(sh.h, hist)
+	s.query(sh.h, hist, &sh.sc)
 	copy(sh.q, sh.h)
 	if mask != nil {
 		for i := range sh.q {
@@ -234,6 +376,7 @@ func (s *SeqModel) exampleGrad(sh *seqShard, items, idx []int32, hist []Event, t
 		}
 		sh.dIn.Add(r, sh.g64, 1)
 	}
+	s.attentionBackward(sh, hist, sh.dh)
 	return loss, true
 }
 
@@ -254,6 +397,10 @@ type seqTrainer struct {
 	gBias    *ranking.SparseGrad
 	gIn      *ranking.SparseGrad
 	gGate    *ranking.SparseGrad
+	gPos     *ranking.SparseGrad
+	gWq      *ranking.SparseGrad
+	gWk      *ranking.SparseGrad
+	gWv      *ranking.SparseGrad
 }
 
 // TrainSeq trains a SeqModel on d, validating on val (NDCG@10 over the
@@ -285,6 +432,7 @@ func TrainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpo
 	}
 	tr.gOut, tr.gIn = ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(o.Dim)
 	tr.gGate, tr.gBias = ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(1)
+	tr.gPos, tr.gWq, tr.gWk, tr.gWv = ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(o.Dim)
 	best, bestV, bad := tr.s.clone(), math.Inf(-1), 0
 	for epoch := 1; epoch <= o.Epochs; epoch++ {
 		loss := tr.epoch(epoch)
@@ -368,7 +516,7 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 				sh := tr.shards[k]
 				sh.dOut = growF32(sh.dOut, nC*D)
 				sh.dBias = growF64s(sh.dBias, nC)
-				clear(sh.dGate)
+				sh.zeroDense()
 				sh.dIn.Reset()
 				sh.loss, sh.count = 0, 0
 				lo, hi := k*len(batch)/shards, (k+1)*len(batch)/shards
@@ -403,6 +551,12 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 	tr.gBias.Reset()
 	tr.gIn.Reset()
 	tr.gGate.Reset()
+	if s.Wq != nil {
+		tr.gPos.Reset()
+		tr.gWq.Reset()
+		tr.gWk.Reset()
+		tr.gWv.Reset()
+	}
 	g := make([]float64, D)
 	for c, it := range tr.items {
 		clear(g)
@@ -423,12 +577,28 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 		for k := range s.Window {
 			tr.gGate.Add(k, sh.dGate[k*D:(k+1)*D], inv)
 		}
+		if s.Wq != nil {
+			for k := range s.Window {
+				tr.gPos.Add(k, sh.dPos[k*D:(k+1)*D], inv)
+			}
+			for r := range D {
+				tr.gWq.Add(r, sh.dWq[r*D:(r+1)*D], inv)
+				tr.gWk.Add(r, sh.dWk[r*D:(r+1)*D], inv)
+				tr.gWv.Add(r, sh.dWv[r*D:(r+1)*D], inv)
+			}
+		}
 	}
 	tr.opt.Step(nil, nil) // advances the step count only
 	tr.opt.StepEmbeddings(s.Out, tr.gOut)
 	tr.opt.StepEmbeddings(s.Bias, tr.gBias)
 	tr.opt.StepEmbeddings(s.In, tr.gIn)
 	tr.opt.StepEmbeddings(s.Gate, tr.gGate)
+	if s.Wq != nil {
+		tr.opt.StepEmbeddings(s.Pos, tr.gPos)
+		tr.opt.StepEmbeddings(s.Wq, tr.gWq)
+		tr.opt.StepEmbeddings(s.Wk, tr.gWk)
+		tr.opt.StepEmbeddings(s.Wv, tr.gWv)
+	}
 	return loss, count
 }
 

@@ -16,6 +16,42 @@ func seqLoss(s *SeqModel, hist []Event, target int32, mask []float32) float64 {
 			h[i] += float64(g[i]) * float64(e[i])
 		}
 	}
+	if s.Wq != nil && len(hist) > 0 {
+		n, D := min(s.Window, len(hist)), s.Dim
+		x := make([][]float64, n)
+		for k := range n {
+			x[k] = make([]float64, D)
+			for i, v := range s.In.Row(int(hist[len(hist)-1-k].Item)) {
+				x[k][i] = float64(v) + float64(s.Pos.Row(k)[i])
+			}
+		}
+		mul := func(x []float64, w []float32) []float64 {
+			y := make([]float64, D)
+			for i := range D {
+				for j := range D {
+					y[j] += x[i] * float64(w[i*D+j])
+				}
+			}
+			return y
+		}
+		q := mul(x[0], s.Wq.Data)
+		a := make([]float64, n)
+		var sum float64
+		for k := range n {
+			kk := mul(x[k], s.Wk.Data)
+			for i := range D {
+				a[k] += q[i] * kk[i] / math.Sqrt(float64(D))
+			}
+			a[k] = math.Exp(a[k])
+			sum += a[k]
+		}
+		for k := range n {
+			v := mul(x[k], s.Wv.Data)
+			for i := range D {
+				h[i] += a[k] / sum * v[i]
+			}
+		}
+	}
 	if mask != nil {
 		for i := range h {
 			h[i] *= float64(mask[i])
@@ -52,13 +88,20 @@ func seqLoss(s *SeqModel, hist []Event, target int32, mask []float32) float64 {
 }
 
 // TestSeqGradients checks exampleGrad's loss and every gradient (input and
-// output embeddings, biases, position gates) against central finite
+// output embeddings, biases, position gates, and with attention the
+// position embeddings and Wq, Wk, Wv) against central finite
 // differences of the float64 reference loss, with and without a dropout
 // mask, on a history with a repeated item and one longer than the window.
 func TestSeqGradients(t *testing.T) {
+	for _, att := range []bool{false, true} {
+		testSeqGradients(t, att)
+	}
+}
+
+func testSeqGradients(t *testing.T, att bool) {
 	const N = 9
 	rng := rand.New(rand.NewPCG(4, 5))
-	o := SeqOptions{Dim: 5, Window: 4, EmbedStd: 0.5}.withDefaults()
+	o := SeqOptions{Dim: 5, Window: 4, EmbedStd: 0.5, Attention: att}.withDefaults()
 	s := newSeqModel(N, o, rng)
 	for i := range s.Gate.Data {
 		s.Gate.Data[i] = float32(0.5 + 0.5*rng.NormFloat64())
@@ -93,11 +136,19 @@ func TestSeqGradients(t *testing.T) {
 		for i, v := range sh.dOut {
 			dOut[i] = float64(v)
 		}
-		for _, tc := range []struct {
+		checks := []struct {
 			name string
 			w    []float32
 			g    []float64
-		}{{"in", s.In.Data, dIn}, {"out", s.Out.Data, dOut}, {"bias", s.Bias.Data, sh.dBias}, {"gate", s.Gate.Data, sh.dGate}} {
+		}{{"in", s.In.Data, dIn}, {"out", s.Out.Data, dOut}, {"bias", s.Bias.Data, sh.dBias}, {"gate", s.Gate.Data, sh.dGate}}
+		if att {
+			checks = append(checks, []struct {
+				name string
+				w    []float32
+				g    []float64
+			}{{"pos", s.Pos.Data, sh.dPos}, {"wq", s.Wq.Data, sh.dWq}, {"wk", s.Wk.Data, sh.dWk}, {"wv", s.Wv.Data, sh.dWv}}...)
+		}
+		for _, tc := range checks {
 			for i := range tc.w {
 				const eps = 1e-2
 				w0 := tc.w[i]
@@ -108,7 +159,7 @@ func TestSeqGradients(t *testing.T) {
 				tc.w[i] = w0
 				fd := (lp - lm) / (2 * eps)
 				if math.Abs(fd-tc.g[i]) > 1e-3*(1+math.Abs(fd)) {
-					t.Errorf("mask=%v: %s[%d]: gradient %v, finite difference %v", m != nil, tc.name, i, tc.g[i], fd)
+					t.Errorf("attention=%v mask=%v: %s[%d]: gradient %v, finite difference %v", att, m != nil, tc.name, i, tc.g[i], fd)
 				}
 			}
 		}

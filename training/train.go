@@ -36,9 +36,9 @@ type Result struct {
 	// applies it to the recent slots' vectors before Layout.Build (see
 	// ranking.Encoder.ApplyTo).
 	Encoder *ranking.Encoder
-	// Seq is the sequence encoder whose score is the engine_score feature,
-	// nil unless Options.Seq. Serving cannot compute it yet.
-	Seq *SeqModel
+	// Seq are the sequence encoders whose mean score is the engine_score
+	// feature, nil unless Options.Seq. Serving cannot compute it yet.
+	Seq []*SeqModel
 	// SeqWeight is the seq feature's initial weight (chosen among
 	// Options.SeqWeights on validation).
 	SeqWeight float64
@@ -160,8 +160,12 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		val = sub
 	}
 	if o.Seq != nil {
-		if n.seq, err = TrainSeq(d, val, *o.Seq, o.Seed, o.Workers, o.OnSeqEpoch); err != nil {
-			return nil, err
+		for k := range max(o.Seq.Members, 1) {
+			sm, err := TrainSeq(d, val, *o.Seq, o.Seed+uint64(k), o.Workers, o.OnSeqEpoch)
+			if err != nil {
+				return nil, err
+			}
+			n.seq = append(n.seq, sm)
 		}
 		ws := o.SeqWeights
 		if len(ws) == 0 {
@@ -219,6 +223,9 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		} else if bad++; bad >= o.Patience {
 			break
 		}
+	}
+	if best == nil { // no validation and no epoch
+		best = n.snapshot()
 	}
 	res.n = best
 	res.Model, res.Collab, res.Attr, res.Encoder = best.model, best.collab, best.attr, best.enc
