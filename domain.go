@@ -2,7 +2,6 @@ package fusionrank
 
 import (
 	"math"
-	"regexp"
 	"time"
 )
 
@@ -67,7 +66,33 @@ const (
 	MaxAttributes     = 100
 )
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:@~+=-]+$`)
+// idChars marks the bytes an identifier may contain: letters, digits and . _ : @ ~ + = -
+var idChars = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "._:@~+=-" {
+		t[c] = true
+	}
+	return t
+}()
+
+// ValidID reports whether ValidateID accepts id, without building an error; hot paths
+// call it first and ValidateID only to describe a failure.
+func ValidID(id string) bool {
+	if id == "" || len(id) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if !idChars[id[i]] {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidateID checks an item, user, event or request identifier; field names it in the error.
 func ValidateID(field, id string) error {
@@ -76,7 +101,7 @@ func ValidateID(field, id string) error {
 		return Errorf(Invalid, "%s: must not be empty", field)
 	case len(id) > MaxIDLen:
 		return Errorf(Invalid, "%s: longer than %d bytes", field, MaxIDLen)
-	case !idPattern.MatchString(id):
+	case !ValidID(id):
 		return Errorf(Invalid, "%s: may contain only letters, digits and . _ : @ ~ + = -", field)
 	}
 	return nil

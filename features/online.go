@@ -364,17 +364,69 @@ SELECT nxt, count(*) FROM (
 	FROM events WHERE user_id IN (SELECT DISTINCT user_id FROM events WHERE item_id = $1)
 ) s WHERE item_id = $1 AND nxt IS NOT NULL AND nxt <> $1 GROUP BY nxt`
 
-// ensureCovis rebuilds the co-visitation sets of items that are missing in Redis.
-func (s *Store) ensureCovis(ctx context.Context, items []string) error {
+// covisKeys returns the co-visitation set keys of items.
+func (s *Store) covisKeys(items []string) []string {
 	keys := make([]string, len(items))
 	for i, it := range items {
 		keys[i] = s.key("covis", it)
 	}
-	return s.ensure(ctx, keys, func(ctx context.Context, i int) error { return s.rebuildCounter(ctx, keys[i], covisQuery, items[i]) })
+	return keys
+}
+
+// readCounters reads counter sets in one Redis round trip: read(pipe, i) queues the
+// read of keys[i], pipelined with an EXISTS check of every key. Sets found missing
+// are rebuilt from Postgres (once per key across callers, see startRebuild), waited
+// for within ctx, and read again; the other reads stand.
+func (s *Store) readCounters(ctx context.Context, keys []string, read func(p redis.Pipeliner, i int), rebuild func(ctx context.Context, i int) error) error {
+	if !s.dirty.redisUp() {
+		return errRedisDown
+	}
+	pipe := s.rdb.Pipeline()
+	exists := make([]*redis.IntCmd, len(keys))
+	for i, k := range keys {
+		exists[i] = pipe.Exists(ctx, k)
+		read(pipe, i)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		s.dirty.observe(err)
+		return err
+	}
+	var missing []int
+	var pending []<-chan singleflight.Result
+	for i, k := range keys {
+		if exists[i].Val() == 1 {
+			continue
+		}
+		missing = append(missing, i)
+		pending = append(pending, startRebuild(ctx, k, func(ctx context.Context) (any, error) { return nil, rebuild(ctx, i) }))
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	for _, ch := range pending {
+		select {
+		case r := <-ch:
+			if r.Err != nil {
+				return r.Err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	pipe = s.rdb.Pipeline()
+	for _, i := range missing {
+		read(pipe, i)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		s.dirty.observe(err)
+		return err
+	}
+	return nil
 }
 
 // Covisitation returns, for each candidate, how often it directly followed each of the
 // given (recent) items in users' histories: counts[j][i] for recent[j], candidate i.
+// One Redis round trip unless a set has to be rebuilt.
 func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) ([][]float64, error) {
 	out := make([][]float64, len(recent))
 	if len(recent) == 0 || len(candidates) == 0 {
@@ -383,19 +435,12 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 		}
 		return out, nil
 	}
-	if !s.dirty.redisUp() {
-		return nil, errRedisDown
-	}
-	if err := s.ensureCovis(ctx, recent); err != nil {
-		return nil, err
-	}
-	pipe := s.rdb.Pipeline()
+	keys := s.covisKeys(recent)
 	cmds := make([]*redis.FloatSliceCmd, len(recent))
-	for j, r := range recent {
-		cmds[j] = pipe.ZMScore(ctx, s.key("covis", r), candidates...)
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		s.dirty.observe(err)
+	err := s.readCounters(ctx, keys,
+		func(p redis.Pipeliner, j int) { cmds[j] = p.ZMScore(ctx, keys[j], candidates...) },
+		func(ctx context.Context, j int) error { return s.rebuildCounter(ctx, keys[j], covisQuery, recent[j]) })
+	if err != nil {
 		return nil, err
 	}
 	for j, c := range cmds {
@@ -408,20 +453,14 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 }
 
 // CovisNeighbours returns up to n items that most often directly followed item.
+// One Redis round trip unless a set has to be rebuilt.
 func (s *Store) CovisNeighbours(ctx context.Context, items []string, n int) ([][]redis.Z, error) {
-	if !s.dirty.redisUp() {
-		return nil, errRedisDown
-	}
-	if err := s.ensureCovis(ctx, items); err != nil {
-		return nil, err
-	}
-	pipe := s.rdb.Pipeline()
+	keys := s.covisKeys(items)
 	cmds := make([]*redis.ZSliceCmd, len(items))
-	for i, it := range items {
-		cmds[i] = pipe.ZRevRangeWithScores(ctx, s.key("covis", it), 0, int64(n))
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		s.dirty.observe(err)
+	err := s.readCounters(ctx, keys,
+		func(p redis.Pipeliner, i int) { cmds[i] = p.ZRevRangeWithScores(ctx, keys[i], 0, int64(n)) },
+		func(ctx context.Context, i int) error { return s.rebuildCounter(ctx, keys[i], covisQuery, items[i]) })
+	if err != nil {
 		return nil, err
 	}
 	out := make([][]redis.Z, len(items))

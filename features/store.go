@@ -60,6 +60,7 @@ type Store struct {
 	catalog *Catalog
 	mods    []Modality // all model-independent modalities: text first, then the callers'
 	dirty   *dirtySet
+	pop     popCache
 }
 
 // New returns a store. rdb may be shared with other users of the same Redis as long as

@@ -32,6 +32,11 @@ type Options struct {
 	MaxPerCategory int
 	// RetrievalK is how many items each retrieval source proposes. Default 100.
 	RetrievalK int
+	// RetrievalEf is the search effort of the approximate indexes when proposing
+	// candidates (see retrieval.HNSW.SearchEfTo): each search keeps max(RetrievalEf,
+	// RetrievalK) candidates. A recommendation merges several sources and rescores
+	// them, so it needs less recall from each than a stand-alone search. Default 100.
+	RetrievalEf int
 	// MaxQueryText caps the query text in bytes. Default 1000.
 	MaxQueryText int
 	// Logger receives warnings. Default: discard.
@@ -56,6 +61,9 @@ func (o *Options) defaults() {
 	}
 	if o.RetrievalK == 0 {
 		o.RetrievalK = 100
+	}
+	if o.RetrievalEf == 0 {
+		o.RetrievalEf = 100
 	}
 	if o.MaxQueryText == 0 {
 		o.MaxQueryText = 1000
@@ -263,7 +271,8 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, feats 
 	}
 	octx, cancel := counters(ctx)
 	defer cancel()
-	if pops, err := s.fs.Popularities(octx, ids, s.fs.Now()); err != nil {
+	pops, err := s.popularities(octx, cands, ids)
+	if err != nil {
 		rc.warn("popularity counters unavailable")
 	} else {
 		for i, p := range pops {
@@ -308,6 +317,20 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, feats 
 			}
 		}
 	}
+}
+
+// popularities returns the candidates' popularity windows: from the feature store's
+// in-process snapshot when it is being kept, else from Redis.
+func (s *Service) popularities(ctx context.Context, cands []cand, ids []string) ([]features.Popularity, error) {
+	pops := make([]features.Popularity, len(cands))
+	slots := make([]int32, len(cands))
+	for i, c := range cands {
+		slots[i] = c.slot
+	}
+	if s.fs.PopularitiesOf(pops, slots) {
+		return pops, nil
+	}
+	return s.fs.Popularities(ctx, ids, s.fs.Now())
 }
 
 // score scores the candidates in place with the live model, or the fallback when l is

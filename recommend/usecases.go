@@ -33,9 +33,9 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	var unknown []string
 	s.catalog.RLock()
 	for i, it := range req.Items {
-		if err := fusionrank.ValidateID("items["+strconv.Itoa(i)+"].id", it.ID); err != nil {
+		if !fusionrank.ValidID(it.ID) {
 			s.catalog.RUnlock()
-			return fusionrank.Ranking{}, err
+			return fusionrank.Ranking{}, fusionrank.ValidateID("items["+strconv.Itoa(i)+"].id", it.ID)
 		}
 		if it.Score != nil && (math.IsNaN(*it.Score) || math.IsInf(*it.Score, 0)) {
 			s.catalog.RUnlock()
@@ -79,7 +79,7 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 // filter says whether a slot may be recommended.
 type filter struct {
 	s       *Service
-	exclude map[string]bool
+	exclude map[int32]bool // slots
 	f       *fusionrank.Filters
 	cats    map[string]bool
 }
@@ -88,18 +88,24 @@ func (s *Service) newFilter(rc *reqctx, exclude []string, f *fusionrank.Filters)
 	if len(exclude) > s.opt.MaxExclude {
 		return nil, fusionrank.Errorf(fusionrank.TooLarge, "exclude: %d ids is over the limit of %d", len(exclude), s.opt.MaxExclude)
 	}
-	fl := &filter{s: s, exclude: map[string]bool{}, f: f}
+	fl := &filter{s: s, exclude: map[int32]bool{}, f: f}
 	for i, id := range exclude {
-		if err := fusionrank.ValidateID("exclude["+strconv.Itoa(i)+"]", id); err != nil {
-			return nil, err
+		if !fusionrank.ValidID(id) {
+			return nil, fusionrank.ValidateID("exclude["+strconv.Itoa(i)+"]", id)
 		}
-		fl.exclude[id] = true
+	}
+	// Ids are resolved to slots once, so that the check on every item a retrieval
+	// index visits is an integer lookup.
+	s.catalog.RLock()
+	for _, id := range exclude {
+		fl.excludeID(id)
 	}
 	if rc.profile != nil {
 		for _, id := range rc.profile.BoughtIDs() {
-			fl.exclude[id] = true
+			fl.excludeID(id)
 		}
 	}
+	s.catalog.RUnlock()
 	if f != nil {
 		if len(f.Category) > 100 {
 			return nil, fusionrank.Errorf(fusionrank.Invalid, "filters.category: more than 100 categories")
@@ -122,10 +128,18 @@ func (s *Service) newFilter(rc *reqctx, exclude []string, f *fusionrank.Filters)
 	return fl, nil
 }
 
+// excludeID excludes an item; ids not in the catalogue are never candidates anyway.
+// Callers hold the catalogue's RLock.
+func (fl *filter) excludeID(id string) {
+	if slot, ok := fl.s.catalog.Slot(id); ok {
+		fl.exclude[slot] = true
+	}
+}
+
 // allow reports whether slot passes; callers hold the catalogue's RLock.
 func (fl *filter) allow(slot int32) bool {
 	m := fl.s.catalog.Meta(slot)
-	if !m.Active || fl.exclude[m.ID] {
+	if !m.Active || fl.exclude[slot] {
 		return false
 	}
 	if fl.f == nil {
@@ -172,12 +186,15 @@ func (s *Service) retrieve(p *pool, mod string, v []float32, source string, hits
 	if idx == nil || v == nil {
 		return hits
 	}
-	hits = idx.SearchTo(hits, v, s.opt.RetrievalK, p.fl.allow)
+	hits = idx.SearchEfTo(hits, v, s.opt.RetrievalK, s.opt.RetrievalEf, p.fl.allow)
 	for _, h := range hits {
 		p.add(h.Slot, source)
 	}
 	return hits
 }
+
+// trendingN is how many trending items a recommendation considers.
+const trendingN = 200
 
 // collabQuery is the recency-weighted mean of the recent items' learned vectors.
 func collabQuery(l *live, recent [][]float32) []float32 {
@@ -247,11 +264,16 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 	}
 	// Trending gets its own budget: a slow co-visitation rebuild must not starve it.
 	cancel()
-	octx, cancel = counters(ctx)
-	trending, _, terr := s.fs.Trending(octx, 200, s.fs.Now())
-	cancel()
-	if terr != nil {
-		rc.warn("trending counters unavailable")
+	trendingSlots, ok := s.fs.TrendingOf(trendingN)
+	var trending []string
+	if !ok {
+		octx, cancel = counters(ctx)
+		var terr error
+		trending, _, terr = s.fs.Trending(octx, trendingN, s.fs.Now())
+		cancel()
+		if terr != nil {
+			rc.warn("trending counters unavailable")
+		}
 	}
 
 	s.catalog.RLock()
@@ -279,6 +301,9 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 			s.retrieveLearned(p, l, cq)
 		}
 	}
+	for _, slot := range trendingSlots {
+		p.add(slot, "trending")
+	}
 	for _, id := range trending {
 		p.addID(id, "trending")
 	}
@@ -301,7 +326,7 @@ func (s *Service) retrieveLearned(p *pool, l *live, q []float32) {
 	if l.recentIndex == nil {
 		return
 	}
-	for _, h := range l.recentIndex.SearchTo(nil, q, s.opt.RetrievalK, p.fl.allow) {
+	for _, h := range l.recentIndex.SearchEfTo(nil, q, s.opt.RetrievalK, s.opt.RetrievalEf, p.fl.allow) {
 		p.add(h.Slot, "retrieval:"+l.spec.Layout.RecentMod)
 	}
 }
@@ -373,7 +398,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 	if cerr != nil {
 		rc.warn("co-visitation counters unavailable")
 	}
-	fl := &filter{s: s, exclude: map[string]bool{req.ItemID: true}}
+	fl := &filter{s: s, exclude: map[int32]bool{slot: true}}
 	s.catalog.RLock()
 	p := &pool{s: s, fl: fl, index: map[int32]int{}}
 	if len(zs) > 0 {

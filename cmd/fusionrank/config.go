@@ -36,6 +36,7 @@ type Config struct {
 	RateLimit      float64                          // FUSIONRANK_RATE_LIMIT (requests/s per key; 0 = off)
 	PprofAddr      string                           // FUSIONRANK_PPROF_ADDR
 	ProfileTTL     time.Duration                    // FUSIONRANK_PROFILE_TTL
+	CounterRefresh time.Duration                    // FUSIONRANK_COUNTER_REFRESH
 }
 
 // configVars lists every variable with its default and meaning, for --help.
@@ -54,6 +55,7 @@ var configVars = [][3]string{
 	{"FUSIONRANK_MAX_FUTURE_SKEW", "5m", "how far in the future an event timestamp may be"},
 	{"FUSIONRANK_RATE_LIMIT", "0", "requests per second per key (token bucket, burst 2×); 0: off"},
 	{"FUSIONRANK_PROFILE_TTL", "720h", "TTL of user profiles in Redis"},
+	{"FUSIONRANK_COUNTER_REFRESH", "1s", "serve: how often popularity windows and trending are re-read from Redis into memory"},
 	{"FUSIONRANK_PPROF_ADDR", "", "serve: a loopback address for Go's pprof handlers (off when empty)"},
 }
 
@@ -72,7 +74,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		return ""
 	}
 	var c Config
-	var auth, modalities, level, timeout, wtimeout, halfLife, weights, skew, rate, ttl string
+	var auth, modalities, level, timeout, wtimeout, halfLife, weights, skew, rate, ttl, refresh string
 	fs.StringVar(&c.DatabaseURL, "database-url", val("FUSIONRANK_DATABASE_URL"), "Postgres URL (FUSIONRANK_DATABASE_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", val("FUSIONRANK_REDIS_URL"), "Redis URL (FUSIONRANK_REDIS_URL)")
 	fs.StringVar(&c.Addr, "addr", val("FUSIONRANK_ADDR"), "listen address (FUSIONRANK_ADDR)")
@@ -88,6 +90,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	fs.StringVar(&rate, "rate-limit", val("FUSIONRANK_RATE_LIMIT"), "per-key rate limit (FUSIONRANK_RATE_LIMIT)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", val("FUSIONRANK_PPROF_ADDR"), "pprof listener (FUSIONRANK_PPROF_ADDR)")
 	fs.StringVar(&ttl, "profile-ttl", val("FUSIONRANK_PROFILE_TTL"), "profile TTL (FUSIONRANK_PROFILE_TTL)")
+	fs.StringVar(&refresh, "counter-refresh", val("FUSIONRANK_COUNTER_REFRESH"), "popularity cache refresh (FUSIONRANK_COUNTER_REFRESH)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -151,6 +154,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	dur("FUSIONRANK_PROFILE_HALF_LIFE", halfLife, &c.HalfLife, time.Second)
 	dur("FUSIONRANK_MAX_FUTURE_SKEW", skew, &c.MaxFutureSkew, 0)
 	dur("FUSIONRANK_PROFILE_TTL", ttl, &c.ProfileTTL, time.Minute)
+	dur("FUSIONRANK_COUNTER_REFRESH", refresh, &c.CounterRefresh, 100*time.Millisecond)
 	c.EventWeights = map[fusionrank.EventType]float64{}
 	for _, part := range strings.Split(weights, ",") {
 		name, w, ok := strings.Cut(strings.TrimSpace(part), ":")

@@ -61,9 +61,15 @@ func (m *Main) Open(ctx context.Context) error {
 		m.Log.Warn("FUSIONRANK_AUTH=off: every caller has admin rights; use this for local development only")
 	}
 	var err error
-	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if m.DB, err = openDB(openCtx, c.DatabaseURL); err != nil {
+	// Each start-up step that talks to a store gets its own 30 s: the CPU-bound steps
+	// between them (word vectors, retrieval indexes of a large catalogue) must not eat
+	// the budget of the next one.
+	stepCtx := func() context.Context {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		context.AfterFunc(sctx, cancel)
+		return sctx
+	}
+	if m.DB, err = openDB(stepCtx(), c.DatabaseURL); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	redis.SetLogger(redisLog{m.Log})
@@ -99,7 +105,7 @@ func (m *Main) Open(ctx context.Context) error {
 		OnRedisError: func(error) { storeErrors.WithLabelValues("redis").Inc() },
 	})
 	start := time.Now()
-	n, err := m.Features.Refresh(openCtx)
+	n, err := m.Features.Refresh(stepCtx())
 	if err != nil {
 		return fmt.Errorf("loading the catalogue: %w", err)
 	}
@@ -108,7 +114,7 @@ func (m *Main) Open(ctx context.Context) error {
 
 	m.ModelRegistry = recommend.NewRegistry(m.DB)
 	m.Models = recommend.NewModels(m.ModelRegistry, m.Features.Catalog())
-	if _, err := m.Models.Sync(openCtx); err != nil {
+	if _, err := m.Models.Sync(stepCtx()); err != nil {
 		// A broken model must not keep the service down: answer from the fallback.
 		m.Log.Error("the active model could not be loaded; answering with the fallback", "err", err)
 	}
@@ -117,7 +123,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Rank = recommend.New(m.Features, m.Models, m.Attrib, recommend.Options{Logger: m.Log})
 
 	m.Keys = keys.New(m.DB)
-	if err := m.Keys.Refresh(openCtx); err != nil {
+	if err := m.Keys.Refresh(stepCtx()); err != nil {
 		return fmt.Errorf("api keys: %w", err)
 	}
 	m.API = api.New(api.Config{
@@ -181,6 +187,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	go m.followCatalogue(bg)
 	go m.followModels(bg)
+	go m.Features.RunCounters(bg, m.Config.CounterRefresh)
 	m.attribDone = make(chan struct{})
 	go func() { m.Attrib.Run(bg); close(m.attribDone) }()
 	m.server = &http.Server{Handler: web.CORS(m.API.Handler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}

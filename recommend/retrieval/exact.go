@@ -123,3 +123,8 @@ func (e *Exact) SearchTo(dst []Hit, q []float32, k int, allow func(slot int32) b
 	sortHeapBestFirst(h)
 	return h
 }
+
+// SearchEfTo is SearchTo: an exact scan has no effort knob.
+func (e *Exact) SearchEfTo(dst []Hit, q []float32, k, _ int, allow func(slot int32) bool) []Hit {
+	return e.SearchTo(dst, q, k, allow)
+}

@@ -618,7 +618,16 @@ func (h *HNSW) searchLayer(ws *workspace, q []float32, ef, l int, skip int32, fi
 // allow filter makes the search walk much of the graph; prefer Exact for
 // filters that reject most items. It panics if len(q) != Dim().
 func (h *HNSW) SearchTo(dst []Hit, q []float32, k int, allow func(slot int32) bool) []Hit {
+	return h.SearchEfTo(dst, q, k, 0, allow)
+}
+
+// SearchEfTo is SearchTo keeping max(ef, k) candidates instead of max(EfSearch, k);
+// ef ≤ 0 means EfSearch.
+func (h *HNSW) SearchEfTo(dst []Hit, q []float32, k, ef int, allow func(slot int32) bool) []Hit {
 	checkDim("query", len(q), h.dim)
+	if ef <= 0 {
+		ef = h.EfSearch()
+	}
 	out := dst[:0]
 	if k <= 0 {
 		return out
@@ -635,7 +644,7 @@ func (h *HNSW) SearchTo(dst []Hit, q []float32, k int, allow func(slot int32) bo
 		cur, curSim = h.greedy(ws, q, cur, curSim, l, -1)
 	}
 	ws.entries = append(ws.entries[:0], cand{cur, curSim})
-	h.searchLayer(ws, q, max(k, h.EfSearch()), 0, -1, true, allow)
+	h.searchLayer(ws, q, max(k, ef), 0, -1, true, allow)
 	res := ws.res
 	for len(res) > k {
 		res, _ = resPop(res)

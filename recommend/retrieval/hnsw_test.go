@@ -148,6 +148,26 @@ func TestHNSWRecall(t *testing.T) {
 	check("built", 100, 0.97, nil)
 	check("filter 1 in 2", 100, 0.95, func(s int32) bool { return s%2 == 0 })
 
+	// The effort of one call: ef ≤ 0 is the index's default; less effort (the
+	// serving default keeps max(100, k)) costs some recall, more effort gains some.
+	var a, b []Hit
+	efRecall := map[int]float64{}
+	for i := range nq {
+		q := queries[i*dim : (i+1)*dim]
+		a, b = h.SearchTo(a, q, 100, nil), h.SearchEfTo(b, q, 100, 0, nil)
+		if !slices.Equal(a, b) {
+			t.Fatalf("query %d: SearchEfTo with ef 0 differs from SearchTo", i)
+		}
+		want := ex.SearchTo(nil, q, 100, nil)
+		for _, ef := range []int{100, 400} {
+			efRecall[ef] += recallAt(h.SearchEfTo(a, q, 100, ef, nil), want) / float64(nq)
+		}
+	}
+	t.Logf("recall@100 at ef 100: %.4f, at ef 400: %.4f", efRecall[100], efRecall[400])
+	if efRecall[100] < 0.9 || efRecall[400] < efRecall[100] {
+		t.Errorf("recall@100 at ef 100 = %.4f, at ef 400 = %.4f", efRecall[100], efRecall[400])
+	}
+
 	// Replace a tenth of the vectors with fresh ones and delete another
 	// tenth: the graph must stay as good, and deleted slots never return.
 	rng := rand.New(rand.NewPCG(2, 3))

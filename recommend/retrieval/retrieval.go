@@ -24,6 +24,9 @@ type Index interface {
 	// SearchTo appends to dst[:0] the best k live slots accepted by allow
 	// (nil accepts all), best first, and returns it.
 	SearchTo(dst []Hit, q []float32, k int, allow func(slot int32) bool) []Hit
+	// SearchEfTo is SearchTo with the search effort of this call: an approximate
+	// index keeps max(ef, k) candidates (ef ≤ 0: its default); an exact one ignores ef.
+	SearchEfTo(dst []Hit, q []float32, k, ef int, allow func(slot int32) bool) []Hit
 }
 
 var (

@@ -1,0 +1,253 @@
+package features
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The popularity cache keeps every catalogue item's popularity windows and the trending
+// list in process memory, read from Redis's bucket sets by RunCounters every second, so
+// that ranking a request needs no Redis round trip for them. Redis stays the one place
+// where counts are kept (every replica reads the same sets); the cache only saves the
+// reads. Popularity is therefore up to one refresh interval old, which a 1-hour window
+// does not notice. Buckets whose time span ended more than LateEventGrace ago change
+// only when a late event arrives, so they are re-read every ClosedBucketRefresh; the
+// others at every refresh.
+//
+// While Redis is unreachable the last snapshot keeps being served for up to
+// MaxCounterAge; past that, callers fall back to reading Redis directly (which then
+// fails fast, and requests are answered without popularity and say so).
+
+// ClosedBucketRefresh is how often a bucket whose time span has passed is re-read.
+const ClosedBucketRefresh = time.Minute
+
+// LateEventGrace is how long after its end a bucket still counts as open: events
+// sent a few minutes late are common, so they show at the next refresh.
+const LateEventGrace = 10 * time.Minute
+
+// MaxCounterAge is how old a popularity snapshot may be and still be served.
+const MaxCounterAge = time.Minute
+
+// TrendingCached is the length of the trending list kept in the snapshot; Trending
+// calls asking for more read Redis.
+const TrendingCached = 1000
+
+// popBucket is one bucket set as last read: its members' slots and counts.
+type popBucket struct {
+	read   time.Time
+	slots  []int32
+	counts []float64
+}
+
+// popSnapshot is the popularity of every catalogue slot at one instant.
+type popSnapshot struct {
+	at       time.Time // the clock of the refresh that made it
+	pops     []Popularity
+	trending []int32 // slots by decreasing one-day popularity
+	trendPop []float64
+}
+
+type popCache struct {
+	mu      sync.Mutex // serialises refreshes
+	buckets map[string]*popBucket
+	snap    atomic.Pointer[popSnapshot]
+}
+
+// RunCounters refreshes the in-process popularity snapshot every interval (default
+// 1 s) until ctx ends. Serving processes run it; without it every popularity read goes
+// to Redis.
+func (s *Store) RunCounters(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	failing := false
+	for {
+		err := s.RefreshCounters(ctx)
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			s.opt.Logger.Warn("popularity cache not refreshed; serving the last snapshot", "err", err)
+			failing = true
+		case err == nil && failing:
+			s.opt.Logger.Info("popularity cache refreshed again")
+			failing = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RefreshCounters reads the popularity buckets of the current windows from Redis
+// (rebuilding missing ones from Postgres) and replaces the in-process snapshot.
+func (s *Store) RefreshCounters(ctx context.Context) error {
+	c := &s.pop
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := s.opt.Now()
+	keys, weights, bounds := s.windowKeys(now)
+	if err := s.ensureCounters(ctx, keys, bounds); err != nil {
+		return err
+	}
+	if c.buckets == nil {
+		c.buckets = map[string]*popBucket{}
+	}
+	var stale []int
+	for i, k := range keys {
+		b := c.buckets[k]
+		open := bounds[i][1].After(now.Add(-LateEventGrace))
+		if b == nil || open || now.Sub(b.read) >= ClosedBucketRefresh {
+			stale = append(stale, i)
+		}
+	}
+	if len(stale) > 0 {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.ZSliceCmd, len(stale))
+		for j, i := range stale {
+			cmds[j] = pipe.ZRangeWithScores(ctx, keys[i], 0, -1)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			s.dirty.observe(err)
+			return err
+		}
+		s.catalog.RLock()
+		for j, i := range stale {
+			zs, _ := cmds[j].Result()
+			b := &popBucket{read: now, slots: make([]int32, 0, len(zs)), counts: make([]float64, 0, len(zs))}
+			for _, z := range zs {
+				id, _ := z.Member.(string)
+				if slot, ok := s.catalog.Slot(id); ok && z.Score != 0 {
+					b.slots = append(b.slots, slot)
+					b.counts = append(b.counts, z.Score)
+				}
+			}
+			c.buckets[keys[i]] = b
+		}
+		s.catalog.RUnlock()
+	}
+	live := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		live[k] = true
+	}
+	for k := range c.buckets {
+		if !live[k] {
+			delete(c.buckets, k)
+		}
+	}
+	s.catalog.RLock()
+	n := s.catalog.Len()
+	s.catalog.RUnlock()
+	snap := &popSnapshot{at: now, pops: make([]Popularity, n)}
+	for i, k := range keys {
+		w := weights[i]
+		b := c.buckets[k]
+		for j, slot := range b.slots {
+			if int(slot) < n {
+				p := &snap.pops[slot]
+				v := b.counts[j]
+				p.Hour += w[0] * v
+				p.Day += w[1] * v
+				p.Week += w[2] * v
+			}
+		}
+	}
+	snap.trending, snap.trendPop = topDay(snap.pops, TrendingCached)
+	c.snap.Store(snap)
+	return nil
+}
+
+// snapshot returns the popularity snapshot if there is one young enough to serve.
+func (s *Store) snapshot() *popSnapshot {
+	p := s.pop.snap.Load()
+	if p == nil || s.opt.Now().Sub(p.at) > MaxCounterAge {
+		return nil
+	}
+	return p
+}
+
+// PopularitiesOf fills dst[i] with the popularity windows of catalogue slot slots[i]
+// from the in-process snapshot. It returns false, leaving dst alone, when there is no
+// snapshot to serve (RunCounters is not running, or has failed for MaxCounterAge);
+// callers then use Popularities.
+func (s *Store) PopularitiesOf(dst []Popularity, slots []int32) bool {
+	p := s.snapshot()
+	if p == nil {
+		return false
+	}
+	for i, slot := range slots {
+		if slot >= 0 && int(slot) < len(p.pops) {
+			dst[i] = p.pops[slot]
+		} else {
+			dst[i] = Popularity{} // an item newer than the snapshot: not counted yet
+		}
+	}
+	return true
+}
+
+// TrendingOf returns up to n catalogue slots with the most events in the last day
+// (sliding), best first, from the in-process snapshot; false when there is no snapshot
+// to serve or n is over TrendingCached (callers then use Trending).
+func (s *Store) TrendingOf(n int) ([]int32, bool) {
+	p := s.snapshot()
+	if p == nil || n > TrendingCached {
+		return nil, false
+	}
+	return p.trending[:min(n, len(p.trending))], true
+}
+
+// topDay returns up to n slots with the highest positive one-day popularity, best
+// first (ties by slot).
+func topDay(pops []Popularity, n int) ([]int32, []float64) {
+	h := &slotHeap{}
+	for slot, p := range pops {
+		if p.Day <= 0 {
+			continue
+		}
+		if h.Len() < n {
+			heap.Push(h, slotScore{int32(slot), p.Day})
+		} else if p.Day > h.s[0].score {
+			h.s[0] = slotScore{int32(slot), p.Day}
+			heap.Fix(h, 0)
+		}
+	}
+	slots := make([]int32, h.Len())
+	scores := make([]float64, h.Len())
+	for i := h.Len() - 1; i >= 0; i-- {
+		x := heap.Pop(h).(slotScore)
+		slots[i], scores[i] = x.slot, x.score
+	}
+	return slots, scores
+}
+
+type slotScore struct {
+	slot  int32
+	score float64
+}
+
+// slotHeap is a min-heap on score; among equal scores the higher slot is smaller, so
+// the lower slot is kept and comes first.
+type slotHeap struct{ s []slotScore }
+
+func (h *slotHeap) Len() int { return len(h.s) }
+func (h *slotHeap) Less(i, j int) bool {
+	if h.s[i].score != h.s[j].score {
+		return h.s[i].score < h.s[j].score
+	}
+	return h.s[i].slot > h.s[j].slot
+}
+func (h *slotHeap) Swap(i, j int) { h.s[i], h.s[j] = h.s[j], h.s[i] }
+func (h *slotHeap) Push(x any)    { h.s = append(h.s, x.(slotScore)) }
+func (h *slotHeap) Pop() any {
+	x := h.s[len(h.s)-1]
+	h.s = h.s[:len(h.s)-1]
+	return x
+}
