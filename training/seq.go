@@ -3,6 +3,7 @@ package training
 import (
 	"math"
 	"math/rand/v2"
+	"sort"
 	"sync"
 
 	"github.com/fusionrank/fusionrank/ranking"
@@ -18,6 +19,11 @@ type SeqOptions struct {
 	// Negatives is the number of items drawn uniformly per batch and shared
 	// by its examples as negatives, beside the batch's positives; default 1024.
 	Negatives int
+	// NegPower, when positive, draws the negatives with probability ∝
+	// (1+count)^NegPower instead of uniformly, and subtracts log(Negatives·q_c)
+	// from every candidate's training logit (q_c its draw probability: the
+	// sampled-softmax correction); default 0 (uniform, no correction needed).
+	NegPower float64
 	// BatchSize is the number of examples per step; default 256.
 	BatchSize int
 	// LR is the AdamW learning rate; default 1e-3.
@@ -60,6 +66,9 @@ func (o SeqOptions) withDefaults() SeqOptions {
 	}
 	if o.WeightDecay < 0 {
 		o.WeightDecay = 0
+	}
+	if o.NegPower < 0 {
+		o.NegPower = 0
 	}
 	if o.Dropout < 0 || o.Dropout >= 1 {
 		o.Dropout = 0
@@ -303,10 +312,11 @@ func (sh *seqShard) zeroDense() {
 
 // exampleGrad runs one example against the candidates items (idx maps an
 // item to its candidate index): it adds the gradients of its loss to sh and
-// returns the loss. mask, when not nil, is the dropout mask of the query
+// returns the loss. corr, when not nil, is subtracted from the candidates'
+// logits (the sampled-softmax correction). mask, when not nil, is the dropout mask of the query
 // (already scaled by 1/(1−p)). History items other than the target are
 // excluded from the softmax.
-func (s *SeqModel) exampleGrad(sh *seqShard, items, idx []int32, hist []Event, target int32, mask []float32) (float64, bool) {
+func (s *SeqModel) exampleGrad(sh *seqShard, items, idx []int32, corr []float64, hist []Event, target int32, mask []float32) (float64, bool) {
 	pos := idx[target]
 	if pos < 0 || len(hist) == 0 {
 		return 0, false
@@ -333,6 +343,9 @@ func (s *SeqModel) exampleGrad(sh *seqShard, items, idx []int32, hist []Event, t
 			continue
 		}
 		z := float64(dot32(sh.q, s.Out.Row(int(it))) + s.Bias.Data[it])
+		if corr != nil {
+			z -= corr[c]
+		}
 		sh.logit[c] = z
 		mx = max(mx, z)
 	}
@@ -401,6 +414,9 @@ type seqTrainer struct {
 	gWq      *ranking.SparseGrad
 	gWk      *ranking.SparseGrad
 	gWv      *ranking.SparseGrad
+	// negCDF and logq (log of Negatives × the draw probability) when
+	// NegPower > 0; corr is the batch's candidates' logq.
+	negCDF, logq, corr []float64
 }
 
 // TrainSeq trains a SeqModel on d, validating on val (NDCG@10 over the
@@ -424,6 +440,26 @@ func TrainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpo
 	}
 	for k := range tr.shards {
 		tr.shards[k] = tr.s.newShard(d.NumItems)
+	}
+	if o.NegPower > 0 {
+		cnt := make([]float64, d.NumItems)
+		for _, seq := range d.Users {
+			for _, e := range seq {
+				cnt[e.Item]++
+			}
+		}
+		tr.negCDF = make([]float64, d.NumItems)
+		tr.logq = make([]float64, d.NumItems)
+		var acc float64
+		for i, c := range cnt {
+			w := math.Pow(1+c, o.NegPower)
+			acc += w
+			tr.negCDF[i] = acc
+			tr.logq[i] = w
+		}
+		for i := range tr.logq {
+			tr.logq[i] = math.Log(float64(o.Negatives) * tr.logq[i] / acc)
+		}
 	}
 	tr.opt = ranking.NewAdam(ranking.AdamConfig{LR: o.LR, WeightDecay: o.WeightDecay})
 	tr.idx = make([]int32, d.NumItems)
@@ -485,8 +521,15 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 	for _, ex := range batch {
 		add(d.Users[ex.u][ex.t].Item)
 	}
-	for range o.Negatives {
-		add(int32(rng.IntN(d.NumItems)))
+	if tr.negCDF == nil {
+		for range o.Negatives {
+			add(int32(rng.IntN(d.NumItems)))
+		}
+	} else {
+		total := tr.negCDF[len(tr.negCDF)-1]
+		for range o.Negatives {
+			add(int32(sort.SearchFloat64s(tr.negCDF, rng.Float64()*total)))
+		}
 	}
 	defer func() {
 		for _, it := range tr.items {
@@ -494,6 +537,12 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 		}
 	}()
 	nC := len(tr.items)
+	if tr.logq != nil {
+		tr.corr = growF64s(tr.corr, nC)
+		for c, it := range tr.items {
+			tr.corr[c] = tr.logq[it]
+		}
+	}
 	// Dropout masks, drawn in example order so results do not depend on
 	// the number of goroutines.
 	var masks []float32
@@ -528,7 +577,7 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 					if masks != nil {
 						m = masks[e*D : (e+1)*D]
 					}
-					if l, ok := s.exampleGrad(sh, tr.items, tr.idx, hist, seq[ex.t].Item, m); ok {
+					if l, ok := s.exampleGrad(sh, tr.items, tr.idx, tr.corr, hist, seq[ex.t].Item, m); ok {
 						sh.loss += l
 						sh.count++
 					}

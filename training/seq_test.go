@@ -121,7 +121,7 @@ func testSeqGradients(t *testing.T, att bool) {
 		sh := s.newShard(N)
 		sh.dOut = make([]float32, N*o.Dim)
 		sh.dBias = make([]float64, N)
-		loss, ok := s.exampleGrad(sh, items, idx, hist, target, m)
+		loss, ok := s.exampleGrad(sh, items, idx, nil, hist, target, m)
 		if !ok {
 			t.Fatal("example skipped")
 		}
@@ -167,29 +167,35 @@ func testSeqGradients(t *testing.T, att bool) {
 }
 
 // TestTrainSeqLearnsChain: on a deterministic chain the sequence encoder
-// alone must rank the next item first, and a seed gives identical weights
-// with 1 and 2 goroutines.
+// alone (pooled with uniform negatives; with attention and popularity-drawn
+// corrected negatives) must rank the next item first, and a seed gives
+// identical weights with 1 and 2 goroutines.
 func TestTrainSeqLearnsChain(t *testing.T) {
 	d := chainData(300, 40, 6, 1)
 	var val []Case
 	for s := range 40 {
 		val = append(val, Case{History: []Event{{Item: int32(s)}, {Item: int32((s + 1) % 40)}}, Target: int32((s + 2) % 40)})
 	}
-	o := SeqOptions{Dim: 16, Window: 3, Negatives: 16, BatchSize: 64, LR: 1e-2, Epochs: 15, Dropout: 0.1}
-	m1, err := TrainSeq(d, val, o, 3, 1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v := seqNDCG(m1, val, 1, 2); v < 0.95 {
-		t.Errorf("NDCG@1 of the next item %.3f, want ≥ 0.95", v)
-	}
-	m2, err := TrainSeq(d, val, o, 3, 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range m1.In.Data {
-		if m1.In.Data[i] != m2.In.Data[i] {
-			t.Fatal("weights differ between 1 and 2 goroutines")
+	for _, att := range []bool{false, true} {
+		o := SeqOptions{Dim: 16, Window: 3, Negatives: 16, BatchSize: 64, LR: 1e-2, Epochs: 15, Dropout: 0.1}
+		if att {
+			o.Attention, o.NegPower = true, 0.75
+		}
+		m1, err := TrainSeq(d, val, o, 3, 1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := seqNDCG(m1, val, 1, 2); v < 0.95 {
+			t.Errorf("attention=%v: NDCG@1 of the next item %.3f, want ≥ 0.95", att, v)
+		}
+		m2, err := TrainSeq(d, val, o, 3, 2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range m1.In.Data {
+			if m1.In.Data[i] != m2.In.Data[i] {
+				t.Fatalf("attention=%v: weights differ between 1 and 2 goroutines", att)
+			}
 		}
 	}
 }

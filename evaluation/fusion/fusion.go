@@ -122,8 +122,19 @@ func (m *Model) Version() string {
 	if o.Encoder {
 		v += ",encoder"
 	}
+	if q := o.Seq; q != nil {
+		v += fmt.Sprintf(",seq(dim=%d,window=%d,neg=%d,dropout=%g,members=%d", q.Dim, q.Window, q.Negatives, q.Dropout, max(q.Members, 1))
+		if q.Attention {
+			v += ",attention"
+		}
+		v += ")"
+	}
 	if m.res != nil {
-		v += fmt.Sprintf(",epoch=%d,train=%.0fs", m.res.BestEpoch, m.seconds)
+		v += fmt.Sprintf(",epoch=%d", m.res.BestEpoch)
+		if m.res.Seq != nil {
+			v += fmt.Sprintf(",seq_weight=%g", m.res.SeqWeight)
+		}
+		v += fmt.Sprintf(",train=%.0fs", m.seconds)
 	}
 	return v + ")"
 }
