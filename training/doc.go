@@ -55,6 +55,35 @@
 // summed in order, so results are bit-identical for a seed whatever the
 // number of goroutines.
 //
+// # Sequence encoder (Options.Seq)
+//
+// With Options.Seq, a SeqModel is trained first, on the same examples
+// (every position of every training sequence) and with early stopping on
+// the same validation cases:
+//
+//	h      = Σ_{k < min(W, |H|)} g_k ⊙ E[r_k]  (+ the attention read below)
+//	seq(c) = h · O[c] + b_c
+//
+// r_k the item of the k-th most recent event, E and O input and output item
+// embeddings, g_k a learned gate per position. With SeqOptions.Attention
+// the latest token also reads the window: x_k = E[r_k] + P_k,
+// a = softmax_k((x_0 Wq)·(x_k Wk)/√dim), h += Σ_k a_k x_k Wv. Its loss is the
+// softmax cross-entropy of the positive over the batch's positives and
+// SeqOptions.Negatives shared negatives (uniform, or ∝ (1+count)^NegPower
+// with log(Negatives·q_c) subtracted from the logits), the history excluded,
+// inverted dropout on h; AdamW. SeqOptions.Members models (seeds Seed,
+// Seed+1, …) are trained and their mean score is the scorer's engine_score
+// feature (has_engine_score = 1) in training and scoring. Its weight u
+// starts at the best of Options.SeqWeights on the validation cases (the
+// scorer otherwise initialised as usual); with Epochs < 0 the scorer is
+// not trained further. Training the scorer on top does not pay: the seq
+// score is fitted on the very examples the scorer trains on, so it is more
+// confident there than on unseen histories and the scorer learns to
+// over-trust it (held-out NDCG falls from the first epoch).
+//
+// The service does not compute seq(c) yet (its engine_score is the caller's
+// search score), so a model trained with Seq is for offline evaluation.
+//
 // After each epoch the model is scored on the validation cases through the
 // serving path (Layout.Build, ItemKV, QueryTo, ScoreTo) and NDCG@10 over the
 // whole catalogue, history masked, decides early stopping; the best epoch's

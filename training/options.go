@@ -90,6 +90,10 @@ type Options struct {
 	// the scorer and feeds its score seq(c) to the scorer as the
 	// engine_score feature (has_engine_score 1); default nil.
 	Seq *SeqOptions
+	// SeqModels, when not empty, are used as the trained SeqModels instead
+	// of training them from Seq (for comparing member counts and weights
+	// without retraining); default nil.
+	SeqModels []*SeqModel
 	// SeqWeights are the candidate initial weights u of the seq feature:
 	// each is scored on the validation cases before training (epoch 0)
 	// and the best is kept; default {1}.

@@ -159,7 +159,9 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		}
 		val = sub
 	}
-	if o.Seq != nil {
+	if len(o.SeqModels) > 0 {
+		n.seq = o.SeqModels
+	} else if o.Seq != nil {
 		for k := range max(o.Seq.Members, 1) {
 			sm, err := TrainSeq(d, val, *o.Seq, o.Seed+uint64(k), o.Workers, o.OnSeqEpoch)
 			if err != nil {
@@ -167,6 +169,8 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 			}
 			n.seq = append(n.seq, sm)
 		}
+	}
+	if len(n.seq) > 0 {
 		ws := o.SeqWeights
 		if len(ws) == 0 {
 			ws = []float64{1}

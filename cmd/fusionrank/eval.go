@@ -30,7 +30,11 @@ var fusionGlove = "../shared/datasets/glove/glove-6B-100d-top50k.txt.gz"
 
 // The fusion scorer and, for retail, its ablations.
 func init() {
-	evalModels.s3rec["fusion"] = func() evaluation.Model { return fusion.New("fusion", fusion.Options()) }
+	// fusion: the scorer with the sequence encoder's score as a feature
+	// (offline only: the service does not compute it yet); fusion-noseq:
+	// the servable configuration that `fusionrank train` uses.
+	evalModels.s3rec["fusion"] = func() evaluation.Model { return fusion.New("fusion", fusion.SeqOptions()) }
+	evalModels.s3rec["fusion-noseq"] = func() evaluation.Model { return fusion.New("fusion-noseq", fusion.Options()) }
 	text := func(s *evaluation.Sequences) ([]training.FixedModality, error) {
 		return fusion.TextModality(fusionGlove)(s)
 	}

@@ -17,3 +17,19 @@ func Options() training.Options {
 		HardNegatives: 2, InitCovis: 1, LR: 2e-4, EmbedStd: 0.1, MaxValidation: 1500,
 	}
 }
+
+// SeqOptions returns Options plus the sequence encoder (training.Options.Seq),
+// the configuration of `fusionrank eval s3rec --model fusion`, chosen on the
+// Beauty validation split (docs/evaluation.md, "Fusion with a sequence
+// encoder"): the scorer starts from the counting model and the mean score of
+// the SeqModels enters as the engine_score feature with the weight that
+// scores best on the held-out cases; the scorer is not trained further
+// (Epochs < 0). The service cannot compute the seq feature yet, so
+// `fusionrank train` keeps Options.
+func SeqOptions() training.Options {
+	o := Options()
+	o.Epochs = -1
+	o.Seq = &training.SeqOptions{Dim: 128, Window: 20, Negatives: 2048, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 2}
+	o.SeqWeights = []float64{0.125, 0.25, 0.5, 1}
+	return o
+}
