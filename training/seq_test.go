@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/fusionrank/fusionrank/ranking"
 )
 
 // seqLoss is the loss of one example over every item as candidate, by the
@@ -196,6 +198,28 @@ func TestTrainSeqLearnsChain(t *testing.T) {
 			if m1.In.Data[i] != m2.In.Data[i] {
 				t.Fatalf("attention=%v: weights differ between 1 and 2 goroutines", att)
 			}
+		}
+	}
+}
+
+// TestSeqFeature: the engine_score feature is the mean of the members'
+// scores and has_engine_score is 1, for every candidate.
+func TestSeqFeature(t *testing.T) {
+	const N = 7
+	rng := rand.New(rand.NewPCG(8, 9))
+	o := SeqOptions{Dim: 4, Window: 3, EmbedStd: 0.5}.withDefaults()
+	n := &net{seq: []*SeqModel{newSeqModel(N, o, rng), newSeqModel(N, o, rng)}}
+	hist := []Event{{Item: 2}, {Item: 5}, {Item: 1}, {Item: 6}}
+	items := []int32{0, 3, 4, 6}
+	feats := make([]float32, len(items)*ranking.NFeatures)
+	n.seqFeatures(feats, items, hist, make([]float32, o.Dim))
+	a, b := make([]float32, N), make([]float32, N)
+	n.seq[0].ScoreTo(a, hist)
+	n.seq[1].ScoreTo(b, hist)
+	for c, it := range items {
+		f := feats[c*ranking.NFeatures:]
+		if want := (a[it] + b[it]) / 2; math.Abs(float64(f[ranking.FeatEngine]-want)) > 1e-6 || f[ranking.FeatHasEngine] != 1 {
+			t.Errorf("item %d: engine %v has %v, want %v and 1", it, f[ranking.FeatEngine], f[ranking.FeatHasEngine], want)
 		}
 	}
 }

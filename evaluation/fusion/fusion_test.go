@@ -85,3 +85,45 @@ func TestHoldOut(t *testing.T) {
 		t.Error("HoldOut modified its input")
 	}
 }
+
+// TestModelWithSeqLearnsChain: with the sequence encoder and no scorer
+// training (the SeqOptions shape, small sizes), the next item of the chain
+// comes first through ScoreTo, the seq weight is one of the candidates and
+// the version names the encoder.
+func TestModelWithSeqLearnsChain(t *testing.T) {
+	s := chain(200, 30, 6)
+	o := training.Options{Seed: 3, CollabDim: 16, AttrDim: 8, DModel: 16, DAttn: 8, Recent: 2, Epochs: -1, InitCovis: 1,
+		Seq:        &training.SeqOptions{Dim: 16, Window: 3, Negatives: 16, BatchSize: 64, LR: 1e-2, Epochs: 10, Members: 2},
+		SeqWeights: []float64{0.25, 1}}
+	m := New("fusion", o)
+	if err := m.Fit(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if r := m.Result(); len(r.Seq) != 2 || (r.SeqWeight != 0.25 && r.SeqWeight != 1) || r.BestEpoch != 0 {
+		t.Errorf("%d seq models, weight %v, best epoch %d", len(r.Seq), r.SeqWeight, r.BestEpoch)
+	}
+	scores := make([]float32, s.NumItems)
+	hits := 0
+	for i := range 30 {
+		hist := []int32{int32((i + 29) % 30), int32(i)}
+		m.ScoreTo(scores, hist)
+		for _, h := range hist {
+			scores[h] = float32(math.Inf(-1))
+		}
+		best := 0
+		for k, v := range scores {
+			if v > scores[best] {
+				best = k
+			}
+		}
+		if best == (i+1)%30 {
+			hits++
+		}
+	}
+	if hits < 28 {
+		t.Errorf("next item first for %d of 30 histories", hits)
+	}
+	if v := m.Version(); !strings.Contains(v, "seq(dim=16") || !strings.Contains(v, "seq_weight=") {
+		t.Errorf("Version() = %q", v)
+	}
+}
