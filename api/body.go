@@ -22,7 +22,7 @@ func maxBytes(c *gin.Context, n int64) io.ReadCloser {
 // decodeJSON reads the whole body into v, rejecting unknown fields, trailing data and
 // wrong types with a message that names the field.
 func decodeJSON(c *gin.Context, v any) error {
-	body, err := io.ReadAll(c.Request.Body)
+	body, err := readBody(c.Request)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -31,6 +31,23 @@ func decodeJSON(c *gin.Context, v any) error {
 		return fusionrank.Wrap(fusionrank.Invalid, err, "body: could not be read")
 	}
 	return DecodeStrict(body, v)
+}
+
+// readBody reads the whole body, into one allocation when the length is announced.
+func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= 64<<20 {
+		buf := make([]byte, n+1) // one more byte to see a body longer than announced
+		k, err := io.ReadFull(r.Body, buf)
+		switch {
+		case err == io.ErrUnexpectedEOF || err == io.EOF:
+			return buf[:k], nil
+		case err != nil:
+			return nil, err
+		}
+		rest, err := io.ReadAll(r.Body)
+		return append(buf, rest...), err
+	}
+	return io.ReadAll(r.Body)
 }
 
 // DecodeStrict decodes one JSON value from data into v. Unknown fields, trailing data and

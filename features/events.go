@@ -3,9 +3,12 @@ package features
 import (
 	"context"
 	"errors"
+	"net"
+	"os"
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -280,7 +283,8 @@ var errRedisDown = errors.New("redis marked down after a recent failure")
 // Redis failed, and whether Redis failed recently (a breaker: after a failure the store
 // answers from Postgres for a second instead of waiting on Redis timeouts).
 type dirtySet struct {
-	onError  func(error) // Options.OnRedisError
+	lastOK   atomic.Int64 // unix nanoseconds of the last successful Redis call (±10 ms)
+	onError  func(error)  // Options.OnRedisError
 	mu       sync.Mutex
 	users    map[string]bool
 	downTill time.Time
@@ -315,17 +319,37 @@ func (d *dirtySet) redisUp() bool {
 	return time.Now().After(d.downTill)
 }
 
-// observe records the outcome of a Redis call.
+// observe records the outcome of a Redis call. A connection failure marks Redis down
+// for a second (callers then go to Postgres). A timeout does so only when no call has
+// succeeded for a second: on a busy machine one slow reply is common, and treating it as
+// an outage would send every request to Postgres at the worst moment.
 func (d *dirtySet) observe(err error) {
+	if err == nil || errors.Is(err, redis.Nil) {
+		now := time.Now().UnixNano()
+		if now-d.lastOK.Load() > int64(10*time.Millisecond) { // spare the shared cache line
+			d.lastOK.Store(now)
+		}
+		return
+	}
 	// Our own deadlines (a request running out of time) say nothing about Redis.
-	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	onErr := d.onError
+	if onErr != nil {
+		onErr(err)
+	}
+	if isTimeout(err) && time.Since(time.Unix(0, d.lastOK.Load())) < time.Second {
 		return
 	}
 	d.mu.Lock()
 	d.downTill = time.Now().Add(time.Second)
-	onErr := d.onError
 	d.mu.Unlock()
-	if onErr != nil {
-		onErr(err)
-	}
+}
+
+// isTimeout reports a Redis call that ran out of time (a read or write deadline, or no
+// free connection in the pool) rather than one that failed.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, redis.ErrPoolTimeout) || (errors.As(err, &ne) && ne.Timeout())
 }

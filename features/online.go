@@ -97,14 +97,18 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 	redisOK := s.dirty.redisUp()
 	if redisOK && !s.dirty.has(userID) {
 		b, err := s.rdb.Get(ctx, key).Bytes()
+		s.dirty.observe(err)
 		switch {
 		case err == nil:
 			if p, ok := decodeProfile(b); ok {
 				return p, SourceCache, nil
 			}
 		case errors.Is(err, redis.Nil):
+		case ctx.Err() != nil:
+			// The caller ran out of time: Redis is not known to be down, and starting a
+			// rebuild from Postgres now would only add load to a busy moment.
+			return nil, "", ctx.Err()
 		default:
-			s.dirty.observe(err)
 			redisOK = false
 		}
 	}
@@ -224,8 +228,9 @@ func (s *Store) Popularities(ctx context.Context, itemIDs []string, now time.Tim
 	for i, k := range keys {
 		cmds[i] = pipe.ZMScore(ctx, k, itemIDs...)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		s.dirty.observe(err)
+	_, err := pipe.Exec(ctx)
+	s.dirty.observe(err)
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return out, err
 	}
 	for i, c := range cmds {
@@ -256,8 +261,9 @@ func (s *Store) Trending(ctx context.Context, n int, now time.Time) ([]string, [
 			ws = append(ws, weights[i][1])
 		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		s.dirty.observe(err)
+	_, err := pipe.Exec(ctx)
+	s.dirty.observe(err)
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, err
 	}
 	for i, c := range cmds {
@@ -289,8 +295,9 @@ func (s *Store) ensure(ctx context.Context, keys []string, rebuild func(ctx cont
 	for i, k := range keys {
 		exists[i] = pipe.Exists(ctx, k)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		s.dirty.observe(err)
+	_, err := pipe.Exec(ctx)
+	s.dirty.observe(err)
+	if err != nil {
 		return err
 	}
 	// Start every missing rebuild at once, then wait for them within ctx.
@@ -387,8 +394,9 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 		exists[i] = pipe.Exists(ctx, k)
 		read(pipe, i)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		s.dirty.observe(err)
+	_, err := pipe.Exec(ctx)
+	s.dirty.observe(err)
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
 	var missing []int
@@ -417,8 +425,9 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 	for _, i := range missing {
 		read(pipe, i)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		s.dirty.observe(err)
+	_, err = pipe.Exec(ctx)
+	s.dirty.observe(err)
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
 	return nil

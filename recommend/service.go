@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -30,12 +31,18 @@ type Options struct {
 	// of one category in the answer while other items are available; 0 turns it off.
 	// Default 3.
 	MaxPerCategory int
-	// RetrievalK is how many items each retrieval source proposes. Default 100.
+	// RetrievalK is how many items each retrieval source proposes (at least the
+	// answer's count). Default 50.
 	RetrievalK int
+	// CovisK is how many of each recent item's most frequent followers a
+	// recommendation considers. Default 20.
+	CovisK int
+	// TrendingK is how many trending items a recommendation considers. Default 50.
+	TrendingK int
 	// RetrievalEf is the search effort of the approximate indexes when proposing
 	// candidates (see retrieval.HNSW.SearchEfTo): each search keeps max(RetrievalEf,
 	// RetrievalK) candidates. A recommendation merges several sources and rescores
-	// them, so it needs less recall from each than a stand-alone search. Default 100.
+	// them, so it needs less recall from each than a stand-alone search. Default 64.
 	RetrievalEf int
 	// MaxQueryText caps the query text in bytes. Default 1000.
 	MaxQueryText int
@@ -60,10 +67,16 @@ func (o *Options) defaults() {
 		o.MaxPerCategory = 3
 	}
 	if o.RetrievalK == 0 {
-		o.RetrievalK = 100
+		o.RetrievalK = 50
+	}
+	if o.CovisK == 0 {
+		o.CovisK = 20
+	}
+	if o.TrendingK == 0 {
+		o.TrendingK = 50
 	}
 	if o.RetrievalEf == 0 {
-		o.RetrievalEf = 100
+		o.RetrievalEf = 64
 	}
 	if o.MaxQueryText == 0 {
 		o.MaxQueryText = 1000
@@ -345,7 +358,7 @@ func (s *Service) score(ctx context.Context, l *live, rc *reqctx, cands []cand, 
 	} else {
 		s.scoreFallback(rc, cands, sc.feats, explain)
 	}
-	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
+	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(b.score, a.score) })
 }
 
 func grow32(s []float32, n int) []float32 {

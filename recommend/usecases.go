@@ -29,7 +29,7 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 		return fusionrank.Ranking{}, err
 	}
 	seen := make(map[string]bool, len(req.Items))
-	var cands []cand
+	cands := make([]cand, 0, len(req.Items))
 	var unknown []string
 	s.catalog.RLock()
 	for i, it := range req.Items {
@@ -161,6 +161,7 @@ func (fl *filter) allow(slot int32) bool {
 // source that proposed it.
 type pool struct {
 	s     *Service
+	k     int // items per retrieval source: max(RetrievalK, the answer's count)
 	fl    *filter
 	index map[int32]int
 	cands []cand
@@ -186,15 +187,12 @@ func (s *Service) retrieve(p *pool, mod string, v []float32, source string, hits
 	if idx == nil || v == nil {
 		return hits
 	}
-	hits = idx.SearchEfTo(hits, v, s.opt.RetrievalK, s.opt.RetrievalEf, p.fl.allow)
+	hits = idx.SearchEfTo(hits, v, p.k, s.opt.RetrievalEf, p.fl.allow)
 	for _, h := range hits {
 		p.add(h.Slot, source)
 	}
 	return hits
 }
-
-// trendingN is how many trending items a recommendation considers.
-const trendingN = 200
 
 // collabQuery is the recency-weighted mean of the recent items' learned vectors.
 func collabQuery(l *live, recent [][]float32) []float32 {
@@ -249,7 +247,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 	octx, cancel := counters(ctx)
 	var covis [][]string
 	if recent := rc.recent[:min(len(rc.recent), ranking.CovisItems)]; len(recent) > 0 {
-		if zs, err := s.fs.CovisNeighbours(octx, recent, 50); err != nil {
+		if zs, err := s.fs.CovisNeighbours(octx, recent, s.opt.CovisK); err != nil {
 			rc.warn("co-visitation counters unavailable")
 			s.opt.Logger.Debug("co-visitation unavailable", "err", err)
 		} else {
@@ -264,12 +262,12 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 	}
 	// Trending gets its own budget: a slow co-visitation rebuild must not starve it.
 	cancel()
-	trendingSlots, ok := s.fs.TrendingOf(trendingN)
+	trendingSlots, ok := s.fs.TrendingOf(s.opt.TrendingK)
 	var trending []string
 	if !ok {
 		octx, cancel = counters(ctx)
 		var terr error
-		trending, _, terr = s.fs.Trending(octx, trendingN, s.fs.Now())
+		trending, _, terr = s.fs.Trending(octx, s.opt.TrendingK, s.fs.Now())
 		cancel()
 		if terr != nil {
 			rc.warn("trending counters unavailable")
@@ -277,7 +275,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 	}
 
 	s.catalog.RLock()
-	p := &pool{s: s, fl: fl, index: map[int32]int{}}
+	p := &pool{s: s, fl: fl, k: max(s.opt.RetrievalK, count), index: map[int32]int{}}
 	var hits []retrieval.Hit
 	if rc.queryText != nil {
 		hits = s.retrieve(p, "text", rc.queryText, "context", hits)
@@ -286,7 +284,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 		hits = s.retrieve(p, m, v, "context", hits)
 	}
 	// Interleave co-visitation lists, most recent item first.
-	for k := 0; k < 50; k++ {
+	for k := 0; k < s.opt.CovisK; k++ {
 		for _, list := range covis {
 			if k < len(list) {
 				p.addID(list[k], "covisitation")
@@ -326,7 +324,7 @@ func (s *Service) retrieveLearned(p *pool, l *live, q []float32) {
 	if l.recentIndex == nil {
 		return
 	}
-	for _, h := range l.recentIndex.SearchEfTo(nil, q, s.opt.RetrievalK, s.opt.RetrievalEf, p.fl.allow) {
+	for _, h := range l.recentIndex.SearchEfTo(nil, q, p.k, s.opt.RetrievalEf, p.fl.allow) {
 		p.add(h.Slot, "retrieval:"+l.spec.Layout.RecentMod)
 	}
 }
@@ -393,14 +391,14 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 	s.catalog.RUnlock()
 
 	octx, cancel := counters(ctx)
-	zs, cerr := s.fs.CovisNeighbours(octx, []string{req.ItemID}, 50)
+	zs, cerr := s.fs.CovisNeighbours(octx, []string{req.ItemID}, max(s.opt.CovisK, count))
 	cancel()
 	if cerr != nil {
 		rc.warn("co-visitation counters unavailable")
 	}
 	fl := &filter{s: s, exclude: map[int32]bool{slot: true}}
 	s.catalog.RLock()
-	p := &pool{s: s, fl: fl, index: map[int32]int{}}
+	p := &pool{s: s, fl: fl, k: max(s.opt.RetrievalK, count), index: map[int32]int{}}
 	if len(zs) > 0 {
 		for _, z := range zs[0] {
 			p.addID(z.Member.(string), "covisitation")
@@ -443,7 +441,7 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 		return fusionrank.Ranking{}, err
 	}
 	s.catalog.RLock()
-	p := &pool{s: s, fl: fl, index: map[int32]int{}}
+	p := &pool{s: s, fl: fl, k: max(s.opt.RetrievalK, count), index: map[int32]int{}}
 	var hits []retrieval.Hit
 	if rc.queryText != nil {
 		hits = s.retrieve(p, "text", rc.queryText, "retrieval:text", hits)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,11 +99,17 @@ func (m *Main) Open(ctx context.Context) error {
 	for i, md := range c.Modalities {
 		mods[i] = features.Modality{Name: md.Name, Dim: md.Dim}
 	}
+	var redisErrLog atomic.Int64 // the second of the last logged Redis error
 	m.Features = features.New(m.DB, m.Redis, features.Options{
 		Modalities: mods, Text: enc, Logger: m.Log, Namespace: m.Namespace,
 		Rules:         features.ProfileRules{HalfLife: c.HalfLife, Weights: c.EventWeights},
 		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL,
-		OnRedisError: func(error) { storeErrors.WithLabelValues("redis").Inc() },
+		OnRedisError: func(err error) {
+			storeErrors.WithLabelValues("redis").Inc()
+			if now := time.Now().Unix(); redisErrLog.Swap(now) != now {
+				m.Log.Warn("redis call failed (logged at most once a second)", "err", err)
+			}
+		},
 	})
 	start := time.Now()
 	n, err := m.Features.Refresh(stepCtx())
@@ -188,6 +195,17 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.followCatalogue(bg)
 	go m.followModels(bg)
 	go m.Features.RunCounters(bg, m.Config.CounterRefresh)
+	go func() {
+		// After Redis lost its data, one pass over the events instead of one query
+		// per item as requests find co-visitation sets missing.
+		start := time.Now()
+		n, err := m.Features.WarmCovisitation(bg)
+		if err != nil && bg.Err() == nil {
+			m.Log.Warn("co-visitation warm-up failed; sets are rebuilt as requests need them", "err", err)
+			return
+		}
+		m.Log.Info("co-visitation warmed", "sets_written", n, "seconds", time.Since(start).Seconds())
+	}()
 	m.attribDone = make(chan struct{})
 	go func() { m.Attrib.Run(bg); close(m.attribDone) }()
 	m.server = &http.Server{Handler: web.CORS(m.API.Handler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}

@@ -159,7 +159,10 @@ func run(args []string) error {
 	maxInflight := fs.Int("max-inflight", 2000, "open loop: cap on requests in flight")
 	seed := fs.Uint64("seed", 2, "random seed")
 	sequential := fs.Bool("sequential-users", false, "features: user i for request i (every request a different user, to measure profile rebuilds)")
+	pid := fs.Int("pid", 0, "server process id: report its CPU time per request (0: not measured)")
+	redisAddr := fs.String("redis", "", "Redis host:port: report its CPU time per request (empty: not measured)")
 	fs.Parse(args)
+	meter := cpuMeter{pid: *pid, redisAddr: *redisAddr}
 	u, err := url.Parse(*base)
 	if err != nil {
 		return err
@@ -225,10 +228,10 @@ func run(args []string) error {
 	default:
 		return fmt.Errorf("unknown scenario %q", *scenario)
 	}
-	return openLoop(send, mk, *rate, *duration, *maxInflight, *seed, *scenario)
+	return openLoop(send, mk, *rate, *duration, *maxInflight, *seed, *scenario, meter)
 }
 
-func openLoop(send func(string, string, []byte) result, mk func(*rand.Rand) (string, string, []byte), rate float64, d time.Duration, maxInflight int, seed uint64, name string) error {
+func openLoop(send func(string, string, []byte) result, mk func(*rand.Rand) (string, string, []byte), rate float64, d time.Duration, maxInflight int, seed uint64, name string, meter cpuMeter) error {
 	n := int(rate * d.Seconds())
 	rng := rand.New(rand.NewPCG(seed, 3))
 	reqs := make([][3]any, n)
@@ -240,6 +243,7 @@ func openLoop(send func(string, string, []byte) result, mk func(*rand.Rand) (str
 	var inflight atomic.Int64
 	var dropped atomic.Int64
 	var wg sync.WaitGroup
+	cpu0 := meter.sample()
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / rate)
 	for i := range n {
@@ -264,7 +268,9 @@ func openLoop(send func(string, string, []byte) result, mk func(*rand.Rand) (str
 	}
 	sent := time.Since(start)
 	wg.Wait()
+	cpu1 := meter.sample()
 	report(name, results, sent, rate, dropped.Load())
+	meter.report(cpu0, cpu1, n)
 	return nil
 }
 

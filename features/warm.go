@@ -1,0 +1,116 @@
+package features
+
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fusionrank/fusionrank/postgres"
+)
+
+// covisAllQuery counts, for every item, which items followed it directly in users'
+// histories: covisQuery for all items in one pass. A row with a NULL follower stands
+// for an item that was some user's last event, so that items nothing followed get an
+// (empty) set too.
+const covisAllQuery = `
+SELECT item_id, nxt, count(*) FROM (
+	SELECT item_id, lead(item_id) OVER (PARTITION BY user_id ORDER BY ts, seq) AS nxt FROM events
+) s WHERE nxt IS DISTINCT FROM item_id GROUP BY item_id, nxt ORDER BY item_id`
+
+// createIfMissing writes a counter set only when the key does not exist (ARGV: TTL in
+// ms, then score, member, …), so that a set kept up to date since is never replaced.
+var createIfMissing = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+redis.call('ZADD', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`)
+
+// WarmCovisitation builds every co-visitation set that is missing in Redis from one
+// pass over the events, instead of one query per item as requests find them missing.
+// After Redis has lost its data (a restart, a flush) the per-item rebuilds of a busy
+// shop pile up on Postgres; serve runs this in the background at start. Sets that exist
+// are left alone. It returns how many sets it wrote.
+func (s *Store) WarmCovisitation(ctx context.Context) (int, error) {
+	rows, err := s.db.Pool.Query(ctx, covisAllQuery)
+	if err != nil {
+		return 0, postgres.Translate(err)
+	}
+	defer rows.Close()
+	ttl := s.opt.CounterTTL.Milliseconds()
+	written := 0
+	type set struct {
+		key string
+		zs  []any // score, member, …
+	}
+	var batch []set
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(batch))
+		const chunk = 2000 // members per call, under Lua's unpack limit
+		for i, b := range batch {
+			first := b.zs[:min(len(b.zs), 2*chunk)]
+			cmds[i] = createIfMissing.Eval(ctx, pipe, []string{b.key}, append([]any{ttl}, first...)...)
+		}
+		_, err := pipe.Exec(ctx)
+		s.dirty.observe(err)
+		if err != nil && err != redis.Nil {
+			return err
+		}
+		pipe = s.rdb.Pipeline()
+		more := false
+		for i, b := range batch {
+			if n, _ := cmds[i].Int(); n != 1 {
+				continue
+			}
+			written++
+			for k := 2 * chunk; k < len(b.zs); k += 2 * chunk {
+				args := make([]redis.Z, 0, chunk)
+				for j := k; j < min(len(b.zs), k+2*chunk); j += 2 {
+					args = append(args, redis.Z{Score: b.zs[j].(float64), Member: b.zs[j+1]})
+				}
+				pipe.ZAdd(ctx, b.key, args...)
+				more = true
+			}
+		}
+		if more {
+			_, err = pipe.Exec(ctx)
+			s.dirty.observe(err)
+			if err != nil {
+				return err
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	var cur *set
+	var curItem string
+	for rows.Next() {
+		var item string
+		var nxt *string
+		var n int64
+		if err := rows.Scan(&item, &nxt, &n); err != nil {
+			return written, postgres.Translate(err)
+		}
+		if cur == nil || item != curItem {
+			if len(batch) >= 500 {
+				if err := flush(); err != nil {
+					return written, err
+				}
+			}
+			batch = append(batch, set{key: s.key("covis", item), zs: []any{float64(0), builtMarker}})
+			cur, curItem = &batch[len(batch)-1], item
+		}
+		if nxt != nil {
+			cur.zs = append(cur.zs, float64(n), *nxt)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return written, postgres.Translate(err)
+	}
+	return written, flush()
+}

@@ -1,0 +1,73 @@
+package features
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/internal/testenv"
+)
+
+// TestWarmCovisitation: the one-pass warm-up writes the same co-visitation sets as the
+// per-item rebuilds, writes none that exist, and leaves a set kept up to date alone.
+func TestWarmCovisitation(t *testing.T) {
+	now := time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC)
+	s := newStore(t, now)
+	ctx := context.Background()
+	items := []string{"wm-a", "wm-b", "wm-c", "wm-d", "wm-e"}
+	var evs []fusionrank.Event
+	for k := range 60 {
+		evs = append(evs, fusionrank.Event{EventID: fmt.Sprintf("wm-%d", k), UserID: fmt.Sprintf("wm-u%d", k%4),
+			ItemID: items[(k*k+k/3)%len(items)], Type: fusionrank.View, Timestamp: now.Add(-time.Duration(60-k) * time.Minute)})
+	}
+	if _, err := s.IngestEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, err := s.Covisitation(ctx, items, items) // per-item rebuilds
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.DeleteNamespace(ctx, s.rdb.(*redis.Client), s.opt.Namespace)
+	n, err := s.WarmCovisitation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < len(items) { // the package's other tests add their own items' sets
+		t.Fatalf("warm-up wrote %d sets, want at least %d", n, len(items))
+	}
+	for _, it := range items {
+		if e, _ := s.rdb.Exists(ctx, s.key("covis", it)).Result(); e != 1 {
+			t.Fatalf("no set for %s after the warm-up", it)
+		}
+	}
+	warmed, err := s.Covisitation(ctx, items, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(warmed) != fmt.Sprint(rebuilt) {
+		t.Fatalf("warmed %v, rebuilt %v", warmed, rebuilt)
+	}
+	var total float64
+	for _, row := range warmed {
+		for _, v := range row {
+			total += v
+		}
+	}
+	if total == 0 {
+		t.Fatal("no co-visitation counted")
+	}
+	// A set kept up to date since is not replaced by a second warm-up.
+	if err := s.rdb.ZIncrBy(ctx, s.key("covis", "wm-a"), 100, "wm-b").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.WarmCovisitation(ctx); err != nil || n != 0 {
+		t.Fatalf("second warm-up wrote %d sets (%v), want 0", n, err)
+	}
+	if v, _ := s.rdb.ZScore(ctx, s.key("covis", "wm-a"), "wm-b").Result(); v < 100 {
+		t.Fatalf("the second warm-up replaced a live set: wm-a→wm-b = %v", v)
+	}
+}
