@@ -21,7 +21,7 @@ type cpuMeter struct {
 
 type cpuSample struct {
 	server, redis, self time.Duration
-	load               string
+	load                string
 }
 
 func (m cpuMeter) sample() cpuSample {
