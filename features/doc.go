@@ -28,12 +28,25 @@
 //   - covis:<item>: how often each item directly followed this one in a user's history.
 //
 // Counter sets are only ever incremented when they exist; a missing one is rebuilt from
-// Postgres on its next read, so a partial set is never created.
+// Postgres on its next read, so a partial set is never created. WarmCovisitation builds
+// every missing co-visitation set in one pass over the events (serve runs it at start:
+// per-item rebuilds after a Redis wipe piled up on Postgres under load).
+//
+// Serving reads counters cheaply: RunCounters keeps every catalogue item's popularity
+// windows and the trending list in process memory (popcache.go), re-reading the hour
+// buckets every second, the open day bucket every 10 s and closed buckets every
+// minute, with ZSCAN in chunks so that Redis is never blocked by one large reply; a
+// request then needs no Redis call for popularity. Co-visitation is read per request,
+// the existence check pipelined with the read (one round trip unless a set must be
+// rebuilt).
 //
 // Order of work for events: commit to Postgres, then update Redis in the same request.
 // If Redis fails the request still succeeds; the users touched are marked and their
 // profiles rebuilt from Postgres on the next read, and for a second the store answers
-// from Postgres without waiting on Redis (a breaker).
+// from Postgres without waiting on Redis (a breaker). A connection failure trips the
+// breaker; a timeout trips it only when no Redis call has succeeded for a second, since
+// on a busy machine a single slow reply is common and sending every request to
+// Postgres then makes things worse.
 //
 // The serving process keeps its own copy of the catalogue (Catalog): metadata and one
 // contiguous float32 block per model-independent modality, refreshed from Postgres by

@@ -6,10 +6,12 @@
 //
 // Candidates for recommendations come from several sources, merged in this order and
 // deduplicated (an item keeps the first source that found it): the request's own query
-// ("context"), co-visitation with the shopper's five most recent items
-// ("covisitation"), nearest items to the shopper's profile in each modality
+// ("context"), the CovisK (20) most frequent followers of each of the shopper's five
+// most recent items ("covisitation"), the RetrievalK (50) nearest items to the
+// shopper's profile in each modality
 // ("retrieval:text", "retrieval:image", …), nearest items to the recent items' learned
-// vectors ("retrieval:collab"), and trending items of the last day ("trending"); a shop
+// vectors ("retrieval:collab"), and the TrendingK (50) trending items of the last day
+// ("trending"); a shop
 // without events falls back to its catalogue. Bought, excluded and inactive items never
 // appear; filters restrict category and price; at most MaxPerCategory items of one
 // category lead the list while others are available.
@@ -28,7 +30,12 @@
 // with. Registry is the model registry in Postgres.
 //
 // Retrieval indexes (package recommend/retrieval) hold the active items' vectors per
-// modality: an exact scan up to ExactLimit items, an HNSW graph above.
+// modality: an exact scan up to ExactLimit items, an HNSW graph above, searched for
+// candidates with effort RetrievalEf (64; the index default of 250 is for stand-alone
+// recall): the candidates of several sources are rescored, so each needs less recall.
+// Exclusions (bought items, the request's exclude list) are resolved to catalogue slots
+// once per request, so the filter the index calls on every visited item is an integer
+// lookup.
 //
 // Attribution records which model answered each request, so that events carrying the
 // request id give click-through and conversion per model version.

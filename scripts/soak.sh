@@ -32,7 +32,7 @@ RECOMMEND_RATE=${RECOMMEND_RATE:-1000}
 ITEMS=${ITEMS:-100000}
 USERS=${USERS:-10000}
 OUT=${OUT:-/tmp/fusionrank-soak}
-GLOVE=${FUSIONRANK_TEXT_VECTORS:-$(ls data/glove-6B-100d-full.txt.gz ../shared/datasets/glove/glove-6B-100d-top50k.txt.gz 2>/dev/null | head -n 1)}
+GLOVE=${FUSIONRANK_TEXT_VECTORS:-$( (ls data/glove-6B-100d-full.txt.gz ../shared/datasets/glove/glove-6B-100d-top50k.txt.gz 2>/dev/null || true) | head -n 1)}
 ADMIN_URL=${SOAK_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 DB_URL=${ADMIN_URL%/*}/fusionrank_soak?sslmode=disable
 
