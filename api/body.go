@@ -22,15 +22,24 @@ func maxBytes(c *gin.Context, n int64) io.ReadCloser {
 // decodeJSON reads the whole body into v, rejecting unknown fields, trailing data and
 // wrong types with a message that names the field.
 func decodeJSON(c *gin.Context, v any) error {
+	body, err := readJSON(c)
+	if err != nil {
+		return err
+	}
+	return DecodeStrict(body, v)
+}
+
+// readJSON reads the whole body; a body over the limit is a TooLarge error.
+func readJSON(c *gin.Context) ([]byte, error) {
 	body, err := readBody(c.Request)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return fusionrank.Errorf(fusionrank.TooLarge, "body: larger than the limit of %d bytes", mbe.Limit)
+			return nil, fusionrank.Errorf(fusionrank.TooLarge, "body: larger than the limit of %d bytes", mbe.Limit)
 		}
-		return fusionrank.Wrap(fusionrank.Invalid, err, "body: could not be read")
+		return nil, fusionrank.Wrap(fusionrank.Invalid, err, "body: could not be read")
 	}
-	return DecodeStrict(body, v)
+	return body, nil
 }
 
 // readBody reads the whole body, into one allocation when the length is announced.

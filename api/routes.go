@@ -342,7 +342,12 @@ func parseEvent(raw json.RawMessage) (fusionrank.Event, error) {
 
 func (s *Server) rerank(c *gin.Context) {
 	var req fusionrank.RerankRequest
-	if err := decodeJSON(c, &req); err != nil {
+	body, err := readJSON(c)
+	if err == nil && !decodeRerankFast(body, &req) {
+		req = fusionrank.RerankRequest{}
+		err = DecodeStrict(body, &req)
+	}
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
