@@ -29,7 +29,7 @@ func Options() training.Options {
 func SeqOptions() training.Options {
 	o := Options()
 	o.Epochs = -1
-	o.Seq = &training.SeqOptions{Dim: 128, Window: 20, Negatives: 2048, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 2}
-	o.SeqWeights = []float64{0.125, 0.25, 0.5, 1}
+	o.Seq = &training.SeqOptions{Dim: 128, Window: 20, Negatives: 2048, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 1}
+	o.SeqWeights = []float64{0.03, 0.06, 0.09, 0.125, 0.18, 0.25, 0.5}
 	return o
 }
