@@ -8,4 +8,10 @@
 // training.Scorer whose features count every training interaction.
 // ScoreTo scores the catalogue through the serving path (ranking.Layout,
 // ItemKV, QueryTo, ScoreTo).
+//
+// Options is the servable configuration (what `fusionrank train` uses);
+// SeqOptions adds the sequence encoder (training.SeqModel), whose score
+// enters the scorer as its engine_score feature: `eval s3rec --model
+// fusion`. The service cannot compute that feature yet, so SeqOptions is
+// for offline evaluation only.
 package fusion
