@@ -167,6 +167,13 @@ type pool struct {
 	cands []cand
 }
 
+// newPool returns an empty candidate pool sized for a typical request's sources.
+func (s *Service) newPool(fl *filter, count int) *pool {
+	k := max(s.opt.RetrievalK, count)
+	n := 4*k + ranking.CovisItems*s.opt.CovisK + s.opt.TrendingK
+	return &pool{s: s, fl: fl, k: k, index: make(map[int32]int, n), cands: make([]cand, 0, n)}
+}
+
 func (p *pool) add(slot int32, source string) {
 	if _, ok := p.index[slot]; ok || !p.fl.allow(slot) {
 		return
@@ -275,7 +282,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 	}
 
 	s.catalog.RLock()
-	p := &pool{s: s, fl: fl, k: max(s.opt.RetrievalK, count), index: map[int32]int{}}
+	p := s.newPool(fl, count)
 	var hits []retrieval.Hit
 	if rc.queryText != nil {
 		hits = s.retrieve(p, "text", rc.queryText, "context", hits)
@@ -398,7 +405,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 	}
 	fl := &filter{s: s, exclude: map[int32]bool{slot: true}}
 	s.catalog.RLock()
-	p := &pool{s: s, fl: fl, k: max(s.opt.RetrievalK, count), index: map[int32]int{}}
+	p := s.newPool(fl, count)
 	if len(zs) > 0 {
 		for _, z := range zs[0] {
 			p.addID(z.Member.(string), "covisitation")
@@ -441,7 +448,7 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 		return fusionrank.Ranking{}, err
 	}
 	s.catalog.RLock()
-	p := &pool{s: s, fl: fl, k: max(s.opt.RetrievalK, count), index: map[int32]int{}}
+	p := s.newPool(fl, count)
 	var hits []retrieval.Hit
 	if rc.queryText != nil {
 		hits = s.retrieve(p, "text", rc.queryText, "retrieval:text", hits)
