@@ -43,7 +43,7 @@ type ItemMeta struct {
 // only to apply a batch of changes.
 type Catalog struct {
 	mu     sync.RWMutex
-	slots  map[string]int32
+	slots  *idIndex
 	items  []ItemMeta
 	blocks []*Block
 	seq    int64
@@ -55,7 +55,8 @@ type Catalog struct {
 
 // NewCatalog returns an empty catalogue with the given modalities.
 func NewCatalog(mods []Modality) *Catalog {
-	c := &Catalog{slots: map[string]int32{}}
+	c := &Catalog{}
+	c.slots = newIDIndex(func(slot int32) string { return c.items[slot].ID })
 	for _, m := range mods {
 		c.blocks = append(c.blocks, &Block{Name: m.Name, Dim: m.Dim})
 	}
@@ -81,7 +82,7 @@ func (c *Catalog) Len() int { return len(c.items) }
 
 // Slot returns the slot of an item id. Callers hold RLock.
 func (c *Catalog) Slot(id string) (int32, bool) {
-	s, ok := c.slots[id]
+	s, ok := c.slots.get(id)
 	return s, ok
 }
 
@@ -112,7 +113,7 @@ func (c *Catalog) Loaded() bool {
 func (c *Catalog) ItemVectors(id string, visit func(modality string, v []float32)) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	s, ok := c.slots[id]
+	s, ok := c.slots.get(id)
 	if !ok {
 		return
 	}
@@ -211,11 +212,11 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 	c.mu.Lock()
 	changed := make([]int32, 0, len(metas))
 	for _, m := range metas {
-		s, ok := c.slots[m.ID]
+		s, ok := c.slots.get(m.ID)
 		if !ok {
 			s = int32(len(c.items))
-			c.slots[m.ID] = s
 			c.items = append(c.items, m)
+			c.slots.put(m.ID, s)
 			for _, b := range c.blocks {
 				b.Data = append(b.Data, make([]float32, b.Dim)...)
 				b.Has = append(b.Has, false)
@@ -229,7 +230,7 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 		changed = append(changed, s)
 	}
 	for _, v := range vecs {
-		s, ok := c.slots[v.id]
+		s, ok := c.slots.get(v.id)
 		if !ok {
 			continue
 		}
