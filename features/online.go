@@ -279,46 +279,9 @@ func (s *Store) Trending(ctx context.Context, n int, now time.Time) ([]string, [
 
 // ensureCounters rebuilds from Postgres the counter windows that are missing in Redis.
 func (s *Store) ensureCounters(ctx context.Context, keys []string, bounds [][2]time.Time) error {
-	return s.ensure(ctx, keys, func(ctx context.Context, i int) error {
+	return s.readCounters(ctx, keys, nil, func(ctx context.Context, i int) error {
 		return s.rebuildCounter(ctx, keys[i], `SELECT item_id, count(*) FROM events WHERE ts >= $1 AND ts < $2 GROUP BY item_id`, bounds[i][0], bounds[i][1])
 	})
-}
-
-// ensure calls rebuild(i) for each keys[i] that is missing in Redis, once per key
-// across concurrent callers (see rebuildOnce).
-func (s *Store) ensure(ctx context.Context, keys []string, rebuild func(ctx context.Context, i int) error) error {
-	if !s.dirty.redisUp() {
-		return errRedisDown
-	}
-	pipe := s.rdb.Pipeline()
-	exists := make([]*redis.IntCmd, len(keys))
-	for i, k := range keys {
-		exists[i] = pipe.Exists(ctx, k)
-	}
-	_, err := pipe.Exec(ctx)
-	s.dirty.observe(err)
-	if err != nil {
-		return err
-	}
-	// Start every missing rebuild at once, then wait for them within ctx.
-	var pending []<-chan singleflight.Result
-	for i, k := range keys {
-		if exists[i].Val() == 1 {
-			continue
-		}
-		pending = append(pending, startRebuild(ctx, k, func(ctx context.Context) (any, error) { return nil, rebuild(ctx, i) }))
-	}
-	for _, ch := range pending {
-		select {
-		case r := <-ch:
-			if r.Err != nil {
-				return r.Err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
 }
 
 // rebuildCounter runs a (member, count) query and writes the result as a counter set.
@@ -383,7 +346,8 @@ func (s *Store) covisKeys(items []string) []string {
 // readCounters reads counter sets in one Redis round trip: read(pipe, i) queues the
 // read of keys[i], pipelined with an EXISTS check of every key. Sets found missing
 // are rebuilt from Postgres (once per key across callers, see startRebuild), waited
-// for within ctx, and read again; the other reads stand.
+// for within ctx, and read again; the other reads stand. With read nil it only
+// ensures that the sets exist.
 func (s *Store) readCounters(ctx context.Context, keys []string, read func(p redis.Pipeliner, i int), rebuild func(ctx context.Context, i int) error) error {
 	if !s.dirty.redisUp() {
 		return errRedisDown
@@ -392,7 +356,9 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 	exists := make([]*redis.IntCmd, len(keys))
 	for i, k := range keys {
 		exists[i] = pipe.Exists(ctx, k)
-		read(pipe, i)
+		if read != nil {
+			read(pipe, i)
+		}
 	}
 	_, err := pipe.Exec(ctx)
 	s.dirty.observe(err)
@@ -411,6 +377,7 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 	if len(missing) == 0 {
 		return nil
 	}
+	// Start every missing rebuild at once (above), then wait for them within ctx.
 	for _, ch := range pending {
 		select {
 		case r := <-ch:
@@ -420,6 +387,9 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	if read == nil {
+		return nil
 	}
 	pipe = s.rdb.Pipeline()
 	for _, i := range missing {
