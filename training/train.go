@@ -42,6 +42,8 @@ type Result struct {
 	// SeqWeight is the seq feature's initial weight (chosen among
 	// Options.SeqWeights on validation).
 	SeqWeight float64
+	// SeqCurve is the first SeqModel's training curve (empty without Seq).
+	SeqCurve Curve
 	// Curve is the training curve.
 	Curve Curve
 	// BestEpoch is the epoch (1-based) whose weights were kept.
@@ -159,11 +161,21 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		}
 		val = sub
 	}
+	var seqCurve Curve
 	if len(o.SeqModels) > 0 {
 		n.seq = o.SeqModels
 	} else if o.Seq != nil {
 		for k := range max(o.Seq.Members, 1) {
-			sm, err := TrainSeq(d, val, *o.Seq, o.Seed+uint64(k), o.Workers, o.OnSeqEpoch)
+			on := func(epoch int, loss, v float64) {
+				if k == 0 {
+					seqCurve.Loss = append(seqCurve.Loss, loss)
+					seqCurve.Validation = append(seqCurve.Validation, v)
+				}
+				if o.OnSeqEpoch != nil {
+					o.OnSeqEpoch(epoch, loss, v)
+				}
+			}
+			sm, err := TrainSeq(d, val, *o.Seq, o.Seed+uint64(k), o.Workers, on)
 			if err != nil {
 				return nil, err
 			}
@@ -197,7 +209,7 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		tr.shards[s] = sh
 	}
 
-	res := &Result{Layout: n.layout, BestValidation: math.NaN(), Seq: n.seq, SeqWeight: float64(n.model.U[ranking.FeatEngine])}
+	res := &Result{Layout: n.layout, BestValidation: math.NaN(), Seq: n.seq, SeqWeight: float64(n.model.U[ranking.FeatEngine]), SeqCurve: seqCurve}
 	var best *net
 	bad := 0
 	if len(val) > 0 {

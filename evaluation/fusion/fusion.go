@@ -139,10 +139,20 @@ func (m *Model) Version() string {
 	return v + ")"
 }
 
-// TrainingCurve reports the loss and the held-out NDCG@10 per epoch.
+// TrainingCurve reports the loss and the held-out NDCG@10 per epoch: the
+// scorer's, or the sequence encoder's when the scorer was not trained; nil
+// when neither has a curve.
 func (m *Model) TrainingCurve() *evaluation.TrainingCurve {
 	if m.res == nil {
 		return nil
+	}
+	if len(m.res.Curve.Loss) == 0 {
+		// The scorer was not trained (Epochs < 0): the sequence
+		// encoder's curve, if any.
+		if len(m.res.SeqCurve.Loss) == 0 {
+			return nil
+		}
+		return &evaluation.TrainingCurve{Loss: m.res.SeqCurve.Loss, Validation: m.res.SeqCurve.Validation, ValidationName: "sequence encoder alone: NDCG@10 (held-out last training item)"}
 	}
 	return &evaluation.TrainingCurve{Loss: m.res.Curve.Loss, Validation: m.res.Curve.Validation, ValidationName: "NDCG@10 (held-out last training item)"}
 }

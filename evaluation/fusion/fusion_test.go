@@ -126,4 +126,8 @@ func TestModelWithSeqLearnsChain(t *testing.T) {
 	if v := m.Version(); !strings.Contains(v, "seq(dim=16") || !strings.Contains(v, "seq_weight=") {
 		t.Errorf("Version() = %q", v)
 	}
+	// The scorer is not trained: the report draws the encoder's curve.
+	if c := m.TrainingCurve(); c == nil || len(c.Loss) == 0 || len(c.Loss) != len(c.Validation) {
+		t.Errorf("TrainingCurve() = %+v", c)
+	}
 }
