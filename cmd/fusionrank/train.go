@@ -79,9 +79,26 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *epochs > 0 {
 		opt.Epochs = *epochs
 	}
-	res, err := training.Train(data.Data, val, opt)
-	if err != nil {
-		return err
+	// Training does not watch ctx; on SIGINT/SIGTERM stop waiting for it and return
+	// (the process exits, nothing was registered).
+	type trained struct {
+		res *training.Result
+		err error
+	}
+	done := make(chan trained, 1)
+	go func() {
+		res, err := training.Train(data.Data, val, opt)
+		done <- trained{res, err}
+	}()
+	var res *training.Result
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("train: interrupted; nothing registered: %w", ctx.Err())
+	case t := <-done:
+		if t.err != nil {
+			return t.err
+		}
+		res = t.res
 	}
 	for e := range res.Curve.Loss {
 		logf("epoch %d: loss %.4f, validation NDCG@10 %.4f", e+1, res.Curve.Loss[e], res.Curve.Validation[e])
