@@ -56,7 +56,6 @@ type popSnapshot struct {
 	at       time.Time // the clock of the refresh that made it
 	pops     []Popularity
 	trending []int32 // slots by decreasing one-day popularity
-	trendPop []float64
 }
 
 type popCache struct {
@@ -154,7 +153,7 @@ func (s *Store) RefreshCounters(ctx context.Context) error {
 			}
 		}
 	}
-	snap.trending, snap.trendPop = topDay(snap.pops, TrendingCached)
+	snap.trending = topDay(snap.pops, TrendingCached)
 	c.snap.Store(snap)
 	return nil
 }
@@ -253,7 +252,7 @@ func (s *Store) TrendingOf(n int) ([]int32, bool) {
 
 // topDay returns up to n slots with the highest positive one-day popularity, best
 // first (ties by slot).
-func topDay(pops []Popularity, n int) ([]int32, []float64) {
+func topDay(pops []Popularity, n int) []int32 {
 	h := &slotHeap{}
 	for slot, p := range pops {
 		if p.Day <= 0 {
@@ -267,12 +266,10 @@ func topDay(pops []Popularity, n int) ([]int32, []float64) {
 		}
 	}
 	slots := make([]int32, h.Len())
-	scores := make([]float64, h.Len())
 	for i := h.Len() - 1; i >= 0; i-- {
-		x := heap.Pop(h).(slotScore)
-		slots[i], scores[i] = x.slot, x.score
+		slots[i] = heap.Pop(h).(slotScore).slot
 	}
-	return slots, scores
+	return slots
 }
 
 type slotScore struct {
