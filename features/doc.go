@@ -50,7 +50,9 @@
 //
 // The serving process keeps its own copy of the catalogue (Catalog): metadata and one
 // contiguous float32 block per model-independent modality, refreshed from Postgres by
-// item change sequence numbers (LISTEN/NOTIFY wakes it, polling backs it up).
+// item change sequence numbers (LISTEN/NOTIFY wakes it, polling backs it up). Ids map
+// to slots through an inline open-addressing table (idindex.go), one cache line per
+// lookup.
 //
 // Export streams the event log in time order for training: one example per labelled
 // event with the history and counters strictly before it. ImportItems and ImportEvents
