@@ -125,24 +125,7 @@ func (s *Scorer) NDCG(cases []Case, k, workers int) float64 {
 			for c := w; c < len(cases); c += workers {
 				cs := &cases[c]
 				s.ScoreTo(scores, cs.History, 0)
-				for _, e := range cs.History {
-					if e.Item != cs.Target {
-						scores[e.Item] = float32(math.Inf(-1))
-					}
-				}
-				ts := scores[cs.Target]
-				var above, ties float64
-				for i, v := range scores {
-					if v > ts {
-						above++
-					} else if v == ts && int32(i) != cs.Target {
-						ties++
-					}
-				}
-				rank := above + ties/2
-				if rank < float64(k) {
-					sums[w] += 1 / math.Log2(rank+2)
-				}
+				sums[w] += ndcgOf(scores, cs, k)
 			}
 		}()
 	}
