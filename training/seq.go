@@ -489,23 +489,7 @@ func TrainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpo
 }
 
 func (tr *seqTrainer) epoch(epoch int) float64 {
-	o := tr.o
-	order := append([]example(nil), tr.examples...)
-	rng := rand.New(rand.NewPCG(tr.seed, uint64(epoch)))
-	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-	var loss float64
-	var count int
-	for b, start := 0, 0; start < len(order); b, start = b+1, start+o.BatchSize {
-		batch := order[start:min(start+o.BatchSize, len(order))]
-		brng := rand.New(rand.NewPCG(tr.seed^0x6e6567, uint64(epoch)<<32|uint64(b)))
-		l, c := tr.step(batch, brng)
-		loss += l
-		count += c
-	}
-	if count == 0 {
-		return math.NaN()
-	}
-	return loss / float64(count)
+	return runEpoch(tr.examples, tr.seed, epoch, tr.o.BatchSize, tr.step)
 }
 
 func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {

@@ -268,17 +268,23 @@ func (n *net) snapshot() *net {
 // epoch runs one pass over the examples in a seeded order and returns the
 // mean loss.
 func (tr *trainer) epoch(epoch int) float64 {
-	o := tr.n.o
-	order := make([]example, len(tr.examples))
-	copy(order, tr.examples)
-	rng := rand.New(rand.NewPCG(o.Seed, uint64(epoch)))
+	return runEpoch(tr.examples, tr.n.o.Seed, epoch, tr.n.o.BatchSize, tr.step)
+}
+
+// runEpoch shuffles the examples with a generator seeded by (seed, epoch), runs step on
+// each batch with its own generator seeded by (seed, epoch, batch), and returns the
+// mean loss over the examples that counted (NaN if none did). The seeding makes an
+// epoch reproducible whatever the number of goroutines step uses.
+func runEpoch(examples []example, seed uint64, epoch, batchSize int, step func([]example, *rand.Rand) (float64, int)) float64 {
+	order := append([]example(nil), examples...)
+	rng := rand.New(rand.NewPCG(seed, uint64(epoch)))
 	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	var loss float64
 	var count int
-	for b, start := 0, 0; start < len(order); b, start = b+1, start+o.BatchSize {
-		batch := order[start:min(start+o.BatchSize, len(order))]
-		brng := rand.New(rand.NewPCG(o.Seed^0x6e6567, uint64(epoch)<<32|uint64(b)))
-		l, c := tr.step(batch, brng)
+	for b, start := 0, 0; start < len(order); b, start = b+1, start+batchSize {
+		batch := order[start:min(start+batchSize, len(order))]
+		brng := rand.New(rand.NewPCG(seed^0x6e6567, uint64(epoch)<<32|uint64(b)))
+		l, c := step(batch, brng)
 		loss += l
 		count += c
 	}
