@@ -138,6 +138,36 @@ func gen(args []string) error {
 	return nil
 }
 
+// newSender checks the target (loopback only) and the duration (at most 15 minutes)
+// and returns a function that sends one request with the key and reads the whole
+// answer.
+func newSender(base, key string, duration time.Duration) (func(method, path string, body []byte) result, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("-url %s: only loopback targets are allowed", base)
+	}
+	if duration > 15*time.Minute {
+		return nil, fmt.Errorf("-duration over 15m")
+	}
+	tr := &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	return func(method, path string, body []byte) result {
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return result{err: true}
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return result{status: resp.StatusCode}
+	}, nil
+}
+
 type result struct {
 	latency time.Duration
 	status  int
@@ -163,29 +193,9 @@ func run(args []string) error {
 	redisAddr := fs.String("redis", "", "Redis host:port: report its CPU time per request (empty: not measured)")
 	fs.Parse(args)
 	meter := cpuMeter{pid: *pid, redisAddr: *redisAddr}
-	u, err := url.Parse(*base)
+	send, err := newSender(*base, *key, *duration)
 	if err != nil {
 		return err
-	}
-	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("-url %s: only loopback targets are allowed", *base)
-	}
-	if *duration > 15*time.Minute {
-		return fmt.Errorf("-duration over 15m")
-	}
-	tr := &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	send := func(method, path string, body []byte) result {
-		req, _ := http.NewRequest(method, *base+path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+*key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return result{err: true}
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return result{status: resp.StatusCode}
 	}
 	if *scenario == "events" {
 		return runEvents(send, *users, *items, *batch, *conc, *duration, *seed)
