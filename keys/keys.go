@@ -19,8 +19,10 @@ import (
 // Prefix starts every key, so leaked keys are recognisable by scanners.
 const Prefix = "frk_"
 
-// RefreshInterval is how often a serving process reloads the active keys.
-const RefreshInterval = 500 * time.Millisecond
+// RefreshInterval is how often a serving process reloads the active keys: a quarter of
+// the one-second revocation promise, so that a loaded machine that runs the reload late
+// still keeps it.
+const RefreshInterval = 250 * time.Millisecond
 
 // Key describes a stored key (never the key itself).
 type Key struct {
