@@ -638,29 +638,7 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 // seqNDCG returns the mean NDCG@k of the cases under s alone, the whole
 // catalogue scored, history masked (the target excepted), ties counted half.
 func seqNDCG(s *SeqModel, cases []Case, k, workers int) float64 {
-	if len(cases) == 0 {
-		return math.NaN()
-	}
-	sums := make([]float64, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			scores := make([]float32, s.In.Rows())
-			for c := w; c < len(cases); c += workers {
-				cs := &cases[c]
-				s.ScoreTo(scores, cs.History)
-				sums[w] += ndcgOf(scores, cs, k)
-			}
-		}()
-	}
-	wg.Wait()
-	var t float64
-	for _, v := range sums {
-		t += v
-	}
-	return t / float64(len(cases))
+	return meanNDCG(cases, k, workers, s.In.Rows(), s.ScoreTo)
 }
 
 // ndcgOf masks the case's history in scores (the target excepted) and
