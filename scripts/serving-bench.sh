@@ -20,11 +20,7 @@ OUT=${OUT:-/tmp/fusionrank-bench}
 ADMIN_URL=${BENCH_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 DB=fusionrank_bench NAME=bench
 . scripts/lib/shop.sh
-shop_build
-shop_redis
-shop_env
-shop_data
-shop_serve
+shop_up
 log "warming every user's profile (one request per user)"
 "$OUT/loadtest" run -url "http://$FUSIONRANK_ADDR" -key "$KEY" -scenario features -sequential-users -rate 500 -duration 20s | tail -n 1 >/dev/null
 for s in $SCENARIOS; do

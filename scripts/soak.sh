@@ -33,11 +33,7 @@ OUT=${OUT:-/tmp/fusionrank-soak}
 ADMIN_URL=${SOAK_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 DB=fusionrank_soak NAME=soak
 . scripts/lib/shop.sh
-shop_build
-shop_redis
-shop_env
-shop_data
-shop_serve
+shop_up
 
 log "load: rerank $RERANK_RATE/s + recommendations $RECOMMEND_RATE/s for $DURATION (windows of $WINDOW)"
 status=0

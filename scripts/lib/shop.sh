@@ -3,9 +3,8 @@
 # database and its own redis-server, torn down on exit.
 #
 # The caller sets OUT (work directory), DB (database name), NAME (log prefix), and
-# optionally ITEMS, USERS, PORT, FUSIONRANK_TEXT_VECTORS; then calls, in order,
-# shop_build, shop_redis, shop_env, shop_data, shop_serve. Afterwards: $KEY (a read
-# key), $server_pid, $redis_port, $FUSIONRANK_ADDR.
+# optionally ITEMS, USERS, PORT, FUSIONRANK_TEXT_VECTORS; then calls shop_up.
+# Afterwards: $KEY (a read key), $server_pid, $redis_port, $FUSIONRANK_ADDR.
 
 ITEMS=${ITEMS:-100000}
 USERS=${USERS:-10000}
@@ -87,4 +86,13 @@ shop_serve() {
   done
   sleep 5 # the co-visitation warm-up (about a second for this shop's 200k events)
   kill -0 "$server_pid" 2>/dev/null || { log "the server exited; see $OUT/server.log"; exit 1; }
+}
+
+# shop_up: everything above, in order.
+shop_up() {
+  shop_build
+  shop_redis
+  shop_env
+  shop_data
+  shop_serve
 }
