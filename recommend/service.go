@@ -117,6 +117,8 @@ type scratch struct {
 	scores []float32
 	ex     ranking.Explanations
 	hits   []retrieval.Hit
+	pops   []features.Popularity
+	slots  []int32
 }
 
 // cand is one candidate item of a request.
@@ -273,7 +275,8 @@ func (s *Service) context(ctx context.Context, l *live, userID string, q *fusion
 
 // features computes every candidate's scalar features into feats (len(cands) ×
 // ranking.NFeatures).
-func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, feats []float32) {
+func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, sc *scratch) {
+	feats := sc.feats
 	clear(feats)
 	if len(cands) == 0 {
 		return
@@ -284,7 +287,7 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, feats 
 	}
 	octx, cancel := counters(ctx)
 	defer cancel()
-	pops, err := s.popularities(octx, cands, ids)
+	pops, err := s.popularities(octx, cands, ids, sc)
 	if err != nil {
 		rc.warn("popularity counters unavailable")
 	} else {
@@ -334,14 +337,15 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, feats 
 
 // popularities returns the candidates' popularity windows: from the feature store's
 // in-process snapshot when it is being kept, else from Redis.
-func (s *Service) popularities(ctx context.Context, cands []cand, ids []string) ([]features.Popularity, error) {
-	pops := make([]features.Popularity, len(cands))
-	slots := make([]int32, len(cands))
+// The slices are the request's scratch memory.
+func (s *Service) popularities(ctx context.Context, cands []cand, ids []string, sc *scratch) ([]features.Popularity, error) {
+	sc.pops = slices.Grow(sc.pops[:0], len(cands))[:len(cands)]
+	sc.slots = slices.Grow(sc.slots[:0], len(cands))[:len(cands)]
 	for i, c := range cands {
-		slots[i] = c.slot
+		sc.slots[i] = c.slot
 	}
-	if s.fs.PopularitiesOf(pops, slots) {
-		return pops, nil
+	if s.fs.PopularitiesOf(sc.pops, sc.slots) {
+		return sc.pops, nil
 	}
 	return s.fs.Popularities(ctx, ids, s.fs.Now())
 }
@@ -352,7 +356,7 @@ func (s *Service) score(ctx context.Context, l *live, rc *reqctx, cands []cand, 
 	sc := s.pool.Get().(*scratch)
 	defer s.pool.Put(sc)
 	sc.feats = grow32(sc.feats, len(cands)*ranking.NFeatures)
-	s.features(ctx, rc, cands, sc.feats)
+	s.features(ctx, rc, cands, sc)
 	if l != nil {
 		s.scoreModel(l, rc, cands, sc, explain)
 	} else {
