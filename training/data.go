@@ -65,6 +65,39 @@ type Data struct {
 type Case struct {
 	History []Event
 	Target  int32
+	// Time is the target event's time: point-in-time features count the
+	// interactions before it. 0 means just after the latest training
+	// interaction (untimed data).
+	Time int64
+}
+
+// HoldOut splits d for early stopping: every user with at least three
+// events gives its last event as a validation case, predicted from the
+// events before it (in timed data, those strictly earlier: the rest of its
+// basket is not history), and keeps the others for training.
+func HoldOut(d *Data) (*Data, []Case) {
+	timed := d.timed()
+	in := *d
+	in.Users = make([][]Event, len(d.Users))
+	var val []Case
+	for u, seq := range d.Users {
+		in.Users[u] = seq
+		if len(seq) < 3 {
+			continue
+		}
+		last := len(seq) - 1
+		end := histEnd(seq, last, timed)
+		if end == 0 {
+			continue
+		}
+		in.Users[u] = seq[:last]
+		c := Case{History: seq[:end:end], Target: seq[last].Item}
+		if timed {
+			c.Time = seq[last].Time
+		}
+		val = append(val, c)
+	}
+	return &in, val
 }
 
 // Validate checks indices, dimensions and time order.

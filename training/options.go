@@ -98,6 +98,11 @@ type Options struct {
 	// each is scored on the validation cases before training (epoch 0)
 	// and the best is kept; default {1}.
 	SeqWeights []float64
+	// PopWeights are candidate initial weights of the pop_7d feature
+	// (timed data only), scored on the validation cases before training
+	// with covis at InitCovis; the best is kept, so training starts from
+	// counting plus recent popularity. Default nil: 0.
+	PopWeights []float64
 	// OnSeqEpoch, when not nil, gets the SeqModel's training progress.
 	OnSeqEpoch func(epoch int, loss, validation float64)
 	// OnEpoch, when not nil, is called after each epoch with its number

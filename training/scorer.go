@@ -112,14 +112,14 @@ func (s *Scorer) ScoreTo(dst []float32, history []Event, now int64) {
 // each case's history masked (the target excepted) and ties counted half,
 // on the given number of goroutines.
 func (s *Scorer) NDCG(cases []Case, k, workers int) float64 {
-	return meanNDCG(cases, k, workers, len(s.rows), func(dst []float32, hist []Event) { s.ScoreTo(dst, hist, 0) })
+	return meanNDCG(cases, k, workers, len(s.rows), func(dst []float32, cs *Case) { s.ScoreTo(dst, cs.History, cs.Time) })
 }
 
 // meanNDCG scores every case's catalogue (n items) with score, which must be safe
 // for concurrent use, on the given number of goroutines, and returns the mean of
 // ndcgOf. Each goroutine sums its own cases, so the result does not depend on
 // scheduling.
-func meanNDCG(cases []Case, k, workers, n int, score func(dst []float32, hist []Event)) float64 {
+func meanNDCG(cases []Case, k, workers, n int, score func(dst []float32, cs *Case)) float64 {
 	if len(cases) == 0 {
 		return math.NaN()
 	}
@@ -132,7 +132,7 @@ func meanNDCG(cases []Case, k, workers, n int, score func(dst []float32, hist []
 			scores := make([]float32, n)
 			for c := w; c < len(cases); c += workers {
 				cs := &cases[c]
-				score(scores, cs.History)
+				score(scores, cs)
 				sums[w] += ndcgOf(scores, cs, k)
 			}
 		}()

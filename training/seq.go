@@ -47,6 +47,16 @@ type SeqOptions struct {
 	// Members is the number of SeqModels trained (seeds Seed, Seed+1, …)
 	// whose mean score is the feature (Options.Seq); default 1.
 	Members int
+	// Prior trains the encoder on top of counting: every training logit
+	// gets α·covis(c) added, covis(c) the point-in-time covis feature of
+	// the example (as the scorer's training computes it: the example's
+	// own target and later transitions not counted) and α a learned
+	// scalar started at 1. The encoder then learns what counting misses;
+	// its held-out metric is that of seq(c) + α·covis(c). Default false.
+	Prior bool
+	// Tied uses one table for the input and the output item embeddings
+	// (In and Out the same): half the parameters. Default false.
+	Tied bool
 }
 
 func (o SeqOptions) withDefaults() SeqOptions {
@@ -111,6 +121,9 @@ type SeqModel struct {
 	// Pos (Window × Dim) and Wq, Wk, Wv (Dim × Dim, row-major) are the
 	// attention's parameters, nil without attention.
 	Pos, Wq, Wk, Wv *ranking.Embeddings
+	// Prior (1 × 1) is α, the weight of the counting prior the encoder
+	// was trained on top of (SeqOptions.Prior); nil without it.
+	Prior *ranking.Embeddings
 }
 
 // seqScratch holds a query's intermediates for the backward pass.
@@ -133,6 +146,13 @@ func newSeqModel(numItems int, o SeqOptions, rng *rand.Rand) *SeqModel {
 		s.Wq = ranking.NewEmbeddings(o.Dim, o.Dim, std, rng)
 		s.Wk = ranking.NewEmbeddings(o.Dim, o.Dim, std, rng)
 		s.Wv = ranking.NewEmbeddings(o.Dim, o.Dim, std, rng)
+	}
+	if o.Tied {
+		s.Out = s.In
+	}
+	if o.Prior {
+		s.Prior = ranking.NewEmbeddings(1, 1, 0, nil)
+		s.Prior.Data[0] = 1
 	}
 	for k := range o.Window {
 		w := float32(math.Pow(0.5, float64(k)))
@@ -263,8 +283,14 @@ func (s *SeqModel) clone() *SeqModel {
 		return &ranking.Embeddings{Dim: e.Dim, Data: append([]float32(nil), e.Data...)}
 	}
 	c := &SeqModel{Dim: s.Dim, Window: s.Window, In: cp(s.In), Out: cp(s.Out), Gate: cp(s.Gate), Bias: cp(s.Bias)}
+	if s.Out == s.In {
+		c.Out = c.In
+	}
 	if s.Wq != nil {
 		c.Pos, c.Wq, c.Wk, c.Wv = cp(s.Pos), cp(s.Wq), cp(s.Wk), cp(s.Wv)
+	}
+	if s.Prior != nil {
+		c.Prior = cp(s.Prior)
 	}
 	return c
 }
@@ -287,6 +313,11 @@ type seqShard struct {
 	sc                      seqScratch
 	dPos, dWq, dWk, dWv, da []float64
 	dx, dqv, dkey, dval     []float32
+	// prior: the featurizer, the candidates' features and ∂L/∂α
+	f      *featurizer
+	feat   []float32
+	recent []int32
+	dPrior float64
 }
 
 func (s *SeqModel) newShard(numItems int) *seqShard {
@@ -308,6 +339,7 @@ func (sh *seqShard) zeroDense() {
 	clear(sh.dWq)
 	clear(sh.dWk)
 	clear(sh.dWv)
+	sh.dPrior = 0
 }
 
 // exampleGrad runs one example against the candidates items (idx maps an
@@ -316,7 +348,10 @@ func (sh *seqShard) zeroDense() {
 // logits (the sampled-softmax correction). mask, when not nil, is the dropout mask of the query
 // (already scaled by 1/(1−p)). History items other than the target are
 // excluded from the softmax.
-func (s *SeqModel) exampleGrad(sh *seqShard, items, idx []int32, corr []float64, hist []Event, target int32, mask []float32) (float64, bool) {
+//
+// With a prior, prior holds the candidates' scalar features (len(items) ×
+// ranking.NFeatures) and α·covis(c) is added to each logit.
+func (s *SeqModel) exampleGrad(sh *seqShard, items, idx []int32, corr []float64, prior []float32, hist []Event, target int32, mask []float32) (float64, bool) {
 	pos := idx[target]
 	if pos < 0 || len(hist) == 0 {
 		return 0, false
@@ -346,6 +381,9 @@ func (s *SeqModel) exampleGrad(sh *seqShard, items, idx []int32, corr []float64,
 		if corr != nil {
 			z -= corr[c]
 		}
+		if prior != nil {
+			z += float64(s.Prior.Data[0] * prior[c*ranking.NFeatures+ranking.FeatCovis])
+		}
 		sh.logit[c] = z
 		mx = max(mx, z)
 	}
@@ -367,6 +405,9 @@ func (s *SeqModel) exampleGrad(sh *seqShard, items, idx []int32, corr []float64,
 		delta := sh.p[c] / sum
 		if int32(c) == pos {
 			delta--
+		}
+		if prior != nil {
+			sh.dPrior += delta * float64(prior[c*ranking.NFeatures+ranking.FeatCovis])
 		}
 		d32 := float32(delta)
 		axpy32(sh.dq, d32, s.Out.Row(int(it)))
@@ -417,6 +458,9 @@ type seqTrainer struct {
 	// negCDF and logq (log of Negatives × the draw probability) when
 	// NegPower > 0; corr is the batch's candidates' logq.
 	negCDF, logq, corr []float64
+	// x indexes the training transitions for the prior (nil without it).
+	x      *counts
+	gPrior *ranking.SparseGrad
 }
 
 // TrainSeq trains a SeqModel on d, validating on val (NDCG@10 over the
@@ -438,8 +482,15 @@ func TrainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpo
 			}
 		}
 	}
+	if o.Prior {
+		tr.x = newCounts(d)
+		tr.gPrior = ranking.NewSparseGrad(1)
+	}
 	for k := range tr.shards {
 		tr.shards[k] = tr.s.newShard(d.NumItems)
+		if tr.x != nil {
+			tr.shards[k].f = newFeaturizer(tr.x)
+		}
 	}
 	if o.NegPower > 0 {
 		cnt := make([]float64, d.NumItems)
@@ -474,7 +525,7 @@ func TrainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpo
 		loss := tr.epoch(epoch)
 		v := math.NaN()
 		if len(val) > 0 {
-			v = seqNDCG(tr.s, val, 10, workers)
+			v = tr.validate(val)
 		}
 		if onEpoch != nil {
 			onEpoch(epoch, loss, v)
@@ -556,12 +607,19 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 				for e := lo; e < hi; e++ {
 					ex := batch[e]
 					seq := d.Users[ex.u]
-					hist := seq[:histEnd(seq, int(ex.t), tr.timed)]
+					hist, cutoff, own := pointInTime(seq, int(ex.t), tr.timed)
 					var m []float32
 					if masks != nil {
 						m = masks[e*D : (e+1)*D]
 					}
-					if l, ok := s.exampleGrad(sh, tr.items, tr.idx, tr.corr, hist, seq[ex.t].Item, m); ok {
+					var prior []float32
+					if sh.f != nil {
+						sh.feat = growF32(sh.feat, nC*ranking.NFeatures)
+						sh.recent = recentItems(sh.recent, hist, ranking.CovisItems)
+						sh.f.features(sh.feat, nC, tr.idx, tr.items, sh.recent, cutoff, own)
+						prior = sh.feat
+					}
+					if l, ok := s.exampleGrad(sh, tr.items, tr.idx, tr.corr, prior, hist, seq[ex.t].Item, m); ok {
 						sh.loss += l
 						sh.count++
 					}
@@ -622,10 +680,26 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 		}
 	}
 	tr.opt.Step(nil, nil) // advances the step count only
-	tr.opt.StepEmbeddings(s.Out, tr.gOut)
+	if s.Out == s.In {
+		// Tied tables: one step with the sum of both gradients.
+		for k, r := range tr.gOut.Rows() {
+			tr.gIn.Add(r, tr.gOut.Grad(k), 1)
+		}
+	} else {
+		tr.opt.StepEmbeddings(s.Out, tr.gOut)
+	}
 	tr.opt.StepEmbeddings(s.Bias, tr.gBias)
 	tr.opt.StepEmbeddings(s.In, tr.gIn)
 	tr.opt.StepEmbeddings(s.Gate, tr.gGate)
+	if s.Prior != nil {
+		var gp float64
+		for _, sh := range tr.shards {
+			gp += sh.dPrior
+		}
+		tr.gPrior.Reset()
+		tr.gPrior.Add(0, []float64{gp}, inv)
+		tr.opt.StepEmbeddings(s.Prior, tr.gPrior)
+	}
 	if s.Wq != nil {
 		tr.opt.StepEmbeddings(s.Pos, tr.gPos)
 		tr.opt.StepEmbeddings(s.Wq, tr.gWq)
@@ -635,10 +709,64 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 	return loss, count
 }
 
+// validate returns the mean NDCG@10 of the cases under the encoder, plus
+// its prior when it has one (seq(c) + α·covis(c), covis from the training
+// transitions), the whole catalogue scored.
+func (tr *seqTrainer) validate(cases []Case) float64 {
+	s := tr.s
+	if s.Prior == nil {
+		return seqNDCG(s, cases, 10, tr.workers)
+	}
+	p := newPriorScorer(s, tr.x)
+	return meanNDCG(cases, 10, tr.workers, s.In.Rows(), func(dst []float32, cs *Case) { p.ScoreTo(dst, cs.History, cs.Time) })
+}
+
 // seqNDCG returns the mean NDCG@k of the cases under s alone, the whole
 // catalogue scored, history masked (the target excepted), ties counted half.
 func seqNDCG(s *SeqModel, cases []Case, k, workers int) float64 {
-	return meanNDCG(cases, k, workers, s.In.Rows(), s.ScoreTo)
+	return meanNDCG(cases, k, workers, s.In.Rows(), func(dst []float32, cs *Case) { s.ScoreTo(dst, cs.History) })
+}
+
+// priorScorer scores seq(c) + α·covis(c); safe for concurrent use.
+type priorScorer struct {
+	s    *SeqModel
+	x    *counts
+	all  []int32 // identity: every item its own candidate
+	pool sync.Pool
+}
+
+type priorScratch struct {
+	f      *featurizer
+	feat   []float32
+	recent []int32
+}
+
+func newPriorScorer(s *SeqModel, x *counts) *priorScorer {
+	p := &priorScorer{s: s, x: x, all: make([]int32, s.In.Rows())}
+	for i := range p.all {
+		p.all[i] = int32(i)
+	}
+	p.pool.New = func() any {
+		return &priorScratch{f: newFeaturizer(x), feat: make([]float32, len(p.all)*ranking.NFeatures)}
+	}
+	return p
+}
+
+// ScoreTo writes seq(c) + α·covis(c) of every item for hist to dst, covis
+// counting the transitions before now (0: all).
+func (p *priorScorer) ScoreTo(dst []float32, hist []Event, now int64) {
+	if now == 0 {
+		now = math.MaxInt64
+	}
+	p.s.ScoreTo(dst, hist)
+	sc := p.pool.Get().(*priorScratch)
+	defer p.pool.Put(sc)
+	sc.recent = recentItems(sc.recent, hist, ranking.CovisItems)
+	sc.f.features(sc.feat, len(p.all), p.all, p.all, sc.recent, now, ownFuture{})
+	a := p.s.Prior.Data[0]
+	for c := range dst {
+		dst[c] += a * sc.feat[c*ranking.NFeatures+ranking.FeatCovis]
+	}
 }
 
 // ndcgOf masks the case's history in scores (the target excepted) and
@@ -663,4 +791,17 @@ func ndcgOf(scores []float32, cs *Case, k int) float64 {
 		return 1 / math.Log2(rank+2)
 	}
 	return 0
+}
+
+// meanPrior returns the mean prior weight α of the encoders, 0 when they
+// were not trained on top of counting.
+func meanPrior(ms []*SeqModel) float64 {
+	var a float64
+	for _, m := range ms {
+		if m.Prior == nil {
+			return 0
+		}
+		a += float64(m.Prior.Data[0])
+	}
+	return a / float64(len(ms))
 }

@@ -10,7 +10,9 @@ import (
 
 // seqLoss is the loss of one example over every item as candidate, by the
 // formulas of SeqModel, in float64: the reference for the gradient check.
-func seqLoss(s *SeqModel, hist []Event, target int32, mask []float32) float64 {
+// prior, when not nil, holds every item's features; α·covis is added to
+// its logit.
+func seqLoss(s *SeqModel, hist []Event, target int32, mask []float32, prior []float32) float64 {
 	h := make([]float64, s.Dim)
 	for k := 0; k < s.Window && k < len(hist); k++ {
 		g, e := s.Gate.Row(k), s.In.Row(int(hist[len(hist)-1-k].Item))
@@ -70,6 +72,9 @@ func seqLoss(s *SeqModel, hist []Event, target int32, mask []float32) float64 {
 			continue
 		}
 		v := float64(s.Bias.Data[c])
+		if prior != nil {
+			v += float64(s.Prior.Data[0]) * float64(prior[c*ranking.NFeatures+ranking.FeatCovis])
+		}
 		for i, o := range s.Out.Row(c) {
 			v += h[i] * float64(o)
 		}
@@ -93,18 +98,38 @@ func seqLoss(s *SeqModel, hist []Event, target int32, mask []float32) float64 {
 // output embeddings, biases, position gates, and with attention the
 // position embeddings and Wq, Wk, Wv) against central finite
 // differences of the float64 reference loss, with and without a dropout
-// mask, on a history with a repeated item and one longer than the window.
+// mask, on a history with a repeated item and one longer than the window;
+// with a counting prior, also α's.
 func TestSeqGradients(t *testing.T) {
 	for _, att := range []bool{false, true} {
-		testSeqGradients(t, att)
+		for _, prior := range []bool{false, true} {
+			testSeqGradients(t, att, prior, false)
+		}
 	}
 }
 
-func testSeqGradients(t *testing.T, att bool) {
+// TestTiedGradient: with one table for input and output embeddings, the
+// gradient the trainer steps (input rows plus output rows) matches the
+// finite differences of the shared table.
+func TestTiedGradient(t *testing.T) {
+	for _, att := range []bool{false, true} {
+		testSeqGradients(t, att, true, true)
+	}
+}
+
+func testSeqGradients(t *testing.T, att, withPrior, tied bool) {
 	const N = 9
 	rng := rand.New(rand.NewPCG(4, 5))
-	o := SeqOptions{Dim: 5, Window: 4, EmbedStd: 0.5, Attention: att}.withDefaults()
+	o := SeqOptions{Dim: 5, Window: 4, EmbedStd: 0.5, Attention: att, Prior: withPrior, Tied: tied}.withDefaults()
 	s := newSeqModel(N, o, rng)
+	var prior []float32
+	if withPrior {
+		s.Prior.Data[0] = 0.7
+		prior = make([]float32, N*ranking.NFeatures)
+		for c := range N {
+			prior[c*ranking.NFeatures+ranking.FeatCovis] = float32(rng.Float64() * 2)
+		}
+	}
 	for i := range s.Gate.Data {
 		s.Gate.Data[i] = float32(0.5 + 0.5*rng.NormFloat64())
 	}
@@ -123,11 +148,11 @@ func testSeqGradients(t *testing.T, att bool) {
 		sh := s.newShard(N)
 		sh.dOut = make([]float32, N*o.Dim)
 		sh.dBias = make([]float64, N)
-		loss, ok := s.exampleGrad(sh, items, idx, nil, hist, target, m)
+		loss, ok := s.exampleGrad(sh, items, idx, nil, prior, hist, target, m)
 		if !ok {
 			t.Fatal("example skipped")
 		}
-		if want := seqLoss(s, hist, target, m); math.Abs(loss-want) > 1e-5 {
+		if want := seqLoss(s, hist, target, m, prior); math.Abs(loss-want) > 1e-5 {
 			t.Fatalf("loss %v, reference %v", loss, want)
 		}
 		dIn := make([]float64, len(s.In.Data))
@@ -143,6 +168,14 @@ func testSeqGradients(t *testing.T, att bool) {
 			w    []float32
 			g    []float64
 		}{{"in", s.In.Data, dIn}, {"out", s.Out.Data, dOut}, {"bias", s.Bias.Data, sh.dBias}, {"gate", s.Gate.Data, sh.dGate}}
+		if tied {
+			// One table: its gradient is the sum of both, as the trainer
+			// steps it.
+			for i := range dIn {
+				dIn[i] += dOut[i]
+			}
+			checks = append(checks[:1], checks[2:]...)
+		}
 		if att {
 			checks = append(checks, []struct {
 				name string
@@ -150,18 +183,25 @@ func testSeqGradients(t *testing.T, att bool) {
 				g    []float64
 			}{{"pos", s.Pos.Data, sh.dPos}, {"wq", s.Wq.Data, sh.dWq}, {"wk", s.Wk.Data, sh.dWk}, {"wv", s.Wv.Data, sh.dWv}}...)
 		}
+		if withPrior {
+			checks = append(checks, struct {
+				name string
+				w    []float32
+				g    []float64
+			}{"prior", s.Prior.Data, []float64{sh.dPrior}})
+		}
 		for _, tc := range checks {
 			for i := range tc.w {
 				const eps = 1e-2
 				w0 := tc.w[i]
 				tc.w[i] = w0 + eps
-				lp := seqLoss(s, hist, target, m)
+				lp := seqLoss(s, hist, target, m, prior)
 				tc.w[i] = w0 - eps
-				lm := seqLoss(s, hist, target, m)
+				lm := seqLoss(s, hist, target, m, prior)
 				tc.w[i] = w0
 				fd := (lp - lm) / (2 * eps)
 				if math.Abs(fd-tc.g[i]) > 1e-3*(1+math.Abs(fd)) {
-					t.Errorf("attention=%v mask=%v: %s[%d]: gradient %v, finite difference %v", att, m != nil, tc.name, i, tc.g[i], fd)
+					t.Errorf("attention=%v prior=%v tied=%v mask=%v: %s[%d]: gradient %v, finite difference %v", att, withPrior, tied, m != nil, tc.name, i, tc.g[i], fd)
 				}
 			}
 		}
@@ -170,7 +210,7 @@ func testSeqGradients(t *testing.T, att bool) {
 
 // TestTrainSeqLearnsChain: on a deterministic chain the sequence encoder
 // alone (pooled with uniform negatives; with attention and popularity-drawn
-// corrected negatives) must rank the next item first, and a seed gives
+// corrected negatives; with tied tables) must rank the next item first, and a seed gives
 // identical weights with 1 and 2 goroutines.
 func TestTrainSeqLearnsChain(t *testing.T) {
 	d := chainData(300, 40, 6, 1)
@@ -178,8 +218,9 @@ func TestTrainSeqLearnsChain(t *testing.T) {
 	for s := range 40 {
 		val = append(val, Case{History: []Event{{Item: int32(s)}, {Item: int32((s + 1) % 40)}}, Target: int32((s + 2) % 40)})
 	}
-	for _, att := range []bool{false, true} {
-		o := SeqOptions{Dim: 16, Window: 3, Negatives: 16, BatchSize: 64, LR: 1e-2, Epochs: 15, Dropout: 0.1}
+	for _, variant := range []string{"pooled", "attention", "tied"} {
+		att := variant == "attention"
+		o := SeqOptions{Dim: 16, Window: 3, Negatives: 16, BatchSize: 64, LR: 1e-2, Epochs: 15, Dropout: 0.1, Tied: variant == "tied"}
 		if att {
 			o.Attention, o.NegPower = true, 0.75
 		}
@@ -188,7 +229,7 @@ func TestTrainSeqLearnsChain(t *testing.T) {
 			t.Fatal(err)
 		}
 		if v := seqNDCG(m1, val, 1, 2); v < 0.95 {
-			t.Errorf("attention=%v: NDCG@1 of the next item %.3f, want ≥ 0.95", att, v)
+			t.Errorf("%s: NDCG@1 of the next item %.3f, want ≥ 0.95", variant, v)
 		}
 		m2, err := TrainSeq(d, val, o, 3, 2, nil)
 		if err != nil {
@@ -196,7 +237,7 @@ func TestTrainSeqLearnsChain(t *testing.T) {
 		}
 		for i := range m1.In.Data {
 			if m1.In.Data[i] != m2.In.Data[i] {
-				t.Fatalf("attention=%v: weights differ between 1 and 2 goroutines", att)
+				t.Fatalf("%s: weights differ between 1 and 2 goroutines", variant)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package training
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 
@@ -42,6 +43,9 @@ type Result struct {
 	// SeqWeight is the seq feature's initial weight (chosen among
 	// Options.SeqWeights on validation).
 	SeqWeight float64
+	// PopWeight is the pop_7d feature's initial weight (chosen among
+	// Options.PopWeights on validation; 0 without them).
+	PopWeight float64
 	// SeqCurve is the first SeqModel's training curve (empty without Seq).
 	SeqCurve Curve
 	// Curve is the training curve.
@@ -86,8 +90,9 @@ type trainer struct {
 	attrG    *ranking.SparseGrad
 	bi       batchItems
 	shards   [shards]*shard
-	// seqWeight is the seq feature's initial weight chosen on validation.
-	seqWeight float64
+	// seqWeight and popWeight are the initial weights of the seq and
+	// pop_7d features chosen on validation.
+	seqWeight, popWeight float64
 }
 
 // Train learns the fusion scorer, the collab item vectors and the attribute
@@ -182,24 +187,37 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 			n.seq = append(n.seq, sm)
 		}
 	}
+	// chooseU sets the initial weight of scalar feature f to the best of
+	// ws on the validation cases (the first without them) and returns it.
+	chooseU := func(f int, ws []float64) float64 {
+		n.model.U[f] = float32(ws[0])
+		if len(ws) < 2 || len(val) == 0 {
+			return ws[0]
+		}
+		best, bestW := math.Inf(-1), ws[0]
+		for _, w := range ws {
+			n.model.U[f] = float32(w)
+			if v := newScorer(n, tr.x).NDCG(val, 10, o.Workers); v > best {
+				best, bestW = v, w
+			}
+		}
+		n.model.U[f] = float32(bestW)
+		return bestW
+	}
+	if len(o.PopWeights) > 0 && tr.timed {
+		tr.popWeight = chooseU(ranking.FeatPop7d, o.PopWeights)
+	}
 	if len(n.seq) > 0 {
 		ws := o.SeqWeights
 		if len(ws) == 0 {
 			ws = []float64{1}
 		}
-		n.model.U[ranking.FeatEngine] = float32(ws[0])
-		if len(ws) > 1 && len(val) > 0 {
-			// The initial weight of the seq feature, chosen on the
-			// validation cases.
-			best := math.Inf(-1)
-			for _, w := range ws {
-				n.model.U[ranking.FeatEngine] = float32(w)
-				if v := newScorer(n, tr.x).NDCG(val, 10, o.Workers); v > best {
-					best, tr.seqWeight = v, w
-				}
-			}
-			n.model.U[ranking.FeatEngine] = float32(tr.seqWeight)
+		if a := meanPrior(n.seq); a > 0 {
+			// Encoders trained on top of counting were fitted to the
+			// mix covis + seq/α: try that weight too.
+			ws = append(slices.Clone(ws), 1/a)
 		}
+		tr.seqWeight = chooseU(ranking.FeatEngine, ws)
 	}
 	for s := range tr.shards {
 		sh := &shard{g: n.model.NewGrads(), f: newFeaturizer(tr.x), ws: n.newExampleWS()}
@@ -209,7 +227,7 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		tr.shards[s] = sh
 	}
 
-	res := &Result{Layout: n.layout, BestValidation: math.NaN(), Seq: n.seq, SeqWeight: float64(n.model.U[ranking.FeatEngine]), SeqCurve: seqCurve}
+	res := &Result{Layout: n.layout, BestValidation: math.NaN(), Seq: n.seq, SeqWeight: float64(n.model.U[ranking.FeatEngine]), PopWeight: float64(n.model.U[ranking.FeatPop7d]), SeqCurve: seqCurve}
 	var best *net
 	bad := 0
 	if len(val) > 0 {

@@ -104,3 +104,70 @@ func TestTrainReproducible(t *testing.T) {
 		})
 	}
 }
+
+// TestHoldOut: each user with three or more events gives its last as a
+// validation case; in timed data the rest of its basket (same time) is
+// neither history nor dropped from training, and the case carries the
+// target's time.
+func TestHoldOut(t *testing.T) {
+	d := &Data{NumItems: 6, Users: [][]Event{
+		{{Item: 0, Time: 10}, {Item: 1, Time: 20}, {Item: 2, Time: 30}, {Item: 3, Time: 30}},
+		{{Item: 4, Time: 5}, {Item: 5, Time: 6}},
+	}}
+	in, val := HoldOut(d)
+	if len(val) != 1 {
+		t.Fatalf("%d cases, want 1", len(val))
+	}
+	c := val[0]
+	if c.Target != 3 || c.Time != 30 || len(c.History) != 2 || c.History[1].Item != 1 {
+		t.Errorf("case %+v, want target 3 at 30 after items 0 and 1", c)
+	}
+	if len(in.Users[0]) != 3 || len(in.Users[1]) != 2 || len(d.Users[0]) != 4 {
+		t.Errorf("training lengths %d, %d (input %d), want 3, 2 (4)", len(in.Users[0]), len(in.Users[1]), len(d.Users[0]))
+	}
+	u := &Data{NumItems: 3, Users: [][]Event{{{Item: 0}, {Item: 1}, {Item: 2}}}}
+	_, val = HoldOut(u)
+	if len(val) != 1 || len(val[0].History) != 2 || val[0].Time != 0 {
+		t.Errorf("untimed case %+v, want two history events and time 0", val)
+	}
+}
+
+// TestPopWeightChosen: when the held-out targets are what was popular in
+// the week before them, the counting start picks a positive pop_7d weight
+// (scored at each case's own time) and ranks better than without it.
+func TestPopWeightChosen(t *testing.T) {
+	const day, n = 86400, 60
+	rng := rand.New(rand.NewPCG(3, 4))
+	hot := func(tm int64) int32 { return int32(tm / (7 * day) % n) }
+	d := &Data{NumItems: n}
+	for range 200 { // evaluated users: three random purchases, then the week's hot item
+		last := int64(14+rng.IntN(80)) * day
+		seq := []Event{}
+		for k := range 3 {
+			seq = append(seq, Event{Item: int32(rng.IntN(n)), Time: int64(k+1) * day})
+		}
+		d.Users = append(d.Users, append(seq, Event{Item: hot(last), Time: last}))
+	}
+	for range 600 { // background buyers of the week's hot item
+		tm := int64(rng.IntN(100*day)) + 1
+		d.Users = append(d.Users, []Event{{Item: hot(tm), Time: tm}})
+	}
+	in, val := HoldOut(d)
+	o := Options{Seed: 1, CollabDim: 8, DModel: 8, DAttn: 4, Recent: 2, Epochs: -1, InitCovis: 1, PopWeights: []float64{0, 1}}
+	res, err := Train(in, val, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PopWeight != 1 {
+		t.Fatalf("pop_7d weight %v, want 1", res.PopWeight)
+	}
+	o.PopWeights = nil
+	res0, err := Train(in, val, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with, without := res.NewScorer(in).NDCG(val, 10, 2), res0.NewScorer(in).NDCG(val, 10, 2)
+	if with < without+0.3 {
+		t.Errorf("NDCG@10 %.3f with the pop weight, %.3f without: want a clear gain", with, without)
+	}
+}

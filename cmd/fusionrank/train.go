@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -64,13 +63,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fusionrank.Errorf(fusionrank.Conflict, "no events to learn from: import or send events first")
 	}
 	// Validation: each user's last event, predicted from the events before it.
-	var val []training.Case
-	for u, seq := range data.Users {
-		if len(seq) >= 3 {
-			val = append(val, training.Case{History: slices.Clone(seq[:len(seq)-1]), Target: seq[len(seq)-1].Item})
-			data.Users[u] = seq[:len(seq)-1]
-		}
-	}
+	in, val := training.HoldOut(data.Data)
+	data.Data = in
 	logf("training on %d users, %d items, %d validation cases (%.1fs to load)", len(data.Users), data.NumItems, len(val), time.Since(start).Seconds())
 	// The options chosen on the Beauty validation split (evaluation/fusion) are the
 	// defaults; --seed and --epochs override them.

@@ -48,22 +48,8 @@ func Data(s *evaluation.Sequences) *training.Data {
 	return d
 }
 
-// HoldOut splits d: every user with at least three events gives its last
-// event as a validation case and keeps the rest for training.
-func HoldOut(d *training.Data) (*training.Data, []training.Case) {
-	in := *d
-	in.Users = make([][]training.Event, len(d.Users))
-	var val []training.Case
-	for u, seq := range d.Users {
-		if len(seq) >= 3 {
-			in.Users[u] = seq[:len(seq)-1]
-			val = append(val, training.Case{History: seq[:len(seq)-1], Target: seq[len(seq)-1].Item})
-		} else {
-			in.Users[u] = seq
-		}
-	}
-	return &in, val
-}
+// HoldOut splits d for early stopping (training.HoldOut).
+func HoldOut(d *training.Data) (*training.Data, []training.Case) { return training.HoldOut(d) }
 
 // Fit trains on train.
 func (m *Model) Fit(ctx context.Context, train *evaluation.Sequences) error {
@@ -127,12 +113,21 @@ func (m *Model) Version() string {
 		if q.Attention {
 			v += ",attention"
 		}
+		if q.Tied {
+			v += ",tied"
+		}
+		if q.Prior {
+			v += ",prior"
+		}
 		v += ")"
 	}
 	if m.res != nil {
 		v += fmt.Sprintf(",epoch=%d", m.res.BestEpoch)
 		if m.res.Seq != nil {
 			v += fmt.Sprintf(",seq_weight=%g", m.res.SeqWeight)
+		}
+		if len(m.Options.PopWeights) > 0 {
+			v += fmt.Sprintf(",pop7d_init=%g", m.res.PopWeight)
 		}
 		v += fmt.Sprintf(",train=%.0fs", m.seconds)
 	}

@@ -9,19 +9,23 @@ import "github.com/fusionrank/fusionrank/training"
 // negatives per example (followers of its most recent item), the covis
 // weight started at 1 (training starts from the counting model), AdamW at
 // 2e-4 without weight decay, at most 8 epochs with early stopping on the
-// held-out NDCG@10 (patience 3; epoch 0, the initial model, counts).
+// held-out NDCG@10 (patience 3; epoch 0, the initial model, counts). On
+// timed data (retail) the counting start also has recent popularity: the
+// initial pop_7d weight is the best of PopWeights on the held-out cases.
 func Options() training.Options {
 	return training.Options{
 		Seed: 1, CollabDim: 64, AttrDim: 64, DModel: 64, DAttn: 16, Recent: 5,
 		Epochs: 8, Patience: 3, Encoder: true, BatchSize: 128, Negatives: 128, NegPower: 0.75,
 		HardNegatives: 2, InitCovis: 1, LR: 2e-4, EmbedStd: 0.1, MaxValidation: 1500,
+		PopWeights: []float64{0, 0.25, 0.5, 1, 2, 4},
 	}
 }
 
 // SeqOptions returns Options plus the sequence encoder (training.Options.Seq),
 // the configuration of `fusionrank eval s3rec --model fusion`, chosen on the
 // Beauty validation split (docs/evaluation.md, "Fusion with a sequence
-// encoder"): the scorer starts from the counting model and the mean score of
+// encoder", third round: one table for the encoder's input and output
+// embeddings): the scorer starts from the counting model and the mean score of
 // the SeqModels enters as the engine_score feature with the weight that
 // scores best on the held-out cases; the scorer is not trained further
 // (Epochs < 0). The service cannot compute the seq feature yet, so
@@ -29,7 +33,7 @@ func Options() training.Options {
 func SeqOptions() training.Options {
 	o := Options()
 	o.Epochs = -1
-	o.Seq = &training.SeqOptions{Dim: 128, Window: 20, Negatives: 2048, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 1}
-	o.SeqWeights = []float64{0.03, 0.06, 0.09, 0.125, 0.18, 0.25, 0.5}
+	o.Seq = &training.SeqOptions{Dim: 128, Window: 20, Negatives: 2048, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 1, Tied: true}
+	o.SeqWeights = []float64{0.06, 0.125, 0.18, 0.25, 0.35, 0.5, 0.7, 1}
 	return o
 }

@@ -74,10 +74,12 @@ func main() {
 	members := flag.Int("members", 1, "")
 	att := flag.Bool("att", false, "")
 	negpow := flag.Float64("negpow", 0, "")
+	prior := flag.Bool("prior", false, "train the encoder on top of the covis prior")
+	tied := flag.Bool("tied", false, "one table for input and output item embeddings")
 	seqs := flag.String("sequences", "../shared/datasets/amazon-beauty/Beauty.txt", "")
 	attrs := flag.String("attributes", "../shared/datasets/amazon-beauty/Beauty_item2attributes.json", "")
 	flag.Parse()
-	so := training.SeqOptions{Dim: *dim, Window: *win, Negatives: *neg, BatchSize: *bs, LR: *lr, WeightDecay: *wd, Dropout: *drop, Epochs: *ep, Patience: *pat, Members: *members, Attention: *att, NegPower: *negpow}
+	so := training.SeqOptions{Dim: *dim, Window: *win, Negatives: *neg, BatchSize: *bs, LR: *lr, WeightDecay: *wd, Dropout: *drop, Epochs: *ep, Patience: *pat, Members: *members, Attention: *att, NegPower: *negpow, Prior: *prior, Tied: *tied}
 	d, err := s3rec.Load(*seqs)
 	if err != nil {
 		panic(err)
@@ -106,8 +108,16 @@ func main() {
 		fm := fusion.New("fusion", o)
 		m = fm
 		defer func() {
-			fmt.Fprintf(os.Stderr, "seq weight %v best epoch %d\n", fm.Result().SeqWeight, fm.Result().BestEpoch)
+			r := fm.Result()
+			if r.Seq[0].Prior != nil {
+				fmt.Fprintf(os.Stderr, "prior weight α %v\n", r.Seq[0].Prior.Data[0])
+			}
+			fmt.Fprintf(os.Stderr, "seq weight %v best epoch %d\n", r.SeqWeight, r.BestEpoch)
 		}()
+	}
+	if *mode == "blend" {
+		blend(so, *seed, valTrain, valCases, st)
+		return
 	}
 	if *mode == "multi" {
 		dd := fusion.Data(valTrain)
