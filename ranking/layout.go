@@ -96,11 +96,13 @@ func finite(v []float32) bool {
 }
 
 // FeatureNames are the scalar features f_c of the scorer, in order. Counts enter as
-// log(1+x); the engine score is standardised within the request.
-var FeatureNames = []string{"pop_1h", "pop_1d", "pop_7d", "covis", "engine_score", "has_engine_score"}
+// log(1+x); the engine score is standardised within the request; seq is the
+// sequence encoder's score (SeqEncoder), 0 for models without one. New
+// features are appended, so a model trained with fewer (a prefix) still loads.
+var FeatureNames = []string{"pop_1h", "pop_1d", "pop_7d", "covis", "engine_score", "has_engine_score", "seq"}
 
 // NFeatures is len(FeatureNames).
-const NFeatures = 6
+const NFeatures = 7
 
 // Feature indexes.
 const (
@@ -110,6 +112,7 @@ const (
 	FeatCovis
 	FeatEngine
 	FeatHasEngine
+	FeatSeq
 )
 
 // CovisDecay weighs the co-visitation count with the j-th most recent item by

@@ -143,3 +143,20 @@ func (m *Model) checkFinite() error {
 	}
 	return nil
 }
+
+// WithFeatures returns a copy of m that takes n ≥ NFeatures scalar features,
+// the new ones weighted 0: a model trained before features were appended
+// scores exactly as before.
+func (m *Model) WithFeatures(n int) *Model {
+	if n < m.cfg.NFeatures {
+		panic("ranking: WithFeatures cannot drop features")
+	}
+	cfg := m.cfg.clone()
+	cfg.NFeatures = n
+	w := NewModel(cfg)
+	dst := w.Tensors()
+	for i, t := range m.Tensors() {
+		copy(dst[i].Data, t.Data) // u: the old features, a prefix
+	}
+	return w
+}

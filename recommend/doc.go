@@ -24,7 +24,11 @@
 // scores it keeps the engine's order.
 //
 // Models (the live model) holds the active model: its weights, the vectors it learned
-// per item (collab, attr), and every item's precomputed keys and values. A newly
+// per item (collab, attr, and the sequence encoder's rows), and every item's precomputed
+// keys and values. When the model has a sequence encoder (Spec.Seq), each candidate's
+// seq feature is its score over the shopper's distinct recent items
+// (ranking.SeqEncoder), computed per request from those rows. A model registered
+// before a scalar feature was appended loads with that feature weighted 0. A newly
 // activated model is loaded beside the old one and swapped in with one atomic store; a
 // request takes the pointer once, so in-flight requests finish on the model they began
 // with. Registry is the model registry in Postgres.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,9 +27,16 @@ type Spec struct {
 	Features []string       `json:"features"`
 	// Learned lists the modalities whose item vectors were learned by training and are
 	// stored in item_vectors under the model's version (collab, attr).
-	Learned []string       `json:"learned"`
-	Notes   map[string]any `json:"notes,omitempty"`
+	Learned []string `json:"learned"`
+	// Seq is the sequence encoder whose score is the seq feature, nil
+	// without one; its item rows are stored in item_vectors as modality
+	// SeqModality (dim+1 floats: the vector, then the bias).
+	Seq   *ranking.SeqEncoder `json:"seq,omitempty"`
+	Notes map[string]any      `json:"notes,omitempty"`
 }
+
+// SeqModality names the sequence encoder's item rows in item_vectors.
+const SeqModality = "seq"
 
 // Registry is the model registry in Postgres: every trained version with its config,
 // weights, training-data checksum and offline metrics; at most one is active.
@@ -254,9 +262,18 @@ func (m *Models) load(ctx context.Context, version string) (*live, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f := model.Config().NFeatures; f != 0 && f < ranking.NFeatures && slices.Equal(spec.Features, ranking.FeatureNames[:f]) {
+		// Trained before features were appended: the new ones weigh 0.
+		model = model.WithFeatures(ranking.NFeatures)
+	}
 	spec.Ranking = model.Config()
 	if spec.Ranking.NFeatures != ranking.NFeatures && spec.Ranking.NFeatures != 0 {
 		return nil, fmt.Errorf("model has %d scalar features; this server computes %d", spec.Ranking.NFeatures, ranking.NFeatures)
+	}
+	if spec.Seq != nil {
+		if err := spec.Seq.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	if spec.Ranking.MaxQueryTokens != spec.Layout.Tokens() {
 		return nil, fmt.Errorf("model has %d query slots; its layout needs %d", spec.Ranking.MaxQueryTokens, spec.Layout.Tokens())
@@ -271,6 +288,9 @@ func (m *Models) load(ctx context.Context, version string) (*live, error) {
 			return nil, fmt.Errorf("learned modality %q is not in the model", mod)
 		}
 		l.learned[mod] = &features.Block{Name: mod, Dim: spec.Ranking.Modalities[j].Dim}
+	}
+	if spec.Seq != nil {
+		l.learned[SeqModality] = &features.Block{Name: SeqModality, Dim: spec.Seq.Dim + 1}
 	}
 	// Learned vectors, by item id.
 	vecs := map[string]map[string][]byte{}

@@ -119,6 +119,9 @@ type scratch struct {
 	hits   []retrieval.Hit
 	pops   []features.Popularity
 	slots  []int32
+	// the sequence encoder's recent rows and query
+	seqRecent [][]float32
+	seqH      []float32
 }
 
 // cand is one candidate item of a request.
@@ -335,6 +338,36 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, sc *sc
 	}
 }
 
+// seqFeature writes the live model's sequence-encoder score of every candidate
+// (ranking.SeqEncoder over the user's distinct recent items) into the seq feature;
+// models without an encoder leave it 0.
+func (s *Service) seqFeature(l *live, rc *reqctx, cands []cand, sc *scratch) {
+	e, b := l.spec.Seq, l.learned[SeqModality]
+	if e == nil || b == nil {
+		return
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	sc.seqRecent = sc.seqRecent[:0]
+	s.catalog.RLock()
+	for _, id := range rc.recent[:min(len(rc.recent), e.Window)] {
+		var v []float32
+		if slot, ok := s.catalog.Slot(id); ok {
+			v = b.Vector(slot)
+		}
+		sc.seqRecent = append(sc.seqRecent, v)
+	}
+	s.catalog.RUnlock()
+	sc.seqH = grow32(sc.seqH, e.Dim)
+	e.QueryTo(sc.seqH, sc.seqRecent)
+	for i, c := range cands {
+		var row []float32
+		row = b.Vector(c.slot)
+		sc.feats[i*ranking.NFeatures+ranking.FeatSeq] = e.Score(sc.seqH, row)
+	}
+	clear(sc.seqRecent) // no reference to the model's rows outlives the request
+}
+
 // popularities returns the candidates' popularity windows: from the feature store's
 // in-process snapshot when it is being kept, else from Redis.
 // The slices are the request's scratch memory.
@@ -357,6 +390,9 @@ func (s *Service) score(ctx context.Context, l *live, rc *reqctx, cands []cand, 
 	defer s.pool.Put(sc)
 	sc.feats = grow32(sc.feats, len(cands)*ranking.NFeatures)
 	s.features(ctx, rc, cands, sc)
+	if l != nil {
+		s.seqFeature(l, rc, cands, sc)
+	}
 	if l != nil {
 		s.scoreModel(l, rc, cands, sc, explain)
 	} else {

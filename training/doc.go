@@ -31,6 +31,7 @@
 //	pop_w    = log(1 + #interactions with c in [T−w, T))         w = 1h, 1d, 7d
 //	covis    = CovisFeature(n_0 … n_4),  n_j = #(r_j → c) direct follows before T
 //	engine_score = has_engine_score = 0
+//	seq      = the sequence encoder's score (below), 0 without one
 //
 // r_j the j-th most recent distinct history item. In untimed data (every
 // Time 0) there is no clock shared between users: counts then include every
@@ -61,28 +62,37 @@
 // (every position of every training sequence) and with early stopping on
 // the same validation cases:
 //
-//	h      = Σ_{k < min(W, |H|)} g_k ⊙ E[r_k]  (+ the attention read below)
+//	h      = Σ_{k < min(W, |R|)} g_k ⊙ E[r_k]  (+ the attention read below)
 //	seq(c) = h · O[c] + b_c
 //
-// r_k the item of the k-th most recent event, E and O input and output item
-// embeddings, g_k a learned gate per position. With SeqOptions.Attention
-// the latest token also reads the window: x_k = E[r_k] + P_k,
+// r_k the k-th most recent distinct history item (as the feature store keeps
+// recent items), E and O input and output item embeddings (one table with
+// SeqOptions.Tied), g_k a learned gate per position. With
+// SeqOptions.Attention the latest token also reads the window: x_k = E[r_k] + P_k,
 // a = softmax_k((x_0 Wq)·(x_k Wk)/√dim), h += Σ_k a_k x_k Wv. Its loss is the
 // softmax cross-entropy of the positive over the batch's positives and
 // SeqOptions.Negatives shared negatives (uniform, or ∝ (1+count)^NegPower
 // with log(Negatives·q_c) subtracted from the logits), the history excluded,
-// inverted dropout on h; AdamW. SeqOptions.Members models (seeds Seed,
-// Seed+1, …) are trained and their mean score is the scorer's engine_score
-// feature (has_engine_score = 1) in training and scoring. Its weight u
-// starts at the best of Options.SeqWeights on the validation cases (the
-// scorer otherwise initialised as usual); with Epochs < 0 the scorer is
-// not trained further. Training the scorer on top does not pay: the seq
-// score is fitted on the very examples the scorer trains on, so it is more
-// confident there than on unseen histories and the scorer learns to
-// over-trust it (held-out NDCG falls from the first epoch).
+// inverted dropout on h; AdamW. With SeqOptions.Prior every training logit
+// also gets α·covis(c) (point in time, α learned), so the encoder learns what
+// counting misses. SeqOptions.Members models (seeds Seed, Seed+1, …) are
+// trained and their mean score is the scorer's seq feature in training and
+// scoring. Its weight u starts at the best of Options.SeqWeights on the
+// validation cases (the scorer otherwise initialised as usual); with
+// Epochs < 0 the scorer is not trained further. Training the scorer on top
+// does not pay on Beauty: the seq score is fitted on the very examples the
+// scorer trains on, so it is more confident there than on unseen histories
+// and the scorer learns to over-trust it (held-out NDCG falls from the first
+// epoch); early stopping then keeps the start.
 //
-// The service does not compute seq(c) yet (its engine_score is the caller's
-// search score), so a model trained with Seq is for offline evaluation.
+// The service computes seq(c) for one tied encoder without attention
+// (Result.SeqEncoder exports it as ranking.SeqEncoder: the gates and each
+// item's row [E[c], b_c]); the other variants are for offline comparison.
+//
+// The initial weight of pop_7d is likewise the best of Options.PopWeights
+// (timed data only), so the start is counting plus recent popularity.
+// Validation cases (HoldOut: each user's last event) are scored at their own
+// time: point-in-time features count the interactions before the target.
 //
 // After each epoch the model is scored on the validation cases through the
 // serving path (Layout.Build, ItemKV, QueryTo, ScoreTo) and NDCG@10 over the

@@ -154,14 +154,13 @@ func (n *net) seqFeatures(feats []float32, items []int32, hist []Event, h []floa
 	}
 	F := ranking.NFeatures
 	for c := range items {
-		feats[c*F+ranking.FeatEngine] = 0
-		feats[c*F+ranking.FeatHasEngine] = 1
+		feats[c*F+ranking.FeatSeq] = 0
 	}
 	w := 1 / float32(len(n.seq))
 	for _, s := range n.seq {
 		s.QueryTo(h, hist)
 		for c, it := range items {
-			feats[c*F+ranking.FeatEngine] += w * s.Score(h, it)
+			feats[c*F+ranking.FeatSeq] += w * s.Score(h, it)
 		}
 	}
 }

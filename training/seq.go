@@ -1,8 +1,10 @@
 package training
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 
@@ -90,10 +92,11 @@ func (o SeqOptions) withDefaults() SeqOptions {
 }
 
 // SeqModel is the sequence encoder of the query side: a position-aware
-// pooling of the user's last Window events. With r_k the item of the k-th
-// most recent event (k = 0 the latest; repeats count), E the input and O
-// the output item embeddings, g_k the learned gate of position k and b_c an
-// item bias,
+// pooling of the user's last Window distinct items. With r_k the k-th most
+// recent distinct item (k = 0 the latest; an item seen twice counts at its
+// latest position, as in the feature store's recent items), E the input and
+// O the output item embeddings (one table when Tied), g_k the learned gate
+// of position k and b_c an item bias,
 //
 //	h      = Σ_{k < min(Window, |H|)} g_k ⊙ E[r_k]
 //	seq(c) = h · O[c] + b_c
@@ -128,6 +131,7 @@ type SeqModel struct {
 
 // seqScratch holds a query's intermediates for the backward pass.
 type seqScratch struct {
+	items      []int32   // the distinct recent items, most recent first
 	n          int       // window length used
 	x, q, k, v []float32 // n × Dim (q: Dim)
 	a          []float64 // n
@@ -171,9 +175,10 @@ func (s *SeqModel) QueryTo(h []float32, hist []Event) {
 
 func (s *SeqModel) query(h []float32, hist []Event, sc *seqScratch) {
 	clear(h)
-	n := min(s.Window, len(hist))
-	for k := range n {
-		g, e := s.Gate.Row(k), s.In.Row(int(hist[len(hist)-1-k].Item))
+	sc.items = recentItems(sc.items, hist, s.Window)
+	n := len(sc.items)
+	for k, it := range sc.items {
+		g, e := s.Gate.Row(k), s.In.Row(int(it))
 		for i := range h {
 			h[i] += g[i] * e[i]
 		}
@@ -193,7 +198,7 @@ func (s *SeqModel) query(h []float32, hist []Event, sc *seqScratch) {
 	sc.a = sc.a[:n]
 	for k := range n {
 		x := sc.x[k*D : (k+1)*D]
-		copy(x, s.In.Row(int(hist[len(hist)-1-k].Item)))
+		copy(x, s.In.Row(int(sc.items[k])))
 		axpy32(x, 1, s.Pos.Row(k))
 		vecMat32(sc.k[k*D:(k+1)*D], x, s.Wk.Data, nil)
 		vecMat32(sc.v[k*D:(k+1)*D], x, s.Wv.Data, nil)
@@ -218,7 +223,7 @@ func (s *SeqModel) query(h []float32, hist []Event, sc *seqScratch) {
 
 // attentionBackward adds the gradients of the attention read given ∂L/∂h
 // (dh) to sh: Pos, Wq, Wk, Wv and the In rows of the window.
-func (s *SeqModel) attentionBackward(sh *seqShard, hist []Event, dh []float32) {
+func (s *SeqModel) attentionBackward(sh *seqShard, dh []float32) {
 	sc := &sh.sc
 	n, D := sc.n, s.Dim
 	if s.Wq == nil || n == 0 {
@@ -260,7 +265,7 @@ func (s *SeqModel) attentionBackward(sh *seqShard, hist []Event, dh []float32) {
 			sh.g64[i] = float64(v)
 			sh.dPos[k*D+i] += float64(v)
 		}
-		sh.dIn.Add(int(hist[len(hist)-1-k].Item), sh.g64, 1)
+		sh.dIn.Add(int(sc.items[k]), sh.g64, 1)
 	}
 }
 
@@ -420,8 +425,8 @@ func (s *SeqModel) exampleGrad(sh *seqShard, items, idx []int32, corr []float64,
 			sh.dh[i] *= mask[i]
 		}
 	}
-	for k := 0; k < s.Window && k < len(hist); k++ {
-		r := int(hist[len(hist)-1-k].Item)
+	for k, it := range sh.sc.items {
+		r := int(it)
 		g, e := s.Gate.Row(k), s.In.Row(r)
 		dg := sh.dGate[k*D : (k+1)*D]
 		for i := range D {
@@ -430,7 +435,7 @@ func (s *SeqModel) exampleGrad(sh *seqShard, items, idx []int32, corr []float64,
 		}
 		sh.dIn.Add(r, sh.g64, 1)
 	}
-	s.attentionBackward(sh, hist, sh.dh)
+	s.attentionBackward(sh, sh.dh)
 	return loss, true
 }
 
@@ -804,4 +809,30 @@ func meanPrior(ms []*SeqModel) float64 {
 		a += float64(m.Prior.Data[0])
 	}
 	return a / float64(len(ms))
+}
+
+// SeqEncoder returns the served form of the trained sequence encoder and
+// every item's row [e_c, b_c] (ranking.SeqEncoder), or nil, nil, nil when
+// the model has none. It fails for an encoder the service cannot compute:
+// more than one member, separate input and output tables, or attention.
+func (r *Result) SeqEncoder() (*ranking.SeqEncoder, [][]float32, error) {
+	if len(r.Seq) == 0 {
+		return nil, nil, nil
+	}
+	if len(r.Seq) > 1 {
+		return nil, nil, fmt.Errorf("training: %d sequence encoders; the service computes one", len(r.Seq))
+	}
+	s := r.Seq[0]
+	if s.In != s.Out || s.Wq != nil {
+		return nil, nil, fmt.Errorf("training: the service computes a sequence encoder with tied tables and no attention")
+	}
+	e := &ranking.SeqEncoder{Dim: s.Dim, Window: s.Window, Gates: slices.Clone(s.Gate.Data)}
+	rows := make([][]float32, s.In.Rows())
+	for c := range rows {
+		row := make([]float32, s.Dim+1)
+		copy(row, s.In.Row(c))
+		row[s.Dim] = s.Bias.Data[c]
+		rows[c] = row
+	}
+	return e, rows, nil
 }

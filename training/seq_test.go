@@ -3,6 +3,7 @@ package training
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/fusionrank/fusionrank/ranking"
@@ -14,18 +15,24 @@ import (
 // its logit.
 func seqLoss(s *SeqModel, hist []Event, target int32, mask []float32, prior []float32) float64 {
 	h := make([]float64, s.Dim)
-	for k := 0; k < s.Window && k < len(hist); k++ {
-		g, e := s.Gate.Row(k), s.In.Row(int(hist[len(hist)-1-k].Item))
+	var recent []int32 // distinct, most recent first
+	for k := len(hist) - 1; k >= 0 && len(recent) < s.Window; k-- {
+		if !slices.Contains(recent, hist[k].Item) {
+			recent = append(recent, hist[k].Item)
+		}
+	}
+	for k, it := range recent {
+		g, e := s.Gate.Row(k), s.In.Row(int(it))
 		for i := range h {
 			h[i] += float64(g[i]) * float64(e[i])
 		}
 	}
 	if s.Wq != nil && len(hist) > 0 {
-		n, D := min(s.Window, len(hist)), s.Dim
+		n, D := len(recent), s.Dim
 		x := make([][]float64, n)
 		for k := range n {
 			x[k] = make([]float64, D)
-			for i, v := range s.In.Row(int(hist[len(hist)-1-k].Item)) {
+			for i, v := range s.In.Row(int(recent[k])) {
 				x[k][i] = float64(v) + float64(s.Pos.Row(k)[i])
 			}
 		}
@@ -243,8 +250,8 @@ func TestTrainSeqLearnsChain(t *testing.T) {
 	}
 }
 
-// TestSeqFeature: the engine_score feature is the mean of the members'
-// scores and has_engine_score is 1, for every candidate.
+// TestSeqFeature: the seq feature is the mean of the members' scores for
+// every candidate, and the engine features stay 0 (they are the caller's).
 func TestSeqFeature(t *testing.T) {
 	const N = 7
 	rng := rand.New(rand.NewPCG(8, 9))
@@ -259,8 +266,52 @@ func TestSeqFeature(t *testing.T) {
 	n.seq[1].ScoreTo(b, hist)
 	for c, it := range items {
 		f := feats[c*ranking.NFeatures:]
-		if want := (a[it] + b[it]) / 2; math.Abs(float64(f[ranking.FeatEngine]-want)) > 1e-6 || f[ranking.FeatHasEngine] != 1 {
-			t.Errorf("item %d: engine %v has %v, want %v and 1", it, f[ranking.FeatEngine], f[ranking.FeatHasEngine], want)
+		if want := (a[it] + b[it]) / 2; math.Abs(float64(f[ranking.FeatSeq]-want)) > 1e-6 || f[ranking.FeatEngine] != 0 || f[ranking.FeatHasEngine] != 0 {
+			t.Errorf("item %d: seq %v, engine %v, has engine %v; want %v, 0, 0", it, f[ranking.FeatSeq], f[ranking.FeatEngine], f[ranking.FeatHasEngine], want)
 		}
+	}
+}
+
+// TestSeqEncoderServed: the served form of a tied encoder scores every item
+// as the trained model does, for a history with a repeated item and one
+// longer than the window; untied encoders and ensembles are refused.
+func TestSeqEncoderServed(t *testing.T) {
+	const N = 12
+	rng := rand.New(rand.NewPCG(6, 7))
+	o := SeqOptions{Dim: 6, Window: 4, EmbedStd: 0.5, Tied: true}.withDefaults()
+	s := newSeqModel(N, o, rng)
+	for i := range s.Gate.Data {
+		s.Gate.Data[i] = float32(rng.NormFloat64())
+	}
+	for i := range s.Bias.Data {
+		s.Bias.Data[i] = float32(rng.NormFloat64())
+	}
+	enc, rows, err := (&Result{Seq: []*SeqModel{s}}).SeqEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist := []Event{{Item: 3}, {Item: 9}, {Item: 1}, {Item: 4}, {Item: 9}, {Item: 0}, {Item: 7}}
+	want := make([]float32, N)
+	s.ScoreTo(want, hist)
+	var recent [][]float32
+	for _, it := range recentItems(nil, hist, 50) {
+		recent = append(recent, rows[it])
+	}
+	h := make([]float32, enc.Dim)
+	enc.QueryTo(h, recent)
+	for c := range N {
+		if got := enc.Score(h, rows[c]); math.Abs(float64(got-want[c])) > 1e-5 {
+			t.Errorf("item %d: served %v, trained %v", c, got, want[c])
+		}
+	}
+	untied := newSeqModel(N, SeqOptions{Dim: 6, Window: 4}.withDefaults(), rng)
+	if _, _, err := (&Result{Seq: []*SeqModel{untied}}).SeqEncoder(); err == nil {
+		t.Error("untied encoder exported")
+	}
+	if _, _, err := (&Result{Seq: []*SeqModel{s, s}}).SeqEncoder(); err == nil {
+		t.Error("two members exported")
+	}
+	if e, r, err := (&Result{}).SeqEncoder(); e != nil || r != nil || err != nil {
+		t.Error("a model without encoder exported one")
 	}
 }

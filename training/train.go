@@ -217,7 +217,7 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 			// mix covis + seq/α: try that weight too.
 			ws = append(slices.Clone(ws), 1/a)
 		}
-		tr.seqWeight = chooseU(ranking.FeatEngine, ws)
+		tr.seqWeight = chooseU(ranking.FeatSeq, ws)
 	}
 	for s := range tr.shards {
 		sh := &shard{g: n.model.NewGrads(), f: newFeaturizer(tr.x), ws: n.newExampleWS()}
@@ -227,7 +227,7 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		tr.shards[s] = sh
 	}
 
-	res := &Result{Layout: n.layout, BestValidation: math.NaN(), Seq: n.seq, SeqWeight: float64(n.model.U[ranking.FeatEngine]), PopWeight: float64(n.model.U[ranking.FeatPop7d]), SeqCurve: seqCurve}
+	res := &Result{Layout: n.layout, BestValidation: math.NaN(), Seq: n.seq, SeqWeight: float64(n.model.U[ranking.FeatSeq]), PopWeight: float64(n.model.U[ranking.FeatPop7d]), SeqCurve: seqCurve}
 	var best *net
 	bad := 0
 	if len(val) > 0 {

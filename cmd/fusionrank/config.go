@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/fusionrank/fusionrank/recommend"
 	"log/slog"
 	"net"
 	"net/url"
@@ -127,7 +128,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		switch {
 		case !ok || err != nil || d <= 0 || d > 4096:
 			bad("FUSIONRANK_MODALITIES", "%q: expected name:dim with 1 ≤ dim ≤ 4096", part)
-		case name == "text" || name == "collab" || name == "attr":
+		case name == "text" || name == "collab" || name == "attr" || name == recommend.SeqModality:
 			bad("FUSIONRANK_MODALITIES", "%q: %s is built in and cannot be supplied by callers", part, name)
 		case seen[name]:
 			bad("FUSIONRANK_MODALITIES", "%q: modality named twice", name)

@@ -30,27 +30,33 @@ var fusionGlove = "../shared/datasets/glove/glove-6B-100d-top50k.txt.gz"
 
 // The fusion scorer and, for retail, its ablations.
 func init() {
-	// fusion: the scorer with the sequence encoder's score as a feature
-	// (offline only: the service does not compute it yet); fusion-noseq:
-	// the servable configuration that `fusionrank train` uses.
+	// s3rec fusion: the scorer with the sequence encoder's score as the seq
+	// feature, the scorer not trained further (fusion.SeqOptions); noseq: the
+	// first round's configuration without the encoder.
 	evalModels.s3rec["fusion"] = func() evaluation.Model { return fusion.New("fusion", fusion.SeqOptions()) }
 	evalModels.s3rec["fusion-noseq"] = func() evaluation.Model { return fusion.New("fusion-noseq", fusion.Options()) }
 	text := func(s *evaluation.Sequences) ([]training.FixedModality, error) {
 		return fusion.TextModality(fusionGlove)(s)
 	}
-	evalModels.retail["fusion"] = func() evaluation.Model {
-		m := fusion.New("fusion", fusion.Options())
-		m.Fixed = text
-		return m
+	// retail fusion: what `fusionrank train` trains (fusion.ServeOptions: the
+	// encoder, then the scorer from counting plus recent popularity) with the
+	// text modality; the others leave out the encoder (noseq), and the text
+	// or collab modality too (the ablations).
+	retail := func(name string, o training.Options, withText bool) {
+		evalModels.retail[name] = func() evaluation.Model {
+			m := fusion.New(name, o)
+			if withText {
+				m.Fixed = text
+			}
+			return m
+		}
 	}
-	evalModels.retail["fusion-notext"] = func() evaluation.Model { return fusion.New("fusion-notext", fusion.Options()) }
-	evalModels.retail["fusion-nocollab"] = func() evaluation.Model {
-		o := fusion.Options()
-		o.NoCollab = true
-		m := fusion.New("fusion-nocollab", o)
-		m.Fixed = text
-		return m
-	}
+	nocollab := fusion.Options()
+	nocollab.NoCollab = true
+	retail("fusion", fusion.ServeOptions(), true)
+	retail("fusion-noseq", fusion.Options(), true)
+	retail("fusion-notext", fusion.Options(), false)
+	retail("fusion-nocollab", nocollab, true)
 }
 
 const evalUsage = `usage: fusionrank eval <protocol> [flags]   (fusionrank eval <protocol> --help for its flags)

@@ -147,3 +147,43 @@ func TestModelSwapUnderLoad(t *testing.T) {
 		t.Fatalf("activate unknown: %d %s", r.status, r.body)
 	}
 }
+
+// TestOlderModelLoads: a model registered before the seq feature existed (six
+// scalar features) still loads and serves; the new feature weighs 0.
+func TestOlderModelLoads(t *testing.T) {
+	m := startMain(t, nil)
+	ctx := context.Background()
+	key := createKey(t, m, fusionrank.ScopeAdmin)
+	p := "older-"
+	var items []string
+	for i := range 5 {
+		id := fmt.Sprintf("%sitem%d", p, i)
+		items = append(items, id)
+		if r := do(t, "PUT", m.URL()+"/v1/items/"+id, key, map[string]any{"title": "a thing", "category": "c"}); r.status/100 != 2 {
+			t.Fatalf("put: %d %s", r.status, r.body)
+		}
+	}
+	layout := ranking.Layout{Recent: 2, RecentMod: "collab"}
+	cfg := ranking.Config{Modalities: []ranking.Modality{{Name: "collab", Dim: 4}}, DModel: 8, DAttn: 4, NFeatures: 6, MaxQueryTokens: layout.Tokens()}
+	model := ranking.NewRandomModel(cfg, rand.New(rand.NewPCG(1, 2)))
+	model.U[ranking.FeatCovis] = 1
+	learned := map[string]map[string][]float32{}
+	for _, id := range items {
+		learned[id] = map[string][]float32{"collab": {1, 0, 0, 1}}
+	}
+	spec := recommend.Spec{Ranking: cfg, Layout: layout, Features: ranking.FeatureNames[:6], Learned: []string{"collab"}}
+	version := fmt.Sprintf("%sv%d", p, time.Now().UnixNano())
+	if err := m.ModelRegistry.Register(ctx, version, model, nil, spec, nil, "test", learned); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ModelRegistry.ActivateModel(ctx, version); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Models.Sync(ctx); err != nil || m.Models.Version() != version {
+		t.Fatalf("sync: %v, serving %s", err, m.Models.Version())
+	}
+	r := do(t, "POST", m.URL()+"/v1/rerank", key, map[string]any{"items": []any{map[string]any{"id": items[0]}, map[string]any{"id": items[1]}}})
+	if r.status != 200 || r.json(t)["model_version"] != version {
+		t.Fatalf("rerank: %d %s", r.status, r.body)
+	}
+}

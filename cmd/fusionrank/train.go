@@ -34,6 +34,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Uint64("seed", 1, "random seed (same seed and data: same weights)")
 	maxUsers := fs.Int("max-users", 0, "train on at most this many users (0: all), for quick runs")
 	quiet := fs.Bool("quiet", false, "no progress")
+	seq := fs.Bool("seq", true, "train the sequence encoder too (its score is the seq feature)")
 	cfg, err := loadConfig(os.Getenv, fs, args)
 	if err != nil {
 		return err
@@ -68,8 +69,14 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logf("training on %d users, %d items, %d validation cases (%.1fs to load)", len(data.Users), data.NumItems, len(val), time.Since(start).Seconds())
 	// The options chosen on the Beauty validation split (evaluation/fusion) are the
 	// defaults; --seed and --epochs override them.
-	opt := fusion.Options()
+	opt := fusion.ServeOptions()
+	if !*seq {
+		opt = fusion.Options()
+	}
 	opt.Seed = *seed
+	opt.OnSeqEpoch = func(e int, loss, v float64) {
+		logf("sequence encoder epoch %d: loss %.4f, validation NDCG@10 %.4f", e, loss, v)
+	}
 	if *epochs > 0 {
 		opt.Epochs = *epochs
 	}
@@ -122,6 +129,30 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	spec := recommend.Spec{Ranking: res.Model.Config(), Layout: res.Layout, Features: ranking.FeatureNames, Learned: learnedMods,
 		Notes: map[string]any{"users": len(data.Users), "items": data.NumItems, "seed": *seed}}
+	enc, rows, err := res.SeqEncoder()
+	if err != nil {
+		return err
+	}
+	if enc != nil {
+		// The encoder's rows of the items it saw in training.
+		seen := make([]bool, data.NumItems)
+		for _, seq := range data.Users {
+			for _, e := range seq {
+				seen[e.Item] = true
+			}
+		}
+		spec.Seq = enc
+		metrics["seq_weight"] = res.SeqWeight
+		for i, row := range rows {
+			if !seen[i] {
+				continue
+			}
+			if learned[ids[i]] == nil {
+				learned[ids[i]] = map[string][]float32{}
+			}
+			learned[ids[i]][recommend.SeqModality] = row
+		}
+	}
 	reg := recommend.NewRegistry(db)
 	if err := reg.Register(ctx, *version, res.Model, res.Encoder, spec, metrics, data.sha, learned); err != nil {
 		return err

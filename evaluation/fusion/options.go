@@ -37,3 +37,14 @@ func SeqOptions() training.Options {
 	o.SeqWeights = []float64{0.06, 0.125, 0.18, 0.25, 0.35, 0.5, 0.7, 1}
 	return o
 }
+
+// ServeOptions are the options of `fusionrank train`: Options (the scorer
+// trained from the counting start with early stopping, so that the attention
+// part can learn a shop's text and image modalities, and keeps its start
+// when training does not help) plus the sequence encoder and seq weights of
+// SeqOptions, which the service computes (ranking.SeqEncoder).
+func ServeOptions() training.Options {
+	o, s := Options(), SeqOptions()
+	o.Seq, o.SeqWeights = s.Seq, s.SeqWeights
+	return o
+}

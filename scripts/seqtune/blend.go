@@ -44,11 +44,11 @@ func blend(so training.SeqOptions, seed uint64, valTrain *evaluation.Sequences, 
 		panic(err)
 	}
 	type mix struct {
-		name       string
-		f, m, s, a float64 // weights of fusion-without-seq, log markov, seq, α·covis prior (unused)
+		name    string
+		f, m, s float64 // weights of fusion-without-seq, log markov, seq
 	}
 	var mixes []mix
-	for _, w := range []float64{0, 0.06, 0.125, 0.18, 0.25, 0.35, 0.5} {
+	for _, w := range []float64{0, 0.06, 0.125, 0.18, 0.25, 0.35, 0.5, 0.7, 1} {
 		mixes = append(mixes, mix{name: fmt.Sprintf("fusion0 + %g seq", w), f: 1, s: w})
 	}
 	for _, a := range []float64{0.5, 1, 2} {

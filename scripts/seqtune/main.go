@@ -12,7 +12,9 @@
 // seq: the encoder alone; fusion: the fusion model with the encoder's score
 // as a feature (weights among 0.125 … 1 chosen on the held-out cases, then
 // -fepochs scorer epochs, none by default); multi: members 1 … -members
-// (seeds seed, seed+1, …), the blend scored after each one is added.
+// (seeds seed, seed+1, …), the blend scored after each one is added;
+// blend: one encoder, then fixed mixes of its score, the fusion model
+// without it and log markov, each scored on every validation target.
 package main
 
 import (

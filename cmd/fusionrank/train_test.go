@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/ranking"
+	"github.com/fusionrank/fusionrank/recommend"
+)
+
+// TestTrainServesSequenceEncoder: `fusionrank train` registers a model with
+// its sequence encoder, and the service's seq feature of every candidate is
+// the encoder's formula over the stored rows and the user's recent items
+// (what training computes: training.TestSeqEncoderServed), with a non-zero
+// weight in the model.
+func TestTrainServesSequenceEncoder(t *testing.T) {
+	m := startMain(t, nil)
+	ctx := context.Background()
+	base := m.URL()
+	key := createKey(t, m, fusionrank.ScopeAdmin)
+	const p, n = "seqtrain-", 20
+	item := func(i int) string { return fmt.Sprintf("%sitem%d", p, i%n) }
+	for i := range n {
+		if r := do(t, "PUT", base+"/v1/items/"+item(i), key, map[string]any{"title": fmt.Sprintf("thing %d", i), "category": "c"}); r.status/100 != 2 {
+			t.Fatalf("put: %d %s", r.status, r.body)
+		}
+	}
+	// Users walk the chain item i → item i+1 from different starts.
+	t0 := time.Now().UTC().Add(-48 * time.Hour)
+	var events []any
+	for u := range 60 {
+		for k := range 6 {
+			events = append(events, map[string]any{"event_id": fmt.Sprintf("%se%d-%d", p, u, k), "user_id": fmt.Sprintf("%suser%d", p, u),
+				"item_id": item(u + k), "type": "click", "timestamp": t0.Add(time.Duration(u*10+k) * time.Minute).Format(time.RFC3339)})
+		}
+	}
+	if r := do(t, "POST", base+"/v1/events", key, map[string]any{"events": events}); r.status/100 != 2 {
+		t.Fatalf("events: %d %s", r.status, r.body)
+	}
+	version := fmt.Sprintf("%sv%d", p, time.Now().UnixNano())
+	var out, errb bytes.Buffer
+	if err := runTrain(ctx, []string{"--database-url", m.Config.DatabaseURL, "--version", version, "--activate", "--epochs", "1", "--quiet"}, &out, &errb); err != nil {
+		t.Fatalf("train: %v\n%s", err, errb.String())
+	}
+	if _, err := m.Models.Sync(ctx); err != nil || m.Models.Version() != version {
+		t.Fatalf("sync: %v, serving %s", err, m.Models.Version())
+	}
+
+	// The stored encoder: its gates, the u weight of seq, its rows.
+	var cfg, weights []byte
+	if err := m.DB.Pool.QueryRow(ctx, `SELECT config, weights FROM models WHERE version = $1`, version).Scan(&cfg, &weights); err != nil {
+		t.Fatal(err)
+	}
+	var spec recommend.Spec
+	if err := json.Unmarshal(cfg, &spec); err != nil || spec.Seq == nil {
+		t.Fatalf("spec without a sequence encoder: %v %s", err, cfg)
+	}
+	model, _, err := ranking.ReadModelEncoder(bytes.NewReader(weights))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := model.U[ranking.FeatSeq]; u == 0 {
+		t.Errorf("seq weight 0: the served model ignores the encoder")
+	}
+	rows := map[string][]float32{}
+	rs, err := m.DB.Pool.Query(ctx, `SELECT item_id, data FROM item_vectors WHERE model_version = $1 AND modality = $2`, version, recommend.SeqModality)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		var id string
+		var data []byte
+		if err := rs.Scan(&id, &data); err != nil {
+			t.Fatal(err)
+		}
+		v := make([]float32, len(data)/4)
+		features.ReadFloats(v, data)
+		rows[id] = v
+	}
+	rs.Close()
+	if len(rows[item(0)]) != spec.Seq.Dim+1 {
+		t.Fatalf("row of %s has %d floats, want dim+1 = %d", item(0), len(rows[item(0)]), spec.Seq.Dim+1)
+	}
+
+	user := p + "user7"
+	f := do(t, "GET", base+"/v1/users/"+user+"/features", key, nil)
+	if f.status != 200 {
+		t.Fatalf("features: %d %s", f.status, f.body)
+	}
+	var recent [][]float32
+	for _, id := range f.json(t)["recent_items"].([]any) {
+		recent = append(recent, rows[id.(string)])
+	}
+	h := make([]float32, spec.Seq.Dim)
+	spec.Seq.QueryTo(h, recent)
+	var cands []any
+	for i := range n {
+		cands = append(cands, map[string]any{"id": item(i)})
+	}
+	r := do(t, "POST", base+"/v1/rerank", key, map[string]any{"user_id": user, "items": cands, "explain": true})
+	if r.status != 200 {
+		t.Fatalf("rerank: %d %s", r.status, r.body)
+	}
+	distinct := map[float64]bool{}
+	for _, it := range r.json(t)["items"].([]any) {
+		it := it.(map[string]any)
+		got := it["explanation"].(map[string]any)["features"].(map[string]any)["seq"].(float64)
+		want := float64(spec.Seq.Score(h, rows[it["id"].(string)]))
+		if math.Abs(got-want) > 1e-3*(1+math.Abs(want)) {
+			t.Errorf("%s: served seq %v, formula %v", it["id"], got, want)
+		}
+		distinct[got] = true
+	}
+	if len(distinct) < n/2 {
+		t.Errorf("only %d distinct seq values over %d items", len(distinct), n)
+	}
+}
