@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/internal/testenv"
 	"github.com/fusionrank/fusionrank/ranking"
 	"github.com/fusionrank/fusionrank/recommend"
 )
@@ -21,7 +23,8 @@ import (
 // (what training computes: training.TestSeqEncoderServed), with a non-zero
 // weight in the model.
 func TestTrainServesSequenceEncoder(t *testing.T) {
-	m := startMain(t, nil)
+	// A database of its own: training reads every event of the database.
+	m := startMainOn(t, testenv.DB(t, "cmdtrain"), nil, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	base := m.URL()
 	key := createKey(t, m, fusionrank.ScopeAdmin)
