@@ -90,20 +90,9 @@ func blend(so training.SeqOptions, seed uint64, valTrain *evaluation.Sequences, 
 							mixv[h] = float32(math.Inf(-1))
 						}
 					}
-					t := mixv[cs.Target]
-					var above, ties float64
-					for i, v := range mixv {
-						if v > t {
-							above++
-						} else if v == t && int32(i) != cs.Target {
-							ties++
-						}
-					}
-					r := above + ties/2
-					if r < 10 {
-						ndcg[w][k] += 1 / math.Log2(r+2)
-						hr[w][k]++
-					}
+					hit, g := evaluation.HitNDCG(evaluation.TargetRank(mixv, int(cs.Target)), 10, evaluation.TiesExpected)
+					ndcg[w][k] += g
+					hr[w][k] += hit
 				}
 			}
 		}()
