@@ -366,3 +366,17 @@ func TestRecommendFiltersAndDiversity(t *testing.T) {
 		t.Fatalf("bad filter: %d %s", r.status, r.body)
 	}
 }
+
+// putItems creates n items "<prefix>item<i>" with the bodies body(i) and returns
+// their ids.
+func putItems(t *testing.T, m *Main, key, prefix string, n int, body func(i int) map[string]any) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprintf("%sitem%d", prefix, i)
+		if r := do(t, "PUT", m.URL()+"/v1/items/"+ids[i], key, body(i)); r.status/100 != 2 {
+			t.Fatalf("put %s: %d %s", ids[i], r.status, r.body)
+		}
+	}
+	return ids
+}

@@ -51,15 +51,10 @@ func TestModelSwapUnderLoad(t *testing.T) {
 	base := m.URL()
 	key := createKey(t, m, fusionrank.ScopeAdmin)
 	p := "swap-"
-	var items []string
-	for i := range 40 {
-		id := fmt.Sprintf("%sitem%d", p, i)
-		items = append(items, id)
-		if r := do(t, "PUT", base+"/v1/items/"+id, key, map[string]any{"title": fmt.Sprintf("product number %d red blue", i),
-			"category": fmt.Sprintf("c%d", i%5), "vectors": map[string]any{"image": []float32{1, float32(i), 0, 1}}}); r.status/100 != 2 {
-			t.Fatalf("put: %d %s", r.status, r.body)
-		}
-	}
+	items := putItems(t, m, key, p, 40, func(i int) map[string]any {
+		return map[string]any{"title": fmt.Sprintf("product number %d red blue", i),
+			"category": fmt.Sprintf("c%d", i%5), "vectors": map[string]any{"image": []float32{1, float32(i), 0, 1}}}
+	})
 	waitFor(t, "items in the catalogue", func() bool {
 		c := m.Features.Catalog()
 		c.RLock()
@@ -155,14 +150,7 @@ func TestOlderModelLoads(t *testing.T) {
 	ctx := context.Background()
 	key := createKey(t, m, fusionrank.ScopeAdmin)
 	p := "older-"
-	var items []string
-	for i := range 5 {
-		id := fmt.Sprintf("%sitem%d", p, i)
-		items = append(items, id)
-		if r := do(t, "PUT", m.URL()+"/v1/items/"+id, key, map[string]any{"title": "a thing", "category": "c"}); r.status/100 != 2 {
-			t.Fatalf("put: %d %s", r.status, r.body)
-		}
-	}
+	items := putItems(t, m, key, p, 5, func(int) map[string]any { return map[string]any{"title": "a thing", "category": "c"} })
 	layout := ranking.Layout{Recent: 2, RecentMod: "collab"}
 	cfg := ranking.Config{Modalities: []ranking.Modality{{Name: "collab", Dim: 4}}, DModel: 8, DAttn: 4, NFeatures: 6, MaxQueryTokens: layout.Tokens()}
 	model := ranking.NewRandomModel(cfg, rand.New(rand.NewPCG(1, 2)))

@@ -29,12 +29,10 @@ func TestTrainServesSequenceEncoder(t *testing.T) {
 	base := m.URL()
 	key := createKey(t, m, fusionrank.ScopeAdmin)
 	const p, n = "seqtrain-", 20
-	item := func(i int) string { return fmt.Sprintf("%sitem%d", p, i%n) }
-	for i := range n {
-		if r := do(t, "PUT", base+"/v1/items/"+item(i), key, map[string]any{"title": fmt.Sprintf("thing %d", i), "category": "c"}); r.status/100 != 2 {
-			t.Fatalf("put: %d %s", r.status, r.body)
-		}
-	}
+	ids := putItems(t, m, key, p, n, func(i int) map[string]any {
+		return map[string]any{"title": fmt.Sprintf("thing %d", i), "category": "c"}
+	})
+	item := func(i int) string { return ids[i%n] }
 	// Users walk the chain item i → item i+1 from different starts.
 	t0 := time.Now().UTC().Add(-48 * time.Hour)
 	var events []any
