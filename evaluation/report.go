@@ -161,6 +161,9 @@ type Report struct {
 	Notes []string
 	// Curve, when not nil, is drawn to training_curve.png.
 	Curve *TrainingCurve
+	// Ranks, when not nil, are the test cases' ranks, written to RanksFile
+	// for paired comparisons between runs (ComparePaired).
+	Ranks []Rank
 }
 
 // MarshalJSON writes the report in the metrics.json shape.
@@ -364,6 +367,17 @@ func (r Report) WriteDir(dir string) ([]string, error) {
 	}
 	for _, pl := range plots {
 		written = append(written, filepath.Join(dir, pl))
+	}
+	if r.Ranks != nil {
+		var b bytes.Buffer
+		if err := WriteRanks(&b, r.Ranks); err != nil {
+			return written, err
+		}
+		p := filepath.Join(dir, RanksFile)
+		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+			return written, err
+		}
+		written = append(written, p)
 	}
 	var md bytes.Buffer
 	if err := r.WriteMarkdown(&md, plots); err != nil {

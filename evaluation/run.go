@@ -81,16 +81,17 @@ func (r Runner) forEach(ctx context.Context, n int, fn func(w, i int)) error {
 // history (all but the target) with -Inf and returns the accumulated HR@k
 // and NDCG@k under rule. Results do not depend on the number of workers:
 // ranks are gathered per case and summed in case order.
-func (r Runner) LeaveOneOut(ctx context.Context, m Model, numItems int, cases []Case, ks []int, rule TieRule) (*LeaveOneOut, error) {
+// The ranks of the cases are returned too (see Ranks).
+func (r Runner) LeaveOneOut(ctx context.Context, m Model, numItems int, cases []Case, ks []int, rule TieRule) (*LeaveOneOut, []Rank, error) {
 	ranks, err := r.Ranks(ctx, m, numItems, cases)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	acc := NewLeaveOneOut(ks, rule)
 	for _, rk := range ranks {
 		acc.Add(rk)
 	}
-	return acc, nil
+	return acc, ranks, nil
 }
 
 // Ranks scores every case with m and returns the target's Rank per case,

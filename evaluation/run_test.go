@@ -54,7 +54,7 @@ func TestRunnerWorkersAgree(t *testing.T) {
 	var ref, refMulti Metrics
 	for _, w := range []int{1, 2, 7} {
 		r := Runner{Workers: w}
-		acc, err := r.LeaveOneOut(context.Background(), m, n, cases, ks, TiesExpected)
+		acc, _, err := r.LeaveOneOut(context.Background(), m, n, cases, ks, TiesExpected)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +83,7 @@ func TestRunnerWorkersAgree(t *testing.T) {
 func TestRunnerCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Runner{}.LeaveOneOut(ctx, &fixedModel{scores: []float32{1}}, 1, []Case{{Target: 0}}, []int{1}, TiesExpected)
+	_, _, err := Runner{}.LeaveOneOut(ctx, &fixedModel{scores: []float32{1}}, 1, []Case{{Target: 0}}, []int{1}, TiesExpected)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}

@@ -65,8 +65,10 @@ protocols:
   s3rec    leave-one-out full ranking on a sequences file (Amazon Beauty, S3-Rec protocol)
   retail   temporal split of a purchase log (UCI Online Retail)
   rerank   search relevance: rerank each query's judged products (Home Depot)
+  compare  two s3rec runs user by user: paired differences with bootstrap intervals
 
-Each writes DIR/metrics.json, DIR/report.md and PNG plots, with progress on stderr.
+Each protocol writes DIR/metrics.json, DIR/report.md and PNG plots, with progress on
+stderr; s3rec also writes DIR/ranks.tsv, every test user's rank, for compare.
 `
 
 // runEval runs `fusionrank eval <protocol> …`: it parses the protocol's
@@ -87,6 +89,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return runEvalRetail(ctx, args[1:], stdout, stderr)
 	case "rerank":
 		return runEvalRerank(ctx, args[1:], stdout, stderr)
+	case "compare":
+		return runEvalCompare(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, evalUsage)
 	return fmt.Errorf("eval: unknown protocol %q (want s3rec, retail or rerank)", args[0])

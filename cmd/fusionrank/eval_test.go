@@ -20,16 +20,8 @@ import (
 // documented keys, report.md and the plots.
 func TestEvalWritesReport(t *testing.T) {
 	dir := t.TempDir()
-	seqs := filepath.Join(dir, "seq.txt")
+	seqs := writeSequences(t, dir, 25)
 	var b strings.Builder
-	for u := range 25 {
-		fmt.Fprintf(&b, "u%d", u)
-		for i := range 6 {
-			fmt.Fprintf(&b, " %d", 1+(u+i)%9)
-		}
-		b.WriteString("\n")
-	}
-	writeTestFile(t, seqs, b.String())
 	attrs := filepath.Join(dir, "attrs.json")
 	writeTestFile(t, attrs, `{"1":[1,2],"2":[2]}`)
 
@@ -157,5 +149,58 @@ func writeTestFile(t *testing.T, path, s string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// writeSequences writes a sequences file of users walking 1 → 2 → … → 9 → 1
+// from different starts and returns its path.
+func writeSequences(t *testing.T, dir string, users int) string {
+	t.Helper()
+	p := filepath.Join(dir, fmt.Sprintf("seq%d.txt", users))
+	var b strings.Builder
+	for u := range users {
+		fmt.Fprintf(&b, "u%d", u)
+		for i := range 6 {
+			fmt.Fprintf(&b, " %d", 1+(u+i)%9)
+		}
+		b.WriteString("\n")
+	}
+	writeTestFile(t, p, b.String())
+	return p
+}
+
+// TestEvalCompare: two s3rec runs of the same file compared user by user
+// (markov, which knows the chain, ahead of pop with an interval above 0);
+// runs of different files are refused.
+func TestEvalCompare(t *testing.T) {
+	dir := t.TempDir()
+	seqs := writeSequences(t, dir, 25)
+	run := func(file, model string) string {
+		out := filepath.Join(dir, model+filepath.Base(file))
+		var stdout, stderr bytes.Buffer
+		if err := runEval(context.Background(), []string{"s3rec", "--sequences", file, "--model", model, "--quiet", "--out", out}, &stdout, &stderr); err != nil {
+			t.Fatalf("%v\n%s", err, stderr.String())
+		}
+		return out
+	}
+	mk, pop := run(seqs, "markov"), run(seqs, "pop")
+	var stdout, stderr bytes.Buffer
+	if err := runEval(context.Background(), []string{"compare", "--resamples", "500", mk, pop}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var ndcg string
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if strings.HasPrefix(line, "| NDCG@10 |") {
+			ndcg = line
+		}
+	}
+	f := strings.Split(ndcg, "|")
+	if len(f) < 7 || !strings.HasPrefix(strings.TrimSpace(f[4]), "+") || !strings.HasPrefix(strings.TrimSpace(f[5]), "[+") {
+		t.Fatalf("NDCG@10 row %q: want a positive difference and interval\n%s", ndcg, stdout.String())
+	}
+	other := run(writeSequences(t, dir, 20), "pop")
+	err := runEval(context.Background(), []string{"compare", mk, other}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "different data") {
+		t.Errorf("runs of different files: %v", err)
 	}
 }

@@ -54,15 +54,21 @@ func (o Options) ks() []int {
 
 // Evaluate fits m on train, scores every case and returns HR@k and NDCG@k.
 func Evaluate(ctx context.Context, m evaluation.Model, train *evaluation.Sequences, cases []evaluation.Case, o Options, label string) (evaluation.Metrics, error) {
+	met, _, err := evaluate(ctx, m, train, cases, o, label)
+	return met, err
+}
+
+// evaluate is Evaluate that also returns every case's rank.
+func evaluate(ctx context.Context, m evaluation.Model, train *evaluation.Sequences, cases []evaluation.Case, o Options, label string) (evaluation.Metrics, []evaluation.Rank, error) {
 	if err := m.Fit(ctx, train); err != nil {
-		return nil, fmt.Errorf("s3rec: fit %s: %w", label, err)
+		return nil, nil, fmt.Errorf("s3rec: fit %s: %w", label, err)
 	}
 	r := evaluation.Runner{Workers: o.Workers, Progress: o.Progress, Label: label}
-	acc, err := r.LeaveOneOut(ctx, m, train.NumItems, cases, o.ks(), o.Tie)
+	acc, ranks, err := r.LeaveOneOut(ctx, m, train.NumItems, cases, o.ks(), o.Tie)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return acc.Metrics(), nil
+	return acc.Metrics(), ranks, nil
 }
 
 // MarkovVariants is the grid of Markov settings that Run compares on the
@@ -144,7 +150,7 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	case "pop":
 		// PopRec: popularity over every interaction, targets included.
 		p := &baseline.Pop{}
-		if test, err = Evaluate(ctx, p, d.All(), testCases, o, "pop test"); err != nil {
+		if test, rep.Ranks, err = evaluate(ctx, p, d.All(), testCases, o, "pop test"); err != nil {
 			return rep, err
 		}
 		rep.ModelVersion = "pop(all interactions)"
@@ -182,7 +188,7 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 			}
 			rep.Extra = append([]evaluation.Row{{Label: "markov(order=1) (test)", Metrics: plain, Plot: true}}, rep.Extra...)
 		}
-		if test, err = Evaluate(ctx, bestM, testTrain, testCases, o, "test "+bestM.Version()); err != nil {
+		if test, rep.Ranks, err = evaluate(ctx, bestM, testTrain, testCases, o, "test "+bestM.Version()); err != nil {
 			return rep, err
 		}
 		// Popularity under the same validation rules, for scale.
@@ -206,7 +212,7 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 			return rep, err
 		}
 		m := newModel()
-		if test, err = Evaluate(ctx, m, testTrain, testCases, o, cfg.Model+" test"); err != nil {
+		if test, rep.Ranks, err = evaluate(ctx, m, testTrain, testCases, o, cfg.Model+" test"); err != nil {
 			return rep, err
 		}
 		rep.ModelVersion = evaluation.VersionOf(m)
