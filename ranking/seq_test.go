@@ -56,3 +56,38 @@ func TestWithFeatures(t *testing.T) {
 		t.Fatal("NaN weight")
 	}
 }
+
+// BenchmarkSeqEncoder: the seq feature of one request, 20 recent items and
+// 100 candidates at dim 128 (the served encoder's shape).
+func BenchmarkSeqEncoder(b *testing.B) {
+	const dim, window, cands = 128, 20, 100
+	rng := rand.New(rand.NewPCG(1, 1))
+	e := &SeqEncoder{Dim: dim, Window: window, Gates: make([]float32, dim*window)}
+	row := func() []float32 {
+		r := make([]float32, dim+1)
+		for i := range r {
+			r[i] = float32(rng.NormFloat64())
+		}
+		return r
+	}
+	for i := range e.Gates {
+		e.Gates[i] = float32(rng.NormFloat64())
+	}
+	recent := make([][]float32, window)
+	for k := range recent {
+		recent[k] = row()
+	}
+	rows := make([][]float32, cands)
+	for c := range rows {
+		rows[c] = row()
+	}
+	h := make([]float32, dim)
+	out := make([]float32, cands)
+	b.ReportAllocs()
+	for b.Loop() {
+		e.QueryTo(h, recent)
+		for c, r := range rows {
+			out[c] = e.Score(h, r)
+		}
+	}
+}
