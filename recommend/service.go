@@ -361,9 +361,7 @@ func (s *Service) seqFeature(l *live, rc *reqctx, cands []cand, sc *scratch) {
 	sc.seqH = grow32(sc.seqH, e.Dim)
 	e.QueryTo(sc.seqH, sc.seqRecent)
 	for i, c := range cands {
-		var row []float32
-		row = b.Vector(c.slot)
-		sc.feats[i*ranking.NFeatures+ranking.FeatSeq] = e.Score(sc.seqH, row)
+		sc.feats[i*ranking.NFeatures+ranking.FeatSeq] = e.Score(sc.seqH, b.Vector(c.slot))
 	}
 	clear(sc.seqRecent) // no reference to the model's rows outlives the request
 }
@@ -392,8 +390,6 @@ func (s *Service) score(ctx context.Context, l *live, rc *reqctx, cands []cand, 
 	s.features(ctx, rc, cands, sc)
 	if l != nil {
 		s.seqFeature(l, rc, cands, sc)
-	}
-	if l != nil {
 		s.scoreModel(l, rc, cands, sc, explain)
 	} else {
 		s.scoreFallback(rc, cands, sc.feats, explain)

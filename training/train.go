@@ -90,9 +90,6 @@ type trainer struct {
 	attrG    *ranking.SparseGrad
 	bi       batchItems
 	shards   [shards]*shard
-	// seqWeight and popWeight are the initial weights of the seq and
-	// pop_7d features chosen on validation.
-	seqWeight, popWeight float64
 }
 
 // Train learns the fusion scorer, the collab item vectors and the attribute
@@ -188,11 +185,12 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		}
 	}
 	// chooseU sets the initial weight of scalar feature f to the best of
-	// ws on the validation cases (the first without them) and returns it.
-	chooseU := func(f int, ws []float64) float64 {
+	// ws on the validation cases (the first without them); Result reports
+	// the weights.
+	chooseU := func(f int, ws []float64) {
 		n.model.U[f] = float32(ws[0])
 		if len(ws) < 2 || len(val) == 0 {
-			return ws[0]
+			return
 		}
 		best, bestW := math.Inf(-1), ws[0]
 		for _, w := range ws {
@@ -202,10 +200,9 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 			}
 		}
 		n.model.U[f] = float32(bestW)
-		return bestW
 	}
 	if len(o.PopWeights) > 0 && tr.timed {
-		tr.popWeight = chooseU(ranking.FeatPop7d, o.PopWeights)
+		chooseU(ranking.FeatPop7d, o.PopWeights)
 	}
 	if len(n.seq) > 0 {
 		ws := o.SeqWeights
@@ -217,7 +214,7 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 			// mix covis + seq/α: try that weight too.
 			ws = append(slices.Clone(ws), 1/a)
 		}
-		tr.seqWeight = chooseU(ranking.FeatSeq, ws)
+		chooseU(ranking.FeatSeq, ws)
 	}
 	for s := range tr.shards {
 		sh := &shard{g: n.model.NewGrads(), f: newFeaturizer(tr.x), ws: n.newExampleWS()}
