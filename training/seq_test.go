@@ -101,12 +101,13 @@ func seqLoss(s *SeqModel, hist []Event, target int32, mask []float32, prior []fl
 	return math.Log(sum) + mx - zt
 }
 
-// TestSeqGradients checks exampleGrad's loss and every gradient (input and
+// TestSeqGradients checks batchGrad's loss and every gradient (input and
 // output embeddings, biases, position gates, and with attention the
 // position embeddings and Wq, Wk, Wv) against central finite
-// differences of the float64 reference loss, with and without a dropout
-// mask, on a history with a repeated item and one longer than the window;
-// with a counting prior, also α's.
+// differences of the float64 reference loss, summed over a batch of two
+// examples (histories with a repeated item, one longer than the window,
+// different dropout masks) and one without history, which must not count;
+// with and without dropout; with a counting prior, also α's.
 func TestSeqGradients(t *testing.T) {
 	for _, att := range []bool{false, true} {
 		for _, prior := range []bool{false, true} {
@@ -145,21 +146,38 @@ func testSeqGradients(t *testing.T, att, withPrior, tied bool) {
 	}
 	hist := []Event{{Item: 1}, {Item: 7}, {Item: 2}, {Item: 5}, {Item: 2}, {Item: 8}}
 	const target = 3
+	hist2 := []Event{{Item: 4}, {Item: 0}, {Item: 6}, {Item: 4}}
+	const target2 = 2
 	items := make([]int32, N)
 	idx := make([]int32, N)
 	for i := range N {
 		items[i], idx[i] = int32(i), int32(i)
 	}
 	mask := []float32{2, 0, 2, 2, 0}
+	mask2 := []float32{0, 2, 2, 0, 2}
 	for _, m := range [][]float32{nil, mask} {
-		sh := s.newShard(N)
+		m2 := m
+		if m != nil {
+			m2 = mask2
+		}
+		batchLoss := func() float64 {
+			return seqLoss(s, hist, target, m, prior) + seqLoss(s, hist2, target2, m2, prior)
+		}
+		sh := s.newShard()
 		sh.dOut = make([]float32, N*o.Dim)
 		sh.dBias = make([]float64, N)
-		loss, ok := s.exampleGrad(sh, items, idx, nil, prior, hist, target, m)
-		if !ok {
-			t.Fatal("example skipped")
+		outG := make([]float32, N*o.Dim)
+		gather(outG, s.Out, items)
+		exs := []seqExample{
+			{hist: hist, target: target, mask: m, prior: prior},
+			{hist: nil, target: 1, mask: m2, prior: prior},
+			{hist: hist2, target: target2, mask: m2, prior: prior},
 		}
-		if want := seqLoss(s, hist, target, m, prior); math.Abs(loss-want) > 1e-5 {
+		loss, count := s.batchGrad(sh, items, idx, outG, nil, exs)
+		if count != 2 {
+			t.Fatalf("%d examples counted, want 2 (the one without history skipped)", count)
+		}
+		if want := batchLoss(); math.Abs(loss-want) > 1e-5 {
 			t.Fatalf("loss %v, reference %v", loss, want)
 		}
 		dIn := make([]float64, len(s.In.Data))
@@ -202,9 +220,9 @@ func testSeqGradients(t *testing.T, att, withPrior, tied bool) {
 				const eps = 1e-2
 				w0 := tc.w[i]
 				tc.w[i] = w0 + eps
-				lp := seqLoss(s, hist, target, m, prior)
+				lp := batchLoss()
 				tc.w[i] = w0 - eps
-				lm := seqLoss(s, hist, target, m, prior)
+				lm := batchLoss()
 				tc.w[i] = w0
 				fd := (lp - lm) / (2 * eps)
 				if math.Abs(fd-tc.g[i]) > 1e-3*(1+math.Abs(fd)) {

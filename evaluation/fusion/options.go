@@ -26,10 +26,9 @@ func Options() training.Options {
 // Beauty validation split (docs/evaluation.md, "Fusion with a sequence
 // encoder", third round: one table for the encoder's input and output
 // embeddings): the scorer starts from the counting model and the mean score of
-// the SeqModels enters as the engine_score feature with the weight that
-// scores best on the held-out cases; the scorer is not trained further
-// (Epochs < 0). The service cannot compute the seq feature yet, so
-// `fusionrank train` keeps Options.
+// the SeqModels enters as the seq feature with the weight that scores best on
+// the held-out cases; the scorer is not trained further (Epochs < 0).
+// `fusionrank train` uses ServeOptions, which trains the scorer too.
 func SeqOptions() training.Options {
 	o := Options()
 	o.Epochs = -1
