@@ -77,6 +77,13 @@ type Options struct {
 	// MaxValidation caps the validation cases evaluated per epoch (an
 	// evenly spaced subset); default 3000.
 	MaxValidation int
+	// ChooseValidation caps the validation cases the start weights
+	// (SeqWeights, PopWeights) are chosen on (an evenly spaced subset);
+	// default 8000. Choosing a weight needs more cases than early
+	// stopping: near the best weight the candidates differ by a few
+	// thousandths of NDCG@10, and all of them together cost one scoring
+	// per case.
+	ChooseValidation int
 	// LogQ subtracts log q_c from every training logit, q_c the expected
 	// number of times item c is in a batch's candidate set (as a positive
 	// or a sampled negative): the sampled-softmax correction that keeps
@@ -87,19 +94,20 @@ type Options struct {
 	// embedding added to the recent slots' collab tokens); default false.
 	Encoder bool
 	// Seq, when not nil, trains a SeqModel (the sequence encoder) before
-	// the scorer and feeds its score seq(c) to the scorer as the
-	// engine_score feature (has_engine_score 1); default nil.
+	// the scorer and feeds its score seq(c) to the scorer as the seq
+	// feature; default nil.
 	Seq *SeqOptions
 	// SeqModels, when not empty, are used as the trained SeqModels instead
 	// of training them from Seq (for comparing member counts and weights
 	// without retraining); default nil.
 	SeqModels []*SeqModel
 	// SeqWeights are the candidate initial weights u of the seq feature:
-	// each is scored on the validation cases before training (epoch 0)
-	// and the best is kept; default {1}.
+	// each is scored on the validation cases (up to ChooseValidation)
+	// before training (epoch 0) and the best is kept; default {1}.
 	SeqWeights []float64
 	// PopWeights are candidate initial weights of the pop_7d feature
-	// (timed data only), scored on the validation cases before training
+	// (timed data only), scored on the validation cases (up to
+	// ChooseValidation) before training
 	// with covis at InitCovis; the best is kept, so training starts from
 	// counting plus recent popularity. Default nil: 0.
 	PopWeights []float64
@@ -131,6 +139,7 @@ func (o Options) withDefaults() Options {
 	def(&o.Negatives, 256)
 	def(&o.Workers, runtime.GOMAXPROCS(0))
 	def(&o.MaxValidation, 3000)
+	def(&o.ChooseValidation, 8000)
 	if o.NegPower == 0 {
 		o.NegPower = 0.75
 	} else if o.NegPower < 0 {

@@ -71,6 +71,12 @@ func newScorer(n *net, x *counts) *Scorer {
 // latest training interaction).
 // It does not mask the history.
 func (s *Scorer) ScoreTo(dst []float32, history []Event, now int64) {
+	s.score(dst, history, now, 0, nil)
+}
+
+// score is ScoreTo; when x is not nil, it also writes every item's value of
+// scalar feature f to x.
+func (s *Scorer) score(dst []float32, history []Event, now int64, f int, x []float32) {
 	if len(dst) != len(s.rows) {
 		panic("training: Scorer.ScoreTo dst length differs from NumItems")
 	}
@@ -106,6 +112,69 @@ func (s *Scorer) ScoreTo(dst []float32, history []Event, now int64) {
 	n.seqFeatures(ws.feats, s.its, history, ws.ew.seqH)
 	n.model.QueryTo(ws.rw, ws.q)
 	n.model.ScoreTo(dst, ws.rw, s.kv, s.rows, ws.feats, nil)
+	for c := range x {
+		x[c] = ws.feats[c*ranking.NFeatures+f]
+	}
+}
+
+// chooseWeight returns the weight of scalar feature f, among ws, under
+// which the model has the best mean NDCG@10 over cases (the first on ties;
+// ws[0] without cases).
+func (s *Scorer) chooseWeight(cases []Case, f int, ws []float64, workers int) float64 {
+	if len(ws) == 0 {
+		return 0
+	}
+	best, bestW := math.Inf(-1), ws[0]
+	if len(ws) == 1 || len(cases) == 0 {
+		return bestW
+	}
+	for j, v := range s.weightNDCG(cases, f, ws, workers) {
+		if v > best {
+			best, bestW = v, ws[j]
+		}
+	}
+	return bestW
+}
+
+// weightNDCG returns the mean NDCG@10 over cases with scalar feature f's
+// weight set to each of ws. The score is linear in the weight (score_c = … +
+// u_f·f_c): each case is scored once at the current weight u, and for every
+// w the scores are score_c + (w − u)·f_c, so all the weights together cost
+// one scoring per case. On the given number of goroutines, each summing its
+// own cases: the result does not depend on scheduling.
+func (s *Scorer) weightNDCG(cases []Case, f int, ws []float64, workers int) []float64 {
+	u := float64(s.n.model.U[f])
+	n := len(s.rows)
+	sums := make([][]float64, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		sums[w] = make([]float64, len(ws))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dst, x, mix := make([]float32, n), make([]float32, n), make([]float32, n)
+			for c := w; c < len(cases); c += workers {
+				cs := &cases[c]
+				s.score(dst, cs.History, cs.Time, f, x)
+				for j, wt := range ws {
+					d := float32(wt - u)
+					for i := range mix {
+						mix[i] = dst[i] + d*x[i]
+					}
+					sums[w][j] += ndcgOf(mix, cs, 10)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	out := make([]float64, len(ws))
+	for j := range ws {
+		for w := range workers {
+			out[j] += sums[w][j]
+		}
+		out[j] /= float64(len(cases))
+	}
+	return out
 }
 
 // NDCG returns the mean NDCG@k of cases, scoring the whole catalogue with

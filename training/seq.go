@@ -313,13 +313,13 @@ type seqShard struct {
 	count int
 	// scratch: the examples, their queries Q (n × Dim), their logits and
 	// then ∂L/∂logit (L, n × nC), ∂L/∂q (dQ, n × Dim), one seqScratch each
-	exs       []seqExample
-	scs       []seqScratch
-	live      []bool
+	exs        []seqExample
+	scs        []seqScratch
+	live       []bool
 	qm, lg, dq []float32
-	dh        []float32
-	logit     []float64
-	g64       []float64
+	dh         []float32
+	logit      []float64
+	g64        []float64
 	// attention
 	dPos, dWq, dWk, dWv, da []float64
 	dx, dqv, dkey, dval     []float32

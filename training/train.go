@@ -37,14 +37,14 @@ type Result struct {
 	// applies it to the recent slots' vectors before Layout.Build (see
 	// ranking.Encoder.ApplyTo).
 	Encoder *ranking.Encoder
-	// Seq are the sequence encoders whose mean score is the engine_score
-	// feature, nil unless Options.Seq. Serving cannot compute it yet.
+	// Seq are the sequence encoders whose mean score is the seq feature,
+	// nil unless Options.Seq (see SeqEncoder for its served form).
 	Seq []*SeqModel
 	// SeqWeight is the seq feature's initial weight (chosen among
-	// Options.SeqWeights on validation).
+	// Options.SeqWeights on the held-out cases).
 	SeqWeight float64
 	// PopWeight is the pop_7d feature's initial weight (chosen among
-	// Options.PopWeights on validation; 0 without them).
+	// Options.PopWeights on the held-out cases; 0 without them).
 	PopWeight float64
 	// SeqCurve is the first SeqModel's training curve (empty without Seq).
 	SeqCurve Curve
@@ -156,13 +156,11 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 	for i := range tr.bi.idx {
 		tr.bi.idx[i] = -1
 	}
-	if len(val) > o.MaxValidation {
-		sub := make([]Case, o.MaxValidation)
-		for k := range sub {
-			sub[k] = val[k*len(val)/o.MaxValidation]
-		}
-		val = sub
-	}
+	// The start weights are chosen on up to ChooseValidation held-out
+	// cases, early stopping looks at up to MaxValidation (evenly spaced
+	// subsets).
+	choice := spaced(val, o.ChooseValidation)
+	val = spaced(val, o.MaxValidation)
 	var seqCurve Curve
 	if len(o.SeqModels) > 0 {
 		n.seq = o.SeqModels
@@ -185,21 +183,11 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		}
 	}
 	// chooseU sets the initial weight of scalar feature f to the best of
-	// ws on the validation cases (the first without them); Result reports
+	// ws on the held-out cases (the first without them); Result reports
 	// the weights.
 	chooseU := func(f int, ws []float64) {
 		n.model.U[f] = float32(ws[0])
-		if len(ws) < 2 || len(val) == 0 {
-			return
-		}
-		best, bestW := math.Inf(-1), ws[0]
-		for _, w := range ws {
-			n.model.U[f] = float32(w)
-			if v := newScorer(n, tr.x).NDCG(val, 10, o.Workers); v > best {
-				best, bestW = v, w
-			}
-		}
-		n.model.U[f] = float32(bestW)
+		n.model.U[f] = float32(newScorer(n, tr.x).chooseWeight(choice, f, ws, o.Workers))
 	}
 	if len(o.PopWeights) > 0 && tr.timed {
 		chooseU(ranking.FeatPop7d, o.PopWeights)
@@ -553,4 +541,17 @@ func pointInTime(seq []Event, t int, timed bool) ([]Event, int64, ownFuture) {
 		return hist, seq[t].Time, ownFuture{seq, t}
 	}
 	return hist, math.MaxInt64, ownFuture{seq, t}
+}
+
+// spaced returns at most n cases of cs, evenly spaced (cs itself when it
+// has no more).
+func spaced(cs []Case, n int) []Case {
+	if len(cs) <= n {
+		return cs
+	}
+	sub := make([]Case, n)
+	for k := range sub {
+		sub[k] = cs[k*len(cs)/n]
+	}
+	return sub
 }

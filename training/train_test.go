@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/fusionrank/fusionrank/ranking"
 )
 
 // chainData returns users walking the chain 0 → 1 → 2 → … (mod n) from
@@ -169,5 +171,59 @@ func TestPopWeightChosen(t *testing.T) {
 	with, without := res.NewScorer(in).NDCG(val, 10, 2), res0.NewScorer(in).NDCG(val, 10, 2)
 	if with < without+0.3 {
 		t.Errorf("NDCG@10 %.3f with the pop weight, %.3f without: want a clear gain", with, without)
+	}
+}
+
+// TestWeightChoiceMatchesRescoring: choosing a scalar feature's weight from
+// one scoring per case (the score is linear in the weight) gives the mean
+// NDCG@10 of scoring every case again under each weight, and picks the
+// same weight.
+func TestWeightChoiceMatchesRescoring(t *testing.T) {
+	const day, n = 86400, 60
+	rng := rand.New(rand.NewPCG(5, 6))
+	hot := func(tm int64) int32 { return int32(tm / (7 * day) % n) }
+	d := &Data{NumItems: n}
+	for range 300 {
+		last := int64(14+rng.IntN(80)) * day
+		seq := []Event{}
+		for k := range 3 {
+			seq = append(seq, Event{Item: int32(rng.IntN(n)), Time: int64(k+1) * day})
+		}
+		if rng.IntN(2) == 0 { // half follow the week's hot item, half a chain
+			seq = append(seq, Event{Item: hot(last), Time: last})
+		} else {
+			seq = append(seq, Event{Item: (seq[2].Item + 1) % n, Time: last})
+		}
+		d.Users = append(d.Users, seq)
+	}
+	for range 600 {
+		tm := int64(rng.IntN(100*day)) + 1
+		d.Users = append(d.Users, []Event{{Item: hot(tm), Time: tm}})
+	}
+	in, val := HoldOut(d)
+	res, err := Train(in, val, Options{Seed: 1, CollabDim: 8, DModel: 8, DAttn: 4, Recent: 2, Epochs: -1, InitCovis: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := res.NewScorer(in)
+	ws := []float64{0, 0.05, 0.25, 1, 4, 16}
+	got := sc.weightNDCG(val, ranking.FeatPop7d, ws, 2)
+	best, bestW := -1.0, 0.0
+	for j, w := range ws {
+		res.Model.U[ranking.FeatPop7d] = float32(w)
+		want := sc.NDCG(val, 10, 2)
+		if math.Abs(got[j]-want) > 1e-3 {
+			t.Errorf("weight %v: NDCG@10 %.5f from one scoring, %.5f rescored", w, got[j], want)
+		}
+		if want > best {
+			best, bestW = want, w
+		}
+	}
+	res.Model.U[ranking.FeatPop7d] = 0
+	if c := sc.chooseWeight(val, ranking.FeatPop7d, ws, 2); c != bestW {
+		t.Errorf("chose %v, rescoring says %v (NDCG@10 %v)", c, bestW, got)
+	}
+	if got[0] == got[len(got)-1] {
+		t.Errorf("NDCG@10 does not depend on the weight (%v): the test says nothing", got)
 	}
 }
