@@ -185,9 +185,14 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 	// chooseU sets the initial weight of scalar feature f to the best of
 	// ws on the held-out cases (the first without them); Result reports
 	// the weights.
+	chosen := make([]float64, len(n.model.U))
+	for f, u := range n.model.U {
+		chosen[f] = float64(u)
+	}
 	chooseU := func(f int, ws []float64) {
 		n.model.U[f] = float32(ws[0])
-		n.model.U[f] = float32(newScorer(n, tr.x).chooseWeight(choice, f, ws, o.Workers))
+		chosen[f] = newScorer(n, tr.x).chooseWeight(choice, f, ws, o.Workers)
+		n.model.U[f] = float32(chosen[f])
 	}
 	if len(o.PopWeights) > 0 && tr.timed {
 		chooseU(ranking.FeatPop7d, o.PopWeights)
@@ -212,7 +217,7 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		tr.shards[s] = sh
 	}
 
-	res := &Result{Layout: n.layout, BestValidation: math.NaN(), Seq: n.seq, SeqWeight: float64(n.model.U[ranking.FeatSeq]), PopWeight: float64(n.model.U[ranking.FeatPop7d]), SeqCurve: seqCurve}
+	res := &Result{Layout: n.layout, BestValidation: math.NaN(), Seq: n.seq, SeqWeight: chosen[ranking.FeatSeq], PopWeight: chosen[ranking.FeatPop7d], SeqCurve: seqCurve}
 	var best *net
 	bad := 0
 	if len(val) > 0 {

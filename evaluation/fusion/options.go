@@ -32,7 +32,7 @@ func Options() training.Options {
 func SeqOptions() training.Options {
 	o := Options()
 	o.Epochs = -1
-	o.Seq = &training.SeqOptions{Dim: 128, Window: 20, Negatives: 2048, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 1, Tied: true}
+	o.Seq = &training.SeqOptions{Dim: 128, Window: 20, Negatives: 4096, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 1, Tied: true}
 	o.SeqWeights = []float64{0.06, 0.125, 0.18, 0.25, 0.35, 0.5, 0.7, 1}
 	return o
 }

@@ -139,8 +139,7 @@ func main() {
 			ms = append(ms, sm)
 			o := fusion.SeqOptions()
 			o.Seed = *seed
-			o.SeqModels = ms
-			o.SeqWeights = []float64{0.03, 0.06, 0.09, 0.125, 0.18, 0.25}
+			o.SeqModels = ms // the weight grid is SeqOptions'
 			o.OnEpoch = func(e int, l, v float64) {
 				fmt.Fprintf(os.Stderr, "members %d fusion epoch %d heldout %.4f (%.0fs)\n", k+1, e, v, time.Since(st).Seconds())
 			}
