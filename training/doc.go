@@ -77,20 +77,28 @@
 // also gets α·covis(c) (point in time, α learned), so the encoder learns what
 // counting misses. SeqOptions.Members models (seeds Seed, Seed+1, …) are
 // trained and their mean score is the scorer's seq feature in training and
-// scoring. Its weight u starts at the best of Options.SeqWeights on the
-// validation cases (the scorer otherwise initialised as usual); with
+// scoring. Its weight u starts at the best of Options.SeqWeights on up to
+// Options.ChooseValidation validation cases (the score is linear in u, so
+// one scoring per case serves every candidate weight; the scorer otherwise
+// initialised as usual); with
 // Epochs < 0 the scorer is not trained further. Training the scorer on top
 // does not pay on Beauty: the seq score is fitted on the very examples the
 // scorer trains on, so it is more confident there than on unseen histories
 // and the scorer learns to over-trust it (held-out NDCG falls from the first
 // epoch); early stopping then keeps the start.
 //
-// The service computes seq(c) for one tied encoder without attention
-// (Result.SeqEncoder exports it as ranking.SeqEncoder: the gates and each
-// item's row [E[c], b_c]); the other variants are for offline comparison.
+// The service computes seq(c) for tied encoders without attention
+// (Result.SeqEncoder exports them as one ranking.SeqEncoder: the gates and
+// each item's row [E[c], b_c]; M members side by side, gates divided by M
+// and biases averaged, so the one score is the members' mean); the other
+// variants are for offline comparison.
+//
+// The encoder's pass is three matrix products per shard of a batch
+// (logits, ∂L/∂queries, ∂L/∂output rows; gonum blas32), with per-example
+// softmax, masking and pooling around them.
 //
 // The initial weight of pop_7d is likewise the best of Options.PopWeights
-// (timed data only), so the start is counting plus recent popularity.
+// (timed data only, chosen the same way), so the start is counting plus recent popularity.
 // Validation cases (HoldOut: each user's last event) are scored at their own
 // time: point-in-time features count the interactions before the target.
 //

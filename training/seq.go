@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"sync"
 
@@ -878,26 +877,49 @@ func meanPrior(ms []*SeqModel) float64 {
 
 // SeqEncoder returns the served form of the trained sequence encoder and
 // every item's row [e_c, b_c] (ranking.SeqEncoder), or nil, nil, nil when
-// the model has none. It fails for an encoder the service cannot compute:
-// more than one member, separate input and output tables, or attention.
+// the model has none. Several members (SeqOptions.Members) become one
+// encoder of the summed dimension whose score is their mean. It fails for
+// an encoder the service cannot compute: separate input and output tables,
+// or attention.
 func (r *Result) SeqEncoder() (*ranking.SeqEncoder, [][]float32, error) {
 	if len(r.Seq) == 0 {
 		return nil, nil, nil
 	}
-	if len(r.Seq) > 1 {
-		return nil, nil, fmt.Errorf("training: %d sequence encoders; the service computes one", len(r.Seq))
+	M := len(r.Seq)
+	s0 := r.Seq[0]
+	for _, s := range r.Seq {
+		if s.In != s.Out || s.Wq != nil {
+			return nil, nil, fmt.Errorf("training: the service computes a sequence encoder with tied tables and no attention")
+		}
+		if s.Window != s0.Window || s.In.Rows() != s0.In.Rows() {
+			return nil, nil, fmt.Errorf("training: sequence encoders of different windows or catalogues")
+		}
 	}
-	s := r.Seq[0]
-	if s.In != s.Out || s.Wq != nil {
-		return nil, nil, fmt.Errorf("training: the service computes a sequence encoder with tied tables and no attention")
+	// Members side by side: with gates g_k/M and rows [e¹_c … eᴹ_c, mean b_c],
+	// h·row_c + bias = (1/M) Σ_m (h_m·e^m_c + b^m_c), the members' mean.
+	D := 0
+	for _, s := range r.Seq {
+		D += s.Dim
 	}
-	e := &ranking.SeqEncoder{Dim: s.Dim, Window: s.Window, Gates: slices.Clone(s.Gate.Data)}
-	rows := make([][]float32, s.In.Rows())
+	e := &ranking.SeqEncoder{Dim: D, Window: s0.Window, Gates: make([]float32, s0.Window*D)}
+	rows := make([][]float32, s0.In.Rows())
 	for c := range rows {
-		row := make([]float32, s.Dim+1)
-		copy(row, s.In.Row(c))
-		row[s.Dim] = s.Bias.Data[c]
-		rows[c] = row
+		rows[c] = make([]float32, D+1)
+	}
+	inv := 1 / float32(M)
+	off := 0
+	for _, s := range r.Seq {
+		for k := range s.Window {
+			g := e.Gates[k*D+off : k*D+off+s.Dim]
+			for i, v := range s.Gate.Row(k) {
+				g[i] = v * inv
+			}
+		}
+		for c, row := range rows {
+			copy(row[off:off+s.Dim], s.In.Row(c))
+			row[D] += s.Bias.Data[c] * inv
+		}
+		off += s.Dim
 	}
 	return e, rows, nil
 }

@@ -292,42 +292,55 @@ func TestSeqFeature(t *testing.T) {
 
 // TestSeqEncoderServed: the served form of a tied encoder scores every item
 // as the trained model does, for a history with a repeated item and one
-// longer than the window; untied encoders and ensembles are refused.
+// longer than the window, for one member and for two (the served form of
+// two members scores their mean); untied encoders are refused.
 func TestSeqEncoderServed(t *testing.T) {
 	const N = 12
 	rng := rand.New(rand.NewPCG(6, 7))
-	o := SeqOptions{Dim: 6, Window: 4, EmbedStd: 0.5, Tied: true}.withDefaults()
-	s := newSeqModel(N, o, rng)
-	for i := range s.Gate.Data {
-		s.Gate.Data[i] = float32(rng.NormFloat64())
+	member := func(dim int) *SeqModel {
+		s := newSeqModel(N, SeqOptions{Dim: dim, Window: 4, EmbedStd: 0.5, Tied: true}.withDefaults(), rng)
+		for i := range s.Gate.Data {
+			s.Gate.Data[i] = float32(rng.NormFloat64())
+		}
+		for i := range s.Bias.Data {
+			s.Bias.Data[i] = float32(rng.NormFloat64())
+		}
+		return s
 	}
-	for i := range s.Bias.Data {
-		s.Bias.Data[i] = float32(rng.NormFloat64())
-	}
-	enc, rows, err := (&Result{Seq: []*SeqModel{s}}).SeqEncoder()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, s2 := member(6), member(5)
 	hist := []Event{{Item: 3}, {Item: 9}, {Item: 1}, {Item: 4}, {Item: 9}, {Item: 0}, {Item: 7}}
-	want := make([]float32, N)
-	s.ScoreTo(want, hist)
-	var recent [][]float32
-	for _, it := range recentItems(nil, hist, 50) {
-		recent = append(recent, rows[it])
-	}
-	h := make([]float32, enc.Dim)
-	enc.QueryTo(h, recent)
-	for c := range N {
-		if got := enc.Score(h, rows[c]); math.Abs(float64(got-want[c])) > 1e-5 {
-			t.Errorf("item %d: served %v, trained %v", c, got, want[c])
+	for _, ms := range [][]*SeqModel{{s}, {s, s2}} {
+		enc, rows, err := (&Result{Seq: ms}).SeqEncoder()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What training feeds the scorer: the members' mean score.
+		want := make([]float32, N)
+		one := make([]float32, N)
+		for _, m := range ms {
+			m.ScoreTo(one, hist)
+			for c := range want {
+				want[c] += one[c] / float32(len(ms))
+			}
+		}
+		var recent [][]float32
+		for _, it := range recentItems(nil, hist, 50) {
+			recent = append(recent, rows[it])
+		}
+		h := make([]float32, enc.Dim)
+		enc.QueryTo(h, recent)
+		for c := range N {
+			if got := enc.Score(h, rows[c]); math.Abs(float64(got-want[c])) > 1e-5 {
+				t.Errorf("%d members: item %d: served %v, trained %v", len(ms), c, got, want[c])
+			}
 		}
 	}
 	untied := newSeqModel(N, SeqOptions{Dim: 6, Window: 4}.withDefaults(), rng)
 	if _, _, err := (&Result{Seq: []*SeqModel{untied}}).SeqEncoder(); err == nil {
 		t.Error("untied encoder exported")
 	}
-	if _, _, err := (&Result{Seq: []*SeqModel{s, s}}).SeqEncoder(); err == nil {
-		t.Error("two members exported")
+	if _, _, err := (&Result{Seq: []*SeqModel{s, untied}}).SeqEncoder(); err == nil {
+		t.Error("an untied member exported")
 	}
 	if e, r, err := (&Result{}).SeqEncoder(); e != nil || r != nil || err != nil {
 		t.Error("a model without encoder exported one")

@@ -23,16 +23,16 @@ func Options() training.Options {
 
 // SeqOptions returns Options plus the sequence encoder (training.Options.Seq),
 // the configuration of `fusionrank eval s3rec --model fusion`, chosen on the
-// Beauty validation split (docs/evaluation.md, "Fusion with a sequence
-// encoder", third round: one table for the encoder's input and output
-// embeddings): the scorer starts from the counting model and the mean score of
+// Beauty validation split (docs/evaluation.md, "Fusion": third round, one
+// table for the encoder's input and output embeddings; fourth round, 4,096
+// negatives and two members): the scorer starts from the counting model and the mean score of
 // the SeqModels enters as the seq feature with the weight that scores best on
 // the held-out cases; the scorer is not trained further (Epochs < 0).
 // `fusionrank train` uses ServeOptions, which trains the scorer too.
 func SeqOptions() training.Options {
 	o := Options()
 	o.Epochs = -1
-	o.Seq = &training.SeqOptions{Dim: 128, Window: 20, Negatives: 4096, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 1, Tied: true}
+	o.Seq = &training.SeqOptions{Dim: 128, Window: 20, Negatives: 4096, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 2, Tied: true}
 	o.SeqWeights = []float64{0.06, 0.125, 0.18, 0.25, 0.35, 0.5, 0.7, 1}
 	return o
 }
