@@ -1,6 +1,7 @@
 package ranking
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -58,9 +59,16 @@ func TestWithFeatures(t *testing.T) {
 }
 
 // BenchmarkSeqEncoder: the seq feature of one request, 20 recent items and
-// 100 candidates at dim 128 (the served encoder's shape).
+// 100 candidates, at dim 128 (one member) and 256 (two members side by side,
+// the served encoder's shape since the fourth evaluation round).
 func BenchmarkSeqEncoder(b *testing.B) {
-	const dim, window, cands = 128, 20, 100
+	for _, dim := range []int{128, 256} {
+		b.Run(fmt.Sprintf("dim=%d", dim), func(b *testing.B) { benchSeqEncoder(b, dim) })
+	}
+}
+
+func benchSeqEncoder(b *testing.B, dim int) {
+	const window, cands = 20, 100
 	rng := rand.New(rand.NewPCG(1, 1))
 	e := &SeqEncoder{Dim: dim, Window: window, Gates: make([]float32, dim*window)}
 	row := func() []float32 {
