@@ -190,9 +190,11 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		chosen[f] = float64(u)
 	}
 	chooseU := func(f int, ws []float64) {
-		n.model.U[f] = float32(ws[0])
-		chosen[f] = newScorer(n, tr.x).chooseWeight(choice, f, ws, o.Workers)
-		n.model.U[f] = float32(chosen[f])
+		n.model.U[f], chosen[f] = float32(ws[0]), ws[0]
+		if len(ws) > 1 && len(choice) > 0 {
+			chosen[f] = newScorer(n, tr.x).chooseWeight(choice, f, ws, o.Workers)
+			n.model.U[f] = float32(chosen[f])
+		}
 	}
 	if len(o.PopWeights) > 0 && tr.timed {
 		chooseU(ranking.FeatPop7d, o.PopWeights)
