@@ -511,6 +511,7 @@ type seqTrainer struct {
 	items    []int32
 	idx      []int32
 	outG     []float32 // the batch's candidates' output rows
+	masks    []float32 // the batch's dropout masks
 	gOut     *ranking.SparseGrad
 	gBias    *ranking.SparseGrad
 	gIn      *ranking.SparseGrad
@@ -646,7 +647,8 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 	// the number of goroutines.
 	var masks []float32
 	if o.Dropout > 0 {
-		masks = make([]float32, len(batch)*D)
+		tr.masks = growF32(tr.masks, len(batch)*D)
+		masks = tr.masks
 		keep := float32(1 / (1 - o.Dropout))
 		for i := range masks {
 			if rng.Float64() >= o.Dropout {
