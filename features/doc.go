@@ -21,6 +21,17 @@
 //     back. The sum does not depend on the order events are added in, so a rebuilt
 //     profile equals the incrementally maintained one (a test proves it).
 //
+//     The profile's event count versions it. users.events, raised in the transaction
+//     that stores a user's events (under the user's row lock), makes a user's batches
+//     commit in count order, so a profile of N events holds exactly the first N. A
+//     batch taking a user from N to M events updates only a cached profile of N events;
+//     one of M or more already holds it; a missing one is left missing and the user's
+//     pfloor:<user> key raised to M; a rebuild that read fewer than the floor does not
+//     cache its profile and reads again. So an event that races a rebuild is neither
+//     lost (the rebuild read before it, the update found nothing to update) nor counted
+//     twice (the rebuild read it, the update came after). Bulk imports drop the cached
+//     profiles of the users they touch, raising the floor the same way.
+//
 //   - pop:h:<hour> and pop:d:<day>: event counts per item in hour and day buckets; the
 //     1-hour, 1-day and 7-day windows slide over them (the oldest bucket counts by the
 //     share of it still inside the window).

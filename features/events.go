@@ -43,13 +43,16 @@ func (s *Store) IngestEvents(ctx context.Context, evs []fusionrank.Event) (fusio
 	if len(valid) == 0 {
 		return res, nil
 	}
-	stored, err := s.insertEvents(ctx, valid)
+	stored, counts, err := s.insertEvents(ctx, valid)
 	if err != nil {
 		return res, err
 	}
 	res.Accepted = len(stored)
 	res.Duplicates = len(valid) - len(stored)
-	if err := s.applyOnline(ctx, stored); err != nil {
+	if s.hooks.beforeApply != nil {
+		s.hooks.beforeApply()
+	}
+	if err := s.applyOnline(ctx, stored, counts); err != nil {
 		s.warn("online store: update failed; profiles will be rebuilt from Postgres", err)
 		res.Warnings = append(res.Warnings, "online store unavailable: the events are stored and profiles will be rebuilt from them")
 	}
@@ -74,13 +77,13 @@ func (s *Store) validateEvent(ev fusionrank.Event, now time.Time) error {
 	return nil
 }
 
-// insertEvents commits events and returns those that were new, in (ts, seq) order.
-func (s *Store) insertEvents(ctx context.Context, evs []fusionrank.Event) ([]storedEvent, error) {
+// insertEvents commits events and returns those that were new, in (ts, seq) order, and
+// each of their users' count of stored events once they are in (users.events).
+func (s *Store) insertEvents(ctx context.Context, evs []fusionrank.Event) ([]storedEvent, map[string]int64, error) {
 	n := len(evs)
 	eids, uids, iids, types := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	tss := make([]time.Time, n)
 	reqs, sess := make([]*string, n), make([]*string, n)
-	users := make([]string, 0, n)
 	for i, ev := range evs {
 		eids[i], uids[i], iids[i], types[i], tss[i] = ev.EventID, ev.UserID, ev.ItemID, string(ev.Type), ev.Timestamp
 		if ev.RequestID != "" {
@@ -89,16 +92,12 @@ func (s *Store) insertEvents(ctx context.Context, evs []fusionrank.Event) ([]sto
 		if ev.SessionID != "" {
 			sess[i] = &evs[i].SessionID
 		}
-		users = append(users, ev.UserID)
 	}
-	slices.Sort(users) // a fixed order avoids deadlocks between concurrent batches
-	users = slices.Compact(users)
 	var out []storedEvent
+	var counts map[string]int64
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		out = out[:0]
-		if _, err := tx.Exec(ctx, `INSERT INTO users (id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, users); err != nil {
-			return err
-		}
+		counts = map[string]int64{}
 		rows, err := tx.Query(ctx, `
 			WITH ins AS (
 				INSERT INTO events (event_id, user_id, item_id, type, ts, request_id, session_id)
@@ -124,11 +123,15 @@ func (s *Store) insertEvents(ctx context.Context, evs []fusionrank.Event) ([]sto
 			}
 			e.Type = fusionrank.EventType(typ)
 			out = append(out, e)
+			counts[e.UserID]++
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return raiseEventCounts(ctx, tx, counts)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Within one batch the CTE cannot see its own rows, so chain predecessors here.
 	sort.Slice(out, func(i, j int) bool { return laterEvent(out[j], out[i]) })
@@ -139,7 +142,44 @@ func (s *Store) insertEvents(ctx context.Context, evs []fusionrank.Event) ([]sto
 		}
 		last[out[i].UserID] = out[i]
 	}
-	return out, nil
+	return out, counts, nil
+}
+
+// raiseEventCounts adds the new events of each user (added: user → how many) to
+// users.events and replaces each value of added with the user's count afterwards. The
+// update locks the users' rows until commit, in id order (as every writer of events
+// does, so that concurrent batches cannot deadlock): a user's batches therefore commit
+// in the order of their counts.
+func raiseEventCounts(ctx context.Context, tx pgx.Tx, added map[string]int64) error {
+	if len(added) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(added))
+	for u := range added {
+		ids = append(ids, u)
+	}
+	slices.Sort(ids)
+	ns := make([]int64, len(ids))
+	for i, u := range ids {
+		ns[i] = added[u]
+	}
+	rows, err := tx.Query(ctx, `
+		INSERT INTO users (id, events) SELECT * FROM unnest($1::text[], $2::bigint[])
+		ON CONFLICT (id) DO UPDATE SET events = users.events + excluded.events
+		RETURNING id, events`, ids, ns)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u string
+		var n int64
+		if err := rows.Scan(&u, &n); err != nil {
+			return err
+		}
+		added[u] = n
+	}
+	return rows.Err()
 }
 
 func laterEvent(a, b storedEvent) bool {
@@ -151,6 +191,68 @@ func laterEvent(a, b storedEvent) bool {
 var casProfile = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if not cur or string.sub(cur, 13, 20) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`)
+
+// applyAttempts bounds the rounds of applyOnline: after the last one, a profile it
+// could not update is dropped, to be rebuilt from Postgres on its next read.
+const applyAttempts = 6
+
+// profileFloorTTL is how long a user's floor key lives: longer than any rebuild
+// (RebuildTimeout) that could have read Postgres before the events that raised it.
+const profileFloorTTL = 2 * RebuildTimeout
+
+// profileCount is Lua that sets n to the event count of the profile in cur (bytes 13–20,
+// little-endian) when cur is a profile of this codec (header ARGV[header]), else to -1.
+const profileCount = `
+local function count(cur, header)
+  if cur and string.len(cur) >= 20 and string.sub(cur, 1, 4) == header then
+    return struct.unpack('<i8', cur, 13)
+  end
+  return -1
+end
+`
+
+// settleProfile ends applyOnline's work on a profile that it does not update
+// (KEYS: profile, floor; ARGV: after, floor TTL ms, drop, header). A profile holding at
+// least after events is left alone. Otherwise, unless drop is set, a cached profile
+// means the caller must read it again (0); with drop, it is deleted. Then the floor is
+// raised to after (1).
+var settleProfile = redis.NewScript(profileCount + `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  if count(cur, ARGV[4]) >= tonumber(ARGV[1]) then return 1 end
+  if ARGV[3] ~= '1' then return 0 end
+  redis.call('DEL', KEYS[1])
+end
+local f = tonumber(redis.call('GET', KEYS[2]) or '0')
+if f < tonumber(ARGV[1]) then redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) end
+return 1`)
+
+// casOrSettle is casProfile for the last round (KEYS: profile, floor; ARGV: old count
+// bytes, value, TTL ms, after, floor TTL ms, header): when the profile changed, it
+// settles it as settleProfile with drop does.
+var casOrSettle = redis.NewScript(profileCount + `
+local cur = redis.call('GET', KEYS[1])
+if cur and string.sub(cur, 13, 20) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+if cur then
+  if count(cur, ARGV[6]) >= tonumber(ARGV[4]) then return 1 end
+  redis.call('DEL', KEYS[1])
+end
+local f = tonumber(redis.call('GET', KEYS[2]) or '0')
+if f < tonumber(ARGV[4]) then redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5]) end
+return 1`)
+
+// cacheRebuilt writes a profile rebuilt from Postgres (KEYS: profile, floor; ARGV: its
+// event count, value, TTL ms, header) unless events were stored after its read (the
+// floor is above its count: 0) or the cached profile already holds as many (2).
+var cacheRebuilt = redis.NewScript(profileCount + `
+local n = tonumber(ARGV[1])
+if tonumber(redis.call('GET', KEYS[2]) or '0') > n then return 0 end
+if count(redis.call('GET', KEYS[1]), ARGV[4]) >= n then return 2 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1`)
 
@@ -166,10 +268,20 @@ end
 return 0`)
 
 // applyOnline updates the cached profiles, popularity windows and co-visitation sets for
-// newly stored events. It reads all touched profiles in one round trip and writes them
-// back with a compare-and-set in a second one; profiles that changed meanwhile are
-// retried, and after three failures dropped (rebuilt on their next read).
-func (s *Store) applyOnline(ctx context.Context, evs []storedEvent) (err error) {
+// newly stored events; counts holds each user's count of stored events after them.
+//
+// A cached profile holds exactly its user's first Events stored events (see
+// sql/002_user_event_counts.sql), so a user's new events, which take the count from
+// before to after, are applied only to a profile of exactly before events:
+//   - a profile of after events or more already holds them (a rebuild read them);
+//   - a missing profile stays missing, and the user's floor key is raised to after, so
+//     that a rebuild which read fewer events does not cache what it read;
+//   - a profile of fewer than before events waits for the update of an earlier batch,
+//     a few milliseconds at most, and is otherwise dropped (and the floor raised).
+//
+// It reads all touched profiles in one round trip and writes them back with a
+// compare-and-set in a second one; profiles that changed meanwhile are read again.
+func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[string]int64) (err error) {
 	defer func() {
 		if err != nil {
 			for _, e := range evs {
@@ -190,8 +302,10 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent) (err error) 
 		pending = append(pending, u)
 	}
 	now := s.opt.Now()
-	counters := true
-	for attempt := 0; attempt < 3 && len(pending) > 0; attempt++ {
+	header := string(putHeader(nil, kindProfile))
+	floorMS := profileFloorTTL.Milliseconds()
+	for attempt := 0; len(pending) > 0; attempt++ {
+		last := attempt == applyAttempts-1
 		keys := make([]string, len(pending))
 		for i, u := range pending {
 			keys[i] = s.key("profile", u)
@@ -201,46 +315,63 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent) (err error) 
 			return err
 		}
 		pipe := s.rdb.Pipeline()
-		cas := make([]*redis.Cmd, len(pending))
+		cmds := make([]*redis.Cmd, len(pending))
+		wait := make([]bool, len(pending))
 		for i, u := range pending {
+			after := counts[u]
+			before := after - int64(len(byUser[u]))
+			settle := func(drop bool) *redis.Cmd {
+				return settleProfile.Eval(ctx, pipe, []string{keys[i], s.key("pfloor", u)}, after, floorMS, drop, header)
+			}
 			str, _ := vals[i].(string)
 			if str == "" {
-				continue // not cached: the next read rebuilds it from Postgres, events included
-			}
-			p, ok := decodeProfile([]byte(str))
-			if !ok {
-				pipe.Del(ctx, keys[i])
+				cmds[i] = settle(last)
 				continue
 			}
-			old := []byte(str)[12:20]
-			for _, e := range byUser[u] {
-				p.apply(s.opt.Rules, e.Event, e.Seq, s.catalog.ItemVectors)
+			p, ok := decodeProfile([]byte(str))
+			switch {
+			case !ok:
+				cmds[i] = settle(true)
+			case p.Events >= after:
+				// A rebuild already read these events.
+			case p.Events == before:
+				for _, e := range byUser[u] {
+					p.apply(s.opt.Rules, e.Event, e.Seq, s.catalog.ItemVectors)
+				}
+				if last {
+					// No more attempts if the compare-and-set fails: settle instead.
+					cmds[i] = casOrSettle.Eval(ctx, pipe, []string{keys[i], s.key("pfloor", u)}, appendI64(nil, before), p.encode(),
+						s.opt.ProfileTTL.Milliseconds(), after, floorMS, header)
+				} else {
+					cmds[i] = casProfile.Eval(ctx, pipe, keys[i:i+1], appendI64(nil, before), p.encode(), s.opt.ProfileTTL.Milliseconds())
+				}
+			case last:
+				cmds[i] = settle(true)
+			default:
+				wait[i] = true // an earlier batch of this user's is stored but not yet applied
 			}
-			cas[i] = casProfile.Eval(ctx, pipe, []string{keys[i]}, old, p.encode(), s.opt.ProfileTTL.Milliseconds())
 		}
-		if counters {
+		if attempt == 0 {
 			s.queueCounters(ctx, pipe, evs, now)
-			counters = false
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
 		var retry []string
-		for i, c := range cas {
-			if c != nil {
+		waiting := false
+		for i, c := range cmds {
+			if wait[i] {
+				retry, waiting = append(retry, pending[i]), true
+			} else if c != nil {
 				if v, _ := c.Int(); v == 0 {
 					retry = append(retry, pending[i])
 				}
 			}
 		}
 		pending = retry
-	}
-	if len(pending) > 0 {
-		keys := make([]string, len(pending))
-		for i, u := range pending {
-			keys[i] = s.key("profile", u)
+		if waiting && len(pending) > 0 {
+			time.Sleep(time.Duration(1<<attempt) * time.Millisecond)
 		}
-		return s.rdb.Del(ctx, keys...).Err()
 	}
 	return nil
 }

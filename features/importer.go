@@ -25,10 +25,11 @@ type ImportStats struct {
 
 // ImportEvents loads events through COPY in chunks of ImportChunk rows, each chunk in
 // one transaction: COPY into a temporary table, then insert the new ones (a replayed
-// event_id is skipped) and create their users. Validation failures are counted and
-// reported to reject, not fatal. progress is called after each chunk with the rows
-// read so far. Profiles and counters in Redis are not touched: they are rebuilt from
-// Postgres on their next read.
+// event_id is skipped) and raise their users' event counts. Validation failures are
+// counted and reported to reject, not fatal. progress is called after each chunk with
+// the rows read so far. The cached profiles of the chunk's users are dropped after its
+// commit, and counters are not touched: both are rebuilt from Postgres on their next
+// read.
 func (s *Store) ImportEvents(ctx context.Context, next func() (fusionrank.Event, error), reject func(n int, err error), progress func(read int)) (ImportStats, error) {
 	var st ImportStats
 	now := s.opt.Now()
@@ -38,6 +39,7 @@ func (s *Store) ImportEvents(ctx context.Context, next func() (fusionrank.Event,
 			return nil
 		}
 		var inserted int64
+		var added map[string]int64
 		err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_events (
 				event_id text, user_id text, item_id text, type text, ts timestamptz, request_id text, session_id text) ON COMMIT DROP`); err != nil {
@@ -47,20 +49,41 @@ func (s *Store) ImportEvents(ctx context.Context, next func() (fusionrank.Event,
 				[]string{"event_id", "user_id", "item_id", "type", "ts", "request_id", "session_id"}, pgx.CopyFromRows(rows)); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO users (id) SELECT DISTINCT user_id FROM staged_events ON CONFLICT DO NOTHING`); err != nil {
+			// Each user's count of events is raised with the events (see raiseEventCounts),
+			// the users' rows locked in id order.
+			rows, err := tx.Query(ctx, `
+				WITH ins AS (
+					INSERT INTO events (event_id, user_id, item_id, type, ts, request_id, session_id)
+					SELECT event_id, user_id, item_id, type, ts, request_id, session_id FROM staged_events
+					ON CONFLICT (event_id) DO NOTHING
+					RETURNING user_id)
+				SELECT user_id, count(*) FROM ins GROUP BY user_id`)
+			if err != nil {
 				return err
 			}
-			tag, err := tx.Exec(ctx, `INSERT INTO events (event_id, user_id, item_id, type, ts, request_id, session_id)
-				SELECT event_id, user_id, item_id, type, ts, request_id, session_id FROM staged_events
-				ON CONFLICT (event_id) DO NOTHING`)
-			inserted = tag.RowsAffected()
-			return err
+			added = map[string]int64{}
+			for rows.Next() {
+				var u string
+				var n int64
+				if err := rows.Scan(&u, &n); err != nil {
+					rows.Close()
+					return err
+				}
+				added[u] = n
+				inserted += n
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return raiseEventCounts(ctx, tx, added)
 		})
 		if err != nil {
 			return err
 		}
 		st.Accepted += int(inserted)
 		st.Duplicates += len(rows) - int(inserted)
+		s.dropProfiles(ctx, added)
 		rows = rows[:0]
 		if progress != nil {
 			progress(st.Read)
@@ -190,4 +213,27 @@ func (s *Store) ImportItems(ctx context.Context, next func() (fusionrank.Item, e
 		}
 	}
 	return st, flush()
+}
+
+// dropProfiles deletes the cached profiles of users whose events were stored without
+// applyOnline (counts: user → count of stored events), raising their floors so that a
+// rebuild which read Postgres before those events does not cache its profile. When
+// Redis fails, the users are marked for a rebuild on their next read in this process.
+func (s *Store) dropProfiles(ctx context.Context, counts map[string]int64) {
+	if len(counts) == 0 || s.rdb == nil {
+		return
+	}
+	header := string(putHeader(nil, kindProfile))
+	pipe := s.rdb.Pipeline()
+	for u, n := range counts {
+		settleProfile.Eval(ctx, pipe, []string{s.key("profile", u), s.key("pfloor", u)}, n, profileFloorTTL.Milliseconds(), true, header)
+	}
+	_, err := pipe.Exec(ctx)
+	s.dirty.observe(err)
+	if err != nil {
+		s.warn("online store: dropping imported users' profiles failed; they are rebuilt on their next read here", err)
+		for u := range counts {
+			s.dirty.add(u)
+		}
+	}
 }

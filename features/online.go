@@ -38,7 +38,7 @@ func (s *Store) popKey(k bucketKind, t time.Time) string {
 // Source says where a profile came from.
 const (
 	SourceCache    = "cache"    // read from Redis
-	SourceRebuilt  = "rebuilt"  // rebuilt from Postgres and written back to Redis
+	SourceRebuilt  = "rebuilt"  // rebuilt from Postgres and written back to Redis (unless the user's events kept arriving meanwhile)
 	SourcePostgres = "postgres" // rebuilt from Postgres; Redis unavailable
 )
 
@@ -117,21 +117,35 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 		src string
 	}
 	// The rebuild writes the profile back itself, so that it is cached even when this
-	// request stops waiting for it.
+	// request stops waiting for it. It caches only what is still current: events stored
+	// after its read of Postgres raise the user's floor (applyOnline), and then it reads
+	// again, up to three times in all, before answering with what it read, uncached.
 	v, err := rebuildOnce(ctx, s.opt.Namespace+"\x00"+userID, func(ctx context.Context) (any, error) {
-		p, err := s.rebuildProfile(ctx, userID)
-		if err != nil {
-			return nil, err
-		}
-		if !redisOK || !s.dirty.redisUp() {
-			return rebuilt{p, SourcePostgres}, nil
-		}
-		if err := s.rdb.Set(ctx, key, p.encode(), s.opt.ProfileTTL).Err(); err != nil {
+		header := string(putHeader(nil, kindProfile))
+		for attempt := 0; ; attempt++ {
+			p, err := s.rebuildProfile(ctx, userID)
+			if err != nil {
+				return nil, err
+			}
+			if s.hooks.afterRebuildRead != nil {
+				s.hooks.afterRebuildRead(userID)
+			}
+			if !redisOK || !s.dirty.redisUp() {
+				return rebuilt{p, SourcePostgres}, nil
+			}
+			res, err := cacheRebuilt.Run(ctx, s.rdb, []string{key, s.key("pfloor", userID)},
+				p.Events, p.encode(), s.opt.ProfileTTL.Milliseconds(), header).Int()
 			s.dirty.observe(err)
-			return rebuilt{p, SourcePostgres}, nil
+			switch {
+			case err != nil:
+				return rebuilt{p, SourcePostgres}, nil
+			case res != 0:
+				s.dirty.clear(userID)
+				return rebuilt{p, SourceRebuilt}, nil
+			case attempt == 2:
+				return rebuilt{p, SourceRebuilt}, nil // correct, but not cached
+			}
 		}
-		s.dirty.clear(userID)
-		return rebuilt{p, SourceRebuilt}, nil
 	})
 	if err != nil {
 		return nil, "", err
@@ -141,7 +155,8 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 }
 
 // rebuildProfile computes a profile from all the user's events in Postgres, in time
-// order, exactly as the incremental updates do.
+// order, exactly as the incremental updates do. One statement reads them, so one
+// snapshot: the profile's Events is the user's users.events in that snapshot.
 func (s *Store) rebuildProfile(ctx context.Context, userID string) (*Profile, error) {
 	rows, err := s.db.Pool.Query(ctx, `SELECT seq, item_id, type, ts FROM events WHERE user_id = $1 ORDER BY ts, seq`, userID)
 	if err != nil {

@@ -61,6 +61,14 @@ type Store struct {
 	mods    []Modality // all model-independent modalities: text first, then the callers'
 	dirty   *dirtySet
 	pop     popCache
+	hooks   testHooks
+}
+
+// testHooks let a test run code at the moments where concurrent writers race. They are
+// nil outside tests.
+type testHooks struct {
+	afterRebuildRead func(userID string) // a profile rebuild has read Postgres, before it writes Redis
+	beforeApply      func()              // events are committed, before their update of Redis
 }
 
 // New returns a store. rdb may be shared with other users of the same Redis as long as

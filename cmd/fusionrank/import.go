@@ -9,11 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/fusionrank/fusionrank"
@@ -88,7 +90,23 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for i, m := range cfg.Modalities {
 		mods[i] = features.Modality{Name: m.Name, Dim: m.Dim}
 	}
-	store := features.New(db, nil, features.Options{Modalities: mods, Text: enc, MaxFutureSkew: cfg.MaxFutureSkew})
+	// Imported events change profiles the service may hold in Redis: the store drops
+	// those of the imported users (ImportEvents). Items need no Redis.
+	var rdb *redis.Client
+	if what == "events" {
+		if rdb, err = openRedis(cfg.RedisURL); err != nil {
+			return fmt.Errorf("FUSIONRANK_REDIS_URL: %w", err)
+		}
+		defer rdb.Close()
+	}
+	opt := features.Options{Modalities: mods, Text: enc, MaxFutureSkew: cfg.MaxFutureSkew,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	var store *features.Store
+	if rdb != nil {
+		store = features.New(db, rdb, opt)
+	} else {
+		store = features.New(db, nil, opt)
+	}
 
 	bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("importing "+what),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"), progressbar.OptionThrottle(200*time.Millisecond))
