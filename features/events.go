@@ -202,54 +202,52 @@ const applyAttempts = 6
 // (RebuildTimeout) that could have read Postgres before the events that raised it.
 const profileFloorTTL = 2 * RebuildTimeout
 
-// profileCount is Lua that sets n to the event count of the profile in cur (bytes 13–20,
-// little-endian) when cur is a profile of this codec (header ARGV[header]), else to -1.
-const profileCount = `
+// profileLua holds the Lua functions the profile scripts share. count is the event
+// count of the profile in cur (bytes 13–20, little-endian) when cur is a profile of
+// this codec (header), else -1. settle ends applyOnline's work on a profile it does
+// not update (keys kp, kf: the profile and the user's floor): a profile of at least
+// after events is left alone; otherwise a cached one means, without drop, that the
+// caller must read it again (0), and with drop it is deleted; then the floor is raised
+// to after (1).
+const profileLua = `
 local function count(cur, header)
   if cur and string.len(cur) >= 20 and string.sub(cur, 1, 4) == header then
     return struct.unpack('<i8', cur, 13)
   end
   return -1
 end
+local function settle(kp, kf, after, ttl, drop, header)
+  local cur = redis.call('GET', kp)
+  if cur then
+    if count(cur, header) >= after then return 1 end
+    if not drop then return 0 end
+    redis.call('DEL', kp)
+  end
+  if tonumber(redis.call('GET', kf) or '0') < after then redis.call('SET', kf, after, 'PX', ttl) end
+  return 1
+end
 `
 
-// settleProfile ends applyOnline's work on a profile that it does not update
-// (KEYS: profile, floor; ARGV: after, floor TTL ms, drop, header). A profile holding at
-// least after events is left alone. Otherwise, unless drop is set, a cached profile
-// means the caller must read it again (0); with drop, it is deleted. Then the floor is
-// raised to after (1).
-var settleProfile = redis.NewScript(profileCount + `
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  if count(cur, ARGV[4]) >= tonumber(ARGV[1]) then return 1 end
-  if ARGV[3] ~= '1' then return 0 end
-  redis.call('DEL', KEYS[1])
-end
-local f = tonumber(redis.call('GET', KEYS[2]) or '0')
-if f < tonumber(ARGV[1]) then redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) end
-return 1`)
+// settleProfile is settle (KEYS: profile, floor; ARGV: after, floor TTL ms, drop,
+// header).
+var settleProfile = redis.NewScript(profileLua + `
+return settle(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1', ARGV[4])`)
 
 // casOrSettle is casProfile for the last round (KEYS: profile, floor; ARGV: old count
 // bytes, value, TTL ms, after, floor TTL ms, header): when the profile changed, it
-// settles it as settleProfile with drop does.
-var casOrSettle = redis.NewScript(profileCount + `
+// settles it with drop.
+var casOrSettle = redis.NewScript(profileLua + `
 local cur = redis.call('GET', KEYS[1])
 if cur and string.sub(cur, 13, 20) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
 end
-if cur then
-  if count(cur, ARGV[6]) >= tonumber(ARGV[4]) then return 1 end
-  redis.call('DEL', KEYS[1])
-end
-local f = tonumber(redis.call('GET', KEYS[2]) or '0')
-if f < tonumber(ARGV[4]) then redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5]) end
-return 1`)
+return settle(KEYS[1], KEYS[2], tonumber(ARGV[4]), ARGV[5], true, ARGV[6])`)
 
 // cacheRebuilt writes a profile rebuilt from Postgres (KEYS: profile, floor; ARGV: its
 // event count, value, TTL ms, header) unless events were stored after its read (the
 // floor is above its count: 0) or the cached profile already holds as many (2).
-var cacheRebuilt = redis.NewScript(profileCount + `
+var cacheRebuilt = redis.NewScript(profileLua + `
 local n = tonumber(ARGV[1])
 if tonumber(redis.call('GET', KEYS[2]) or '0') > n then return 0 end
 if count(redis.call('GET', KEYS[1]), ARGV[4]) >= n then return 2 end

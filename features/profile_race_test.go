@@ -35,6 +35,15 @@ func raceShop(t *testing.T, s *Store, prefix string, n int) {
 // events of an earlier run in the package's database.
 func runTag() string { return fmt.Sprintf("%08x-", rand.Uint32()) }
 
+// eventsOf returns a maker of events of user: event k is on item tag+k, k minutes
+// after ten minutes before now.
+func eventsOf(tag, user string, typ fusionrank.EventType, now time.Time) func(k int) fusionrank.Event {
+	return func(k int) fusionrank.Event {
+		return fusionrank.Event{EventID: fmt.Sprintf("%se%d", tag, k), UserID: user, ItemID: fmt.Sprintf("%s%d", tag, k),
+			Type: typ, Timestamp: now.Add(time.Duration(k-10) * time.Minute)}
+	}
+}
+
 func ingest(t *testing.T, s *Store, evs ...fusionrank.Event) {
 	t.Helper()
 	res, err := s.IngestEvents(context.Background(), evs)
@@ -68,10 +77,7 @@ func TestProfileRebuildRacingAnEvent(t *testing.T) {
 	tag := runTag() + "rr-"
 	raceShop(t, s, tag, 5)
 	user := tag + "user"
-	ev := func(k int) fusionrank.Event {
-		return fusionrank.Event{EventID: fmt.Sprintf("%se%d", tag, k), UserID: user, ItemID: fmt.Sprintf("%s%d", tag, k),
-			Type: fusionrank.Click, Timestamp: now.Add(time.Duration(k-10) * time.Minute)}
-	}
+	ev := eventsOf(tag, user, fusionrank.Click, now)
 	ingest(t, s, ev(1)) // not cached: nothing to update
 	var once sync.Once
 	s.hooks.afterRebuildRead = func(u string) {
@@ -210,10 +216,7 @@ func TestImportEventsRefreshesProfiles(t *testing.T) {
 	tag := runTag() + "im-"
 	raceShop(t, s, tag, 6)
 	user := tag + "user"
-	ev := func(k int) fusionrank.Event {
-		return fusionrank.Event{EventID: fmt.Sprintf("%se%d", tag, k), UserID: user, ItemID: fmt.Sprintf("%s%d", tag, k),
-			Type: fusionrank.Purchase, Timestamp: now.Add(time.Duration(k-10) * time.Minute)}
-	}
+	ev := eventsOf(tag, user, fusionrank.Purchase, now)
 	ingest(t, s, ev(1))
 	if p, _, err := s.Profile(ctx, user); err != nil || p.Events != 1 {
 		t.Fatalf("first read: %+v %v", p, err)

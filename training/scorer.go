@@ -140,41 +140,23 @@ func (s *Scorer) chooseWeight(cases []Case, f int, ws []float64, workers int) fl
 // weight set to each of ws. The score is linear in the weight (score_c = … +
 // u_f·f_c): each case is scored once at the current weight u, and for every
 // w the scores are score_c + (w − u)·f_c, so all the weights together cost
-// one scoring per case. On the given number of goroutines, each summing its
-// own cases: the result does not depend on scheduling.
+// one scoring per case.
 func (s *Scorer) weightNDCG(cases []Case, f int, ws []float64, workers int) []float64 {
 	u := float64(s.n.model.U[f])
 	n := len(s.rows)
-	sums := make([][]float64, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		sums[w] = make([]float64, len(ws))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dst, x, mix := make([]float32, n), make([]float32, n), make([]float32, n)
-			for c := w; c < len(cases); c += workers {
-				cs := &cases[c]
-				s.score(dst, cs.History, cs.Time, f, x)
-				for j, wt := range ws {
-					d := float32(wt - u)
-					for i := range mix {
-						mix[i] = dst[i] + d*x[i]
-					}
-					sums[w][j] += ndcgOf(mix, cs, 10)
+	type buf struct{ dst, x, mix []float32 }
+	return meanOverCases(cases, workers, len(ws),
+		func() *buf { return &buf{make([]float32, n), make([]float32, n), make([]float32, n)} },
+		func(b *buf, cs *Case, acc []float64) {
+			s.score(b.dst, cs.History, cs.Time, f, b.x)
+			for j, wt := range ws {
+				d := float32(wt - u)
+				for i := range b.mix {
+					b.mix[i] = b.dst[i] + d*b.x[i]
 				}
+				acc[j] += ndcgOf(b.mix, cs, 10)
 			}
-		}()
-	}
-	wg.Wait()
-	out := make([]float64, len(ws))
-	for j := range ws {
-		for w := range workers {
-			out[j] += sums[w][j]
-		}
-		out[j] /= float64(len(cases))
-	}
-	return out
+		})
 }
 
 // NDCG returns the mean NDCG@k of cases, scoring the whole catalogue with
@@ -186,30 +168,42 @@ func (s *Scorer) NDCG(cases []Case, k, workers int) float64 {
 
 // meanNDCG scores every case's catalogue (n items) with score, which must be safe
 // for concurrent use, on the given number of goroutines, and returns the mean of
-// ndcgOf. Each goroutine sums its own cases, so the result does not depend on
-// scheduling.
+// ndcgOf (NaN without cases).
 func meanNDCG(cases []Case, k, workers, n int, score func(dst []float32, cs *Case)) float64 {
 	if len(cases) == 0 {
 		return math.NaN()
 	}
-	sums := make([]float64, workers)
+	return meanOverCases(cases, workers, 1, func() []float32 { return make([]float32, n) },
+		func(scores []float32, cs *Case, acc []float64) {
+			score(scores, cs)
+			acc[0] += ndcgOf(scores, cs, k)
+		})[0]
+}
+
+// meanOverCases runs fn once per case on the given number of goroutines, each with
+// its own scratch (from newScratch) and its own m sums that fn adds to, and returns
+// the sums over all cases divided by their number. Each goroutine sums its own cases
+// and the goroutines' sums are added in a fixed order, so the result does not depend
+// on scheduling.
+func meanOverCases[S any](cases []Case, workers, m int, newScratch func() S, fn func(scratch S, cs *Case, acc []float64)) []float64 {
+	sums := make([][]float64, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			scores := make([]float32, n)
+		sums[w] = make([]float64, m)
+		wg.Go(func() {
+			scratch := newScratch()
 			for c := w; c < len(cases); c += workers {
-				cs := &cases[c]
-				score(scores, cs)
-				sums[w] += ndcgOf(scores, cs, k)
+				fn(scratch, &cases[c], sums[w])
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	var t float64
-	for _, v := range sums {
-		t += v
+	out := make([]float64, m)
+	for j := range out {
+		for w := range workers {
+			out[j] += sums[w][j]
+		}
+		out[j] /= float64(len(cases))
 	}
-	return t / float64(len(cases))
+	return out
 }

@@ -189,10 +189,16 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 	for f, u := range n.model.U {
 		chosen[f] = float64(u)
 	}
+	// One scorer serves every choice: it reads the weights U when it scores,
+	// so a later choice sees an earlier one.
+	var chooser *Scorer
 	chooseU := func(f int, ws []float64) {
 		n.model.U[f], chosen[f] = float32(ws[0]), ws[0]
 		if len(ws) > 1 && len(choice) > 0 {
-			chosen[f] = newScorer(n, tr.x).chooseWeight(choice, f, ws, o.Workers)
+			if chooser == nil {
+				chooser = newScorer(n, tr.x)
+			}
+			chosen[f] = chooser.chooseWeight(choice, f, ws, o.Workers)
 			n.model.U[f] = float32(chosen[f])
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/fusionrank/fusionrank/evaluation"
@@ -80,7 +81,18 @@ func main() {
 	tied := flag.Bool("tied", false, "one table for input and output item embeddings")
 	seqs := flag.String("sequences", "../shared/datasets/amazon-beauty/Beauty.txt", "")
 	attrs := flag.String("attributes", "../shared/datasets/amazon-beauty/Beauty_item2attributes.json", "")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			panic(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			panic(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	so := training.SeqOptions{Dim: *dim, Window: *win, Negatives: *neg, BatchSize: *bs, LR: *lr, WeightDecay: *wd, Dropout: *drop, Epochs: *ep, Patience: *pat, Members: *members, Attention: *att, NegPower: *negpow, Prior: *prior, Tied: *tied}
 	d, err := s3rec.Load(*seqs)
 	if err != nil {
