@@ -28,6 +28,19 @@ var evalModels = struct {
 // retail --glove).
 var fusionGlove = "../shared/datasets/glove/glove-6B-100d-top50k.txt.gz"
 
+// fusionEpochs, when positive, replaces the retail fusion models' cap on the
+// scorer's training epochs (eval retail --epochs).
+var fusionEpochs = 0
+
+// withEpochs returns o with its scorer epoch cap set to n when n is positive
+// and o trains the scorer at all (Epochs ≥ 0).
+func withEpochs(o training.Options, n int) training.Options {
+	if n > 0 && o.Epochs >= 0 {
+		o.Epochs = n
+	}
+	return o
+}
+
 // The fusion scorer and, for retail, its ablations.
 func init() {
 	// s3rec fusion: the scorer with the sequence encoder's score as the seq
@@ -44,7 +57,7 @@ func init() {
 	// or collab modality too (the ablations).
 	retail := func(name string, o training.Options, withText bool) {
 		evalModels.retail[name] = func() evaluation.Model {
-			m := fusion.New(name, o)
+			m := fusion.New(name, withEpochs(o, fusionEpochs))
 			if withText {
 				m.Fixed = text
 			}
@@ -177,6 +190,7 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	out := fs.String("out", "", "output directory for metrics.json, report.md and plots (required)")
 	days := fs.Int("days", retail.DefaultDays, "length of the test and validation periods in days")
 	glove := fs.String("glove", fusionGlove, "GloVe word vectors for the fusion models' text modality")
+	epochs := fs.Int("epochs", 0, "fusion models: at most this many scorer epochs, early stopping still choosing the kept one (0: the default, 8)")
 	workers := fs.Int("workers", 0, "scoring goroutines (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -185,6 +199,10 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	if *epochs < 0 {
+		return fmt.Errorf("eval retail: --epochs %d: want 0 (the default) or more", *epochs)
+	}
+	fusionEpochs = *epochs
 	if *data == "" || *out == "" {
 		fs.Usage()
 		return errors.New("eval retail: --data and --out are required")

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fusionrank/fusionrank/evaluation/fusion"
 )
 
 // TestEvalWritesReport runs both protocols on small fixtures through the
@@ -124,6 +126,7 @@ func TestEvalUsageAndErrors(t *testing.T) {
 		{"bad ties", []string{"s3rec", "--sequences", "a", "--model", "pop", "--out", "x", "--ties", "coin"}, false, "unknown tie rule"},
 		{"missing file", []string{"retail", "--data", "/nonexistent.tsv", "--model", "pop", "--out", "x"}, false, "no such file"},
 		{"stray argument", []string{"retail", "extra"}, false, "unexpected argument"},
+		{"negative epochs", []string{"retail", "--data", "a", "--model", "pop", "--out", "x", "--epochs", "-2"}, false, "--epochs -2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,6 +145,21 @@ func TestEvalUsageAndErrors(t *testing.T) {
 				t.Fatalf("err %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestWithEpochs: --epochs replaces the cap of a scorer that trains, and leaves
+// alone one that does not (Epochs < 0) and the default (0).
+func TestWithEpochs(t *testing.T) {
+	o := fusion.Options()
+	if got := withEpochs(o, 16).Epochs; got != 16 {
+		t.Errorf("cap 16: Epochs %d", got)
+	}
+	if got := withEpochs(o, 0).Epochs; got != o.Epochs {
+		t.Errorf("cap 0: Epochs %d, want the default %d", got, o.Epochs)
+	}
+	if got := withEpochs(fusion.SeqOptions(), 16).Epochs; got != -1 {
+		t.Errorf("untrained scorer: Epochs %d, want -1", got)
 	}
 }
 
