@@ -51,4 +51,16 @@ func BenchmarkSeqProducts(b *testing.B) {
 			blas32.Gemm(blas.Trans, blas.NoTrans, 1, P, Q, 1, DO)
 		}
 	})
+	// matMul: the AVX-512 kernel when built with GOEXPERIMENT=simd (gonum
+	// otherwise, then the same as gemm plus a transpose); the logits through
+	// the transposed output rows, as batchGrad does.
+	b.Run("matmul", func(b *testing.B) {
+		outT := make([]float32, nC*D)
+		for b.Loop() {
+			transposeTo(outT, out, nC, D)
+			matMul(p, nC, false, n, nC, D, q, D, 1, outT, nC)
+			matMul(dq, D, false, n, D, nC, p, nC, 1, out, D)
+			matMul(dout, D, true, nC, D, n, p, 1, nC, q, D)
+		}
+	})
 }

@@ -173,7 +173,7 @@ func testSeqGradients(t *testing.T, att, withPrior, tied bool) {
 			{hist: nil, target: 1, mask: m2, prior: prior},
 			{hist: hist2, target: target2, mask: m2, prior: prior},
 		}
-		loss, count := s.batchGrad(sh, items, idx, outG, nil, exs)
+		loss, count := s.batchGrad(sh, items, idx, outG, nil, nil, exs)
 		if count != 2 {
 			t.Fatalf("%d examples counted, want 2 (the one without history skipped)", count)
 		}
