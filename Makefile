@@ -27,11 +27,14 @@ vet:
 compose-check: services
 	docker-compose -f docker-compose.yml config -q
 
-# Every test, against the real Postgres and Redis on loopback.
+# Every test, against the real Postgres and Redis on loopback; then the
+# packages with AVX-512 kernels again in the GOEXPERIMENT=simd build (the
+# kernels run where the CPU has AVX-512, their pure-Go twins elsewhere).
 # WITH_BROWSER=1 (passed on to services): the browser tests need headless Chromium.
 test: export WITH_BROWSER := 1
 test: services vet compose-check
 	$(GO) test -count=1 -timeout 20m ./...
+	GOEXPERIMENT=simd $(GO) test -count=1 ./ranking/ ./training/
 
 # The scorer's fast path and its plain reference in one run (ns/candidate and
 # cpu-ns/candidate), then the retrieval and text encoder benchmarks.
