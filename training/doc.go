@@ -94,8 +94,10 @@
 // variants are for offline comparison.
 //
 // The encoder's pass is three matrix products per shard of a batch
-// (logits, ∂L/∂queries, ∂L/∂output rows; gonum blas32), with per-example
-// softmax, masking and pooling around them.
+// (logits, ∂L/∂queries, ∂L/∂output rows: matMul, gonum blas32 in the
+// default build and an AVX-512 kernel of ours with GOEXPERIMENT=simd,
+// gemm_simd_amd64.go), with per-example softmax, masking and pooling
+// around them.
 //
 // The initial weight of pop_7d is likewise the best of Options.PopWeights
 // (timed data only, chosen the same way), so the start is counting plus recent popularity.
