@@ -25,14 +25,15 @@ func Options() training.Options {
 // the configuration of `fusionrank eval s3rec --model fusion`, chosen on the
 // Beauty validation split (docs/evaluation.md, "Fusion": third round, one
 // table for the encoder's input and output embeddings; fourth round, 4,096
-// negatives and two members): the scorer starts from the counting model and the mean score of
+// negatives and two members; fifth round, a third member, affordable with the
+// AVX-512 kernel): the scorer starts from the counting model and the mean score of
 // the SeqModels enters as the seq feature with the weight that scores best on
 // the held-out cases; the scorer is not trained further (Epochs < 0).
 // `fusionrank train` uses ServeOptions, which trains the scorer too.
 func SeqOptions() training.Options {
 	o := Options()
 	o.Epochs = -1
-	o.Seq = &training.SeqOptions{Dim: 128, Window: 20, Negatives: 4096, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 2, Tied: true}
+	o.Seq = &training.SeqOptions{Dim: 128, Window: 20, Negatives: 4096, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 3, Tied: true}
 	o.SeqWeights = []float64{0.06, 0.125, 0.18, 0.25, 0.35, 0.5, 0.7, 1}
 	return o
 }
