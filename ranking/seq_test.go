@@ -62,7 +62,7 @@ func TestWithFeatures(t *testing.T) {
 // 100 candidates, at dim 128 (one member) and 256 (two members side by side,
 // the served encoder's shape since the fourth evaluation round).
 func BenchmarkSeqEncoder(b *testing.B) {
-	for _, dim := range []int{128, 256} {
+	for _, dim := range []int{128, 256, 384} {
 		b.Run(fmt.Sprintf("dim=%d", dim), func(b *testing.B) { benchSeqEncoder(b, dim) })
 	}
 }
