@@ -202,6 +202,17 @@ const applyAttempts = 6
 // (RebuildTimeout) that could have read Postgres before the events that raised it.
 const profileFloorTTL = 2 * RebuildTimeout
 
+// profileHeader is the header of a cached profile, which the scripts check before
+// reading a profile's event count.
+var profileHeader = string(putHeader(nil, kindProfile))
+
+// settle queues settleProfile for user u on pipe: leave a profile of at least after
+// events alone, else (drop) delete it or (no drop) report that it must be read again;
+// then raise the user's floor to after.
+func (s *Store) settle(ctx context.Context, pipe redis.Pipeliner, u string, after int64, drop bool) *redis.Cmd {
+	return settleProfile.Eval(ctx, pipe, []string{s.key("profile", u), s.key("pfloor", u)}, after, profileFloorTTL.Milliseconds(), drop, profileHeader)
+}
+
 // profileLua holds the Lua functions the profile scripts share. count is the event
 // count of the profile in cur (bytes 13–20, little-endian) when cur is a profile of
 // this codec (header), else -1. settle ends applyOnline's work on a profile it does
@@ -300,8 +311,6 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 		pending = append(pending, u)
 	}
 	now := s.opt.Now()
-	header := string(putHeader(nil, kindProfile))
-	floorMS := profileFloorTTL.Milliseconds()
 	for attempt := 0; len(pending) > 0; attempt++ {
 		last := attempt == applyAttempts-1
 		keys := make([]string, len(pending))
@@ -318,18 +327,15 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 		for i, u := range pending {
 			after := counts[u]
 			before := after - int64(len(byUser[u]))
-			settle := func(drop bool) *redis.Cmd {
-				return settleProfile.Eval(ctx, pipe, []string{keys[i], s.key("pfloor", u)}, after, floorMS, drop, header)
-			}
 			str, _ := vals[i].(string)
 			if str == "" {
-				cmds[i] = settle(last)
+				cmds[i] = s.settle(ctx, pipe, u, after, last)
 				continue
 			}
 			p, ok := decodeProfile([]byte(str))
 			switch {
 			case !ok:
-				cmds[i] = settle(true)
+				cmds[i] = s.settle(ctx, pipe, u, after, true)
 			case p.Events >= after:
 				// A rebuild already read these events.
 			case p.Events == before:
@@ -339,12 +345,12 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 				if last {
 					// No more attempts if the compare-and-set fails: settle instead.
 					cmds[i] = casOrSettle.Eval(ctx, pipe, []string{keys[i], s.key("pfloor", u)}, appendI64(nil, before), p.encode(),
-						s.opt.ProfileTTL.Milliseconds(), after, floorMS, header)
+						s.opt.ProfileTTL.Milliseconds(), after, profileFloorTTL.Milliseconds(), profileHeader)
 				} else {
 					cmds[i] = casProfile.Eval(ctx, pipe, keys[i:i+1], appendI64(nil, before), p.encode(), s.opt.ProfileTTL.Milliseconds())
 				}
 			case last:
-				cmds[i] = settle(true)
+				cmds[i] = s.settle(ctx, pipe, u, after, true)
 			default:
 				wait[i] = true // an earlier batch of this user's is stored but not yet applied
 			}

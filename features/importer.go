@@ -223,10 +223,9 @@ func (s *Store) dropProfiles(ctx context.Context, counts map[string]int64) {
 	if len(counts) == 0 || s.rdb == nil {
 		return
 	}
-	header := string(putHeader(nil, kindProfile))
 	pipe := s.rdb.Pipeline()
 	for u, n := range counts {
-		settleProfile.Eval(ctx, pipe, []string{s.key("profile", u), s.key("pfloor", u)}, n, profileFloorTTL.Milliseconds(), true, header)
+		s.settle(ctx, pipe, u, n, true)
 	}
 	_, err := pipe.Exec(ctx)
 	s.dirty.observe(err)

@@ -121,7 +121,6 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 	// after its read of Postgres raise the user's floor (applyOnline), and then it reads
 	// again, up to three times in all, before answering with what it read, uncached.
 	v, err := rebuildOnce(ctx, s.opt.Namespace+"\x00"+userID, func(ctx context.Context) (any, error) {
-		header := string(putHeader(nil, kindProfile))
 		for attempt := 0; ; attempt++ {
 			p, err := s.rebuildProfile(ctx, userID)
 			if err != nil {
@@ -134,7 +133,7 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 				return rebuilt{p, SourcePostgres}, nil
 			}
 			res, err := cacheRebuilt.Run(ctx, s.rdb, []string{key, s.key("pfloor", userID)},
-				p.Events, p.encode(), s.opt.ProfileTTL.Milliseconds(), header).Int()
+				p.Events, p.encode(), s.opt.ProfileTTL.Milliseconds(), profileHeader).Int()
 			s.dirty.observe(err)
 			switch {
 			case err != nil:

@@ -45,6 +45,26 @@ func matMul(c []float32, ldc int, add bool, rows, cols, k int, a []float32, ar, 
 	}
 }
 
+// matMulBT computes C = A·Bᵀ for A of rows×k and B of cols×k (both row-major, no
+// padding) into C of rows×cols (row stride cols). The SIMD kernel reads B
+// transposed: bT, when not nil, holds it (k×cols); when nil it is made in
+// *scratch. The default build takes B as it is.
+func matMulBT(c []float32, rows, cols, k int, a, b, bT []float32, scratch *[]float32) {
+	if !simdEnabled {
+		A := blas32.General{Rows: rows, Cols: k, Stride: k, Data: a}
+		B := blas32.General{Rows: cols, Cols: k, Stride: k, Data: b}
+		C := blas32.General{Rows: rows, Cols: cols, Stride: cols, Data: c}
+		blas32.Gemm(blas.NoTrans, blas.Trans, 1, A, B, 0, C)
+		return
+	}
+	if bT == nil {
+		*scratch = growF32(*scratch, cols*k)
+		transposeTo(*scratch, b, cols, k)
+		bT = *scratch
+	}
+	matMul(c, cols, false, rows, cols, k, a, k, 1, bT, cols)
+}
+
 // transposeTo writes the transpose of a (rows×cols, row stride cols) to dst
 // (cols×rows, row stride rows).
 func transposeTo(dst, a []float32, rows, cols int) {

@@ -7,9 +7,6 @@ import (
 	"sort"
 	"sync"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-
 	"github.com/fusionrank/fusionrank/ranking"
 )
 
@@ -416,19 +413,7 @@ func (s *SeqModel) batchGrad(sh *seqShard, items, idx []int32, outG, outT []floa
 			}
 		}
 	}
-	if simdEnabled {
-		if outT == nil {
-			sh.outT = growF32(sh.outT, nC*D)
-			transposeTo(sh.outT, outG[:nC*D], nC, D)
-			outT = sh.outT
-		}
-		matMul(sh.lg, nC, false, n, nC, D, sh.qm, D, 1, outT, nC)
-	} else {
-		Q := blas32.General{Rows: n, Cols: D, Stride: D, Data: sh.qm}
-		O := blas32.General{Rows: nC, Cols: D, Stride: D, Data: outG[:nC*D]}
-		P := blas32.General{Rows: n, Cols: nC, Stride: nC, Data: sh.lg}
-		blas32.Gemm(blas.NoTrans, blas.Trans, 1, Q, O, 0, P)
-	}
+	matMulBT(sh.lg, n, nC, D, sh.qm, outG[:nC*D], outT, &sh.outT)
 	sh.logit = growF64s(sh.logit, nC)
 	var loss float64
 	count := 0

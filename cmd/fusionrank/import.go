@@ -92,21 +92,17 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	// Imported events change profiles the service may hold in Redis: the store drops
 	// those of the imported users (ImportEvents). Items need no Redis.
-	var rdb *redis.Client
+	var rdb redis.UniversalClient
 	if what == "events" {
-		if rdb, err = openRedis(cfg.RedisURL); err != nil {
+		c, err := openRedis(cfg.RedisURL)
+		if err != nil {
 			return fmt.Errorf("FUSIONRANK_REDIS_URL: %w", err)
 		}
-		defer rdb.Close()
+		defer c.Close()
+		rdb = c
 	}
-	opt := features.Options{Modalities: mods, Text: enc, MaxFutureSkew: cfg.MaxFutureSkew,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-	var store *features.Store
-	if rdb != nil {
-		store = features.New(db, rdb, opt)
-	} else {
-		store = features.New(db, nil, opt)
-	}
+	store := features.New(db, rdb, features.Options{Modalities: mods, Text: enc, MaxFutureSkew: cfg.MaxFutureSkew,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 
 	bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("importing "+what),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"), progressbar.OptionThrottle(200*time.Millisecond))
