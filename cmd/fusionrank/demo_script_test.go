@@ -150,6 +150,9 @@ func TestDemoScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	ru.Path = "/3" // not the database the tests' namespaces or a developer's server use
+	if db := os.Getenv("FUSIONRANK_TEST_DEMO_REDIS_DB"); db != "" {
+		ru.Path = "/" + db // another checkout testing beside this one
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -5,5 +5,8 @@
 // The servers come from FUSIONRANK_TEST_DATABASE_URL (default
 // postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable, used to create and drop
 // databases) and FUSIONRANK_TEST_REDIS_URL (default redis://127.0.0.1:6379/0).
-// `make test` starts both through scripts/services.sh.
+// `make test` starts both through scripts/services.sh. Several checkouts can test on the
+// same servers at once when each sets its own FUSIONRANK_TEST_DB_SUFFIX (appended to
+// every test database's name) and FUSIONRANK_TEST_DEMO_REDIS_DB (the Redis database
+// the demo script's test uses, 3 by default).
 package testenv

@@ -47,12 +47,15 @@ func DatabaseURL(name string) string {
 	return u.String()
 }
 
-// FreshDatabase drops and creates the database fusionrank_test_<name> and returns its
-// URL. Each test package uses its own name, so packages run in parallel safely.
+// FreshDatabase drops and creates the database fusionrank_test_<name><suffix> and
+// returns its URL, suffix being FUSIONRANK_TEST_DB_SUFFIX (empty by default). Each test
+// package uses its own name, so packages run in parallel safely; the suffix keeps
+// several checkouts of the project testing on one server apart.
 func FreshDatabase(t testing.TB, name string) string {
 	t.Helper()
+	name += os.Getenv("FUSIONRANK_TEST_DB_SUFFIX")
 	if !nameRE.MatchString(name) {
-		t.Fatalf("testenv: database name %q must match %s", name, nameRE)
+		t.Fatalf("testenv: database name %q (with FUSIONRANK_TEST_DB_SUFFIX) must match %s", name, nameRE)
 	}
 	db := "fusionrank_test_" + name
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
