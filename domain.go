@@ -7,7 +7,12 @@ import (
 
 // Item is a product of the catalogue. Vectors holds caller-supplied modality vectors
 // (for example "image"); the "text" vector is computed from Title and Description by the
-// built-in encoder, and "collab"/"attr" vectors are learned by training.
+// built-in encoder, the "photo" vector from the item's photo by the active image
+// encoder, and "collab"/"attr" vectors are learned by training.
+//
+// The photo comes as ImageURL (fetched by the service), as Image (the file's bytes;
+// base64 in JSON), or both (the bytes are encoded, the URL is what shoppers are
+// shown).
 type Item struct {
 	ID          string               `json:"id"`
 	Title       string               `json:"title"`
@@ -18,6 +23,8 @@ type Item struct {
 	Attributes  map[string]any       `json:"attributes,omitempty"`
 	Active      bool                 `json:"active"`
 	Vectors     map[string][]float32 `json:"vectors,omitempty"`
+	ImageURL    string               `json:"image_url,omitempty"`
+	Image       []byte               `json:"image,omitempty"`
 	CreatedAt   time.Time            `json:"created_at,omitzero"`
 	UpdatedAt   time.Time            `json:"updated_at,omitzero"`
 }
@@ -143,10 +150,38 @@ type ModalityInfo struct {
 	Norm float64 `json:"norm,omitempty"`
 }
 
-// ItemView is an item as the API returns it: its fields and the modalities it has.
+// ItemView is an item as the API returns it: its fields, the modalities it has and
+// the state of its photo.
 type ItemView struct {
 	Item
 	Modalities map[string]ModalityInfo `json:"modalities"`
+	// ImageStatus is "pending" while the photo at ImageURL is being fetched, "ready"
+	// once it is stored (and encoded by the active image encoder), "failed" when it
+	// could not be used (ImageError says why); empty without a photo.
+	ImageStatus string     `json:"image_status,omitempty"`
+	ImageError  string     `json:"image_error,omitempty"`
+	ImageInfo   *ImageInfo `json:"image_info,omitempty"`
+}
+
+// Photo states of an item.
+const (
+	ImagePending = "pending"
+	ImageReady   = "ready"
+	ImageFailed  = "failed"
+)
+
+// ImageInfo describes a stored photo.
+type ImageInfo struct {
+	// DisplayURL is what a page shows: the shop's ImageURL, or the service's
+	// /images/{sha256} when the shop sent only the bytes.
+	DisplayURL  string `json:"display_url"`
+	SHA256      string `json:"sha256,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	Width       int    `json:"width,omitempty"`
+	Height      int    `json:"height,omitempty"`
+	Bytes       int    `json:"bytes,omitempty"`
+	// Encoders lists the image encoder versions the photo has a vector of.
+	Encoders []string `json:"encoders,omitempty"`
 }
 
 // UserFeatures is what the online store knows about a user.
@@ -192,6 +227,24 @@ type ModelInfo struct {
 	CreatedAt   time.Time          `json:"created_at"`
 	ActivatedAt *time.Time         `json:"activated_at,omitempty"`
 	DataSHA256  string             `json:"data_sha256,omitempty"`
+	Metrics     map[string]float64 `json:"metrics"`
+	Config      map[string]any     `json:"config"`
+}
+
+// ImageEncoderInfo is one version in the image encoder registry.
+type ImageEncoderInfo struct {
+	Version string `json:"version"`
+	Kind    string `json:"kind"`
+	Dim     int    `json:"dim"`
+	// Active is the encoder item and query photos are encoded with; Target is the one
+	// the catalogue is being re-encoded with, which becomes active once every photo
+	// has its vector (Encoded of Photos so far).
+	Active      bool               `json:"active"`
+	Target      bool               `json:"target"`
+	Encoded     int64              `json:"encoded"`
+	Photos      int64              `json:"photos"`
+	CreatedAt   time.Time          `json:"created_at"`
+	ActivatedAt *time.Time         `json:"activated_at,omitempty"`
 	Metrics     map[string]float64 `json:"metrics"`
 	Config      map[string]any     `json:"config"`
 }

@@ -1,9 +1,11 @@
 package fusionrank
 
-// Query is what a shopper asked for: words and/or vectors of caller-supplied modalities
-// (an image vector, say).
+// Query is what a shopper asked for: words, a photo (the file's bytes; base64 in
+// JSON) encoded by the active image encoder, and/or vectors of caller-supplied
+// modalities (an image vector, say).
 type Query struct {
 	Text    string               `json:"text,omitempty"`
+	Image   []byte               `json:"image,omitempty"`
 	Vectors map[string][]float32 `json:"vectors,omitempty"`
 }
 
@@ -74,6 +76,7 @@ type RankedItem struct {
 	ID          string       `json:"id"`
 	Score       float64      `json:"score"`
 	Source      string       `json:"source,omitempty"`
+	ImageURL    string       `json:"image_url,omitempty"`
 	Explanation *Explanation `json:"explanation,omitempty"`
 }
 
@@ -84,5 +87,9 @@ type Ranking struct {
 	Items        []RankedItem `json:"items"`
 	UnknownItems []string     `json:"unknown_items"`
 	Personalized bool         `json:"personalized"`
-	Warnings     []string     `json:"warnings,omitempty"`
+	// ImageEncoder is the image encoder version whose vectors the answer used for the
+	// query photo and the items' photos (one version for both, always); empty when
+	// the request had no photo.
+	ImageEncoder string   `json:"image_encoder,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
 }

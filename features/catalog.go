@@ -13,8 +13,12 @@ import (
 type Block struct {
 	Name string
 	Dim  int
-	Data []float32
-	Has  []bool
+	// Version is the version of the encoder that wrote the vectors, for modalities
+	// whose encoder can change while the service runs (the image encoder of
+	// PhotoModality); "" for the others.
+	Version string
+	Data    []float32
+	Has     []bool
 }
 
 // Vector returns slot's vector, or nil when the item lacks the modality.
@@ -33,6 +37,8 @@ type ItemMeta struct {
 	Brand    string
 	Price    float64 // NaN when unknown
 	Active   bool
+	// ImageURL is the address a page shows the item's photo at ("" without one).
+	ImageURL string
 }
 
 // Catalog is the serving process's copy of the catalogue: item metadata and the
@@ -42,6 +48,9 @@ type ItemMeta struct {
 // Readers take RLock for as long as they use slices of it; Refresh takes the write lock
 // only to apply a batch of changes.
 type Catalog struct {
+	// rmu serialises refreshes and swaps of the photo block, so a refresh never
+	// applies vectors of one encoder version to a block of another.
+	rmu    sync.Mutex
 	mu     sync.RWMutex
 	slots  *idIndex
 	items  []ItemMeta
@@ -51,6 +60,7 @@ type Catalog struct {
 
 	lmu       sync.Mutex
 	listeners []func(changed []int32)
+	swapped   []func(b *Block)
 }
 
 // NewCatalog returns an empty catalogue with the given modalities.
@@ -109,7 +119,11 @@ func (c *Catalog) Loaded() bool {
 	return c.loaded
 }
 
-// ItemVectors calls visit with each vector the item has. It takes RLock itself.
+// ItemVectors calls visit with each vector the item has in the modalities whose
+// encoder never changes while the service runs (every one but PhotoModality). User
+// profiles are built from these: a profile cached in Redis must not hold a mean of
+// photo vectors from an image encoder that is no longer active. It takes RLock
+// itself.
 func (c *Catalog) ItemVectors(id string, visit func(modality string, v []float32)) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -118,10 +132,83 @@ func (c *Catalog) ItemVectors(id string, visit func(modality string, v []float32
 		return
 	}
 	for _, b := range c.blocks {
+		if b.Version != "" {
+			continue
+		}
 		if v := b.Vector(s); v != nil {
 			visit(b.Name, v)
 		}
 	}
+}
+
+// OnPhotoSwap registers fn to be called (outside the lock) with the new photo block
+// after SwapPhoto replaced it; every slot's photo vector may have changed.
+func (c *Catalog) OnPhotoSwap(fn func(b *Block)) {
+	c.lmu.Lock()
+	c.swapped = append(c.swapped, fn)
+	c.lmu.Unlock()
+}
+
+// PhotoVersion returns the encoder version of the photo block ("" without one).
+// Callers hold RLock.
+func (c *Catalog) PhotoVersion() string {
+	if b := c.Block(PhotoModality); b != nil {
+		return b.Version
+	}
+	return ""
+}
+
+// SwapPhoto replaces the photo block with the vectors of encoder version of dim
+// numbers that load returns for the items of the catalogue (by id; load is called
+// with the ids of every slot, without the catalogue's lock held). Refreshes wait
+// meanwhile, so the block never mixes versions. The listeners of OnPhotoSwap and
+// OnChange are told afterwards.
+func (c *Catalog) SwapPhoto(ctx context.Context, version string, dim int, load func(ctx context.Context, ids []string) (map[string][]float32, error)) error {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.mu.RLock()
+	ids := make([]string, len(c.items))
+	for i, m := range c.items {
+		ids[i] = m.ID
+	}
+	c.mu.RUnlock()
+	vecs, err := load(ctx, ids)
+	if err != nil {
+		return err
+	}
+	b := &Block{Name: PhotoModality, Dim: dim, Version: version, Data: make([]float32, len(ids)*dim), Has: make([]bool, len(ids))}
+	for s, id := range ids {
+		if v, ok := vecs[id]; ok && len(v) == dim {
+			copy(b.Data[s*dim:(s+1)*dim], v)
+			b.Has[s] = true
+		}
+	}
+	c.mu.Lock()
+	replaced := false
+	for i, old := range c.blocks {
+		if old.Name == PhotoModality {
+			c.blocks[i], replaced = b, true
+		}
+	}
+	if !replaced {
+		c.blocks = append(c.blocks, b)
+	}
+	c.mu.Unlock()
+	c.lmu.Lock()
+	sw := append([]func(*Block){}, c.swapped...)
+	ls := append([]func([]int32){}, c.listeners...)
+	c.lmu.Unlock()
+	for _, fn := range sw {
+		fn(b)
+	}
+	all := make([]int32, len(ids))
+	for i := range all {
+		all[i] = int32(i)
+	}
+	for _, fn := range ls {
+		fn(all)
+	}
+	return nil
 }
 
 // ResidentBytes estimates the bytes the catalogue holds per item slot: vectors, masks and
@@ -144,10 +231,14 @@ func (c *Catalog) ResidentBytes() (total int64, perItem float64) {
 // Refresh loads the items that changed in Postgres since the last refresh (all of them
 // the first time) and tells the listeners which slots changed.
 func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	c.mu.RLock()
 	since := c.seq
+	photoVersion := c.PhotoVersion()
 	c.mu.RUnlock()
-	rows, err := db.Pool.Query(ctx, `SELECT id, title, category, brand, price, active, seq FROM items WHERE seq > $1 ORDER BY seq`, since)
+	rows, err := db.Pool.Query(ctx, `SELECT i.id, i.title, i.category, i.brand, i.price, i.active, i.seq, g.url, g.sha256
+		FROM items i LEFT JOIN item_images g ON g.item_id = i.id WHERE i.seq > $1 ORDER BY i.seq`, since)
 	if err != nil {
 		return 0, postgres.Translate(err)
 	}
@@ -157,13 +248,17 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 		var m ItemMeta
 		var price *float64
 		var seq int64
-		if err := rows.Scan(&m.ID, &m.Title, &m.Category, &m.Brand, &price, &m.Active, &seq); err != nil {
+		var url, sha *string
+		if err := rows.Scan(&m.ID, &m.Title, &m.Category, &m.Brand, &price, &m.Active, &seq, &url, &sha); err != nil {
 			rows.Close()
 			return 0, postgres.Translate(err)
 		}
 		m.Price = math.NaN()
 		if price != nil {
 			m.Price = *price
+		}
+		if url != nil && sha != nil {
+			m.ImageURL = DisplayURL(*url, *sha)
 		}
 		metas = append(metas, m)
 		maxSeq = max(maxSeq, seq)
@@ -207,6 +302,29 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 	vrows.Close()
 	if err := vrows.Err(); err != nil {
 		return 0, postgres.Translate(err)
+	}
+	if photoVersion != "" {
+		q := `SELECT item_id, data FROM item_photo_vectors WHERE encoder_version = $1 AND item_id = ANY($2)`
+		args := []any{photoVersion, ids}
+		if since == 0 {
+			q, args = `SELECT item_id, data FROM item_photo_vectors WHERE encoder_version = $1`, []any{photoVersion}
+		}
+		prows, err := db.Pool.Query(ctx, q, args...)
+		if err != nil {
+			return 0, postgres.Translate(err)
+		}
+		for prows.Next() {
+			v := vec{mod: PhotoModality}
+			if err := prows.Scan(&v.id, &v.data); err != nil {
+				prows.Close()
+				return 0, postgres.Translate(err)
+			}
+			vecs = append(vecs, v)
+		}
+		prows.Close()
+		if err := prows.Err(); err != nil {
+			return 0, postgres.Translate(err)
+		}
 	}
 
 	c.mu.Lock()

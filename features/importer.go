@@ -140,6 +140,9 @@ func (s *Store) ImportItems(ctx context.Context, next func() (fusionrank.Item, e
 	var st ImportStats
 	var items [][]any
 	var vecs [][]any
+	photoIdx := map[string]int{}
+	var photoIDs []string
+	var photoWs []*photoWrite
 	chunk := ImportChunk / 10
 	flush := func() error {
 		if len(items) == 0 {
@@ -169,13 +172,22 @@ func (s *Store) ImportItems(ctx context.Context, next func() (fusionrank.Item, e
 				INSERT INTO item_vectors SELECT DISTINCT ON (item_id, modality) * FROM staged_item_vectors ORDER BY item_id, modality
 					ON CONFLICT DO NOTHING;
 				SELECT pg_notify('fusionrank_items', '')`)
+			if err != nil || s.photos == nil {
+				return err
+			}
+			_, err = s.writePhotos(ctx, tx, photoIDs, photoWs)
 			return err
 		})
 		if err != nil {
 			return postgres.Translate(err)
 		}
+		if s.photos != nil {
+			s.photos.nudge()
+		}
 		st.Accepted += len(items)
 		items, vecs = items[:0], vecs[:0]
+		clear(photoIdx)
+		photoIDs, photoWs = photoIDs[:0], photoWs[:0]
 		if progress != nil {
 			progress(st.Read)
 		}
@@ -187,8 +199,9 @@ func (s *Store) ImportItems(ctx context.Context, next func() (fusionrank.Item, e
 			break
 		}
 		st.Read++
+		var w *photoWrite
 		if err == nil {
-			err = s.prepareItem(&it)
+			w, err = s.prepareItem(&it)
 		}
 		if err != nil {
 			st.Rejected++
@@ -205,6 +218,12 @@ func (s *Store) ImportItems(ctx context.Context, next func() (fusionrank.Item, e
 		items = append(items, []any{it.ID, it.Title, it.Description, it.Category, it.Brand, it.Price, string(aj), it.Active})
 		for m, v := range it.Vectors {
 			vecs = append(vecs, []any{it.ID, m, "", int32(len(v)), appendFloats(make([]byte, 0, 4*len(v)), v)})
+		}
+		if j, dup := photoIdx[it.ID]; dup { // the later line wins, as for the item
+			photoWs[j] = w
+		} else {
+			photoIdx[it.ID] = len(photoIDs)
+			photoIDs, photoWs = append(photoIDs, it.ID), append(photoWs, w)
 		}
 		if len(items) == chunk {
 			if err := flush(); err != nil {

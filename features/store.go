@@ -48,6 +48,9 @@ type Options struct {
 	Logger *slog.Logger
 	// OnRedisError, when set, is called with every Redis failure (for metrics).
 	OnRedisError func(error)
+	// Photos, when set, lets items and queries carry photos, encoded into the "photo"
+	// modality by the registry's active image encoder; nil: photos are refused.
+	Photos *PhotoOptions
 }
 
 // Store is the feature store: the catalogue and event history in Postgres (the source
@@ -62,6 +65,7 @@ type Store struct {
 	dirty   *dirtySet
 	pop     popCache
 	hooks   testHooks
+	photos  *photos // nil without photos
 }
 
 // testHooks let a test run code at the moments where concurrent writers race. They are
@@ -108,6 +112,12 @@ func New(db *postgres.DB, rdb redis.UniversalClient, opt Options) *Store {
 	}
 	s.mods = append(s.mods, opt.Modalities...)
 	s.catalog = NewCatalog(s.mods)
+	if opt.Photos != nil {
+		if opt.Photos.LoadEncoder == nil {
+			panic("features: Options.Photos without LoadEncoder")
+		}
+		s.photos = newPhotos(*opt.Photos)
+	}
 	return s
 }
 
@@ -141,8 +151,17 @@ func (s *Store) modalityNames() []string {
 }
 
 // prepareItem validates an item and computes its vectors: caller vectors are checked and
-// L2-normalised; the text vector comes from the encoder unless the caller sent one.
-func (s *Store) prepareItem(it *fusionrank.Item) error {
+// L2-normalised; the text vector comes from the encoder unless the caller sent one; a
+// photo sent as bytes is decoded and encoded (one given by URL is fetched later).
+func (s *Store) prepareItem(it *fusionrank.Item) (*photoWrite, error) {
+	if err := s.prepareFields(it); err != nil {
+		return nil, err
+	}
+	return s.preparePhoto(it)
+}
+
+// prepareFields validates an item's fields and computes its vectors but the photo's.
+func (s *Store) prepareFields(it *fusionrank.Item) error {
 	if err := fusionrank.ValidateID("id", it.ID); err != nil {
 		return err
 	}
@@ -173,6 +192,9 @@ func (s *Store) prepareItem(it *fusionrank.Item) error {
 	vecs := map[string][]float32{}
 	for name, v := range it.Vectors {
 		m, ok := s.modality(name)
+		if name == PhotoModality && !ok {
+			return fusionrank.Errorf(fusionrank.Invalid, "vectors.%s: computed by the image encoder from the item's photo; send image_url or image instead", name)
+		}
 		if !ok {
 			return fusionrank.Errorf(fusionrank.Invalid, "vectors.%s: unknown modality (known: %v)", name, s.modalityNames())
 		}
@@ -196,20 +218,75 @@ func (s *Store) prepareItem(it *fusionrank.Item) error {
 }
 
 // PutItem creates or replaces an item with its vectors; created reports a new item.
+//
+// A photo given by URL only is fetched first, for up to PhotoOptions.FetchWait: a
+// fetch that fails in that time is the call's error and nothing is stored; one that
+// succeeds is stored with the item, encoded; one still running is stored pending and
+// completes in the background (the item's image_status says where it is).
 func (s *Store) PutItem(ctx context.Context, it fusionrank.Item) (bool, error) {
-	if err := s.prepareItem(&it); err != nil {
+	w, err := s.prepareItem(&it)
+	if err != nil {
 		return false, err
 	}
+	var later <-chan fetchResult
+	if w != nil && w.pending {
+		keep, err := s.samePendingURL(ctx, it.ID, w.url)
+		if err != nil {
+			return false, err
+		}
+		if !keep {
+			done, ch, err := s.fetchForPut(ctx, w)
+			if err != nil {
+				return false, err
+			}
+			if !done {
+				later, w.lease = ch, s.leaseFor()
+			}
+		}
+	}
 	var created bool
-	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+	var revs map[string]int64
+	err = s.db.Transact(ctx, func(tx pgx.Tx) error {
 		c, err := upsertItems(ctx, tx, []fusionrank.Item{it})
 		if err != nil {
 			return err
 		}
 		created = c[0]
-		return nil
+		if s.photos != nil {
+			revs, err = s.writePhotos(ctx, tx, []string{it.ID}, []*photoWrite{w})
+		}
+		return err
 	})
-	return created, err
+	if err != nil {
+		return false, err
+	}
+	if later != nil {
+		if rev, ok := revs[it.ID]; ok {
+			go s.finishFetch(context.WithoutCancel(ctx), it.ID, rev, later)
+		}
+	}
+	return created, nil
+}
+
+// samePendingURL reports whether the item's stored photo comes from url and is ready
+// or still pending: a PUT that re-sends it keeps it rather than fetching again.
+func (s *Store) samePendingURL(ctx context.Context, id, url string) (bool, error) {
+	var status string
+	err := s.db.Pool.QueryRow(ctx, `SELECT status FROM item_images WHERE item_id = $1 AND url = $2`, id, url).Scan(&status)
+	if err = postgres.Translate(err); fusionrank.ErrorCode(err) == fusionrank.NotFound {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return status != fusionrank.ImageFailed, nil
+}
+
+// finishFetch stores the outcome of a fetch that outlived its PUT.
+func (s *Store) finishFetch(ctx context.Context, id string, rev int64, ch <-chan fetchResult) {
+	r := <-ch
+	if err := s.completeFetch(ctx, id, rev, 1, r.data, r.err); err != nil {
+		s.opt.Logger.Warn("storing a fetched photo failed; the worker retries when the lease ends", "item_id", id, "err", err)
+	}
 }
 
 // PutItems validates and stores many items in one transaction; errs[i] is the error of
@@ -217,26 +294,42 @@ func (s *Store) PutItem(ctx context.Context, it fusionrank.Item) (bool, error) {
 func (s *Store) PutItems(ctx context.Context, items []fusionrank.Item) ([]error, error) {
 	errs := make([]error, len(items))
 	var ok []fusionrank.Item
+	var ws []*photoWrite
 	last := map[string]int{}
 	for i := range items {
-		if err := s.prepareItem(&items[i]); err != nil {
+		w, err := s.prepareItem(&items[i])
+		if err != nil {
 			errs[i] = err
 			continue
 		}
 		if j, dup := last[items[i].ID]; dup {
-			ok[j] = items[i]
+			ok[j], ws[j] = items[i], w
 			continue
 		}
 		last[items[i].ID] = len(ok)
 		ok = append(ok, items[i])
+		ws = append(ws, w)
 	}
 	if len(ok) == 0 {
 		return errs, nil
 	}
+	var pending bool
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		_, err := upsertItems(ctx, tx, ok)
+		if err != nil || s.photos == nil {
+			return err
+		}
+		ids := make([]string, len(ok))
+		for i, it := range ok {
+			ids[i] = it.ID
+		}
+		revs, err := s.writePhotos(ctx, tx, ids, ws)
+		pending = len(revs) > 0
 		return err
 	})
+	if err == nil && pending {
+		s.photos.nudge()
+	}
 	return errs, err
 }
 
@@ -342,7 +435,11 @@ func (s *Store) GetItem(ctx context.Context, id string) (fusionrank.ItemView, er
 		}
 		v.Modalities[m] = fusionrank.ModalityInfo{Dim: d}
 	}
-	return v, postgres.Translate(rows.Err())
+	if err := rows.Err(); err != nil {
+		return v, postgres.Translate(err)
+	}
+	rows.Close()
+	return v, s.photoView(ctx, &v)
 }
 
 // DeleteItem deactivates an item: it stops being recommended; its events stay.
