@@ -137,4 +137,3 @@ func writeEncoderFile(path string, e *vision.Encoder) error {
 	}
 	return nil
 }
-
