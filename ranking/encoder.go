@@ -101,18 +101,7 @@ func WriteModelTo(w io.Writer, m *Model, e *Encoder) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("ranking: write model: %w", err)
 	}
-	meta, _ := json.Marshal(map[string]string{metaConfig: string(cfgJSON), metaFormat: formatVersion})
-	header := map[string]json.RawMessage{"__metadata__": meta}
-	var data []byte
-	for _, t := range tensors {
-		begin := int64(len(data))
-		for _, v := range t.Data {
-			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
-		}
-		ej, _ := json.Marshal(stEntry{DType: "F32", Shape: t.Shape, DataOffsets: [2]int64{begin, int64(len(data))}})
-		header[t.Name] = ej
-	}
-	return writeSafetensors(w, header, data)
+	return WriteTensors(w, tensors, map[string]string{metaConfig: string(cfgJSON), metaFormat: formatVersion})
 }
 
 // writeSafetensors writes the 8-byte header length, the JSON header padded with

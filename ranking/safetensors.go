@@ -63,44 +63,9 @@ func corrupt(format string, args ...any) error {
 // tensor, a dtype other than F32 or F64, a shape or byte-length mismatch,
 // overlapping or out-of-range data offsets, and NaN or infinite values.
 func ReadModel(r io.Reader) (*Model, error) {
-	var lenBuf [8]byte
-	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, corrupt("file shorter than the 8-byte header length")
-		}
-		return nil, fmt.Errorf("ranking: read model: %w", err)
-	}
-	hlen := binary.LittleEndian.Uint64(lenBuf[:])
-	if hlen < 2 || hlen > maxHeaderLen {
-		return nil, corrupt("header length %d out of range [2, %d]", hlen, maxHeaderLen)
-	}
-	hj := make([]byte, hlen)
-	if _, err := io.ReadFull(r, hj); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, corrupt("header length %d but the file ends before it", hlen)
-		}
-		return nil, fmt.Errorf("ranking: read model: %w", err)
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(hj, &raw); err != nil {
-		return nil, corrupt("header is not a JSON object: %v", err)
-	}
-	meta := map[string]string{}
-	if mj, ok := raw["__metadata__"]; ok {
-		if err := json.Unmarshal(mj, &meta); err != nil {
-			return nil, corrupt("__metadata__ is not a string map: %v", err)
-		}
-		delete(raw, "__metadata__")
-	}
-	entries := make(map[string]stEntry, len(raw))
-	for name, ej := range raw {
-		var e stEntry
-		dec := json.NewDecoder(bytes.NewReader(ej))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&e); err != nil {
-			return nil, corrupt("tensor %s: bad header entry: %v", name, err)
-		}
-		entries[name] = e
+	meta, entries, err := readHeader(r)
+	if err != nil {
+		return nil, err
 	}
 	var cfg Config
 	if cj, ok := meta[metaConfig]; ok {
@@ -122,10 +87,6 @@ func ReadModel(r io.Reader) (*Model, error) {
 	m := NewModel(cfg)
 	tensors := m.Tensors()
 	// Check the header against the model before reading any data.
-	type span struct {
-		name       string
-		begin, end int64
-	}
 	var spans []span
 	var total int64
 	for _, t := range tensors {
@@ -136,22 +97,10 @@ func ReadModel(r io.Reader) (*Model, error) {
 		if !equalShape(e.Shape, t.Shape) {
 			return nil, corrupt("tensor %s: shape %v, config implies %v", t.Name, e.Shape, t.Shape)
 		}
-		var size int64
-		switch e.DType {
-		case "F32":
-			size = 4
-		case "F64":
-			size = 8
-		default:
-			return nil, corrupt("tensor %s: dtype %q, want F32 or F64", t.Name, e.DType)
+		if err := checkEntry(t.Name, e, len(t.Data)); err != nil {
+			return nil, err
 		}
 		b, en := e.DataOffsets[0], e.DataOffsets[1]
-		if b < 0 || en < b || en > maxTensorBytes {
-			return nil, corrupt("tensor %s: data offsets [%d, %d] out of range", t.Name, b, en)
-		}
-		if en-b != int64(len(t.Data))*size {
-			return nil, corrupt("tensor %s: %d data bytes, shape %v of %s needs %d", t.Name, en-b, e.Shape, e.DType, int64(len(t.Data))*size)
-		}
 		spans = append(spans, span{t.Name, b, en})
 		total = max(total, en)
 	}
@@ -165,12 +114,107 @@ func ReadModel(r io.Reader) (*Model, error) {
 		sort.Strings(extra)
 		return nil, corrupt("unexpected tensors %s", strings.Join(extra, ", "))
 	}
+	if err := checkOverlap(spans); err != nil {
+		return nil, err
+	}
+	data, err := readData(r, total)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tensors {
+		if err := decodeTensor(t.Data, t.Name, entries[t.Name], data); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// readHeader reads a safetensors header: the 8-byte length, the JSON
+// object, its "__metadata__" string map and one entry per tensor.
+func readHeader(r io.Reader) (map[string]string, map[string]stEntry, error) {
+	var lenBuf [8]byte
+	if _, err := io.ReadFull(r, lenBuf[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, nil, corrupt("file shorter than the 8-byte header length")
+		}
+		return nil, nil, fmt.Errorf("ranking: read model: %w", err)
+	}
+	hlen := binary.LittleEndian.Uint64(lenBuf[:])
+	if hlen < 2 || hlen > maxHeaderLen {
+		return nil, nil, corrupt("header length %d out of range [2, %d]", hlen, maxHeaderLen)
+	}
+	hj := make([]byte, hlen)
+	if _, err := io.ReadFull(r, hj); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, nil, corrupt("header length %d but the file ends before it", hlen)
+		}
+		return nil, nil, fmt.Errorf("ranking: read model: %w", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(hj, &raw); err != nil {
+		return nil, nil, corrupt("header is not a JSON object: %v", err)
+	}
+	meta := map[string]string{}
+	if mj, ok := raw["__metadata__"]; ok {
+		if err := json.Unmarshal(mj, &meta); err != nil {
+			return nil, nil, corrupt("__metadata__ is not a string map: %v", err)
+		}
+		delete(raw, "__metadata__")
+	}
+	entries := make(map[string]stEntry, len(raw))
+	for name, ej := range raw {
+		var e stEntry
+		dec := json.NewDecoder(bytes.NewReader(ej))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&e); err != nil {
+			return nil, nil, corrupt("tensor %s: bad header entry: %v", name, err)
+		}
+		entries[name] = e
+	}
+	return meta, entries, nil
+}
+
+// checkEntry checks a tensor's header entry: dtype F32 or F64, data
+// offsets in range, and as many bytes as n elements of that dtype.
+func checkEntry(name string, e stEntry, n int) error {
+	var size int64
+	switch e.DType {
+	case "F32":
+		size = 4
+	case "F64":
+		size = 8
+	default:
+		return corrupt("tensor %s: dtype %q, want F32 or F64", name, e.DType)
+	}
+	b, en := e.DataOffsets[0], e.DataOffsets[1]
+	if b < 0 || en < b || en > maxTensorBytes {
+		return corrupt("tensor %s: data offsets [%d, %d] out of range", name, b, en)
+	}
+	if en-b != int64(n)*size {
+		return corrupt("tensor %s: %d data bytes, shape %v of %s needs %d", name, en-b, e.Shape, e.DType, int64(n)*size)
+	}
+	return nil
+}
+
+// span is where one tensor's bytes lie in the data section.
+type span struct {
+	name       string
+	begin, end int64
+}
+
+// checkOverlap sorts spans by their start and refuses overlapping ones.
+func checkOverlap(spans []span) error {
 	sort.Slice(spans, func(a, b int) bool { return spans[a].begin < spans[b].begin })
 	for k := 1; k < len(spans); k++ {
 		if spans[k].begin < spans[k-1].end {
-			return nil, corrupt("tensors %s and %s overlap", spans[k-1].name, spans[k].name)
+			return corrupt("tensors %s and %s overlap", spans[k-1].name, spans[k].name)
 		}
 	}
+	return nil
+}
+
+// readData reads the total bytes of tensor data that follow the header.
+func readData(r io.Reader, total int64) ([]byte, error) {
 	data := make([]byte, total)
 	if _, err := io.ReadFull(r, data); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -178,24 +222,27 @@ func ReadModel(r io.Reader) (*Model, error) {
 		}
 		return nil, fmt.Errorf("ranking: read model: %w", err)
 	}
-	for _, t := range tensors {
-		e := entries[t.Name]
-		buf := data[e.DataOffsets[0]:e.DataOffsets[1]]
-		for k := range t.Data {
-			var v float64
-			if e.DType == "F32" {
-				v = float64(math.Float32frombits(binary.LittleEndian.Uint32(buf[4*k:])))
-			} else {
-				v = math.Float64frombits(binary.LittleEndian.Uint64(buf[8*k:]))
-			}
-			f := float32(v)
-			if math.IsNaN(v) || math.IsInf(float64(f), 0) {
-				return nil, corrupt("tensor %s: element %d is %v (as float32 %v)", t.Name, k, v, f)
-			}
-			t.Data[k] = f
+	return data, nil
+}
+
+// decodeTensor converts the bytes of a checked entry into dst (F64 values
+// rounded to float32), refusing NaN and infinite values.
+func decodeTensor(dst []float32, name string, e stEntry, data []byte) error {
+	buf := data[e.DataOffsets[0]:e.DataOffsets[1]]
+	for k := range dst {
+		var v float64
+		if e.DType == "F32" {
+			v = float64(math.Float32frombits(binary.LittleEndian.Uint32(buf[4*k:])))
+		} else {
+			v = math.Float64frombits(binary.LittleEndian.Uint64(buf[8*k:]))
 		}
+		f := float32(v)
+		if math.IsNaN(v) || math.IsInf(float64(f), 0) {
+			return corrupt("tensor %s: element %d is %v (as float32 %v)", name, k, v, f)
+		}
+		dst[k] = f
 	}
-	return m, nil
+	return nil
 }
 
 func equalShape(a, b []int) bool {

@@ -78,10 +78,11 @@ protocols:
   s3rec    leave-one-out full ranking on a sequences file (Amazon Beauty, S3-Rec protocol)
   retail   temporal split of a purchase log (UCI Online Retail)
   rerank   search relevance: rerank each query's judged products (Home Depot)
+  photos   photo search: shopper photos (or words) against a catalogue known by photos (Grocery Store)
   compare  two s3rec runs user by user: paired differences with bootstrap intervals
 
 Each protocol writes DIR/metrics.json, DIR/report.md and PNG plots, with progress on
-stderr; s3rec also writes DIR/ranks.tsv, every test user's rank, for compare.
+stderr; s3rec and photos also write DIR/ranks.tsv, every test case's rank, for compare.
 `
 
 // runEval runs `fusionrank eval <protocol> …`: it parses the protocol's
@@ -102,11 +103,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return runEvalRetail(ctx, args[1:], stdout, stderr)
 	case "rerank":
 		return runEvalRerank(ctx, args[1:], stdout, stderr)
+	case "photos":
+		return runEvalPhotos(ctx, args[1:], stdout, stderr)
 	case "compare":
 		return runEvalCompare(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, evalUsage)
-	return fmt.Errorf("eval: unknown protocol %q (want s3rec, retail or rerank)", args[0])
+	return fmt.Errorf("eval: unknown protocol %q (want s3rec, retail, rerank, photos or compare)", args[0])
 }
 
 // evalFlags returns a flag set for one protocol whose usage goes to stderr.

@@ -28,7 +28,7 @@ func init() {
 	register("serve", "run the HTTP API", runServe)
 	register("migrate", "apply the embedded SQL migrations (idempotent)", runMigrate)
 	register("keys", "create, list or revoke API keys", runKeys)
-	register("eval", "offline evaluation: s3rec, retail, rerank (writes metrics.json, report.md, plots)", runEval)
+	register("eval", "offline evaluation: s3rec, retail, rerank, photos (writes metrics.json, report.md, plots)", runEval)
 }
 
 func usage(w io.Writer) {

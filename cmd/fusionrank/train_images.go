@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/fusionrank/fusionrank/features/text"
+	"github.com/fusionrank/fusionrank/vision"
+	"github.com/fusionrank/fusionrank/vision/photoset"
+)
+
+func init() {
+	register("train-images", "train the image encoder from a folder of product photos and write the encoder file", runTrainImages)
+}
+
+// trainImagesOptions returns the encoder training options of
+// `fusionrank train-images` (and of `eval photos --model encoder` without
+// a file): the package defaults, with epochs (when positive) and seed.
+func trainImagesOptions(epochs int, seed uint64) vision.TrainOptions {
+	return vision.TrainOptions{Epochs: epochs, Seed: seed}
+}
+
+func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("train-images", "train-images --data DIR --out FILE [flags]", stderr)
+	data := fs.String("data", "", "catalogue folder in the Grocery Store layout: classes.csv, SPLIT.txt, photos (required)")
+	out := fs.String("out", "", "encoder file to write (safetensors; required)")
+	split := fs.String("split", "train", "the split to train on")
+	heldOut := fs.String("held-out", "", "a split scored after every epoch (accuracy@1 of the nearest learned product vector), never trained on; empty: none")
+	vectors := fs.String("vectors", firstNonEmpty(os.Getenv("FUSIONRANK_TEXT_VECTORS"), fusionGlove), "GloVe-format word vectors for the text tower (FUSIONRANK_TEXT_VECTORS); empty: no text tower")
+	epochs := fs.Int("epochs", 0, "training epochs (0: the default, "+strconv.Itoa(defaultImageEpochs())+")")
+	seed := fs.Uint64("seed", 1, "seed of the initial weights, the photo order and the augmentation")
+	workers := fs.Int("workers", 0, "goroutines (0: one per CPU); the result does not depend on it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *data == "" || *out == "" {
+		fs.Usage()
+		return errors.New("train-images: --data and --out are required")
+	}
+	if *epochs < 0 {
+		return fmt.Errorf("train-images: --epochs %d: want 0 (the default) or more", *epochs)
+	}
+	start := time.Now()
+	set, err := photoset.Open(*data)
+	if err != nil {
+		return fmt.Errorf("train-images: %w", err)
+	}
+	train, err := set.Split(*split)
+	if err != nil {
+		return fmt.Errorf("train-images: %w", err)
+	}
+	var held []photoset.Photo
+	if *heldOut != "" {
+		if *heldOut == *split {
+			return fmt.Errorf("train-images: --held-out %s is the training split", *heldOut)
+		}
+		if held, err = set.Split(*heldOut); err != nil {
+			return fmt.Errorf("train-images: %w", err)
+		}
+	}
+	var enc photoset.TextEncoder
+	if *vectors != "" {
+		fmt.Fprintf(stderr, "train-images: loading word vectors %s\n", *vectors)
+		te, err := text.LoadFile(*vectors)
+		if err != nil {
+			return fmt.Errorf("train-images: %w", err)
+		}
+		enc = te
+	}
+	o := trainImagesOptions(*epochs, *seed)
+	o.Workers = *workers
+	side := 2 * vision.DefaultConfig.Size
+	fmt.Fprintf(stderr, "train-images: reading %d %s photos, %d products\n", len(train), *split, len(set.Products))
+	d, err := set.TrainData(ctx, train, held, side, enc)
+	if err != nil {
+		return fmt.Errorf("train-images: %w", err)
+	}
+	o.Progress = func(s vision.EpochStats) {
+		line := fmt.Sprintf("epoch %d/%d: loss %.4f (photos %.4f, web-shop photos %.4f, texts %.4f), %.0f s",
+			s.Epoch, s.Epochs, s.Loss, s.PhotoLoss, s.IconicLoss, s.TextLoss, s.Seconds)
+		if !math.IsNaN(s.HeldOut) {
+			line += fmt.Sprintf(", held-out %s accuracy@1 %.4f", *heldOut, s.HeldOut)
+		}
+		fmt.Fprintln(stderr, line)
+	}
+	trainStart := time.Now()
+	e, stats, err := vision.Train(d, o)
+	if err != nil {
+		return fmt.Errorf("train-images: %w", err)
+	}
+	trainSeconds := time.Since(trainStart).Seconds()
+	if err := writeEncoderFile(*out, e); err != nil {
+		return fmt.Errorf("train-images: %w", err)
+	}
+	last := stats[len(stats)-1]
+	fmt.Fprintf(stdout, "encoder %s: %d products, dim %d, text tower %v; trained %d epochs in %.0f s (%.0f s in all)\n",
+		e.Version(), len(e.Products()), e.Dim(), e.HasText(), last.Epochs, trainSeconds, time.Since(start).Seconds())
+	if !math.IsNaN(last.HeldOut) {
+		fmt.Fprintf(stdout, "held-out %s (%d photos): accuracy@1 %.4f (nearest learned product vector)\n", *heldOut, len(held), last.HeldOut)
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", *out)
+	return nil
+}
+
+// defaultImageEpochs is vision.Train's default number of epochs.
+func defaultImageEpochs() int { return vision.DefaultEpochs }
+
+// writeEncoderFile writes e to path through a temporary file in the same
+// folder, renamed into place, so a failed write leaves no half file.
+func writeEncoderFile(path string, e *vision.Encoder) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	if _, err := e.WriteTo(tmp); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+package photos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"sync"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/fusionrank/fusionrank/vision"
+	"github.com/fusionrank/fusionrank/vision/photoset"
+)
+
+// DescriptorModel is the fixed descriptor (vision.Descriptor) with nothing
+// trained: a product is represented by the descriptor of its web-shop photo
+// and the mean descriptor of its training photos, and a query photo's
+// descriptor is compared with them by cosine. For words it learns the one
+// thing it can, a ridge regression from the pooled word vector of a
+// product's texts to its photo representation (the simplest learned
+// text–image link).
+type DescriptorModel struct {
+	// Ridge is the ridge penalty λ of the text link; 0 means 1.
+	Ridge float64
+
+	desc     *vision.Descriptor
+	k        int
+	iconic   [][]float32 // per product, unit
+	centroid [][]float32 // per product, unit mean of its training photos
+	both     [][]float32 // per product, unit (centroid + iconic)
+	train    [][]float32 // every training photo, unit
+	label    []int
+	link     *mat.Dense // TextDim × DescriptorDim, nil without word vectors
+	text     textPooler
+}
+
+// textPooler pools words into one vector (features/text.Encoder).
+type textPooler interface {
+	Dim() int
+	EncodeTo(dst []float32, texts ...string) (known, unknown int)
+}
+
+// Version returns the descriptor's version.
+func (m *DescriptorModel) Version() string { return vision.DescriptorVersion }
+
+// Variants names the product representations: for photos, the web-shop
+// photo and the training photos' mean together (the headline), the mean
+// alone, the nearest training photo, the web-shop photo alone; for words,
+// the photo representations.
+func (m *DescriptorModel) Variants(t Task) []string {
+	if t == TaskWords {
+		return []string{"shopper photos + web-shop photo", "shopper photos (mean)", "web-shop photo"}
+	}
+	return []string{"shopper photos + web-shop photo", "shopper photos (mean)", "nearest shopper photo", "web-shop photo"}
+}
+
+// Fit describes every web-shop and training photo and, with word vectors,
+// fits the text link.
+func (m *DescriptorModel) Fit(ctx context.Context, d *Data) error {
+	var err error
+	if m.desc, err = vision.NewDescriptor(vision.DescriptorWeights{}); err != nil {
+		return err
+	}
+	m.k = len(d.Set.Products)
+	iconic, err := d.Set.IconicPaths()
+	if err != nil {
+		return err
+	}
+	if m.iconic, err = m.describeAll(ctx, iconic); err != nil {
+		return err
+	}
+	paths := make([]string, len(d.Train))
+	m.label = make([]int, len(d.Train))
+	for i, ph := range d.Train {
+		paths[i], m.label[i] = ph.Path, ph.Product
+	}
+	progressf(d.Progress, "photos: describing %d training photos\n", len(paths))
+	if m.train, err = m.describeAll(ctx, paths); err != nil {
+		return err
+	}
+	m.centroid = make([][]float32, m.k)
+	m.both = make([][]float32, m.k)
+	for c := range m.k {
+		m.centroid[c] = make([]float32, vision.DescriptorDim)
+	}
+	for i, v := range m.train {
+		addTo(m.centroid[m.label[i]], v)
+	}
+	for c := range m.k {
+		unit(m.centroid[c])
+		m.both[c] = append([]float32(nil), m.centroid[c]...)
+		addTo(m.both[c], m.iconic[c])
+		unit(m.both[c])
+	}
+	if d.Text != nil {
+		m.text = d.Text
+		return m.fitLink(d.Set)
+	}
+	return nil
+}
+
+// fitLink solves W = (XᵀX + λI)⁻¹ XᵀY, X the pooled word vectors of every
+// product text (Product.Texts) and Y the product's photo representation.
+func (m *DescriptorModel) fitLink(set *photoset.Set) error {
+	vecs := set.TextVectors(m.text)
+	var rows int
+	for _, vs := range vecs {
+		rows += len(vs)
+	}
+	if rows == 0 {
+		return errors.New("photos: descriptor: no product text has a known word")
+	}
+	td := m.text.Dim()
+	x := mat.NewDense(rows, td, nil)
+	y := mat.NewDense(rows, vision.DescriptorDim, nil)
+	r := 0
+	for c, vs := range vecs {
+		for _, v := range vs {
+			for j, f := range v {
+				x.Set(r, j, float64(f))
+			}
+			for j, f := range m.both[c] {
+				y.Set(r, j, float64(f))
+			}
+			r++
+		}
+	}
+	lambda := m.Ridge
+	if lambda == 0 {
+		lambda = 1
+	}
+	var a mat.Dense
+	a.Mul(x.T(), x)
+	for i := range td {
+		a.Set(i, i, a.At(i, i)+lambda)
+	}
+	var b mat.Dense
+	b.Mul(x.T(), y)
+	m.link = new(mat.Dense)
+	if err := m.link.Solve(&a, &b); err != nil {
+		return fmt.Errorf("photos: descriptor: text link: %w", err)
+	}
+	return nil
+}
+
+// describeAll decodes and describes the images at paths (unit vectors).
+func (m *DescriptorModel) describeAll(ctx context.Context, paths []string) ([][]float32, error) {
+	out := make([][]float32, len(paths))
+	err := photoset.DecodeAll(ctx, paths, func(i int, img image.Image) {
+		v := make([]float32, vision.DescriptorDim)
+		m.desc.EncodeTo(v, img)
+		out[i] = v
+	})
+	return out, err
+}
+
+var descPool = sync.Pool{New: func() any { return make([]float32, vision.DescriptorDim) }}
+
+// ScoreTo scores the products for one query (see Model).
+func (m *DescriptorModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
+	v := descPool.Get().([]float32)
+	defer descPool.Put(v)
+	if t == TaskWords {
+		if m.link == nil {
+			return false
+		}
+		x := make([]float32, m.text.Dim())
+		if known, _ := m.text.EncodeTo(x, q.Words); known == 0 {
+			clear(v)
+		} else {
+			for j := range v {
+				var s float64
+				for i, xi := range x {
+					s += float64(xi) * m.link.At(i, j)
+				}
+				v[j] = float32(s)
+			}
+			unit(v)
+		}
+		scoreAll(dst[0], v, m.both)
+		scoreAll(dst[1], v, m.centroid)
+		scoreAll(dst[2], v, m.iconic)
+		return true
+	}
+	m.desc.EncodeTo(v, q.Photo)
+	scoreAll(dst[0], v, m.both)
+	scoreAll(dst[1], v, m.centroid)
+	nn := dst[2]
+	for c := range nn {
+		nn[c] = -2 // below every cosine: a product without training photos ranks last
+	}
+	for i, tv := range m.train {
+		if s := dot(v, tv); s > nn[m.label[i]] {
+			nn[m.label[i]] = s
+		}
+	}
+	scoreAll(dst[3], v, m.iconic)
+	return true
+}

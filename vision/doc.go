@@ -1,0 +1,2 @@
+// Package vision turns product photos into vectors.
+package vision
