@@ -60,7 +60,7 @@ type Catalog struct {
 
 	lmu       sync.Mutex
 	listeners []func(changed []int32)
-	swapped   []func(b *Block)
+	swapping  []func(b *Block) (commit func())
 }
 
 // NewCatalog returns an empty catalogue with the given modalities.
@@ -141,11 +141,14 @@ func (c *Catalog) ItemVectors(id string, visit func(modality string, v []float32
 	}
 }
 
-// OnPhotoSwap registers fn to be called (outside the lock) with the new photo block
-// after SwapPhoto replaced it; every slot's photo vector may have changed.
-func (c *Catalog) OnPhotoSwap(fn func(b *Block)) {
+// OnPhotoSwap registers fn to prepare for a new photo block: SwapPhoto calls it with
+// the new block before the swap, without the catalogue's lock held (it may take
+// RLock; refreshes wait meanwhile), and calls the commit it returns under the write
+// lock, together with the swap, so that what fn built (an index of the new vectors)
+// replaces the old one at the same instant as the block.
+func (c *Catalog) OnPhotoSwap(fn func(b *Block) (commit func())) {
 	c.lmu.Lock()
-	c.swapped = append(c.swapped, fn)
+	c.swapping = append(c.swapping, fn)
 	c.lmu.Unlock()
 }
 
@@ -161,8 +164,8 @@ func (c *Catalog) PhotoVersion() string {
 // SwapPhoto replaces the photo block with the vectors of encoder version of dim
 // numbers that load returns for the items of the catalogue (by id; load is called
 // with the ids of every slot, without the catalogue's lock held). Refreshes wait
-// meanwhile, so the block never mixes versions. The listeners of OnPhotoSwap and
-// OnChange are told afterwards.
+// meanwhile, so the block never mixes versions. The preparations of OnPhotoSwap run
+// before the swap and commit with it; the listeners of OnChange are told afterwards.
 func (c *Catalog) SwapPhoto(ctx context.Context, version string, dim int, load func(ctx context.Context, ids []string) (map[string][]float32, error)) error {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
@@ -183,6 +186,16 @@ func (c *Catalog) SwapPhoto(ctx context.Context, version string, dim int, load f
 			b.Has[s] = true
 		}
 	}
+	c.lmu.Lock()
+	sw := append([]func(*Block) func(){}, c.swapping...)
+	ls := append([]func([]int32){}, c.listeners...)
+	c.lmu.Unlock()
+	var commits []func()
+	for _, fn := range sw {
+		if commit := fn(b); commit != nil {
+			commits = append(commits, commit)
+		}
+	}
 	c.mu.Lock()
 	replaced := false
 	for i, old := range c.blocks {
@@ -193,14 +206,10 @@ func (c *Catalog) SwapPhoto(ctx context.Context, version string, dim int, load f
 	if !replaced {
 		c.blocks = append(c.blocks, b)
 	}
-	c.mu.Unlock()
-	c.lmu.Lock()
-	sw := append([]func(*Block){}, c.swapped...)
-	ls := append([]func([]int32){}, c.listeners...)
-	c.lmu.Unlock()
-	for _, fn := range sw {
-		fn(b)
+	for _, commit := range commits {
+		commit()
 	}
+	c.mu.Unlock()
 	all := make([]int32, len(ids))
 	for i := range all {
 		all[i] = int32(i)

@@ -14,54 +14,77 @@ import (
 const ExactLimit = 20_000
 
 // indexes keeps one retrieval index per model-independent modality of the catalogue,
-// holding the active items that have that modality.
+// holding the active items that have that modality. The photo modality's index is
+// rebuilt when the image encoder changes; each index records the encoder version of
+// the vectors it holds, so a query is only ever searched against vectors of its own
+// version.
 type indexes struct {
 	catalog *features.Catalog
 	mu      sync.RWMutex
-	by      map[string]retrieval.Index
+	by      map[string]indexEntry
+}
+
+type indexEntry struct {
+	idx     retrieval.Index
+	version string // the block's Version when the index was built
 }
 
 func newIndexes(c *features.Catalog) *indexes {
-	ix := &indexes{catalog: c, by: map[string]retrieval.Index{}}
+	ix := &indexes{catalog: c, by: map[string]indexEntry{}}
 	c.RLock()
-	n := c.Len()
 	for _, b := range c.Blocks() {
-		if n <= ExactLimit {
-			ix.by[b.Name] = retrieval.NewExact(b.Dim)
-			continue
-		}
-		// The graph is built in parallel from every active item that has the modality.
-		h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{})
-		var slots []int32
-		var vecs []float32
-		for s := range int32(n) {
-			if v := b.Vector(s); v != nil && c.Meta(s).Active {
-				slots = append(slots, s)
-				vecs = append(vecs, v...)
-			}
-		}
-		h.SetBatch(slots, vecs)
-		ix.by[b.Name] = h
+		ix.by[b.Name] = indexEntry{ix.build(b), b.Version}
 	}
 	c.RUnlock()
-	if n <= ExactLimit {
-		all := make([]int32, n)
-		for i := range all {
-			all[i] = int32(i)
+	c.OnPhotoSwap(func(b *features.Block) func() {
+		c.RLock()
+		e := indexEntry{ix.build(b), b.Version}
+		c.RUnlock()
+		return func() {
+			ix.mu.Lock()
+			ix.by[b.Name] = e
+			ix.mu.Unlock()
 		}
-		ix.update(all)
-	}
+	})
 	c.OnChange(ix.update)
 	return ix
+}
+
+// build returns an index of every active item that has b's modality. Callers hold the
+// catalogue's RLock.
+func (ix *indexes) build(b *features.Block) retrieval.Index {
+	c := ix.catalog
+	n := c.Len()
+	if n <= ExactLimit {
+		e := retrieval.NewExact(b.Dim)
+		for s := range int32(n) {
+			if v := b.Vector(s); v != nil && c.Meta(s).Active {
+				e.Set(s, v)
+			}
+		}
+		return e
+	}
+	// The graph is built in parallel from every active item that has the modality.
+	h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{})
+	var slots []int32
+	var vecs []float32
+	for s := range int32(n) {
+		if v := b.Vector(s); v != nil && c.Meta(s).Active {
+			slots = append(slots, s)
+			vecs = append(vecs, v...)
+		}
+	}
+	h.SetBatch(slots, vecs)
+	return h
 }
 
 func (ix *indexes) update(slots []int32) {
 	ix.catalog.RLock()
 	defer ix.catalog.RUnlock()
 	for _, b := range ix.catalog.Blocks() {
-		idx := ix.get(b.Name)
+		idx := ix.getVersion(b.Name, b.Version)
 		if idx == nil {
-			continue
+			continue // a swapped block: its rebuilt index comes with the swap
 		}
 		for _, s := range slots {
 			if v := b.Vector(s); v != nil && ix.catalog.Meta(s).Active {
@@ -73,8 +96,17 @@ func (ix *indexes) update(slots []int32) {
 	}
 }
 
-func (ix *indexes) get(mod string) retrieval.Index {
+// get returns the index of a modality whose vectors do not depend on a changing
+// encoder.
+func (ix *indexes) get(mod string) retrieval.Index { return ix.getVersion(mod, "") }
+
+// getVersion returns the index of a modality when it holds vectors of version.
+func (ix *indexes) getVersion(mod, version string) retrieval.Index {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return ix.by[mod]
+	e, ok := ix.by[mod]
+	if !ok || e.version != version {
+		return nil
+	}
+	return e.idx
 }

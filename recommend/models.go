@@ -31,8 +31,22 @@ type Spec struct {
 	// Seq is the sequence encoder whose score is the seq feature, nil
 	// without one; its item rows are stored in item_vectors as modality
 	// SeqModality (dim+1 floats: the vector, then the bias).
-	Seq   *ranking.SeqEncoder `json:"seq,omitempty"`
-	Notes map[string]any      `json:"notes,omitempty"`
+	Seq *ranking.SeqEncoder `json:"seq,omitempty"`
+	// PhotoEncoder is the image encoder version whose photo vectors the model was
+	// trained with ("" when it has no photo modality). The model reads photo vectors
+	// of that version only: after a switch of encoder its photo modality stays
+	// masked until a model trained with the new encoder is activated.
+	PhotoEncoder string         `json:"photo_encoder,omitempty"`
+	Notes        map[string]any `json:"notes,omitempty"`
+}
+
+// encoderOf returns the encoder version a model expects of a catalogue modality's
+// vectors: PhotoEncoder for the photo modality, "" for the others.
+func (s Spec) encoderOf(mod string) string {
+	if mod == features.PhotoModality {
+		return s.PhotoEncoder
+	}
+	return ""
 }
 
 // SeqModality names the sequence encoder's item rows in item_vectors.
@@ -193,8 +207,11 @@ type live struct {
 	spec    Spec
 	learned map[string]*features.Block // modality → vectors by catalogue slot
 
-	mu sync.RWMutex // guards kv and learned against catalogue updates
+	mu sync.RWMutex // guards kv, learned and photoVersion against catalogue updates
 	kv *ranking.ItemKV
+	// photoVersion is the image encoder version of the photo vectors in kv ("" when kv
+	// holds none).
+	photoVersion string
 
 	// recentIndex finds the nearest items in the learned recent-item modality (exact up
 	// to ExactLimit items, HNSW above); built when the model loads.
@@ -372,13 +389,17 @@ func (m *Models) fillKV(l *live, slots []int32) {
 	mask := make([]bool, M)
 	m.catalog.RLock()
 	defer m.catalog.RUnlock()
+	l.photoVersion = ""
+	if b := m.catalog.Block(features.PhotoModality); b != nil && b.Version != "" && b.Version == l.spec.PhotoEncoder {
+		l.photoVersion = b.Version
+	}
 	for _, s := range slots {
 		for j, md := range cfg.Modalities {
 			tokens[j], mask[j] = nil, false
 			var v []float32
 			if b := l.learned[md.Name]; b != nil {
 				v = b.Vector(s)
-			} else if b := m.catalog.Block(md.Name); b != nil && b.Dim == md.Dim {
+			} else if b := m.catalog.Block(md.Name); b != nil && b.Dim == md.Dim && b.Version == l.spec.encoderOf(md.Name) {
 				v = b.Vector(s)
 			}
 			if v != nil {

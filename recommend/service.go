@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -145,6 +146,10 @@ type reqctx struct {
 	personal  bool
 	queryText []float32   // the query text pooled like item text (fallback and retrieval)
 	rawRecent [][]float32 // the recent items' learned vectors before the query encoder
+	// The query photo: its bytes and the image encoder version of its vector (in
+	// parts.Vectors under features.PhotoModality); "" without a photo.
+	photo        []byte
+	photoVersion string
 }
 
 func (r *reqctx) warn(w string) {
@@ -160,6 +165,28 @@ func optional(ctx context.Context) (context.Context, context.CancelFunc) {
 		return context.WithTimeout(ctx, time.Until(dl)/2)
 	}
 	return context.WithTimeout(ctx, 100*time.Millisecond)
+}
+
+// syncPhoto makes the query photo's vector come from the image encoder whose vectors
+// the catalogue's photo block holds now: when the encoder was switched since the
+// photo was encoded, it is encoded again with the new one (or, when that cannot be
+// done, left out with a warning). Callers hold the catalogue's RLock, under which the
+// block cannot change, for as long as they use the photo's vector with the block.
+func (s *Service) syncPhoto(rc *reqctx) {
+	if rc.photoVersion == "" {
+		return
+	}
+	cur := s.catalog.PhotoVersion()
+	if cur == rc.photoVersion {
+		return
+	}
+	if v, ok := s.fs.EncodePhotoWith(cur, rc.photo); ok && cur != "" {
+		rc.parts.Vectors[features.PhotoModality], rc.photoVersion = v, cur
+		return
+	}
+	delete(rc.parts.Vectors, features.PhotoModality)
+	rc.photoVersion = ""
+	rc.warn("the image encoder changed during the request: answered without the photo")
 }
 
 // counterWait is how long a request waits for a counter set being rebuilt from
@@ -193,6 +220,9 @@ func (s *Service) validateQuery(q *fusionrank.Query, field string) error {
 		return fusionrank.Errorf(fusionrank.Invalid, "%s.text: longer than %d bytes", field, s.opt.MaxQueryText)
 	}
 	for name, v := range q.Vectors {
+		if name == features.PhotoModality {
+			return fusionrank.Errorf(fusionrank.Invalid, "%s.vectors.%s: computed by the image encoder; send the photo as %s.image", field, name, field)
+		}
 		var dim int
 		for _, m := range s.fs.Modalities() {
 			if m.Name == name {
@@ -262,6 +292,14 @@ func (s *Service) context(ctx context.Context, l *live, userID string, q *fusion
 			c := slices.Clone(v)
 			fusionrank.Normalize(c)
 			rc.parts.Vectors[m] = c
+		}
+		if q.Image != nil {
+			v, version, err := s.fs.EncodePhoto("query.image", q.Image)
+			if err != nil {
+				return nil, err
+			}
+			rc.parts.Vectors[features.PhotoModality] = v
+			rc.photo, rc.photoVersion = q.Image, version
 		}
 		if enc := s.fs.Text(); enc != nil && q.Text != "" {
 			words, vecs, _ := enc.Tokens(q.Text)
@@ -406,9 +444,18 @@ func grow32(s []float32, n int) []float32 {
 
 func (s *Service) scoreModel(l *live, rc *reqctx, cands []cand, sc *scratch, explain bool) {
 	cfg := l.spec.Ranking
-	sc.labels = l.spec.Layout.Build(&sc.q, cfg, rc.parts, sc.labels)
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	parts := rc.parts
+	if _, ok := parts.Vectors[features.PhotoModality]; ok && (rc.photoVersion != l.spec.PhotoEncoder || rc.photoVersion != l.photoVersion) {
+		// The model reads photo vectors of one image encoder only (the one it was
+		// trained with, whose vectors its item keys hold): a photo of another encoder
+		// is left out rather than compared across encoders.
+		parts.Vectors = maps.Clone(parts.Vectors)
+		delete(parts.Vectors, features.PhotoModality)
+		rc.warn("the model was trained with another image encoder: the photo did not reach it")
+	}
+	sc.labels = l.spec.Layout.Build(&sc.q, cfg, parts, sc.labels)
 	l.model.QueryTo(sc.ws, sc.q)
 	// Items newer than the model's key/value store wait for the catalogue listener;
 	// they score on their features only (rows are never out of range).
@@ -473,26 +520,46 @@ const (
 func (s *Service) scoreFallback(rc *reqctx, cands []cand, feats []float32, explain bool) {
 	s.catalog.RLock()
 	defer s.catalog.RUnlock()
+	s.syncPhoto(rc)
 	for i := range cands {
 		c := &cands[i]
 		f := feats[i*ranking.NFeatures : (i+1)*ranking.NFeatures]
 		contrib := map[string]float64{}
-		add := func(mod string, v []float32, w float64) {
+		add := func(mod string, v []float32, w float64) float64 {
 			b := s.catalog.Block(mod)
 			if b == nil || v == nil {
-				return
+				return 0
 			}
 			if iv := b.Vector(c.slot); iv != nil && len(iv) == len(v) {
 				x := w * float64(dot32(iv, v))
 				c.score += x
 				contrib[mod] += math.Max(x, 0)
+				return x
 			}
+			return 0
 		}
+		// What each query token carried: the photo its cosine with the item's photo,
+		// each word its cosine with the item's text (the pooled query text scores as a
+		// whole; the words' shares split it).
+		var tokens []fusionrank.TokenWeight
 		if rc.queryText != nil {
 			add("text", rc.queryText, fallbackQuery)
+			if explain {
+				if b := s.catalog.Block("text"); b != nil {
+					if iv := b.Vector(c.slot); iv != nil {
+						for k, w := range rc.parts.Words {
+							if len(w) == len(iv) && k < len(rc.parts.WordIDs) {
+								tokens = append(tokens, fusionrank.TokenWeight{Token: "word:" + rc.parts.WordIDs[k], Weight: math.Max(float64(dot32(iv, w))/norm32(w), 0)})
+							}
+						}
+					}
+				}
+			}
 		}
 		for m, v := range rc.parts.Vectors {
-			add(m, v, fallbackQuery)
+			if x := add(m, v, fallbackQuery); m == features.PhotoModality {
+				tokens = append(tokens, fusionrank.TokenWeight{Token: "query:" + m, Weight: math.Max(x, 0)})
+			}
 		}
 		for m, v := range rc.parts.Profile {
 			add(m, v, fallbackProfile)
@@ -509,6 +576,16 @@ func (s *Service) scoreFallback(rc *reqctx, cands []cand, feats []float32, expla
 					e.Modalities[m] = round4(x / total)
 				}
 			}
+			var ttotal float64
+			for _, t := range tokens {
+				ttotal += t.Weight
+			}
+			for _, t := range tokens {
+				if ttotal > 0 && t.Weight > 0 {
+					e.Tokens = append(e.Tokens, fusionrank.TokenWeight{Token: t.Token, Weight: round4(t.Weight / ttotal)})
+				}
+			}
+			sort.Slice(e.Tokens, func(a, b int) bool { return e.Tokens[a].Weight > e.Tokens[b].Weight })
 			for k, name := range ranking.FeatureNames {
 				e.Features[name] = round4(float64(f[k]))
 			}
@@ -525,6 +602,17 @@ func dot32(a, b []float32) float32 {
 	return s
 }
 
+func norm32(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	if s == 0 {
+		return 1
+	}
+	return math.Sqrt(s)
+}
+
 func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 
 // answer turns scored candidates into the API answer.
@@ -537,13 +625,16 @@ func (s *Service) answer(ctx context.Context, kind string, l *live, rc *reqctx, 
 		cands = cands[:count]
 	}
 	r.Items = make([]fusionrank.RankedItem, len(cands))
+	r.ImageEncoder = rc.photoVersion
+	s.catalog.RLock()
 	for i, c := range cands {
 		sc := c.score
 		if math.IsInf(sc, 0) || math.IsNaN(sc) {
 			sc = -1e9
 		}
-		r.Items[i] = fusionrank.RankedItem{ID: c.id, Score: round6(sc), Source: c.source, Explanation: c.expl}
+		r.Items[i] = fusionrank.RankedItem{ID: c.id, Score: round6(sc), Source: c.source, ImageURL: s.catalog.Meta(c.slot).ImageURL, Explanation: c.expl}
 	}
+	s.catalog.RUnlock()
 	if s.attrib != nil {
 		s.attrib.Record(r.RequestID, kind, r.ModelVersion, userID, len(r.Items))
 	}

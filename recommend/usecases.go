@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/ranking"
 	"github.com/fusionrank/fusionrank/recommend/retrieval"
 )
@@ -191,6 +192,10 @@ func (p *pool) addID(id, source string) {
 // retrieve adds the nearest items to v in a modality's index.
 func (s *Service) retrieve(p *pool, mod string, v []float32, source string, hits []retrieval.Hit) []retrieval.Hit {
 	idx := s.ix.get(mod)
+	if mod == features.PhotoModality {
+		// Photo vectors of the block's encoder only; the caller synced the query's.
+		idx = s.ix.getVersion(mod, s.catalog.PhotoVersion())
+	}
 	if idx == nil || v == nil {
 		return hits
 	}
@@ -282,6 +287,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 	}
 
 	s.catalog.RLock()
+	s.syncPhoto(rc)
 	p := s.newPool(fl, count)
 	var hits []retrieval.Hit
 	if rc.queryText != nil {
@@ -380,7 +386,14 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 		return fusionrank.Ranking{}, fusionrank.Errorf(fusionrank.NotFound, "item %q: not found", req.ItemID)
 	}
 	for _, b := range s.catalog.Blocks() {
-		if v := b.Vector(slot); v != nil {
+		v := b.Vector(slot)
+		switch {
+		case v == nil:
+		case b.Name == features.PhotoModality:
+			// The item's photo is the query photo, tagged with its encoder version
+			// like an uploaded one (it cannot be encoded again: a switch drops it).
+			rc.parts.Vectors[b.Name], rc.photoVersion = slices.Clone(v), b.Version
+		default:
 			rc.parts.Profile[b.Name] = slices.Clone(v)
 		}
 	}
@@ -415,6 +428,8 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 	for _, m := range s.fs.Modalities() {
 		hits = s.retrieve(p, m.Name, rc.parts.Profile[m.Name], "retrieval:"+m.Name, hits)
 	}
+	s.syncPhoto(rc)
+	hits = s.retrieve(p, features.PhotoModality, rc.parts.Vectors[features.PhotoModality], "retrieval:"+features.PhotoModality, hits)
 	if l != nil && len(rc.rawRecent) > 0 {
 		s.retrieveLearned(p, l, rc.rawRecent[0])
 	}
@@ -428,8 +443,8 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 // items to the query in each modality, ranked by the scorer, personalised when a user
 // is given.
 func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fusionrank.Ranking, error) {
-	if req.Query.Text == "" && len(req.Query.Vectors) == 0 {
-		return fusionrank.Ranking{}, fusionrank.Errorf(fusionrank.Invalid, "query: give text or vectors")
+	if req.Query.Text == "" && len(req.Query.Vectors) == 0 && req.Query.Image == nil {
+		return fusionrank.Ranking{}, fusionrank.Errorf(fusionrank.Invalid, "query: give text, an image or vectors")
 	}
 	if err := s.validateQuery(&req.Query, "query"); err != nil {
 		return fusionrank.Ranking{}, err
@@ -448,6 +463,7 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 		return fusionrank.Ranking{}, err
 	}
 	s.catalog.RLock()
+	s.syncPhoto(rc)
 	p := s.newPool(fl, count)
 	var hits []retrieval.Hit
 	if rc.queryText != nil {
