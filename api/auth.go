@@ -88,6 +88,9 @@ func (s *Server) limits(r Route) gin.HandlerFunc {
 	case r.Write:
 		timeout = s.cfg.WriteTimeout
 	}
+	if r.Photo {
+		maxBody = max(maxBody, s.cfg.MaxPhotoBodyBytes)
+	}
 	dl := s.deadline(timeout)
 	return func(c *gin.Context) {
 		if s.limiter != nil {

@@ -2,10 +2,13 @@ package api
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"sort"
 	"strings"
@@ -95,6 +98,10 @@ func jsonError(err error) error {
 		return invalid("body: malformed JSON at byte %d: %s", se.Offset, se.Error())
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return invalid("body: truncated JSON")
+	case errors.As(err, new(base64.CorruptInputError)):
+		var ce base64.CorruptInputError
+		errors.As(err, &ce)
+		return invalid("image: not valid base64 (standard alphabet, padded) at byte %d", int64(ce))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return invalid("%s: unknown field", strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
 	}
@@ -130,4 +137,74 @@ func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
 
 func sortRejections(r []fusionrank.EventRejection) {
 	sort.Slice(r, func(i, j int) bool { return r[i].Index < r[j].Index })
+}
+
+// queryImageField names a query's photo field in a base64 error ("image" → "query.image").
+func queryImageField(err error) error {
+	var fe *fusionrank.Error
+	if errors.As(err, &fe) && strings.HasPrefix(fe.Message, "image: ") {
+		return invalid("query.%s", fe.Message)
+	}
+	return err
+}
+
+// isMultipart reports whether the request body is multipart/form-data.
+func isMultipart(c *gin.Context) bool {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	return err == nil && mt == "multipart/form-data"
+}
+
+// decodeMultipart reads a multipart/form-data request: the part "request" holds the
+// JSON request (optional; decoded into v as a JSON body is) and the part "image" the
+// query photo's file, which goes into q.Image. Other parts are errors.
+func decodeMultipart(c *gin.Context, v any, q *fusionrank.Query) error {
+	_, params, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if params["boundary"] == "" {
+		return invalid("body: multipart/form-data without a boundary")
+	}
+	mr := multipart.NewReader(c.Request.Body, params["boundary"])
+	var image []byte
+	var sawImage bool
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return bodyError(err)
+		}
+		data, err := io.ReadAll(part)
+		if err != nil {
+			return bodyError(err)
+		}
+		switch part.FormName() {
+		case "request":
+			if err := queryImageField(DecodeStrict(data, v)); err != nil {
+				return err
+			}
+		case "image":
+			image, sawImage = data, true
+		default:
+			return invalid("%s: unknown part; expected request (JSON) and image (the photo's file)", part.FormName())
+		}
+	}
+	if sawImage {
+		if q.Image != nil {
+			return invalid("query.image: given both in the request part and as the image part")
+		}
+		if len(image) == 0 {
+			return invalid("query.image: the image part is empty")
+		}
+		q.Image = image
+	}
+	return nil
+}
+
+// bodyError turns an error reading the body into a client error.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fusionrank.Errorf(fusionrank.TooLarge, "body: larger than the limit of %d bytes", mbe.Limit)
+	}
+	return fusionrank.Wrap(fusionrank.Invalid, err, "body: malformed multipart/form-data")
 }

@@ -33,15 +33,27 @@ var schemas = obj{
 	"ItemInput": object(obj{
 		"id": str(), "title": str(), "description": str(), "category": str(), "brand": str(),
 		"price": num(), "attributes": obj{"type": "object"}, "active": obj{"type": "boolean", "default": true},
-		"vectors": vectorMap,
+		"vectors":   vectorMap,
+		"image_url": obj{"type": "string", "format": "uri", "description": "the photo's http(s) address: fetched by the service (public addresses only), shown to shoppers"},
+		"image":     obj{"type": "string", "format": "byte", "description": "the photo's file (JPEG, PNG, GIF or WebP), base64-encoded; encoded at once"},
 	}),
 	"PutItemResult": object(obj{"id": str(), "created": boolean()}, "id", "created"),
 	"ItemView": object(obj{
 		"id": str(), "title": str(), "description": str(), "category": str(), "brand": str(),
 		"price": num(), "attributes": obj{"type": "object"}, "active": boolean(),
 		"modalities": obj{"type": "object", "additionalProperties": object(obj{"dim": integer()})},
-		"created_at": str(), "updated_at": str(),
+		"created_at": str(), "updated_at": str(), "image_url": str(),
+		"image_status": obj{"type": "string", "enum": []string{"pending", "ready", "failed"}}, "image_error": str(),
+		"image_info": object(obj{"display_url": str(), "sha256": str(), "content_type": str(), "width": integer(), "height": integer(), "bytes": integer(), "encoders": arr(str())}),
 	}, "id", "active", "modalities"),
+	"ImageFile": obj{"type": "string", "format": "binary", "description": "a JPEG, PNG, GIF or WebP file"},
+	"EncoderInfo": object(obj{
+		"version": str(), "kind": obj{"type": "string", "enum": []string{"descriptor", "cnn", "onnx"}}, "dim": integer(),
+		"active": boolean(), "target": boolean(), "encoded": integer(), "photos": integer(),
+		"created_at": str(), "activated_at": str(),
+		"metrics": obj{"type": "object", "additionalProperties": num()}, "config": obj{"type": "object"},
+	}, "version", "kind", "dim", "active", "target"),
+	"EncoderList": object(obj{"encoders": arr(ref("EncoderInfo"))}, "encoders"),
 	"BatchResult": object(obj{"accepted": integer(), "rejected": arr(object(obj{"line": integer(), "id": str(), "error": str()}))}, "accepted", "rejected"),
 	"Event": object(obj{
 		"event_id": str(), "user_id": str(), "item_id": str(),
@@ -50,7 +62,8 @@ var schemas = obj{
 	}, "event_id", "user_id", "item_id", "type", "timestamp"),
 	"EventBatch":  object(obj{"events": obj{"type": "array", "maxItems": MaxEventsPerCall, "items": ref("Event")}}, "events"),
 	"EventResult": object(obj{"accepted": integer(), "duplicates": integer(), "rejected": arr(object(obj{"index": integer(), "error": str()})), "warnings": arr(str())}, "accepted", "duplicates", "rejected"),
-	"Query":       object(obj{"text": str(), "vectors": vectorMap}),
+	"Query": object(obj{"text": str(), "vectors": vectorMap,
+		"image": obj{"type": "string", "format": "byte", "description": "a photo (JPEG, PNG, GIF or WebP), base64-encoded; encoded with the active image encoder"}}),
 	"Filters":     object(obj{"category": arr(str()), "price_min": num(), "price_max": num()}),
 	"RerankRequest": object(obj{
 		"user_id": str(), "query": ref("Query"),
@@ -60,8 +73,8 @@ var schemas = obj{
 	"SearchRequest":    object(obj{"query": ref("Query"), "user_id": str(), "count": integer(), "filters": ref("Filters"), "explain": boolean()}, "query"),
 	"Ranking": object(obj{
 		"request_id": str(), "model_version": str(), "personalized": boolean(), "warnings": arr(str()),
-		"unknown_items": arr(str()),
-		"items": arr(object(obj{"id": str(), "score": num(), "source": str(), "explanation": object(obj{
+		"unknown_items": arr(str()), "image_encoder": str(),
+		"items": arr(object(obj{"id": str(), "score": num(), "source": str(), "image_url": str(), "explanation": object(obj{
 			"modalities": obj{"type": "object", "additionalProperties": num()},
 			"tokens":     arr(object(obj{"token": str(), "weight": num()})),
 			"features":   obj{"type": "object", "additionalProperties": num()},
@@ -111,7 +124,14 @@ func (s *Server) OpenAPI() map[string]any {
 			if mt == "" {
 				mt = "application/json"
 			}
-			op["requestBody"] = obj{"required": true, "content": obj{mt: obj{"schema": ref(r.Request)}}}
+			content := obj{mt: obj{"schema": ref(r.Request)}}
+			if r.Path == "/v1/search" || r.Path == "/v1/rerank" {
+				content["multipart/form-data"] = obj{"schema": object(obj{
+					"request": obj{"type": "string", "description": "the JSON request (" + r.Request + ") without query.image"},
+					"image":   ref("ImageFile"),
+				}, "image")}
+			}
+			op["requestBody"] = obj{"required": true, "content": content}
 		}
 		status := r.Status
 		if status == 0 {

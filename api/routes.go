@@ -50,6 +50,18 @@ type ModelService interface {
 	RollbackModel(ctx context.Context) (fusionrank.ModelInfo, error)
 }
 
+// PhotoService stores item photos given as raw files, serves the stored ones, and is
+// the image encoder registry.
+type PhotoService interface {
+	// PutItemImage replaces an existing item's photo with the file in data.
+	PutItemImage(ctx context.Context, id string, data []byte) (fusionrank.ItemView, error)
+	// Image returns a stored photo and its content type by the SHA-256 of its bytes.
+	Image(ctx context.Context, sha string) ([]byte, string, error)
+	ListEncoders(ctx context.Context) ([]fusionrank.ImageEncoderInfo, error)
+	// ActivateEncoder starts a switch of image encoder (see the README).
+	ActivateEncoder(ctx context.Context, version string) (fusionrank.ImageEncoderInfo, error)
+}
+
 // StatsService reads attribution statistics.
 type StatsService interface {
 	ModelStats(ctx context.Context) ([]fusionrank.ModelStats, error)
@@ -75,6 +87,8 @@ type Route struct {
 	ContentType string
 	// RequestType is the media type of the body (default application/json).
 	RequestType string
+	// Photo routes may carry a photo in their body: they get the photo body limit.
+	Photo bool
 }
 
 func (s *Server) routes() []Route {
@@ -86,10 +100,18 @@ func (s *Server) routes() []Route {
 	}
 	if s.deps.Items != nil {
 		rs = append(rs,
-			Route{Method: "PUT", Path: "/v1/items/{id}", Scope: ScopeWrite, Summary: "Create or replace an item.", Request: "ItemInput", Response: "PutItemResult", Write: true, Handler: s.putItem},
+			Route{Method: "PUT", Path: "/v1/items/{id}", Scope: ScopeWrite, Summary: "Create or replace an item (with its photo: image_url, or the file base64-encoded in image).", Request: "ItemInput", Response: "PutItemResult", Write: true, Photo: true, Handler: s.putItem},
 			Route{Method: "GET", Path: "/v1/items/{id}", Scope: ScopeRead, Summary: "Read an item with the modalities it has.", Response: "ItemView", Handler: s.getItem},
 			Route{Method: "DELETE", Path: "/v1/items/{id}", Scope: ScopeWrite, Summary: "Deactivate an item; its history stays.", Status: http.StatusNoContent, Write: true, Handler: s.deleteItem},
 			Route{Method: "POST", Path: "/v1/items:batch", Scope: ScopeWrite, Summary: "Bulk load items, one JSON object per line (NDJSON).", Request: "ItemInput", RequestType: "application/x-ndjson", Response: "BatchResult", Bulk: true, Handler: s.putItems},
+		)
+	}
+	if s.deps.Photos != nil {
+		rs = append(rs,
+			Route{Method: "PUT", Path: "/v1/items/{id}/image", Scope: ScopeWrite, Summary: "Replace an existing item's photo with the file in the body (JPEG, PNG, GIF or WebP).", Request: "ImageFile", RequestType: "application/octet-stream", Response: "ItemView", Write: true, Photo: true, Handler: s.putItemImage},
+			Route{Method: "GET", Path: "/images/{sha256}", Summary: "A stored photo, by the SHA-256 of its bytes (the display_url of photos sent as files).", ContentType: "image/*", Handler: s.getImage},
+			Route{Method: "GET", Path: "/v1/encoders", Scope: ScopeAdmin, Summary: "The image encoder registry, with each version's progress over the catalogue's photos.", Response: "EncoderList", Handler: s.listEncoders},
+			Route{Method: "POST", Path: "/v1/encoders/{version}/activate", Scope: ScopeAdmin, Summary: "Switch the image encoder: the catalogue is re-encoded in the background, and the version serves once every photo has its vector.", Response: "EncoderInfo", Write: true, Handler: s.activateEncoder},
 		)
 	}
 	if s.deps.Events != nil {
@@ -97,10 +119,10 @@ func (s *Server) routes() []Route {
 	}
 	if s.deps.Rank != nil {
 		rs = append(rs,
-			Route{Method: "POST", Path: "/v1/rerank", Scope: ScopeRead, Summary: "Reorder a search engine's candidates for a query and a shopper.", Request: "RerankRequest", Response: "Ranking", Handler: s.rerank},
-			Route{Method: "POST", Path: "/v1/recommendations", Scope: ScopePublic, Summary: "Personalised recommendations for a shopper.", Request: "RecommendRequest", Response: "Ranking", Handler: s.recommend},
+			Route{Method: "POST", Path: "/v1/rerank", Scope: ScopeRead, Summary: "Reorder a search engine's candidates for a query and a shopper.", Request: "RerankRequest", Response: "Ranking", Photo: true, Handler: s.rerank},
+			Route{Method: "POST", Path: "/v1/recommendations", Scope: ScopePublic, Summary: "Personalised recommendations for a shopper.", Request: "RecommendRequest", Response: "Ranking", Photo: true, Handler: s.recommend},
 			Route{Method: "GET", Path: "/v1/items/{id}/similar", Scope: ScopeRead, Summary: "Items similar to an item.", Response: "Ranking", Handler: s.similar},
-			Route{Method: "POST", Path: "/v1/search", Scope: ScopeRead, Summary: "Search the whole catalogue with text and/or vectors.", Request: "SearchRequest", Response: "Ranking", Handler: s.search},
+			Route{Method: "POST", Path: "/v1/search", Scope: ScopeRead, Summary: "Search the whole catalogue with text, a photo and/or vectors (JSON, or multipart/form-data with the parts request and image).", Request: "SearchRequest", Response: "Ranking", Photo: true, Handler: s.search},
 		)
 	}
 	if s.deps.Users != nil {
@@ -342,10 +364,16 @@ func parseEvent(raw json.RawMessage) (fusionrank.Event, error) {
 
 func (s *Server) rerank(c *gin.Context) {
 	var req fusionrank.RerankRequest
-	body, err := readJSON(c)
-	if err == nil && !decodeRerankFast(body, &req) {
-		req = fusionrank.RerankRequest{}
-		err = DecodeStrict(body, &req)
+	var err error
+	if isMultipart(c) {
+		err = decodeMultipart(c, &req, &req.Query)
+	} else {
+		var body []byte
+		body, err = readJSON(c)
+		if err == nil && !decodeRerankFast(body, &req) {
+			req = fusionrank.RerankRequest{}
+			err = queryImageField(DecodeStrict(body, &req))
+		}
 	}
 	if err != nil {
 		s.fail(c, err)
@@ -356,7 +384,7 @@ func (s *Server) rerank(c *gin.Context) {
 
 func (s *Server) recommend(c *gin.Context) {
 	var req fusionrank.RecommendRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := queryImageField(decodeJSON(c, &req)); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -365,7 +393,13 @@ func (s *Server) recommend(c *gin.Context) {
 
 func (s *Server) search(c *gin.Context) {
 	var req fusionrank.SearchRequest
-	if err := decodeJSON(c, &req); err != nil {
+	var err error
+	if isMultipart(c) {
+		err = decodeMultipart(c, &req, &req.Query)
+	} else {
+		err = queryImageField(decodeJSON(c, &req))
+	}
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -467,4 +501,52 @@ func (s *Server) modelStats(c *gin.Context) {
 		st = []fusionrank.ModelStats{}
 	}
 	c.JSON(http.StatusOK, gin.H{"models": st})
+}
+
+func (s *Server) putItemImage(c *gin.Context) {
+	data, err := readJSON(c) // the whole body, within the photo body limit
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	v, err := s.deps.Photos.PutItemImage(c.Request.Context(), c.Param("id"), data)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+// getImage serves a stored photo. The address is its content's hash, so the answer
+// never changes and may be cached for good.
+func (s *Server) getImage(c *gin.Context) {
+	data, ct, err := s.deps.Photos.Image(c.Request.Context(), c.Param("sha256"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=31536000, immutable")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(http.StatusOK, ct, data)
+}
+
+func (s *Server) listEncoders(c *gin.Context) {
+	es, err := s.deps.Photos.ListEncoders(c.Request.Context())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if es == nil {
+		es = []fusionrank.ImageEncoderInfo{}
+	}
+	c.JSON(http.StatusOK, gin.H{"encoders": es})
+}
+
+func (s *Server) activateEncoder(c *gin.Context) {
+	e, err := s.deps.Photos.ActivateEncoder(c.Request.Context(), c.Param("version"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, e)
 }

@@ -25,6 +25,11 @@ type Config struct {
 	Auth bool
 	// MaxBodyBytes caps a JSON request body. Default 4 MiB.
 	MaxBodyBytes int64
+	// MaxPhotoBodyBytes caps the body of the routes that may carry a photo (items,
+	// search, rerank, recommendations, an item's image): a photo of the largest size
+	// the feature store takes, base64-encoded, and the rest of the request. Default
+	// 12 MiB.
+	MaxPhotoBodyBytes int64
 	// MaxBatchBytes caps the NDJSON body of POST /v1/items:batch, which is streamed.
 	// Default 1 GiB.
 	MaxBatchBytes int64
@@ -53,6 +58,9 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 4 << 20
+	}
+	if c.MaxPhotoBodyBytes == 0 {
+		c.MaxPhotoBodyBytes = 12 << 20
 	}
 	if c.MaxBatchBytes == 0 {
 		c.MaxBatchBytes = 1 << 30
@@ -93,6 +101,7 @@ type Deps struct {
 	Models ModelService
 	Stats  StatsService
 	Keys   KeyService
+	Photos PhotoService
 }
 
 // Server is the HTTP API.

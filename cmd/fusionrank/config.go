@@ -38,6 +38,14 @@ type Config struct {
 	PprofAddr      string                           // FUSIONRANK_PPROF_ADDR
 	ProfileTTL     time.Duration                    // FUSIONRANK_PROFILE_TTL
 	CounterRefresh time.Duration                    // FUSIONRANK_COUNTER_REFRESH
+	ImageEncoder   string                           // FUSIONRANK_IMAGE_ENCODER (registry|off|onnx:PATH)
+	TextEncoder    string                           // FUSIONRANK_TEXT_ENCODER (builtin|onnx:PATH)
+	ImageMaxBytes  int64                            // FUSIONRANK_IMAGE_MAX_BYTES
+	ImageMaxPixels int64                            // FUSIONRANK_IMAGE_MAX_PIXELS
+	FetchTimeout   time.Duration                    // FUSIONRANK_IMAGE_FETCH_TIMEOUT
+	FetchWait      time.Duration                    // FUSIONRANK_IMAGE_FETCH_WAIT
+	FetchPrivate   bool                             // FUSIONRANK_IMAGE_FETCH_PRIVATE
+	ONNXRuntime    string                           // FUSIONRANK_ONNXRUNTIME_LIB
 }
 
 // configVars lists every variable with its default and meaning, for --help.
@@ -58,6 +66,14 @@ var configVars = [][3]string{
 	{"FUSIONRANK_PROFILE_TTL", "720h", "TTL of user profiles in Redis"},
 	{"FUSIONRANK_COUNTER_REFRESH", "1s", "serve: how often popularity windows and trending are re-read from Redis into memory"},
 	{"FUSIONRANK_PPROF_ADDR", "", "serve: a loopback address for Go's pprof handlers (off when empty)"},
+	{"FUSIONRANK_IMAGE_ENCODER", "registry", "registry: item and query photos are encoded by the registry's active image encoder (the fixed descriptor until one is trained and activated); onnx:PATH: by the ONNX model at PATH; off: no photos"},
+	{"FUSIONRANK_TEXT_ENCODER", "builtin", "builtin: the word-vector encoder (FUSIONRANK_TEXT_VECTORS); onnx:PATH: an ONNX text model"},
+	{"FUSIONRANK_IMAGE_MAX_BYTES", "8388608", "largest photo file taken, in bytes"},
+	{"FUSIONRANK_IMAGE_MAX_PIXELS", "36000000", "largest photo taken, in pixels (width × height, read from the file's header before decoding)"},
+	{"FUSIONRANK_IMAGE_FETCH_TIMEOUT", "10s", "deadline of one fetch of a photo given by URL"},
+	{"FUSIONRANK_IMAGE_FETCH_WAIT", "1s", "how long PUT /v1/items/{id} waits for a photo's fetch before storing the item with the photo pending"},
+	{"FUSIONRANK_IMAGE_FETCH_PRIVATE", "off", "on: photo URLs may reach loopback, private and link-local addresses (development only)"},
+	{"FUSIONRANK_ONNXRUNTIME_LIB", "", "the ONNX Runtime shared library for onnx: encoders; empty: looked up under node_modules/onnxruntime-node"},
 }
 
 // loadConfig reads the environment through getenv, then lets flags override, and
@@ -76,6 +92,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	}
 	var c Config
 	var auth, modalities, level, timeout, wtimeout, halfLife, weights, skew, rate, ttl, refresh string
+	var imgBytes, imgPixels, fetchTimeout, fetchWait, fetchPrivate string
 	fs.StringVar(&c.DatabaseURL, "database-url", val("FUSIONRANK_DATABASE_URL"), "Postgres URL (FUSIONRANK_DATABASE_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", val("FUSIONRANK_REDIS_URL"), "Redis URL (FUSIONRANK_REDIS_URL)")
 	fs.StringVar(&c.Addr, "addr", val("FUSIONRANK_ADDR"), "listen address (FUSIONRANK_ADDR)")
@@ -92,6 +109,14 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	fs.StringVar(&c.PprofAddr, "pprof-addr", val("FUSIONRANK_PPROF_ADDR"), "pprof listener (FUSIONRANK_PPROF_ADDR)")
 	fs.StringVar(&ttl, "profile-ttl", val("FUSIONRANK_PROFILE_TTL"), "profile TTL (FUSIONRANK_PROFILE_TTL)")
 	fs.StringVar(&refresh, "counter-refresh", val("FUSIONRANK_COUNTER_REFRESH"), "popularity cache refresh (FUSIONRANK_COUNTER_REFRESH)")
+	fs.StringVar(&c.ImageEncoder, "image-encoder", val("FUSIONRANK_IMAGE_ENCODER"), "registry|off|onnx:PATH (FUSIONRANK_IMAGE_ENCODER)")
+	fs.StringVar(&c.TextEncoder, "text-encoder", val("FUSIONRANK_TEXT_ENCODER"), "builtin|onnx:PATH (FUSIONRANK_TEXT_ENCODER)")
+	fs.StringVar(&imgBytes, "image-max-bytes", val("FUSIONRANK_IMAGE_MAX_BYTES"), "largest photo file (FUSIONRANK_IMAGE_MAX_BYTES)")
+	fs.StringVar(&imgPixels, "image-max-pixels", val("FUSIONRANK_IMAGE_MAX_PIXELS"), "largest photo in pixels (FUSIONRANK_IMAGE_MAX_PIXELS)")
+	fs.StringVar(&fetchTimeout, "image-fetch-timeout", val("FUSIONRANK_IMAGE_FETCH_TIMEOUT"), "photo fetch deadline (FUSIONRANK_IMAGE_FETCH_TIMEOUT)")
+	fs.StringVar(&fetchWait, "image-fetch-wait", val("FUSIONRANK_IMAGE_FETCH_WAIT"), "PUT's wait for a photo fetch (FUSIONRANK_IMAGE_FETCH_WAIT)")
+	fs.StringVar(&fetchPrivate, "image-fetch-private", val("FUSIONRANK_IMAGE_FETCH_PRIVATE"), "on|off (FUSIONRANK_IMAGE_FETCH_PRIVATE)")
+	fs.StringVar(&c.ONNXRuntime, "onnxruntime-lib", val("FUSIONRANK_ONNXRUNTIME_LIB"), "ONNX Runtime shared library (FUSIONRANK_ONNXRUNTIME_LIB)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -171,6 +196,37 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	} else {
 		c.RateLimit = r
 	}
+	switch {
+	case c.ImageEncoder == "registry" || c.ImageEncoder == "off":
+	case strings.HasPrefix(c.ImageEncoder, "onnx:") && len(c.ImageEncoder) > len("onnx:"):
+	default:
+		bad("FUSIONRANK_IMAGE_ENCODER", "expected registry, off or onnx:PATH, got %q", c.ImageEncoder)
+	}
+	switch {
+	case c.TextEncoder == "builtin":
+	case strings.HasPrefix(c.TextEncoder, "onnx:") && len(c.TextEncoder) > len("onnx:"):
+	default:
+		bad("FUSIONRANK_TEXT_ENCODER", "expected builtin or onnx:PATH, got %q", c.TextEncoder)
+	}
+	if n, err := strconv.ParseInt(imgBytes, 10, 64); err != nil || n < 1024 || n > 256<<20 {
+		bad("FUSIONRANK_IMAGE_MAX_BYTES", "expected a number of bytes from 1024 to 268435456, got %q", imgBytes)
+	} else {
+		c.ImageMaxBytes = n
+	}
+	if n, err := strconv.ParseInt(imgPixels, 10, 64); err != nil || n < 1 || n > 1<<30 {
+		bad("FUSIONRANK_IMAGE_MAX_PIXELS", "expected a number of pixels from 1 to 1073741824, got %q", imgPixels)
+	} else {
+		c.ImageMaxPixels = n
+	}
+	dur("FUSIONRANK_IMAGE_FETCH_TIMEOUT", fetchTimeout, &c.FetchTimeout, time.Millisecond)
+	dur("FUSIONRANK_IMAGE_FETCH_WAIT", fetchWait, &c.FetchWait, time.Millisecond)
+	switch strings.ToLower(fetchPrivate) {
+	case "on", "true", "1":
+		c.FetchPrivate = true
+	case "off", "false", "0":
+	default:
+		bad("FUSIONRANK_IMAGE_FETCH_PRIVATE", "expected on or off, got %q", fetchPrivate)
+	}
 	if c.PprofAddr != "" {
 		host, _, err := net.SplitHostPort(c.PprofAddr)
 		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
@@ -209,5 +265,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("request_timeout", c.RequestTimeout),
 		slog.Duration("profile_half_life", c.HalfLife),
 		slog.Float64("rate_limit", c.RateLimit),
+		slog.String("image_encoder", c.ImageEncoder),
+		slog.String("text_encoder", c.TextEncoder),
+		slog.Int64("image_max_bytes", c.ImageMaxBytes),
+		slog.Int64("image_max_pixels", c.ImageMaxPixels),
+		slog.Duration("image_fetch_timeout", c.FetchTimeout),
+		slog.Bool("image_fetch_private", c.FetchPrivate),
 	)
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/fusionrank/fusionrank/api"
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/features/text"
+	"github.com/fusionrank/fusionrank/vision/photoset"
 )
 
 func init() {
@@ -57,7 +59,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	what := args[0]
 	fs := newFlags("import "+what, "import "+what+" [flags] FILE", stderr)
-	format := fs.String("format", "ndjson", "ndjson (the API's item or event objects, one per line), s3rec (Beauty.txt-style sequences) or online-retail (the UCI Online Retail TSV)")
+	format := fs.String("format", "ndjson", "ndjson (the API's item or event objects, one per line; items may name a photo file as image_path, relative to FILE's folder), s3rec (Beauty.txt-style sequences), online-retail (the UCI Online Retail TSV) or grocery (items: a catalogue folder in the Grocery Store layout, each product with its web-shop photo and description)")
 	attrs := fs.String("attributes", "", "s3rec: the item2attributes JSON file (items)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	cfg, err := loadConfig(os.Getenv, fs, args[1:])
@@ -69,11 +71,16 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New("give exactly one input FILE")
 	}
 	path := fs.Arg(0)
-	in, closeIn, size, err := openInput(path)
-	if err != nil {
-		return err
+	var in io.Reader = strings.NewReader("")
+	var size int64
+	if *format != "grocery" { // a folder, read by groceryItems
+		r, closeIn, n, err := openInput(path)
+		if err != nil {
+			return err
+		}
+		defer closeIn()
+		in, size = r, n
 	}
-	defer closeIn()
 
 	db, err := openDB(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -101,8 +108,18 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer c.Close()
 		rdb = c
 	}
-	store := features.New(db, rdb, features.Options{Modalities: mods, Text: enc, MaxFutureSkew: cfg.MaxFutureSkew,
+	var photos *features.PhotoOptions
+	if what == "items" {
+		photos = photoOptions(cfg)
+	}
+	store := features.New(db, rdb, features.Options{Modalities: mods, Text: enc, MaxFutureSkew: cfg.MaxFutureSkew, Photos: photos,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	// Photos given as files are encoded here, with the active image encoder (and the
+	// target of a switch); those given by URL are stored pending and fetched by the
+	// serving processes.
+	if err := setUpPhotos(ctx, cfg, store, photos); err != nil {
+		return err
+	}
 
 	bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("importing "+what),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"), progressbar.OptionThrottle(200*time.Millisecond))
@@ -123,7 +140,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var st features.ImportStats
 	switch what + "/" + *format {
 	case "items/ndjson":
-		st, err = store.ImportItems(ctx, ndjsonItems(in), reject, progress)
+		st, err = store.ImportItems(ctx, ndjsonItems(in, filepath.Dir(path)), reject, progress)
+	case "items/grocery":
+		next, err2 := groceryItems(path)
+		if err2 != nil {
+			return err2
+		}
+		st, err = store.ImportItems(ctx, next, reject, progress)
 	case "events/ndjson":
 		st, err = store.ImportEvents(ctx, ndjsonEvents(in), reject, progress)
 	case "items/s3rec":
@@ -147,7 +170,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		st, err = store.ImportEvents(ctx, next.events, reject, progress)
 	default:
-		return fmt.Errorf("--format %q: expected ndjson, s3rec or online-retail", *format)
+		return fmt.Errorf("--format %q: expected ndjson, s3rec, online-retail or grocery (items)", *format)
 	}
 	_ = bar.Finish()
 	secs := time.Since(start).Seconds()
@@ -158,8 +181,16 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 var flagErrHelp = flag.ErrHelp
 
-// ndjsonItems reads one API item object per line.
-func ndjsonItems(r io.Reader) func() (fusionrank.Item, error) {
+// importItem is an NDJSON item line: the API's item object, and the path of a photo
+// file (relative to the folder of the input file) as image_path.
+type importItem struct {
+	fusionrank.Item
+	ImagePath string `json:"image_path"`
+}
+
+// ndjsonItems reads one API item object per line; image_path names a photo file
+// (relative to dir unless absolute) whose bytes become the item's image.
+func ndjsonItems(r io.Reader, dir string) func() (fusionrank.Item, error) {
 	sc := lineScanner(r)
 	return func() (fusionrank.Item, error) {
 		for sc.Scan() {
@@ -167,9 +198,25 @@ func ndjsonItems(r io.Reader) func() (fusionrank.Item, error) {
 			if b == "" {
 				continue
 			}
-			it := fusionrank.Item{Active: true}
-			err := api.DecodeStrict([]byte(b), &it)
-			return it, err
+			in := importItem{Item: fusionrank.Item{Active: true}}
+			if err := api.DecodeStrict([]byte(b), &in); err != nil {
+				return in.Item, err
+			}
+			if in.ImagePath != "" {
+				if in.Image != nil {
+					return in.Item, fusionrank.Errorf(fusionrank.Invalid, "image_path: give either image or image_path")
+				}
+				p := in.ImagePath
+				if !filepath.IsAbs(p) {
+					p = filepath.Join(dir, p)
+				}
+				data, err := os.ReadFile(p)
+				if err != nil {
+					return in.Item, fusionrank.Errorf(fusionrank.Invalid, "image_path: %v", err)
+				}
+				in.Image = data
+			}
+			return in.Item, nil
 		}
 		if err := sc.Err(); err != nil {
 			return fusionrank.Item{}, err
@@ -414,4 +461,32 @@ func retailCategory(title string) string {
 		return ""
 	}
 	return strings.Trim(f[len(f)-1], ".,;:!?()'\"")
+}
+
+// groceryItems lists the products of a catalogue folder in the Grocery Store layout
+// (vision/photoset reads it): id and title from the product's name, its coarse class
+// as category, its description, and its web-shop photo as the item's image.
+func groceryItems(dir string) (func() (fusionrank.Item, error), error) {
+	set, err := photoset.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	i := 0
+	return func() (fusionrank.Item, error) {
+		if i == len(set.Products) {
+			return fusionrank.Item{}, features.Done()
+		}
+		p := set.Products[i]
+		i++
+		it := fusionrank.Item{ID: p.Name, Title: p.Title(), Category: p.CoarseName, Description: p.Description, Active: true,
+			Attributes: map[string]any{"product_id": p.ID, "coarse_id": p.Coarse}}
+		if p.Iconic != "" {
+			data, err := os.ReadFile(p.Iconic)
+			if err != nil {
+				return it, fusionrank.Errorf(fusionrank.Invalid, "image_path: %v", err)
+			}
+			it.Image = data
+		}
+		return it, nil
+	}, nil
 }

@@ -100,7 +100,9 @@ func (m *Main) Open(ctx context.Context) error {
 		mods[i] = features.Modality{Name: md.Name, Dim: md.Dim}
 	}
 	var redisErrLog atomic.Int64 // the second of the last logged Redis error
+	photos := photoOptions(c)
 	m.Features = features.New(m.DB, m.Redis, features.Options{
+		Photos:     photos,
 		Modalities: mods, Text: enc, Logger: m.Log, Namespace: m.Namespace,
 		Rules:         features.ProfileRules{HalfLife: c.HalfLife, Weights: c.EventWeights},
 		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL,
@@ -111,6 +113,12 @@ func (m *Main) Open(ctx context.Context) error {
 			}
 		},
 	})
+	if err := setUpPhotos(stepCtx(), c, m.Features, photos); err != nil {
+		return err
+	}
+	if enc, version := m.Features.PhotoEncoder(); enc != nil {
+		m.Log.Info("image encoder", "version", version, "dim", enc.Dim())
+	}
 	start := time.Now()
 	n, err := m.Features.Refresh(stepCtx())
 	if err != nil {
@@ -133,8 +141,13 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.Keys.Refresh(stepCtx()); err != nil {
 		return fmt.Errorf("api keys: %w", err)
 	}
+	var photoService api.PhotoService
+	if photos != nil {
+		photoService = m.Features
+	}
 	m.API = api.New(api.Config{
 		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, RateLimit: c.RateLimit,
+		MaxPhotoBodyBytes: maxPhotoBody(c),
 		Logger: m.Log, Registry: m.Metrics,
 		Extra: m.webRoutes(), // the demo page and the widget (demo.go)
 	}, api.Deps{
@@ -155,6 +168,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Rank:   m.Rank,
 		Models: m.ModelRegistry,
 		Stats:  m.Attrib,
+		Photos: photoService,
 	})
 	return nil
 }
@@ -195,6 +209,7 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.followCatalogue(bg)
 	go m.followModels(bg)
 	go m.Features.RunCounters(bg, m.Config.CounterRefresh)
+	go m.Features.RunPhotos(bg, time.Second)
 	go func() {
 		// After Redis lost its data, one pass over the events instead of one query
 		// per item as requests find co-visitation sets missing.
