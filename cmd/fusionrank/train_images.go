@@ -55,6 +55,16 @@ func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *epochs < 0 {
 		return fmt.Errorf("train-images: --epochs %d: want 0 (the default) or more", *epochs)
 	}
+	ws, err := parseInts(*widths)
+	if err != nil {
+		return fmt.Errorf("train-images: --widths: %w", err)
+	}
+	o := trainImagesOptions(*epochs, *seed)
+	o.Workers = *workers
+	o.Config = vision.Config{Size: *size, Widths: ws, Depth: *depth, Dim: *dim}
+	if err := o.Config.Validate(); err != nil {
+		return fmt.Errorf("train-images: %w", err)
+	}
 	start := time.Now()
 	set, err := photoset.Open(*data)
 	if err != nil {
@@ -81,16 +91,6 @@ func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer
 			return fmt.Errorf("train-images: %w", err)
 		}
 		enc = te
-	}
-	ws, err := parseInts(*widths)
-	if err != nil {
-		return fmt.Errorf("train-images: --widths: %w", err)
-	}
-	o := trainImagesOptions(*epochs, *seed)
-	o.Workers = *workers
-	o.Config = vision.Config{Size: *size, Widths: ws, Depth: *depth, Dim: *dim}
-	if err := o.Config.Validate(); err != nil {
-		return fmt.Errorf("train-images: %w", err)
 	}
 	side := 2 * *size
 	fmt.Fprintf(stderr, "train-images: reading %d %s photos, %d products\n", len(train), *split, len(set.Products))
