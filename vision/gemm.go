@@ -5,12 +5,21 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 )
 
+// Tiles of C that gonum's Sgemm computes on the calling goroutine (it
+// spreads a product over goroutines from four 64×64 blocks of C on).
+const (
+	tileRows = 64
+	tileCols = 192
+)
+
 // matMul computes C = op(A)·op(B) + beta·C for row-major matrices: C is
 // m×n (row stride ldc), op(A) is m×k and op(B) is k×n, where op transposes
 // when ta (tb) is set, so A is stored k×m (B stored n×k) with row stride
 // lda (ldb). Every matrix product of the package goes through this one
-// function (gonum's blas32; its result depends only on the shapes, not on
-// the number of goroutines), so a faster kernel replaces it in one place.
+// function, so a faster kernel replaces it in one place. It runs on the
+// calling goroutine (C in tiles small enough for gonum's blas32 to compute
+// serially), so callers choose the parallelism, and the result depends only
+// on the shapes.
 func matMul(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
@@ -28,17 +37,31 @@ func matMul(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int
 		}
 		return
 	}
-	opA, ar, ac := blas.NoTrans, m, k
+	opA, opB := blas.NoTrans, blas.NoTrans
 	if ta {
-		opA, ar, ac = blas.Trans, k, m
+		opA = blas.Trans
 	}
-	opB, br, bc := blas.NoTrans, k, n
 	if tb {
-		opB, br, bc = blas.Trans, n, k
+		opB = blas.Trans
 	}
-	blas32.Gemm(opA, opB, 1,
-		blas32.General{Rows: ar, Cols: ac, Stride: lda, Data: a},
-		blas32.General{Rows: br, Cols: bc, Stride: ldb, Data: b},
-		beta,
-		blas32.General{Rows: m, Cols: n, Stride: ldc, Data: c})
+	for i0 := 0; i0 < m; i0 += tileRows {
+		mi := min(tileRows, m-i0)
+		var A blas32.General
+		if ta {
+			A = blas32.General{Rows: k, Cols: mi, Stride: lda, Data: a[i0:]}
+		} else {
+			A = blas32.General{Rows: mi, Cols: k, Stride: lda, Data: a[i0*lda:]}
+		}
+		for j0 := 0; j0 < n; j0 += tileCols {
+			nj := min(tileCols, n-j0)
+			var B blas32.General
+			if tb {
+				B = blas32.General{Rows: nj, Cols: k, Stride: ldb, Data: b[j0*ldb:]}
+			} else {
+				B = blas32.General{Rows: k, Cols: nj, Stride: ldb, Data: b[j0:]}
+			}
+			C := blas32.General{Rows: mi, Cols: nj, Stride: ldc, Data: c[i0*ldc+j0:]}
+			blas32.Gemm(opA, opB, 1, A, B, beta, C)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fusionrank/fusionrank/features/text"
@@ -37,6 +38,10 @@ func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer
 	epochs := fs.Int("epochs", 0, "training epochs (0: the default, "+strconv.Itoa(defaultImageEpochs())+")")
 	seed := fs.Uint64("seed", 1, "seed of the initial weights, the photo order and the augmentation")
 	workers := fs.Int("workers", 0, "goroutines (0: one per CPU); the result does not depend on it")
+	size := fs.Int("size", vision.DefaultConfig.Size, "side of the square photos are resampled to")
+	widths := fs.String("widths", joinInts(vision.DefaultConfig.Widths), "channels of each stage of the network, comma-separated")
+	depth := fs.Int("depth", vision.DefaultConfig.Depth, "3×3 convolutions per stage")
+	dim := fs.Int("dim", vision.DefaultConfig.Dim, "embedding dimension")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,6 +54,16 @@ func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if *epochs < 0 {
 		return fmt.Errorf("train-images: --epochs %d: want 0 (the default) or more", *epochs)
+	}
+	ws, err := parseInts(*widths)
+	if err != nil {
+		return fmt.Errorf("train-images: --widths: %w", err)
+	}
+	o := trainImagesOptions(*epochs, *seed)
+	o.Workers = *workers
+	o.Config = vision.Config{Size: *size, Widths: ws, Depth: *depth, Dim: *dim}
+	if err := o.Config.Validate(); err != nil {
+		return fmt.Errorf("train-images: %w", err)
 	}
 	start := time.Now()
 	set, err := photoset.Open(*data)
@@ -77,9 +92,7 @@ func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		enc = te
 	}
-	o := trainImagesOptions(*epochs, *seed)
-	o.Workers = *workers
-	side := 2 * vision.DefaultConfig.Size
+	side := 2 * *size
 	fmt.Fprintf(stderr, "train-images: reading %d %s photos, %d products\n", len(train), *split, len(set.Products))
 	d, err := set.TrainData(ctx, train, held, side, enc)
 	if err != nil {
@@ -110,6 +123,28 @@ func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", *out)
 	return nil
+}
+
+// joinInts formats xs as "1,2,3".
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
+}
+
+// parseInts parses "1,2,3".
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q: want comma-separated integers", s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // defaultImageEpochs is vision.Train's default number of epochs.
