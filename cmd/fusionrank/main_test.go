@@ -28,6 +28,12 @@ func startMain(t *testing.T, env map[string]string) *Main {
 // the test ends.
 func startMainOn(t *testing.T, db *postgres.DB, env map[string]string, log *slog.Logger) *Main {
 	t.Helper()
+	return startMainWith(t, db, env, log, nil)
+}
+
+// startMainWith is startMainOn with setup called on the Main before it opens.
+func startMainWith(t *testing.T, db *postgres.DB, env map[string]string, log *slog.Logger, setup func(*Main)) *Main {
+	t.Helper()
 	_, ns := testenv.Redis(t)
 	u := db.Pool.Config().ConnString()
 	get := func(k string) string {
@@ -49,6 +55,9 @@ func startMainOn(t *testing.T, db *postgres.DB, env map[string]string, log *slog
 		t.Fatal(err)
 	}
 	m := &Main{Config: cfg, Namespace: ns, Log: log}
+	if setup != nil {
+		setup(m)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/api"
 	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/features/photo"
 	"github.com/fusionrank/fusionrank/features/text"
 	"github.com/fusionrank/fusionrank/keys"
 	"github.com/fusionrank/fusionrank/postgres"
@@ -48,6 +49,9 @@ type Main struct {
 	attribDone chan struct{}
 	// Namespace overrides the Redis key namespace (tests use their own).
 	Namespace string
+	// LoadImageEncoder overrides how image encoders are built from registry rows
+	// (tests add encoders of their own).
+	LoadImageEncoder func(ctx context.Context, rec features.EncoderRecord) (photo.Encoder, error)
 }
 
 // Open connects to the stores, loads the catalogue and builds the API. It does not
@@ -101,6 +105,9 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	var redisErrLog atomic.Int64 // the second of the last logged Redis error
 	photos := photoOptions(c)
+	if photos != nil && m.LoadImageEncoder != nil {
+		photos.LoadEncoder = m.LoadImageEncoder
+	}
 	m.Features = features.New(m.DB, m.Redis, features.Options{
 		Photos:     photos,
 		Modalities: mods, Text: enc, Logger: m.Log, Namespace: m.Namespace,
