@@ -64,7 +64,7 @@ var schemas = obj{
 	"EventResult": object(obj{"accepted": integer(), "duplicates": integer(), "rejected": arr(object(obj{"index": integer(), "error": str()})), "warnings": arr(str())}, "accepted", "duplicates", "rejected"),
 	"Query": object(obj{"text": str(), "vectors": vectorMap,
 		"image": obj{"type": "string", "format": "byte", "description": "a photo (JPEG, PNG, GIF or WebP), base64-encoded; encoded with the active image encoder"}}),
-	"Filters":     object(obj{"category": arr(str()), "price_min": num(), "price_max": num()}),
+	"Filters": object(obj{"category": arr(str()), "price_min": num(), "price_max": num()}),
 	"RerankRequest": object(obj{
 		"user_id": str(), "query": ref("Query"),
 		"items": arr(object(obj{"id": str(), "score": num()}, "id")), "count": integer(), "explain": boolean(),

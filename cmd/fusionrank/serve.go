@@ -155,7 +155,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.API = api.New(api.Config{
 		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, RateLimit: c.RateLimit,
 		MaxPhotoBodyBytes: maxPhotoBody(c),
-		Logger: m.Log, Registry: m.Metrics,
+		Logger:            m.Log, Registry: m.Metrics,
 		Extra: m.webRoutes(), // the demo page and the widget (demo.go)
 	}, api.Deps{
 		Ready: []api.HealthCheck{
