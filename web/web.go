@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +30,17 @@ type Item struct {
 	Title    string   `json:"title"`
 	Category string   `json:"category,omitempty"`
 	Price    *float64 `json:"price,omitempty"`
+	// ImageURL is where the item's photo is shown from: the shop's address, or a
+	// path on this service (/images/…) for photos sent as files.
+	ImageURL string `json:"image_url,omitempty"`
+}
+
+// SamplePhoto is a query photo the demo page offers for search by photo.
+type SamplePhoto struct {
+	// Label names what the photo shows ("Red-Bell-Pepper").
+	Label string `json:"label"`
+	// Path is the photo's file on the server; never sent to the page.
+	Path string `json:"-"`
 }
 
 // Catalogue is the in-memory catalogue the endpoints read.
@@ -70,6 +82,9 @@ type Options struct {
 	CustomersTTL time.Duration
 	// Logger receives the cause of 5xx answers. Default: discard.
 	Logger *slog.Logger
+	// SamplePhotos are the query photos the demo page's search by photo offers
+	// (GET /demo/photos); none: upload only.
+	SamplePhotos []SamplePhoto
 }
 
 // handlers holds the state of the endpoints.
@@ -98,6 +113,8 @@ func Routes(opt Options) []api.Route {
 		{Method: "GET", Path: "/widget/items", Summary: "Titles, categories and prices of ?ids=a,b,c (any key; for the widget and the demo).", ContentType: "application/json", Handler: h.items},
 		{Method: "GET", Path: "/demo/customers", Summary: "The demo's customers: those with the most events (?count=, read key).", ContentType: "application/json", Handler: h.topCustomers},
 		{Method: "GET", Path: "/demo/search", Summary: "The demo's lexical retrieval over catalogue titles (?q=, ?count=, read key).", ContentType: "application/json", Handler: h.search},
+		{Method: "GET", Path: "/demo/photos", Summary: "The sample query photos of the demo's search by photo (their labels; read key).", ContentType: "application/json", Handler: h.photos},
+		{Method: "GET", Path: "/demo/photos/{n}", Summary: "Sample query photo n of /demo/photos (read key).", ContentType: "image/jpeg", Handler: h.photo},
 	}
 }
 
@@ -322,4 +339,32 @@ func Search(cat Catalogue, query string, n int) []Hit {
 		return hits[i].ID < hits[j].ID
 	})
 	return hits[:min(n, len(hits))]
+}
+
+func (h *handlers) photos(c *gin.Context) {
+	if !h.authorize(c, fusionrank.ScopeRead) {
+		return
+	}
+	out := make([]SamplePhoto, len(h.opt.SamplePhotos))
+	copy(out, h.opt.SamplePhotos)
+	c.JSON(http.StatusOK, gin.H{"photos": out})
+}
+
+func (h *handlers) photo(c *gin.Context) {
+	if !h.authorize(c, fusionrank.ScopeRead) {
+		return
+	}
+	n, err := strconv.Atoi(c.Param("n"))
+	if err != nil || n < 0 || n >= len(h.opt.SamplePhotos) {
+		fail(c, http.StatusNotFound, "not_found", "no sample photo "+c.Param("n"))
+		return
+	}
+	b, err := os.ReadFile(h.opt.SamplePhotos[n].Path)
+	if err != nil {
+		h.opt.Logger.Error("sample photo", "err", err)
+		fail(c, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=3600")
+	c.Data(http.StatusOK, http.DetectContentType(b), b)
 }

@@ -46,6 +46,7 @@ type Config struct {
 	FetchWait      time.Duration                    // FUSIONRANK_IMAGE_FETCH_WAIT
 	FetchPrivate   bool                             // FUSIONRANK_IMAGE_FETCH_PRIVATE
 	ONNXRuntime    string                           // FUSIONRANK_ONNXRUNTIME_LIB
+	DemoPhotos     string                           // FUSIONRANK_DEMO_PHOTOS
 }
 
 // configVars lists every variable with its default and meaning, for --help.
@@ -73,6 +74,7 @@ var configVars = [][3]string{
 	{"FUSIONRANK_IMAGE_FETCH_TIMEOUT", "10s", "deadline of one fetch of a photo given by URL"},
 	{"FUSIONRANK_IMAGE_FETCH_WAIT", "1s", "how long PUT /v1/items/{id} waits for a photo's fetch before storing the item with the photo pending"},
 	{"FUSIONRANK_IMAGE_FETCH_PRIVATE", "off", "on: photo URLs may reach loopback, private and link-local addresses (development only)"},
+	{"FUSIONRANK_DEMO_PHOTOS", "", "serve: a catalogue folder in the Grocery Store layout whose val photos the demo page offers for search by photo; empty: upload only"},
 	{"FUSIONRANK_ONNXRUNTIME_LIB", "", "the ONNX Runtime shared library for onnx: encoders; empty: looked up under node_modules/onnxruntime-node"},
 }
 
@@ -116,6 +118,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	fs.StringVar(&fetchTimeout, "image-fetch-timeout", val("FUSIONRANK_IMAGE_FETCH_TIMEOUT"), "photo fetch deadline (FUSIONRANK_IMAGE_FETCH_TIMEOUT)")
 	fs.StringVar(&fetchWait, "image-fetch-wait", val("FUSIONRANK_IMAGE_FETCH_WAIT"), "PUT's wait for a photo fetch (FUSIONRANK_IMAGE_FETCH_WAIT)")
 	fs.StringVar(&fetchPrivate, "image-fetch-private", val("FUSIONRANK_IMAGE_FETCH_PRIVATE"), "on|off (FUSIONRANK_IMAGE_FETCH_PRIVATE)")
+	fs.StringVar(&c.DemoPhotos, "demo-photos", val("FUSIONRANK_DEMO_PHOTOS"), "sample query photos of the demo (FUSIONRANK_DEMO_PHOTOS)")
 	fs.StringVar(&c.ONNXRuntime, "onnxruntime-lib", val("FUSIONRANK_ONNXRUNTIME_LIB"), "ONNX Runtime shared library (FUSIONRANK_ONNXRUNTIME_LIB)")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"math"
+	"strconv"
 
 	"github.com/fusionrank/fusionrank/api"
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/postgres"
+	"github.com/fusionrank/fusionrank/vision/photoset"
 	"github.com/fusionrank/fusionrank/web"
 )
 
@@ -14,19 +17,44 @@ import (
 // to the stores.
 func (m *Main) webRoutes() []api.Route {
 	return web.Routes(web.Options{
-		Auth:      m.Config.Auth,
-		Keys:      m.Keys,
-		Catalogue: webCatalogue{m.Features.Catalog()},
-		Customers: webCustomers{m.DB},
-		Logger:    m.Log,
+		Auth:         m.Config.Auth,
+		Keys:         m.Keys,
+		Catalogue:    webCatalogue{m.Features.Catalog()},
+		Customers:    webCustomers{m.DB},
+		Logger:       m.Log,
+		SamplePhotos: samplePhotos(m.Config.DemoPhotos, m.Log),
 	})
+}
+
+// samplePhotos lists the shopper photos of the val split of a catalogue folder in the
+// Grocery Store layout, a few of each product, for the demo's search by photo.
+func samplePhotos(dir string, log *slog.Logger) []web.SamplePhoto {
+	if dir == "" {
+		return nil
+	}
+	set, err := photoset.Open(dir)
+	if err == nil {
+		var val []photoset.Photo
+		if val, err = set.Split("val"); err == nil {
+			per := map[int]int{}
+			var out []web.SamplePhoto
+			for _, p := range val {
+				if per[p.Product]++; per[p.Product] <= 2 {
+					out = append(out, web.SamplePhoto{Label: set.Products[p.Product].Name + " " + strconv.Itoa(per[p.Product]), Path: p.Path})
+				}
+			}
+			return out
+		}
+	}
+	log.Warn("FUSIONRANK_DEMO_PHOTOS: no sample photos", "err", err)
+	return nil
 }
 
 // webCatalogue shows the serving catalogue to package web.
 type webCatalogue struct{ c *features.Catalog }
 
 func webItem(meta *features.ItemMeta) web.Item {
-	it := web.Item{ID: meta.ID, Title: meta.Title, Category: meta.Category}
+	it := web.Item{ID: meta.ID, Title: meta.Title, Category: meta.Category, ImageURL: meta.ImageURL}
 	if !math.IsNaN(meta.Price) {
 		p := meta.Price
 		it.Price = &p

@@ -3,7 +3,7 @@
 (function () {
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
-  var COLORS = { text: 'var(--text)', collab: 'var(--collab)', attr: 'var(--attr)', image: 'var(--image)' };
+  var COLORS = { text: 'var(--text)', collab: 'var(--collab)', attr: 'var(--attr)', image: 'var(--image)', photo: 'var(--image)' };
   var STORE = 'fusionrank-demo-keys';
 
   // Keys: from the link make demo prints (#public=…&read=…&write=…), else from this browser.
@@ -81,6 +81,24 @@
     if (cls) e.className = cls;
     if (text !== undefined) e.textContent = text;
     return e;
+  }
+  function hue(s) {
+    var h = 0;
+    for (var i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) % 360;
+    return h;
+  }
+  // picture shows an item's photo (image_url of the answer or of /widget/items), and a
+  // letter tile when it has none or the photo does not load.
+  function picture(id, url) {
+    url = url || (titles[id] && titles[id].image_url);
+    var tile = el('div', 'tile', titleOf(id).charAt(0).toUpperCase());
+    tile.style.background = 'hsl(' + hue((titles[id] && titles[id].category) || titleOf(id)) + ',45%,55%)';
+    if (!url) return tile;
+    var img = el('img', 'thumb');
+    img.alt = titleOf(id);
+    img.src = url;
+    img.addEventListener('error', function () { if (img.parentNode) img.parentNode.replaceChild(tile, img); });
+    return img;
   }
   function price(id) {
     var p = titles[id] && titles[id].price;
@@ -179,6 +197,7 @@
     var c = el('div', 'card');
     c.setAttribute('data-item', it.id);
     if (before.length && before.indexOf(it.id) < 0) c.classList.add('new');
+    c.appendChild(picture(it.id, it.image_url));
     c.appendChild(el('div', 'rank', '#' + (i + 1) + ' · score ' + it.score.toFixed(3)));
     c.appendChild(el('div', 'title', titleOf(it.id)));
     var meta = el('div', 'meta');
@@ -261,6 +280,84 @@
     })['catch'](function (e) { status(e.message, true); });
   }
 
+  // Search by photo: the photo (a sample or an upload) and the optional words go to
+  // POST /v1/search as multipart/form-data.
+  var photoBlob = null;
+  function setPhoto(blob) {
+    photoBlob = blob;
+    var prev = $('photo-preview');
+    if (prev.src) URL.revokeObjectURL(prev.src);
+    prev.src = URL.createObjectURL(blob);
+    prev.hidden = false;
+  }
+  function loadSamples() {
+    return api('GET', '/demo/photos', 'read').then(function (ans) {
+      var sel = $('sample');
+      while (sel.options.length > 1) sel.remove(1);
+      ans.photos.forEach(function (p, i) {
+        var o = el('option', '', p.label);
+        o.value = String(i);
+        sel.appendChild(o);
+      });
+      sel.setAttribute('data-state', 'ready');
+    })['catch'](function () { /* upload only */ });
+  }
+  function pickSample(n) {
+    if (n === '') return Promise.resolve();
+    var init = { headers: { Authorization: 'Bearer ' + keyFor('read') } };
+    return fetch('/demo/photos/' + n, init).then(function (r) {
+      if (!r.ok) throw new Error('sample photo: ' + r.status);
+      return r.blob();
+    }).then(setPhoto)['catch'](function (e) { status(e.message, true); });
+  }
+  function runPhotoSearch() {
+    var box = $('photo-results');
+    if (!photoBlob) { status('pick or upload a photo first', true); return Promise.resolve(); }
+    box.setAttribute('data-state', 'loading');
+    var req = { count: 8, explain: true, query: {} };
+    var words = $('photo-words').value.trim();
+    if (words) req.query.text = words;
+    if (customer) req.user_id = customer;
+    var form = new FormData();
+    form.append('request', JSON.stringify(req));
+    form.append('image', photoBlob, 'photo');
+    return fetch('/v1/search', { method: 'POST', headers: { Authorization: 'Bearer ' + keyFor('read') }, body: form }).then(function (r) {
+      return r.json().then(function (ans) {
+        if (!r.ok) throw new Error('POST /v1/search: ' + r.status + ' ' + (ans.error ? ans.error.message : ''));
+        return ans;
+      });
+    }).then(function (ans) {
+      var ids = ans.items.map(function (it) { return it.id; });
+      return fetchTitles(ids).then(function () {
+        $('photo-meta').textContent = 'model ' + ans.model_version + ' · image encoder ' + (ans.image_encoder || 'none') +
+          (ans.warnings && ans.warnings.length ? ' · ' + ans.warnings.join('; ') : '');
+        box.textContent = '';
+        ans.items.forEach(function (it, i) {
+          var c = el('div', 'card');
+          c.setAttribute('data-item', it.id);
+          c.appendChild(picture(it.id, it.image_url));
+          c.appendChild(el('div', 'rank', '#' + (i + 1) + ' · score ' + it.score.toFixed(3)));
+          c.appendChild(el('div', 'title', titleOf(it.id)));
+          var cat = titles[it.id] && titles[it.id].category;
+          if (cat) c.appendChild(el('div', 'meta', cat));
+          c.appendChild(modalities(it.explanation));
+          var toks = (it.explanation && it.explanation.tokens) || [];
+          if (toks.length) {
+            c.appendChild(el('div', 'tokens', 'carried by: ' + toks.map(function (t) {
+              return t.token.replace(/^query:photo$/, 'the photo').replace(/^word:/, '"') + (t.token.indexOf('word:') === 0 ? '"' : '') + ' ' + pct(t.weight);
+            }).join(' · ')));
+          }
+          box.appendChild(c);
+        });
+        box.setAttribute('data-items', ids.join(','));
+        box.setAttribute('data-state', 'ready');
+      });
+    })['catch'](function (e) {
+      box.setAttribute('data-state', 'error');
+      status(e.message, true);
+    });
+  }
+
   function showSnippet() {
     var pub = keys['public'] || 'PUBLIC-KEY';
     var html = '<div data-fusionrank-user="' + customer + '" data-count="6" data-key="' + pub + '"></div>\n' +
@@ -309,10 +406,14 @@
       showCustomer($('customer-id').value.trim());
     });
     $('search-form').addEventListener('submit', function (e) { e.preventDefault(); runSearch(); });
+    $('sample').addEventListener('change', function (e) { pickSample(e.target.value); });
+    $('photo-file').addEventListener('change', function (e) { if (e.target.files[0]) setPhoto(e.target.files[0]); });
+    $('photo-form').addEventListener('submit', function (e) { e.preventDefault(); runPhotoSearch(); });
     // The link make demo prints, opened in a tab already on this page, changes only the hash.
     window.addEventListener('hashchange', function () {
       if (keysFromHash()) { showKeys(); status('keys saved'); loadCustomers(); }
     });
     loadCustomers();
+    loadSamples();
   });
 })();

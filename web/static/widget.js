@@ -47,6 +47,7 @@
       '.frw-card{display:block;border:1px solid #ddd;border-radius:8px;padding:8px;color:inherit;text-decoration:none;background:#fff;cursor:pointer;min-width:0}' +
       '.frw-card:hover{border-color:#888}' +
       '.frw-img{height:64px;border-radius:6px;margin-bottom:6px;display:flex;align-items:center;justify-content:center;color:#fff;font-weight:600;font-size:20px}' +
+      '.frw-photo{display:block;width:100%;object-fit:contain;background:#fafafa}' +
       '.frw-t{overflow:hidden;text-overflow:ellipsis;display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;min-height:2.7em}' +
       '.frw-p{color:#555;margin-top:4px}';
     (document.head || document.documentElement).appendChild(s);
@@ -106,10 +107,23 @@
         a.className = 'frw-card';
         a.setAttribute('data-item', id);
         if (link) a.href = link.split('{id}').join(encodeURIComponent(id));
+        // The item's photo when it has one; a letter tile otherwise, or when the
+        // photo does not load.
         var img = document.createElement('div');
         img.className = 'frw-img';
         img.style.background = 'hsl(' + hue(it.category || it.title || id) + ',45%,55%)';
         img.textContent = (it.title || id).charAt(0).toUpperCase();
+        if (it.image_url) {
+          var tile = img;
+          img = document.createElement('img');
+          img.className = 'frw-img frw-photo';
+          img.alt = it.title || id;
+          img.src = it.image_url.charAt(0) === '/' ? base + it.image_url : it.image_url;
+          img.addEventListener('error', function (ev) {
+            var bad = ev.target;
+            if (bad.parentNode) bad.parentNode.replaceChild(tile, bad);
+          });
+        }
         var t = document.createElement('div');
         t.className = 'frw-t';
         t.textContent = it.title || id;
