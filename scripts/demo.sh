@@ -21,6 +21,17 @@
 #   DEMO_TRAIN_FLAGS           more flags for the one-time `fusionrank train` (say --epochs 2)
 #   FUSIONRANK_BIN             default bin/fusionrank
 #   DEMO_KEYS                  default data/demo-keys.env (git-ignored)
+#   PHOTOS                     the photo shop's catalogue, a folder in the Grocery Store layout;
+#                              default ../shared/datasets/grocery-store; empty: no photo shop
+#   PHOTO_ADDR                 the photo shop's address; default the port after FUSIONRANK_ADDR's
+#   DEMO_PHOTO_KEYS            default data/demo-photo-keys.env (git-ignored)
+#
+# The photo shop runs beside the first one: a second server on PHOTO_ADDR with its own
+# database (the first one's name with _photos appended) and Redis namespace, the Grocery
+# Store's 81 products with their web-shop photos, and the search-by-photo panel offering
+# the shoppers' val photos. Its first run trains the image encoder in the background
+# (`fusionrank train-images`, several minutes; log data/demo-train-images.log) and
+# activates it; until then the fixed descriptor serves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -99,20 +110,58 @@ else
   (umask 077 && printf 'PUBLIC_KEY=%s\nREAD_KEY=%s\nWRITE_KEY=%s\n' "$PUBLIC_KEY" "$READ_KEY" "$WRITE_KEY" >"$KEYS")
 fi
 
-# Serve, and print the URLs once it answers.
+# The photo shop: its database, its catalogue (once), its keys.
+PHOTOS=${PHOTOS-../shared/datasets/grocery-store}
+PHOTO_KEYS=${DEMO_PHOTO_KEYS:-data/demo-photo-keys.env}
+photo_url= photo_pid= itpid=
 host=${FUSIONRANK_ADDR%:*}
 port=${FUSIONRANK_ADDR##*:}
 case "$host" in "" | 0.0.0.0 | "[::]") host=localhost ;; esac
+if [ -n "$PHOTOS" ] && [ -f "$PHOTOS/classes.csv" ]; then
+  photo_db_url=${FUSIONRANK_DATABASE_URL/\/$dbname/\/${dbname}_photos}
+  if [ "$(psql "$admin" -qtAX -c "SELECT 1 FROM pg_database WHERE datname = '${dbname}_photos'")" != 1 ]; then
+    log "creating database ${dbname}_photos"
+    psql "$admin" -qtAX -c "CREATE DATABASE \"${dbname}_photos\""
+  fi
+  psql_photos() { psql "$photo_db_url" -qtAX -c "$1"; }
+  FUSIONRANK_DATABASE_URL=$photo_db_url "$BIN" migrate >/dev/null
+  if [ "$(psql_photos "SELECT count(*) FROM item_images WHERE status = 'ready'")" -gt 0 ]; then
+    log "the photo shop is already imported"
+  else
+    log "importing the photo shop from $PHOTOS (its products and their photos)"
+    FUSIONRANK_DATABASE_URL=$photo_db_url "$BIN" import items --format grocery --quiet "$PHOTOS" >/dev/null
+  fi
+  PHOTO_PUBLIC_KEY= PHOTO_READ_KEY=
+  # shellcheck disable=SC1090
+  [ -f "$PHOTO_KEYS" ] && . "$PHOTO_KEYS"
+  pvalid() { [ -n "$1" ] && [ "$(psql_photos "SELECT count(*) FROM api_keys WHERE prefix = '${1:0:10}' AND scope = '$2' AND revoked_at IS NULL")" -gt 0 ]; }
+  if ! pvalid "$PHOTO_PUBLIC_KEY" public || ! pvalid "$PHOTO_READ_KEY" read; then
+    PHOTO_PUBLIC_KEY=$(FUSIONRANK_DATABASE_URL=$photo_db_url "$BIN" keys create --scope public --name demo-photo-widget 2>/dev/null)
+    PHOTO_READ_KEY=$(FUSIONRANK_DATABASE_URL=$photo_db_url "$BIN" keys create --scope read --name demo-photo-page 2>/dev/null)
+    mkdir -p "$(dirname "$PHOTO_KEYS")"
+    (umask 077 && printf 'PHOTO_PUBLIC_KEY=%s\nPHOTO_READ_KEY=%s\n' "$PHOTO_PUBLIC_KEY" "$PHOTO_READ_KEY" >"$PHOTO_KEYS")
+  fi
+  photo_addr=${PHOTO_ADDR:-${FUSIONRANK_ADDR%:*}:$((port + 1))}
+  photo_url="http://$host:${photo_addr##*:}"
+  FUSIONRANK_DATABASE_URL=$photo_db_url FUSIONRANK_ADDR=$photo_addr FUSIONRANK_REDIS_NAMESPACE=frphotos \
+    FUSIONRANK_DEMO_PHOTOS=$PHOTOS "$BIN" serve &
+  photo_pid=$!
+fi
+
+# Serve, and print the URLs once it answers.
 url="http://$host:$port"
 "$BIN" serve &
 pid=$!
 tpid=
 # Under set -e, a kill of a process that has already ended must not end the script
-# before the server is stopped.
+# before the servers are stopped.
 stop() {
   if [ -n "$tpid" ]; then kill -TERM "$tpid" 2>/dev/null || true; fi
+  if [ -n "$itpid" ]; then kill -TERM "$itpid" 2>/dev/null || true; fi
+  if [ -n "$photo_pid" ]; then kill -TERM "$photo_pid" 2>/dev/null || true; fi
   kill -TERM $pid 2>/dev/null || true
   wait $pid 2>/dev/null || true
+  if [ -n "$photo_pid" ]; then wait "$photo_pid" 2>/dev/null || true; fi
   exit 0
 }
 trap stop INT TERM
@@ -122,11 +171,25 @@ for _ in $(seq 1 600); do
   kill -0 $pid 2>/dev/null || break
   sleep 0.2
 done
+if [ -n "$photo_pid" ] && [ "$ready" = 1 ]; then
+  ready=0
+  for _ in $(seq 1 600); do
+    if curl -fsS "$photo_url/readyz" >/dev/null 2>&1; then ready=1; break; fi
+    kill -0 "$photo_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+fi
 if [ "$ready" != 1 ]; then
   log "the server did not become ready"
   kill -TERM $pid 2>/dev/null || true
+  if [ -n "$photo_pid" ]; then kill -TERM "$photo_pid" 2>/dev/null || true; fi
   wait $pid || true
   exit 1
+fi
+photo_lines=
+if [ -n "$photo_pid" ]; then
+  photo_lines="  photo shop:  $photo_url/demo#public=$PHOTO_PUBLIC_KEY&read=$PHOTO_READ_KEY
+               (search by photo; Grocery Store products with their photos)"
 fi
 cat >&2 <<EOF
 
@@ -137,6 +200,7 @@ fusionrank demo is up after $(elapsed) on $url
   demo page:   $url/demo#public=$PUBLIC_KEY&read=$READ_KEY&write=$WRITE_KEY
   widget:      $url/widget.js   (snippet in the README, section Widget)
   API:         $url/openapi.json
+$photo_lines
 Ctrl-C stops it.
 EOF
 if [ "$train" = 1 ]; then
@@ -154,5 +218,24 @@ if [ "$train" = 1 ]; then
     fi
   ) &
   tpid=$!
+fi
+# The photo shop's image encoder: trained once in the background, then activated (the
+# photo shop re-encodes its catalogue with it and switches when every photo has its
+# vector).
+if [ -n "$photo_pid" ] && [ "${DEMO_TRAIN:-1}" != 0 ] &&
+  [ "$(psql "$photo_db_url" -qtAX -c "SELECT count(*) FROM image_encoders WHERE kind = 'cnn'")" = 0 ]; then
+  mkdir -p data
+  log "training the photo shop's image encoder in the background (log: data/demo-train-images.log)"
+  (
+    "$BIN" train-images --data "$PHOTOS" --out data/grocery-encoder.safetensors >data/demo-train-images.log 2>&1 &
+    child=$!
+    trap 'kill -TERM $child 2>/dev/null || true; exit 0' TERM
+    if wait $child && FUSIONRANK_DATABASE_URL=$photo_db_url "$BIN" encoders register --activate data/grocery-encoder.safetensors >>data/demo-train-images.log 2>&1; then
+      log "image encoder trained and activated for the photo shop"
+    else
+      log "image encoder training failed (see data/demo-train-images.log); the descriptor serves"
+    fi
+  ) &
+  itpid=$!
 fi
 wait $pid

@@ -47,6 +47,7 @@ type Config struct {
 	FetchPrivate   bool                             // FUSIONRANK_IMAGE_FETCH_PRIVATE
 	ONNXRuntime    string                           // FUSIONRANK_ONNXRUNTIME_LIB
 	DemoPhotos     string                           // FUSIONRANK_DEMO_PHOTOS
+	RedisNamespace string                           // FUSIONRANK_REDIS_NAMESPACE
 }
 
 // configVars lists every variable with its default and meaning, for --help.
@@ -54,6 +55,7 @@ var configVars = [][3]string{
 	{"FUSIONRANK_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fusionrank?sslmode=disable", "Postgres, the source of truth"},
 	{"FUSIONRANK_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis, the online feature cache"},
 	{"FUSIONRANK_ADDR", ":8080", "HTTP listen address"},
+	{"FUSIONRANK_REDIS_NAMESPACE", "fr", "first part of every Redis key, so that two shops can share one Redis database"},
 	{"FUSIONRANK_AUTH", "on", "on: every /v1 call needs a key; off: local development only"},
 	{"FUSIONRANK_TEXT_VECTORS", "", "GloVe-format word vectors (plain or gzip) for the text modality; empty: no text modality"},
 	{"FUSIONRANK_MODALITIES", "image:512", "caller-supplied modalities and their dims, name:dim,…"},
@@ -98,6 +100,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	fs.StringVar(&c.DatabaseURL, "database-url", val("FUSIONRANK_DATABASE_URL"), "Postgres URL (FUSIONRANK_DATABASE_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", val("FUSIONRANK_REDIS_URL"), "Redis URL (FUSIONRANK_REDIS_URL)")
 	fs.StringVar(&c.Addr, "addr", val("FUSIONRANK_ADDR"), "listen address (FUSIONRANK_ADDR)")
+	fs.StringVar(&c.RedisNamespace, "redis-namespace", val("FUSIONRANK_REDIS_NAMESPACE"), "Redis key namespace (FUSIONRANK_REDIS_NAMESPACE)")
 	fs.StringVar(&auth, "auth", val("FUSIONRANK_AUTH"), "on|off (FUSIONRANK_AUTH)")
 	fs.StringVar(&c.TextVectors, "text-vectors", val("FUSIONRANK_TEXT_VECTORS"), "word vectors file (FUSIONRANK_TEXT_VECTORS)")
 	fs.StringVar(&modalities, "modalities", val("FUSIONRANK_MODALITIES"), "caller modalities name:dim,… (FUSIONRANK_MODALITIES)")
@@ -198,6 +201,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		bad("FUSIONRANK_RATE_LIMIT", "expected a number ≥ 0, got %q", rate)
 	} else {
 		c.RateLimit = r
+	}
+	if fusionrank.ValidateID("namespace", c.RedisNamespace) != nil || strings.ContainsAny(c.RedisNamespace, ":*") {
+		bad("FUSIONRANK_REDIS_NAMESPACE", "expected letters, digits and . _ @ ~ + = -, got %q", c.RedisNamespace)
 	}
 	switch {
 	case c.ImageEncoder == "registry" || c.ImageEncoder == "off":

@@ -159,10 +159,18 @@ func TestDemoScript(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	photoAddr := pl.Addr().String()
+	pl.Close()
 	vectors, _ := filepath.Abs(glove)
 	keysFile := filepath.Join(dir, "demo-keys.env")
+	testenv.FreshDatabase(t, "demo_script_photos") // the photo shop's, named after the shop's
 	env := []string{"FUSIONRANK_BIN=" + bin, "DATA=" + data, "DEMO_DATABASE_URL=" + dbURL, "DEMO_REDIS_URL=" + ru.String(),
-		"FUSIONRANK_ADDR=" + addr, "FUSIONRANK_TEXT_VECTORS=" + vectors, "DEMO_KEYS=" + keysFile, "DEMO_TRAIN=0"}
+		"FUSIONRANK_ADDR=" + addr, "FUSIONRANK_TEXT_VECTORS=" + vectors, "DEMO_KEYS=" + keysFile, "DEMO_TRAIN=0",
+		"PHOTO_ADDR=" + photoAddr, "DEMO_PHOTO_KEYS=" + filepath.Join(dir, "demo-photo-keys.env")}
 
 	first := startDemo(t, env)
 	out := first.output.String()
@@ -180,6 +188,19 @@ func TestDemoScript(t *testing.T) {
 	base := first.url
 	if r := do(t, "GET", base+"/demo", "", nil); r.status != 200 {
 		t.Errorf("GET /demo: %d", r.status)
+	}
+	// The photo shop is up beside it, with the Grocery Store's products and photos.
+	if _, err := os.Stat(filepath.Join("../..", "../shared/datasets/grocery-store/classes.csv")); err == nil {
+		i := strings.Index(out, "photo shop:  http://"+photoAddr+"/demo#public=")
+		if i < 0 {
+			t.Fatalf("no photo shop URL:\n%s", out)
+		}
+		f := strings.FieldsFunc(out[i:strings.Index(out[i:], "\n")+i], func(r rune) bool { return r == '=' || r == '&' || r == ' ' })
+		read := f[len(f)-1]
+		r := do(t, "POST", "http://"+photoAddr+"/v1/search", read, map[string]any{"query": map[string]any{"text": "x", "image": b64(catalogPhoto(t, 3))}, "count": 3})
+		if r.status != 200 || len(ids(r.json(t))) != 3 || r.json(t)["image_encoder"] == nil {
+			t.Fatalf("photo shop search: %d %s", r.status, r.body)
+		}
 	}
 	r := do(t, "GET", base+"/demo/customers?count=10", first.keys["read"], nil)
 	if r.status != 200 || !strings.Contains(string(r.body), `"id":"c17000"`) {

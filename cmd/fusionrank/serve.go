@@ -62,6 +62,9 @@ func (m *Main) Open(ctx context.Context) error {
 		m.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
 	}
 	m.Log.Info("starting fusionrank", "config", c)
+	if m.Namespace == "" {
+		m.Namespace = c.RedisNamespace
+	}
 	if !c.Auth {
 		m.Log.Warn("FUSIONRANK_AUTH=off: every caller has admin rights; use this for local development only")
 	}
