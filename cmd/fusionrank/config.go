@@ -48,6 +48,7 @@ type Config struct {
 	ONNXRuntime    string                           // FUSIONRANK_ONNXRUNTIME_LIB
 	DemoPhotos     string                           // FUSIONRANK_DEMO_PHOTOS
 	RedisNamespace string                           // FUSIONRANK_REDIS_NAMESPACE
+	TextSubwords   bool                             // FUSIONRANK_TEXT_SUBWORDS
 }
 
 // configVars lists every variable with its default and meaning, for --help.
@@ -70,6 +71,7 @@ var configVars = [][3]string{
 	{"FUSIONRANK_COUNTER_REFRESH", "1s", "serve: how often popularity windows and trending are re-read from Redis into memory"},
 	{"FUSIONRANK_PPROF_ADDR", "", "serve: a loopback address for Go's pprof handlers (off when empty)"},
 	{"FUSIONRANK_IMAGE_ENCODER", "registry", "registry: item and query photos are encoded by the registry's active image encoder (the fixed descriptor until one is trained and activated); onnx:PATH: by the ONNX model at PATH; off: no photos"},
+	{"FUSIONRANK_TEXT_SUBWORDS", "on", "on: words missing from the word vectors (brands, codes, other languages; Chinese and Japanese are split into character bigrams) get vectors from their hashed character n-grams; off: they are skipped"},
 	{"FUSIONRANK_TEXT_ENCODER", "builtin", "builtin: the word-vector encoder (FUSIONRANK_TEXT_VECTORS); onnx:PATH: an ONNX text model"},
 	{"FUSIONRANK_IMAGE_MAX_BYTES", "8388608", "largest photo file taken, in bytes"},
 	{"FUSIONRANK_IMAGE_MAX_PIXELS", "36000000", "largest photo taken, in pixels (width × height, read from the file's header before decoding)"},
@@ -96,7 +98,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	}
 	var c Config
 	var auth, modalities, level, timeout, wtimeout, halfLife, weights, skew, rate, ttl, refresh string
-	var imgBytes, imgPixels, fetchTimeout, fetchWait, fetchPrivate string
+	var imgBytes, imgPixels, fetchTimeout, fetchWait, fetchPrivate, subwords string
 	fs.StringVar(&c.DatabaseURL, "database-url", val("FUSIONRANK_DATABASE_URL"), "Postgres URL (FUSIONRANK_DATABASE_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", val("FUSIONRANK_REDIS_URL"), "Redis URL (FUSIONRANK_REDIS_URL)")
 	fs.StringVar(&c.Addr, "addr", val("FUSIONRANK_ADDR"), "listen address (FUSIONRANK_ADDR)")
@@ -115,6 +117,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	fs.StringVar(&ttl, "profile-ttl", val("FUSIONRANK_PROFILE_TTL"), "profile TTL (FUSIONRANK_PROFILE_TTL)")
 	fs.StringVar(&refresh, "counter-refresh", val("FUSIONRANK_COUNTER_REFRESH"), "popularity cache refresh (FUSIONRANK_COUNTER_REFRESH)")
 	fs.StringVar(&c.ImageEncoder, "image-encoder", val("FUSIONRANK_IMAGE_ENCODER"), "registry|off|onnx:PATH (FUSIONRANK_IMAGE_ENCODER)")
+	fs.StringVar(&subwords, "text-subwords", val("FUSIONRANK_TEXT_SUBWORDS"), "on|off (FUSIONRANK_TEXT_SUBWORDS)")
 	fs.StringVar(&c.TextEncoder, "text-encoder", val("FUSIONRANK_TEXT_ENCODER"), "builtin|onnx:PATH (FUSIONRANK_TEXT_ENCODER)")
 	fs.StringVar(&imgBytes, "image-max-bytes", val("FUSIONRANK_IMAGE_MAX_BYTES"), "largest photo file (FUSIONRANK_IMAGE_MAX_BYTES)")
 	fs.StringVar(&imgPixels, "image-max-pixels", val("FUSIONRANK_IMAGE_MAX_PIXELS"), "largest photo in pixels (FUSIONRANK_IMAGE_MAX_PIXELS)")
@@ -229,6 +232,13 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	}
 	dur("FUSIONRANK_IMAGE_FETCH_TIMEOUT", fetchTimeout, &c.FetchTimeout, time.Millisecond)
 	dur("FUSIONRANK_IMAGE_FETCH_WAIT", fetchWait, &c.FetchWait, time.Millisecond)
+	switch strings.ToLower(subwords) {
+	case "on", "true", "1":
+		c.TextSubwords = true
+	case "off", "false", "0":
+	default:
+		bad("FUSIONRANK_TEXT_SUBWORDS", "expected on or off, got %q", subwords)
+	}
 	switch strings.ToLower(fetchPrivate) {
 	case "on", "true", "1":
 		c.FetchPrivate = true
@@ -276,6 +286,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Float64("rate_limit", c.RateLimit),
 		slog.String("image_encoder", c.ImageEncoder),
 		slog.String("text_encoder", c.TextEncoder),
+		slog.Bool("text_subwords", c.TextSubwords),
 		slog.Int64("image_max_bytes", c.ImageMaxBytes),
 		slog.Int64("image_max_pixels", c.ImageMaxPixels),
 		slog.Duration("image_fetch_timeout", c.FetchTimeout),

@@ -92,6 +92,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if enc, err = text.LoadFile(cfg.TextVectors); err != nil {
 			return fmt.Errorf("FUSIONRANK_TEXT_VECTORS: %w", err)
 		}
+		if cfg.TextSubwords {
+			enc = enc.WithSubwords()
+		}
 	}
 	mods := make([]features.Modality, len(cfg.Modalities))
 	for i, m := range cfg.Modalities {

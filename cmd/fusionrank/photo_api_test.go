@@ -417,3 +417,30 @@ func writeEncoder(path string, enc *vision.Encoder) error {
 	}
 	return f.Close()
 }
+
+// TestChineseTitleMatchesChineseQuery: "红色长裙" (red long dress) finds the item with
+// that Chinese title, though the word vectors are English GloVe: the title and the
+// query are split into the same character bigrams, which get subword vectors.
+func TestChineseTitleMatchesChineseQuery(t *testing.T) {
+	m := startMain(t, map[string]string{"FUSIONRANK_TEXT_VECTORS": glove})
+	write, read := createKey(t, m, fusionrank.ScopeWrite), createKey(t, m, fusionrank.ScopeRead)
+	for id, title := range map[string]string{"zh-dress": "红色长裙 夏季新款", "zh-jeans": "蓝色牛仔裤", "zh-shirt": "白色衬衫",
+		"en-dress": "red long dress", "zh-shoes": "红色运动鞋"} {
+		if r := do(t, "PUT", m.URL()+"/v1/items/"+id, write, map[string]any{"title": title}); r.status != 201 {
+			t.Fatal(r.status, string(r.body))
+		}
+	}
+	waitFor(t, "the items", func() bool {
+		r := do(t, "POST", m.URL()+"/v1/search", read, map[string]any{"query": map[string]any{"text": "红色长裙"}, "count": 5})
+		return len(ids(r.json(t))) >= 3
+	})
+	r := do(t, "POST", m.URL()+"/v1/search", read, map[string]any{"query": map[string]any{"text": "红色长裙"}, "count": 3, "explain": true})
+	a := r.json(t)
+	if got := ids(a); got[0] != "zh-dress" {
+		t.Fatalf("红色长裙: %v", got)
+	}
+	toks := a["items"].([]any)[0].(map[string]any)["explanation"].(map[string]any)["tokens"].([]any)
+	if len(toks) == 0 || !strings.HasPrefix(toks[0].(map[string]any)["token"].(string), "word:") {
+		t.Fatalf("the words that carried it: %v", toks)
+	}
+}

@@ -90,6 +90,9 @@ func (m *Main) Open(ctx context.Context) error {
 		if enc, err = text.LoadFile(c.TextVectors); err != nil {
 			return fmt.Errorf("FUSIONRANK_TEXT_VECTORS: %w", err)
 		}
+		if c.TextSubwords {
+			enc = enc.WithSubwords()
+		}
 		m.Log.Info("text encoder loaded", "words", enc.Len(), "dim", enc.Dim(), "seconds", time.Since(start).Seconds())
 	} else {
 		m.Log.Warn("FUSIONRANK_TEXT_VECTORS is empty: items get no text vectors")

@@ -17,6 +17,8 @@ type Encoder struct {
 	weights    []float32
 	sif        float64
 	maxWordLen int // longest word in bytes: longer tokens are unknown
+	// subwords gives out-of-vocabulary words subword vectors (WithSubwords).
+	subwords bool
 }
 
 // Dim returns the dimension of the word vectors and of every encoding.
@@ -79,6 +81,7 @@ func (e *Encoder) EncodeTo(dst []float32, texts ...string) (known, unknown int) 
 	}
 	clear(dst)
 	var buf [lookupBufLen]byte
+	var sub []float32 // a subword vector
 	for _, s := range texts {
 		t := tokenizer{s: s}
 		for {
@@ -88,7 +91,16 @@ func (e *Encoder) EncodeTo(dst []float32, texts ...string) (known, unknown int) 
 			}
 			i, found := e.lookup(buf[:0], tok)
 			if !found {
-				unknown++
+				if !e.subwords {
+					unknown++
+					continue
+				}
+				if sub == nil {
+					sub = make([]float32, e.dim)
+				}
+				e.subwordTo(sub, lower(buf[:0], tok))
+				axpy(dst, 1, sub)
+				known++
 				continue
 			}
 			known++
@@ -136,12 +148,17 @@ func (e *Encoder) AppendTokens(dst []float32, query string) (out []float32, know
 			return dst, known, unknown
 		}
 		i, found := e.lookup(buf[:0], tok)
-		if !found {
+		if !found && !e.subwords {
 			unknown++
 			continue
 		}
 		known++
 		start := len(dst)
+		if !found {
+			dst = append(dst, make([]float32, e.dim)...)
+			e.subwordTo(dst[start:], lower(buf[:0], tok))
+			continue
+		}
 		dst = append(dst, e.vec(int(i))...)
 		normalize(dst[start:])
 	}
@@ -163,12 +180,19 @@ func (e *Encoder) Tokens(query string) (words []string, vecs [][]float32, unknow
 			break
 		}
 		i, found := e.lookup(buf[:0], tok)
-		if !found {
+		switch {
+		case found:
+			words = append(words, e.words[i])
+			block = append(block, e.vec(int(i))...)
+		case e.subwords:
+			w := lower(buf[:0], tok)
+			words = append(words, w)
+			start := len(block)
+			block = append(block, make([]float32, e.dim)...)
+			e.subwordTo(block[start:], w)
+		default:
 			unknown++
-			continue
 		}
-		words = append(words, e.words[i])
-		block = append(block, e.vec(int(i))...)
 	}
 	if len(words) == 0 {
 		return nil, nil, unknown
@@ -180,6 +204,14 @@ func (e *Encoder) Tokens(query string) (words []string, vecs [][]float32, unknow
 		normalize(vecs[k])
 	}
 	return words, vecs, unknown
+}
+
+// lower returns the lower-case form of the raw token tok (using buf as scratch).
+func lower(buf []byte, tok string) string {
+	if isLowerASCII(tok) {
+		return tok
+	}
+	return string(appendLower(buf, tok))
 }
 
 // axpy computes dst += a·x.

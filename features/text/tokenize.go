@@ -42,14 +42,33 @@ func Tokenize(s string) []string {
 type tokenizer struct {
 	s string
 	i int
+	// pend is the rest of a raw token with unspaced script (Chinese, Japanese)
+	// being split by splitUnspaced.
+	pend string
 	// apos is true when the previous token ended at an apostrophe that is
 	// directly followed by a word character: the next token starts right
 	// there and is dropped if it is a clitic.
 	apos bool
 }
 
-// next returns the next raw token, or false at the end of the input.
+// next returns the next raw token, or false at the end of the input. A run of
+// Chinese or Japanese characters, written without spaces, yields its character
+// bigrams (see splitUnspaced).
 func (t *tokenizer) next() (string, bool) {
+	if t.pend != "" {
+		var tok string
+		tok, t.pend = splitUnspaced(t.pend)
+		return tok, true
+	}
+	tok, ok := t.nextRaw()
+	if ok && hasUnspaced(tok) {
+		tok, t.pend = splitUnspaced(tok)
+	}
+	return tok, ok
+}
+
+// nextRaw returns the next maximal run of word characters.
+func (t *tokenizer) nextRaw() (string, bool) {
 	for {
 		if !t.apos {
 			// Skip separators up to the start of the next token.

@@ -2,6 +2,7 @@ package text
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -29,7 +30,11 @@ func TestTokenize(t *testing.T) {
 		{"precomposed accent", "Café", []string{"café"}},
 		{"combining accent kept in word", "Cafe\u0301 noir", []string{"cafe\u0301", "noir"}},
 		{"non-ASCII upper case", "ÉCOLE Ünïcode", []string{"école", "ünïcode"}},
-		{"CJK letters form a run", "東京タワー 2", []string{"東京タワー", "2"}},
+		{"unspaced script gives character bigrams", "東京タワー 2", []string{"東京", "京タ", "タワ", "ワー", "2"}},
+		{"one Chinese character alone", "裙 dress", []string{"裙", "dress"}},
+		{"Chinese inside Latin", "iPhone手机壳case", []string{"iphone", "手机", "机壳", "case"}},
+		{"red long dress", "红色长裙", []string{"红色", "色长", "长裙"}},
+		{"Korean is spaced: words kept", "빨간 드레스", []string{"빨간", "드레스"}},
 		{"whitespace of all kinds", "a\tb\nc\r\nd\u00a0e", []string{"a", "b", "c", "d", "e"}},
 		{"trademark and symbols", "BEHR® Premium™ #SC-141", []string{"behr", "premium", "sc", "141"}},
 		{"invalid UTF-8 separates", "ab\xffcd", []string{"ab", "cd"}},
@@ -41,5 +46,59 @@ func TestTokenize(t *testing.T) {
 				t.Errorf("Tokenize(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSubwordsMatchUnknownWords: with subwords, a Chinese title and a Chinese query
+// share vectors, so the query's pooled vector is closest to that title; an unknown
+// brand matches the item that carries it; without subwords both are dropped.
+func TestSubwordsMatchUnknownWords(t *testing.T) {
+	base, err := Load(strings.NewReader("red 1 0 0 0\ndress 0 1 0 0\nblue 0 0 1 0\njeans 0 0 0 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base.WithSubwords()
+	titles := []string{"红色长裙 夏季", "蓝色牛仔裤", "red dress", "Zorblax blue jeans", "blue jeans"}
+	vecs := make([][]float32, len(titles))
+	for i, s := range titles {
+		vecs[i] = make([]float32, 4)
+		if known, _ := enc.EncodeTo(vecs[i], s); known == 0 {
+			t.Fatalf("%q: no token encoded", s)
+		}
+	}
+	best := func(q string) string {
+		v := make([]float32, 4)
+		enc.EncodeTo(v, q)
+		bi, bs := -1, float32(-2)
+		for i, w := range vecs {
+			var s float32
+			for k := range v {
+				s += v[k] * w[k]
+			}
+			if s > bs {
+				bi, bs = i, s
+			}
+		}
+		return titles[bi]
+	}
+	if got := best("红色长裙"); got != "红色长裙 夏季" {
+		t.Errorf("红色长裙 matched %q", got)
+	}
+	if got := best("zorblax jeans"); got != "Zorblax blue jeans" {
+		t.Errorf("zorblax jeans matched %q", got)
+	}
+	words, qv, unknown := enc.Tokens("红色长裙")
+	if len(words) != 3 || words[0] != "红色" || unknown != 0 || len(qv) != 3 {
+		t.Errorf("query tokens %v (%d unknown)", words, unknown)
+	}
+	// The same text, the same vector; without subwords the words are unknown.
+	a, b := make([]float32, 4), make([]float32, 4)
+	enc.EncodeTo(a, "长裙")
+	enc.EncodeTo(b, "长裙")
+	if a[0] != b[0] || a[3] != b[3] {
+		t.Error("subword vectors are not deterministic")
+	}
+	if known, unknown := base.EncodeTo(a, "红色长裙"); known != 0 || unknown != 3 {
+		t.Errorf("without subwords: %d known, %d unknown", known, unknown)
 	}
 }
