@@ -30,11 +30,14 @@ compose-check: services
 # Every test, against the real Postgres and Redis on loopback; then the
 # packages with AVX-512 kernels again in the GOEXPERIMENT=simd build (the
 # kernels run where the CPU has AVX-512, their pure-Go twins elsewhere).
-# WITH_BROWSER=1 (passed on to services): the browser tests need headless Chromium.
+# WITH_BROWSER=1 (passed on to services): the browser tests need headless Chromium;
+# WITH_ONNX=1: the ONNX encoder's tests (build tag onnx) need ONNX Runtime.
 test: export WITH_BROWSER := 1
+test: export WITH_ONNX := 1
 test: services vet compose-check
 	$(GO) test -count=1 -timeout 20m ./...
 	GOEXPERIMENT=simd $(GO) test -count=1 ./ranking/ ./training/
+	$(GO) test -count=1 -tags onnx ./onnx/ && $(GO) test -count=1 -tags onnx -run ONNX ./cmd/fusionrank/
 
 # The scorer's fast path and its plain reference in one run (ns/candidate and
 # cpu-ns/candidate), then the retrieval and text encoder benchmarks.

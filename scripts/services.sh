@@ -3,7 +3,8 @@
 # When they already answer, it uses them; otherwise it installs the Debian packages when
 # absent and starts them. Then it creates the fusionrank database. Idempotent and quiet
 # when all is well. Set WITH_BROWSER=1 to also install headless Chromium for the browser
-# test, and WITH_COMPOSE=1 for docker-compose (to check docker-compose.yml).
+# test, WITH_ONNX=1 for ONNX Runtime (the onnx: encoders' tests), and WITH_COMPOSE=1 for
+# docker-compose (to check docker-compose.yml).
 set -euo pipefail
 
 log() { echo "services: $*" >&2; }
@@ -64,5 +65,18 @@ if [ "${WITH_COMPOSE:-0}" = 1 ] && ! command -v docker-compose >/dev/null 2>&1; 
 fi
 if [ "${WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium chromium-driver
+fi
+# WITH_ONNX=1: ONNX Runtime's shared library for onnx: encoders and their tests, from
+# the npm package onnxruntime-node, under data/onnxruntime. --ignore-scripts: the
+# package's install step would download more from elsewhere; the library itself ships
+# inside the package.
+if [ "${WITH_ONNX:-0}" = 1 ]; then
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  if ! ls "$root"/data/onnxruntime/node_modules/onnxruntime-node/bin/napi-v*/linux/x64/libonnxruntime.so* >/dev/null 2>&1; then
+    command -v npm >/dev/null 2>&1 || apt_install npm
+    log "installing onnxruntime-node@1.30.0 (its shared library) under data/onnxruntime"
+    mkdir -p "$root/data/onnxruntime"
+    npm install --ignore-scripts --no-audit --no-fund --silent --prefix "$root/data/onnxruntime" onnxruntime-node@1.30.0 >/dev/null
+  fi
 fi
 exit 0

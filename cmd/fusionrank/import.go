@@ -115,12 +115,16 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if what == "items" {
 		photos = photoOptions(cfg)
 	}
+	pinned, err := pinONNX(cfg, photos)
+	if err != nil {
+		return err
+	}
 	store := features.New(db, rdb, features.Options{Modalities: mods, Text: enc, MaxFutureSkew: cfg.MaxFutureSkew, Photos: photos, Namespace: cfg.RedisNamespace,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	// Photos given as files are encoded here, with the active image encoder (and the
 	// target of a switch); those given by URL are stored pending and fetched by the
 	// serving processes.
-	if err := setUpPhotos(ctx, cfg, store, photos); err != nil {
+	if err := setUpPhotos(ctx, store, photos, pinned); err != nil {
 		return err
 	}
 

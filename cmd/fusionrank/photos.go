@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/features/photo"
 	"github.com/fusionrank/fusionrank/vision"
@@ -48,7 +47,11 @@ func loadImageEncoder(cfg Config) func(ctx context.Context, rec features.Encoder
 			return vision.ReadEncoder(bytes.NewReader(rec.Weights))
 		case features.EncoderONNX:
 			path, _ := rec.Config["path"].(string)
-			return openONNXImageEncoder(cfg, path, rec.Version)
+			enc, err := openONNXImageEncoder(cfg, path, rec.Version)
+			if err != nil {
+				return nil, err
+			}
+			return enc, nil
 		}
 		return nil, fmt.Errorf("unknown image encoder kind %q", rec.Kind)
 	}
@@ -74,21 +77,17 @@ func photoOptions(cfg Config) *features.PhotoOptions {
 func maxPhotoBody(cfg Config) int64 { return (cfg.ImageMaxBytes+2)/3*4 + 1<<20 }
 
 // setUpPhotos registers the encoders the configuration names (the descriptor, active
-// when nothing is; an ONNX model, pinned) and loads the active one, so the first
-// catalogue refresh reads its vectors.
-func setUpPhotos(ctx context.Context, cfg Config, fs *features.Store, opt *features.PhotoOptions) error {
+// when nothing is; the pinned ONNX model of pinONNX) and loads the active one, so the
+// first catalogue refresh reads its vectors.
+func setUpPhotos(ctx context.Context, fs *features.Store, opt *features.PhotoOptions, pinned *features.EncoderRecord) error {
 	if opt == nil {
 		return nil
 	}
 	if _, err := fs.EnsureActiveEncoder(ctx, descriptorRecord()); err != nil {
 		return fmt.Errorf("image encoder registry: %w", err)
 	}
-	if path, ok := strings.CutPrefix(cfg.ImageEncoder, "onnx:"); ok {
-		rec, err := onnxImageRecord(cfg, path)
-		if err != nil {
-			return fmt.Errorf("FUSIONRANK_IMAGE_ENCODER: %w", err)
-		}
-		if err := fs.RegisterEncoder(ctx, rec); err != nil {
+	if pinned != nil {
+		if err := fs.RegisterEncoder(ctx, *pinned); err != nil {
 			return fmt.Errorf("FUSIONRANK_IMAGE_ENCODER: %w", err)
 		}
 	}
@@ -211,6 +210,3 @@ func cnnRecord(path string) (features.EncoderRecord, error) {
 	}
 	return features.EncoderRecord{Version: enc.Version(), Kind: features.EncoderCNN, Dim: enc.Dim(), Weights: data, Config: cfg}, nil
 }
-
-// errNoPhotos is the answer of the photo-only subcommands when photos are off.
-var errNoPhotos = fusionrank.Errorf(fusionrank.Invalid, "FUSIONRANK_IMAGE_ENCODER=off: photos are off")

@@ -110,9 +110,16 @@ func (m *Main) Open(ctx context.Context) error {
 		mods[i] = features.Modality{Name: md.Name, Dim: md.Dim}
 	}
 	var redisErrLog atomic.Int64 // the second of the last logged Redis error
+	if err := checkTextEncoder(c); err != nil {
+		return err
+	}
 	photos := photoOptions(c)
 	if photos != nil && m.LoadImageEncoder != nil {
 		photos.LoadEncoder = m.LoadImageEncoder
+	}
+	pinned, err := pinONNX(c, photos)
+	if err != nil {
+		return err
 	}
 	m.Features = features.New(m.DB, m.Redis, features.Options{
 		Photos:     photos,
@@ -126,7 +133,7 @@ func (m *Main) Open(ctx context.Context) error {
 			}
 		},
 	})
-	if err := setUpPhotos(stepCtx(), c, m.Features, photos); err != nil {
+	if err := setUpPhotos(stepCtx(), m.Features, photos, pinned); err != nil {
 		return err
 	}
 	if enc, version := m.Features.PhotoEncoder(); enc != nil {
