@@ -129,6 +129,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	spec := recommend.Spec{Ranking: res.Model.Config(), Layout: res.Layout, Features: ranking.FeatureNames, Learned: learnedMods,
 		Notes: map[string]any{"users": len(data.Users), "items": data.NumItems, "seed": *seed}}
+	if res.Model.Config().ModalityIndex(features.PhotoModality) >= 0 {
+		spec.PhotoEncoder = data.photoEncoder
+	}
 	enc, rows, err := res.SeqEncoder()
 	if err != nil {
 		return err
@@ -169,7 +172,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 type trainingData struct {
 	*training.Data
-	sha string
+	sha          string
+	photoEncoder string // the image encoder of the photo modality's vectors ("" without)
 }
 
 // loadTrainingData reads the catalogue's fixed vectors and attributes and the event log
@@ -236,6 +240,23 @@ func loadTrainingData(ctx context.Context, db *postgres.DB, cfg Config, maxUsers
 	vrows.Close()
 	if err := vrows.Err(); err != nil {
 		return nil, nil, postgres.Translate(err)
+	}
+	// The photo modality: the active image encoder's vectors; the model records the
+	// encoder's version and reads photo vectors of that version only.
+	photoVersion, photoVecs, err := features.PhotoVectors(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(photoVecs) > 0 {
+		f := &training.FixedModality{Name: features.PhotoModality, Vectors: make([][]float32, len(ids))}
+		for id, v := range photoVecs {
+			if i, ok := index[id]; ok {
+				f.Dim, f.Vectors[i] = len(v), v
+			}
+		}
+		if f.Dim > 0 {
+			fixed[f.Name] = f
+		}
 	}
 	names := make([]string, 0, len(fixed))
 	for n := range fixed {
@@ -307,7 +328,7 @@ func loadTrainingData(ctx context.Context, db *postgres.DB, cfg Config, maxUsers
 		return nil, nil, err
 	}
 	logf("read %d events of %d users; %d items, %d attributes, fixed modalities %s", n, len(users), len(ids), d.NumAttributes, strings.Join(names, ","))
-	return &trainingData{Data: d, sha: hex.EncodeToString(h.Sum(nil))}, ids, nil
+	return &trainingData{photoEncoder: photoVersion, Data: d, sha: hex.EncodeToString(h.Sum(nil))}, ids, nil
 }
 
 // popularityNDCG is the validation NDCG@k of ranking by training popularity with the
