@@ -2,12 +2,8 @@ package photos
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"image"
 	"sync"
-
-	"gonum.org/v1/gonum/mat"
 
 	"github.com/fusionrank/fusionrank/vision"
 	"github.com/fusionrank/fusionrank/vision/photoset"
@@ -21,7 +17,7 @@ import (
 // product's texts to its photo representation (the simplest learned
 // text–image link).
 type DescriptorModel struct {
-	// Ridge is the ridge penalty λ of the text link; 0 means 1.
+	// Ridge is the ridge penalty λ of the text link; 0 means DefaultRidge.
 	Ridge float64
 
 	desc     *vision.Descriptor
@@ -31,7 +27,7 @@ type DescriptorModel struct {
 	both     [][]float32 // per product, unit (centroid + iconic)
 	train    [][]float32 // every training photo, unit
 	label    []int
-	link     *mat.Dense // TextDim × DescriptorDim, nil without word vectors
+	link     *linearLink // nil without word vectors
 	text     textPooler
 }
 
@@ -100,49 +96,21 @@ func (m *DescriptorModel) Fit(ctx context.Context, d *Data) error {
 	return nil
 }
 
-// fitLink solves W = (XᵀX + λI)⁻¹ XᵀY, X the pooled word vectors of every
-// product text (Product.Texts) and Y the product's photo representation.
+// fitLink fits the linear text link on every product's texts
+// (Product.Texts) and photo representation.
 func (m *DescriptorModel) fitLink(set *photoset.Set) error {
-	vecs := set.TextVectors(m.text)
-	var rows int
-	for _, vs := range vecs {
-		rows += len(vs)
-	}
-	if rows == 0 {
-		return errors.New("photos: descriptor: no product text has a known word")
-	}
-	td := m.text.Dim()
-	x := mat.NewDense(rows, td, nil)
-	y := mat.NewDense(rows, vision.DescriptorDim, nil)
-	r := 0
-	for c, vs := range vecs {
-		for _, v := range vs {
-			for j, f := range v {
-				x.Set(r, j, float64(f))
-			}
-			for j, f := range m.both[c] {
-				y.Set(r, j, float64(f))
-			}
-			r++
-		}
-	}
 	lambda := m.Ridge
 	if lambda == 0 {
-		lambda = 1
+		lambda = DefaultRidge
 	}
-	var a mat.Dense
-	a.Mul(x.T(), x)
-	for i := range td {
-		a.Set(i, i, a.At(i, i)+lambda)
-	}
-	var b mat.Dense
-	b.Mul(x.T(), y)
-	m.link = new(mat.Dense)
-	if err := m.link.Solve(&a, &b); err != nil {
-		return fmt.Errorf("photos: descriptor: text link: %w", err)
-	}
-	return nil
+	var err error
+	m.link, err = fitLink(set.TextVectors(m.text), m.both, nil, lambda)
+	return err
 }
+
+// ProductPhotoVectors returns the products' photo representations
+// (web-shop photo plus the training photos' mean).
+func (m *DescriptorModel) ProductPhotoVectors() [][]float32 { return m.both }
 
 // describeAll decodes and describes the images at paths (unit vectors).
 func (m *DescriptorModel) describeAll(ctx context.Context, paths []string) ([][]float32, error) {
@@ -169,14 +137,7 @@ func (m *DescriptorModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 		if known, _ := m.text.EncodeTo(x, q.Words); known == 0 {
 			clear(v)
 		} else {
-			for j := range v {
-				var s float64
-				for i, xi := range x {
-					s += float64(xi) * m.link.At(i, j)
-				}
-				v[j] = float32(s)
-			}
-			unit(v)
+			m.link.apply(v, x)
 		}
 		scoreAll(dst[0], v, m.both)
 		scoreAll(dst[1], v, m.centroid)

@@ -178,6 +178,10 @@ func (m *EncoderModel) trainEncoder(ctx context.Context, d *Data) error {
 	return nil
 }
 
+// ProductPhotoVectors returns the products' photo representations (the
+// web-shop photo plus the training photos' mean).
+func (m *EncoderModel) ProductPhotoVectors() [][]float32 { return m.photos }
+
 // encodeAll decodes and encodes the images at paths (unit vectors).
 func (m *EncoderModel) encodeAll(ctx context.Context, paths []string) ([][]float32, error) {
 	out := make([][]float32, len(paths))
