@@ -10,9 +10,9 @@ import (
 )
 
 // DescriptorModel is the fixed descriptor (vision.Descriptor) with nothing
-// trained: a product is represented by the descriptor of its web-shop photo
-// and the mean descriptor of its training photos, and a query photo's
-// descriptor is compared with them by cosine. For words it learns the one
+// trained: a query photo's descriptor is compared by cosine with the
+// descriptors of each product's training photos (the best one scores the
+// product), and, as variants, with their mean and with the web-shop photo's. For words it learns the one
 // thing it can, a ridge regression from the pooled word vector of a
 // product's texts to its photo representation (the simplest learned
 // text–image link).
@@ -40,15 +40,16 @@ type textPooler interface {
 // Version returns the descriptor's version.
 func (m *DescriptorModel) Version() string { return vision.DescriptorVersion }
 
-// Variants names the product representations: for photos, the web-shop
-// photo and the training photos' mean together (the headline), the mean
-// alone, the nearest training photo, the web-shop photo alone; for words,
-// the photo representations.
+// Variants names the product representations: for photos, the nearest
+// training photo of the product (the headline: on a split of the training
+// photos it ranked first of these), the training photos' mean, the mean
+// plus the web-shop photo, the web-shop photo alone; for words, the photo
+// representations.
 func (m *DescriptorModel) Variants(t Task) []string {
 	if t == TaskWords {
 		return []string{"shopper photos + web-shop photo", "shopper photos (mean)", "web-shop photo"}
 	}
-	return []string{"shopper photos + web-shop photo", "shopper photos (mean)", "nearest shopper photo", "web-shop photo"}
+	return []string{"nearest shopper photo", "shopper photos (mean)", "shopper photos (mean) + web-shop photo", "web-shop photo"}
 }
 
 // Fit describes every web-shop and training photo and, with word vectors,
@@ -145,9 +146,7 @@ func (m *DescriptorModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 		return true
 	}
 	m.desc.EncodeTo(v, q.Photo)
-	scoreAll(dst[0], v, m.both)
-	scoreAll(dst[1], v, m.centroid)
-	nn := dst[2]
+	nn := dst[0]
 	for c := range nn {
 		nn[c] = -2 // below every cosine: a product without training photos ranks last
 	}
@@ -156,6 +155,8 @@ func (m *DescriptorModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 			nn[m.label[i]] = s
 		}
 	}
+	scoreAll(dst[1], v, m.centroid)
+	scoreAll(dst[2], v, m.both)
 	scoreAll(dst[3], v, m.iconic)
 	return true
 }
