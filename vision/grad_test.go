@@ -57,12 +57,25 @@ func tinyData(rng *rand.Rand, k, per, side, td int) *TrainData {
 // central finite differences in float32 on a tiny network.
 
 func TestGradients(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		mix  float64
+	}{
+		{"two stages of two, cutmix", Config{Size: 8, Widths: []int{4, 5}, Depth: 2, Dim: 6, TextHidden: 7}, 0.5},
+		{"three stages of one", Config{Size: 16, Widths: []int{3, 4, 5}, Depth: 1, Dim: 4, TextHidden: 3}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) { checkGradients(t, tc.cfg, tc.mix) })
+	}
+}
+
+func checkGradients(t *testing.T, cfg Config, mix float64) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	d := tinyData(rng, 3, 3, 16, 5)
 	o := TrainOptions{
-		Config: Config{Size: 8, Widths: []int{4, 5}, Depth: 2, Dim: 6, TextHidden: 7},
+		Config: cfg,
 		Batch:  8, Shards: 2, Iconic: 2, Texts: 4, Seed: 3, Scale: 4,
-		Augment: Augment{NoAugment: true},
+		Augment: Augment{NoAugment: true}, Mix: mix,
 	}
 	tr, r, err := newTrainer(d, o)
 	if err != nil {
@@ -82,7 +95,17 @@ func TestGradients(t *testing.T) {
 		return l
 	}
 	analytic := clonedParams(tr.g).tensors()
-	var checked, bad int
+	fd := func(x *float32, h float32) float64 {
+		orig := *x
+		*x = orig + h
+		lp := lossAt()
+		*x = orig - h
+		lm := lossAt()
+		*x = orig
+		return (lp - lm) / (2 * float64(h))
+	}
+	tol := func(v float64) float64 { return 2e-3 + 0.05*math.Abs(v) }
+	var checked, bad, kinks int
 	for k, pt := range tr.p.tensors() {
 		if pt.stat {
 			continue
@@ -90,24 +113,24 @@ func TestGradients(t *testing.T) {
 		g := analytic[k].data
 		// A few entries of every tensor.
 		for _, i := range []int{0, len(pt.data) / 3, len(pt.data) / 2, len(pt.data) - 1} {
-			orig := pt.data[i]
-			h := float32(1e-3) * max(1, float32(math.Abs(float64(orig))))
-			pt.data[i] = orig + h
-			lp := lossAt()
-			pt.data[i] = orig - h
-			lm := lossAt()
-			pt.data[i] = orig
-			num := (lp - lm) / (2 * float64(h))
+			h := float32(1e-3) * max(1, float32(math.Abs(float64(pt.data[i]))))
+			num, fine := fd(&pt.data[i], h), fd(&pt.data[i], h/4)
+			if math.Abs(num-fine) > tol(num) {
+				// A ReLU or a max-pool switches within ±h: the loss is not
+				// differentiable there at this resolution.
+				kinks++
+				continue
+			}
 			got := float64(g[i])
 			checked++
-			if diff := math.Abs(num - got); diff > 2e-3+0.05*math.Abs(num) {
+			if diff := math.Abs(num - got); diff > tol(num) {
 				bad++
 				t.Errorf("%s[%d]: analytic %.6g, finite difference %.6g", pt.name, i, got, num)
 			}
 		}
 	}
-	if checked < 40 {
-		t.Fatalf("checked only %d entries", checked)
+	if checked < 40 || kinks > checked/8 {
+		t.Fatalf("checked %d entries, %d skipped at kinks", checked, kinks)
 	}
-	t.Logf("%d gradient entries checked, %d off", checked, bad)
+	t.Logf("%d gradient entries checked, %d off, %d skipped at kinks", checked, bad, kinks)
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,10 @@ type TrainOptions struct {
 	Scale float64
 	// Augment is the photo augmentation; the zero value is DefaultAugment.
 	Augment Augment
+	// Mix is the share of images that get a rectangle of another image of
+	// their shard pasted in (CutMix): the loss is then the area-weighted
+	// mix of both labels' cross-entropies. Default 0 (off).
+	Mix float64
 	// Seed seeds the initial weights, the order of the photos and every
 	// augmentation; the same seed and data give the same encoder.
 	Seed uint64
@@ -190,6 +195,8 @@ type trainer struct {
 	views  []view
 	srcs   []*Planar
 	labels []int
+	iconic []bool
+	mixes  []mix
 	// Text examples of the step: product and text index.
 	tprod, tidx []int
 	// Loss parts of the step.
@@ -354,10 +361,11 @@ func (t *trainer) step(rng *rand.Rand, idx []int, lr float64) float64 {
 func (t *trainer) draw(rng *rand.Rand, idx []int) {
 	o, d := t.o, t.d
 	k := len(d.Products)
-	t.srcs, t.labels, t.views = t.srcs[:0], t.labels[:0], t.views[:0]
+	t.srcs, t.labels, t.views, t.iconic, t.mixes = t.srcs[:0], t.labels[:0], t.views[:0], t.iconic[:0], t.mixes[:0]
 	for _, i := range idx {
 		t.srcs = append(t.srcs, d.Photos[i])
 		t.labels = append(t.labels, d.Labels[i])
+		t.iconic = append(t.iconic, false)
 	}
 	for range o.Iconic {
 		var c int
@@ -369,9 +377,41 @@ func (t *trainer) draw(rng *rand.Rand, idx []int) {
 		}
 		t.srcs = append(t.srcs, d.Iconic[c])
 		t.labels = append(t.labels, c)
+		t.iconic = append(t.iconic, true)
+	}
+	// Spread the web-shop photos over the shards (each shard normalises
+	// its batch on its own).
+	perm := rng.Perm(len(t.srcs))
+	srcs, labels, iconic := slices.Clone(t.srcs), slices.Clone(t.labels), slices.Clone(t.iconic)
+	for to, from := range perm {
+		t.srcs[to], t.labels[to], t.iconic[to] = srcs[from], labels[from], iconic[from]
 	}
 	for range t.srcs {
 		t.views = append(t.views, o.Augment.draw(rng))
+	}
+	per := o.Batch / o.Shards
+	size := t.p.cfg.Size
+	for i := range t.srcs {
+		m := mix{partner: -1}
+		if o.Mix > 0 && per > 1 && rng.Float64() < o.Mix {
+			// A partner from the same shard, and a box of area share
+			// 1−λ, λ uniform, clipped to the frame.
+			j := rng.IntN(per - 1)
+			if j >= i%per {
+				j++
+			}
+			m.partner = i - i%per + j
+			lam := rng.Float64()
+			bw, bh := int(float64(size)*math.Sqrt(1-lam)), int(float64(size)*math.Sqrt(1-lam))
+			cx, cy := rng.IntN(size), rng.IntN(size)
+			m.x0, m.y0 = max(cx-bw/2, 0), max(cy-bh/2, 0)
+			m.x1, m.y1 = min(cx+bw/2, size), min(cy+bh/2, size)
+			m.kept = 1 - float32((m.x1-m.x0)*(m.y1-m.y0))/float32(size*size)
+			if m.x1 <= m.x0 || m.y1 <= m.y0 {
+				m = mix{partner: -1}
+			}
+		}
+		t.mixes = append(t.mixes, m)
 	}
 	t.tprod, t.tidx = t.tprod[:0], t.tidx[:0]
 	for range o.Texts {
@@ -384,6 +424,15 @@ func (t *trainer) draw(rng *rand.Rand, idx []int) {
 	}
 }
 
+// mix is one image's CutMix: the box [x0, x1) × [y0, y1) of the output
+// comes from the view of image partner (−1: no mix); kept is the share of
+// the image's own pixels.
+type mix struct {
+	partner        int
+	x0, y0, x1, y1 int
+	kept           float32
+}
+
 // forwardLoss renders the drawn views, runs every shard forward and
 // computes the batch loss; it zeroes t.g, adds the product-vector and
 // text-tower gradients to it and returns the gradient at each shard's
@@ -394,9 +443,14 @@ func (t *trainer) forwardLoss() (float64, [][]float32) {
 	parallel(len(t.shards), o.Workers, func(s int) {
 		w := t.shards[s]
 		view := NewPlanar(t.p.cfg.Size, t.p.cfg.Size)
+		other := NewPlanar(t.p.cfg.Size, t.p.cfg.Size)
 		for b := range per {
 			i := s*per + b
 			t.views[i].render(view, t.srcs[i])
+			if m := t.mixes[i]; m.partner >= 0 {
+				t.views[m.partner].render(other, t.srcs[m.partner])
+				pasteBox(view, other, m.x0, m.y0, m.x1, m.y1)
+			}
 			ToLab(view)
 			putInput(w.x0, view, b, per)
 		}
@@ -446,8 +500,8 @@ func (t *trainer) loss(douts [][]float32) float64 {
 	emb := make([]float32, dim)
 	demb := make([]float32, dim)
 	// ceLoss computes the cross-entropy of label y for the unit vector x,
-	// writes its gradient at x (scaled by weight) into dx and adds the
-	// gradient at the unit product vectors to dprod.
+	// adds its gradient at x (scaled by weight) to dx and the gradient at
+	// the unit product vectors to dprod.
 	ceLoss := func(x []float32, y int, weight float32, dx []float32) float64 {
 		mx := float32(math.Inf(-1))
 		for c := range k {
@@ -459,7 +513,6 @@ func (t *trainer) loss(douts [][]float32) float64 {
 			z += math.Exp(float64(logits[c] - mx))
 		}
 		l := math.Log(z) - float64(logits[y]-mx)
-		clear(dx)
 		for c := range k {
 			pc := float32(math.Exp(float64(logits[c]-mx)) / z)
 			if c == y {
@@ -485,11 +538,18 @@ func (t *trainer) loss(douts [][]float32) float64 {
 		for j := range dim {
 			emb[j] = out[j*per+b]
 		}
-		l := ceLoss(emb, t.labels[i], wImg, demb)
+		clear(demb)
+		var l float64
+		if m := t.mixes[i]; m.partner >= 0 {
+			l = float64(m.kept)*ceLoss(emb, t.labels[i], wImg*m.kept, demb) +
+				float64(1-m.kept)*ceLoss(emb, t.labels[m.partner], wImg*(1-m.kept), demb)
+		} else {
+			l = ceLoss(emb, t.labels[i], wImg, demb)
+		}
 		for j := range dim {
 			douts[sh][j*per+b] = demb[j]
 		}
-		if i < nImg-o.Iconic {
+		if !t.iconic[i] {
 			t.photoLoss += l
 			nPhoto++
 		} else {
@@ -513,6 +573,7 @@ func (t *trainer) loss(douts [][]float32) float64 {
 		for e := range n {
 			x := t.d.Texts[t.tprod[e]][t.tidx[e]]
 			norm := textForward(temb, h, p, x)
+			clear(demb)
 			l := ceLoss(temb, t.tprod[e], wt, demb)
 			t.textLoss += l
 			textBackward(t.g, p, x, h, temb, norm, demb, dh)
@@ -532,6 +593,17 @@ func (t *trainer) loss(douts [][]float32) float64 {
 		}
 	}
 	return total
+}
+
+// pasteBox copies the box [x0, x1) × [y0, y1) of src into dst (same size).
+func pasteBox(dst, src *Planar, x0, y0, x1, y1 int) {
+	n := dst.W * dst.H
+	for c := range 3 {
+		for y := y0; y < y1; y++ {
+			o := c*n + y*dst.W
+			copy(dst.Pix[o+x0:o+x1], src.Pix[o+x0:o+x1])
+		}
+	}
 }
 
 // textBackward adds to g the gradient of the text tower for input x, hidden

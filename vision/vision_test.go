@@ -343,7 +343,7 @@ func TestTrainDeterministic(t *testing.T) {
 func TestTrainLearns(t *testing.T) {
 	d := separable(rand.New(rand.NewPCG(9, 10)), 6, 12, 32)
 	o := tinyOptions(1, 0)
-	o.Epochs = 8
+	o.Epochs = 12
 	o.Texts = 0
 	e, stats, err := Train(d, o)
 	if err != nil {

@@ -2,26 +2,22 @@ package photos
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"image"
 	"sync"
-
-	"gonum.org/v1/gonum/mat"
 
 	"github.com/fusionrank/fusionrank/vision"
 	"github.com/fusionrank/fusionrank/vision/photoset"
 )
 
 // DescriptorModel is the fixed descriptor (vision.Descriptor) with nothing
-// trained: a product is represented by the descriptor of its web-shop photo
-// and the mean descriptor of its training photos, and a query photo's
-// descriptor is compared with them by cosine. For words it learns the one
+// trained: a query photo's descriptor is compared by cosine with the
+// descriptors of each product's training photos (the best one scores the
+// product), and, as variants, with their mean and with the web-shop photo's. For words it learns the one
 // thing it can, a ridge regression from the pooled word vector of a
 // product's texts to its photo representation (the simplest learned
 // text–image link).
 type DescriptorModel struct {
-	// Ridge is the ridge penalty λ of the text link; 0 means 1.
+	// Ridge is the ridge penalty λ of the text link; 0 means DefaultRidge.
 	Ridge float64
 
 	desc     *vision.Descriptor
@@ -31,7 +27,7 @@ type DescriptorModel struct {
 	both     [][]float32 // per product, unit (centroid + iconic)
 	train    [][]float32 // every training photo, unit
 	label    []int
-	link     *mat.Dense // TextDim × DescriptorDim, nil without word vectors
+	link     *linearLink // nil without word vectors
 	text     textPooler
 }
 
@@ -44,15 +40,16 @@ type textPooler interface {
 // Version returns the descriptor's version.
 func (m *DescriptorModel) Version() string { return vision.DescriptorVersion }
 
-// Variants names the product representations: for photos, the web-shop
-// photo and the training photos' mean together (the headline), the mean
-// alone, the nearest training photo, the web-shop photo alone; for words,
-// the photo representations.
+// Variants names the product representations: for photos, the nearest
+// training photo of the product (the headline: on a split of the training
+// photos it ranked first of these), the training photos' mean, the mean
+// plus the web-shop photo, the web-shop photo alone; for words, the photo
+// representations.
 func (m *DescriptorModel) Variants(t Task) []string {
 	if t == TaskWords {
 		return []string{"shopper photos + web-shop photo", "shopper photos (mean)", "web-shop photo"}
 	}
-	return []string{"shopper photos + web-shop photo", "shopper photos (mean)", "nearest shopper photo", "web-shop photo"}
+	return []string{"nearest shopper photo", "shopper photos (mean)", "shopper photos (mean) + web-shop photo", "web-shop photo"}
 }
 
 // Fit describes every web-shop and training photo and, with word vectors,
@@ -100,49 +97,21 @@ func (m *DescriptorModel) Fit(ctx context.Context, d *Data) error {
 	return nil
 }
 
-// fitLink solves W = (XᵀX + λI)⁻¹ XᵀY, X the pooled word vectors of every
-// product text (Product.Texts) and Y the product's photo representation.
+// fitLink fits the linear text link on every product's texts
+// (Product.Texts) and photo representation.
 func (m *DescriptorModel) fitLink(set *photoset.Set) error {
-	vecs := set.TextVectors(m.text)
-	var rows int
-	for _, vs := range vecs {
-		rows += len(vs)
-	}
-	if rows == 0 {
-		return errors.New("photos: descriptor: no product text has a known word")
-	}
-	td := m.text.Dim()
-	x := mat.NewDense(rows, td, nil)
-	y := mat.NewDense(rows, vision.DescriptorDim, nil)
-	r := 0
-	for c, vs := range vecs {
-		for _, v := range vs {
-			for j, f := range v {
-				x.Set(r, j, float64(f))
-			}
-			for j, f := range m.both[c] {
-				y.Set(r, j, float64(f))
-			}
-			r++
-		}
-	}
 	lambda := m.Ridge
 	if lambda == 0 {
-		lambda = 1
+		lambda = DefaultRidge
 	}
-	var a mat.Dense
-	a.Mul(x.T(), x)
-	for i := range td {
-		a.Set(i, i, a.At(i, i)+lambda)
-	}
-	var b mat.Dense
-	b.Mul(x.T(), y)
-	m.link = new(mat.Dense)
-	if err := m.link.Solve(&a, &b); err != nil {
-		return fmt.Errorf("photos: descriptor: text link: %w", err)
-	}
-	return nil
+	var err error
+	m.link, err = fitLink(set.TextVectors(m.text), m.both, nil, lambda)
+	return err
 }
+
+// ProductPhotoVectors returns the products' photo representations
+// (web-shop photo plus the training photos' mean).
+func (m *DescriptorModel) ProductPhotoVectors() [][]float32 { return m.both }
 
 // describeAll decodes and describes the images at paths (unit vectors).
 func (m *DescriptorModel) describeAll(ctx context.Context, paths []string) ([][]float32, error) {
@@ -169,14 +138,7 @@ func (m *DescriptorModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 		if known, _ := m.text.EncodeTo(x, q.Words); known == 0 {
 			clear(v)
 		} else {
-			for j := range v {
-				var s float64
-				for i, xi := range x {
-					s += float64(xi) * m.link.At(i, j)
-				}
-				v[j] = float32(s)
-			}
-			unit(v)
+			m.link.apply(v, x)
 		}
 		scoreAll(dst[0], v, m.both)
 		scoreAll(dst[1], v, m.centroid)
@@ -184,9 +146,7 @@ func (m *DescriptorModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 		return true
 	}
 	m.desc.EncodeTo(v, q.Photo)
-	scoreAll(dst[0], v, m.both)
-	scoreAll(dst[1], v, m.centroid)
-	nn := dst[2]
+	nn := dst[0]
 	for c := range nn {
 		nn[c] = -2 // below every cosine: a product without training photos ranks last
 	}
@@ -195,6 +155,8 @@ func (m *DescriptorModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 			nn[m.label[i]] = s
 		}
 	}
+	scoreAll(dst[1], v, m.centroid)
+	scoreAll(dst[2], v, m.both)
 	scoreAll(dst[3], v, m.iconic)
 	return true
 }

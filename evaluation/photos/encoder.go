@@ -18,9 +18,11 @@ import (
 // training split. Query photos and product photos are encoded by it, texts
 // by its text tower, and compared by cosine.
 //
-// For photos a product is known by its learned product vector, its web-shop
-// photo and its description, summed as unit vectors (the headline), and by
-// each of them alone and by the mean of its training photos (extra rows).
+// For photos a product is known by its learned product vector (the
+// headline: training pulled it towards the product's shopper photos, its
+// web-shop photo and its texts), and, as extra rows, by that vector plus
+// the encodings of its web-shop photo and description (unit vectors
+// summed), by each of those alone, and by the mean of its training photos.
 // For words a product is known by its photos only: its web-shop photo and
 // the mean of its training photos (the headline), and each alone.
 type EncoderModel struct {
@@ -59,7 +61,7 @@ func (m *EncoderModel) Variants(t Task) []string {
 	if t == TaskWords {
 		return []string{"web-shop photo + shopper photos (mean)", "web-shop photo", "shopper photos (mean)"}
 	}
-	return []string{"learned vector + web-shop photo + description", "learned product vector", "web-shop photo", "description", "shopper photos (mean)"}
+	return []string{"learned product vector", "learned vector + web-shop photo + description", "web-shop photo", "description", "shopper photos (mean)"}
 }
 
 // Fit reads or trains the encoder and encodes every product's parts.
@@ -178,6 +180,10 @@ func (m *EncoderModel) trainEncoder(ctx context.Context, d *Data) error {
 	return nil
 }
 
+// ProductPhotoVectors returns the products' photo representations (the
+// web-shop photo plus the training photos' mean).
+func (m *EncoderModel) ProductPhotoVectors() [][]float32 { return m.photos }
+
 // encodeAll decodes and encodes the images at paths (unit vectors).
 func (m *EncoderModel) encodeAll(ctx context.Context, paths []string) ([][]float32, error) {
 	out := make([][]float32, len(paths))
@@ -215,8 +221,8 @@ func (m *EncoderModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 		return true
 	}
 	m.enc.EncodeTo(v, q.Photo)
-	scoreAll(dst[0], v, m.all)
-	scoreAll(dst[1], v, m.learned)
+	scoreAll(dst[0], v, m.learned)
+	scoreAll(dst[1], v, m.all)
 	scoreAll(dst[2], v, m.iconic)
 	scoreAll(dst[3], v, m.desc)
 	scoreAll(dst[4], v, m.centroid)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fusionrank/fusionrank/evaluation"
@@ -68,6 +69,14 @@ func TestRun(t *testing.T) {
 			}
 			if len(rep.Extra) == 0 {
 				t.Error("no variant rows")
+			}
+			if tt.task == TaskWords {
+				last := rep.Extra[len(rep.Extra)-1]
+				if !strings.Contains(last.Label, "unseen") {
+					t.Errorf("the words run lacks the unseen-products row (last row %q)", last.Label)
+				} else if v, ok := last.Metrics.Get("coarse_HR@10"); !ok || v <= 0 {
+					t.Errorf("unseen-products coarse HR@10 = %v", v)
+				}
 			}
 			if rep.ModelVersion == "none" || rep.SHA256 == "" {
 				t.Errorf("version %q, sha256 %q", rep.ModelVersion, rep.SHA256)

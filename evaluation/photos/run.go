@@ -210,6 +210,13 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	if cfg.Task == TaskPhoto {
 		rep.Published = Published
 	}
+	if ps, ok := m.(PhotoSpace); ok && cfg.Task == TaskWords {
+		row, err := unseenWordsRow(set, words, cases, ps.ProductPhotoVectors(), coarseOf)
+		if err != nil {
+			return rep, err
+		}
+		rep.Extra = append(rep.Extra, evaluation.Row{Label: cfg.Model + ": products unseen by the text link (linear, 5 folds)", Metrics: row, Plot: true})
+	}
 	rep.Notes = append(rep.Notes, protocolNote(cfg, set, len(train), len(cases), variants[0]))
 	if cr, ok := m.(evaluation.CurveReporter); ok {
 		if c := cr.TrainingCurve(); c != nil && len(c.Loss) > 0 {
@@ -221,6 +228,29 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
+}
+
+// unseenWordsRow builds the words queries' pooled vectors (in the order of
+// cases: each product's Texts) and measures them against products the text
+// link never saw (see PhotoSpace).
+func unseenWordsRow(set *photoset.Set, words *text.Encoder, cases []target, photos [][]float32, coarseOf []int) (evaluation.Metrics, error) {
+	var queries [][]float32
+	texts := make([][][]float32, len(set.Products))
+	for c, p := range set.Products {
+		for _, t := range p.Texts() {
+			v := make([]float32, words.Dim())
+			if known, _ := words.EncodeTo(v, t); known > 0 {
+				queries = append(queries, v)
+				texts[c] = append(texts[c], v)
+			} else {
+				queries = append(queries, nil)
+			}
+		}
+	}
+	if len(queries) != len(cases) {
+		return nil, fmt.Errorf("photos: %d words queries for %d cases", len(queries), len(cases))
+	}
+	return unseenWords(texts, queries, cases, photos, coarseOf, len(set.Coarse))
 }
 
 // versionOf returns the model's Version, or "none".
@@ -243,7 +273,8 @@ func protocolNote(cfg Config, set *photoset.Set, nTrain, nCases int, headline st
 		nTrain, cfg.TrainSplit, len(set.Products), len(set.Coarse))
 	if cfg.Task == TaskWords {
 		s += fmt.Sprintf("Each of the %d queries is a product's name or one sentence of its description; the products are known by their photos only (no text), so only a learned text–image link can rank them. "+
-			"The queries are catalogue text: the text sides of the models were fitted on the same names and sentences. ", nCases)
+			"The queries are catalogue text: the models' text sides were fitted on the same names and sentences, so the headline measures how well the learned link ties a shop's own words to its photos. "+
+			"The row \"products unseen by the text link\" answers each product's queries through a linear map from word vectors to the model's photo space fitted on the other folds' products only (%d folds, seeded): words for products the link never saw. ", nCases, UnseenFolds)
 	} else {
 		s += fmt.Sprintf("Each of the %d photos of the %s split is a query; all %d products are ranked. ", nCases, cfg.Split, len(set.Products))
 	}
