@@ -195,8 +195,13 @@ func (s *Server) deleteItem(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// batchChunk is how many valid lines are stored per call to PutItems.
-const batchChunk = 1000
+// batchChunk is how many valid lines are stored per call to PutItems; a chunk is
+// stored early once its photos reach batchChunkBytes, so a batch of large photos
+// does not hold a thousand of them in memory.
+const (
+	batchChunk      = 1000
+	batchChunkBytes = 32 << 20
+)
 
 // putItems streams an NDJSON body line by line, storing valid items in chunks. A line
 // that is not a valid item is reported and skipped; the rest still load.
@@ -204,9 +209,12 @@ func (s *Server) putItems(c *gin.Context) {
 	ctx := c.Request.Context()
 	res := fusionrank.BatchResult{Rejected: []fusionrank.LineRejection{}}
 	sc := bufio.NewScanner(c.Request.Body)
-	sc.Buffer(make([]byte, 64<<10), int(min(s.cfg.MaxBodyBytes, 16<<20)))
+	// A line may hold an item with its photo (base64).
+	lineMax := min(max(s.cfg.MaxBodyBytes, s.cfg.MaxPhotoBodyBytes), 16<<20)
+	sc.Buffer(make([]byte, 64<<10), int(lineMax))
 	var chunk []fusionrank.Item
 	var lines []int
+	chunkBytes := 0 // the photo bytes the chunk holds
 	flush := func() error {
 		if len(chunk) == 0 {
 			return nil
@@ -222,7 +230,7 @@ func (s *Server) putItems(c *gin.Context) {
 				res.Accepted++
 			}
 		}
-		chunk, lines = chunk[:0], lines[:0]
+		chunk, lines, chunkBytes = chunk[:0], lines[:0], 0
 		return nil
 	}
 	line := 0
@@ -239,7 +247,8 @@ func (s *Server) putItems(c *gin.Context) {
 		}
 		chunk = append(chunk, it)
 		lines = append(lines, line)
-		if len(chunk) == batchChunk {
+		chunkBytes += len(it.Image)
+		if len(chunk) == batchChunk || chunkBytes >= batchChunkBytes {
 			if err := flush(); err != nil {
 				s.fail(c, err)
 				return
@@ -248,7 +257,7 @@ func (s *Server) putItems(c *gin.Context) {
 	}
 	if err := sc.Err(); err != nil {
 		if err == bufio.ErrTooLong {
-			s.fail(c, fusionrank.Errorf(fusionrank.TooLarge, "line %d: longer than %d bytes", line+1, min(s.cfg.MaxBodyBytes, 16<<20)))
+			s.fail(c, fusionrank.Errorf(fusionrank.TooLarge, "line %d: longer than %d bytes", line+1, lineMax))
 			return
 		}
 		s.fail(c, err)
