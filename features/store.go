@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -293,13 +296,26 @@ func (s *Store) finishFetch(ctx context.Context, id string, rev int64, ch <-chan
 // items[i]. When an id appears twice, the later item wins.
 func (s *Store) PutItems(ctx context.Context, items []fusionrank.Item) ([]error, error) {
 	errs := make([]error, len(items))
+	prepared := make([]*photoWrite, len(items))
+	// Photos make preparing an item CPU work (decode, encode): it runs on every core.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(items)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(items); i = int(next.Add(1) - 1) {
+				prepared[i], errs[i] = s.prepareItem(&items[i])
+			}
+		}()
+	}
+	wg.Wait()
 	var ok []fusionrank.Item
 	var ws []*photoWrite
 	last := map[string]int{}
 	for i := range items {
-		w, err := s.prepareItem(&items[i])
-		if err != nil {
-			errs[i] = err
+		w := prepared[i]
+		if errs[i] != nil {
 			continue
 		}
 		if j, dup := last[items[i].ID]; dup {
