@@ -36,17 +36,22 @@ trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do curl -fsS "http://$FUSIONRANK_ADDR/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 url=http://$FUSIONRANK_ADDR
 
-# The item files: one NDJSON line per train photo, with and without the photo.
-log "writing the item files"
-: >"$OUT/with.ndjson"
-: >"$OUT/without.ndjson"
-n=0
-while IFS=, read -r path _ _; do
-  n=$((n + 1))
-  title=$(basename "$(dirname "$path")")
-  printf '{"id":"p-%d","title":"%s","image":"%s"}\n' "$n" "$title" "$(base64 -w0 "$DATA/$path")" >>"$OUT/with.ndjson"
-  printf '{"id":"t-%d","title":"%s"}\n' "$n" "$title" >>"$OUT/without.ndjson"
-done <"$DATA/train.txt"
+# The item files: one NDJSON line per train photo, with and without the photo (kept
+# in $OUT for the next run).
+n=$(wc -l <"$DATA/train.txt")
+if [ "$(wc -l <"$OUT/with.ndjson" 2>/dev/null || echo 0)" != "$n" ]; then
+  log "writing the item files"
+  : >"$OUT/with.ndjson"
+  : >"$OUT/without.ndjson"
+  k=0
+  while IFS=, read -r path _ _; do
+    k=$((k + 1))
+    title=$(basename "$(dirname "$path")")
+    printf '{"id":"p-%d","title":"%s","image":"%s"}\n' "$k" "$title" "$(base64 -w0 "$DATA/$path")" >>"$OUT/with.ndjson"
+    printf '{"id":"t-%d","title":"%s"}\n' "$k" "$title" >>"$OUT/without.ndjson"
+  done <"$DATA/train.txt"
+fi
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 ingest() { # file label
   local t0 t1
   t0=$(date +%s%N)
@@ -59,6 +64,7 @@ ingest "$OUT/with.ndjson" with-photos
 sleep 2 # the catalogue refresh
 
 # The search targets: every val photo, and the product names as text queries.
+[ "$(wc -l <"$OUT/photo.targets" 2>/dev/null || echo 0)" = "$(wc -l <"$DATA/val.txt")" ] || {
 : >"$OUT/photo.targets"
 : >"$OUT/text.targets"
 while IFS=, read -r path _ _; do
@@ -67,8 +73,9 @@ while IFS=, read -r path _ _; do
   body=$(printf '{"query":{"text":"%s"},"count":10}' "$(basename "$(dirname "$path")" | tr '-' ' ')" | base64 -w0)
   printf '{"method":"POST","url":"%s/v1/search","body":"%s","header":{"Authorization":["Bearer %s"],"Content-Type":["application/json"]}}\n' "$url" "$body" "$KEY" >>"$OUT/text.targets"
 done <"$DATA/val.txt"
+}
 for kind in text photo; do
   log "$kind search at $RATE req/s for $DURATION"
   vegeta attack -format=json -targets="$OUT/$kind.targets" -rate="$RATE" -duration="$DURATION" -timeout=5s >"$OUT/$kind.bin"
-  echo "$kind search at $RATE req/s: $(vegeta report -type=json <"$OUT/$kind.bin" | jq -c '{requests, success, p50_ms: (.latencies["50th"]/1e6), p90_ms: (.latencies["90th"]/1e6), p99_ms: (.latencies["99th"]/1e6), max_ms: (.latencies.max/1e6), status_codes}')"
+  echo "$kind search at $RATE req/s (load average $(cut -d' ' -f1 /proc/loadavg)): $(vegeta report -type=json <"$OUT/$kind.bin" | jq -c '{requests, success, p50_ms: (.latencies["50th"]/1e6), p90_ms: (.latencies["90th"]/1e6), p99_ms: (.latencies["99th"]/1e6), max_ms: (.latencies.max/1e6), status_codes}')"
 done
