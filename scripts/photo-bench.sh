@@ -69,13 +69,14 @@ sleep 2 # the catalogue refresh
 : >"$OUT/text.targets"
 while IFS=, read -r path _ _; do
   body=$(printf '{"query":{"image":"%s"},"count":10}' "$(base64 -w0 "$DATA/$path")" | base64 -w0)
-  printf '{"method":"POST","url":"%s/v1/search","body":"%s","header":{"Authorization":["Bearer %s"],"Content-Type":["application/json"]}}\n' "$url" "$body" "$KEY" >>"$OUT/photo.targets"
+  printf '{"method":"POST","url":"%s/v1/search","body":"%s","header":{"Authorization":["Bearer KEY"],"Content-Type":["application/json"]}}\n' "$url" "$body" >>"$OUT/photo.targets"
   body=$(printf '{"query":{"text":"%s"},"count":10}' "$(basename "$(dirname "$path")" | tr '-' ' ')" | base64 -w0)
-  printf '{"method":"POST","url":"%s/v1/search","body":"%s","header":{"Authorization":["Bearer %s"],"Content-Type":["application/json"]}}\n' "$url" "$body" "$KEY" >>"$OUT/text.targets"
+  printf '{"method":"POST","url":"%s/v1/search","body":"%s","header":{"Authorization":["Bearer KEY"],"Content-Type":["application/json"]}}\n' "$url" "$body" >>"$OUT/text.targets"
 done <"$DATA/val.txt"
 }
 for kind in text photo; do
   log "$kind search at $RATE req/s for $DURATION"
-  vegeta attack -format=json -targets="$OUT/$kind.targets" -rate="$RATE" -duration="$DURATION" -timeout=5s >"$OUT/$kind.bin"
+  sed "s/Bearer KEY/Bearer $KEY/" "$OUT/$kind.targets" >"$OUT/$kind.run.targets"
+  vegeta attack -format=json -targets="$OUT/$kind.run.targets" -rate="$RATE" -duration="$DURATION" -timeout=5s >"$OUT/$kind.bin"
   echo "$kind search at $RATE req/s (load average $(cut -d' ' -f1 /proc/loadavg)): $(vegeta report -type=json <"$OUT/$kind.bin" | jq -c '{requests, success, p50_ms: (.latencies["50th"]/1e6), p90_ms: (.latencies["90th"]/1e6), p99_ms: (.latencies["99th"]/1e6), max_ms: (.latencies.max/1e6), status_codes}')"
 done
