@@ -7,11 +7,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"image"
-	"math"
 	"os"
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/fusionrank/fusionrank"
 )
 
 // ImageEncoder runs an ONNX image model. It is safe for concurrent use.
@@ -151,16 +152,7 @@ func (e *ImageEncoder) EncodeTo(dst []float32, img image.Image) {
 		return
 	}
 	copy(dst, t.GetData())
-	var ss float64
-	for _, v := range dst {
-		ss += float64(v) * float64(v)
-	}
-	if ss > 0 {
-		inv := float32(1 / math.Sqrt(ss))
-		for i := range dst {
-			dst[i] *= inv
-		}
-	}
+	fusionrank.Normalize(dst)
 }
 
 // Close releases the session.
