@@ -281,7 +281,7 @@ func TestLimits(t *testing.T) {
 	for i := range exclude {
 		exclude[i] = fmt.Sprintf("x%d", i)
 	}
-	big := `{"title":"` + strings.Repeat("a", 4<<20) + `"}`
+	huge := `{"title":"` + strings.Repeat("a", 12<<20) + `"}`
 	cases := []struct {
 		name         string
 		method, path string
@@ -289,9 +289,11 @@ func TestLimits(t *testing.T) {
 		status       int
 		code, names  string // names: the limit as the message must state it
 	}{
-		{"body over 4 MiB", "PUT", "/v1/items/" + p + "big", big, 413, "too_large", "limit of 4194304 bytes"},
-		{"body over 4 MiB, chunked", "PUT", "/v1/items/" + p + "big", io.MultiReader(strings.NewReader(big)), 413, "too_large", "limit of 4194304 bytes"},
-		{"NDJSON line over 4 MiB", "POST", "/v1/items:batch", `{"id":"` + p + `ok","title":"x"}` + "\n" + big + "\n", 413, "too_large", "line 2: longer than 4194304 bytes"},
+		{"body over 4 MiB", "POST", "/v1/events", `{"events":[],"x":"` + strings.Repeat("a", 4<<20) + `"}`, 413, "too_large", "limit of 4194304 bytes"},
+		// Item routes may carry a photo: their limit is the photo body limit.
+		{"item body over the photo limit", "PUT", "/v1/items/" + p + "big", huge, 413, "too_large", "limit of 12233388 bytes"},
+		{"item body over the photo limit, chunked", "PUT", "/v1/items/" + p + "big", io.MultiReader(strings.NewReader(huge)), 413, "too_large", "limit of 12233388 bytes"},
+		{"NDJSON line over the photo limit", "POST", "/v1/items:batch", `{"id":"` + p + `ok","title":"x"}` + "\n" + huge + "\n", 413, "too_large", "line 2: longer than 12233388 bytes"},
 		{"1001 events", "POST", "/v1/events", map[string]any{"events": events(1001)}, 413, "too_large", "limit of 1000 per call"},
 		{"1001 candidates", "POST", "/v1/rerank", map[string]any{"items": ids(1001)}, 413, "too_large", "limit of 1000"},
 		{"rerank count 201", "POST", "/v1/rerank", map[string]any{"items": ids(3), "count": 201}, 400, "invalid", "limit of 200"},

@@ -430,9 +430,16 @@ func TestChineseTitleMatchesChineseQuery(t *testing.T) {
 			t.Fatal(r.status, string(r.body))
 		}
 	}
-	waitFor(t, "the items", func() bool {
-		r := do(t, "POST", m.URL()+"/v1/search", read, map[string]any{"query": map[string]any{"text": "红色长裙"}, "count": 5})
-		return len(ids(r.json(t))) >= 3
+	waitFor(t, "the items in the catalogue", func() bool {
+		c := m.Features.Catalog()
+		c.RLock()
+		defer c.RUnlock()
+		for _, id := range []string{"zh-dress", "zh-jeans", "zh-shirt", "en-dress", "zh-shoes"} {
+			if _, ok := c.Slot(id); !ok {
+				return false
+			}
+		}
+		return true
 	})
 	r := do(t, "POST", m.URL()+"/v1/search", read, map[string]any{"query": map[string]any{"text": "红色长裙"}, "count": 3, "explain": true})
 	a := r.json(t)
