@@ -1,6 +1,10 @@
 package ranking
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
+)
 
 // SeqEncoder is the served form of the sequence encoder (training.SeqModel
 // with one table for input and output item embeddings and no attention).
@@ -52,5 +56,5 @@ func (e *SeqEncoder) Score(h, row []float32) float32 {
 	if row == nil {
 		return 0
 	}
-	return dot(h, row[:e.Dim]) + row[e.Dim]
+	return kernel.Dot(h, row[:e.Dim]) + row[e.Dim]
 }
