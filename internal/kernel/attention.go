@@ -99,6 +99,12 @@ func (a *Attention) Score(k, v []float32, ld int, mods uint64) float32 {
 	if ld < da || len(k) < (m-1)*ld+da || len(v) < (m-1)*ld+da {
 		panic("kernel: Attention.Score: keys or values shorter than m rows of ld")
 	}
+	if a.groups == 1 && m <= 4 {
+		if score, z, ok := attendGroup(m, a.q, a.r, k, v, ld, da, a.beta, a.valid[0], mods, a.s); ok {
+			a.z = z
+			return score
+		}
+	}
 	for g := range a.groups {
 		q := a.q[g*da*Lanes : (g+1)*da*Lanes]
 		r := a.r[g*da*Lanes : (g+1)*da*Lanes]

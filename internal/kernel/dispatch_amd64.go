@@ -125,3 +125,25 @@ func gemm(rows int, a []float32, ar, ak int, b []float32, ldb int, c []float32, 
 		gemmGo(rows, a, ar, ak, b, ldb, c, ldc, k, n, add)
 	}
 }
+
+// attendGroup runs the fused AVX-512 kernel for a query of one lane group
+// and m ≤ 4 modalities (products and softmax in registers); ok is false
+// at the other levels, whose callers run attnDots and softmax. It needs
+// what attnDots needs, beta of Lanes and s of m·Lanes elements.
+func attendGroup(m int, q, r, k, v []float32, ld, da int, beta []float32, valid uint16, mods uint64, s []float32) (score, z float32, ok bool) {
+	if level != AVX512 {
+		return 0, 0, false
+	}
+	qp, rp, kp, vp, bp, sp := &q[0], &r[0], &k[0], &v[0], &beta[0], &s[0]
+	switch m {
+	case 1:
+		score, z = attend1AVX512(qp, rp, kp, vp, ld, da, bp, valid, mods, sp)
+	case 2:
+		score, z = attend2AVX512(qp, rp, kp, vp, ld, da, bp, valid, mods, sp)
+	case 3:
+		score, z = attend3AVX512(qp, rp, kp, vp, ld, da, bp, valid, mods, sp)
+	default:
+		score, z = attend4AVX512(qp, rp, kp, vp, ld, da, bp, valid, mods, sp)
+	}
+	return score, z, true
+}

@@ -26,3 +26,7 @@ func softmax(s, t, beta []float32, valid []uint16, m, groups int, mods uint64) (
 func gemm(rows int, a []float32, ar, ak int, b []float32, ldb int, c []float32, ldc int, k, n int, add bool) {
 	gemmGo(rows, a, ar, ak, b, ldb, c, ldc, k, n, add)
 }
+
+func attendGroup(m int, q, r, k, v []float32, ld, da int, beta []float32, valid uint16, mods uint64, s []float32) (score, z float32, ok bool) {
+	return 0, 0, false
+}

@@ -667,17 +667,17 @@ loop2:
 
 one:
 	TESTQ            SI, SI
-	JZ               store
+	JZ               sum
 	VMOVUPS          (AX), Z4
 	VMOVUPS          (CX), Z5
 	VFMADD231PS.BCST (DX), Z4, Z0
 	VFMADD231PS.BCST (BX), Z5, Z1
 
-store:
-	MOVQ    s+48(FP), AX
-	MOVQ    t+56(FP), CX
+sum:
 	VADDPS  Z2, Z0, Z0
 	VADDPS  Z3, Z1, Z1
+	MOVQ    s+48(FP), AX
+	MOVQ    t+56(FP), CX
 	VMOVUPS Z0, (AX)
 	VMOVUPS Z1, (CX)
 	VZEROUPPER
@@ -727,7 +727,7 @@ loop2:
 
 one:
 	TESTQ            DI, DI
-	JZ               store
+	JZ               sum
 	VMOVUPS          (AX), Z8
 	VMOVUPS          (CX), Z9
 	VFMADD231PS.BCST (DX), Z8, Z0
@@ -735,15 +735,15 @@ one:
 	VFMADD231PS.BCST (DX)(SI*1), Z8, Z1
 	VFMADD231PS.BCST (BX)(SI*1), Z9, Z3
 
-store:
-	MOVQ    s+48(FP), AX
-	MOVQ    t+56(FP), CX
+sum:
 	VADDPS  Z4, Z0, Z0
 	VADDPS  Z6, Z2, Z2
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z2, (CX)
 	VADDPS  Z5, Z1, Z1
 	VADDPS  Z7, Z3, Z3
+	MOVQ    s+48(FP), AX
+	MOVQ    t+56(FP), CX
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z2, (CX)
 	VMOVUPS Z1, 64(AX)
 	VMOVUPS Z3, 64(CX)
 	VZEROUPPER
@@ -795,7 +795,7 @@ loop2:
 
 one:
 	TESTQ            DI, DI
-	JZ               store
+	JZ               sum
 	VMOVUPS          (AX), Z6
 	VMOVUPS          (CX), Z7
 	VFMADD231PS.BCST (DX), Z6, Z0
@@ -805,7 +805,7 @@ one:
 	VFMADD231PS.BCST (DX)(SI*2), Z6, Z2
 	VFMADD231PS.BCST (BX)(SI*2), Z7, Z5
 
-store:
+sum:
 	MOVQ    s+48(FP), AX
 	MOVQ    t+56(FP), CX
 	VMOVUPS Z0, (AX)
@@ -869,7 +869,7 @@ loop2:
 
 one:
 	TESTQ            R8, R8
-	JZ               store
+	JZ               sum
 	VMOVUPS          (AX), Z8
 	VMOVUPS          (CX), Z9
 	VFMADD231PS.BCST (DX), Z8, Z0
@@ -881,7 +881,7 @@ one:
 	VFMADD231PS.BCST (DX)(DI*1), Z8, Z3
 	VFMADD231PS.BCST (BX)(DI*1), Z9, Z7
 
-store:
+sum:
 	MOVQ    s+48(FP), AX
 	MOVQ    t+56(FP), CX
 	VMOVUPS Z0, (AX)
@@ -1404,6 +1404,668 @@ store_1:
 	VMOVUPS Y6, 160(AX)
 	VMOVUPS Y3, 192(AX)
 	VMOVUPS Y7, 224(AX)
+	VZEROUPPER
+	RET
+
+// func attend1AVX512(q *float32, r *float32, k *float32, v *float32, ld int, da int, beta *float32, valid uint16, mods uint64, s *float32) (score float32, z float32)
+// Requires: AVX, AVX512F
+TEXT ·attend1AVX512(SB), NOSPLIT, $0-88
+	MOVQ   q+0(FP), AX
+	MOVQ   r+8(FP), CX
+	MOVQ   k+16(FP), DX
+	MOVQ   v+24(FP), BX
+	MOVQ   ld+32(FP), SI
+	SHLQ   $0x02, SI
+	LEAQ   (SI)(SI*2), SI
+	MOVQ   da+40(FP), SI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+loop2:
+	CMPQ             SI, $0x02
+	JL               one
+	VMOVUPS          (AX), Z4
+	VMOVUPS          (CX), Z5
+	VFMADD231PS.BCST (DX), Z4, Z0
+	VFMADD231PS.BCST (BX), Z5, Z1
+	VMOVUPS          64(AX), Z4
+	VMOVUPS          64(CX), Z5
+	VFMADD231PS.BCST 4(DX), Z4, Z2
+	VFMADD231PS.BCST 4(BX), Z5, Z3
+	ADDQ             $0x00000080, AX
+	ADDQ             $0x00000080, CX
+	ADDQ             $0x08, DX
+	ADDQ             $0x08, BX
+	SUBQ             $0x02, SI
+	JMP              loop2
+
+one:
+	TESTQ            SI, SI
+	JZ               sum
+	VMOVUPS          (AX), Z4
+	VMOVUPS          (CX), Z5
+	VFMADD231PS.BCST (DX), Z4, Z0
+	VFMADD231PS.BCST (BX), Z5, Z1
+
+sum:
+	VADDPS            Z2, Z0, Z0
+	VADDPS            Z3, Z1, Z1
+	MOVQ              beta+48(FP), AX
+	VMOVUPS           (AX), Z2
+	MOVWQZX           valid+56(FP), AX
+	MOVQ              mods+64(FP), CX
+	VBROADCASTSS      negmax<>+0(SB), Z3
+	ANDQ              $0x01, CX
+	NEGQ              CX
+	ANDQ              AX, CX
+	KMOVW             CX, K1
+	VADDPS            Z2, Z0, Z0
+	VMAXPS            Z0, Z3, K1, Z3
+	VEXTRACTF64X4     $0x01, Z3, Y2
+	VMAXPS            Y2, Y3, Y2
+	VEXTRACTF128      $0x01, Y2, X3
+	VMAXPS            X3, X2, X3
+	VMOVHLPS          X3, X3, X2
+	VMAXPS            X2, X3, X3
+	VMOVSHDUP         X3, X2
+	VMAXSS            X2, X3, X3
+	VBROADCASTSS      X3, Z2
+	MOVQ              s+72(FP), AX
+	VSUBPS            Z2, Z0, Z0
+	VMAXPS.BCST       expmin<>+0(SB), Z0, Z0
+	VMINPS.BCST       expmax<>+0(SB), Z0, Z0
+	VMULPS.BCST       explog2e<>+0(SB), Z0, Z2
+	VRNDSCALEPS       $0x00, Z2, Z2
+	VFNMADD231PS.BCST expln2hi<>+0(SB), Z2, Z0
+	VFNMADD231PS.BCST expln2lo<>+0(SB), Z2, Z0
+	VBROADCASTSS      expc6<>+0(SB), Z3
+	VFMADD213PS.BCST  expc5<>+0(SB), Z0, Z3
+	VFMADD213PS.BCST  expc4<>+0(SB), Z0, Z3
+	VFMADD213PS.BCST  expc3<>+0(SB), Z0, Z3
+	VFMADD213PS.BCST  expc2<>+0(SB), Z0, Z3
+	VFMADD213PS.BCST  expc1<>+0(SB), Z0, Z3
+	VMULPS            Z0, Z3, Z3
+	VFMADD213PS       Z0, Z0, Z3
+	VADDPS.BCST       one<>+0(SB), Z3, Z3
+	VSCALEFPS         Z2, Z3, Z0
+	VMOVAPS.Z         Z0, K1, Z0
+	VMOVUPS           Z0, (AX)
+	VMOVAPS           Z0, Z2
+	VMULPS            Z1, Z0, Z0
+	VEXTRACTF64X4     $0x01, Z2, Y1
+	VADDPS            Y1, Y2, Y1
+	VEXTRACTF128      $0x01, Y1, X2
+	VADDPS            X2, X1, X2
+	VMOVHLPS          X2, X2, X1
+	VADDPS            X1, X2, X2
+	VMOVSHDUP         X2, X1
+	VADDSS            X1, X2, X2
+	VEXTRACTF64X4     $0x01, Z0, Y1
+	VADDPS            Y1, Y0, Y1
+	VEXTRACTF128      $0x01, Y1, X0
+	VADDPS            X0, X1, X0
+	VMOVHLPS          X0, X0, X1
+	VADDPS            X1, X0, X0
+	VMOVSHDUP         X0, X1
+	VADDSS            X1, X0, X0
+	VMOVSS            one<>+0(SB), X1
+	VDIVSS            X2, X1, X1
+	VMULSS            X1, X0, X0
+	VMOVSS            X0, score+80(FP)
+	VMOVSS            X2, z+84(FP)
+	VZEROUPPER
+	RET
+
+// func attend2AVX512(q *float32, r *float32, k *float32, v *float32, ld int, da int, beta *float32, valid uint16, mods uint64, s *float32) (score float32, z float32)
+// Requires: AVX, AVX512F
+TEXT ·attend2AVX512(SB), NOSPLIT, $0-88
+	MOVQ   q+0(FP), AX
+	MOVQ   r+8(FP), CX
+	MOVQ   k+16(FP), DX
+	MOVQ   v+24(FP), BX
+	MOVQ   ld+32(FP), SI
+	SHLQ   $0x02, SI
+	LEAQ   (SI)(SI*2), DI
+	MOVQ   da+40(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+loop2:
+	CMPQ             DI, $0x02
+	JL               one
+	VMOVUPS          (AX), Z8
+	VMOVUPS          (CX), Z9
+	VFMADD231PS.BCST (DX), Z8, Z0
+	VFMADD231PS.BCST (BX), Z9, Z2
+	VFMADD231PS.BCST (DX)(SI*1), Z8, Z1
+	VFMADD231PS.BCST (BX)(SI*1), Z9, Z3
+	VMOVUPS          64(AX), Z8
+	VMOVUPS          64(CX), Z9
+	VFMADD231PS.BCST 4(DX), Z8, Z4
+	VFMADD231PS.BCST 4(BX), Z9, Z6
+	VFMADD231PS.BCST 4(DX)(SI*1), Z8, Z5
+	VFMADD231PS.BCST 4(BX)(SI*1), Z9, Z7
+	ADDQ             $0x00000080, AX
+	ADDQ             $0x00000080, CX
+	ADDQ             $0x08, DX
+	ADDQ             $0x08, BX
+	SUBQ             $0x02, DI
+	JMP              loop2
+
+one:
+	TESTQ            DI, DI
+	JZ               sum
+	VMOVUPS          (AX), Z8
+	VMOVUPS          (CX), Z9
+	VFMADD231PS.BCST (DX), Z8, Z0
+	VFMADD231PS.BCST (BX), Z9, Z2
+	VFMADD231PS.BCST (DX)(SI*1), Z8, Z1
+	VFMADD231PS.BCST (BX)(SI*1), Z9, Z3
+
+sum:
+	VADDPS            Z4, Z0, Z0
+	VADDPS            Z6, Z2, Z2
+	VADDPS            Z5, Z1, Z1
+	VADDPS            Z7, Z3, Z3
+	MOVQ              beta+48(FP), AX
+	VMOVUPS           (AX), Z4
+	MOVWQZX           valid+56(FP), AX
+	MOVQ              mods+64(FP), CX
+	VBROADCASTSS      negmax<>+0(SB), Z5
+	MOVQ              CX, DX
+	ANDQ              $0x01, DX
+	NEGQ              DX
+	ANDQ              AX, DX
+	KMOVW             DX, K1
+	VADDPS            Z4, Z0, Z0
+	VMAXPS            Z0, Z5, K1, Z5
+	SHRQ              $0x01, CX
+	ANDQ              $0x01, CX
+	NEGQ              CX
+	ANDQ              AX, CX
+	KMOVW             CX, K2
+	VADDPS            Z4, Z1, Z1
+	VMAXPS            Z1, Z5, K2, Z5
+	VEXTRACTF64X4     $0x01, Z5, Y4
+	VMAXPS            Y4, Y5, Y4
+	VEXTRACTF128      $0x01, Y4, X5
+	VMAXPS            X5, X4, X5
+	VMOVHLPS          X5, X5, X4
+	VMAXPS            X4, X5, X5
+	VMOVSHDUP         X5, X4
+	VMAXSS            X4, X5, X5
+	VBROADCASTSS      X5, Z4
+	MOVQ              s+72(FP), AX
+	VSUBPS            Z4, Z0, Z0
+	VMAXPS.BCST       expmin<>+0(SB), Z0, Z0
+	VMINPS.BCST       expmax<>+0(SB), Z0, Z0
+	VMULPS.BCST       explog2e<>+0(SB), Z0, Z5
+	VRNDSCALEPS       $0x00, Z5, Z5
+	VFNMADD231PS.BCST expln2hi<>+0(SB), Z5, Z0
+	VFNMADD231PS.BCST expln2lo<>+0(SB), Z5, Z0
+	VBROADCASTSS      expc6<>+0(SB), Z6
+	VFMADD213PS.BCST  expc5<>+0(SB), Z0, Z6
+	VFMADD213PS.BCST  expc4<>+0(SB), Z0, Z6
+	VFMADD213PS.BCST  expc3<>+0(SB), Z0, Z6
+	VFMADD213PS.BCST  expc2<>+0(SB), Z0, Z6
+	VFMADD213PS.BCST  expc1<>+0(SB), Z0, Z6
+	VMULPS            Z0, Z6, Z6
+	VFMADD213PS       Z0, Z0, Z6
+	VADDPS.BCST       one<>+0(SB), Z6, Z6
+	VSCALEFPS         Z5, Z6, Z0
+	VMOVAPS.Z         Z0, K1, Z0
+	VMOVUPS           Z0, (AX)
+	VMOVAPS           Z0, Z5
+	VMULPS            Z2, Z0, Z0
+	VSUBPS            Z4, Z1, Z1
+	VMAXPS.BCST       expmin<>+0(SB), Z1, Z1
+	VMINPS.BCST       expmax<>+0(SB), Z1, Z1
+	VMULPS.BCST       explog2e<>+0(SB), Z1, Z2
+	VRNDSCALEPS       $0x00, Z2, Z2
+	VFNMADD231PS.BCST expln2hi<>+0(SB), Z2, Z1
+	VFNMADD231PS.BCST expln2lo<>+0(SB), Z2, Z1
+	VBROADCASTSS      expc6<>+0(SB), Z4
+	VFMADD213PS.BCST  expc5<>+0(SB), Z1, Z4
+	VFMADD213PS.BCST  expc4<>+0(SB), Z1, Z4
+	VFMADD213PS.BCST  expc3<>+0(SB), Z1, Z4
+	VFMADD213PS.BCST  expc2<>+0(SB), Z1, Z4
+	VFMADD213PS.BCST  expc1<>+0(SB), Z1, Z4
+	VMULPS            Z1, Z4, Z4
+	VFMADD213PS       Z1, Z1, Z4
+	VADDPS.BCST       one<>+0(SB), Z4, Z4
+	VSCALEFPS         Z2, Z4, Z1
+	VMOVAPS.Z         Z1, K2, Z1
+	VMOVUPS           Z1, 64(AX)
+	VADDPS            Z1, Z5, Z5
+	VFMADD231PS       Z3, Z1, Z0
+	VEXTRACTF64X4     $0x01, Z5, Y1
+	VADDPS            Y1, Y5, Y1
+	VEXTRACTF128      $0x01, Y1, X2
+	VADDPS            X2, X1, X2
+	VMOVHLPS          X2, X2, X1
+	VADDPS            X1, X2, X2
+	VMOVSHDUP         X2, X1
+	VADDSS            X1, X2, X2
+	VEXTRACTF64X4     $0x01, Z0, Y1
+	VADDPS            Y1, Y0, Y1
+	VEXTRACTF128      $0x01, Y1, X0
+	VADDPS            X0, X1, X0
+	VMOVHLPS          X0, X0, X1
+	VADDPS            X1, X0, X0
+	VMOVSHDUP         X0, X1
+	VADDSS            X1, X0, X0
+	VMOVSS            one<>+0(SB), X1
+	VDIVSS            X2, X1, X1
+	VMULSS            X1, X0, X0
+	VMOVSS            X0, score+80(FP)
+	VMOVSS            X2, z+84(FP)
+	VZEROUPPER
+	RET
+
+// func attend3AVX512(q *float32, r *float32, k *float32, v *float32, ld int, da int, beta *float32, valid uint16, mods uint64, s *float32) (score float32, z float32)
+// Requires: AVX, AVX512F
+TEXT ·attend3AVX512(SB), NOSPLIT, $0-88
+	MOVQ   q+0(FP), AX
+	MOVQ   r+8(FP), CX
+	MOVQ   k+16(FP), DX
+	MOVQ   v+24(FP), BX
+	MOVQ   ld+32(FP), SI
+	SHLQ   $0x02, SI
+	LEAQ   (SI)(SI*2), DI
+	MOVQ   da+40(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+
+loop2:
+	CMPQ             DI, $0x02
+	JL               one
+	VMOVUPS          (AX), Z6
+	VMOVUPS          (CX), Z7
+	VFMADD231PS.BCST (DX), Z6, Z0
+	VFMADD231PS.BCST (BX), Z7, Z3
+	VFMADD231PS.BCST (DX)(SI*1), Z6, Z1
+	VFMADD231PS.BCST (BX)(SI*1), Z7, Z4
+	VFMADD231PS.BCST (DX)(SI*2), Z6, Z2
+	VFMADD231PS.BCST (BX)(SI*2), Z7, Z5
+	VMOVUPS          64(AX), Z6
+	VMOVUPS          64(CX), Z7
+	VFMADD231PS.BCST 4(DX), Z6, Z0
+	VFMADD231PS.BCST 4(BX), Z7, Z3
+	VFMADD231PS.BCST 4(DX)(SI*1), Z6, Z1
+	VFMADD231PS.BCST 4(BX)(SI*1), Z7, Z4
+	VFMADD231PS.BCST 4(DX)(SI*2), Z6, Z2
+	VFMADD231PS.BCST 4(BX)(SI*2), Z7, Z5
+	ADDQ             $0x00000080, AX
+	ADDQ             $0x00000080, CX
+	ADDQ             $0x08, DX
+	ADDQ             $0x08, BX
+	SUBQ             $0x02, DI
+	JMP              loop2
+
+one:
+	TESTQ            DI, DI
+	JZ               sum
+	VMOVUPS          (AX), Z6
+	VMOVUPS          (CX), Z7
+	VFMADD231PS.BCST (DX), Z6, Z0
+	VFMADD231PS.BCST (BX), Z7, Z3
+	VFMADD231PS.BCST (DX)(SI*1), Z6, Z1
+	VFMADD231PS.BCST (BX)(SI*1), Z7, Z4
+	VFMADD231PS.BCST (DX)(SI*2), Z6, Z2
+	VFMADD231PS.BCST (BX)(SI*2), Z7, Z5
+
+sum:
+	MOVQ              beta+48(FP), AX
+	VMOVUPS           (AX), Z6
+	MOVWQZX           valid+56(FP), AX
+	MOVQ              mods+64(FP), CX
+	VBROADCASTSS      negmax<>+0(SB), Z7
+	MOVQ              CX, DX
+	ANDQ              $0x01, DX
+	NEGQ              DX
+	ANDQ              AX, DX
+	KMOVW             DX, K1
+	VADDPS            Z6, Z0, Z0
+	VMAXPS            Z0, Z7, K1, Z7
+	MOVQ              CX, DX
+	SHRQ              $0x01, DX
+	ANDQ              $0x01, DX
+	NEGQ              DX
+	ANDQ              AX, DX
+	KMOVW             DX, K2
+	VADDPS            Z6, Z1, Z1
+	VMAXPS            Z1, Z7, K2, Z7
+	SHRQ              $0x02, CX
+	ANDQ              $0x01, CX
+	NEGQ              CX
+	ANDQ              AX, CX
+	KMOVW             CX, K3
+	VADDPS            Z6, Z2, Z2
+	VMAXPS            Z2, Z7, K3, Z7
+	VEXTRACTF64X4     $0x01, Z7, Y6
+	VMAXPS            Y6, Y7, Y6
+	VEXTRACTF128      $0x01, Y6, X7
+	VMAXPS            X7, X6, X7
+	VMOVHLPS          X7, X7, X6
+	VMAXPS            X6, X7, X7
+	VMOVSHDUP         X7, X6
+	VMAXSS            X6, X7, X7
+	VBROADCASTSS      X7, Z6
+	MOVQ              s+72(FP), AX
+	VSUBPS            Z6, Z0, Z0
+	VMAXPS.BCST       expmin<>+0(SB), Z0, Z0
+	VMINPS.BCST       expmax<>+0(SB), Z0, Z0
+	VMULPS.BCST       explog2e<>+0(SB), Z0, Z7
+	VRNDSCALEPS       $0x00, Z7, Z7
+	VFNMADD231PS.BCST expln2hi<>+0(SB), Z7, Z0
+	VFNMADD231PS.BCST expln2lo<>+0(SB), Z7, Z0
+	VBROADCASTSS      expc6<>+0(SB), Z8
+	VFMADD213PS.BCST  expc5<>+0(SB), Z0, Z8
+	VFMADD213PS.BCST  expc4<>+0(SB), Z0, Z8
+	VFMADD213PS.BCST  expc3<>+0(SB), Z0, Z8
+	VFMADD213PS.BCST  expc2<>+0(SB), Z0, Z8
+	VFMADD213PS.BCST  expc1<>+0(SB), Z0, Z8
+	VMULPS            Z0, Z8, Z8
+	VFMADD213PS       Z0, Z0, Z8
+	VADDPS.BCST       one<>+0(SB), Z8, Z8
+	VSCALEFPS         Z7, Z8, Z0
+	VMOVAPS.Z         Z0, K1, Z0
+	VMOVUPS           Z0, (AX)
+	VMOVAPS           Z0, Z7
+	VMULPS            Z3, Z0, Z0
+	VSUBPS            Z6, Z1, Z1
+	VMAXPS.BCST       expmin<>+0(SB), Z1, Z1
+	VMINPS.BCST       expmax<>+0(SB), Z1, Z1
+	VMULPS.BCST       explog2e<>+0(SB), Z1, Z3
+	VRNDSCALEPS       $0x00, Z3, Z3
+	VFNMADD231PS.BCST expln2hi<>+0(SB), Z3, Z1
+	VFNMADD231PS.BCST expln2lo<>+0(SB), Z3, Z1
+	VBROADCASTSS      expc6<>+0(SB), Z8
+	VFMADD213PS.BCST  expc5<>+0(SB), Z1, Z8
+	VFMADD213PS.BCST  expc4<>+0(SB), Z1, Z8
+	VFMADD213PS.BCST  expc3<>+0(SB), Z1, Z8
+	VFMADD213PS.BCST  expc2<>+0(SB), Z1, Z8
+	VFMADD213PS.BCST  expc1<>+0(SB), Z1, Z8
+	VMULPS            Z1, Z8, Z8
+	VFMADD213PS       Z1, Z1, Z8
+	VADDPS.BCST       one<>+0(SB), Z8, Z8
+	VSCALEFPS         Z3, Z8, Z1
+	VMOVAPS.Z         Z1, K2, Z1
+	VMOVUPS           Z1, 64(AX)
+	VADDPS            Z1, Z7, Z7
+	VFMADD231PS       Z4, Z1, Z0
+	VSUBPS            Z6, Z2, Z2
+	VMAXPS.BCST       expmin<>+0(SB), Z2, Z2
+	VMINPS.BCST       expmax<>+0(SB), Z2, Z2
+	VMULPS.BCST       explog2e<>+0(SB), Z2, Z1
+	VRNDSCALEPS       $0x00, Z1, Z1
+	VFNMADD231PS.BCST expln2hi<>+0(SB), Z1, Z2
+	VFNMADD231PS.BCST expln2lo<>+0(SB), Z1, Z2
+	VBROADCASTSS      expc6<>+0(SB), Z3
+	VFMADD213PS.BCST  expc5<>+0(SB), Z2, Z3
+	VFMADD213PS.BCST  expc4<>+0(SB), Z2, Z3
+	VFMADD213PS.BCST  expc3<>+0(SB), Z2, Z3
+	VFMADD213PS.BCST  expc2<>+0(SB), Z2, Z3
+	VFMADD213PS.BCST  expc1<>+0(SB), Z2, Z3
+	VMULPS            Z2, Z3, Z3
+	VFMADD213PS       Z2, Z2, Z3
+	VADDPS.BCST       one<>+0(SB), Z3, Z3
+	VSCALEFPS         Z1, Z3, Z2
+	VMOVAPS.Z         Z2, K3, Z2
+	VMOVUPS           Z2, 128(AX)
+	VADDPS            Z2, Z7, Z7
+	VFMADD231PS       Z5, Z2, Z0
+	VEXTRACTF64X4     $0x01, Z7, Y1
+	VADDPS            Y1, Y7, Y1
+	VEXTRACTF128      $0x01, Y1, X2
+	VADDPS            X2, X1, X2
+	VMOVHLPS          X2, X2, X1
+	VADDPS            X1, X2, X2
+	VMOVSHDUP         X2, X1
+	VADDSS            X1, X2, X2
+	VEXTRACTF64X4     $0x01, Z0, Y1
+	VADDPS            Y1, Y0, Y1
+	VEXTRACTF128      $0x01, Y1, X0
+	VADDPS            X0, X1, X0
+	VMOVHLPS          X0, X0, X1
+	VADDPS            X1, X0, X0
+	VMOVSHDUP         X0, X1
+	VADDSS            X1, X0, X0
+	VMOVSS            one<>+0(SB), X1
+	VDIVSS            X2, X1, X1
+	VMULSS            X1, X0, X0
+	VMOVSS            X0, score+80(FP)
+	VMOVSS            X2, z+84(FP)
+	VZEROUPPER
+	RET
+
+// func attend4AVX512(q *float32, r *float32, k *float32, v *float32, ld int, da int, beta *float32, valid uint16, mods uint64, s *float32) (score float32, z float32)
+// Requires: AVX, AVX512F
+TEXT ·attend4AVX512(SB), NOSPLIT, $0-88
+	MOVQ   q+0(FP), AX
+	MOVQ   r+8(FP), CX
+	MOVQ   k+16(FP), DX
+	MOVQ   v+24(FP), BX
+	MOVQ   ld+32(FP), SI
+	SHLQ   $0x02, SI
+	LEAQ   (SI)(SI*2), DI
+	MOVQ   da+40(FP), R8
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+loop2:
+	CMPQ             R8, $0x02
+	JL               one
+	VMOVUPS          (AX), Z8
+	VMOVUPS          (CX), Z9
+	VFMADD231PS.BCST (DX), Z8, Z0
+	VFMADD231PS.BCST (BX), Z9, Z4
+	VFMADD231PS.BCST (DX)(SI*1), Z8, Z1
+	VFMADD231PS.BCST (BX)(SI*1), Z9, Z5
+	VFMADD231PS.BCST (DX)(SI*2), Z8, Z2
+	VFMADD231PS.BCST (BX)(SI*2), Z9, Z6
+	VFMADD231PS.BCST (DX)(DI*1), Z8, Z3
+	VFMADD231PS.BCST (BX)(DI*1), Z9, Z7
+	VMOVUPS          64(AX), Z8
+	VMOVUPS          64(CX), Z9
+	VFMADD231PS.BCST 4(DX), Z8, Z0
+	VFMADD231PS.BCST 4(BX), Z9, Z4
+	VFMADD231PS.BCST 4(DX)(SI*1), Z8, Z1
+	VFMADD231PS.BCST 4(BX)(SI*1), Z9, Z5
+	VFMADD231PS.BCST 4(DX)(SI*2), Z8, Z2
+	VFMADD231PS.BCST 4(BX)(SI*2), Z9, Z6
+	VFMADD231PS.BCST 4(DX)(DI*1), Z8, Z3
+	VFMADD231PS.BCST 4(BX)(DI*1), Z9, Z7
+	ADDQ             $0x00000080, AX
+	ADDQ             $0x00000080, CX
+	ADDQ             $0x08, DX
+	ADDQ             $0x08, BX
+	SUBQ             $0x02, R8
+	JMP              loop2
+
+one:
+	TESTQ            R8, R8
+	JZ               sum
+	VMOVUPS          (AX), Z8
+	VMOVUPS          (CX), Z9
+	VFMADD231PS.BCST (DX), Z8, Z0
+	VFMADD231PS.BCST (BX), Z9, Z4
+	VFMADD231PS.BCST (DX)(SI*1), Z8, Z1
+	VFMADD231PS.BCST (BX)(SI*1), Z9, Z5
+	VFMADD231PS.BCST (DX)(SI*2), Z8, Z2
+	VFMADD231PS.BCST (BX)(SI*2), Z9, Z6
+	VFMADD231PS.BCST (DX)(DI*1), Z8, Z3
+	VFMADD231PS.BCST (BX)(DI*1), Z9, Z7
+
+sum:
+	MOVQ              beta+48(FP), AX
+	VMOVUPS           (AX), Z8
+	MOVWQZX           valid+56(FP), AX
+	MOVQ              mods+64(FP), CX
+	VBROADCASTSS      negmax<>+0(SB), Z9
+	MOVQ              CX, DX
+	ANDQ              $0x01, DX
+	NEGQ              DX
+	ANDQ              AX, DX
+	KMOVW             DX, K1
+	VADDPS            Z8, Z0, Z0
+	VMAXPS            Z0, Z9, K1, Z9
+	MOVQ              CX, DX
+	SHRQ              $0x01, DX
+	ANDQ              $0x01, DX
+	NEGQ              DX
+	ANDQ              AX, DX
+	KMOVW             DX, K2
+	VADDPS            Z8, Z1, Z1
+	VMAXPS            Z1, Z9, K2, Z9
+	MOVQ              CX, DX
+	SHRQ              $0x02, DX
+	ANDQ              $0x01, DX
+	NEGQ              DX
+	ANDQ              AX, DX
+	KMOVW             DX, K3
+	VADDPS            Z8, Z2, Z2
+	VMAXPS            Z2, Z9, K3, Z9
+	SHRQ              $0x03, CX
+	ANDQ              $0x01, CX
+	NEGQ              CX
+	ANDQ              AX, CX
+	KMOVW             CX, K4
+	VADDPS            Z8, Z3, Z3
+	VMAXPS            Z3, Z9, K4, Z9
+	VEXTRACTF64X4     $0x01, Z9, Y8
+	VMAXPS            Y8, Y9, Y8
+	VEXTRACTF128      $0x01, Y8, X9
+	VMAXPS            X9, X8, X9
+	VMOVHLPS          X9, X9, X8
+	VMAXPS            X8, X9, X9
+	VMOVSHDUP         X9, X8
+	VMAXSS            X8, X9, X9
+	VBROADCASTSS      X9, Z8
+	MOVQ              s+72(FP), AX
+	VSUBPS            Z8, Z0, Z0
+	VMAXPS.BCST       expmin<>+0(SB), Z0, Z0
+	VMINPS.BCST       expmax<>+0(SB), Z0, Z0
+	VMULPS.BCST       explog2e<>+0(SB), Z0, Z9
+	VRNDSCALEPS       $0x00, Z9, Z9
+	VFNMADD231PS.BCST expln2hi<>+0(SB), Z9, Z0
+	VFNMADD231PS.BCST expln2lo<>+0(SB), Z9, Z0
+	VBROADCASTSS      expc6<>+0(SB), Z10
+	VFMADD213PS.BCST  expc5<>+0(SB), Z0, Z10
+	VFMADD213PS.BCST  expc4<>+0(SB), Z0, Z10
+	VFMADD213PS.BCST  expc3<>+0(SB), Z0, Z10
+	VFMADD213PS.BCST  expc2<>+0(SB), Z0, Z10
+	VFMADD213PS.BCST  expc1<>+0(SB), Z0, Z10
+	VMULPS            Z0, Z10, Z10
+	VFMADD213PS       Z0, Z0, Z10
+	VADDPS.BCST       one<>+0(SB), Z10, Z10
+	VSCALEFPS         Z9, Z10, Z0
+	VMOVAPS.Z         Z0, K1, Z0
+	VMOVUPS           Z0, (AX)
+	VMOVAPS           Z0, Z9
+	VMULPS            Z4, Z0, Z0
+	VSUBPS            Z8, Z1, Z1
+	VMAXPS.BCST       expmin<>+0(SB), Z1, Z1
+	VMINPS.BCST       expmax<>+0(SB), Z1, Z1
+	VMULPS.BCST       explog2e<>+0(SB), Z1, Z4
+	VRNDSCALEPS       $0x00, Z4, Z4
+	VFNMADD231PS.BCST expln2hi<>+0(SB), Z4, Z1
+	VFNMADD231PS.BCST expln2lo<>+0(SB), Z4, Z1
+	VBROADCASTSS      expc6<>+0(SB), Z10
+	VFMADD213PS.BCST  expc5<>+0(SB), Z1, Z10
+	VFMADD213PS.BCST  expc4<>+0(SB), Z1, Z10
+	VFMADD213PS.BCST  expc3<>+0(SB), Z1, Z10
+	VFMADD213PS.BCST  expc2<>+0(SB), Z1, Z10
+	VFMADD213PS.BCST  expc1<>+0(SB), Z1, Z10
+	VMULPS            Z1, Z10, Z10
+	VFMADD213PS       Z1, Z1, Z10
+	VADDPS.BCST       one<>+0(SB), Z10, Z10
+	VSCALEFPS         Z4, Z10, Z1
+	VMOVAPS.Z         Z1, K2, Z1
+	VMOVUPS           Z1, 64(AX)
+	VADDPS            Z1, Z9, Z9
+	VFMADD231PS       Z5, Z1, Z0
+	VSUBPS            Z8, Z2, Z2
+	VMAXPS.BCST       expmin<>+0(SB), Z2, Z2
+	VMINPS.BCST       expmax<>+0(SB), Z2, Z2
+	VMULPS.BCST       explog2e<>+0(SB), Z2, Z1
+	VRNDSCALEPS       $0x00, Z1, Z1
+	VFNMADD231PS.BCST expln2hi<>+0(SB), Z1, Z2
+	VFNMADD231PS.BCST expln2lo<>+0(SB), Z1, Z2
+	VBROADCASTSS      expc6<>+0(SB), Z4
+	VFMADD213PS.BCST  expc5<>+0(SB), Z2, Z4
+	VFMADD213PS.BCST  expc4<>+0(SB), Z2, Z4
+	VFMADD213PS.BCST  expc3<>+0(SB), Z2, Z4
+	VFMADD213PS.BCST  expc2<>+0(SB), Z2, Z4
+	VFMADD213PS.BCST  expc1<>+0(SB), Z2, Z4
+	VMULPS            Z2, Z4, Z4
+	VFMADD213PS       Z2, Z2, Z4
+	VADDPS.BCST       one<>+0(SB), Z4, Z4
+	VSCALEFPS         Z1, Z4, Z2
+	VMOVAPS.Z         Z2, K3, Z2
+	VMOVUPS           Z2, 128(AX)
+	VADDPS            Z2, Z9, Z9
+	VFMADD231PS       Z6, Z2, Z0
+	VSUBPS            Z8, Z3, Z3
+	VMAXPS.BCST       expmin<>+0(SB), Z3, Z3
+	VMINPS.BCST       expmax<>+0(SB), Z3, Z3
+	VMULPS.BCST       explog2e<>+0(SB), Z3, Z1
+	VRNDSCALEPS       $0x00, Z1, Z1
+	VFNMADD231PS.BCST expln2hi<>+0(SB), Z1, Z3
+	VFNMADD231PS.BCST expln2lo<>+0(SB), Z1, Z3
+	VBROADCASTSS      expc6<>+0(SB), Z2
+	VFMADD213PS.BCST  expc5<>+0(SB), Z3, Z2
+	VFMADD213PS.BCST  expc4<>+0(SB), Z3, Z2
+	VFMADD213PS.BCST  expc3<>+0(SB), Z3, Z2
+	VFMADD213PS.BCST  expc2<>+0(SB), Z3, Z2
+	VFMADD213PS.BCST  expc1<>+0(SB), Z3, Z2
+	VMULPS            Z3, Z2, Z2
+	VFMADD213PS       Z3, Z3, Z2
+	VADDPS.BCST       one<>+0(SB), Z2, Z2
+	VSCALEFPS         Z1, Z2, Z3
+	VMOVAPS.Z         Z3, K4, Z3
+	VMOVUPS           Z3, 192(AX)
+	VADDPS            Z3, Z9, Z9
+	VFMADD231PS       Z7, Z3, Z0
+	VEXTRACTF64X4     $0x01, Z9, Y1
+	VADDPS            Y1, Y9, Y1
+	VEXTRACTF128      $0x01, Y1, X2
+	VADDPS            X2, X1, X2
+	VMOVHLPS          X2, X2, X1
+	VADDPS            X1, X2, X2
+	VMOVSHDUP         X2, X1
+	VADDSS            X1, X2, X2
+	VEXTRACTF64X4     $0x01, Z0, Y1
+	VADDPS            Y1, Y0, Y1
+	VEXTRACTF128      $0x01, Y1, X0
+	VADDPS            X0, X1, X0
+	VMOVHLPS          X0, X0, X1
+	VADDPS            X1, X0, X0
+	VMOVSHDUP         X0, X1
+	VADDSS            X1, X0, X0
+	VMOVSS            one<>+0(SB), X1
+	VDIVSS            X2, X1, X1
+	VMULSS            X1, X0, X0
+	VMOVSS            X0, score+80(FP)
+	VMOVSS            X2, z+84(FP)
 	VZEROUPPER
 	RET
 

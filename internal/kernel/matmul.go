@@ -213,6 +213,27 @@ func dotsBT(c Mat, a []float32, ar, ak int, b Mat, m, n, k int, add bool, scratc
 	}
 }
 
+// TransposeTo sets dst = srcᵀ: dst must be src.Cols × src.Rows and must
+// not overlap src. A product that reads the same transposed operand many
+// times (one b for several MatMulTo calls) transposes it once with this
+// and passes NoTrans.
+func TransposeTo(dst, src Mat) {
+	src.check("src")
+	dst.check("dst")
+	if dst.Rows != src.Cols || dst.Cols != src.Rows {
+		panic(fmt.Sprintf("kernel: TransposeTo: dst %d×%d, src %d×%d", dst.Rows, dst.Cols, src.Rows, src.Cols))
+	}
+	if dst.Stride == src.Rows {
+		transposeTo(dst.Data, src.Data, src.Stride, src.Rows, src.Cols)
+		return
+	}
+	for i := range src.Rows {
+		for j, v := range src.Data[i*src.Stride : i*src.Stride+src.Cols] {
+			dst.Data[j*dst.Stride+i] = v
+		}
+	}
+}
+
 // transposeTo writes the transpose of src (rows × cols, row stride ld)
 // into dst (cols × rows, row stride rows), in 32 × 32 tiles.
 func transposeTo(dst, src []float32, ld, rows, cols int) {

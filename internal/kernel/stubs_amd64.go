@@ -52,6 +52,18 @@ func attnDots3AVX2(q *float32, r *float32, k *float32, v *float32, ld int, da in
 // attnDots4AVX2 computes S and T for 4 modalities of one lane group on AVX2 and FMA.
 func attnDots4AVX2(q *float32, r *float32, k *float32, v *float32, ld int, da int, s *float32, t *float32)
 
+// attend1AVX512 scores one candidate of 1 modalities against one lane group on AVX-512.
+func attend1AVX512(q *float32, r *float32, k *float32, v *float32, ld int, da int, beta *float32, valid uint16, mods uint64, s *float32) (score float32, z float32)
+
+// attend2AVX512 scores one candidate of 2 modalities against one lane group on AVX-512.
+func attend2AVX512(q *float32, r *float32, k *float32, v *float32, ld int, da int, beta *float32, valid uint16, mods uint64, s *float32) (score float32, z float32)
+
+// attend3AVX512 scores one candidate of 3 modalities against one lane group on AVX-512.
+func attend3AVX512(q *float32, r *float32, k *float32, v *float32, ld int, da int, beta *float32, valid uint16, mods uint64, s *float32) (score float32, z float32)
+
+// attend4AVX512 scores one candidate of 4 modalities against one lane group on AVX-512.
+func attend4AVX512(q *float32, r *float32, k *float32, v *float32, ld int, da int, beta *float32, valid uint16, mods uint64, s *float32) (score float32, z float32)
+
 // softmaxAVX512 is the attention softmax on AVX-512.
 func softmaxAVX512(s *float32, t *float32, beta *float32, valid *uint16, m int, groups int, mods uint64) (score float32, z float32)
 

@@ -25,6 +25,19 @@ const attnSig = "func(q, r, k, v *float32, ld, da int, s, t *float32)"
 func attnDots512(nj int) {
 	TEXT(fmt.Sprintf("attnDots%dAVX512", nj), NOSPLIT, attnSig)
 	Doc(fmt.Sprintf("attnDots%dAVX512 computes S and T for %d modalities of one lane group on AVX-512.", nj, nj))
+	S, T := attnProducts512(nj)
+	sp := Load(Param("s"), GP64())
+	tp := Load(Param("t"), GP64())
+	for j := 0; j < nj; j++ {
+		VMOVUPS(S[j], Mem{Base: sp, Disp: 64 * j})
+		VMOVUPS(T[j], Mem{Base: tp, Disp: 64 * j})
+	}
+	ret()
+}
+
+// attnProducts512 emits the products of attnDots512 from the parameters
+// q, r, k, v, ld and da and returns the registers holding S_j and T_j.
+func attnProducts512(nj int) ([]VecVirtual, []VecVirtual) {
 	qp := Load(Param("q"), GP64())
 	rp := Load(Param("r"), GP64())
 	kp := Load(Param("k"), GP64())
@@ -67,21 +80,72 @@ func attnDots512(nj int) {
 
 	Label("one")
 	TESTQ(n, n)
-	JZ(LabelRef("store"))
+	JZ(LabelRef("sum"))
 	step(0)
 
-	Label("store")
-	sp := Load(Param("s"), GP64())
-	tp := Load(Param("t"), GP64())
-	for j := 0; j < nj; j++ {
-		if sets == 2 {
+	Label("sum")
+	if sets == 2 {
+		for j := 0; j < nj; j++ {
 			VADDPS(S[1][j], S[0][j], S[0][j])
 			VADDPS(T[1][j], T[0][j], T[0][j])
 		}
-		VMOVUPS(S[0][j], Mem{Base: sp, Disp: 64 * j})
-		VMOVUPS(T[0][j], Mem{Base: tp, Disp: 64 * j})
 	}
-	ret()
+	return S[0], T[0]
+}
+
+const attendSig = "func(q, r, k, v *float32, ld, da int, beta *float32, valid uint16, mods uint64, s *float32) (score, z float32)"
+
+// attend512 is attnDots512 and softmax512 in one function for a query of
+// one lane group and nj ≤ 4 modalities (the serving shape): S and T stay
+// in registers, the nj exponentials are independent chains, and only the
+// exponentials are stored (into s, for the explanations).
+func attend512(nj int) {
+	TEXT(fmt.Sprintf("attend%dAVX512", nj), NOSPLIT, attendSig)
+	Doc(fmt.Sprintf("attend%dAVX512 scores one candidate of %d modalities against one lane group on AVX-512.", nj, nj))
+	S, T := attnProducts512(nj)
+	bp := Load(Param("beta"), GP64())
+	zb := ZMM()
+	VMOVUPS(Mem{Base: bp}, zb)
+	valid := GP64()
+	MOVWQZX(addr(Param("valid")), valid)
+	mods := Load(Param("mods"), GP64())
+	// km[j]: the valid lanes when modality j is present, else none.
+	km := make([]OpmaskVirtual, nj)
+	mx := ZMM()
+	VBROADCASTSS(cNegMax, mx)
+	for j := 0; j < nj; j++ {
+		t := GP64()
+		MOVQ(mods, t)
+		if j > 0 {
+			SHRQ(U8(j), t)
+		}
+		ANDQ(U8(1), t)
+		NEGQ(t)
+		ANDQ(valid, t)
+		km[j] = K()
+		KMOVW(t.As32(), km[j])
+		VADDPS(zb, S[j], S[j])
+		VMAXPS(S[j], mx, km[j], mx)
+	}
+	xm := hmax512(mx)
+	all := ZMM()
+	VBROADCASTSS(xm, all)
+	zsum, num := ZMM(), ZMM()
+	sp := Load(Param("s"), GP64())
+	for j := 0; j < nj; j++ {
+		VSUBPS(all, S[j], S[j])
+		exp512Core(S[j])
+		VMOVAPS_Z(S[j], km[j], S[j])
+		VMOVUPS(S[j], Mem{Base: sp, Disp: 64 * j})
+		if j == 0 {
+			VMOVAPS(S[0], zsum)
+			VMULPS(T[0], S[0], num)
+		} else {
+			VADDPS(S[j], zsum, zsum)
+			VFMADD231PS(T[j], S[j], num)
+		}
+	}
+	finishSoftmax(hsum512(zsum), hsum512(num))
 }
 
 // attnDots256: the 16 lanes are two YMM halves; S and T are computed in

@@ -38,6 +38,9 @@ func main() {
 	for nj := 1; nj <= 4; nj++ {
 		attnDots256(nj)
 	}
+	for nj := 1; nj <= 4; nj++ {
+		attend512(nj)
+	}
 	softmax512()
 	softmax256()
 	gemm512(4, []int{32, 16})
