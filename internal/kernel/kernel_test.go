@@ -507,3 +507,22 @@ func TestAssemblyConventions(t *testing.T) {
 		t.Fatalf("found %d functions in kernel_amd64.s", funcs)
 	}
 }
+
+// TestAssemblyConstants checks that the exponential's constants in the
+// generated assembly (asm/common.go writes them) are those of exp32.
+func TestAssemblyConstants(t *testing.T) {
+	src, err := os.ReadFile("kernel_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float32{
+		"expmin": expMin, "expmax": expMax, "explog2e": expLog2e, "expln2hi": expLn2Hi, "expln2lo": expLn2Lo,
+		"expc6": expC6, "expc5": expC5, "expc4": expC4, "expc3": expC3, "expc2": expC2, "expc1": expC1, "one": 1,
+	}
+	for name, v := range want {
+		line := fmt.Sprintf("DATA %s<>+0(SB)/4, $0x%08x\n", name, math.Float32bits(v))
+		if !strings.Contains(string(src), line) {
+			t.Errorf("kernel_amd64.s lacks %q", strings.TrimSpace(line))
+		}
+	}
+}

@@ -70,14 +70,14 @@ func softmaxAVX512(s *float32, t *float32, beta *float32, valid *uint16, m int, 
 // softmaxAVX2 is the attention softmax on AVX2 and FMA.
 func softmaxAVX2(s *float32, t *float32, beta *float32, valid *uint16, m int, groups int, mods uint64) (score float32, z float32)
 
-// gemm4AVX512 computes 4 rows of C on AVX-512.
+// gemm4AVX512 computes 4 rows of C with AVX512.
 func gemm4AVX512(a *float32, ar int, ak int, b *float32, ldb int, c *float32, ldc int, k int, n int, add bool)
 
-// gemm1AVX512 computes 1 rows of C on AVX-512.
+// gemm1AVX512 computes 1 rows of C with AVX512.
 func gemm1AVX512(a *float32, ar int, ak int, b *float32, ldb int, c *float32, ldc int, k int, n int, add bool)
 
-// gemm4AVX2 computes 4 rows of C on AVX2 and FMA.
+// gemm4AVX2 computes 4 rows of C with AVX2.
 func gemm4AVX2(a *float32, ar int, ak int, b *float32, ldb int, c *float32, ldc int, k int, n int, add bool)
 
-// gemm1AVX2 computes 1 rows of C on AVX2 and FMA.
+// gemm1AVX2 computes 1 rows of C with AVX2.
 func gemm1AVX2(a *float32, ar int, ak int, b *float32, ldb int, c *float32, ldc int, k int, n int, add bool)

@@ -116,50 +116,40 @@ func gemmBlock(g gemmRegs, rows, nv int, name string, zero func(int) []VecVirtua
 	gemmStore(g, acc, width, name, newVec, loadC, storeC)
 }
 
-// gemm512 emits gemm<rows>AVX512 with column blocks of the given widths
-// (multiples of 16) and a masked block for the last n mod 16 columns.
-func gemm512(rows int, widths []int) {
-	TEXT(fmt.Sprintf("gemm%dAVX512", rows), NOSPLIT, gemmSig)
-	Doc(fmt.Sprintf("gemm%dAVX512 computes %d rows of C on AVX-512.", rows, rows))
-	g := gemmSetup(rows)
-	load := func(m Mem, z VecVirtual) { VMOVUPS(m, z) }
-	store := func(z VecVirtual, m Mem) { VMOVUPS(z, m) }
-	bcast := func(m Mem, z VecVirtual) { VBROADCASTSS(m, z) }
-	for wi, w := range widths {
-		name := fmt.Sprintf("w%d", w)
-		next := "tail"
-		if wi+1 < len(widths) {
-			next = fmt.Sprintf("w%d", widths[wi+1])
-		}
-		Label(name)
-		CMPQ(g.n, U32(w))
-		JL(LabelRef(next))
-		gemmBlock(g, rows, w/16, name, zero512, load, func() VecVirtual { return ZMM() }, bcast, 64, load, store)
-		ADDQ(U32(4*w), g.bp)
-		ADDQ(U32(4*w), g.cp)
-		SUBQ(U32(w), g.n)
-		JMP(LabelRef(name))
-	}
-	Label("tail")
-	TESTQ(g.n, g.n)
-	JZ(LabelRef("done"))
-	k := mask16(g.n)
-	mload := func(m Mem, z VecVirtual) { VMOVUPS_Z(m, k, z) }
-	mstore := func(z VecVirtual, m Mem) { VMOVUPS(z, k, m) }
-	gemmBlock(g, rows, 1, "mask", zero512, mload, func() VecVirtual { return ZMM() }, bcast, 64, mload, mstore)
-	Label("done")
-	ret()
+// gemmISA is what the two instruction sets' micro-kernels differ in.
+type gemmISA struct {
+	name  string // "AVX512" or "AVX2"
+	lanes int    // float32 per vector
+	vec   func() VecVirtual
+	zero  func(int) []VecVirtual
+	// masked returns the masked load and store of the last n mod lanes
+	// columns.
+	masked func(n GPVirtual) (func(Mem, VecVirtual), func(VecVirtual, Mem))
 }
 
-// gemm256 emits gemm<rows>AVX2 with column blocks of the given widths
-// (multiples of 8) and a masked block for the last n mod 8 columns.
-func gemm256(rows int, widths []int) {
-	TEXT(fmt.Sprintf("gemm%dAVX2", rows), NOSPLIT, gemmSig)
-	Doc(fmt.Sprintf("gemm%dAVX2 computes %d rows of C on AVX2 and FMA.", rows, rows))
+var (
+	gemmAVX512 = gemmISA{name: "AVX512", lanes: 16, vec: func() VecVirtual { return ZMM() }, zero: zero512,
+		masked: func(n GPVirtual) (func(Mem, VecVirtual), func(VecVirtual, Mem)) {
+			k := mask16(n)
+			return func(m Mem, z VecVirtual) { VMOVUPS_Z(m, k, z) }, func(z VecVirtual, m Mem) { VMOVUPS(z, k, m) }
+		}}
+	gemmAVX2 = gemmISA{name: "AVX2", lanes: 8, vec: func() VecVirtual { return YMM() }, zero: zero256,
+		masked: func(n GPVirtual) (func(Mem, VecVirtual), func(VecVirtual, Mem)) {
+			mk := tailMask256(n)
+			return func(m Mem, y VecVirtual) { VMASKMOVPS(m, mk, y) }, func(y VecVirtual, m Mem) { VMASKMOVPS(y, mk, m) }
+		}}
+)
+
+// gemm emits gemm<rows><isa> with column blocks of the given widths
+// (multiples of the vector width) and a masked block for the last columns.
+func gemm(isa gemmISA, rows int, widths []int) {
+	TEXT(fmt.Sprintf("gemm%d%s", rows, isa.name), NOSPLIT, gemmSig)
+	Doc(fmt.Sprintf("gemm%d%s computes %d rows of C with %s.", rows, isa.name, rows, isa.name))
 	g := gemmSetup(rows)
-	load := func(m Mem, y VecVirtual) { VMOVUPS(m, y) }
-	store := func(y VecVirtual, m Mem) { VMOVUPS(y, m) }
-	bcast := func(m Mem, y VecVirtual) { VBROADCASTSS(m, y) }
+	vb := 4 * isa.lanes
+	load := func(m Mem, v VecVirtual) { VMOVUPS(m, v) }
+	store := func(v VecVirtual, m Mem) { VMOVUPS(v, m) }
+	bcast := func(m Mem, v VecVirtual) { VBROADCASTSS(m, v) }
 	for wi, w := range widths {
 		name := fmt.Sprintf("w%d", w)
 		next := "tail"
@@ -169,7 +159,7 @@ func gemm256(rows int, widths []int) {
 		Label(name)
 		CMPQ(g.n, U32(w))
 		JL(LabelRef(next))
-		gemmBlock(g, rows, w/8, name, zero256, load, func() VecVirtual { return YMM() }, bcast, 32, load, store)
+		gemmBlock(g, rows, w/isa.lanes, name, isa.zero, load, isa.vec, bcast, vb, load, store)
 		ADDQ(U32(4*w), g.bp)
 		ADDQ(U32(4*w), g.cp)
 		SUBQ(U32(w), g.n)
@@ -178,10 +168,8 @@ func gemm256(rows int, widths []int) {
 	Label("tail")
 	TESTQ(g.n, g.n)
 	JZ(LabelRef("done"))
-	mk := tailMask256(g.n)
-	mload := func(m Mem, y VecVirtual) { VMASKMOVPS(m, mk, y) }
-	mstore := func(y VecVirtual, m Mem) { VMASKMOVPS(y, mk, m) }
-	gemmBlock(g, rows, 1, "mask", zero256, mload, func() VecVirtual { return YMM() }, bcast, 32, mload, mstore)
+	mload, mstore := isa.masked(g.n)
+	gemmBlock(g, rows, 1, "mask", isa.zero, mload, isa.vec, bcast, vb, mload, mstore)
 	Label("done")
 	ret()
 }

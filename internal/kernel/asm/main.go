@@ -43,10 +43,10 @@ func main() {
 	}
 	softmax512()
 	softmax256()
-	gemm512(4, []int{32, 16})
-	gemm512(1, []int{128, 16})
-	gemm256(4, []int{16, 8})
-	gemm256(1, []int{64, 8})
+	gemm(gemmAVX512, 4, []int{32, 16})
+	gemm(gemmAVX512, 1, []int{128, 16})
+	gemm(gemmAVX2, 4, []int{16, 8})
+	gemm(gemmAVX2, 1, []int{64, 8})
 
 	Generate()
 }
