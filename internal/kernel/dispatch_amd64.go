@@ -64,36 +64,20 @@ func expTo(dst, x []float32) {
 	}
 }
 
+// attnDotsAsm holds the assembly products for 1…4 modalities per level.
+var attnDotsAsm = [...][4]func(q, r, k, v *float32, ld, da int, s, t *float32){
+	AVX2:   {attnDots1AVX2, attnDots2AVX2, attnDots3AVX2, attnDots4AVX2},
+	AVX512: {attnDots1AVX512, attnDots2AVX512, attnDots3AVX512, attnDots4AVX512},
+}
+
 // attnDots needs q and r of Lanes·da, s and t of Lanes·nj, and k and v of
-// (nj−1)·ld + da elements.
+// (nj−1)·ld + da elements; 1 ≤ nj ≤ 4.
 func attnDots(nj int, q, r, k, v []float32, ld, da int, s, t []float32) {
-	qp, rp, kp, vp, sp, tp := &q[0], &r[0], &k[0], &v[0], &s[0], &t[0]
-	switch level {
-	case AVX512:
-		switch nj {
-		case 1:
-			attnDots1AVX512(qp, rp, kp, vp, ld, da, sp, tp)
-		case 2:
-			attnDots2AVX512(qp, rp, kp, vp, ld, da, sp, tp)
-		case 3:
-			attnDots3AVX512(qp, rp, kp, vp, ld, da, sp, tp)
-		default:
-			attnDots4AVX512(qp, rp, kp, vp, ld, da, sp, tp)
-		}
-	case AVX2:
-		switch nj {
-		case 1:
-			attnDots1AVX2(qp, rp, kp, vp, ld, da, sp, tp)
-		case 2:
-			attnDots2AVX2(qp, rp, kp, vp, ld, da, sp, tp)
-		case 3:
-			attnDots3AVX2(qp, rp, kp, vp, ld, da, sp, tp)
-		default:
-			attnDots4AVX2(qp, rp, kp, vp, ld, da, sp, tp)
-		}
-	default:
+	if level == Go {
 		attnDotsGo(nj, q, r, k, v, ld, da, s, t)
+		return
 	}
+	attnDotsAsm[level][nj-1](&q[0], &r[0], &k[0], &v[0], ld, da, &s[0], &t[0])
 }
 
 // softmax needs s and t of groups·m·Lanes, beta of groups·Lanes and valid
@@ -126,6 +110,11 @@ func gemm(rows int, a []float32, ar, ak int, b []float32, ldb int, c []float32, 
 	}
 }
 
+// attendAsm holds the fused AVX-512 kernels for 1…4 modalities.
+var attendAsm = [4]func(q, r, k, v *float32, ld, da int, beta *float32, valid uint16, mods uint64, s *float32) (score, z float32){
+	attend1AVX512, attend2AVX512, attend3AVX512, attend4AVX512,
+}
+
 // attendGroup runs the fused AVX-512 kernel for a query of one lane group
 // and m ≤ 4 modalities (products and softmax in registers); ok is false
 // at the other levels, whose callers run attnDots and softmax. It needs
@@ -134,16 +123,6 @@ func attendGroup(m int, q, r, k, v []float32, ld, da int, beta []float32, valid 
 	if level != AVX512 {
 		return 0, 0, false
 	}
-	qp, rp, kp, vp, bp, sp := &q[0], &r[0], &k[0], &v[0], &beta[0], &s[0]
-	switch m {
-	case 1:
-		score, z = attend1AVX512(qp, rp, kp, vp, ld, da, bp, valid, mods, sp)
-	case 2:
-		score, z = attend2AVX512(qp, rp, kp, vp, ld, da, bp, valid, mods, sp)
-	case 3:
-		score, z = attend3AVX512(qp, rp, kp, vp, ld, da, bp, valid, mods, sp)
-	default:
-		score, z = attend4AVX512(qp, rp, kp, vp, ld, da, bp, valid, mods, sp)
-	}
+	score, z = attendAsm[m-1](&q[0], &r[0], &k[0], &v[0], ld, da, &beta[0], valid, mods, &s[0])
 	return score, z, true
 }
