@@ -25,7 +25,8 @@
 // with VZEROUPPER and uses no legacy SSE instruction, so the Go code
 // around it never pays for dirty upper register halves; assembly functions
 // are not preempted asynchronously, and the matrix product returns to Go
-// after every tile so a long product stays preemptible between tiles.
+// after every block of 4 rows of a column panel (at most 4 × 49,152
+// multiply-adds), so a long product stays preemptible between blocks.
 //
 // The tests (kernel_test.go) run every kernel on every level the CPU has
 // and compare it with its twin and a float64 reference on lengths 0, 1, 7,
