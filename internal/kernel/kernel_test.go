@@ -526,3 +526,26 @@ func TestAssemblyConstants(t *testing.T) {
 		}
 	}
 }
+
+// TestTransposeTo checks both layouts of the destination: contiguous rows
+// (the tiled path) and padded rows, on shapes around the 32 × 32 tiles.
+func TestTransposeTo(t *testing.T) {
+	for _, shape := range [][2]int{{1, 1}, {1, 40}, {37, 70}, {64, 32}} {
+		rows, cols := shape[0], shape[1]
+		src := Mat{rows, cols, cols + 2, make([]float32, rows*(cols+2))}
+		for i := range src.Data {
+			src.Data[i] = float32(i)
+		}
+		for _, pad := range []int{0, 3} {
+			dst := Mat{cols, rows, rows + pad, make([]float32, cols*(rows+pad))}
+			TransposeTo(dst, src)
+			for r := range rows {
+				for c := range cols {
+					if got, want := dst.Data[c*dst.Stride+r], src.Data[r*src.Stride+c]; got != want {
+						t.Fatalf("%dx%d pad %d: [%d,%d] = %v, want %v", rows, cols, pad, c, r, got, want)
+					}
+				}
+			}
+		}
+	}
+}
