@@ -44,10 +44,7 @@ func (e *SeqEncoder) QueryTo(dst []float32, recent [][]float32) {
 		if r == nil {
 			continue
 		}
-		g := e.Gates[k*e.Dim : (k+1)*e.Dim]
-		for i := range dst {
-			dst[i] += g[i] * r[i]
-		}
+		kernel.AddMul(dst, e.Gates[k*e.Dim:(k+1)*e.Dim], r)
 	}
 }
 

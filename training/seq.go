@@ -178,10 +178,7 @@ func (s *SeqModel) query(h []float32, hist []Event, sc *seqScratch) {
 	sc.items = recentItems(sc.items, hist, s.Window)
 	n := len(sc.items)
 	for k, it := range sc.items {
-		g, e := s.Gate.Row(k), s.In.Row(int(it))
-		for i := range h {
-			h[i] += g[i] * e[i]
-		}
+		kernel.AddMul(h, s.Gate.Row(k), s.In.Row(int(it)))
 	}
 	sc.n = n
 	if s.Wq == nil || n == 0 {

@@ -42,6 +42,17 @@ func axpy(dst []float32, a float32, x []float32) {
 	}
 }
 
+func addMul(dst, x, y []float32) {
+	switch level {
+	case AVX512:
+		addMulAVX512(dst, x, y)
+	case AVX2:
+		addMulAVX2(dst, x, y)
+	default:
+		addMulGo(dst, x, y)
+	}
+}
+
 func axpy64(dst []float64, a float64, x []float32) {
 	switch level {
 	case AVX512:

@@ -11,6 +11,8 @@ func dot(x, y []float32) float32 { return dotGo(x, y) }
 
 func axpy(dst []float32, a float32, x []float32) { axpyGo(dst, a, x) }
 
+func addMul(dst, x, y []float32) { addMulGo(dst, x, y) }
+
 func axpy64(dst []float64, a float64, x []float32) { axpy64Go(dst, a, x) }
 
 func expTo(dst, x []float32) { expGo(dst, x) }

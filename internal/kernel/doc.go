@@ -1,6 +1,6 @@
 // Package kernel holds the project's numeric kernels on float32 vectors
-// and matrices: the dot product, the scaled adds (Axpy, and Axpy64 and
-// AddOuter64 into float64 accumulators), the exponential, the matrix
+// and matrices: the dot product, the scaled adds (Axpy, the element-wise
+// AddMul, and Axpy64 and AddOuter64 into float64 accumulators), the exponential, the matrix
 // products (MatMulTo and its vector forms) and the cross-modal attention
 // kernel with its softmax (Attention). ranking's serving pass, training's
 // passes and recommend/retrieval's distances all call these; none keeps a

@@ -40,6 +40,14 @@ func axpyGo(dst []float32, a float32, x []float32) {
 	}
 }
 
+// addMulGo sets dst[i] += x[i]·y[i] for i < len(x).
+func addMulGo(dst, x, y []float32) {
+	dst, y = dst[:len(x)], y[:len(x)]
+	for i, v := range x {
+		dst[i] += v * y[i]
+	}
+}
+
 // axpy64Go sets dst[i] += a·float64(x[i]) for i < len(x).
 func axpy64Go(dst []float64, a float64, x []float32) {
 	dst = dst[:len(x)]

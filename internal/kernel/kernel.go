@@ -19,6 +19,15 @@ func Axpy(dst []float32, a float32, x []float32) {
 	axpy(dst, a, x)
 }
 
+// AddMul sets dst[i] += x[i]·y[i] for i < len(x): an element-wise product
+// added to dst (gated pooling). It panics if dst or y is shorter than x.
+func AddMul(dst, x, y []float32) {
+	if len(dst) < len(x) || len(y) < len(x) {
+		panic("kernel: AddMul: dst or y shorter than x")
+	}
+	addMul(dst, x, y)
+}
+
 // Axpy64 sets dst[i] += a·float64(x[i]) for i < len(x): a float32 vector
 // added, scaled, to a float64 accumulator (gradient sums). When a is a
 // float32 value every product is exact, so the result is the same on every

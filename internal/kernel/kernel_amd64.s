@@ -463,6 +463,113 @@ done:
 	VZEROUPPER
 	RET
 
+// func addMulAVX512(dst []float32, x []float32, y []float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·addMulAVX512(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ y_base+48(FP), DX
+	MOVQ x_len+32(FP), BX
+
+loop32:
+	CMPQ        BX, $0x20
+	JL          loop16
+	VMOVUPS     (CX), Z0
+	VMOVUPS     (AX), Z1
+	VFMADD231PS (DX), Z0, Z1
+	VMOVUPS     Z1, (AX)
+	VMOVUPS     64(CX), Z0
+	VMOVUPS     64(AX), Z1
+	VFMADD231PS 64(DX), Z0, Z1
+	VMOVUPS     Z1, 64(AX)
+	ADDQ        $0x00000080, CX
+	ADDQ        $0x00000080, DX
+	ADDQ        $0x00000080, AX
+	SUBQ        $0x20, BX
+	JMP         loop32
+
+loop16:
+	CMPQ        BX, $0x10
+	JL          tail
+	VMOVUPS     (CX), Z0
+	VMOVUPS     (AX), Z1
+	VFMADD231PS (DX), Z0, Z1
+	VMOVUPS     Z1, (AX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, AX
+	SUBQ        $0x10, BX
+
+tail:
+	TESTQ       BX, BX
+	JZ          done
+	MOVL        $0x0000ffff, SI
+	BZHIL       BX, SI, SI
+	KMOVW       SI, K1
+	VMOVUPS.Z   (CX), K1, Z0
+	VMOVUPS.Z   (DX), K1, Z1
+	VMOVUPS.Z   (AX), K1, Z2
+	VFMADD231PS Z1, Z0, Z2
+	VMOVUPS     Z2, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func addMulAVX2(dst []float32, x []float32, y []float32)
+// Requires: AVX, FMA3
+TEXT ·addMulAVX2(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), AX
+	MOVQ x_base+24(FP), CX
+	MOVQ y_base+48(FP), DX
+	MOVQ x_len+32(FP), BX
+
+loop16:
+	CMPQ        BX, $0x10
+	JL          loop8
+	VMOVUPS     (CX), Y0
+	VMOVUPS     (AX), Y1
+	VFMADD231PS (DX), Y0, Y1
+	VMOVUPS     Y1, (AX)
+	VMOVUPS     32(CX), Y0
+	VMOVUPS     32(AX), Y1
+	VFMADD231PS 32(DX), Y0, Y1
+	VMOVUPS     Y1, 32(AX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, AX
+	SUBQ        $0x10, BX
+	JMP         loop16
+
+loop8:
+	CMPQ        BX, $0x08
+	JL          tail
+	VMOVUPS     (CX), Y0
+	VMOVUPS     (AX), Y1
+	VFMADD231PS (DX), Y0, Y1
+	VMOVUPS     Y1, (AX)
+	ADDQ        $0x20, CX
+	ADDQ        $0x20, DX
+	ADDQ        $0x20, AX
+	SUBQ        $0x08, BX
+
+tail:
+	TESTQ       BX, BX
+	JZ          done
+	VMOVSS      (CX), X0
+	VMOVSS      (AX), X1
+	VFMADD231SS (DX), X0, X1
+	VMOVSS      X1, (AX)
+	ADDQ        $0x04, CX
+	ADDQ        $0x04, DX
+	ADDQ        $0x04, AX
+	DECQ        BX
+	JMP         tail
+
+done:
+	VZEROUPPER
+	RET
+
 // func axpy64AVX2(dst []float64, a float64, x []float32)
 // Requires: AVX, FMA3
 TEXT ·axpy64AVX2(SB), NOSPLIT, $0-56

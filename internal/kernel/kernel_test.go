@@ -86,6 +86,28 @@ func TestAxpy(t *testing.T) {
 	})
 }
 
+func TestAddMul(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(17, 18))
+		for _, n := range lengths {
+			x, y, d := randVec(rng, n), randVec(rng, n+1), randVec(rng, n+3)
+			got := append([]float32(nil), d...)
+			AddMul(got, x, y)
+			for i := range n {
+				want := float64(d[i]) + float64(x[i])*float64(y[i])
+				if math.Abs(float64(got[i])-want) > 1e-6*(1+math.Abs(want)) {
+					t.Fatalf("n=%d: AddMul[%d] = %v, want %v", n, i, got[i], want)
+				}
+			}
+			for i := n; i < n+3; i++ {
+				if got[i] != d[i] {
+					t.Fatalf("n=%d: AddMul wrote past len(x) at %d", n, i)
+				}
+			}
+		}
+	})
+}
+
 // TestAxpy64 checks that adding a float32 vector scaled by a float32
 // value into float64 gives the same bits on every level (the products are
 // exact in float64).

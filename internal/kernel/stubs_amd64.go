@@ -19,6 +19,12 @@ func axpyAVX2(dst []float32, a float32, x []float32)
 // axpy64AVX512 is Axpy64 on AVX-512; len(dst) ≥ len(x).
 func axpy64AVX512(dst []float64, a float64, x []float32)
 
+// addMulAVX512 is AddMul on AVX-512; len(dst), len(y) ≥ len(x).
+func addMulAVX512(dst []float32, x []float32, y []float32)
+
+// addMulAVX2 is AddMul on AVX2 and FMA; len(dst), len(y) ≥ len(x).
+func addMulAVX2(dst []float32, x []float32, y []float32)
+
 // axpy64AVX2 is Axpy64 on AVX2 and FMA; len(dst) ≥ len(x).
 func axpy64AVX2(dst []float64, a float64, x []float32)
 

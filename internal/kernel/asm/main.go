@@ -29,6 +29,8 @@ func main() {
 	axpy512()
 	axpy256()
 	axpy64x512()
+	addMul512()
+	addMul256()
 	axpy64x256()
 	expTo512()
 	expTo256()

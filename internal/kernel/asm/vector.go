@@ -420,3 +420,114 @@ func expTo256() {
 	Label("done")
 	ret()
 }
+
+// addMul512: dst += x ⊙ y, 32 elements a step, then 16, then a masked
+// tail.
+func addMul512() {
+	TEXT("addMulAVX512", NOSPLIT, "func(dst, x, y []float32)")
+	Doc("addMulAVX512 is AddMul on AVX-512; len(dst), len(y) ≥ len(x).")
+	dp := Load(Param("dst").Base(), GP64())
+	xp := Load(Param("x").Base(), GP64())
+	yp := Load(Param("y").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+
+	Label("loop32")
+	CMPQ(n, U8(32))
+	JL(LabelRef("loop16"))
+	for i := 0; i < 2; i++ {
+		z := ZMM()
+		VMOVUPS(Mem{Base: xp, Disp: 64 * i}, z)
+		d := ZMM()
+		VMOVUPS(Mem{Base: dp, Disp: 64 * i}, d)
+		VFMADD231PS(Mem{Base: yp, Disp: 64 * i}, z, d)
+		VMOVUPS(d, Mem{Base: dp, Disp: 64 * i})
+	}
+	ADDQ(U32(128), xp)
+	ADDQ(U32(128), yp)
+	ADDQ(U32(128), dp)
+	SUBQ(U8(32), n)
+	JMP(LabelRef("loop32"))
+
+	Label("loop16")
+	CMPQ(n, U8(16))
+	JL(LabelRef("tail"))
+	z, d := ZMM(), ZMM()
+	VMOVUPS(Mem{Base: xp}, z)
+	VMOVUPS(Mem{Base: dp}, d)
+	VFMADD231PS(Mem{Base: yp}, z, d)
+	VMOVUPS(d, Mem{Base: dp})
+	ADDQ(U8(64), xp)
+	ADDQ(U8(64), yp)
+	ADDQ(U8(64), dp)
+	SUBQ(U8(16), n)
+
+	Label("tail")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	k := mask16(n)
+	x, y, t := ZMM(), ZMM(), ZMM()
+	VMOVUPS_Z(Mem{Base: xp}, k, x)
+	VMOVUPS_Z(Mem{Base: yp}, k, y)
+	VMOVUPS_Z(Mem{Base: dp}, k, t)
+	VFMADD231PS(y, x, t)
+	VMOVUPS(t, k, Mem{Base: dp})
+
+	Label("done")
+	ret()
+}
+
+// addMul256: dst += x ⊙ y, 16 elements a step, then 8, then a scalar tail.
+func addMul256() {
+	TEXT("addMulAVX2", NOSPLIT, "func(dst, x, y []float32)")
+	Doc("addMulAVX2 is AddMul on AVX2 and FMA; len(dst), len(y) ≥ len(x).")
+	dp := Load(Param("dst").Base(), GP64())
+	xp := Load(Param("x").Base(), GP64())
+	yp := Load(Param("y").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+
+	Label("loop16")
+	CMPQ(n, U8(16))
+	JL(LabelRef("loop8"))
+	for i := 0; i < 2; i++ {
+		z, d := YMM(), YMM()
+		VMOVUPS(Mem{Base: xp, Disp: 32 * i}, z)
+		VMOVUPS(Mem{Base: dp, Disp: 32 * i}, d)
+		VFMADD231PS(Mem{Base: yp, Disp: 32 * i}, z, d)
+		VMOVUPS(d, Mem{Base: dp, Disp: 32 * i})
+	}
+	ADDQ(U8(64), xp)
+	ADDQ(U8(64), yp)
+	ADDQ(U8(64), dp)
+	SUBQ(U8(16), n)
+	JMP(LabelRef("loop16"))
+
+	Label("loop8")
+	CMPQ(n, U8(8))
+	JL(LabelRef("tail"))
+	z, d := YMM(), YMM()
+	VMOVUPS(Mem{Base: xp}, z)
+	VMOVUPS(Mem{Base: dp}, d)
+	VFMADD231PS(Mem{Base: yp}, z, d)
+	VMOVUPS(d, Mem{Base: dp})
+	ADDQ(U8(32), xp)
+	ADDQ(U8(32), yp)
+	ADDQ(U8(32), dp)
+	SUBQ(U8(8), n)
+
+	Label("tail")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	t, u := XMM(), XMM()
+	VMOVSS(Mem{Base: xp}, t)
+	VMOVSS(Mem{Base: dp}, u)
+	VFMADD231SS(Mem{Base: yp}, t, u)
+	VMOVSS(u, Mem{Base: dp})
+	ADDQ(U8(4), xp)
+	ADDQ(U8(4), yp)
+	ADDQ(U8(4), dp)
+	DECQ(n)
+	JMP(LabelRef("tail"))
+
+	Label("done")
+	ret()
+}
