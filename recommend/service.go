@@ -14,6 +14,7 @@ import (
 
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/ranking"
 	"github.com/fusionrank/fusionrank/recommend/retrieval"
 )
@@ -531,7 +532,7 @@ func (s *Service) scoreFallback(rc *reqctx, cands []cand, feats []float32, expla
 				return 0
 			}
 			if iv := b.Vector(c.slot); iv != nil && len(iv) == len(v) {
-				x := w * float64(dot32(iv, v))
+				x := w * float64(kernel.Dot(iv, v))
 				c.score += x
 				contrib[mod] += math.Max(x, 0)
 				return x
@@ -549,7 +550,7 @@ func (s *Service) scoreFallback(rc *reqctx, cands []cand, feats []float32, expla
 					if iv := b.Vector(c.slot); iv != nil {
 						for k, w := range rc.parts.Words {
 							if len(w) == len(iv) && k < len(rc.parts.WordIDs) {
-								tokens = append(tokens, fusionrank.TokenWeight{Token: "word:" + rc.parts.WordIDs[k], Weight: math.Max(float64(dot32(iv, w))/norm32(w), 0)})
+								tokens = append(tokens, fusionrank.TokenWeight{Token: "word:" + rc.parts.WordIDs[k], Weight: math.Max(float64(kernel.Dot(iv, w))/norm32(w), 0)})
 							}
 						}
 					}
@@ -592,14 +593,6 @@ func (s *Service) scoreFallback(rc *reqctx, cands []cand, feats []float32, expla
 			c.expl = e
 		}
 	}
-}
-
-func dot32(a, b []float32) float32 {
-	var s float32
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
 }
 
 func norm32(v []float32) float64 {

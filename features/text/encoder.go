@@ -3,6 +3,8 @@ package text
 import (
 	"fmt"
 	"math"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 // Encoder turns text into vectors with a fixed vocabulary of word vectors.
@@ -99,12 +101,12 @@ func (e *Encoder) EncodeTo(dst []float32, texts ...string) (known, unknown int) 
 					sub = make([]float32, e.dim)
 				}
 				e.subwordTo(sub, lower(buf[:0], tok))
-				axpy(dst, 1, sub)
+				kernel.Axpy(dst, 1, sub)
 				known++
 				continue
 			}
 			known++
-			axpy(dst, e.weights[i], e.vec(int(i)))
+			kernel.Axpy(dst, e.weights[i], e.vec(int(i)))
 		}
 	}
 	if known > 0 {
@@ -212,14 +214,6 @@ func lower(buf []byte, tok string) string {
 		return tok
 	}
 	return string(appendLower(buf, tok))
-}
-
-// axpy computes dst += a·x.
-func axpy(dst []float32, a float32, x []float32) {
-	x = x[:len(dst)]
-	for i, v := range x {
-		dst[i] += a * v
-	}
 }
 
 // normalize scales v to unit L2 norm in place; a zero vector stays zero. The
