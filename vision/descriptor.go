@@ -58,7 +58,6 @@ type Descriptor struct {
 type descWork struct {
 	rs  resampler
 	img *Planar
-	gx  []float32
 }
 
 // NewDescriptor returns the descriptor with the given part weights (zero
@@ -121,8 +120,7 @@ func (d *Descriptor) fromLab(dst []float32, ws *descWork) {
 	edges := dst[layoutDim+histDim:]
 	colourLayout(layout, p)
 	colourHistograms(hist, p)
-	ws.gx = grow(ws.gx, 2*p.W*p.H)
-	edgeHistograms(edges, p, ws.gx)
+	edgeHistograms(edges, p)
 	scaleUnit(layout, d.w[0])
 	scaleUnit(hist, d.w[1])
 	scaleUnit(edges, d.w[2])
@@ -235,8 +233,8 @@ func colourHistograms(dst []float32, p *Planar) {
 // magnitude (central differences, orientation split linearly between the
 // two nearest bins). The whole group is divided by the image's total
 // magnitude (plus a small floor, so flat images stay near zero) and
-// square-rooted. g is scratch of 2·W·H floats.
-func edgeHistograms(dst []float32, p *Planar, g []float32) {
+// square-rooted.
+func edgeHistograms(dst []float32, p *Planar) {
 	w, h := p.W, p.H
 	l := p.Pix[:w*h]
 	cw, ch := w/edgeGrid, h/edgeGrid
@@ -272,7 +270,6 @@ func edgeHistograms(dst []float32, p *Planar, g []float32) {
 			whole[k1] += m * f
 		}
 	}
-	_ = g
 	// The floor: one L* unit of gradient per pixel on average.
 	inv := 1 / (2*total + float32(w*h))
 	for k, v := range dst {

@@ -24,6 +24,7 @@ type Encoder struct {
 	f       folded
 	version string
 	pool    sync.Pool // *inferWork for one image
+	hidden  sync.Pool // *[]float32 of TextHidden, the text tower's scratch
 }
 
 // newEncoder wraps trained parameters (which it keeps: the caller must not
@@ -32,6 +33,7 @@ func newEncoder(p *params) *Encoder {
 	e := &Encoder{cfg: p.cfg, p: p, f: foldBN(p)}
 	e.version = "cnn-" + p.digest()[:12]
 	e.pool.New = func() any { return newInferWork(e.cfg, e.p.layers, 1) }
+	e.hidden.New = func() any { h := make([]float32, e.cfg.TextHidden); return &h }
 	return e
 }
 
@@ -95,7 +97,8 @@ func (e *Encoder) TextDim() int { return e.cfg.TextDim }
 // whose pooled word vector is x (len TextDim(); the feature store's text
 // encoder writes it): t = W2·relu(W1·x + b1) + b2, scaled to unit length.
 // A photo and a text that belong together score a high dot product. It
-// panics without a text tower or on wrong lengths.
+// does not allocate in steady state, and panics without a text tower or on
+// wrong lengths.
 func (e *Encoder) EncodeTextTo(dst, x []float32) {
 	if e.cfg.TextDim == 0 {
 		panic("vision: EncodeTextTo: the encoder has no text tower")
@@ -103,8 +106,9 @@ func (e *Encoder) EncodeTextTo(dst, x []float32) {
 	if len(dst) != e.cfg.Dim || len(x) != e.cfg.TextDim {
 		panic(fmt.Sprintf("vision: EncodeTextTo: len(dst) = %d, len(x) = %d, want %d and %d", len(dst), len(x), e.cfg.Dim, e.cfg.TextDim))
 	}
-	h := make([]float32, e.cfg.TextHidden)
-	textForward(dst, h, e.p, x)
+	h := e.hidden.Get().(*[]float32)
+	textForward(dst, *h, e.p, x)
+	e.hidden.Put(h)
 }
 
 // textForward computes the text tower for one input x into t (unit) with

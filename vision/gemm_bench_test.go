@@ -1,10 +1,10 @@
 package vision
 
 import (
-	"runtime"
-	"time"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"time"
 )
 
 // BenchmarkConvGemm times the three products of one training step of the

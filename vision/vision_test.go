@@ -403,6 +403,9 @@ func TestEncoderFile(t *testing.T) {
 	if a := testing.AllocsPerRun(5, func() { r.EncodeTo(b, img) }); a > 0 {
 		t.Errorf("EncodeTo allocates %v times per call", a)
 	}
+	if a := testing.AllocsPerRun(5, func() { r.EncodeTextTo(b, d.Texts[0][0]) }); a > 0 {
+		t.Errorf("EncodeTextTo allocates %v times per call", a)
+	}
 	// Corrupt files: a truncated file, a changed config, a wrong shape.
 	corrupt := map[string][]byte{
 		"truncated": good[:len(good)-5],

@@ -146,15 +146,7 @@ func (m *DescriptorModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 		return true
 	}
 	m.desc.EncodeTo(v, q.Photo)
-	nn := dst[0]
-	for c := range nn {
-		nn[c] = -2 // below every cosine: a product without training photos ranks last
-	}
-	for i, tv := range m.train {
-		if s := dot(v, tv); s > nn[m.label[i]] {
-			nn[m.label[i]] = s
-		}
-	}
+	nearest(dst[0], v, m.train, m.label)
 	scoreAll(dst[1], v, m.centroid)
 	scoreAll(dst[2], v, m.both)
 	scoreAll(dst[3], v, m.iconic)

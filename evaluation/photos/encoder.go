@@ -22,7 +22,8 @@ import (
 // headline: training pulled it towards the product's shopper photos, its
 // web-shop photo and its texts), and, as extra rows, by that vector plus
 // the encodings of its web-shop photo and description (unit vectors
-// summed), by each of those alone, and by the mean of its training photos.
+// summed), by each of those alone, by the mean of its training photos and
+// by its nearest training photo.
 // For words a product is known by its photos only: its web-shop photo and
 // the mean of its training photos (the headline), and each alone.
 type EncoderModel struct {
@@ -39,6 +40,9 @@ type EncoderModel struct {
 	seconds float64
 	// Per product, unit vectors (nil rows when the part is missing).
 	learned, iconic, desc, centroid, all, photos [][]float32
+	// Every training photo's encoding and product.
+	train [][]float32
+	label []int
 }
 
 // Version returns the encoder's version.
@@ -61,7 +65,7 @@ func (m *EncoderModel) Variants(t Task) []string {
 	if t == TaskWords {
 		return []string{"web-shop photo + shopper photos (mean)", "web-shop photo", "shopper photos (mean)"}
 	}
-	return []string{"learned product vector", "learned vector + web-shop photo + description", "web-shop photo", "description", "shopper photos (mean)"}
+	return []string{"learned product vector", "learned vector + web-shop photo + description", "web-shop photo", "description", "shopper photos (mean)", "nearest shopper photo"}
 }
 
 // Fit reads or trains the encoder and encodes every product's parts.
@@ -116,8 +120,10 @@ func (m *EncoderModel) Fit(ctx context.Context, d *Data) error {
 	for c := range m.k {
 		m.centroid[c] = make([]float32, dim)
 	}
+	m.train, m.label = train, make([]int, len(train))
 	for i, v := range train {
-		addTo(m.centroid[d.Train[i].Product], v)
+		m.label[i] = d.Train[i].Product
+		addTo(m.centroid[m.label[i]], v)
 	}
 	m.learned = make([][]float32, m.k)
 	m.desc = make([][]float32, m.k)
@@ -226,5 +232,6 @@ func (m *EncoderModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 	scoreAll(dst[2], v, m.iconic)
 	scoreAll(dst[3], v, m.desc)
 	scoreAll(dst[4], v, m.centroid)
+	nearest(dst[5], v, m.train, m.label)
 	return true
 }

@@ -138,6 +138,20 @@ func scoreAll(dst, v []float32, reps [][]float32) {
 	}
 }
 
+// nearest scores each product by the best cosine of v with its photos
+// (train, with their products in label); a product without photos scores
+// −2, below every cosine.
+func nearest(dst, v []float32, train [][]float32, label []int) {
+	for c := range dst {
+		dst[c] = -2
+	}
+	for i, tv := range train {
+		if s := dot(v, tv); s > dst[label[i]] {
+			dst[label[i]] = s
+		}
+	}
+}
+
 func dot(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s float32
