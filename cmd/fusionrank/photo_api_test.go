@@ -422,7 +422,9 @@ func writeEncoder(path string, enc *vision.Encoder) error {
 // that Chinese title, though the word vectors are English GloVe: the title and the
 // query are split into the same character bigrams, which get subword vectors.
 func TestChineseTitleMatchesChineseQuery(t *testing.T) {
-	m := startMain(t, map[string]string{"FUSIONRANK_TEXT_VECTORS": glove})
+	// A database of its own: in the package's shared one, other tests' popular items
+	// would weigh in through the fallback's popularity term.
+	m := startMainWith(t, testenv.DB(t, "cmdzh"), map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, slog.New(slog.DiscardHandler), nil)
 	write, read := createKey(t, m, fusionrank.ScopeWrite), createKey(t, m, fusionrank.ScopeRead)
 	for id, title := range map[string]string{"zh-dress": "红色长裙 夏季新款", "zh-jeans": "蓝色牛仔裤", "zh-shirt": "白色衬衫",
 		"en-dress": "red long dress", "zh-shoes": "红色运动鞋"} {
