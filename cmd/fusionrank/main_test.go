@@ -84,6 +84,12 @@ func (r response) json(t *testing.T) map[string]any {
 
 func do(t *testing.T, method, url, key string, body any) response {
 	t.Helper()
+	return doWith(t, http.DefaultClient, method, url, key, body)
+}
+
+// doWith is do through client c.
+func doWith(t *testing.T, c *http.Client, method, url, key string, body any) response {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -105,7 +111,7 @@ func do(t *testing.T, method, url, key string, body any) response {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
