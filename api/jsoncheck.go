@@ -359,9 +359,12 @@ func (c *jsonChecker) where() string {
 		if b.Len() > 0 {
 			b.WriteByte('.')
 		}
-		if e.key.simple {
+		switch {
+		case e.key.simple:
 			b.Write(c.data[e.key.start:e.key.end])
-		} else {
+		case printableASCII(e.key.text):
+			b.WriteString(e.key.text)
+		default:
 			b.WriteString(strconv.QuoteToASCII(e.key.text))
 		}
 	}
@@ -373,4 +376,14 @@ func (c *jsonChecker) whereOr(def string) string {
 		return w
 	}
 	return def
+}
+
+// printableASCII reports whether s can name a field in a message as it is.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\' {
+			return false
+		}
+	}
+	return s != ""
 }

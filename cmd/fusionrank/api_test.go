@@ -13,7 +13,7 @@ import (
 
 const glove = "../../../shared/datasets/glove/glove-6B-100d-top50k.txt.gz"
 
-func createKey(t *testing.T, m *Main, scope fusionrank.Scope) string {
+func createKey(t testing.TB, m *Main, scope fusionrank.Scope) string {
 	t.Helper()
 	key, _, err := m.Keys.Create(context.Background(), scope, "test")
 	if err != nil {
@@ -24,7 +24,7 @@ func createKey(t *testing.T, m *Main, scope fusionrank.Scope) string {
 
 // userToken signs a user token for user with m's current secret, creating one when
 // there is none, as `fusionrank keys user-secret` and a shop's backend would.
-func userToken(t *testing.T, m *Main, user string) string {
+func userToken(t testing.TB, m *Main, user string) string {
 	t.Helper()
 	ctx := context.Background()
 	if err := m.Keys.Refresh(ctx); err != nil {
@@ -46,7 +46,7 @@ func userToken(t *testing.T, m *Main, user string) string {
 	return tok
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {

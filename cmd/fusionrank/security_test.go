@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -321,8 +322,11 @@ func TestBadTextLosesNothing(t *testing.T) {
 	})
 }
 
-// TestHugeEngineScores: engine scores of any finite size rank in their order, with
-// finite scores and a complete body, with and without explain.
+// TestHugeEngineScores: engine scores of any finite size give a complete body with
+// finite scores, with and without explain; the standardised engine feature keeps the
+// engine's order, and the fallback (no model active) ranks in it. (Another test of the
+// package may have activated a model that gives the feature no weight: the order is
+// then the model's.)
 func TestHugeEngineScores(t *testing.T) {
 	m := startMain(t, map[string]string{"FUSIONRANK_MODALITIES": "image:4", "FUSIONRANK_REQUEST_TIMEOUT": "5s"})
 	write := createKey(t, m, fusionrank.ScopeWrite)
@@ -335,16 +339,23 @@ func TestHugeEngineScores(t *testing.T) {
 				if r.status != 200 || len(r.body) == 0 {
 					t.Fatalf("%d with %d bytes: %s", r.status, len(r.body), r.body)
 				}
-				items := r.json(t)["items"].([]any)
+				answer := r.json(t)
+				engine := map[string]float64{}
 				got := []string{}
-				for _, it := range items {
+				for _, it := range answer["items"].([]any) {
 					it := it.(map[string]any)
 					if s := it["score"].(float64); s <= -1e8 || math.IsNaN(s) {
 						t.Fatalf("score %v: %s", s, r.body)
 					}
 					got = append(got, it["id"].(string))
+					if explain {
+						engine[it["id"].(string)] = it["explanation"].(map[string]any)["features"].(map[string]any)["engine_score"].(float64)
+					}
 				}
-				if want := []string{ids[0], ids[1], ids[2]}; !slices.Equal(got, want) {
+				if explain && !(engine[ids[0]] > engine[ids[1]] && engine[ids[1]] > engine[ids[2]] && math.Abs(engine[ids[0]]) < 2) {
+					t.Fatalf("engine feature %v does not keep the engine's order: %s", engine, r.body)
+				}
+				if want := []string{ids[0], ids[1], ids[2]}; answer["model_version"] == "none" && !slices.Equal(got, want) {
 					t.Fatalf("order %v, want the engine's %v: %s", got, want, r.body)
 				}
 			})
@@ -579,4 +590,54 @@ func TestUserSecretRotation(t *testing.T) {
 		t.Fatal(errb.String())
 	}
 	pollUntil(t, 2*time.Second, "the old secret's tokens to be refused", func() bool { return !personal(before) })
+}
+
+// FuzzRerankEngineScores sends engine scores of every size through a running server:
+// every answer is a complete 200 with finite scores, and the standardised engine
+// feature of the explanation keeps the scores' order.
+func FuzzRerankEngineScores(f *testing.F) {
+	f.Add(1e200, 0.0, -3.5, true)
+	f.Add(2e154, 0.0, 2e154, false)
+	f.Add(math.MaxFloat64, -math.MaxFloat64, 0.0, true)
+	f.Add(5e-324, 0.0, -5e-324, true)
+	f.Add(1.0, 1.0, 1.0, true)
+	// One server for the whole run (the fuzz function's t ends with each input).
+	m := startMain(f, map[string]string{"FUSIONRANK_MODALITIES": "image:4", "FUSIONRANK_REQUEST_TIMEOUT": "5s"})
+	key := createKey(f, m, fusionrank.ScopeWrite)
+	ids := shop(f, m, key, runPrefix("fuzz-score"), 3)
+	f.Fuzz(func(t *testing.T, a, b, c float64, explain bool) {
+		scores := []float64{a, b, c}
+		var items []string
+		for i, s := range scores {
+			if math.IsNaN(s) || math.IsInf(s, 0) {
+				return // JSON has no such numbers
+			}
+			items = append(items, fmt.Sprintf(`{"id":%q,"score":%s}`, ids[i], strconv.FormatFloat(s, 'g', -1, 64)))
+		}
+		body := fmt.Sprintf(`{"explain":%v,"items":[%s]}`, explain, strings.Join(items, ","))
+		r := do(t, "POST", m.URL()+"/v1/rerank", key, body)
+		if r.status != 200 || len(r.body) == 0 {
+			t.Fatalf("%d with %d bytes for %s: %s", r.status, len(r.body), body, r.body)
+		}
+		engine := map[string]float64{}
+		for _, it := range r.json(t)["items"].([]any) {
+			it := it.(map[string]any)
+			if s := it["score"].(float64); s <= -1e8 || math.IsNaN(s) {
+				t.Fatalf("score %v for %s: %s", s, body, r.body)
+			}
+			if explain {
+				engine[it["id"].(string)] = it["explanation"].(map[string]any)["features"].(map[string]any)["engine_score"].(float64)
+			}
+		}
+		if !explain {
+			return
+		}
+		for i := range scores {
+			for j := range scores {
+				if scores[i] < scores[j] && engine[ids[i]] > engine[ids[j]] {
+					t.Fatalf("engine feature %v reverses scores %v", engine, scores)
+				}
+			}
+		}
+	})
 }
