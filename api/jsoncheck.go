@@ -206,9 +206,11 @@ func (c *jsonChecker) str(check, isKey bool) (jsonKey, bool) {
 			k.end = c.i
 			c.i++
 			if isKey && !k.simple {
-				if !k.decode(c.data) {
+				text, ok := decodeKey(c.data[k.start-1 : k.end+1])
+				if !ok {
 					return k, false
 				}
+				k.text, k.fold = text, foldString(text)
 			}
 			return k, true
 		case b == '\\':
@@ -251,13 +253,14 @@ func (c *jsonChecker) str(check, isKey bool) (jsonKey, bool) {
 	return k, false
 }
 
-// decode fills a key's text and fold from its raw bytes (escapes, non-ASCII).
-func (k *jsonKey) decode(data []byte) bool {
-	if err := json.Unmarshal(data[k.start-1:k.end+1], &k.text); err != nil {
-		return false
+// decodeKey decodes a quoted key with escapes or non-ASCII bytes (a separate function,
+// so that only this rare path allocates).
+func decodeKey(quoted []byte) (string, bool) {
+	var text string
+	if err := json.Unmarshal(quoted, &text); err != nil {
+		return "", false
 	}
-	k.fold = foldString(k.text)
-	return true
+	return text, true
 }
 
 // foldString maps every rune to the smallest rune of its simple case-folding orbit, so

@@ -58,7 +58,7 @@ var schemas = obj{
 		"timestamp": obj{"type": "string", "format": "date-time"}, "request_id": str(), "session_id": str(),
 	}, "event_id", "user_id", "item_id", "type", "timestamp"),
 	"EventBatch": withDescription(object(obj{
-		"events": obj{"type": "array", "maxItems": MaxEventsPerCall, "items": ref("Event")},
+		"events":     obj{"type": "array", "maxItems": MaxEventsPerCall, "items": ref("Event")},
 		"user_token": withDescription(str(), "Required with a key of scope public: the shop's signed token for the user the events name (see usertoken); events naming any other user are rejected. Keys of scope read and above need none."),
 	}, "events"), "Event ids are idempotent within an id space: keys of scope write and admin share one (rotating a key or adding one keeps idempotency), keys of scope read and public each have their own, so no public key can claim an id a trusted writer will send."),
 	"EventResult": withDescription(object(obj{
@@ -68,18 +68,18 @@ var schemas = obj{
 			"Events whose id is already stored in the caller's id space with a different payload; field names the first that differs. Nothing of them is stored; the stored event stays."),
 		"rejected": arr(object(obj{"index": integer(), "error": str()})), "warnings": arr(str()),
 	}, "accepted", "duplicates", "conflicts", "rejected"), "Every event of the batch is counted in exactly one of accepted, duplicates, conflicts and rejected. A 5xx answer means the batch's transaction was not committed (a retry is safe: exact replays are duplicates)."),
-	"Query":       object(obj{"text": str(), "vectors": vectorMap}),
-	"Filters":     object(obj{"category": arr(str()), "price_min": num(), "price_max": num()}),
+	"Query":   object(obj{"text": str(), "vectors": vectorMap}),
+	"Filters": object(obj{"category": arr(str()), "price_min": num(), "price_max": num()}),
 	"RerankRequest": object(obj{
 		"user_id": str(), "query": ref("Query"),
 		"items": arr(object(obj{"id": str(), "score": num()}, "id")), "count": integer(), "explain": boolean(),
 	}, "items"),
 	"RecommendRequest": object(obj{"user_id": str(),
 		"user_token": withDescription(str(), "With a key of scope public, the answer is personal only when this is the shop's valid token for user_id; otherwise it is the answer an unknown shopper gets, with personalized false and a warning. Explanations for public keys carry the attention weights but no features (co-visitation and popularity counts come from other shoppers)."),
-		"count": integer(), "exclude": arr(str()), "filters": ref("Filters"), "query": ref("Query"), "explain": boolean()}, "user_id"),
-	"SearchRequest":    object(obj{"query": ref("Query"), "user_id": str(), "count": integer(), "filters": ref("Filters"), "explain": boolean()}, "query"),
+		"count":      integer(), "exclude": arr(str()), "filters": ref("Filters"), "query": ref("Query"), "explain": boolean()}, "user_id"),
+	"SearchRequest": object(obj{"query": ref("Query"), "user_id": str(), "count": integer(), "filters": ref("Filters"), "explain": boolean()}, "query"),
 	"Ranking": object(obj{
-		"request_id": withDescription(str(), "Unique per answer: the caller's X-Request-ID (when valid) and a dot before random characters. Events carrying it are attributed to this answer."),
+		"request_id":    withDescription(str(), "Unique per answer: the caller's X-Request-ID (when valid) and a dot before random characters. Events carrying it are attributed to this answer."),
 		"model_version": str(),
 		"personalized":  withDescription(boolean(), "Whether the answer used what is known about user_id (false: no user, no profile available, or a public key without a valid user_token; warnings say why)."),
 		"warnings":      arr(str()),

@@ -260,6 +260,7 @@ func (h *handlers) userToken(c *gin.Context) {
 	}
 	api.WriteJSON(c, http.StatusOK, gin.H{"user_id": req.UserID, "user_token": token, "expires_at": exp.UTC().Format(time.RFC3339)})
 }
+
 // Words splits text into lower-case words of letters and digits.
 func Words(text string) []string {
 	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
