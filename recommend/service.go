@@ -340,7 +340,8 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, sc *sc
 // overflows: the values are first divided by their largest magnitude, so the sums run
 // over numbers in [−1, 1] whatever the engine's scale (a score of 1e200 or 2e154 squared
 // would overflow float64), and the two-pass variance is never negative. Every result
-// lies within ±sqrt(len(xs)−1), and the order of the values is kept.
+// lies within ±sqrt(len(xs)−1) (up to rounding, which grows as the spread nears the
+// cut), and the order of the values is kept.
 func standardize(xs []float64) {
 	var m float64
 	for _, x := range xs {

@@ -91,7 +91,10 @@ func FuzzStandardize(f *testing.F) {
 		}
 		z := append([]float64(nil), xs...)
 		standardize(z)
-		bound := math.Sqrt(float64(len(xs)-1)) + 1e-9
+		// |z| ≤ sqrt(n−1) exactly; in floating point the error grows as the spread
+		// shrinks towards the 1e-12 cut (testdata/fuzz/FuzzStandardize/2639508ca2a5c40b:
+		// three values within 2e-7 of each other overshoot by 1e-10).
+		bound := math.Sqrt(float64(len(xs)-1))*(1+1e-3) + 1e-9
 		for i := range z {
 			if math.IsNaN(z[i]) || math.IsInf(z[i], 0) || math.Abs(z[i]) > bound {
 				t.Fatalf("z[%d] = %v for %v (bound %v)", i, z[i], xs[i], bound)
