@@ -72,7 +72,7 @@ var schemas = obj{
 	"Filters": object(obj{"category": arr(str()), "price_min": num(), "price_max": num()}),
 	"RerankRequest": object(obj{
 		"user_id": str(), "query": ref("Query"),
-		"items": arr(object(obj{"id": str(), "score": num()}, "id")), "count": integer(), "explain": boolean(),
+		"items": arr(object(obj{"id": str(), "score": withDescription(num(), "The search engine's score: any finite number; standardised within the request without overflow, so its scale does not matter.")}, "id")), "count": integer(), "explain": boolean(),
 	}, "items"),
 	"RecommendRequest": object(obj{"user_id": str(),
 		"user_token": withDescription(str(), "With a key of scope public, the answer is personal only when this is the shop's valid token for user_id; otherwise it is the answer an unknown shopper gets, with personalized false and a warning. Explanations for public keys carry the attention weights but no features (co-visitation and popularity counts come from other shoppers)."),
