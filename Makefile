@@ -11,12 +11,9 @@ GLOVE ?= $(firstword $(wildcard data/glove-6B-100d-full.txt.gz) ../shared/datase
 build:
 	$(GO) build -o bin/fusionrank ./cmd/fusionrank
 
-# The binary with the scorer's AVX-512 fast path (Go's GOEXPERIMENT=simd). Run it with
-# GODEBUG=asyncpreemptoff=1: under the experiment, Go 1.26's asynchronous preemption
-# leaves the vector unit in a state that slows all scalar float code of the process
-# several-fold (see ranking/doc.go).
-build-fast:
-	GOEXPERIMENT=simd $(GO) build -o bin/fusionrank ./cmd/fusionrank
+# build-fast is build: every build picks the kernels' AVX-512 or AVX2 assembly when the
+# program starts (internal/kernel).
+build-fast: build
 
 services:
 	@WITH_COMPOSE=1 scripts/services.sh
@@ -27,23 +24,26 @@ vet:
 compose-check: services
 	docker-compose -f docker-compose.yml config -q
 
-# Every test, against the real Postgres and Redis on loopback; then the
-# packages with AVX-512 kernels again in the GOEXPERIMENT=simd build (the
-# kernels run where the CPU has AVX-512, their pure-Go twins elsewhere).
+# Every test, against the real Postgres and Redis on loopback. internal/kernel's tests run
+# each kernel on every level the CPU has (AVX-512, AVX2, pure Go); then the scorer's golden
+# and reference tests again with the kernels capped at AVX2 and with the pure-Go twins.
 # WITH_BROWSER=1 (passed on to services): the browser tests need headless Chromium.
 test: export WITH_BROWSER := 1
 test: services vet compose-check
 	$(GO) test -count=1 -timeout 20m ./...
-	GOEXPERIMENT=simd $(GO) test -count=1 ./ranking/ ./training/
+	$(GO) test -count=1 -tags noavx512 ./ranking/
+	$(GO) test -count=1 -tags purego ./internal/kernel/ ./ranking/
 
 # The scorer's fast path and its plain reference in one run (ns/candidate and
-# cpu-ns/candidate), then the retrieval and text encoder benchmarks.
+# cpu-ns/candidate), the kernels on every level the CPU has, then the retrieval and text
+# encoder benchmarks.
 bench:
-	GOEXPERIMENT=simd GODEBUG=asyncpreemptoff=1 $(GO) test -run '^$$' -bench 'Fusion' -benchtime 10x ./ranking/
+	$(GO) test -run '^$$' -bench 'Fusion' -benchtime 10x ./ranking/
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/kernel/
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./recommend/retrieval/ ./features/text/
 
 # The demo shop (scripts/demo.sh): imports ../shared/datasets/online-retail once (or DATA=…),
 # creates the demo keys, serves on ADDR and prints the URLs. Reruns are up in seconds.
 DATA ?= ../shared/datasets/online-retail/online_retail.tsv.gz
-demo: services build-fast
-	GODEBUG=asyncpreemptoff=1 DATA=$(DATA) FUSIONRANK_ADDR=$(ADDR) FUSIONRANK_TEXT_VECTORS=$${FUSIONRANK_TEXT_VECTORS:-$(GLOVE)} scripts/demo.sh
+demo: services build
+	DATA=$(DATA) FUSIONRANK_ADDR=$(ADDR) FUSIONRANK_TEXT_VECTORS=$${FUSIONRANK_TEXT_VECTORS:-$(GLOVE)} scripts/demo.sh

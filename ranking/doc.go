@@ -63,13 +63,12 @@
 //
 // K_c and V_c depend only on the item and the model, so they are computed
 // once, when a model loads and when an item changes, into an ItemKV: a
-// contiguous store with one row per item of 2M × D float32 (D = d_a rounded
-// up to a multiple of 16, zero-padded): K_c[0…M−1] then V_c[0…M−1], plus a
-// 64-bit modality mask per row. A request computes Q and R once (QueryTo,
-// into a Workspace holding Q/√d_a and R as rows of D, padded to a multiple
-// of 16 tokens with zero rows), then ScoreTo scores any list of ItemKV
-// rows: per candidate, Lq·M dot products of length d_a for S and as many
-// for T, then one softmax over at most Lq·M values. ScoreTo does not
+// contiguous store with one row per item of 2M × d_a float32: K_c[0…M−1]
+// then V_c[0…M−1], plus a 64-bit modality mask per row. A request computes
+// Q and R once (QueryTo, into a Workspace whose kernel.Attention holds
+// Q/√d_a, R and β in groups of 16 tokens), then ScoreTo scores any list of
+// ItemKV rows: per candidate, Lq·M dot products of length d_a for S and as
+// many for T, then one softmax over at most Lq·M values. ScoreTo does not
 // allocate; keep Workspaces in a sync.Pool.
 //
 //	kv := model.NewItemKV(len(items))            // when a model loads
@@ -134,23 +133,17 @@
 //
 // # Kernels
 //
-// The per-candidate attention kernel, the exponential, and the axpy and
-// dot products used by the projections have a pure-Go version
-// (kernel_generic.go), used by the default build. Built with
-// GOEXPERIMENT=simd on amd64, kernel_simd_amd64.go adds AVX-512 versions
-// written with simd/archsimd and selects them at run time when the CPU has
-// AVX-512. The AVX-512 attention kernel runs its vectors along d_a: for two
-// query tokens and four modalities at a time it keeps eight 16-lane
-// accumulators (no broadcasts), then folds the 16 tokens' accumulators of
-// each modality into one vector over the tokens with a butterfly of
-// two-source permutes, which is the layout its vectorised softmax (a
-// polynomial exp on 16 lanes, VSCALEFPS for 2^n) works on. Tests compare
-// every kernel with its twin on lengths 0, 1, 7, 8, 9, 4096 and on whole
-// scores, and the plain reference (reference_test.go, the formulas as
-// written) anchors the benchmarks: go test -bench Fusion reports
-// ns/candidate (wall) and cpu-ns/candidate (thread CPU time, steadier on a
-// shared machine) for BenchmarkFusion (this build's fast path) and
-// BenchmarkFusionReference on the same shapes.
+// The numeric kernels live in internal/kernel: the projections of QueryTo
+// and ItemKVTo are kernel.VecMatTo products, and the per-candidate
+// attention and softmax are kernel.Attention.Score, which runs AVX-512 or
+// AVX2 assembly chosen when the program starts, or its pure-Go twin (see
+// that package; one plain go build gives the fast path). The plain
+// reference (reference_test.go, the formulas as written) anchors the
+// tests and the benchmarks: go test -bench Fusion reports ns/candidate
+// (wall) and cpu-ns/candidate (thread CPU time, steadier on a shared
+// machine) for BenchmarkFusion (ScoreTo) and BenchmarkFusionReference on
+// the same shapes; -tags noavx512 or -tags purego measures the AVX2 path
+// or the twin.
 //
 // # Model files
 //

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 // attendReference is the plain-Go reference for the attention part of a
@@ -56,18 +58,17 @@ func attendReference(q, r, beta []float32, qmask []bool, k, v []float32, kmask u
 	return num / z
 }
 
-// referenceItems copies an ItemKV's padded rows into unpadded row-major K
-// and V (n × M × d_a each) for attendReference.
+// referenceItems copies an ItemKV's rows into row-major K and V (n × M × d_a each) for attendReference.
 func referenceItems(kv *ItemKV) (k, v []float32) {
-	M, da, dp := kv.m, kv.da, kv.dp
+	M, da := kv.m, kv.da
 	n := kv.Len()
 	k = make([]float32, n*M*da)
 	v = make([]float32, n*M*da)
 	for c := range n {
 		row := kv.data[c*kv.stride():]
 		for j := range M {
-			copy(k[(c*M+j)*da:(c*M+j+1)*da], row[j*dp:])
-			copy(v[(c*M+j)*da:(c*M+j+1)*da], row[(M+j)*dp:])
+			copy(k[(c*M+j)*da:(c*M+j+1)*da], row[j*da:])
+			copy(v[(c*M+j)*da:(c*M+j+1)*da], row[(M+j)*da:])
 		}
 	}
 	return k, v
@@ -165,8 +166,8 @@ func benchSetup(s benchShape) (*Model, *Workspace, *ItemKV, []int, []float32) {
 	for c := range s.n {
 		row := kv.data[c*kv.stride() : (c+1)*kv.stride()]
 		for j := range 2 * s.m {
-			for e := range s.da { // the padding stays zero
-				row[j*kv.dp+e] = float32(rng.NormFloat64() * 0.3)
+			for e := range s.da {
+				row[j*kv.da+e] = float32(rng.NormFloat64() * 0.3)
 			}
 		}
 	}
@@ -178,9 +179,11 @@ func benchSetup(s benchShape) (*Model, *Workspace, *ItemKV, []int, []float32) {
 	return m, ws, kv, rows, randVec(rng, s.n*3)
 }
 
-// BenchmarkFusion measures ScoreTo, the serving fast path (AVX-512 under
-// GOEXPERIMENT=simd, the pure-Go twin otherwise), per candidate.
+// BenchmarkFusion measures ScoreTo per candidate at the kernel level the
+// CPU has (kernel.Active, logged); build the test with -tags noavx512 or
+// -tags purego to measure the AVX2 path or the pure-Go twin.
 func BenchmarkFusion(b *testing.B) {
+	b.Logf("kernel level %v", kernel.Active())
 	for _, s := range benchShapes {
 		b.Run(s.String(), func(b *testing.B) {
 			m, ws, kv, rows, feats := benchSetup(s)
@@ -202,33 +205,8 @@ func BenchmarkFusionExplain(b *testing.B) {
 	}
 }
 
-// BenchmarkFusionGeneric measures the pure-Go twin of the kernel (what
-// the default build runs) on the same shapes.
-func BenchmarkFusionGeneric(b *testing.B) {
-	for _, s := range benchShapes[:1] {
-		b.Run(s.String(), func(b *testing.B) {
-			_, ws, kv, rows, _ := benchSetup(s)
-			stride := kv.stride()
-			var sink float32
-			perCandidate(b, s.n, func() {
-				for _, r := range rows {
-					sink += attendGeneric(ws, kv.data[r*stride:(r+1)*stride], kv.masks[r], nil, nil)
-				}
-			})
-			_ = sink
-		})
-	}
-}
-
 // BenchmarkFusionReference measures the plain-Go reference (row-major
 // loops straight from the formulas) on the same shapes as BenchmarkFusion.
-//
-// Under GOEXPERIMENT=simd, Go 1.26's asyncPreempt restores Z0–Z15 with
-// VMOVDQU64 and no VZEROUPPER, so after any asynchronous preemption the
-// upper register halves are dirty and every scalar SSE instruction of the
-// reference pays a large penalty on the machine measured (76 µs instead of
-// 16 µs per candidate). clearUpper only cleans the state at the start of
-// each run; compare with GODEBUG=asyncpreemptoff=1 for a fair ratio.
 func BenchmarkFusionReference(b *testing.B) {
 	for _, s := range benchShapes {
 		b.Run(s.String(), func(b *testing.B) {
@@ -237,7 +215,6 @@ func BenchmarkFusionReference(b *testing.B) {
 			dst := make([]float32, s.n)
 			scratch := make([]float32, s.lq*s.m)
 			perCandidate(b, s.n, func() {
-				clearUpper()
 				scoreReference(dst, m, ws, kv, k, v, feats, scratch)
 			})
 		})

@@ -1,6 +1,10 @@
 package ranking
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
+)
 
 // SeqEncoder is the served form of the sequence encoder (training.SeqModel
 // with one table for input and output item embeddings and no attention).
@@ -40,10 +44,7 @@ func (e *SeqEncoder) QueryTo(dst []float32, recent [][]float32) {
 		if r == nil {
 			continue
 		}
-		g := e.Gates[k*e.Dim : (k+1)*e.Dim]
-		for i := range dst {
-			dst[i] += g[i] * r[i]
-		}
+		kernel.AddMul(dst, e.Gates[k*e.Dim:(k+1)*e.Dim], r)
 	}
 }
 
@@ -52,5 +53,5 @@ func (e *SeqEncoder) Score(h, row []float32) float32 {
 	if row == nil {
 		return 0
 	}
-	return dot(h, row[:e.Dim]) + row[e.Dim]
+	return kernel.Dot(h, row[:e.Dim]) + row[e.Dim]
 }

@@ -3,34 +3,28 @@ package ranking
 import (
 	"math"
 	"sync"
-)
 
-// lanes is the number of query tokens processed together: one 512-bit
-// vector of float32. Query states are padded to a multiple of it.
-const lanes = 16
+	"github.com/fusionrank/fusionrank/internal/kernel"
+)
 
 // ItemKV is a contiguous store of items' precomputed keys K_c and values V_c
 // for one model, with each item's modality mask. Row r holds one item; the
 // caller maps item ids to rows.
 //
-// Each row is 2M × D float32, D being DAttn rounded up to a multiple of 16
-// (one 512-bit vector) with zero padding: the M keys K_c[0..M-1], then the
-// M values V_c[0..M-1], each a contiguous run of D. The padding lets the
-// kernels read whole vectors without a tail.
+// Each row is 2M × DAttn float32: the M keys K_c[0..M-1], then the M
+// values V_c[0..M-1], each a contiguous run of DAttn, the layout
+// kernel.Attention.Score reads.
 //
 // An ItemKV is safe for concurrent reads; writes (ItemKVTo, Resize) must
 // not run concurrently with reads of the same ItemKV.
 type ItemKV struct {
-	m, da, dp int // modalities, d_a, d_a padded to a multiple of lanes
-	data      []float32
-	masks     []uint64
+	m, da int // modalities, d_a
+	data  []float32
+	masks []uint64
 }
 
-// padDim rounds d_a up to a multiple of lanes.
-func padDim(da int) int { return (da + lanes - 1) / lanes * lanes }
-
 // stride is the length of one row.
-func (kv *ItemKV) stride() int { return 2 * kv.m * kv.dp }
+func (kv *ItemKV) stride() int { return 2 * kv.m * kv.da }
 
 // NewItemKV returns a zeroed store with n rows for m's shapes. A zeroed row
 // has no valid modality, so it scores u·f + b until set with ItemKVTo.
@@ -39,7 +33,7 @@ func (m *Model) NewItemKV(n int) *ItemKV {
 		panic("ranking: negative ItemKV size")
 	}
 	M, da := len(m.cfg.Modalities), m.cfg.DAttn
-	kv := &ItemKV{m: M, da: da, dp: padDim(da), masks: make([]uint64, n)}
+	kv := &ItemKV{m: M, da: da, masks: make([]uint64, n)}
 	kv.data = make([]float32, n*kv.stride())
 	return kv
 }
@@ -82,7 +76,7 @@ func (m *Model) ItemKVTo(kv *ItemKV, row int, tokens [][]float32, mask []bool) {
 		panic("ranking: ItemKV row out of range")
 	}
 	m.checkItemTokens(tokens, mask)
-	stride, dp := kv.stride(), kv.dp
+	stride := kv.stride()
 	dst := kv.data[row*stride : (row+1)*stride]
 	clear(dst)
 	yp := projPool.Get().(*[]float32)
@@ -102,8 +96,8 @@ func (m *Model) ItemKVTo(kv *ItemKV, row int, tokens [][]float32, mask []bool) {
 		}
 		bits |= 1 << j
 		m.project(y, j, tok)
-		matVecTo(dst[j*dp:j*dp+da], y, m.Wk, da)
-		matVecTo(dst[(M+j)*dp:(M+j)*dp+da], y, m.Wv, da)
+		kernel.VecMatTo(dst[j*da:(j+1)*da], y, m.Wk)
+		kernel.VecMatTo(dst[(M+j)*da:(M+j+1)*da], y, m.Wv)
 	}
 	kv.masks[row] = bits
 }
@@ -114,20 +108,8 @@ var projPool = sync.Pool{New: func() any { return new([]float32) }}
 
 // project sets dst = x P_j + p_j.
 func (m *Model) project(dst []float32, j int, x []float32) {
-	d := m.cfg.DModel
 	copy(dst, m.ProjBias[j])
-	p := m.Proj[j]
-	for k, xk := range x {
-		axpy(dst, xk, p[k*d:(k+1)*d])
-	}
-}
-
-// matVecTo sets dst = x W for a row-major W of len(x) × cols.
-func matVecTo(dst, x, w []float32, cols int) {
-	clear(dst)
-	for k, xk := range x {
-		axpy(dst, xk, w[k*cols:(k+1)*cols])
-	}
+	kernel.VecMatAddTo(dst, x, m.Proj[j])
 }
 
 // Workspace holds one request's query state and scratch memory. The zero
@@ -137,18 +119,11 @@ func matVecTo(dst, x, w []float32, cols int) {
 type Workspace struct {
 	model     *Model
 	m, da, lq int
-	groups    int
-	dp        int       // d_a padded to a multiple of lanes
-	qs, rs    []float32 // groups·lanes × dp: Q/√d_a and R, zero rows and padding
-	beta      []float32 // groups × lanes, β_i (0 on invalid lanes)
-	laneBits  []uint16  // groups: bit l set when token g*lanes+l is valid
-	q, r      []float32 // lq × da, row-major Q (unscaled) and R
-	qmask     []bool    // lq
-	s, t      []float32 // groups × M × lanes scratch
-	red       []float32 // 4 × lanes/2 × lanes: the SIMD kernel's partial sums
-	ex        []float32 // (M + groups) × lanes: the SIMD kernel's summaries
-	x         []float32 // d_model scratch
-	anyQuery  bool
+	att       kernel.Attention // the query side of the attention kernel: Q/√d_a, R, β
+	q, r      []float32        // lq × da, row-major Q (unscaled) and R
+	qs        []float32        // d_a scratch: Q_i/√d_a
+	qmask     []bool           // lq
+	x         []float32        // d_model scratch
 	hasQuery  bool
 }
 
@@ -170,35 +145,18 @@ func (m *Model) QueryTo(ws *Workspace, q Query) {
 	c := &m.cfg
 	M, da, d := len(c.Modalities), c.DAttn, c.DModel
 	lq := len(q.Tokens)
-	groups := (lq + lanes - 1) / lanes
-	ws.model, ws.m, ws.da, ws.lq, ws.groups = m, M, da, lq, groups
-	dp := padDim(da)
-	ws.dp = dp
-	ws.qs = grow(ws.qs, groups*lanes*dp)
-	ws.rs = grow(ws.rs, groups*lanes*dp)
-	ws.red = grow(ws.red, 4*(lanes/2)*lanes)
-	ws.ex = grow(ws.ex, (M+groups)*lanes)
-	ws.beta = grow(ws.beta, groups*lanes)
+	ws.model, ws.m, ws.da, ws.lq = m, M, da, lq
+	ws.att.Reset(M, da, lq)
 	ws.q = grow(ws.q, lq*da)
 	ws.r = grow(ws.r, lq*da)
-	ws.s = grow(ws.s, groups*M*lanes)
-	ws.t = grow(ws.t, groups*M*lanes)
+	ws.qs = grow(ws.qs, da)
 	ws.x = grow(ws.x, d)
-	if cap(ws.laneBits) < groups {
-		ws.laneBits = make([]uint16, groups)
-	}
-	ws.laneBits = ws.laneBits[:groups]
 	if cap(ws.qmask) < lq {
 		ws.qmask = make([]bool, lq)
 	}
 	ws.qmask = ws.qmask[:lq]
-	clear(ws.qs)
-	clear(ws.rs)
-	clear(ws.beta)
 	clear(ws.q)
 	clear(ws.r)
-	clear(ws.laneBits)
-	ws.anyQuery = false
 	scale := float32(1 / math.Sqrt(float64(da)))
 	for i, tok := range q.Tokens {
 		valid := queryValid(&q, i)
@@ -206,20 +164,15 @@ func (m *Model) QueryTo(ws *Workspace, q Query) {
 		if !valid {
 			continue
 		}
-		ws.anyQuery = true
 		x := ws.x
 		m.project(x, q.Modality[i], tok)
 		qi, ri := ws.q[i*da:(i+1)*da], ws.r[i*da:(i+1)*da]
-		matVecTo(qi, x, m.Wq, da)
-		matVecTo(ri, x, m.Wo, da)
-		g, l := i/lanes, i%lanes
-		ws.laneBits[g] |= 1 << l
-		ws.beta[g*lanes+l] = m.PosBias[i]
-		qs, rs := ws.qs[i*dp:i*dp+da], ws.rs[i*dp:i*dp+da]
-		for e := range qs {
-			qs[e] = qi[e] * scale
+		kernel.VecMatTo(qi, x, m.Wq)
+		kernel.VecMatTo(ri, x, m.Wo)
+		for e, v := range qi {
+			ws.qs[e] = v * scale
 		}
-		copy(rs, ri)
+		ws.att.SetToken(i, ws.qs, ri, m.PosBias[i])
 	}
 	ws.hasQuery = true
 }
@@ -286,8 +239,15 @@ func (m *Model) ScoreTo(dst []float32, ws *Workspace, kv *ItemKV, rows []int, fe
 		}
 		imask := kv.masks[r]
 		var s float32
-		if ws.anyQuery && imask != 0 {
-			s = attend(ws, kv.data[r*stride:(r+1)*stride], imask, mw, tw)
+		if ws.att.Any() && imask != 0 {
+			row := kv.data[r*stride : (r+1)*stride]
+			s = ws.att.Score(row[:M*ws.da], row[M*ws.da:], ws.da, imask)
+			if mw != nil {
+				ws.att.ModalityWeightsTo(mw)
+			}
+			if tw != nil {
+				ws.att.TokenWeightsTo(tw)
+			}
 		} else {
 			clear(mw)
 			clear(tw)

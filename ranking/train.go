@@ -141,9 +141,6 @@ func (m *Model) forward64(sc *trainScratch, q *Query, cands []Candidate, pos int
 	}
 	scale := 1 / math.Sqrt(float64(da))
 	for ci := range cands {
-		// See clearUpper: keep the scalar float64 code off dirty AVX-512
-		// state left by an asynchronous preemption.
-		clearUpper()
 		cd := &cands[ci]
 		for j, tok := range cd.Tokens {
 			if !candValid(cd, j) {
@@ -284,7 +281,6 @@ func (m *Model) backward64(sc *trainScratch, g *Grads, ig *InputGrads, q *Query,
 	sc.dx = growF64(sc.dx, d)
 	scale := 1 / math.Sqrt(float64(da))
 	for ci := range cands {
-		clearUpper()
 		cd := &cands[ci]
 		ds := sc.p[ci]
 		if ci == pos {

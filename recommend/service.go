@@ -13,6 +13,7 @@ import (
 
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/ranking"
 	"github.com/fusionrank/fusionrank/recommend/retrieval"
 )
@@ -516,7 +517,7 @@ func (s *Service) scoreFallback(rc *reqctx, cands []cand, feats []float32, expla
 				return
 			}
 			if iv := b.Vector(c.slot); iv != nil && len(iv) == len(v) {
-				x := w * float64(dot32(iv, v))
+				x := w * float64(kernel.Dot(iv, v))
 				c.score += x
 				contrib[mod] += math.Max(x, 0)
 			}
@@ -548,14 +549,6 @@ func (s *Service) scoreFallback(rc *reqctx, cands []cand, feats []float32, expla
 			c.expl = e
 		}
 	}
-}
-
-func dot32(a, b []float32) float32 {
-	var s float32
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
 }
 
 func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }

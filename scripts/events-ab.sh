@@ -33,12 +33,16 @@ scripts/services.sh
 log "building $BASE (a) and the working tree (b)"
 git worktree remove --force "$OUT/base-src" 2>/dev/null || true
 git worktree add -f --detach "$OUT/base-src" "$BASE" >/dev/null 2>&1
-(cd "$OUT/base-src" && GOEXPERIMENT=simd go build -o "$OUT/a/fusionrank" ./cmd/fusionrank)
-GOEXPERIMENT=simd go build -o "$OUT/b/fusionrank" ./cmd/fusionrank
+# A revision without internal/kernel has its fast scorer only under GOEXPERIMENT=simd
+# (served with GODEBUG=asyncpreemptoff=1); every later one is fast in a plain go build.
+base_env=()
+if [ ! -d "$OUT/base-src/internal/kernel" ]; then base_env=(env GOEXPERIMENT=simd); fi
+(cd "$OUT/base-src" && "${base_env[@]}" go build -o "$OUT/a/fusionrank" ./cmd/fusionrank)
+go build -o "$OUT/b/fusionrank" ./cmd/fusionrank
 go build -o "$OUT/loadtest" ./scripts/loadtest
 [ -f "$OUT/shop/events.ndjson" ] || "$OUT/loadtest" gen -items 100000 -users 10000 -image-dim 32 -out "$OUT/shop"
 shop_redis
-export FUSIONRANK_MODALITIES=image:32 FUSIONRANK_LOG_LEVEL=warn FUSIONRANK_RATE_LIMIT=0 GODEBUG=asyncpreemptoff=1
+export FUSIONRANK_MODALITIES=image:32 FUSIONRANK_LOG_LEVEL=warn FUSIONRANK_RATE_LIMIT=0
 export FUSIONRANK_TEXT_VECTORS=${FUSIONRANK_TEXT_VECTORS:-$( (ls data/glove-6B-100d-full.txt.gz ../shared/datasets/glove/glove-6B-100d-top50k.txt.gz 2>/dev/null || true) | head -n 1)}
 declare -A key addr
 rdbn=1
@@ -55,7 +59,11 @@ for v in a b; do
   "$OUT/$v/fusionrank" import events --quiet "$OUT/shop/events.ndjson" | tail -n 1
   key[$v]=$("$OUT/$v/fusionrank" keys create --scope write --name "$NAME" 2>/dev/null)
   addr[$v]=$FUSIONRANK_ADDR
-  "$OUT/$v/fusionrank" serve >"$OUT/$v/server.log" 2>&1 &
+  if [ "$v" = a ] && [ ${#base_env[@]} -gt 0 ]; then
+    GODEBUG=asyncpreemptoff=1 "$OUT/$v/fusionrank" serve >"$OUT/$v/server.log" 2>&1 &
+  else
+    "$OUT/$v/fusionrank" serve >"$OUT/$v/server.log" 2>&1 &
+  fi
   pids+=($!)
   for _ in $(seq 1 240); do curl -fsS "http://$FUSIONRANK_ADDR/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
   sleep 5

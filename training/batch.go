@@ -3,6 +3,7 @@ package training
 import (
 	"math"
 
+	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/ranking"
 )
 
@@ -176,13 +177,14 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 	scale := float32(1 / math.Sqrt(float64(da)))
 	for s := range nq {
 		x := ws.x[s*d : (s+1)*d]
-		vecMat32(x, ws.tok[s], m.Proj[ws.mod[s]], m.ProjBias[ws.mod[s]])
+		copy(x, m.ProjBias[ws.mod[s]])
+		kernel.VecMatAddTo(x, ws.tok[s], m.Proj[ws.mod[s]])
 		q := ws.qs[s*da : (s+1)*da]
-		vecMat32(q, x, m.Wq, nil)
+		kernel.VecMatTo(q, x, m.Wq)
 		for e := range q {
 			q[e] *= scale
 		}
-		vecMat32(ws.r[s*da:(s+1)*da], x, m.Wo, nil)
+		kernel.VecMatTo(ws.r[s*da:(s+1)*da], x, m.Wo)
 	}
 	// Scores.
 	ws.a = growF32(ws.a, nC*nq*M)
@@ -208,9 +210,9 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 					continue
 				}
 				o := ((c*M + j) * da)
-				sv := dot32(qs, bi.k[o:o+da]) + beta
+				sv := kernel.Dot(qs, bi.k[o:o+da]) + beta
 				a[s*M+j] = sv
-				t[s*M+j] = dot32(r, bi.v[o:o+da])
+				t[s*M+j] = kernel.Dot(r, bi.v[o:o+da])
 				mx = max(mx, sv)
 			}
 		}
@@ -294,10 +296,10 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 				dS := aij * (g32*t[s*M+j] - gatt)
 				dbeta += dS
 				o := (c*M + j) * da
-				axpy32(dq, dS, bi.k[o:o+da])
-				axpy32(sh.dk[o:o+da], dS, qs)
-				axpy32(dr, dT, bi.v[o:o+da])
-				axpy32(sh.dv[o:o+da], dT, r)
+				kernel.Axpy(dq, dS, bi.k[o:o+da])
+				kernel.Axpy(sh.dk[o:o+da], dS, qs)
+				kernel.Axpy(dr, dT, bi.v[o:o+da])
+				kernel.Axpy(sh.dv[o:o+da], dT, r)
 			}
 			g.PosBias[ws.slot[s]] += float64(dbeta)
 		}
@@ -310,20 +312,20 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 		for e := range dq {
 			dq[e] *= scale
 		}
-		outerAdd(g.Wq, x, dq)
-		outerAdd(g.Wo, x, dr)
+		kernel.AddOuter64(g.Wq, x, dq)
+		kernel.AddOuter64(g.Wo, x, dr)
 		dx := ws.dx
-		matVecT32(dx, m.Wq, dq, false)
-		matVecT32(dx, m.Wo, dr, true)
+		kernel.MatVecTo(dx, m.Wq, dq)
+		kernel.MatVecAddTo(dx, m.Wo, dr)
 		mi := ws.mod[s]
-		outerAdd(g.Proj[mi], ws.tok[s], dx)
-		addTo64(g.ProjBias[mi], dx)
+		kernel.AddOuter64(g.Proj[mi], ws.tok[s], dx)
+		kernel.Axpy64(g.ProjBias[mi], 1, dx)
 		if ws.item[s] < 0 || n.recentFixed >= 0 {
 			continue // profile slots and fixed recent vectors are not learned
 		}
 		dim := len(ws.tok[s])
 		ws.dxTok = growF32(ws.dxTok, dim)
-		matVecT32(ws.dxTok, m.Proj[mi], dx, false)
+		kernel.MatVecTo(ws.dxTok, m.Proj[mi], dx)
 		ws.dx64 = growF64s(ws.dx64, dim)
 		for k, v := range ws.dxTok {
 			ws.dx64[k] = float64(v)

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/ranking"
 )
 
@@ -105,7 +106,7 @@ func (n *net) itemToken(item int32, j int, buf []float32) []float32 {
 		clear(buf)
 		w := 1 / float32(len(as))
 		for _, a := range as {
-			axpy32(buf, w, n.attr.Row(int(a)))
+			kernel.Axpy(buf, w, n.attr.Row(int(a)))
 		}
 		return buf
 	default:

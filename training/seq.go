@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/ranking"
 )
 
@@ -177,10 +178,7 @@ func (s *SeqModel) query(h []float32, hist []Event, sc *seqScratch) {
 	sc.items = recentItems(sc.items, hist, s.Window)
 	n := len(sc.items)
 	for k, it := range sc.items {
-		g, e := s.Gate.Row(k), s.In.Row(int(it))
-		for i := range h {
-			h[i] += g[i] * e[i]
-		}
+		kernel.AddMul(h, s.Gate.Row(k), s.In.Row(int(it)))
 	}
 	sc.n = n
 	if s.Wq == nil || n == 0 {
@@ -198,15 +196,15 @@ func (s *SeqModel) query(h []float32, hist []Event, sc *seqScratch) {
 	for k := range n {
 		x := sc.x[k*D : (k+1)*D]
 		copy(x, s.In.Row(int(sc.items[k])))
-		axpy32(x, 1, s.Pos.Row(k))
-		vecMat32(sc.k[k*D:(k+1)*D], x, s.Wk.Data, nil)
-		vecMat32(sc.v[k*D:(k+1)*D], x, s.Wv.Data, nil)
+		kernel.Axpy(x, 1, s.Pos.Row(k))
+		kernel.VecMatTo(sc.k[k*D:(k+1)*D], x, s.Wk.Data)
+		kernel.VecMatTo(sc.v[k*D:(k+1)*D], x, s.Wv.Data)
 	}
-	vecMat32(sc.q, sc.x[:D], s.Wq.Data, nil)
+	kernel.VecMatTo(sc.q, sc.x[:D], s.Wq.Data)
 	scale := 1 / math.Sqrt(float64(D))
 	mx := math.Inf(-1)
 	for k := range n {
-		sc.a[k] = float64(dot32(sc.q, sc.k[k*D:(k+1)*D])) * scale
+		sc.a[k] = float64(kernel.Dot(sc.q, sc.k[k*D:(k+1)*D])) * scale
 		mx = max(mx, sc.a[k])
 	}
 	var sum float64
@@ -216,7 +214,7 @@ func (s *SeqModel) query(h []float32, hist []Event, sc *seqScratch) {
 	}
 	for k := range n {
 		sc.a[k] /= sum
-		axpy32(h, float32(sc.a[k]), sc.v[k*D:(k+1)*D])
+		kernel.Axpy(h, float32(sc.a[k]), sc.v[k*D:(k+1)*D])
 	}
 }
 
@@ -233,7 +231,7 @@ func (s *SeqModel) attentionBackward(sh *seqShard, sc *seqScratch, dh []float32)
 	sh.da = growF64s(sh.da, n)
 	var mean float64
 	for k := range n {
-		sh.da[k] = float64(dot32(dh, sc.v[k*D:(k+1)*D]))
+		sh.da[k] = float64(kernel.Dot(dh, sc.v[k*D:(k+1)*D]))
 		mean += sc.a[k] * sh.da[k]
 	}
 	sh.dx = growF32(sh.dx, n*D)
@@ -245,19 +243,19 @@ func (s *SeqModel) attentionBackward(sh *seqShard, sc *seqScratch, dh []float32)
 		ds := float32(sc.a[k] * (sh.da[k] - mean) * scale)
 		x := sc.x[k*D : (k+1)*D]
 		// dq += ds k_k; dkey_k = ds q; dval_k = a_k dh.
-		axpy32(dqv, ds, sc.k[k*D:(k+1)*D])
+		kernel.Axpy(dqv, ds, sc.k[k*D:(k+1)*D])
 		for i := range D {
 			dkey[i] = ds * sc.q[i]
 			dval[i] = float32(sc.a[k]) * dh[i]
 		}
-		outerAdd(sh.dWk, x, dkey)
-		outerAdd(sh.dWv, x, dval)
+		kernel.AddOuter64(sh.dWk, x, dkey)
+		kernel.AddOuter64(sh.dWv, x, dval)
 		dx := sh.dx[k*D : (k+1)*D]
-		matVecT32(dx, s.Wk.Data, dkey, false)
-		matVecT32(dx, s.Wv.Data, dval, true)
+		kernel.MatVecTo(dx, s.Wk.Data, dkey)
+		kernel.MatVecAddTo(dx, s.Wv.Data, dval)
 	}
-	outerAdd(sh.dWq, sc.x[:D], dqv)
-	matVecT32(sh.dx[:D], s.Wq.Data, dqv, true)
+	kernel.AddOuter64(sh.dWq, sc.x[:D], dqv)
+	kernel.MatVecAddTo(sh.dx[:D], s.Wq.Data, dqv)
 	for k := range n {
 		dx := sh.dx[k*D : (k+1)*D]
 		for i, v := range dx {
@@ -270,7 +268,7 @@ func (s *SeqModel) attentionBackward(sh *seqShard, sc *seqScratch, dh []float32)
 
 // Score returns seq(c) for the query h.
 func (s *SeqModel) Score(h []float32, c int32) float32 {
-	return dot32(h, s.Out.Row(int(c))) + s.Bias.Data[c]
+	return kernel.Dot(h, s.Out.Row(int(c))) + s.Bias.Data[c]
 }
 
 // ScoreTo writes seq(c) of every item c for hist to dst (len NumItems).
@@ -313,7 +311,6 @@ type seqShard struct {
 	scs        []seqScratch
 	live       []bool
 	qm, lg, dq []float32
-	outT       []float32 // the candidates' output rows transposed (Dim × nC), for the kernel
 	dh         []float32
 	logit      []float64
 	g64        []float64
@@ -378,11 +375,10 @@ func gather(dst []float32, e *ranking.Embeddings, items []int32) {
 //
 // The three products of the pass (logits Q·Outᵀ, ∂L/∂Q = P·Out and
 // ∂L/∂Out += Pᵀ·Q, P the logits' gradients) are matrix products of the
-// shard's examples against the candidates: gonum's blocked kernels, about
-// 2.5× the per-example dot products on this machine, or with
-// GOEXPERIMENT=simd on AVX-512 matMul's kernel, about 2× gonum; the kernel
-// takes the logits from the transposed output rows, outT (Dim × nC; nil:
-// batchGrad transposes outG itself).
+// shard's examples against the candidates (kernel.MatMulTo; see
+// BenchmarkSeqProducts); the logits take the transposed output rows, outT
+// (Dim × nC, transposed once per batch; nil: the product reads outG
+// transposed).
 func (s *SeqModel) batchGrad(sh *seqShard, items, idx []int32, outG, outT []float32, corr []float64, exs []seqExample) (float64, int) {
 	D, nC, n := s.Dim, len(items), len(exs)
 	if n == 0 {
@@ -413,7 +409,14 @@ func (s *SeqModel) batchGrad(sh *seqShard, items, idx []int32, outG, outT []floa
 			}
 		}
 	}
-	matMulBT(sh.lg, n, nC, D, sh.qm, outG[:nC*D], outT, &sh.outT)
+	qm := kernel.Mat{Rows: n, Cols: D, Stride: D, Data: sh.qm}
+	lg := kernel.Mat{Rows: n, Cols: nC, Stride: nC, Data: sh.lg}
+	out := kernel.Mat{Rows: nC, Cols: D, Stride: D, Data: outG[:nC*D]}
+	if outT != nil {
+		kernel.MatMulTo(lg, qm, kernel.NoTrans, kernel.Mat{Rows: D, Cols: nC, Stride: nC, Data: outT}, kernel.NoTrans)
+	} else {
+		kernel.MatMulTo(lg, qm, kernel.NoTrans, out, kernel.Trans)
+	}
 	sh.logit = growF64s(sh.logit, nC)
 	var loss float64
 	count := 0
@@ -464,8 +467,8 @@ func (s *SeqModel) batchGrad(sh *seqShard, items, idx []int32, outG, outT []floa
 			sh.dBias[c] += delta
 		}
 	}
-	matMul(sh.dq, D, false, n, D, nC, sh.lg, nC, 1, outG, D)
-	matMul(sh.dOut, D, true, nC, D, n, sh.lg, 1, nC, sh.qm, D)
+	kernel.MatMulTo(kernel.Mat{Rows: n, Cols: D, Stride: D, Data: sh.dq}, lg, kernel.NoTrans, out, kernel.NoTrans)
+	kernel.MatMulAddTo(kernel.Mat{Rows: nC, Cols: D, Stride: D, Data: sh.dOut}, lg, kernel.Trans, qm, kernel.NoTrans)
 	for j, ex := range exs {
 		if !sh.live[j] {
 			continue
@@ -507,7 +510,7 @@ type seqTrainer struct {
 	items    []int32
 	idx      []int32
 	outG     []float32 // the batch's candidates' output rows
-	outT     []float32 // outG transposed, for the SIMD kernel
+	outT     []float32 // outG transposed (Dim × nC), the logits' right operand
 	masks    []float32 // the batch's dropout masks
 	gOut     *ranking.SparseGrad
 	gBias    *ranking.SparseGrad
@@ -655,12 +658,9 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 	}
 	tr.outG = growF32(tr.outG, nC*D)
 	gather(tr.outG, s.Out, tr.items)
-	var outT []float32
-	if simdEnabled {
-		tr.outT = growF32(tr.outT, nC*D)
-		transposeTo(tr.outT, tr.outG, nC, D)
-		outT = tr.outT
-	}
+	tr.outT = growF32(tr.outT, nC*D)
+	kernel.TransposeTo(kernel.Mat{Rows: D, Cols: nC, Stride: nC, Data: tr.outT}, kernel.Mat{Rows: nC, Cols: D, Stride: D, Data: tr.outG})
+	outT := tr.outT
 	var wg sync.WaitGroup
 	workers := min(tr.workers, shards)
 	for w := range workers {

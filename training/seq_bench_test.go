@@ -6,13 +6,16 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 // BenchmarkSeqProducts times the three products of one shard's pass in
 // the sequence encoder's training (64 examples, the Beauty configuration's
-// 2,048 negatives plus the batch's positives, dim 128): "loops", the
-// per-example dot products and axpys the encoder used before, against
-// "gemm", the matrix products batchGrad uses. Same inputs, same run.
+// 2,048 negatives plus the batch's positives, dim 128): "loops", one
+// kernel.Dot and two kernel.Axpy per example and candidate; "gemm", the
+// three products with gonum's blas32; "kernel", the products batchGrad
+// runs (kernel.MatMulTo). Same inputs, same run.
 func BenchmarkSeqProducts(b *testing.B) {
 	const n, nC, D = 64, 2304, 128
 	r := rand.New(rand.NewPCG(1, 2))
@@ -30,11 +33,11 @@ func BenchmarkSeqProducts(b *testing.B) {
 			for e := range n {
 				qe := q[e*D : (e+1)*D]
 				for c := range nC {
-					p[e*nC+c] = dot32(qe, out[c*D:(c+1)*D])
+					p[e*nC+c] = kernel.Dot(qe, out[c*D:(c+1)*D])
 				}
 				for c := range nC {
-					axpy32(dq[e*D:(e+1)*D], p[e*nC+c], out[c*D:(c+1)*D])
-					axpy32(dout[c*D:(c+1)*D], p[e*nC+c], qe)
+					kernel.Axpy(dq[e*D:(e+1)*D], p[e*nC+c], out[c*D:(c+1)*D])
+					kernel.Axpy(dout[c*D:(c+1)*D], p[e*nC+c], qe)
 				}
 			}
 		}
@@ -51,16 +54,20 @@ func BenchmarkSeqProducts(b *testing.B) {
 			blas32.Gemm(blas.Trans, blas.NoTrans, 1, P, Q, 1, DO)
 		}
 	})
-	// matMul: the AVX-512 kernel when built with GOEXPERIMENT=simd (gonum
-	// otherwise, then the same as gemm plus a transpose); the logits through
-	// the transposed output rows, as batchGrad does.
-	b.Run("matmul", func(b *testing.B) {
+	// kernel: kernel.MatMulTo, the products batchGrad runs, with the
+	// logits through the transposed output rows (transposed once here, as
+	// once per batch in training).
+	b.Run("kernel", func(b *testing.B) {
 		outT := make([]float32, nC*D)
+		Q := kernel.Mat{Rows: n, Cols: D, Stride: D, Data: q}
+		O := kernel.Mat{Rows: nC, Cols: D, Stride: D, Data: out}
+		OT := kernel.Mat{Rows: D, Cols: nC, Stride: nC, Data: outT}
+		P := kernel.Mat{Rows: n, Cols: nC, Stride: nC, Data: p}
 		for b.Loop() {
-			transposeTo(outT, out, nC, D)
-			matMul(p, nC, false, n, nC, D, q, D, 1, outT, nC)
-			matMul(dq, D, false, n, D, nC, p, nC, 1, out, D)
-			matMul(dout, D, true, nC, D, n, p, 1, nC, q, D)
+			kernel.TransposeTo(OT, O)
+			kernel.MatMulTo(P, Q, kernel.NoTrans, OT, kernel.NoTrans)
+			kernel.MatMulTo(kernel.Mat{Rows: n, Cols: D, Stride: D, Data: dq}, P, kernel.NoTrans, O, kernel.NoTrans)
+			kernel.MatMulAddTo(kernel.Mat{Rows: nC, Cols: D, Stride: D, Data: dout}, P, kernel.Trans, Q, kernel.NoTrans)
 		}
 	})
 }

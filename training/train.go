@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/ranking"
 )
 
@@ -413,8 +414,8 @@ func (tr *trainer) step(batch []example, rng *rand.Rand) (float64, int) {
 	}
 	for _, sh := range tr.shards {
 		tr.g.Add(sh.g)
-		axpy32(bi.dk, 1, sh.dk)
-		axpy32(bi.dv, 1, sh.dv)
+		kernel.Axpy(bi.dk, 1, sh.dk)
+		kernel.Axpy(bi.dv, 1, sh.dv)
 		loss += sh.loss
 		count += sh.count
 	}
@@ -488,9 +489,10 @@ func (tr *trainer) itemForward() {
 				continue
 			}
 			y := bi.y[cj*d : (cj+1)*d]
-			vecMat32(y, tok, m.Proj[j], m.ProjBias[j])
-			vecMat32(bi.k[cj*da:(cj+1)*da], y, m.Wk, nil)
-			vecMat32(bi.v[cj*da:(cj+1)*da], y, m.Wv, nil)
+			copy(y, m.ProjBias[j])
+			kernel.VecMatAddTo(y, tok, m.Proj[j])
+			kernel.VecMatTo(bi.k[cj*da:(cj+1)*da], y, m.Wk)
+			kernel.VecMatTo(bi.v[cj*da:(cj+1)*da], y, m.Wv)
 		}
 	}
 }
@@ -514,18 +516,18 @@ func (tr *trainer) itemBackward(inv float64) {
 			y := bi.y[cj*d : (cj+1)*d]
 			// tr.g is scaled by inv after this; the embedding gradients are
 			// scaled here.
-			outerAdd(tr.g.Wk, y, dk)
-			outerAdd(tr.g.Wv, y, dv)
-			matVecT32(dy, m.Wk, dk, false)
-			matVecT32(dy, m.Wv, dv, true)
-			outerAdd(tr.g.Proj[j], bi.tok[cj], dy)
-			addTo64(tr.g.ProjBias[j], dy)
+			kernel.AddOuter64(tr.g.Wk, y, dk)
+			kernel.AddOuter64(tr.g.Wv, y, dv)
+			kernel.MatVecTo(dy, m.Wk, dk)
+			kernel.MatVecAddTo(dy, m.Wv, dv)
+			kernel.AddOuter64(tr.g.Proj[j], bi.tok[cj], dy)
+			kernel.Axpy64(tr.g.ProjBias[j], 1, dy)
 			if n.fixedOf[j] >= 0 {
 				continue
 			}
 			dim := n.cfg.Modalities[j].Dim
 			dt := dtok[:dim]
-			matVecT32(dt, m.Proj[j], dy, false)
+			kernel.MatVecTo(dt, m.Proj[j], dy)
 			d64 := dtok64[:dim]
 			for k, v := range dt {
 				d64[k] = float64(v)

@@ -3,6 +3,8 @@ package text
 import (
 	"fmt"
 	"math"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 // Encoder turns text into vectors with a fixed vocabulary of word vectors.
@@ -92,7 +94,7 @@ func (e *Encoder) EncodeTo(dst []float32, texts ...string) (known, unknown int) 
 				continue
 			}
 			known++
-			axpy(dst, e.weights[i], e.vec(int(i)))
+			kernel.Axpy(dst, e.weights[i], e.vec(int(i)))
 		}
 	}
 	if known > 0 {
@@ -180,14 +182,6 @@ func (e *Encoder) Tokens(query string) (words []string, vecs [][]float32, unknow
 		normalize(vecs[k])
 	}
 	return words, vecs, unknown
-}
-
-// axpy computes dst += a·x.
-func axpy(dst []float32, a float32, x []float32) {
-	x = x[:len(dst)]
-	for i, v := range x {
-		dst[i] += a * v
-	}
 }
 
 // normalize scales v to unit L2 norm in place; a zero vector stays zero. The

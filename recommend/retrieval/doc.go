@@ -37,7 +37,7 @@
 //
 // Why HNSW rather than IVF: the goal is recall@100 ≥ 0.95 at 1M × 128 within
 // 2 ms. The measured scan cost is 56–100 ns per item (Exact at 100k:
-// 5.6 ms with the archsimd kernel, 10–12 ms in plain Go, on this shared
+// 5.6 ms with an AVX2 inner product, 10–12 ms with the pure-Go one, on this shared
 // 2-core machine), so an IVF index that scans even 2–3% of a 1M catalogue
 // (what recall@100 ≥ 0.95 usually needs from inverted lists on data like
 // this) spends 1–3 ms in the scan alone, before re-ranking. HNSW scores
@@ -63,7 +63,7 @@
 // Each index has an RWMutex: SearchTo takes the read lock, so any number of
 // searches run together; Set, SetBatch and Delete take the write lock. An
 // HNSW.Set costs about one build insertion (build CPU time divided by n:
-// ≈0.15 ms at 100k with archsimd, ≈0.36 ms in plain Go), which is how long
+// ≈0.15 ms at 100k with an AVX2 inner product, ≈0.36 ms with the pure-Go one), which is how long
 // searches may wait behind it. HNSW.SetBatch, used to build the
 // index at start, inserts new slots with HNSWConfig.Workers goroutines
 // (default GOMAXPROCS); inside a batch, neighbour lists are written under
@@ -82,13 +82,11 @@
 //
 // # Kernels
 //
-// The inner product is plain Go unrolled by 8 (dotGeneric). Built with
-// GOEXPERIMENT=simd on amd64, a simd/archsimd kernel using AVX2 and FMA is
-// used instead when the CPU has them (dot_simd.go); TestDotKernels checks
-// both against a float64 reference on lengths 0, 1, 7, 8, 9, …, 4096. The
-// archsimd kernel takes 13 ns for d = 128 against 35 ns, and makes the
-// HNSW build about 3× and searches about 2× faster: build the service
-// with GOEXPERIMENT=simd.
+// The inner product is kernel.Dot (internal/kernel): AVX-512 or AVX2 with
+// FMA assembly chosen when the program starts, the pure-Go twin on other
+// CPUs and under -tags purego, all in a plain go build. An AVX2 inner
+// product makes the HNSW build about 3× and searches about 2× faster than
+// the pure-Go one (figures below).
 //
 // # Measured figures
 //
@@ -103,9 +101,10 @@
 //	go test ./recommend/retrieval -run TestReport -v -timeout 2h \
 //	    -retrieval.report 100000,1000000 [-retrieval.ef 100,200,250]
 //
-// (add GOEXPERIMENT=simd for the archsimd kernel).
+// (add -tags purego for the pure-Go inner product, -tags noavx512 for the
+// AVX2 one on an AVX-512 machine).
 //
-// Synthetic, 100k items, archsimd kernel (500 queries, load average ≈3):
+// Synthetic, 100k items, AVX2 inner product (500 queries, load average ≈3):
 //
 //	build 9.0 s wall, 14.3 s CPU, 2 workers, efC 100
 //	EfSearch  recall@10  recall@100  p50      p99
@@ -114,7 +113,7 @@
 //	250       0.997      0.990       396 µs   4.7 ms*
 //	Exact: p50 5.6 ms, p99 8.1 ms per query.
 //
-// Synthetic, 100k items, plain Go kernel (300 queries, load average ≈14):
+// Synthetic, 100k items, pure-Go inner product (300 queries, load average ≈14):
 //
 //	build 2 min 16 s wall, 35.9 s CPU, 2 workers, efC 100
 //	EfSearch  recall@10  recall@100  p50      p99
@@ -129,7 +128,7 @@
 // 542 µs / 1.2 ms at 200, with a 29.3 s build; with efC 200 the build took
 // 50.7 s for recall@100 0.985 at EfSearch 200.
 //
-// Synthetic, 1M items, archsimd kernel, efC 100, final code (200 queries,
+// Synthetic, 1M items, AVX2 inner product, efC 100, final code (200 queries,
 // load average 9–14):
 //
 //	build 16 min 34 s wall, 6 min 17 s CPU, 2 workers (≈3.2 min on two
@@ -152,7 +151,7 @@
 //	400       0.987      0.982       872 µs   2.4 ms
 //	Exact: p50 90 ms per query.
 //
-// The 1M figures with the plain Go kernel were not measured: the build
+// The 1M figures with the pure-Go inner product were not measured: the build
 // did not finish within the time available on the loaded machine. From
 // the 100k ratios (2.5× the build CPU, 1.5–1.8× the query time) expect
 // p50 ≈ 1.2–1.5 ms at EfSearch 250 and ≈16 min of build CPU (≈8 min on
@@ -167,7 +166,7 @@
 //
 // Real data: the shared GloVe file (glove-6B-100d-top50k, d = 100), every
 // 50th of the first 25k words held out as a query (500), 49.5k indexed,
-// plain Go kernel, load ≈15 (go test -run TestReport -v -retrieval.glove):
+// pure-Go inner product, load ≈15 (go test -run TestReport -v -retrieval.glove):
 // build 12.8 s CPU; recall@100 0.969 at EfSearch 100 and 0.995 at 250
 // (recall@10 0.997 and 0.999). TestHNSWGloVe checks recall@100 ≥ 0.95 on
 // the first 10k words in CI.

@@ -3,6 +3,8 @@ package retrieval
 import (
 	"fmt"
 	"sync"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 // Exact is a brute-force index: every search scores every live item. The
@@ -114,7 +116,7 @@ func (e *Exact) SearchTo(dst []Hit, q []float32, k int, allow func(slot int32) b
 		if allow != nil && !allow(slot) {
 			continue
 		}
-		sc := dot(q, vecs[s*d:s*d+d])
+		sc := kernel.Dot(q, vecs[s*d:s*d+d])
 		if len(h) == k && !worse(h[0], Hit{slot, sc}) {
 			continue
 		}

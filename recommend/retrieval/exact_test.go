@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 // naiveSearch scores every live row of rows (nil rows are absent), sorts
@@ -16,7 +18,7 @@ func naiveSearch(rows [][]float32, q []float32, k int, allow func(int32) bool) [
 		}
 		u := make([]float32, len(v))
 		normaliseTo(u, v)
-		all = append(all, Hit{int32(s), dotGeneric(q, u)})
+		all = append(all, Hit{int32(s), kernel.Dot(q, u)})
 	}
 	slices.SortFunc(all, func(a, b Hit) int {
 		if worse(b, a) {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 // HNSW defaults, chosen from the measurements recorded in doc.go: with them
@@ -438,7 +440,7 @@ func (h *HNSW) relink(ws *workspace, node int32) {
 // ep (whose top layer is top), sets node's links and adds reverse links.
 func (h *HNSW) connect(ws *workspace, node int32, lvl int, ep int32, top int) {
 	q := h.vec(node)
-	cur, curSim := ep, dot(q, h.vec(ep))
+	cur, curSim := ep, kernel.Dot(q, h.vec(ep))
 	for l := top; l > lvl; l-- {
 		cur, curSim = h.greedy(ws, q, cur, curSim, l, node)
 	}
@@ -495,7 +497,7 @@ func (h *HNSW) addLink(ws *workspace, target, node int32, l int, sim float32, ca
 	tv := h.vec(target)
 	cs := append(ws.prune[:0], cand{node, sim})
 	for _, x := range ll[1 : 1+cnt] {
-		cs = append(cs, cand{x, dot(tv, h.vec(x))})
+		cs = append(cs, cand{x, kernel.Dot(tv, h.vec(x))})
 	}
 	slices.SortFunc(cs, func(a, b cand) int {
 		switch {
@@ -523,7 +525,7 @@ func (h *HNSW) selectNeighbours(dst, sorted []cand, m int) []cand {
 		cv := h.vec(c.id)
 		good := true
 		for _, s := range dst {
-			if dot(cv, h.vec(s.id)) > c.sim {
+			if kernel.Dot(cv, h.vec(s.id)) > c.sim {
 				good = false
 				break
 			}
@@ -544,7 +546,7 @@ func (h *HNSW) greedy(ws *workspace, q []float32, cur int32, curSim float32, l i
 			if e == skip {
 				continue
 			}
-			if s := dot(q, h.vec(e)); s > curSim {
+			if s := kernel.Dot(q, h.vec(e)); s > curSim {
 				cur, curSim, changed = e, s, true
 			}
 		}
@@ -600,7 +602,7 @@ func (h *HNSW) searchLayer(ws *workspace, q []float32, ef, l int, skip int32, fi
 		}
 		ws.fresh, ws.sink = fresh, touch
 		for _, e := range fresh {
-			s := dot(q, h.vec(e))
+			s := kernel.Dot(q, h.vec(e))
 			if len(ws.res) < ef || s > ws.res[0].sim {
 				ws.cand = candPush(ws.cand, cand{e, -s})
 				if accept(e) {
@@ -639,7 +641,7 @@ func (h *HNSW) SearchEfTo(dst []Hit, q []float32, k, ef int, allow func(slot int
 	}
 	ws := h.getWS()
 	defer h.putWS(ws)
-	cur, curSim := h.entry, dot(q, h.vec(h.entry))
+	cur, curSim := h.entry, kernel.Dot(q, h.vec(h.entry))
 	for l := h.topLevel; l > 0; l-- {
 		cur, curSim = h.greedy(ws, q, cur, curSim, l, -1)
 	}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 // indexes returns one of each implementation, for the contract tests that
@@ -91,7 +93,7 @@ func TestIndexContract(t *testing.T) {
 }
 
 func len32(v []float32) float64 {
-	return float64(dotGeneric(v, v)) / float64(sqrt32(dotGeneric(v, v)))
+	return float64(kernel.Dot(v, v)) / float64(sqrt32(kernel.Dot(v, v)))
 }
 
 func sqrt32(x float32) float32 {

@@ -3,6 +3,8 @@ package retrieval
 import (
 	"fmt"
 	"math"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 // Hit is one search result: the caller's slot and its score, the inner
@@ -37,7 +39,7 @@ var (
 // normaliseTo writes v/|v| into dst (len(dst) == len(v)). A zero vector is
 // written as zeros: it scores 0 against every query.
 func normaliseTo(dst, v []float32) {
-	n := math.Sqrt(float64(dot(v, v)))
+	n := math.Sqrt(float64(kernel.Dot(v, v)))
 	if n == 0 || math.IsNaN(n) || math.IsInf(n, 0) {
 		clear(dst)
 		if math.IsNaN(n) || math.IsInf(n, 0) {

@@ -21,13 +21,13 @@ trap shop_cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# shop_build: the services, then the serving binary (the scorer's AVX-512 path, as
-# Makefile build-fast) and the load generator.
+# shop_build: the services, then the serving binary (a plain go build: the kernels pick
+# AVX-512 or AVX2 when it starts) and the load generator.
 shop_build() {
   mkdir -p "$OUT"
   scripts/services.sh
-  log "building (GOEXPERIMENT=simd)"
-  GOEXPERIMENT=simd go build -o "$OUT/fusionrank" ./cmd/fusionrank
+  log "building"
+  go build -o "$OUT/fusionrank" ./cmd/fusionrank
   go build -o "$OUT/loadtest" ./scripts/loadtest
 }
 
@@ -53,7 +53,6 @@ shop_env() {
   export FUSIONRANK_TEXT_VECTORS=${FUSIONRANK_TEXT_VECTORS:-$( (ls data/glove-6B-100d-full.txt.gz ../shared/datasets/glove/glove-6B-100d-top50k.txt.gz 2>/dev/null || true) | head -n 1)}
   export FUSIONRANK_LOG_LEVEL=warn
   export FUSIONRANK_RATE_LIMIT=0
-  export GODEBUG=asyncpreemptoff=1
 }
 
 # shop_data: the database recreated, the shop generated (once per OUT) and imported,
