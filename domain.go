@@ -90,7 +90,7 @@ var idChars = func() (t [256]bool) {
 // ValidID reports whether ValidateID accepts id, without building an error; hot paths
 // call it first and ValidateID only to describe a failure.
 func ValidID(id string) bool {
-	if id == "" || len(id) > MaxIDLen {
+	if id == "" || len(id) > MaxIDLen || id == "." || id == ".." {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
@@ -101,13 +101,19 @@ func ValidID(id string) bool {
 	return true
 }
 
-// ValidateID checks an item, user, event or request identifier; field names it in the error.
+// ValidateID checks an item, user, event or request identifier: 1 to MaxIDLen bytes of
+// letters, digits and . _ : @ ~ + = -, and neither "." nor "..". field names it in the
+// error.
 func ValidateID(field, id string) error {
 	switch {
 	case id == "":
 		return Errorf(Invalid, "%s: must not be empty", field)
 	case len(id) > MaxIDLen:
 		return Errorf(Invalid, "%s: longer than %d bytes", field, MaxIDLen)
+	case id == "." || id == "..":
+		// A path segment "." or ".." is removed by clients that clean URL paths, so an
+		// item or user with such an id could be stored but never read back.
+		return Errorf(Invalid, "%s: %q is not allowed (it is a path segment that URL clients remove)", field, id)
 	case !ValidID(id):
 		return Errorf(Invalid, "%s: may contain only letters, digits and . _ : @ ~ + = -", field)
 	}
@@ -193,10 +199,14 @@ type UserFeatures struct {
 	Source      string                  `json:"source"`
 }
 
-// EventResult is the outcome of an event batch.
+// EventResult is the outcome of an event batch. Every event of the batch is counted in
+// exactly one of Accepted (stored now), Duplicates (an exact replay of a stored event),
+// Conflicts (its id is stored with a different payload; nothing stored) and Rejected
+// (invalid; nothing stored).
 type EventResult struct {
 	Accepted   int              `json:"accepted"`
 	Duplicates int              `json:"duplicates"`
+	Conflicts  []EventConflict  `json:"conflicts"`
 	Rejected   []EventRejection `json:"rejected"`
 	Warnings   []string         `json:"warnings,omitempty"`
 }
@@ -207,10 +217,31 @@ type EventRejection struct {
 	Error string `json:"error"`
 }
 
-// BatchResult is the outcome of a bulk item load.
+// EventConflict reports the event at Index whose id is already stored with a different
+// payload: Field names the first field that differs (user_id, item_id, type, timestamp,
+// request_id or session_id). The stored event is kept and the sent one is not stored;
+// an event id is used once, and a retry must repeat the event exactly.
+type EventConflict struct {
+	Index   int    `json:"index"`
+	EventID string `json:"event_id"`
+	Field   string `json:"field"`
+	Error   string `json:"error"`
+}
+
+// BatchResult is the outcome of a bulk item load. Every line before Stopped.Line (all
+// lines when Stopped is nil) was either stored (counted in Accepted) or is listed in
+// Rejected; no line from Stopped.Line on was stored.
 type BatchResult struct {
 	Accepted int             `json:"accepted"`
 	Rejected []LineRejection `json:"rejected"`
+	Stopped  *BatchStop      `json:"stopped,omitempty"`
+}
+
+// BatchStop says where and why a bulk load stopped before the end of its body (a
+// store failed, the body was over its limit or arrived too slowly).
+type BatchStop struct {
+	Line  int    `json:"line"`
+	Error string `json:"error"`
 }
 
 // LineRejection says why the item on Line (counted from 1) was not accepted.

@@ -6,7 +6,7 @@ import (
 )
 
 func TestValidateID(t *testing.T) {
-	for _, id := range []string{"a", "Item-42", "sku_1.2:3@x~y+z=w", strings.Repeat("a", MaxIDLen)} {
+	for _, id := range []string{"a", "Item-42", "sku_1.2:3@x~y+z=w", strings.Repeat("a", MaxIDLen), "...", ".a", "a.."} {
 		if !ValidID(id) || ValidateID("id", id) != nil {
 			t.Errorf("%q rejected", id)
 		}
@@ -18,6 +18,8 @@ func TestValidateID(t *testing.T) {
 		"é":                             "id: may contain only",
 		"a/b":                           "id: may contain only",
 		"a\x00":                         "id: may contain only",
+		".":                             `id: "." is not allowed`,
+		"..":                            `id: ".." is not allowed`,
 	} {
 		err := ValidateID("id", id)
 		if ValidID(id) || err == nil || !strings.HasPrefix(err.Error(), want) {

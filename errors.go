@@ -18,6 +18,7 @@ const (
 	Forbidden    Code = "forbidden"    // credentials lack the needed scope
 	TooLarge     Code = "too_large"    // the body or a field is over its limit
 	RateLimited  Code = "rate_limited" // the caller is over its rate limit
+	Timeout      Code = "timeout"      // the request's body did not arrive within its deadline
 	Internal     Code = "internal"     // a bug; details go to the log, never to the client
 )
 

@@ -33,12 +33,20 @@ type RerankRequest struct {
 
 // RecommendRequest asks what a shopper should see.
 type RecommendRequest struct {
-	UserID  string   `json:"user_id"`
-	Count   int      `json:"count,omitempty"`
-	Exclude []string `json:"exclude,omitempty"`
-	Filters *Filters `json:"filters,omitempty"`
-	Query   *Query   `json:"query,omitempty"`
-	Explain bool     `json:"explain,omitempty"`
+	UserID string `json:"user_id"`
+	// UserToken is the shop's signature vouching for UserID (package usertoken). A
+	// public-scope call gets personal answers only with a valid one; keys of scope read
+	// and above need none.
+	UserToken string   `json:"user_token,omitempty"`
+	Count     int      `json:"count,omitempty"`
+	Exclude   []string `json:"exclude,omitempty"`
+	Filters   *Filters `json:"filters,omitempty"`
+	Query     *Query   `json:"query,omitempty"`
+	Explain   bool     `json:"explain,omitempty"`
+	// Anonymous asks for an answer that uses nothing known about UserID: no profile, no
+	// recent items, nothing left out for having been bought. The API sets it for a
+	// public-scope call without a valid user token; it is not part of the JSON.
+	Anonymous bool `json:"-"`
 }
 
 // SearchRequest asks for the catalogue's best items for a query.

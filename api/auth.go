@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"math"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,14 @@ type KeyService interface {
 	Authenticate(ctx context.Context, key string) (scope Scope, keyID string, err error)
 }
 
+// UserTokenService checks the user tokens a shop signs for its shoppers (package
+// usertoken; keys.Store implements it).
+type UserTokenService interface {
+	// VerifyUserToken returns the user a valid, unexpired token vouches for; its error
+	// says what is wrong with the token, for the answer's warning.
+	VerifyUserToken(token string) (userID string, err error)
+}
+
 const scopeKey = "scope"
 
 // callerScope is the scope of the request's key (ScopeAdmin when auth is off).
@@ -49,10 +58,8 @@ func (s *Server) authenticate(need Scope) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		h := c.GetHeader("Authorization")
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		token = strings.TrimSpace(token)
-		if !ok || token == "" {
+		token, ok := bearer(c.GetHeader("Authorization"))
+		if !ok {
 			c.Header("WWW-Authenticate", `Bearer realm="fusionrank"`)
 			s.fail(c, fusionrank.Errorf(fusionrank.Unauthorized, "Authorization: expected \"Bearer <key>\""))
 			return
@@ -79,7 +86,18 @@ func (s *Server) authenticate(need Scope) gin.HandlerFunc {
 	}
 }
 
-// limits applies the per-key rate limit, the body size limit and the deadline.
+// bearer returns the key of an Authorization header "Bearer <key>"; the scheme is
+// matched without case (RFC 9110 section 11.1).
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// limits applies the rate limits, the body size limit and the deadline.
 func (s *Server) limits(r Route) gin.HandlerFunc {
 	maxBody, timeout := s.cfg.MaxBodyBytes, s.cfg.RequestTimeout
 	switch {
@@ -91,15 +109,14 @@ func (s *Server) limits(r Route) gin.HandlerFunc {
 	if r.Photo {
 		maxBody = max(maxBody, s.cfg.MaxPhotoBodyBytes)
 	}
+	if r.Timeout > 0 {
+		timeout = r.Timeout
+	}
 	dl := s.deadline(timeout)
+	browser := !strings.HasPrefix(r.Path, "/v1/")
 	return func(c *gin.Context) {
-		if s.limiter != nil {
-			if wait := s.limiter.take(c.GetString("key_id"), time.Now()); wait > 0 {
-				s.fail(c, &fusionrank.Error{Code: fusionrank.RateLimited,
-					Message: "rate limit: over this key's request rate; retry after the Retry-After seconds",
-					Err:     retryAfter(wait)})
-				return
-			}
+		if !s.allow(c, browser) {
+			return
 		}
 		if c.Request.ContentLength > maxBody {
 			s.fail(c, fusionrank.Errorf(fusionrank.TooLarge, "body: %d bytes is over the limit of %d bytes", c.Request.ContentLength, maxBody))
@@ -110,6 +127,51 @@ func (s *Server) limits(r Route) gin.HandlerFunc {
 		}
 		dl(c)
 	}
+}
+
+// allow takes a token from each rate limit that applies to the request (the key's, the
+// public key's, the client address's) and answers 429 when one is empty. browser marks
+// the endpoints outside /v1, which are limited per address whatever the key.
+func (s *Server) allow(c *gin.Context, browser bool) bool {
+	now := time.Now()
+	key := c.GetString("key_id")
+	public := callerScope(c) == ScopePublic && s.cfg.Auth
+	check := func(l *rateLimiter, bucket, what string) bool {
+		if l == nil {
+			return true
+		}
+		if wait := l.take(bucket, now); wait > 0 {
+			s.fail(c, &fusionrank.Error{Code: fusionrank.RateLimited,
+				Message: "rate limit: over " + what + "; retry after the Retry-After seconds",
+				Err:     retryAfter(wait)})
+			return false
+		}
+		return true
+	}
+	if !check(s.limiter, key, "this key's request rate") {
+		return false
+	}
+	if public && !check(s.publicLimiter, key, "this public key's request rate") {
+		return false
+	}
+	if (public || browser) && !check(s.clientLimiter, clientBucket(c.ClientIP()), "the request rate of this client address") {
+		return false
+	}
+	return true
+}
+
+// clientBucket is the rate-limit bucket of a client address: the address for IPv4, its
+// /64 network for IPv6 (one subscriber usually holds a whole /64).
+func clientBucket(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 // retryAfter carries how long a rate-limited caller should wait.
@@ -142,8 +204,8 @@ func (l *rateLimiter) take(key string, now time.Time) time.Duration {
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
 	if !ok {
-		if len(l.buckets) > 100000 { // forget idle buckets rather than grow without bound
-			clear(l.buckets)
+		if len(l.buckets) >= maxBuckets {
+			l.forgetIdle(now)
 		}
 		b = &bucket{tokens: l.burst, last: now}
 		l.buckets[key] = b
@@ -155,4 +217,22 @@ func (l *rateLimiter) take(key string, now time.Time) time.Duration {
 		return 0
 	}
 	return time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// maxBuckets bounds the buckets a limiter keeps (one per key or client address).
+const maxBuckets = 100_000
+
+// forgetIdle drops the buckets that have refilled to their burst (a caller idle that
+// long starts afresh anyway); if that frees less than a tenth of them it drops them
+// all rather than grow without bound (or scan again on the next new caller), which
+// briefly lifts the limits of busy callers. Callers hold mu.
+func (l *rateLimiter) forgetIdle(now time.Time) {
+	for k, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+	if len(l.buckets) >= maxBuckets*9/10 {
+		clear(l.buckets)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 
@@ -32,17 +33,29 @@ func decodeJSON(c *gin.Context, v any) error {
 	return DecodeStrict(body, v)
 }
 
+// DecodeBody is decodeJSON for handlers outside the package (the web routes).
+func DecodeBody(c *gin.Context, v any) error { return decodeJSON(c, v) }
+
 // readJSON reads the whole body; a body over the limit is a TooLarge error.
 func readJSON(c *gin.Context) ([]byte, error) {
 	body, err := readBody(c.Request)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, fusionrank.Errorf(fusionrank.TooLarge, "body: larger than the limit of %d bytes", mbe.Limit)
-		}
-		return nil, fusionrank.Wrap(fusionrank.Invalid, err, "body: could not be read")
+		return nil, bodyError(err)
 	}
 	return body, nil
+}
+
+// bodyError describes a failure to read a request body: over its size limit (413),
+// not arrived within the body deadline (408), or cut off (400).
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return fusionrank.Errorf(fusionrank.TooLarge, "body: larger than the limit of %d bytes", mbe.Limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fusionrank.Wrap(fusionrank.Timeout, err, "body: did not arrive within the body deadline; the connection is closed")
+	}
+	return fusionrank.Wrap(fusionrank.Invalid, err, "body: could not be read")
 }
 
 // readBody reads the whole body, into one allocation when the length is announced.
@@ -62,11 +75,24 @@ func readBody(r *http.Request) ([]byte, error) {
 	return io.ReadAll(r.Body)
 }
 
-// DecodeStrict decodes one JSON value from data into v. Unknown fields, trailing data and
-// type mismatches are Invalid errors that name the field.
-func DecodeStrict(data []byte, v any) error {
-	if len(bytes.TrimSpace(data)) == 0 {
+// DecodeStrict decodes one JSON object from data into v. A body that is not an object
+// (null, an array, a string), unknown fields, trailing data, type mismatches, keys given
+// twice (also in different case), NUL characters and bytes that are not UTF-8 in
+// strings are Invalid errors that name the field.
+func DecodeStrict(data []byte, v any) error { return decodeStrict(data, v, -1) }
+
+// decodeStrict is DecodeStrict checking keys and strings at most checkDepth containers
+// deep (see checkJSON); a batch checks its elements one by one instead.
+func decodeStrict(data []byte, v any, checkDepth int) error {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
 		return invalid("body: empty; expected a JSON object")
+	}
+	if trimmed[0] != '{' {
+		return invalid("body: expected a JSON object, got %s", jsonKind(trimmed[0]))
+	}
+	if err := checkJSON(data, checkDepth); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -81,6 +107,23 @@ func DecodeStrict(data []byte, v any) error {
 		return invalid("body: unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// jsonKind names the kind of JSON value that starts with b, for messages.
+func jsonKind(b byte) string {
+	switch {
+	case b == 'n':
+		return "null"
+	case b == '[':
+		return "an array"
+	case b == '"':
+		return "a string"
+	case b == 't' || b == 'f':
+		return "true or false"
+	case b == '-' || (b >= '0' && b <= '9'):
+		return "a number"
+	}
+	return "something that is not JSON"
 }
 
 // jsonError turns encoding/json's errors into client messages that name the field.
@@ -137,6 +180,10 @@ func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
 
 func sortRejections(r []fusionrank.EventRejection) {
 	sort.Slice(r, func(i, j int) bool { return r[i].Index < r[j].Index })
+}
+
+func sortLines(r []fusionrank.LineRejection) {
+	sort.SliceStable(r, func(i, j int) bool { return r[i].Line < r[j].Line })
 }
 
 // queryImageField names a query's photo field in a base64 error ("image" → "query.image").
@@ -198,13 +245,4 @@ func decodeMultipart(c *gin.Context, v any, q *fusionrank.Query) error {
 		q.Image = image
 	}
 	return nil
-}
-
-// bodyError turns an error reading the body into a client error.
-func bodyError(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return fusionrank.Errorf(fusionrank.TooLarge, "body: larger than the limit of %d bytes", mbe.Limit)
-	}
-	return fusionrank.Wrap(fusionrank.Invalid, err, "body: malformed multipart/form-data")
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -39,4 +40,45 @@ func BenchmarkDecodeRerank(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkCheckJSON measures the strict checks (duplicate keys, NUL, UTF-8) beside
+// encoding/json's decoding of the same body: a batch of 1,000 events, the largest
+// POST /v1/events allows, and one event as each is checked on its own.
+func BenchmarkCheckJSON(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"events":[`)
+	for i := range 1000 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"event_id":"ev-%d","user_id":"u-%d","item_id":"sku-%d","type":"view","timestamp":"2026-11-27T10:00:00Z","request_id":"r-%d"}`, i, i%97, i%1013, i)
+	}
+	sb.WriteString(`]}`)
+	batch := []byte(sb.String())
+	one := []byte(`{"event_id":"ev-1","user_id":"u-1","item_id":"sku-1","type":"view","timestamp":"2026-11-27T10:00:00Z","request_id":"r-1"}`)
+	for _, c := range []struct {
+		name string
+		body []byte
+	}{{"batch-1000", batch}, {"one-event", one}} {
+		b.Run(c.name+"/check", func(b *testing.B) {
+			b.SetBytes(int64(len(c.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := checkJSON(c.body, -1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.name+"/encoding-json", func(b *testing.B) {
+			b.SetBytes(int64(len(c.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var v map[string]any
+				if err := json.Unmarshal(c.body, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -1,6 +1,10 @@
 // Package api is fusionrank's HTTP transport, on Gin: the routes, the request and
 // response types, the one table that maps error codes to HTTP status, authentication with
-// scoped API keys, request limits, Prometheus metrics and the OpenAPI document.
+// scoped API keys (and, for keys of scope public, the user tokens that let them act for
+// one shopper), request limits (body sizes, body read deadlines, rate limits per key,
+// per public key and per client address), strict JSON decoding (checkJSON refuses keys
+// given twice, NUL characters and bytes that are not UTF-8, naming the field),
+// Prometheus metrics with bounded labels and the OpenAPI document.
 //
 // It holds no business logic. Each use case it serves is reached through a small
 // interface declared here (ItemService, EventService, RankService, …) and implemented by

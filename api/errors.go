@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,13 +22,25 @@ var statusOf = map[fusionrank.Code]int{
 	fusionrank.Conflict:     http.StatusConflict,
 	fusionrank.TooLarge:     http.StatusRequestEntityTooLarge,
 	fusionrank.RateLimited:  http.StatusTooManyRequests,
+	fusionrank.Timeout:      http.StatusRequestTimeout,
 	fusionrank.Unavailable:  http.StatusServiceUnavailable,
 	fusionrank.Internal:     http.StatusInternalServerError,
 }
 
-// ErrorBody is the envelope of every error answer.
+// StatusOf is the HTTP status of an error code (500 for an unknown one), for handlers
+// outside the package.
+func StatusOf(code fusionrank.Code) int {
+	if st, ok := statusOf[code]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorBody is the envelope of every error answer. Result, on the answer of a batch
+// that stopped part way, says exactly what was stored before it stopped.
 type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
+	Error  ErrorDetail `json:"error"`
+	Result any         `json:"result,omitempty"`
 }
 
 // ErrorDetail names the error's code and says what went wrong.
@@ -38,7 +51,37 @@ type ErrorDetail struct {
 
 // fail answers with the error's status and envelope, and logs server-side failures with
 // their cause. It aborts the handler chain.
-func (s *Server) fail(c *gin.Context, err error) {
+func (s *Server) fail(c *gin.Context, err error) { s.failWith(c, err, nil) }
+
+// failWith is fail with a result in the envelope (see ErrorBody).
+func (s *Server) failWith(c *gin.Context, err error, result any) {
+	err, status, code, msg := s.describe(c, err)
+	if status >= 500 {
+		level := slog.LevelError
+		if status == http.StatusServiceUnavailable {
+			level = slog.LevelWarn
+			s.metrics.unavailable.Inc()
+		} else {
+			s.metrics.internalErrors.Inc()
+		}
+		s.log.Log(c.Request.Context(), level, "request failed",
+			"request_id", requestID(c), "route", c.FullPath(), "status", status, "err", err.Error())
+	}
+	if code == fusionrank.RateLimited {
+		var e *fusionrank.Error
+		if errors.As(err, &e) {
+			if ra, ok := e.Err.(retryAfter); ok {
+				c.Header("Retry-After", fmt.Sprint(ra.seconds()))
+			}
+		}
+	}
+	c.AbortWithStatusJSON(status, ErrorBody{Error: ErrorDetail{Code: string(code), Message: msg}, Result: result})
+}
+
+// describe maps an error to what the client is told: the status, the code and the
+// message (generic for a 5xx, whose cause only the log sees). It also returns err,
+// rewritten where the message must name a limit.
+func (s *Server) describe(c *gin.Context, err error) (error, int, fusionrank.Code, string) {
 	code := fusionrank.ErrorCode(err)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
@@ -57,33 +100,41 @@ func (s *Server) fail(c *gin.Context, err error) {
 		status = http.StatusInternalServerError
 	}
 	msg := fusionrank.ErrorMessage(err)
-	if status >= 500 {
-		level := slog.LevelError
-		if status == http.StatusServiceUnavailable {
-			level = slog.LevelWarn
-			msg = "a store is unavailable; retry"
-			if d, ok := c.Get(deadlineKey); ok && overDeadline {
-				msg = fmt.Sprintf("deadline: the request did not finish within its deadline of %s; retry", d)
-			}
-			s.metrics.unavailable.Inc()
-		} else {
-			msg = "internal error"
+	switch {
+	case status == http.StatusServiceUnavailable:
+		msg = "a store is unavailable; retry"
+		if d, ok := c.Get(deadlineKey); ok && overDeadline {
+			msg = fmt.Sprintf("deadline: the request did not finish within its deadline of %s; retry", d)
 		}
-		s.log.Log(c.Request.Context(), level, "request failed",
-			"request_id", requestID(c), "route", c.FullPath(), "status", status, "err", err.Error())
-		if status != http.StatusServiceUnavailable {
-			s.metrics.internalErrors.Inc()
-		}
+	case status >= 500:
+		msg = "internal error"
 	}
-	if code == fusionrank.RateLimited {
-		var e *fusionrank.Error
-		if errors.As(err, &e) {
-			if ra, ok := e.Err.(retryAfter); ok {
-				c.Header("Retry-After", fmt.Sprint(ra.seconds()))
-			}
-		}
+	return err, status, code, msg
+}
+
+// writeJSON answers v with status. It encodes v before writing anything, so a value
+// that cannot be encoded (a NaN that escaped validation, say) is a logged 500 with the
+// envelope, never a success status with an empty or cut body.
+func (s *Server) writeJSON(c *gin.Context, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.fail(c, fmt.Errorf("encoding the answer: %w", err))
+		return
 	}
-	c.AbortWithStatusJSON(status, ErrorBody{ErrorDetail{Code: string(code), Message: msg}})
+	c.Data(status, "application/json; charset=utf-8", b)
+}
+
+// WriteJSON is writeJSON for handlers outside the package (the web routes): on an
+// encoding failure it answers the 500 envelope and records the cause on c (the
+// request log line names it).
+func WriteJSON(c *gin.Context, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		_ = c.Error(fmt.Errorf("encoding the answer: %w", err))
+		c.AbortWithStatusJSON(http.StatusInternalServerError, ErrorBody{Error: ErrorDetail{Code: string(fusionrank.Internal), Message: "internal error"}})
+		return
+	}
+	c.Data(status, "application/json; charset=utf-8", b)
 }
 
 // invalid is shorthand for a 400 naming the field.

@@ -76,28 +76,45 @@ func (m *memItems) DeleteItem(_ context.Context, id string) error {
 	return nil
 }
 
-// memEvents deduplicates on the event id, as the real store does.
+// memEvents deduplicates on the event id within each id space and reports a replay
+// with another payload as a conflict, as the real store does.
 type memEvents struct {
-	mu   sync.Mutex
-	seen map[string]bool
+	mu     sync.Mutex
+	stored map[string]fusionrank.Event
 }
 
-func (m *memEvents) IngestEvents(_ context.Context, evs []fusionrank.Event) (fusionrank.EventResult, error) {
+func (m *memEvents) IngestEventsIn(_ context.Context, space fusionrank.EventIDSpace, evs []fusionrank.Event) (fusionrank.EventResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.seen == nil {
-		m.seen = map[string]bool{}
+	if m.stored == nil {
+		m.stored = map[string]fusionrank.Event{}
 	}
-	res := fusionrank.EventResult{Rejected: []fusionrank.EventRejection{}}
-	for _, e := range evs {
-		if m.seen[e.EventID] {
-			res.Duplicates++
+	res := fusionrank.EventResult{Rejected: []fusionrank.EventRejection{}, Conflicts: []fusionrank.EventConflict{}}
+	for i, e := range evs {
+		k := string(space) + "/" + e.EventID
+		if prev, ok := m.stored[k]; ok {
+			if prev.UserID != e.UserID || prev.ItemID != e.ItemID || prev.Type != e.Type || !prev.Timestamp.Equal(e.Timestamp) {
+				res.Conflicts = append(res.Conflicts, fusionrank.EventConflict{Index: i, EventID: e.EventID, Field: "payload", Error: "conflict"})
+			} else {
+				res.Duplicates++
+			}
 			continue
 		}
-		m.seen[e.EventID] = true
+		m.stored[k] = e
 		res.Accepted++
 	}
 	return res, nil
+}
+
+// memTokens accepts "tok-<user>" for user.
+type memTokens struct{}
+
+func (memTokens) VerifyUserToken(token string) (string, error) {
+	u, ok := strings.CutPrefix(token, "tok-")
+	if !ok || u == "" {
+		return "", fusionrank.Errorf(fusionrank.Unauthorized, "user_token: not a user token")
+	}
+	return u, nil
 }
 
 // memRank keeps the candidates' order, capped like the real service.
@@ -151,7 +168,7 @@ func (scopedKeys) Authenticate(_ context.Context, key string) (fusionrank.Scope,
 
 func fuzzServer() *Server {
 	return New(Config{Auth: true, MaxBodyBytes: 64 << 10, MaxBatchBytes: 256 << 10},
-		Deps{Items: &memItems{}, Events: &memEvents{}, Rank: memRank{}, Keys: scopedKeys{}})
+		Deps{Items: &memItems{}, Events: &memEvents{}, Rank: memRank{}, Keys: scopedKeys{}, UserTokens: memTokens{}})
 }
 
 // checkAnswer fails on a 5xx, a body that is not JSON, and a 4xx without the envelope.
@@ -202,6 +219,8 @@ func FuzzPutItem(f *testing.F) {
 		`{"title":"x"} {"title":"y"}`,
 		`{"title":"x","nope":1}`,
 		`{"attributes":{"a":{"b":[null,true,1e308]}}}`,
+		`{"title":"a\u0000b"}`, `{"attributes":{"k\u0000":"v"}}`, `{"title":"x","Title":"y"}`, `{"title":"\\u0000"}`,
+		"{\"title\":\"\xff\"}", `{"attributes":{"Size":1,"size":2}}`,
 		`[]`, `null`, ``, `{`, "\xff",
 	} {
 		f.Add("a", seed)
@@ -229,6 +248,11 @@ func FuzzEvents(f *testing.F) {
 		`{"events":[{"event_id":"e5","user_id":"u1","item_id":"i1","type":"view"}]}`,
 		`{"events":[1,"x",null,[],{}]}`,
 		`{"events":null}`, `{}`, `{"events":{}}`, `{"events":[],"x":1}`, `null`, ``,
+		`{"user_token":"tok-u1","events":[{"event_id":"e1","user_id":"u1","item_id":"i1","type":"view","timestamp":"2026-11-27T10:00:00Z"},{"event_id":"e6","user_id":"u2","item_id":"i1","type":"view","timestamp":"2026-11-27T10:00:00Z"}]}`,
+		`{"events":[{"event_id":"e1","user_id":"u1","item_id":"i2","type":"click","timestamp":"2026-11-27T10:00:00Z"}]}`,
+		`{"events":[{"event_id":"e7","user_id":"u1","item_id":"i1","type":"view","Type":"purchase","timestamp":"2026-11-27T10:00:00Z"}]}`,
+		`{"events":[{"event_id":"e8","user_id":"u\u0000","item_id":"i1","type":"view","timestamp":"2026-11-27T10:00:00Z"}]}`,
+		`{"events":[],"Events":[]}`,
 	} {
 		f.Add(uint8(i), seed)
 	}
@@ -246,8 +270,13 @@ func FuzzEvents(f *testing.F) {
 		}
 		var in struct{ Events []json.RawMessage }
 		_ = json.Unmarshal([]byte(body), &in)
-		if got := res.Accepted + res.Duplicates + len(res.Rejected); got != len(in.Events) {
-			t.Fatalf("accepted %d + duplicates %d + rejected %d != %d events in %q", res.Accepted, res.Duplicates, len(res.Rejected), len(in.Events), body)
+		if got := res.Accepted + res.Duplicates + len(res.Conflicts) + len(res.Rejected); got != len(in.Events) {
+			t.Fatalf("accepted %d + duplicates %d + conflicts %d + rejected %d != %d events in %q", res.Accepted, res.Duplicates, len(res.Conflicts), len(res.Rejected), len(in.Events), body)
+		}
+		for _, c := range res.Conflicts {
+			if c.Index < 0 || c.Index >= len(in.Events) || c.Field == "" {
+				t.Fatalf("bad conflict %+v for %q", c, body)
+			}
 		}
 		for i, r := range res.Rejected {
 			if r.Index < 0 || r.Index >= len(in.Events) || (i > 0 && r.Index <= res.Rejected[i-1].Index) || r.Error == "" {
@@ -294,6 +323,8 @@ func FuzzItemsBatch(f *testing.F) {
 		`{"id":"a","title":"` + strings.Repeat("x", 300) + `"}`,
 		"\xff\xfe\n{}",
 		"",
+		`{"id":"a","title":"ok"}` + "\n" + `{"id":"b","title":"a\u0000b"}` + "\n" + `{"id":"c","title":"ok"}`,
+		`{"id":"a","ID":"b"}` + "\n" + `null`,
 	} {
 		f.Add(seed)
 	}

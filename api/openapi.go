@@ -28,7 +28,11 @@ var vectorMap = obj{"type": "object", "additionalProperties": arr(num()),
 	"description": "modality name → vector of that modality's dimension (finite numbers)"}
 
 var schemas = obj{
-	"Error":  object(obj{"error": object(obj{"code": str(), "message": str()}, "code", "message")}, "error"),
+	"Error": object(obj{
+		"error": object(obj{"code": str(), "message": str()}, "code", "message"),
+		"result": obj{"$ref": "#/components/schemas/BatchResult",
+			"description": "On the answer of POST /v1/items:batch when the load stopped part way: exactly what was stored before it stopped."},
+	}, "error"),
 	"Status": object(obj{"status": str(), "checks": obj{"type": "object", "additionalProperties": str()}}, "status"),
 	"ItemInput": object(obj{
 		"id": str(), "title": str(), "description": str(), "category": str(), "brand": str(),
@@ -54,26 +58,46 @@ var schemas = obj{
 		"metrics": obj{"type": "object", "additionalProperties": num()}, "config": obj{"type": "object"},
 	}, "version", "kind", "dim", "active", "target"),
 	"EncoderList": object(obj{"encoders": arr(ref("EncoderInfo"))}, "encoders"),
-	"BatchResult": object(obj{"accepted": integer(), "rejected": arr(object(obj{"line": integer(), "id": str(), "error": str()}))}, "accepted", "rejected"),
+	"BatchResult": withDescription(object(obj{
+		"accepted": integer(),
+		"rejected": arr(object(obj{"line": integer(), "id": str(), "error": str()})),
+		"stopped": withDescription(object(obj{"line": integer(), "error": str()}),
+			"Present when the load stopped before the end of the body (then on an error answer's result): no line from this one on was stored."),
+	}, "accepted", "rejected"), "Every line before stopped.line (every line when stopped is absent) was stored (counted in accepted) or is listed in rejected with the reason; a line that is not a valid item (bad JSON, a duplicate key, a NUL character or bytes that are not UTF-8 in a string, a bad field) is rejected on its own and the others still load."),
 	"Event": object(obj{
 		"event_id": str(), "user_id": str(), "item_id": str(),
 		"type":      obj{"type": "string", "enum": []string{"view", "click", "add_to_cart", "purchase"}},
 		"timestamp": obj{"type": "string", "format": "date-time"}, "request_id": str(), "session_id": str(),
 	}, "event_id", "user_id", "item_id", "type", "timestamp"),
-	"EventBatch":  object(obj{"events": obj{"type": "array", "maxItems": MaxEventsPerCall, "items": ref("Event")}}, "events"),
-	"EventResult": object(obj{"accepted": integer(), "duplicates": integer(), "rejected": arr(object(obj{"index": integer(), "error": str()})), "warnings": arr(str())}, "accepted", "duplicates", "rejected"),
+	"EventBatch": withDescription(object(obj{
+		"events":     obj{"type": "array", "maxItems": MaxEventsPerCall, "items": ref("Event")},
+		"user_token": withDescription(str(), "Required with a key of scope public: the shop's signed token for the user the events name (see usertoken); events naming any other user are rejected. Keys of scope read and above need none."),
+	}, "events"), "Event ids are idempotent within an id space: keys of scope write and admin share one (rotating a key or adding one keeps idempotency), keys of scope read and public each have their own, so no public key can claim an id a trusted writer will send."),
+	"EventResult": withDescription(object(obj{
+		"accepted":   integer(),
+		"duplicates": withDescription(integer(), "Exact replays of stored events (same id and payload): stored once."),
+		"conflicts": withDescription(arr(object(obj{"index": integer(), "event_id": str(), "field": str(), "error": str()})),
+			"Events whose id is already stored in the caller's id space with a different payload; field names the first that differs. Nothing of them is stored; the stored event stays."),
+		"rejected": arr(object(obj{"index": integer(), "error": str()})), "warnings": arr(str()),
+	}, "accepted", "duplicates", "conflicts", "rejected"), "Every event of the batch is counted in exactly one of accepted, duplicates, conflicts and rejected. A 5xx answer means the batch's transaction was not committed (a retry is safe: exact replays are duplicates)."),
 	"Query": object(obj{"text": str(), "vectors": vectorMap,
 		"image": obj{"type": "string", "format": "byte", "description": "a photo (JPEG, PNG, GIF or WebP), base64-encoded; encoded with the active image encoder"}}),
 	"Filters": object(obj{"category": arr(str()), "price_min": num(), "price_max": num()}),
 	"RerankRequest": object(obj{
 		"user_id": str(), "query": ref("Query"),
-		"items": arr(object(obj{"id": str(), "score": num()}, "id")), "count": integer(), "explain": boolean(),
+		"items": arr(object(obj{"id": str(), "score": withDescription(num(), "The search engine's score: any finite number; standardised within the request without overflow, so its scale does not matter.")}, "id")), "count": integer(), "explain": boolean(),
 	}, "items"),
-	"RecommendRequest": object(obj{"user_id": str(), "count": integer(), "exclude": arr(str()), "filters": ref("Filters"), "query": ref("Query"), "explain": boolean()}, "user_id"),
-	"SearchRequest":    object(obj{"query": ref("Query"), "user_id": str(), "count": integer(), "filters": ref("Filters"), "explain": boolean()}, "query"),
+	"RecommendRequest": object(obj{"user_id": str(),
+		"user_token": withDescription(str(), "With a key of scope public, the answer is personal only when this is the shop's valid token for user_id; otherwise it is the answer an unknown shopper gets, with personalized false and a warning. Explanations for public keys carry the attention weights but no features (co-visitation and popularity counts come from other shoppers)."),
+		"count":      integer(), "exclude": arr(str()), "filters": ref("Filters"), "query": ref("Query"), "explain": boolean()}, "user_id"),
+	"SearchRequest": object(obj{"query": ref("Query"), "user_id": str(), "count": integer(), "filters": ref("Filters"), "explain": boolean()}, "query"),
 	"Ranking": object(obj{
-		"request_id": str(), "model_version": str(), "personalized": boolean(), "warnings": arr(str()),
-		"unknown_items": arr(str()), "image_encoder": str(),
+		"request_id":    withDescription(str(), "Unique per answer: the caller's X-Request-ID (when valid) and a dot before random characters. Events carrying it are attributed to this answer."),
+		"model_version": str(),
+		"personalized":  withDescription(boolean(), "Whether the answer used what is known about user_id (false: no user, no profile available, or a public key without a valid user_token; warnings say why)."),
+		"warnings":      arr(str()),
+		"unknown_items": arr(str()),
+		"image_encoder": withDescription(str(), "The image encoder version that encoded the query photo and the items' photos the answer compared (one version for both); absent without a photo."),
 		"items": arr(object(obj{"id": str(), "score": num(), "source": str(), "image_url": str(), "explanation": object(obj{
 			"modalities": obj{"type": "object", "additionalProperties": num()},
 			"tokens":     arr(object(obj{"token": str(), "weight": num()})),
@@ -147,9 +171,9 @@ func (s *Server) OpenAPI() map[string]any {
 		if r.Method == "PUT" && r.Path == "/v1/items/{id}" {
 			responses["201"] = obj{"description": "Created", "content": obj{"application/json": obj{"schema": ref(r.Response)}}}
 		}
-		if strings.HasPrefix(r.Path, "/v1/") {
+		if r.Scope > ScopeNone {
 			op["security"] = []obj{{"bearer": []string{r.Scope.String()}}}
-			for _, st := range []int{400, 401, 403, 404, 409, 413, 429, 503} {
+			for _, st := range []int{400, 401, 403, 404, 408, 409, 413, 429, 503} {
 				responses[itoa(st)] = obj{"$ref": "#/components/responses/Error"}
 			}
 		}
@@ -159,7 +183,9 @@ func (s *Server) OpenAPI() map[string]any {
 	return obj{
 		"openapi": "3.0.3",
 		"info": obj{"title": "fusionrank", "version": "1",
-			"description": "Recommendation and ranking with a cross-modal attention fusion scorer. Every /v1 call needs `Authorization: Bearer <key>`; scopes public < read < write < admin."},
+			"description": "Recommendation and ranking with a cross-modal attention fusion scorer. Every /v1 call needs `Authorization: Bearer <key>` (the scheme in any case); scopes public < read < write < admin. " +
+				"Keys of scope public are limited per key and per client address (429 with Retry-After). A request body must arrive within the body deadline (408, connection closed). " +
+				"JSON bodies are objects; a key given twice (also in another case), a NUL character or bytes that are not UTF-8 in a string are 400s naming the field."},
 		"paths": paths,
 		"components": obj{
 			"schemas":         schemas,
@@ -167,6 +193,11 @@ func (s *Server) OpenAPI() map[string]any {
 			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer"}},
 		},
 	}
+}
+
+func withDescription(o obj, d string) obj {
+	o["description"] = d
+	return o
 }
 
 func operationID(r Route) string {
@@ -180,4 +211,4 @@ func operationID(r Route) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-func (s *Server) openapi(c *gin.Context) { c.JSON(http.StatusOK, s.OpenAPI()) }
+func (s *Server) openapi(c *gin.Context) { s.writeJSON(c, http.StatusOK, s.OpenAPI()) }

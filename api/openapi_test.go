@@ -19,7 +19,7 @@ func (unused) PutItem(context.Context, fusionrank.Item) (bool, error)       { pa
 func (unused) PutItems(context.Context, []fusionrank.Item) ([]error, error) { panic("unused") }
 func (unused) GetItem(context.Context, string) (fusionrank.ItemView, error) { panic("unused") }
 func (unused) DeleteItem(context.Context, string) error                     { panic("unused") }
-func (unused) IngestEvents(context.Context, []fusionrank.Event) (fusionrank.EventResult, error) {
+func (unused) IngestEventsIn(context.Context, fusionrank.EventIDSpace, []fusionrank.Event) (fusionrank.EventResult, error) {
 	panic("unused")
 }
 func (unused) Rerank(context.Context, fusionrank.RerankRequest) (fusionrank.Ranking, error) {

@@ -25,9 +25,10 @@ type ItemService interface {
 	DeleteItem(ctx context.Context, id string) error
 }
 
-// EventService ingests interaction events.
+// EventService ingests interaction events. Event ids are idempotent within space (the
+// caller's scope's, fusionrank.Scope.EventIDSpace).
 type EventService interface {
-	IngestEvents(ctx context.Context, events []fusionrank.Event) (fusionrank.EventResult, error)
+	IngestEventsIn(ctx context.Context, space fusionrank.EventIDSpace, events []fusionrank.Event) (fusionrank.EventResult, error)
 }
 
 // RankService answers the ranking calls.
@@ -81,7 +82,9 @@ type Route struct {
 	// Bulk routes get the batch body limit and deadline.
 	Bulk bool
 	// Write routes (they commit to Postgres) get the write deadline.
-	Write   bool
+	Write bool
+	// Timeout, when set, is the route's deadline instead of the default one.
+	Timeout time.Duration
 	Handler gin.HandlerFunc
 	// ContentType of the response when it is not JSON.
 	ContentType string
@@ -115,12 +118,12 @@ func (s *Server) routes() []Route {
 		)
 	}
 	if s.deps.Events != nil {
-		rs = append(rs, Route{Method: "POST", Path: "/v1/events", Scope: ScopePublic, Summary: "Record interaction events (public keys: view and click only).", Request: "EventBatch", Response: "EventResult", Write: true, Handler: s.postEvents})
+		rs = append(rs, Route{Method: "POST", Path: "/v1/events", Scope: ScopePublic, Summary: "Record interaction events (public keys: view and click only, for the user of a valid user_token).", Request: "EventBatch", Response: "EventResult", Write: true, Handler: s.postEvents})
 	}
 	if s.deps.Rank != nil {
 		rs = append(rs,
 			Route{Method: "POST", Path: "/v1/rerank", Scope: ScopeRead, Summary: "Reorder a search engine's candidates for a query and a shopper.", Request: "RerankRequest", Response: "Ranking", Photo: true, Handler: s.rerank},
-			Route{Method: "POST", Path: "/v1/recommendations", Scope: ScopePublic, Summary: "Personalised recommendations for a shopper.", Request: "RecommendRequest", Response: "Ranking", Photo: true, Handler: s.recommend},
+			Route{Method: "POST", Path: "/v1/recommendations", Scope: ScopePublic, Summary: "Personalised recommendations for a shopper (public keys: personal only with a valid user_token).", Request: "RecommendRequest", Response: "Ranking", Photo: true, Handler: s.recommend},
 			Route{Method: "GET", Path: "/v1/items/{id}/similar", Scope: ScopeRead, Summary: "Items similar to an item.", Response: "Ranking", Handler: s.similar},
 			Route{Method: "POST", Path: "/v1/search", Scope: ScopeRead, Summary: "Search the whole catalogue with text, a photo and/or vectors (JSON, or multipart/form-data with the parts request and image).", Request: "SearchRequest", Response: "Ranking", Photo: true, Handler: s.search},
 		)
@@ -163,7 +166,7 @@ func (s *Server) putItem(c *gin.Context) {
 	if created {
 		status = http.StatusCreated
 	}
-	c.JSON(status, gin.H{"id": id, "created": created})
+	s.writeJSON(c, status, gin.H{"id": id, "created": created})
 }
 
 // itemInput decodes an item with "active" defaulting to true.
@@ -184,7 +187,7 @@ func (s *Server) getItem(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, v)
+	s.writeJSON(c, http.StatusOK, v)
 }
 
 func (s *Server) deleteItem(c *gin.Context) {
@@ -204,14 +207,18 @@ const (
 )
 
 // putItems streams an NDJSON body line by line, storing valid items in chunks. A line
-// that is not a valid item is reported and skipped; the rest still load.
+// that is not a valid item is reported and skipped; the rest still load. When the load
+// cannot go on (a store fails, a line or the body is over its limit, the body stops
+// arriving, the deadline passes), the valid lines read so far are stored if they can
+// be, and the error answer's result says exactly what was stored and from which line
+// on nothing was.
 func (s *Server) putItems(c *gin.Context) {
 	ctx := c.Request.Context()
 	res := fusionrank.BatchResult{Rejected: []fusionrank.LineRejection{}}
-	sc := bufio.NewScanner(c.Request.Body)
 	// A line may hold an item with its photo (base64).
-	lineMax := min(max(s.cfg.MaxBodyBytes, s.cfg.MaxPhotoBodyBytes), 16<<20)
-	sc.Buffer(make([]byte, 64<<10), int(lineMax))
+	maxLine := int(min(max(s.cfg.MaxBodyBytes, s.cfg.MaxPhotoBodyBytes), 16<<20))
+	sc := bufio.NewScanner(c.Request.Body)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
 	var chunk []fusionrank.Item
 	var lines []int
 	chunkBytes := 0 // the photo bytes the chunk holds
@@ -233,6 +240,24 @@ func (s *Server) putItems(c *gin.Context) {
 		chunk, lines, chunkBytes = chunk[:0], lines[:0], 0
 		return nil
 	}
+	// stop answers err with the result so far; nothing from line on is stored.
+	stop := func(line int, err error) {
+		_, _, _, msg := s.describe(c, err)
+		res.Stopped = &fusionrank.BatchStop{Line: line, Error: "not stored from this line on: " + msg}
+		sortLines(res.Rejected)
+		s.failWith(c, err, res)
+	}
+	// end stores the chunk in hand and stops at line with err.
+	end := func(line int, err error) {
+		if len(chunk) > 0 {
+			first := lines[0]
+			if ferr := flush(); ferr != nil {
+				stop(first, ferr)
+				return
+			}
+		}
+		stop(line, err)
+	}
 	line := 0
 	for sc.Scan() {
 		line++
@@ -249,25 +274,27 @@ func (s *Server) putItems(c *gin.Context) {
 		lines = append(lines, line)
 		chunkBytes += len(it.Image)
 		if len(chunk) == batchChunk || chunkBytes >= batchChunkBytes {
+			first := lines[0]
 			if err := flush(); err != nil {
-				s.fail(c, err)
+				stop(first, err)
 				return
 			}
 		}
 	}
 	if err := sc.Err(); err != nil {
 		if err == bufio.ErrTooLong {
-			s.fail(c, fusionrank.Errorf(fusionrank.TooLarge, "line %d: longer than %d bytes", line+1, lineMax))
+			end(line+1, fusionrank.Errorf(fusionrank.TooLarge, "line %d: longer than %d bytes", line+1, maxLine))
 			return
 		}
-		s.fail(c, err)
+		end(line+1, bodyError(err))
 		return
 	}
 	if err := flush(); err != nil {
-		s.fail(c, err)
+		stop(lines[0], err)
 		return
 	}
-	c.JSON(http.StatusOK, res)
+	sortLines(res.Rejected)
+	s.writeJSON(c, http.StatusOK, res)
 }
 
 // MaxEventsPerCall caps one POST /v1/events.
@@ -275,6 +302,8 @@ const MaxEventsPerCall = 1000
 
 type eventBatch struct {
 	Events []json.RawMessage `json:"events"`
+	// UserToken vouches for the user of a public-scope caller's events.
+	UserToken string `json:"user_token,omitempty"`
 }
 
 type eventInput struct {
@@ -287,9 +316,18 @@ type eventInput struct {
 	SessionID string  `json:"session_id,omitempty"`
 }
 
+// postEvents stores a batch of events. The envelope is checked here and every event on
+// its own, so an invalid event is rejected by index while the others are stored. A key
+// of scope public may send view and click events, and only for the user its batch's
+// user_token vouches for: an event naming another user is rejected, since anyone can
+// read a public key and would otherwise steer any shopper's profile.
 func (s *Server) postEvents(c *gin.Context) {
 	var batch eventBatch
-	if err := decodeJSON(c, &batch); err != nil {
+	body, err := readJSON(c)
+	if err == nil {
+		err = decodeStrict(body, &batch, 2)
+	}
+	if err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -301,7 +339,12 @@ func (s *Server) postEvents(c *gin.Context) {
 		s.fail(c, fusionrank.Errorf(fusionrank.TooLarge, "events: %d events is over the limit of %d per call", len(batch.Events), MaxEventsPerCall))
 		return
 	}
-	public := callerScope(c) < ScopeWrite
+	scope := callerScope(c)
+	public := scope < ScopeWrite
+	vouched, tokenErr := "", error(nil)
+	if scope == ScopePublic && s.cfg.Auth {
+		vouched, tokenErr = s.verifyUserToken(batch.UserToken)
+	}
 	var valid []fusionrank.Event
 	var index []int
 	rejected := []fusionrank.EventRejection{}
@@ -310,6 +353,13 @@ func (s *Server) postEvents(c *gin.Context) {
 		if err == nil && public && ev.Type != fusionrank.View && ev.Type != fusionrank.Click {
 			s.fail(c, fusionrank.Errorf(fusionrank.Forbidden, "events[%d].type: %s events need a key with scope write; this key may send view and click only", i, ev.Type))
 			return
+		}
+		if err == nil && scope == ScopePublic && s.cfg.Auth && ev.UserID != vouched {
+			reason := "it vouches for another user"
+			if tokenErr != nil {
+				reason = fusionrank.ErrorMessage(tokenErr)
+			}
+			err = fusionrank.Errorf(fusionrank.Unauthorized, "user_id: a public key may send events only for the user of a valid user_token (%s)", reason)
 		}
 		if err != nil {
 			rejected = append(rejected, fusionrank.EventRejection{Index: i, Error: fusionrank.ErrorMessage(err)})
@@ -321,21 +371,42 @@ func (s *Server) postEvents(c *gin.Context) {
 	res := fusionrank.EventResult{}
 	if len(valid) > 0 {
 		var err error
-		res, err = s.deps.Events.IngestEvents(c.Request.Context(), valid)
+		res, err = s.deps.Events.IngestEventsIn(c.Request.Context(), scope.EventIDSpace(), valid)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		for i := range res.Rejected { // the service counts in valid; the client in its own list
+		// The service counts in valid; the client in its own list.
+		for i := range res.Rejected {
 			res.Rejected[i].Index = index[res.Rejected[i].Index]
 		}
+		for i := range res.Conflicts {
+			res.Conflicts[i].Index = index[res.Conflicts[i].Index]
+		}
+	}
+	if res.Conflicts == nil {
+		res.Conflicts = []fusionrank.EventConflict{}
 	}
 	res.Rejected = append(rejected, res.Rejected...)
 	sortRejections(res.Rejected)
-	c.JSON(http.StatusOK, res)
+	s.writeJSON(c, http.StatusOK, res)
+}
+
+// verifyUserToken returns the user a public-scope caller's token vouches for.
+func (s *Server) verifyUserToken(token string) (string, error) {
+	if token == "" {
+		return "", fusionrank.Errorf(fusionrank.Unauthorized, "user_token: missing")
+	}
+	if s.deps.UserTokens == nil {
+		return "", fusionrank.Errorf(fusionrank.Unauthorized, "user_token: this server checks no user tokens")
+	}
+	return s.deps.UserTokens.VerifyUserToken(token)
 }
 
 func parseEvent(raw json.RawMessage) (fusionrank.Event, error) {
+	if t := trimSpace(raw); len(t) > 0 && t[0] != '{' {
+		return fusionrank.Event{}, invalid("event: expected a JSON object, got %s", jsonKind(t[0]))
+	}
 	var in eventInput
 	if err := DecodeStrict(raw, &in); err != nil {
 		return fusionrank.Event{}, err
@@ -357,7 +428,7 @@ func parseEvent(raw json.RawMessage) (fusionrank.Event, error) {
 	if err != nil {
 		return ev, invalid("timestamp: %q is not an RFC3339 timestamp", *in.Timestamp)
 	}
-	ev.Timestamp = ts
+	ev.Timestamp = ts.UTC() // the instant; range checks compare in UTC
 	if ev.RequestID != "" {
 		if err := fusionrank.ValidateID("request_id", ev.RequestID); err != nil {
 			return ev, err
@@ -391,13 +462,38 @@ func (s *Server) rerank(c *gin.Context) {
 	s.answer(c, func(ctx context.Context) (fusionrank.Ranking, error) { return s.deps.Rank.Rerank(ctx, req) })
 }
 
+// recommend answers a recommendation request. A key of scope public is readable by
+// anyone, so its calls get a personal answer only for the user a valid user_token
+// vouches for; otherwise the answer is the one an unknown shopper gets (nothing of the
+// named user's history shows, not even through what is left out), with personalized
+// false and a warning saying why.
 func (s *Server) recommend(c *gin.Context) {
 	var req fusionrank.RecommendRequest
 	if err := queryImageField(decodeJSON(c, &req)); err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.answer(c, func(ctx context.Context) (fusionrank.Ranking, error) { return s.deps.Rank.Recommend(ctx, req) })
+	var warning string
+	if callerScope(c) == ScopePublic && s.cfg.Auth && req.UserID != "" {
+		user, err := s.verifyUserToken(req.UserToken)
+		switch {
+		case err != nil:
+			warning = fusionrank.ErrorMessage(err)
+		case user != req.UserID:
+			warning = "user_token: vouches for another user"
+		}
+		if warning != "" {
+			req.Anonymous = true
+			warning += ": answered without personalisation (a public key gets personal answers only for the user of a valid user_token)"
+		}
+	}
+	s.answer(c, func(ctx context.Context) (fusionrank.Ranking, error) {
+		r, err := s.deps.Rank.Recommend(ctx, req)
+		if warning != "" {
+			r.Warnings = append(r.Warnings, warning)
+		}
+		return r, err
+	})
 }
 
 func (s *Server) search(c *gin.Context) {
@@ -453,7 +549,16 @@ func (s *Server) answer(c *gin.Context, call func(context.Context) (fusionrank.R
 	if r.Items == nil {
 		r.Items = []fusionrank.RankedItem{}
 	}
-	c.JSON(http.StatusOK, r)
+	if callerScope(c) == ScopePublic && s.cfg.Auth {
+		// The features map holds co-visitation and popularity counts, which come from
+		// other shoppers' histories: keys anyone can read see the attention weights only.
+		for i := range r.Items {
+			if e := r.Items[i].Explanation; e != nil {
+				e.Features = nil
+			}
+		}
+	}
+	s.writeJSON(c, http.StatusOK, r)
 }
 
 func (s *Server) userFeatures(c *gin.Context) {
@@ -467,7 +572,7 @@ func (s *Server) userFeatures(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, f)
+	s.writeJSON(c, http.StatusOK, f)
 }
 
 func (s *Server) listModels(c *gin.Context) {
@@ -479,7 +584,7 @@ func (s *Server) listModels(c *gin.Context) {
 	if ms == nil {
 		ms = []fusionrank.ModelInfo{}
 	}
-	c.JSON(http.StatusOK, gin.H{"models": ms})
+	s.writeJSON(c, http.StatusOK, gin.H{"models": ms})
 }
 
 func (s *Server) activateModel(c *gin.Context) {
@@ -488,7 +593,7 @@ func (s *Server) activateModel(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, m)
+	s.writeJSON(c, http.StatusOK, m)
 }
 
 func (s *Server) rollbackModel(c *gin.Context) {
@@ -497,7 +602,7 @@ func (s *Server) rollbackModel(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, m)
+	s.writeJSON(c, http.StatusOK, m)
 }
 
 func (s *Server) modelStats(c *gin.Context) {
@@ -509,7 +614,7 @@ func (s *Server) modelStats(c *gin.Context) {
 	if st == nil {
 		st = []fusionrank.ModelStats{}
 	}
-	c.JSON(http.StatusOK, gin.H{"models": st})
+	s.writeJSON(c, http.StatusOK, gin.H{"models": st})
 }
 
 func (s *Server) putItemImage(c *gin.Context) {

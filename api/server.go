@@ -41,11 +41,31 @@ type Config struct {
 	// WriteTimeout is the deadline of the other writes (items, events): they commit to
 	// Postgres, and a busy database should slow them rather than fail them. Default 5s.
 	WriteTimeout time.Duration
-	// RateLimit is each key's sustained request rate per second; 0 turns rate limiting
-	// off. Default 0 (off).
+	// BodyTimeout is how long a request's body may take to arrive, counted from the
+	// end of its header, on every route but the bulk item load (which has
+	// BatchTimeout): a client that sends its body slowly, or announces one and never
+	// sends it, has its connection answered (408) and closed then, instead of holding
+	// it for ever. The server's header timeout is the http.Server's own. Default 10s.
+	BodyTimeout time.Duration
+	// RateLimit is each key's sustained request rate per second, whatever its scope;
+	// 0 turns it off. Default 0 (off).
 	RateLimit float64
 	// RateBurst is each key's burst size. Default 2 × RateLimit, at least 1.
 	RateBurst int
+	// PublicRateLimit is the sustained rate per second of each key of scope public (a
+	// key anyone can read, shared by every browser of a shop); 0 turns it off. Default
+	// 0 (off); the binary turns it on (FUSIONRANK_PUBLIC_RATE_LIMIT). Burst 2×.
+	PublicRateLimit float64
+	// ClientRateLimit is the sustained rate per second of each client address, for the
+	// calls made with a public key and for the browser endpoints outside /v1
+	// (/widget/items, /demo/…) whatever the key; 0 turns it off. IPv6 clients count
+	// per /64. Default 0 (off); the binary turns it on (FUSIONRANK_CLIENT_RATE_LIMIT).
+	// Burst 2×.
+	ClientRateLimit float64
+	// TrustedProxies are the addresses or CIDRs of the proxies whose X-Forwarded-For
+	// header names the client; a request from any other peer is the client. Default
+	// none: behind a load balancer, name it, or every shopper shares its address.
+	TrustedProxies []string
 	// Logger receives one line per request and the detail of 5xx answers.
 	Logger *slog.Logger
 	// Registry receives the transport's metrics. Default: a new registry.
@@ -74,6 +94,9 @@ func (c *Config) defaults() {
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 5 * time.Second
 	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = 10 * time.Second
+	}
 	if c.RateBurst == 0 {
 		c.RateBurst = max(1, int(2*c.RateLimit))
 	}
@@ -101,7 +124,10 @@ type Deps struct {
 	Models ModelService
 	Stats  StatsService
 	Keys   KeyService
-	Photos PhotoService
+	// UserTokens checks the user tokens of public-scope calls; nil: no token is valid
+	// (public-scope calls naming a user get non-personal answers).
+	UserTokens UserTokenService
+	Photos     PhotoService
 }
 
 // Server is the HTTP API.
@@ -112,7 +138,10 @@ type Server struct {
 	engine  *gin.Engine
 	metrics *metrics
 	table   []Route
-	limiter *rateLimiter
+	// The rate limiters (nil: off): per key, per public key, per client address.
+	limiter, publicLimiter, clientLimiter *rateLimiter
+	// bodyDeadline holds each route's body deadline by method and Gin full path.
+	bodyDeadline map[string]time.Duration
 }
 
 // New builds the server and registers every route.
@@ -124,31 +153,69 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.RateLimit > 0 {
 		s.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst)
 	}
+	if cfg.PublicRateLimit > 0 {
+		s.publicLimiter = newRateLimiter(cfg.PublicRateLimit, max(1, int(2*cfg.PublicRateLimit)))
+	}
+	if cfg.ClientRateLimit > 0 {
+		s.clientLimiter = newRateLimiter(cfg.ClientRateLimit, max(1, int(2*cfg.ClientRateLimit)))
+	}
+	// Gin trusts every proxy's X-Forwarded-For unless told otherwise: a client could
+	// then pick its own address, and its own rate-limit bucket.
+	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		panic("api: TrustedProxies: " + err.Error()) // the binary validates them at start
+	}
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.ContextWithFallback = true
 	// An API answers a path it does not serve with a 404 envelope, not with a redirect
 	// (Gin's default for "/v1/items/" or "/v1/items//" is a bodiless 301/307).
 	s.engine.RedirectTrailingSlash = false
 	s.engine.RedirectFixedPath = false
-	s.engine.Use(s.recoverer, s.requestID, s.observe)
+	s.engine.Use(s.recoverer, s.requestID, s.observe, s.readDeadline)
 	s.engine.NoRoute(func(c *gin.Context) {
 		s.fail(c, fusionrank.Errorf(fusionrank.NotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	s.engine.NoMethod(func(c *gin.Context) {
 		c.Header("Allow", s.allowed(c.Request.URL.Path))
-		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{ErrorDetail{
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{
 			Code: "method_not_allowed", Message: fmt.Sprintf("method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)}})
 	})
 	s.table = s.routes()
+	s.bodyDeadline = map[string]time.Duration{}
 	for _, r := range s.table {
 		handlers := []gin.HandlerFunc{}
-		if strings.HasPrefix(r.Path, "/v1/") {
+		if r.Scope > ScopeNone {
 			handlers = append(handlers, s.authenticate(r.Scope), s.limits(r))
 		}
 		handlers = append(handlers, r.Handler)
 		s.engine.Handle(r.Method, ginPath(r.Path), handlers...)
+		d := cfg.BodyTimeout
+		if r.Bulk {
+			d = cfg.BatchTimeout
+		}
+		// Gin's FullPath names a route without the escape of a literal colon.
+		s.bodyDeadline[r.Method+" "+strings.ReplaceAll(ginPath(r.Path), `\:`, ":")] = d
 	}
 	return s
+}
+
+// ReadTimeout is the deadline the http.Server should give a request's header and
+// body together (http.Server.ReadTimeout), given its header timeout: the longest a
+// request may take to arrive before any handler runs. Every route then sets its own
+// body deadline (BodyTimeout, the bulk load's BatchTimeout); this one also covers what
+// no route handles (CORS preflights answered before routing).
+func (s *Server) ReadTimeout(header time.Duration) time.Duration { return header + s.cfg.BodyTimeout }
+
+// readDeadline gives the connection the route's body deadline, counted from now (the
+// header has been read): reading the body, and the server's discarding of a body the
+// handler did not read, end there.
+func (s *Server) readDeadline(c *gin.Context) {
+	d, ok := s.bodyDeadline[c.Request.Method+" "+c.FullPath()]
+	if !ok {
+		d = s.cfg.BodyTimeout
+	}
+	// An error means the writer cannot set deadlines (a test recorder): nothing to do.
+	_ = http.NewResponseController(c.Writer).SetReadDeadline(time.Now().Add(d))
+	c.Next()
 }
 
 // Handler returns the http.Handler that serves the API.
@@ -214,10 +281,15 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// requestID gives every request a unique id: 16 random hex characters, after the
+// caller's X-Request-ID and a dot when the caller sent a valid one. The id is unique
+// even when a caller reuses its header, since ranking answers are attributed by it
+// (rank_requests keeps one record per id); the caller's part keeps it findable in the
+// log.
 func (s *Server) requestID(c *gin.Context) {
-	id := c.GetHeader("X-Request-ID")
-	if id == "" || len(id) > 128 || fusionrank.ValidateID("X-Request-ID", id) != nil {
-		id = newRequestID()
+	id := newRequestID()
+	if h := c.GetHeader("X-Request-ID"); h != "" && fusionrank.ValidID(h) {
+		id = h[:min(len(h), fusionrank.MaxIDLen-len(id)-1)] + "." + id
 	}
 	c.Set(requestIDKey, id)
 	c.Header("X-Request-ID", id)
@@ -245,14 +317,37 @@ func (s *Server) observe(c *gin.Context) {
 	}
 	status := c.Writer.Status()
 	d := time.Since(start)
-	s.metrics.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(status)).Inc()
-	s.metrics.latency.WithLabelValues(route, c.Request.Method).Observe(d.Seconds())
+	method := metricMethod(c.Request.Method)
+	if route == "unmatched" {
+		method = "other" // an unserved path's method says nothing worth a series
+	}
+	s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	s.metrics.latency.WithLabelValues(route, method).Observe(d.Seconds())
 	level := slog.LevelInfo
 	if route == "/healthz" || route == "/readyz" || route == "/metrics" {
 		level = slog.LevelDebug
 	}
-	s.log.Log(c.Request.Context(), level, "request", "request_id", requestID(c), "method", c.Request.Method,
-		"route", route, "status", status, "ms", float64(d.Microseconds())/1000)
+	args := []any{"request_id", requestID(c), "method", method, "route", route, "status", status, "ms", float64(d.Microseconds()) / 1000}
+	if len(c.Errors) > 0 {
+		level = max(level, slog.LevelWarn)
+		if status >= 500 {
+			level = slog.LevelError
+			s.metrics.internalErrors.Inc()
+		}
+		args = append(args, "err", c.Errors.String())
+	}
+	s.log.Log(c.Request.Context(), level, "request", args...)
+}
+
+// metricMethod is the method label of a request: one of the methods the API serves,
+// or "other". The label comes from the client, so any other value would let each
+// request add series to /metrics.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 // deadline gives the request its deadline; the handlers pass c.Request.Context() down.
@@ -266,7 +361,7 @@ func (s *Server) deadline(d time.Duration) gin.HandlerFunc {
 	}
 }
 
-func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+func (s *Server) healthz(c *gin.Context) { s.writeJSON(c, http.StatusOK, gin.H{"status": "ok"}) }
 
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
@@ -282,10 +377,10 @@ func (s *Server) readyz(c *gin.Context) {
 		}
 	}
 	if !ok {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+		s.writeJSON(c, http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ok", "checks": checks})
+	s.writeJSON(c, http.StatusOK, gin.H{"status": "ok", "checks": checks})
 }
 
 func (s *Server) metricsHandler() gin.HandlerFunc {

@@ -114,6 +114,8 @@ func (c *Client) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fusi
 }
 
 // Recommend asks what a shopper should see (POST /v1/recommendations, public scope).
+// With a public key the answer is personal only when req.UserToken is a valid token for
+// req.UserID (see UserTokens); otherwise Personalized is false.
 func (c *Client) Recommend(ctx context.Context, req fusionrank.RecommendRequest) (fusionrank.Ranking, error) {
 	var r fusionrank.Ranking
 	err := c.do(ctx, http.MethodPost, "/v1/recommendations", req, &r)
@@ -147,10 +149,23 @@ func (c *Client) Similar(ctx context.Context, req fusionrank.SimilarRequest) (fu
 
 // SendEvents records interaction events (POST /v1/events; public keys may send views
 // and clicks, the other types need the write scope). Events are idempotent on their
-// EventID, so a retried call stores nothing twice.
+// EventID within the key's id space (keys of scope write and admin share one), so a
+// retried call stores nothing twice; an id already stored with another payload comes
+// back in the result's Conflicts.
 func (c *Client) SendEvents(ctx context.Context, events []fusionrank.Event) (fusionrank.EventResult, error) {
+	return c.SendEventsFor(ctx, "", events)
+}
+
+// SendEventsFor is SendEvents with a user token: a public key may send events only for
+// the user a valid token vouches for (see UserTokens). Keys of scope read and above
+// need none.
+func (c *Client) SendEventsFor(ctx context.Context, userToken string, events []fusionrank.Event) (fusionrank.EventResult, error) {
 	var r fusionrank.EventResult
-	err := c.do(ctx, http.MethodPost, "/v1/events", map[string]any{"events": events}, &r)
+	body := map[string]any{"events": events}
+	if userToken != "" {
+		body["user_token"] = userToken
+	}
+	err := c.do(ctx, http.MethodPost, "/v1/events", body, &r)
 	return r, err
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/usertoken"
 )
 
 // script is a fake service that answers the statuses of its list in turn (then 200
@@ -250,5 +251,32 @@ func TestProxyError(t *testing.T) {
 	_, err := New(srv.URL, "k").Search(context.Background(), fusionrank.SearchRequest{Query: fusionrank.Query{Text: "x"}})
 	if fusionrank.ErrorCode(err) != fusionrank.Forbidden {
 		t.Fatalf("err = %v (code %q)", err, fusionrank.ErrorCode(err))
+	}
+}
+
+// TestUserTokens: a token signed by the helper is one the server's check accepts for
+// that user until the expiry.
+func TestUserTokens(t *testing.T) {
+	sec, err := usertoken.NewSecret(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := NewUserTokens(sec.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	tokens.now = func() time.Time { return now }
+	tok := tokens.Sign("c17850", time.Hour)
+	key := func(id int64) ([]byte, bool) { return sec.Key, id == 7 }
+	c, err := usertoken.Verify(tok, key, now.Add(59*time.Minute))
+	if err != nil || c.UserID != "c17850" {
+		t.Fatalf("verify: %+v %v", c, err)
+	}
+	if _, err := usertoken.Verify(tok, key, now.Add(time.Hour)); !errors.Is(err, usertoken.ErrExpired) {
+		t.Fatalf("after the ttl: %v", err)
+	}
+	if _, err := NewUserTokens("frk_not-a-secret"); err == nil {
+		t.Fatal("a key taken for a secret")
 	}
 }

@@ -19,6 +19,9 @@
 // after Timeout (default 2s), whichever comes first; a retry whose wait would pass the
 // deadline is not attempted, and the last error is returned at once.
 //
+// User tokens: UserTokens signs, with the shop's secret, the token that lets a browser
+// holding a public key act for one shopper (the widget's data-user-token).
+//
 // Errors: a non-2xx answer is an *Error with the HTTP status, the API's error code and
 // message and the request id; it unwraps to a *fusionrank.Error, so
 // fusionrank.ErrorCode(err) works on it.

@@ -2,8 +2,10 @@
 //
 // Postgres is the source of truth: the catalogue (items, per-modality item vectors,
 // float32 little-endian, L2-normalised on write), users, and the event history
-// (idempotent on the client's event_id). Every accepted write is committed there before
-// the API answers.
+// (idempotent on the client's event_id within the sender's id space: an exact replay is
+// a duplicate, the same id with another payload a conflict naming the field). Every
+// accepted write is committed there before the API answers. Text that Postgres cannot
+// store (a NUL character) or that is not UTF-8 is refused per field before the write.
 //
 // Redis is a cache that can be wiped at any moment (keys namespace:v1:…, TTL on every
 // write, binary values with a versioned header; a value of another version or size

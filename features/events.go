@@ -3,10 +3,12 @@ package features
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,30 +27,45 @@ type storedEvent struct {
 	Prev string
 }
 
-// IngestEvents validates events, commits the new ones to Postgres (a replayed event_id
-// is a duplicate, never applied twice), then updates the online store. When Redis fails
-// the call still succeeds: the events are in Postgres, and the profiles they touch are
-// rebuilt from Postgres on their next read.
+// IngestEvents is IngestEventsIn with the trusted id space (keys of scope write and
+// above, imports).
 func (s *Store) IngestEvents(ctx context.Context, evs []fusionrank.Event) (fusionrank.EventResult, error) {
-	res := fusionrank.EventResult{Rejected: []fusionrank.EventRejection{}}
+	return s.IngestEventsIn(ctx, fusionrank.TrustedIDs, evs)
+}
+
+// IngestEventsIn validates events, commits the new ones to Postgres, then updates the
+// online store. Event ids are idempotent within space: an exact replay of a stored event
+// is a duplicate, never applied twice; an id stored with a different payload is a
+// conflict naming the first field that differs, and the stored event stays. When Redis
+// fails the call still succeeds: the events are in Postgres, and the profiles they touch
+// are rebuilt from Postgres on their next read.
+func (s *Store) IngestEventsIn(ctx context.Context, space fusionrank.EventIDSpace, evs []fusionrank.Event) (fusionrank.EventResult, error) {
+	res := fusionrank.EventResult{Rejected: []fusionrank.EventRejection{}, Conflicts: []fusionrank.EventConflict{}}
 	now := s.opt.Now()
 	valid := make([]fusionrank.Event, 0, len(evs))
+	index := make([]int, 0, len(evs))
 	for i, ev := range evs {
+		ev.Timestamp = ev.Timestamp.UTC()
 		if err := s.validateEvent(ev, now); err != nil {
 			res.Rejected = append(res.Rejected, fusionrank.EventRejection{Index: i, Error: fusionrank.ErrorMessage(err)})
 			continue
 		}
 		valid = append(valid, ev)
+		index = append(index, i)
 	}
 	if len(valid) == 0 {
 		return res, nil
 	}
-	stored, counts, err := s.insertEvents(ctx, valid)
+	stored, counts, conflicts, err := s.insertEvents(ctx, space, valid)
 	if err != nil {
 		return res, err
 	}
 	res.Accepted = len(stored)
-	res.Duplicates = len(valid) - len(stored)
+	res.Duplicates = len(valid) - len(stored) - len(conflicts)
+	for _, c := range conflicts {
+		c.Index = index[c.Index]
+		res.Conflicts = append(res.Conflicts, c)
+	}
 	if s.hooks.beforeApply != nil {
 		s.hooks.beforeApply()
 	}
@@ -68,24 +85,48 @@ func (s *Store) validateEvent(ev fusionrank.Event, now time.Time) error {
 	if !ev.Type.Valid() {
 		return fusionrank.Errorf(fusionrank.Invalid, "type: %q is not one of view, click, add_to_cart, purchase", ev.Type)
 	}
-	if ev.Timestamp.After(now.Add(s.opt.MaxFutureSkew)) {
-		return fusionrank.Errorf(fusionrank.Invalid, "timestamp: %s is more than %s in the future", ev.Timestamp.Format(time.RFC3339), s.opt.MaxFutureSkew)
+	// Both bounds compare instants in UTC: a timestamp with an offset is the moment it
+	// names, whatever year its local clock reading shows.
+	ts := ev.Timestamp.UTC()
+	if ts.After(now.Add(s.opt.MaxFutureSkew)) {
+		return fusionrank.Errorf(fusionrank.Invalid, "timestamp: %s is more than %s in the future", ts.Format(time.RFC3339), s.opt.MaxFutureSkew)
 	}
-	if ev.Timestamp.Year() < 1990 {
-		return fusionrank.Errorf(fusionrank.Invalid, "timestamp: %s is before 1990", ev.Timestamp.Format(time.RFC3339))
+	if ts.Year() < 1990 {
+		return fusionrank.Errorf(fusionrank.Invalid, "timestamp: %s is before 1990", ts.Format(time.RFC3339))
 	}
 	return nil
 }
 
-// insertEvents commits events and returns those that were new, in (ts, seq) order, and
-// each of their users' count of stored events once they are in (users.events).
-func (s *Store) insertEvents(ctx context.Context, evs []fusionrank.Event) ([]storedEvent, map[string]int64, error) {
+// storedEventID is the key an event id is stored under in events.event_id: the id
+// itself in the trusted space, and "<space>/<id>" in the others. Ids cannot contain "/",
+// so no id of one space can equal a key of another; events stored before id spaces
+// existed are in the trusted space.
+func storedEventID(space fusionrank.EventIDSpace, id string) string {
+	if space == fusionrank.TrustedIDs {
+		return id
+	}
+	return string(space) + "/" + id
+}
+
+// clientEventID undoes storedEventID.
+func clientEventID(key string) string {
+	if i := strings.IndexByte(key, '/'); i >= 0 {
+		return key[i+1:]
+	}
+	return key
+}
+
+// insertEvents commits the events of space and returns those that were new, in (ts,
+// seq) order, each of their users' count of stored events once they are in
+// (users.events), and the events whose id was already stored with a different payload
+// (Index counts in evs). The others were exact replays.
+func (s *Store) insertEvents(ctx context.Context, space fusionrank.EventIDSpace, evs []fusionrank.Event) ([]storedEvent, map[string]int64, []fusionrank.EventConflict, error) {
 	n := len(evs)
 	eids, uids, iids, types := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	tss := make([]time.Time, n)
 	reqs, sess := make([]*string, n), make([]*string, n)
 	for i, ev := range evs {
-		eids[i], uids[i], iids[i], types[i], tss[i] = ev.EventID, ev.UserID, ev.ItemID, string(ev.Type), ev.Timestamp
+		eids[i], uids[i], iids[i], types[i], tss[i] = storedEventID(space, ev.EventID), ev.UserID, ev.ItemID, string(ev.Type), ev.Timestamp
 		if ev.RequestID != "" {
 			reqs[i] = &evs[i].RequestID
 		}
@@ -95,8 +136,9 @@ func (s *Store) insertEvents(ctx context.Context, evs []fusionrank.Event) ([]sto
 	}
 	var out []storedEvent
 	var counts map[string]int64
+	var conflicts []fusionrank.EventConflict
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-		out = out[:0]
+		out, conflicts = out[:0], conflicts[:0]
 		counts = map[string]int64{}
 		rows, err := tx.Query(ctx, `
 			WITH ins AS (
@@ -114,24 +156,31 @@ func (s *Store) insertEvents(ctx context.Context, evs []fusionrank.Event) ([]sto
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		inserted := map[string]bool{}
 		for rows.Next() {
 			var e storedEvent
-			var typ string
-			if err := rows.Scan(&e.Seq, &e.EventID, &e.UserID, &e.ItemID, &typ, &e.Timestamp, &e.RequestID, &e.SessionID, &e.Prev); err != nil {
+			var typ, key string
+			if err := rows.Scan(&e.Seq, &key, &e.UserID, &e.ItemID, &typ, &e.Timestamp, &e.RequestID, &e.SessionID, &e.Prev); err != nil {
+				rows.Close()
 				return err
 			}
+			e.EventID = clientEventID(key)
 			e.Type = fusionrank.EventType(typ)
 			out = append(out, e)
 			counts[e.UserID]++
+			inserted[key] = true
 		}
+		rows.Close()
 		if err := rows.Err(); err != nil {
+			return err
+		}
+		if conflicts, err = compareReplays(ctx, tx, evs, eids, inserted); err != nil {
 			return err
 		}
 		return raiseEventCounts(ctx, tx, counts)
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// Within one batch the CTE cannot see its own rows, so chain predecessors here.
 	sort.Slice(out, func(i, j int) bool { return laterEvent(out[j], out[i]) })
@@ -142,7 +191,84 @@ func (s *Store) insertEvents(ctx context.Context, evs []fusionrank.Event) ([]sto
 		}
 		last[out[i].UserID] = out[i]
 	}
-	return out, counts, nil
+	return out, counts, conflicts, nil
+}
+
+// compareReplays reads, within the storing transaction, the stored events whose keys
+// (eids) the insert skipped, and returns the events of evs that differ from them. The
+// first event of the batch with a key that was inserted is the stored one; a later
+// event of the batch with the same key is compared with it like any replay.
+func compareReplays(ctx context.Context, tx pgx.Tx, evs []fusionrank.Event, eids []string, inserted map[string]bool) ([]fusionrank.EventConflict, error) {
+	var replays []int
+	var keys []string
+	first := map[string]bool{}
+	for i, k := range eids {
+		if inserted[k] && !first[k] {
+			first[k] = true // this event is the one stored
+			continue
+		}
+		replays = append(replays, i)
+		keys = append(keys, k)
+	}
+	if len(replays) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT event_id, user_id, item_id, type, ts, coalesce(request_id, ''), coalesce(session_id, '')
+		FROM events WHERE event_id = ANY($1)`, keys)
+	if err != nil {
+		return nil, err
+	}
+	stored := map[string]fusionrank.Event{}
+	for rows.Next() {
+		var e fusionrank.Event
+		var key, typ string
+		if err := rows.Scan(&key, &e.UserID, &e.ItemID, &typ, &e.Timestamp, &e.RequestID, &e.SessionID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		e.Type = fusionrank.EventType(typ)
+		stored[key] = e
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []fusionrank.EventConflict
+	for _, i := range replays {
+		prev, ok := stored[eids[i]]
+		if !ok {
+			// Not stored and not readable: the insert skipped it for a row that a
+			// concurrent transaction deleted since. Nothing deletes events, so this
+			// is a bug rather than a state a client can cause.
+			return nil, fmt.Errorf("event %q: skipped as a replay but not stored", eids[i])
+		}
+		if field := differingField(prev, evs[i]); field != "" {
+			out = append(out, fusionrank.EventConflict{Index: i, EventID: evs[i].EventID, Field: field,
+				Error: fmt.Sprintf("event_id %q is already stored with a different %s; an event id is used once, and a retry must repeat the event exactly", evs[i].EventID, field)})
+		}
+	}
+	return out, nil
+}
+
+// differingField names the first field in which a replayed event differs from the
+// stored one, or "" for an exact replay. Timestamps compare at Postgres's microsecond
+// precision.
+func differingField(stored, sent fusionrank.Event) string {
+	switch {
+	case stored.UserID != sent.UserID:
+		return "user_id"
+	case stored.ItemID != sent.ItemID:
+		return "item_id"
+	case stored.Type != sent.Type:
+		return "type"
+	case stored.Timestamp.UnixMicro() != sent.Timestamp.UnixMicro():
+		return "timestamp"
+	case stored.RequestID != sent.RequestID:
+		return "request_id"
+	case stored.SessionID != sent.SessionID:
+		return "session_id"
+	}
+	return ""
 }
 
 // raiseEventCounts adds the new events of each user (added: user → how many) to

@@ -3,17 +3,20 @@ package features
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fusionrank/fusionrank"
@@ -176,8 +179,8 @@ func (s *Store) prepareFields(it *fusionrank.Item) error {
 		if len(f.v) > f.max {
 			return fusionrank.Errorf(fusionrank.Invalid, "%s: longer than %d bytes", f.name, f.max)
 		}
-		if !utf8.ValidString(f.v) {
-			return fusionrank.Errorf(fusionrank.Invalid, "%s: not valid UTF-8", f.name)
+		if err := checkText(f.name, f.v); err != nil {
+			return err
 		}
 	}
 	if it.Price != nil && (math.IsNaN(*it.Price) || math.IsInf(*it.Price, 0) || *it.Price < 0) {
@@ -185,6 +188,9 @@ func (s *Store) prepareFields(it *fusionrank.Item) error {
 	}
 	if len(it.Attributes) > fusionrank.MaxAttributes {
 		return fusionrank.Errorf(fusionrank.Invalid, "attributes: more than %d attributes", fusionrank.MaxAttributes)
+	}
+	if err := checkAttributes("attributes", it.Attributes); err != nil {
+		return err
 	}
 	if it.Attributes != nil {
 		b, err := json.Marshal(it.Attributes)
@@ -217,6 +223,42 @@ func (s *Store) prepareFields(it *fusionrank.Item) error {
 		}
 	}
 	it.Vectors = vecs
+	return nil
+}
+
+// checkText refuses what Postgres cannot store in a text or jsonb value (a NUL
+// character) and text that is not UTF-8.
+func checkText(field, v string) error {
+	if strings.IndexByte(v, 0) >= 0 {
+		return fusionrank.Errorf(fusionrank.Invalid, "%s: contains a NUL character (\\u0000), which text may not hold", field)
+	}
+	if !utf8.ValidString(v) {
+		return fusionrank.Errorf(fusionrank.Invalid, "%s: not valid UTF-8", field)
+	}
+	return nil
+}
+
+// checkAttributes applies checkText to every key and string of an attribute value.
+func checkAttributes(field string, v any) error {
+	switch v := v.(type) {
+	case string:
+		return checkText(field, v)
+	case map[string]any:
+		for k, x := range v {
+			if err := checkText(field+" key", k); err != nil {
+				return err
+			}
+			if err := checkAttributes(field+"."+k, x); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, x := range v {
+			if err := checkAttributes(fmt.Sprintf("%s[%d]", field, i), x); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -293,7 +335,12 @@ func (s *Store) finishFetch(ctx context.Context, id string, rev int64, ch <-chan
 }
 
 // PutItems validates and stores many items in one transaction; errs[i] is the error of
-// items[i]. When an id appears twice, the later item wins.
+// items[i]. When an id appears twice, the later item wins. Items are stored all
+// together or not at all: a nil error means every item without an error in errs is
+// committed; a non-nil error (a store down, the deadline) means none is. Should the
+// database refuse the batch for an item that passed validation, the items are stored
+// again one by one, each under a savepoint of the same transaction, so that only the
+// refused ones are rejected.
 func (s *Store) PutItems(ctx context.Context, items []fusionrank.Item) ([]error, error) {
 	errs := make([]error, len(items))
 	prepared := make([]*photoWrite, len(items))
@@ -346,7 +393,72 @@ func (s *Store) PutItems(ctx context.Context, items []fusionrank.Item) ([]error,
 	if err == nil && pending {
 		s.photos.nudge()
 	}
-	return errs, err
+	if err == nil || !refused(err) || ctx.Err() != nil {
+		return errs, err
+	}
+	s.warn("items: the database refused a batch; storing its items one by one", err)
+	index := make([]int, len(ok)) // ok[j] is items[index[j]], the last of its id
+	for i := range items {
+		if errs[i] == nil {
+			index[last[items[i].ID]] = i
+		}
+	}
+	refusedAt := map[int]error{}
+	err = s.db.Transact(ctx, func(tx pgx.Tx) error {
+		clear(refusedAt)
+		for j := range ok {
+			sp, err := tx.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			_, err = upsertItems(ctx, sp, ok[j:j+1])
+			if err == nil && s.photos != nil {
+				_, err = s.writePhotos(ctx, sp, []string{ok[j].ID}, ws[j:j+1])
+			}
+			if err != nil {
+				if rerr := sp.Rollback(ctx); rerr != nil {
+					return rerr
+				}
+				if !refused(err) {
+					return err
+				}
+				refusedAt[index[j]] = err
+				continue
+			}
+			if err := sp.Commit(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return errs, err
+	}
+	if s.photos != nil {
+		s.photos.nudge()
+	}
+	for i, e := range refusedAt {
+		s.warn("items: the database refused an item", e, "id", items[i].ID)
+		errs[i] = fusionrank.Wrap(fusionrank.Invalid, e, "item: the database refused to store it")
+		for k := range items { // an earlier line of the same id was replaced by this one
+			if k != i && errs[k] == nil && items[k].ID == items[i].ID {
+				errs[k] = errs[i]
+			}
+		}
+	}
+	return errs, nil
+}
+
+// refused reports an error of the database about the data of a statement (rather than
+// about the database being away or the request out of time): retrying the items one by
+// one isolates the item it is about.
+func refused(err error) bool {
+	switch fusionrank.ErrorCode(err) {
+	case fusionrank.Unavailable:
+		return false
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23"))
 }
 
 func upsertItems(ctx context.Context, tx pgx.Tx, items []fusionrank.Item) ([]bool, error) {

@@ -121,6 +121,7 @@ type scratch struct {
 	hits   []retrieval.Hit
 	pops   []features.Popularity
 	slots  []int32
+	engine []float64
 	// the sequence encoder's recent rows and query
 	seqRecent [][]float32
 	seqH      []float32
@@ -354,26 +355,58 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, sc *sc
 		}
 	}
 	// The engine's scores, standardised within the request.
-	var n, sum, sq float64
+	sc.engine = sc.engine[:0]
 	for _, c := range cands {
 		if c.hasEngine {
-			n++
-			sum += c.engine
-			sq += c.engine * c.engine
+			sc.engine = append(sc.engine, c.engine)
 		}
 	}
-	if n > 0 {
-		mean := sum / n
-		sd := math.Sqrt(math.Max(sq/n-mean*mean, 0))
-		if sd == 0 {
-			sd = 1
-		}
+	if len(sc.engine) > 0 {
+		standardize(sc.engine)
+		k := 0
 		for i, c := range cands {
 			if c.hasEngine {
-				feats[i*ranking.NFeatures+ranking.FeatEngine] = float32((c.engine - mean) / sd)
+				feats[i*ranking.NFeatures+ranking.FeatEngine] = float32(sc.engine[k])
 				feats[i*ranking.NFeatures+ranking.FeatHasEngine] = 1
+				k++
 			}
 		}
+	}
+}
+
+// standardize replaces the finite values xs with their z-scores (x − mean) / sd, 0 for
+// all when they are equal (sd below 1e-12 of the largest magnitude). It never
+// overflows: the values are first divided by their largest magnitude, so the sums run
+// over numbers in [−1, 1] whatever the engine's scale (a score of 1e200 or 2e154 squared
+// would overflow float64), and the two-pass variance is never negative. Every result
+// lies within ±sqrt(len(xs)−1) (up to rounding, which grows as the spread nears the
+// cut), and the order of the values is kept.
+func standardize(xs []float64) {
+	var m float64
+	for _, x := range xs {
+		m = math.Max(m, math.Abs(x))
+	}
+	if m == 0 || math.IsInf(m, 0) || math.IsNaN(m) {
+		clear(xs)
+		return
+	}
+	var sum float64
+	for i, x := range xs {
+		xs[i] = x / m
+		sum += xs[i]
+	}
+	mean := sum / float64(len(xs))
+	var sq float64
+	for _, y := range xs {
+		sq += (y - mean) * (y - mean)
+	}
+	sd := math.Sqrt(sq / float64(len(xs)))
+	if sd < 1e-12 {
+		clear(xs)
+		return
+	}
+	for i, y := range xs {
+		xs[i] = (y - mean) / sd
 	}
 }
 

@@ -247,7 +247,13 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 		}
 	}
 	l := s.models.current()
-	rc, err := s.context(ctx, l, req.UserID, req.Query)
+	// An anonymous request knows nothing of its user: no profile, hence no recent items,
+	// co-visitation with them or bought items left out.
+	known := req.UserID
+	if req.Anonymous {
+		known = ""
+	}
+	rc, err := s.context(ctx, l, known, req.Query)
 	if err != nil {
 		return fusionrank.Ranking{}, err
 	}
@@ -328,7 +334,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 
 	s.score(ctx, l, rc, cands, req.Explain)
 	cands = s.diversify(cands, count)
-	return s.answer(ctx, "recommendations", l, rc, cands, count, req.UserID), nil
+	return s.answer(ctx, "recommendations", l, rc, cands, count, known), nil
 }
 
 // retrieveLearned adds the nearest items in the live model's learned recent-item

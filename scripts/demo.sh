@@ -2,8 +2,8 @@
 # Runs fusionrank on the demo shop (UCI Online Retail), for `make demo`.
 #
 # First run: migrates the demo database, imports the shop's items (with text vectors
-# from the built-in encoder) and events, creates a public, a read and a write key,
-# serves, and trains and activates a model in the background when `fusionrank train`
+# from the built-in encoder) and events, creates a public, a read and a write key and
+# the user-token secret, serves, and trains and activates a model in the background when `fusionrank train`
 # exists.
 # Later runs reuse what is there (the import is skipped, the keys are read back from
 # data/demo-keys.env) and are up in seconds.
@@ -110,6 +110,18 @@ else
   (umask 077 && printf 'PUBLIC_KEY=%s\nREAD_KEY=%s\nWRITE_KEY=%s\n' "$PUBLIC_KEY" "$READ_KEY" "$WRITE_KEY" >"$KEYS")
 fi
 
+# The secret user tokens are signed with: a public key gets personal recommendations,
+# and may send events, only for the shopper a valid token names. The page asks
+# /demo/user-token for one with its read key, as a shop's backend signs one for its
+# logged-in shopper.
+if [ "$(sql "SELECT count(*) FROM user_token_secrets WHERE expires_at IS NULL")" -gt 0 ]; then
+  log "reusing the user-token secret"
+else
+  log "creating the user-token secret"
+  "$BIN" keys user-secret >/dev/null 2>&1
+fi
+
+
 # The photo shop: its database, its catalogue (once), its keys.
 PHOTOS=${PHOTOS-../shared/datasets/grocery-store}
 PHOTO_KEYS=${DEMO_PHOTO_KEYS:-data/demo-photo-keys.env}
@@ -199,6 +211,7 @@ fusionrank demo is up after $(elapsed) on $url
   write key (purchases):    $WRITE_KEY
   demo page:   $url/demo#public=$PUBLIC_KEY&read=$READ_KEY&write=$WRITE_KEY
   widget:      $url/widget.js   (snippet in the README, section Widget)
+  user tokens: $BIN keys user-token --user ID   (the page asks /demo/user-token)
   API:         $url/openapi.json
 $photo_lines
 Ctrl-C stops it.

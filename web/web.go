@@ -45,7 +45,8 @@ type SamplePhoto struct {
 
 // Catalogue is the in-memory catalogue the endpoints read.
 type Catalogue interface {
-	// Lookup returns the item with the given id, if it is in the catalogue.
+	// Lookup returns the item with the given id, if it is an active item of the
+	// catalogue (a deactivated item's title and price are not shown).
 	Lookup(id string) (Item, bool)
 	// Each calls visit with every active item until visit returns false.
 	Each(visit func(Item) bool)
@@ -62,18 +63,17 @@ type Customers interface {
 	TopCustomers(ctx context.Context, n int) ([]Customer, error)
 }
 
-// Keys checks API keys (keys.Store satisfies it).
-type Keys interface {
-	Authenticate(ctx context.Context, key string) (scope fusionrank.Scope, keyID string, err error)
+// Tokens signs user tokens (keys.Store satisfies it).
+type Tokens interface {
+	SignUserToken(userID string, ttl time.Duration) (token string, expires time.Time, err error)
 }
 
 // Options configures the routes.
 type Options struct {
-	// Auth requires a key on the item, customer and search endpoints, as on /v1.
-	// When false every caller is accepted (local development).
-	Auth bool
-	// Keys checks the keys; required when Auth is true.
-	Keys Keys
+	// Tokens signs the demo's user tokens; nil answers POST /demo/user-token with 409.
+	Tokens Tokens
+	// TokenTTL is how long a demo user token is valid. Default 1 hour.
+	TokenTTL time.Duration
 	// Catalogue is required.
 	Catalogue Catalogue
 	// Customers feeds the demo's customer picker; nil answers an empty list.
@@ -102,6 +102,9 @@ func Routes(opt Options) []api.Route {
 	if opt.CustomersTTL == 0 {
 		opt.CustomersTTL = time.Minute
 	}
+	if opt.TokenTTL == 0 {
+		opt.TokenTTL = time.Hour
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -110,11 +113,14 @@ func Routes(opt Options) []api.Route {
 		{Method: "GET", Path: "/demo", Summary: "The demo shop page (HTML).", ContentType: "text/html", Handler: file("static/demo.html", "text/html; charset=utf-8")},
 		{Method: "GET", Path: "/demo/assets/{file}", Summary: "The demo page's scripts and styles.", ContentType: "text/javascript", Handler: assets},
 		{Method: "GET", Path: "/widget.js", Summary: "The homepage widget script (see the README for the snippet).", ContentType: "text/javascript", Handler: file("static/widget.js", "text/javascript; charset=utf-8")},
-		{Method: "GET", Path: "/widget/items", Summary: "Titles, categories and prices of ?ids=a,b,c (any key; for the widget and the demo).", ContentType: "application/json", Handler: h.items},
-		{Method: "GET", Path: "/demo/customers", Summary: "The demo's customers: those with the most events (?count=, read key).", ContentType: "application/json", Handler: h.topCustomers},
-		{Method: "GET", Path: "/demo/search", Summary: "The demo's lexical retrieval over catalogue titles (?q=, ?count=, read key).", ContentType: "application/json", Handler: h.search},
-		{Method: "GET", Path: "/demo/photos", Summary: "The sample query photos of the demo's search by photo (their labels; read key).", ContentType: "application/json", Handler: h.photos},
-		{Method: "GET", Path: "/demo/photos/{n}", Summary: "Sample query photo n of /demo/photos (read key).", ContentType: "image/jpeg", Handler: h.photo},
+		{Method: "GET", Path: "/widget/items", Scope: fusionrank.ScopePublic, Summary: "Titles, categories and prices of the active items among ?ids=a,b,c (any key; for the widget and the demo).", ContentType: "application/json", Handler: h.items},
+		// Counting a large shop's events takes longer than a ranking call's deadline;
+		// the list is cached (CustomersTTL).
+		{Method: "GET", Path: "/demo/customers", Scope: fusionrank.ScopeRead, Timeout: 10 * time.Second, Summary: "The demo's customers: those with the most events (?count=, read key).", ContentType: "application/json", Handler: h.topCustomers},
+		{Method: "GET", Path: "/demo/search", Scope: fusionrank.ScopeRead, Summary: "The demo's lexical retrieval over catalogue titles (?q=, ?count=, read key).", ContentType: "application/json", Handler: h.search},
+		{Method: "POST", Path: "/demo/user-token", Scope: fusionrank.ScopeRead, Summary: "A user token for {\"user_id\"}, valid for an hour (read key): what a shop's backend signs for its logged-in shopper, for the demo page and its widget.", ContentType: "application/json", Handler: h.userToken},
+		{Method: "GET", Path: "/demo/photos", Scope: fusionrank.ScopeRead, Summary: "The sample query photos of the demo's search by photo (their labels; read key).", ContentType: "application/json", Handler: h.photos},
+		{Method: "GET", Path: "/demo/photos/{n}", Scope: fusionrank.ScopeRead, Summary: "Sample query photo n of /demo/photos (read key).", ContentType: "image/jpeg", Handler: h.photo},
 	}
 }
 
@@ -152,45 +158,10 @@ func fail(c *gin.Context, status int, code, msg string) {
 	c.AbortWithStatusJSON(status, api.ErrorBody{Error: api.ErrorDetail{Code: code, Message: msg}})
 }
 
-// authorize checks the request's key against the least scope need; it answers the error
-// itself and reports false when the request may not go on.
-func (h *handlers) authorize(c *gin.Context, need fusionrank.Scope) bool {
-	if !h.opt.Auth {
-		return true
-	}
-	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	token = strings.TrimSpace(token)
-	if !ok || token == "" || h.opt.Keys == nil {
-		c.Header("WWW-Authenticate", `Bearer realm="fusionrank"`)
-		fail(c, http.StatusUnauthorized, "unauthorized", `Authorization: expected "Bearer <key>"`)
-		return false
-	}
-	scope, _, err := h.opt.Keys.Authenticate(c.Request.Context(), token)
-	switch {
-	case err == nil:
-	case fusionrank.ErrorCode(err) == fusionrank.Unauthorized:
-		c.Header("WWW-Authenticate", `Bearer realm="fusionrank"`)
-		fail(c, http.StatusUnauthorized, "unauthorized", "Authorization: unknown key")
-		return false
-	default:
-		h.opt.Logger.Warn("web: key check failed", "err", err)
-		fail(c, http.StatusServiceUnavailable, "unavailable", "a store is unavailable; retry")
-		return false
-	}
-	if scope < need {
-		fail(c, http.StatusForbidden, "forbidden", "this call needs a key with scope "+need.String()+" or above; the key has scope "+scope.String())
-		return false
-	}
-	return true
-}
-
 // maxLookup caps the ids of one /widget/items call.
 const maxLookup = 200
 
 func (h *handlers) items(c *gin.Context) {
-	if !h.authorize(c, fusionrank.ScopePublic) {
-		return
-	}
 	var ids []string
 	for _, id := range strings.Split(c.Query("ids"), ",") {
 		if id = strings.TrimSpace(id); id != "" {
@@ -207,7 +178,7 @@ func (h *handlers) items(c *gin.Context) {
 			out = append(out, it)
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"items": out})
+	api.WriteJSON(c, http.StatusOK, gin.H{"items": out})
 }
 
 func count(c *gin.Context, def, most int) (int, bool) {
@@ -224,9 +195,6 @@ func count(c *gin.Context, def, most int) (int, bool) {
 }
 
 func (h *handlers) topCustomers(c *gin.Context) {
-	if !h.authorize(c, fusionrank.ScopeRead) {
-		return
-	}
 	n, ok := count(c, 30, 200)
 	if !ok {
 		return
@@ -237,7 +205,7 @@ func (h *handlers) topCustomers(c *gin.Context) {
 		fail(c, http.StatusServiceUnavailable, "unavailable", "a store is unavailable; retry")
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"customers": list[:min(n, len(list))]})
+	api.WriteJSON(c, http.StatusOK, gin.H{"customers": list[:min(n, len(list))]})
 }
 
 // cachedCustomers lists up to 200 customers, cached for CustomersTTL: the list only
@@ -269,14 +237,45 @@ type Hit struct {
 }
 
 func (h *handlers) search(c *gin.Context) {
-	if !h.authorize(c, fusionrank.ScopeRead) {
-		return
-	}
 	n, ok := count(c, 20, 500)
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"query": c.Query("q"), "items": Search(h.opt.Catalogue, c.Query("q"), n)})
+	api.WriteJSON(c, http.StatusOK, gin.H{"query": c.Query("q"), "items": Search(h.opt.Catalogue, c.Query("q"), n)})
+}
+
+// userToken signs a user token for the demo page, which holds a read key: a read key
+// already gets personal answers for any user and may send view and click events for
+// any user, which is all a user token lets a public key do, so the route grants nothing
+// the caller's key does not already allow.
+func (h *handlers) userToken(c *gin.Context) {
+	var req struct {
+		UserID string `json:"user_id"`
+	}
+	err := api.DecodeBody(c, &req)
+	if err == nil {
+		err = fusionrank.ValidateID("user_id", req.UserID)
+	}
+	var token string
+	var exp time.Time
+	if err == nil {
+		if h.opt.Tokens == nil {
+			err = fusionrank.Errorf(fusionrank.Conflict, "user tokens: this server signs none")
+		} else {
+			token, exp, err = h.opt.Tokens.SignUserToken(req.UserID, h.opt.TokenTTL)
+		}
+	}
+	if err != nil {
+		code := fusionrank.ErrorCode(err)
+		msg := fusionrank.ErrorMessage(err)
+		if api.StatusOf(code) >= 500 {
+			h.opt.Logger.Error("web: signing a user token", "err", err)
+			msg = "internal error"
+		}
+		fail(c, api.StatusOf(code), string(code), msg)
+		return
+	}
+	api.WriteJSON(c, http.StatusOK, gin.H{"user_id": req.UserID, "user_token": token, "expires_at": exp.UTC().Format(time.RFC3339)})
 }
 
 // Words splits text into lower-case words of letters and digits.
@@ -342,18 +341,12 @@ func Search(cat Catalogue, query string, n int) []Hit {
 }
 
 func (h *handlers) photos(c *gin.Context) {
-	if !h.authorize(c, fusionrank.ScopeRead) {
-		return
-	}
 	out := make([]SamplePhoto, len(h.opt.SamplePhotos))
 	copy(out, h.opt.SamplePhotos)
 	c.JSON(http.StatusOK, gin.H{"photos": out})
 }
 
 func (h *handlers) photo(c *gin.Context) {
-	if !h.authorize(c, fusionrank.ScopeRead) {
-		return
-	}
 	n, err := strconv.Atoi(c.Param("n"))
 	if err != nil || n < 0 || n >= len(h.opt.SamplePhotos) {
 		fail(c, http.StatusNotFound, "not_found", "no sample photo "+c.Param("n"))

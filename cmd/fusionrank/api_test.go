@@ -13,7 +13,7 @@ import (
 
 const glove = "../../../shared/datasets/glove/glove-6B-100d-top50k.txt.gz"
 
-func createKey(t *testing.T, m *Main, scope fusionrank.Scope) string {
+func createKey(t testing.TB, m *Main, scope fusionrank.Scope) string {
 	t.Helper()
 	key, _, err := m.Keys.Create(context.Background(), scope, "test")
 	if err != nil {
@@ -22,7 +22,31 @@ func createKey(t *testing.T, m *Main, scope fusionrank.Scope) string {
 	return key
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+// userToken signs a user token for user with m's current secret, creating one when
+// there is none, as `fusionrank keys user-secret` and a shop's backend would.
+func userToken(t testing.TB, m *Main, user string) string {
+	t.Helper()
+	ctx := context.Background()
+	if err := m.Keys.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := m.Keys.SignUserToken(user, time.Hour)
+	if fusionrank.ErrorCode(err) == fusionrank.Conflict { // no secret yet
+		if _, err := m.Keys.RotateUserSecret(ctx, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Keys.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err = m.Keys.SignUserToken(user, time.Hour)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
@@ -112,7 +136,8 @@ func TestAPIEndToEnd(t *testing.T) {
 	if r := do(t, "POST", base+"/v1/events", public, map[string]any{"events": []any{ev("8", "u1", p+"item0", "purchase", 0)}}); r.status != 403 {
 		t.Fatalf("public key purchase: %d %s", r.status, r.body)
 	}
-	if r := do(t, "POST", base+"/v1/events", public, map[string]any{"events": []any{ev("9", "u1", p+"item3", "click", 0)}}); r.status != 200 {
+	u1Token := userToken(t, m, p+"u1")
+	if r := do(t, "POST", base+"/v1/events", public, map[string]any{"user_token": u1Token, "events": []any{ev("9", "u1", p+"item3", "click", 0)}}); r.status != 200 || r.json(t)["accepted"] != float64(1) {
 		t.Fatalf("public key click: %d %s", r.status, r.body)
 	}
 
@@ -162,7 +187,7 @@ func TestAPIEndToEnd(t *testing.T) {
 
 	// Recommendations: a bought item disappears at once.
 	rec := func(user string) []string {
-		r := do(t, "POST", base+"/v1/recommendations", public, map[string]any{"user_id": user, "count": 10})
+		r := do(t, "POST", base+"/v1/recommendations", public, map[string]any{"user_id": user, "user_token": userToken(t, m, user), "count": 10})
 		if r.status != 200 {
 			t.Fatalf("recommendations: %d %s", r.status, r.body)
 		}

@@ -29,12 +29,27 @@ func TestClientAgainstServer(t *testing.T) {
 		t.Errorf("rerank: %+v", r)
 	}
 
-	rec, err := public.Recommend(ctx, fusionrank.RecommendRequest{UserID: customers[0], Count: 10, Explain: true})
+	// A public key acts for a shopper with the token the shop's backend signed.
+	sec, err := m.Keys.RotateUserSecret(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.Items) != 10 || rec.Items[0].Source == "" || rec.Items[0].Explanation == nil {
+	if err := m.Keys.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	token, err := client.SignUserToken(sec.String(), customers[0], time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := public.Recommend(ctx, fusionrank.RecommendRequest{UserID: customers[0], UserToken: token, Count: 10, Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Items) != 10 || rec.Items[0].Source == "" || rec.Items[0].Explanation == nil || !rec.Personalized {
 		t.Errorf("recommendations: %+v", rec)
+	}
+	if anon, err := public.Recommend(ctx, fusionrank.RecommendRequest{UserID: customers[0], Count: 10}); err != nil || anon.Personalized || len(anon.Warnings) == 0 {
+		t.Errorf("recommendations without a token: %+v %v", anon, err)
 	}
 
 	s, err := read.Search(ctx, fusionrank.SearchRequest{Query: fusionrank.Query{Text: "lunch bag"}, Count: 3})
@@ -48,12 +63,15 @@ func TestClientAgainstServer(t *testing.T) {
 
 	ev := fusionrank.Event{EventID: "client-ev-click", UserID: customers[0], ItemID: rec.Items[0].ID, Type: fusionrank.Click,
 		Timestamp: time.Now().UTC().Truncate(time.Second), RequestID: rec.RequestID}
-	res, err := public.SendEvents(ctx, []fusionrank.Event{ev})
+	res, err := public.SendEventsFor(ctx, token, []fusionrank.Event{ev})
 	if err != nil || res.Accepted != 1 {
 		t.Fatalf("events: %+v %v", res, err)
 	}
-	if res, err := public.SendEvents(ctx, []fusionrank.Event{ev}); err != nil || res.Duplicates != 1 {
+	if res, err := public.SendEventsFor(ctx, token, []fusionrank.Event{ev}); err != nil || res.Duplicates != 1 {
 		t.Errorf("the same event again: %+v %v", res, err)
+	}
+	if res, err := public.SendEvents(ctx, []fusionrank.Event{ev}); err != nil || len(res.Rejected) != 1 || res.Accepted+res.Duplicates != 0 {
+		t.Errorf("the event without a token: %+v %v", res, err)
 	}
 
 	// Errors: the API's code and message, not retried.

@@ -3,15 +3,17 @@ package main
 import (
 	"flag"
 	"fmt"
-	"github.com/fusionrank/fusionrank/recommend"
 	"log/slog"
+	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/recommend"
 )
 
 // Modality is a caller-supplied modality and its dimension.
@@ -35,6 +37,11 @@ type Config struct {
 	EventWeights   map[fusionrank.EventType]float64 // FUSIONRANK_EVENT_WEIGHTS
 	MaxFutureSkew  time.Duration                    // FUSIONRANK_MAX_FUTURE_SKEW
 	RateLimit      float64                          // FUSIONRANK_RATE_LIMIT (requests/s per key; 0 = off)
+	PublicRate     float64                          // FUSIONRANK_PUBLIC_RATE_LIMIT (requests/s per public key; 0 = off)
+	ClientRate     float64                          // FUSIONRANK_CLIENT_RATE_LIMIT (requests/s per client address; 0 = off)
+	TrustedProxies []string                         // FUSIONRANK_TRUSTED_PROXIES (addresses or CIDRs)
+	HeaderTimeout  time.Duration                    // FUSIONRANK_HEADER_TIMEOUT
+	BodyTimeout    time.Duration                    // FUSIONRANK_BODY_TIMEOUT
 	PprofAddr      string                           // FUSIONRANK_PPROF_ADDR
 	ProfileTTL     time.Duration                    // FUSIONRANK_PROFILE_TTL
 	CounterRefresh time.Duration                    // FUSIONRANK_COUNTER_REFRESH
@@ -66,7 +73,12 @@ var configVars = [][3]string{
 	{"FUSIONRANK_PROFILE_HALF_LIFE", "168h", "half-life of the time decay in user profiles"},
 	{"FUSIONRANK_EVENT_WEIGHTS", "view:1,click:2,add_to_cart:4,purchase:8", "weight of each event type in user profiles"},
 	{"FUSIONRANK_MAX_FUTURE_SKEW", "5m", "how far in the future an event timestamp may be"},
-	{"FUSIONRANK_RATE_LIMIT", "0", "requests per second per key (token bucket, burst 2×); 0: off"},
+	{"FUSIONRANK_RATE_LIMIT", "0", "requests per second per key of any scope (token bucket, burst 2×); 0: off"},
+	{"FUSIONRANK_PUBLIC_RATE_LIMIT", "200", "requests per second per key of scope public (burst 2×); 0: off"},
+	{"FUSIONRANK_CLIENT_RATE_LIMIT", "10", "requests per second per client address (IPv6: per /64) for public-key calls and /widget/items, /demo/… (burst 2×); 0: off"},
+	{"FUSIONRANK_TRUSTED_PROXIES", "", "addresses or CIDRs of proxies whose X-Forwarded-For names the client, comma-separated; empty: the peer is the client"},
+	{"FUSIONRANK_HEADER_TIMEOUT", "5s", "how long a request's header may take to arrive"},
+	{"FUSIONRANK_BODY_TIMEOUT", "10s", "how long a request's body may take to arrive after its header (the bulk item load: 10m)"},
 	{"FUSIONRANK_PROFILE_TTL", "720h", "TTL of user profiles in Redis"},
 	{"FUSIONRANK_COUNTER_REFRESH", "1s", "serve: how often popularity windows and trending are re-read from Redis into memory"},
 	{"FUSIONRANK_PPROF_ADDR", "", "serve: a loopback address for Go's pprof handlers (off when empty)"},
@@ -98,6 +110,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	}
 	var c Config
 	var auth, modalities, level, timeout, wtimeout, halfLife, weights, skew, rate, ttl, refresh string
+	var publicRate, clientRate, proxies, htimeout, btimeout string
 	var imgBytes, imgPixels, fetchTimeout, fetchWait, fetchPrivate, subwords string
 	fs.StringVar(&c.DatabaseURL, "database-url", val("FUSIONRANK_DATABASE_URL"), "Postgres URL (FUSIONRANK_DATABASE_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", val("FUSIONRANK_REDIS_URL"), "Redis URL (FUSIONRANK_REDIS_URL)")
@@ -113,6 +126,11 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	fs.StringVar(&weights, "event-weights", val("FUSIONRANK_EVENT_WEIGHTS"), "event weights (FUSIONRANK_EVENT_WEIGHTS)")
 	fs.StringVar(&skew, "max-future-skew", val("FUSIONRANK_MAX_FUTURE_SKEW"), "future skew (FUSIONRANK_MAX_FUTURE_SKEW)")
 	fs.StringVar(&rate, "rate-limit", val("FUSIONRANK_RATE_LIMIT"), "per-key rate limit (FUSIONRANK_RATE_LIMIT)")
+	fs.StringVar(&publicRate, "public-rate-limit", val("FUSIONRANK_PUBLIC_RATE_LIMIT"), "per-public-key rate limit (FUSIONRANK_PUBLIC_RATE_LIMIT)")
+	fs.StringVar(&clientRate, "client-rate-limit", val("FUSIONRANK_CLIENT_RATE_LIMIT"), "per-client-address rate limit (FUSIONRANK_CLIENT_RATE_LIMIT)")
+	fs.StringVar(&proxies, "trusted-proxies", val("FUSIONRANK_TRUSTED_PROXIES"), "trusted proxies (FUSIONRANK_TRUSTED_PROXIES)")
+	fs.StringVar(&htimeout, "header-timeout", val("FUSIONRANK_HEADER_TIMEOUT"), "header read deadline (FUSIONRANK_HEADER_TIMEOUT)")
+	fs.StringVar(&btimeout, "body-timeout", val("FUSIONRANK_BODY_TIMEOUT"), "body read deadline (FUSIONRANK_BODY_TIMEOUT)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", val("FUSIONRANK_PPROF_ADDR"), "pprof listener (FUSIONRANK_PPROF_ADDR)")
 	fs.StringVar(&ttl, "profile-ttl", val("FUSIONRANK_PROFILE_TTL"), "profile TTL (FUSIONRANK_PROFILE_TTL)")
 	fs.StringVar(&refresh, "counter-refresh", val("FUSIONRANK_COUNTER_REFRESH"), "popularity cache refresh (FUSIONRANK_COUNTER_REFRESH)")
@@ -190,6 +208,8 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	dur("FUSIONRANK_MAX_FUTURE_SKEW", skew, &c.MaxFutureSkew, 0)
 	dur("FUSIONRANK_PROFILE_TTL", ttl, &c.ProfileTTL, time.Minute)
 	dur("FUSIONRANK_COUNTER_REFRESH", refresh, &c.CounterRefresh, 100*time.Millisecond)
+	dur("FUSIONRANK_HEADER_TIMEOUT", htimeout, &c.HeaderTimeout, 100*time.Millisecond)
+	dur("FUSIONRANK_BODY_TIMEOUT", btimeout, &c.BodyTimeout, 100*time.Millisecond)
 	c.EventWeights = map[fusionrank.EventType]float64{}
 	for _, part := range strings.Split(weights, ",") {
 		name, w, ok := strings.Cut(strings.TrimSpace(part), ":")
@@ -200,10 +220,27 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		}
 		c.EventWeights[fusionrank.EventType(name)] = f
 	}
-	if r, err := strconv.ParseFloat(rate, 64); err != nil || r < 0 {
-		bad("FUSIONRANK_RATE_LIMIT", "expected a number ≥ 0, got %q", rate)
-	} else {
-		c.RateLimit = r
+	for _, r := range []struct {
+		name, v string
+		dst     *float64
+	}{{"FUSIONRANK_RATE_LIMIT", rate, &c.RateLimit}, {"FUSIONRANK_PUBLIC_RATE_LIMIT", publicRate, &c.PublicRate}, {"FUSIONRANK_CLIENT_RATE_LIMIT", clientRate, &c.ClientRate}} {
+		if f, err := strconv.ParseFloat(r.v, 64); err != nil || f < 0 || math.IsInf(f, 0) {
+			bad(r.name, "expected a number ≥ 0, got %q", r.v)
+		} else {
+			*r.dst = f
+		}
+	}
+	for _, p := range strings.Split(proxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("FUSIONRANK_TRUSTED_PROXIES", "%q: expected an IP address or a CIDR", p)
+				continue
+			}
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
 	}
 	if fusionrank.ValidateID("namespace", c.RedisNamespace) != nil || strings.ContainsAny(c.RedisNamespace, ":*") {
 		bad("FUSIONRANK_REDIS_NAMESPACE", "expected letters, digits and . _ @ ~ + = -, got %q", c.RedisNamespace)
@@ -284,6 +321,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("request_timeout", c.RequestTimeout),
 		slog.Duration("profile_half_life", c.HalfLife),
 		slog.Float64("rate_limit", c.RateLimit),
+		slog.Float64("public_rate_limit", c.PublicRate),
+		slog.Float64("client_rate_limit", c.ClientRate),
+		slog.String("trusted_proxies", strings.Join(c.TrustedProxies, ",")),
+		slog.Duration("header_timeout", c.HeaderTimeout),
+		slog.Duration("body_timeout", c.BodyTimeout),
 		slog.String("image_encoder", c.ImageEncoder),
 		slog.String("text_encoder", c.TextEncoder),
 		slog.Bool("text_subwords", c.TextSubwords),

@@ -17,8 +17,7 @@ import (
 // to the stores.
 func (m *Main) webRoutes() []api.Route {
 	return web.Routes(web.Options{
-		Auth:         m.Config.Auth,
-		Keys:         m.Keys,
+		Tokens:       m.Keys,
 		Catalogue:    webCatalogue{m.Features.Catalog()},
 		Customers:    webCustomers{m.DB},
 		Logger:       m.Log,
@@ -66,7 +65,7 @@ func (w webCatalogue) Lookup(id string) (web.Item, bool) {
 	w.c.RLock()
 	defer w.c.RUnlock()
 	slot, ok := w.c.Slot(id)
-	if !ok {
+	if !ok || !w.c.Meta(slot).Active {
 		return web.Item{}, false
 	}
 	return webItem(w.c.Meta(slot)), true

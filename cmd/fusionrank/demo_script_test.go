@@ -174,7 +174,7 @@ func TestDemoScript(t *testing.T) {
 
 	first := startDemo(t, env)
 	out := first.output.String()
-	for _, want := range []string{"importing the UCI Online Retail shop", "creating the demo keys", "http://" + addr + "/demo#public="} {
+	for _, want := range []string{"importing the UCI Online Retail shop", "creating the demo keys", "creating the user-token secret", "http://" + addr + "/demo#public="} {
 		if !strings.Contains(out, want) {
 			t.Errorf("first run does not say %q:\n%s", want, out)
 		}
@@ -206,8 +206,15 @@ func TestDemoScript(t *testing.T) {
 	if r.status != 200 || !strings.Contains(string(r.body), `"id":"c17000"`) {
 		t.Fatalf("customers: %d %s", r.status, r.body)
 	}
-	r = do(t, "POST", base+"/v1/recommendations", first.keys["public"], map[string]any{"user_id": "c17000", "count": 3})
-	if r.status != 200 || len(ids(r.json(t))) != 3 {
+	// The page's way to a personal answer with the public key: a user token from
+	// /demo/user-token (read key), signed with the secret the script created.
+	r = do(t, "POST", base+"/demo/user-token", first.keys["read"], map[string]any{"user_id": "c17000"})
+	token, _ := r.json(t)["user_token"].(string)
+	if r.status != 200 || !strings.HasPrefix(token, "fru1.") {
+		t.Fatalf("user token: %d %s", r.status, r.body)
+	}
+	r = do(t, "POST", base+"/v1/recommendations", first.keys["public"], map[string]any{"user_id": "c17000", "user_token": token, "count": 3})
+	if r.status != 200 || len(ids(r.json(t))) != 3 || r.json(t)["personalized"] != true {
 		t.Fatalf("recommendations: %d %s", r.status, r.body)
 	}
 	r = do(t, "POST", base+"/v1/events", first.keys["write"], map[string]any{"events": []map[string]any{{"event_id": "script-buy",
@@ -223,7 +230,7 @@ func TestDemoScript(t *testing.T) {
 
 	second := startDemo(t, env)
 	out = second.output.String()
-	for _, want := range []string{"skipping the import", "reusing the keys"} {
+	for _, want := range []string{"skipping the import", "reusing the keys", "reusing the user-token secret"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("second run does not say %q:\n%s", want, out)
 		}

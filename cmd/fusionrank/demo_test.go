@@ -94,6 +94,7 @@ func TestDemoPageInBrowser(t *testing.T) {
 	customers := loadFixtureShop(t, m, "demo-")
 	public, read, write := createKey(t, m, fusionrank.ScopePublic), createKey(t, m, fusionrank.ScopeRead), createKey(t, m, fusionrank.ScopeWrite)
 	who := customers[0]
+	userToken(t, m, who) // the page asks /demo/user-token, which signs with the secret this creates
 
 	b := startBrowser(t)
 	b.open(m.URL() + "/demo#public=" + public + "&read=" + read + "&write=" + write)
@@ -104,6 +105,9 @@ func TestDemoPageInBrowser(t *testing.T) {
 	b.click(fmt.Sprintf(`#customer option[value=%q]`, who))
 
 	b.waitJS("ten recommendations", `return document.querySelector('#recs').dataset.state === 'ready' && document.querySelectorAll('#recs .card').length === 10`)
+	if meta := b.str(`return document.querySelector('#recs-meta').textContent`); !strings.HasPrefix(meta, "personalised") {
+		t.Errorf("the page's public-key recommendations are not personal (no user token?): %q", meta)
+	}
 	b.waitJS("the recent items", `return document.querySelectorAll('#recent li').length > 0`)
 	before := b.str(`return document.querySelector('#recs').dataset.items`)
 	if src := b.str(`return document.querySelector('#recs .card .badge').textContent`); src == "" || src == "unknown source" {
@@ -143,6 +147,15 @@ func TestDemoPageInBrowser(t *testing.T) {
 		t.Errorf("purchase events with a request id in Postgres: %d (%v), want 1", n, err)
 	}
 	b.waitJS("the widget preview", `return document.querySelectorAll('#widget-slot .frw-card').length > 0`)
+	if snippet := b.str(`return document.querySelector('#snippet').textContent`); !strings.Contains(snippet, `data-user-token="fru1.`) {
+		t.Errorf("the widget snippet lacks the user token: %s", snippet)
+	}
+	// A click with the public key, from the page's card: stored for the customer.
+	b.click("#recs .card button.click")
+	b.waitJS("the answer after the click", `return document.querySelector('#recs').dataset.events === '2' && document.querySelector('#recs').dataset.state === 'ready'`)
+	if err := m.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE user_id = $1 AND type = 'click' AND event_id LIKE 'public/demo-%'`, who).Scan(&n); err != nil || n != 1 {
+		t.Errorf("the page's public click in Postgres: %d (%v), want 1", n, err)
+	}
 	b.screenshot("demo.png")
 }
 
@@ -172,11 +185,12 @@ func TestWidgetOnHostPage(t *testing.T) {
 	m := startMain(t, browserEnv)
 	customers := loadFixtureShop(t, m, "widget-")
 	public := createKey(t, m, fusionrank.ScopePublic)
+	token := userToken(t, m, customers[1])
 	b := startBrowser(t)
 
 	t.Run("renders", func(t *testing.T) {
 		b.t = t
-		host := hostPage(t, m.URL()+"/widget.js", fmt.Sprintf(`data-fusionrank-user=%q data-count="6" data-key=%q data-title="Picked for you"`, customers[1], public))
+		host := hostPage(t, m.URL()+"/widget.js", fmt.Sprintf(`data-fusionrank-user=%q data-user-token=%q data-count="6" data-key=%q data-title="Picked for you"`, customers[1], token, public))
 		b.open(host.URL)
 		b.waitJS("the widget row", `return document.querySelector('#reco').dataset.fusionrankState === 'shown'`)
 		if n := b.str(`return document.querySelectorAll('#reco .frw-card').length`); n != "6" {

@@ -22,7 +22,7 @@ import (
 
 // shop loads n items with 4-d image vectors through the API and waits until the
 // catalogue serves them.
-func shop(t *testing.T, m *Main, key, prefix string, n int) []string {
+func shop(t testing.TB, m *Main, key, prefix string, n int) []string {
 	t.Helper()
 	var nd strings.Builder
 	ids := make([]string, n)

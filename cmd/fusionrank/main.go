@@ -27,7 +27,7 @@ func register(name, summary string, run func(ctx context.Context, args []string,
 func init() {
 	register("serve", "run the HTTP API", runServe)
 	register("migrate", "apply the embedded SQL migrations (idempotent)", runMigrate)
-	register("keys", "create, list or revoke API keys", runKeys)
+	register("keys", "create, list, revoke or rotate API keys; create or rotate the user-token secret", runKeys)
 	register("eval", "offline evaluation: s3rec, retail, rerank, photos (writes metrics.json, report.md, plots)", runEval)
 }
 

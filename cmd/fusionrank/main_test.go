@@ -18,7 +18,7 @@ import (
 
 // startMain starts a fusionrank server on a free port against this package's own test
 // database and a Redis namespace of the test's own.
-func startMain(t *testing.T, env map[string]string) *Main {
+func startMain(t testing.TB, env map[string]string) *Main {
 	t.Helper()
 	return startMainOn(t, testenv.DB(t, "cmd"), env, slog.New(slog.DiscardHandler))
 }
@@ -26,13 +26,13 @@ func startMain(t *testing.T, env map[string]string) *Main {
 // startMainOn starts a server on a free port against db (migrated) and a Redis
 // namespace of the test's own, with env overriding the configuration; it stops when
 // the test ends.
-func startMainOn(t *testing.T, db *postgres.DB, env map[string]string, log *slog.Logger) *Main {
+func startMainOn(t testing.TB, db *postgres.DB, env map[string]string, log *slog.Logger) *Main {
 	t.Helper()
 	return startMainWith(t, db, env, log, nil)
 }
 
 // startMainWith is startMainOn with setup called on the Main before it opens.
-func startMainWith(t *testing.T, db *postgres.DB, env map[string]string, log *slog.Logger, setup func(*Main)) *Main {
+func startMainWith(t testing.TB, db *postgres.DB, env map[string]string, log *slog.Logger, setup func(*Main)) *Main {
 	t.Helper()
 	_, ns := testenv.Redis(t)
 	u := db.Pool.Config().ConnString()
@@ -82,7 +82,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var v map[string]any
 	if err := json.Unmarshal(r.body, &v); err != nil {
@@ -91,7 +91,13 @@ func (r response) json(t *testing.T) map[string]any {
 	return v
 }
 
-func do(t *testing.T, method, url, key string, body any) response {
+func do(t testing.TB, method, url, key string, body any) response {
+	t.Helper()
+	return doWith(t, http.DefaultClient, method, url, key, body)
+}
+
+// doWith is do through client c.
+func doWith(t testing.TB, c *http.Client, method, url, key string, body any) response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -114,7 +120,7 @@ func do(t *testing.T, method, url, key string, body any) response {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +129,7 @@ func do(t *testing.T, method, url, key string, body any) response {
 	return response{resp.StatusCode, resp.Header, b}
 }
 
-func errorCode(t *testing.T, r response) string {
+func errorCode(t testing.TB, r response) string {
 	t.Helper()
 	e, ok := r.json(t)["error"].(map[string]any)
 	if !ok {

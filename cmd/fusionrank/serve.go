@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -166,7 +167,8 @@ func (m *Main) Open(ctx context.Context) error {
 		photoService = m.Features
 	}
 	m.API = api.New(api.Config{
-		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, RateLimit: c.RateLimit,
+		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, BodyTimeout: c.BodyTimeout,
+		RateLimit: c.RateLimit, PublicRateLimit: c.PublicRate, ClientRateLimit: c.ClientRate, TrustedProxies: c.TrustedProxies,
 		MaxPhotoBodyBytes: maxPhotoBody(c),
 		Logger:            m.Log, Registry: m.Metrics,
 		Extra: m.webRoutes(), // the demo page and the widget (demo.go)
@@ -181,14 +183,15 @@ func (m *Main) Open(ctx context.Context) error {
 				return nil
 			}},
 		},
-		Items:  m.Features,
-		Events: m.Features,
-		Users:  m.Features,
-		Keys:   m.Keys,
-		Rank:   m.Rank,
-		Models: m.ModelRegistry,
-		Stats:  m.Attrib,
-		Photos: photoService,
+		Items:      m.Features,
+		Events:     m.Features,
+		Users:      m.Features,
+		Keys:       m.Keys,
+		UserTokens: m.Keys,
+		Rank:       m.Rank,
+		Models:     m.ModelRegistry,
+		Stats:      m.Attrib,
+		Photos:     photoService,
 	})
 	return nil
 }
@@ -243,7 +246,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	m.attribDone = make(chan struct{})
 	go func() { m.Attrib.Run(bg); close(m.attribDone) }()
-	m.server = &http.Server{Handler: web.CORS(m.API.Handler()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	// The header must arrive within FUSIONRANK_HEADER_TIMEOUT and the whole request
+	// within that plus FUSIONRANK_BODY_TIMEOUT; each route then sets its own body
+	// deadline (the bulk item load's is longer), so a client that announces a body and
+	// never sends it holds a connection for seconds, not for ever.
+	m.server = &http.Server{Handler: web.CORS(m.API.Handler()), ReadHeaderTimeout: m.Config.HeaderTimeout,
+		ReadTimeout: m.API.ReadTimeout(m.Config.HeaderTimeout), IdleTimeout: 120 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
 	m.Log.Info("serving", "url", m.URL())
@@ -404,16 +412,46 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return err
 }
 
+// keysUsage documents the keys subcommands.
+const keysUsage = `keys create --scope public|read|write|admin [--name N] [--expires D|TIME]
+     | list
+     | revoke ID|PREFIX
+     | rotate ID|PREFIX [--grace D] [--expires D|TIME]
+     | user-secret [--grace D]
+     | user-token --user ID [--ttl D]
+
+create       prints a new API key once (only its SHA-256 hash is stored); --expires
+             (a duration like 2160h or an RFC3339 time) makes it stop working then.
+rotate       replaces a key without downtime: prints a new key of the same scope and
+             name, and the old one keeps working for --grace (default 24h), then stops.
+user-secret  creates the secret user tokens are signed with (the first time) or rotates
+             it: prints frus_<id>_<key> once; the secrets before it keep verifying for
+             --grace (default 24h; 0 cuts them off at once, for a leaked secret).
+user-token   signs a user token for --user, valid for --ttl (default 1h), with the
+             current secret: for testing; shops sign their own (client.SignUserToken).`
+
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: fusionrank keys create --scope public|read|write|admin [--name N] | list | revoke ID|PREFIX")
+		fmt.Fprintln(stderr, "usage: fusionrank "+keysUsage)
 		return errors.New("missing subcommand")
 	}
 	sub := args[0]
-	fs := newFlags("keys "+sub, "keys create --scope public|read|write|admin [--name N] | list | revoke ID|PREFIX", stderr)
+	fs := newFlags("keys "+sub, keysUsage, stderr)
 	scope := fs.String("scope", "", "public, read, write or admin (create)")
 	name := fs.String("name", "", "a name to recognise the key by (create)")
-	cfg, err := loadConfig(os.Getenv, fs, args[1:])
+	expires := fs.String("expires", "", "when the key stops working: a duration from now (2160h) or an RFC3339 time (create, rotate)")
+	grace := fs.Duration("grace", keys.DefaultSecretGrace, "how long the old key or secret keeps working (rotate, user-secret)")
+	user := fs.String("user", "", "the user id to sign a token for (user-token)")
+	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid (user-token)")
+	rest := args[1:]
+	if len(rest) > 1 && !strings.HasPrefix(rest[0], "-") {
+		rest = append(rest[1:len(rest):len(rest)], rest[0]) // "rotate ID --grace 1h": flags first
+	}
+	cfg, err := loadConfig(os.Getenv, fs, rest)
+	if err != nil {
+		return err
+	}
+	exp, err := parseExpiry(*expires, time.Now())
 	if err != nil {
 		return err
 	}
@@ -429,21 +467,27 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		key, k, err := ks.Create(ctx, sc, *name)
+		key, k, err := ks.CreateExpiring(ctx, sc, *name, exp)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, key)
-		fmt.Fprintf(stderr, "created key %d (%s…, scope %s); it is shown only this once\n", k.ID, k.Prefix, k.Scope)
+		fmt.Fprintf(stderr, "created key %d (%s…, scope %s%s); it is shown only this once\n", k.ID, k.Prefix, k.Scope, expiryNote(k.ExpiresAt))
 	case "list":
 		list, err := ks.List(ctx)
 		if err != nil {
 			return err
 		}
+		now := time.Now()
 		for _, k := range list {
 			state := "active"
-			if k.RevokedAt != nil {
+			switch {
+			case k.RevokedAt != nil:
 				state = "revoked " + k.RevokedAt.Format(time.RFC3339)
+			case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+				state = "expired " + k.ExpiresAt.Format(time.RFC3339)
+			case k.ExpiresAt != nil:
+				state = "active until " + k.ExpiresAt.Format(time.RFC3339)
 			}
 			fmt.Fprintf(stdout, "%d\t%s…\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Scope, k.Name, k.CreatedAt.Format(time.RFC3339), state)
 		}
@@ -456,10 +500,63 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		fmt.Fprintf(stdout, "revoked key %d (%s…)\n", k.ID, k.Prefix)
+	case "rotate":
+		if fs.NArg() != 1 {
+			return errors.New("usage: fusionrank keys rotate ID|PREFIX [--grace D] [--expires D|TIME]")
+		}
+		key, nk, old, err := ks.Rotate(ctx, fs.Arg(0), *grace, exp)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, key)
+		fmt.Fprintf(stderr, "created key %d (%s…, scope %s%s); it is shown only this once\n", nk.ID, nk.Prefix, nk.Scope, expiryNote(nk.ExpiresAt))
+		fmt.Fprintf(stderr, "key %d (%s…) stops working at %s: deploy the new key before then\n", old.ID, old.Prefix, old.ExpiresAt.Format(time.RFC3339))
+	case "user-secret":
+		sec, err := ks.RotateUserSecret(ctx, *grace)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, sec.String())
+		fmt.Fprintf(stderr, "created user-token secret %d; it signs from now on, earlier secrets verify for %s more; it is shown only this once\n", sec.ID, *grace)
+	case "user-token":
+		if err := ks.Refresh(ctx); err != nil {
+			return err
+		}
+		token, at, err := ks.SignUserToken(*user, *ttl)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, token)
+		fmt.Fprintf(stderr, "user token for %s, valid until %s\n", *user, at.Format(time.RFC3339))
 	default:
 		return fmt.Errorf("unknown keys subcommand %q", sub)
 	}
 	return nil
+}
+
+// parseExpiry reads --expires: empty (never), a duration from now, or an RFC3339 time.
+func parseExpiry(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		if d <= 0 {
+			return time.Time{}, fmt.Errorf("--expires: %q is not in the future", v)
+		}
+		return now.Add(d), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--expires: %q is neither a duration (2160h) nor an RFC3339 time", v)
+	}
+	return t, nil
+}
+
+func expiryNote(at *time.Time) string {
+	if at == nil {
+		return ", never expires"
+	}
+	return ", expires " + at.Format(time.RFC3339)
 }
 
 // redisLog routes go-redis's own messages (dial failures while Redis is down) into the

@@ -136,15 +136,29 @@
   }
 
   var customer = '';
+  var token = ''; // the customer's user token (POST /demo/user-token)
   var shown = []; // ids of the recommendations on screen
   var recentIds = []; // the customer's recent items, most recent first
+
+  // A user token for the customer, as a shop's backend signs one for its logged-in
+  // shopper: the public key gets personal answers and may send events only with it.
+  function loadToken() {
+    token = '';
+    return api('POST', '/demo/user-token', 'read', { user_id: customer }).then(function (ans) {
+      token = ans.user_token;
+    })['catch'](function (e) {
+      status('no user token (' + e.message + '): recommendations are not personalised', true);
+    });
+  }
 
   function showCustomer(id) {
     customer = id;
     if (!id) return Promise.resolve();
     $('customer-id').value = id;
-    showSnippet();
-    return loadRecent().then(loadRecs).then(function () {
+    return loadToken().then(function () {
+      showSnippet();
+      return loadRecent();
+    }).then(loadRecs).then(function () {
       if ($('q').value.trim()) return runSearch();
     });
   }
@@ -174,7 +188,9 @@
     var box = $('recs');
     box.setAttribute('data-state', 'loading');
     var before = shown;
-    return api('POST', '/v1/recommendations', 'public', { user_id: customer, count: 10, explain: true }).then(function (ans) {
+    var req = { user_id: customer, count: 10, explain: true };
+    if (token) req.user_token = token;
+    return api('POST', '/v1/recommendations', 'public', req).then(function (ans) {
       var ids = ans.items.map(function (it) { return it.id; });
       return fetchTitles(ids).then(function () {
         $('model').textContent = 'model: ' + ans.model_version + (ans.model_version === 'none' ? ' (fallback)' : '');
@@ -224,7 +240,9 @@
       user_id: customer, item_id: item, type: type, timestamp: new Date().toISOString(), request_id: rid
     };
     var old = shown;
-    return api('POST', '/v1/events', type === 'purchase' ? 'write' : 'public', { events: [ev] }).then(function (res) {
+    var body = { events: [ev] };
+    if (token) body.user_token = token;
+    return api('POST', '/v1/events', type === 'purchase' ? 'write' : 'public', body).then(function (res) {
       if (res.rejected && res.rejected.length) throw new Error('event rejected: ' + res.rejected[0].error);
       return loadRecent().then(loadRecs).then(function () {
         var changed = shown.filter(function (id) { return old.indexOf(id) < 0; }).length;
@@ -360,7 +378,8 @@
 
   function showSnippet() {
     var pub = keys['public'] || 'PUBLIC-KEY';
-    var html = '<div data-fusionrank-user="' + customer + '" data-count="6" data-key="' + pub + '"></div>\n' +
+    var html = '<div data-fusionrank-user="' + customer + '" data-user-token="' + (token || 'USER-TOKEN') +
+      '" data-count="6" data-key="' + pub + '"></div>\n' +
       '<script src="' + location.origin + '/widget.js" async></' + 'script>';
     $('snippet').textContent = html;
     var slot = $('widget-slot');
@@ -368,6 +387,7 @@
     if (!window.FusionRank) return;
     var div = el('div');
     div.setAttribute('data-fusionrank-user', customer);
+    if (token) div.setAttribute('data-user-token', token);
     div.setAttribute('data-count', '6');
     div.setAttribute('data-key', keys['public'] || keyFor('public'));
     div.setAttribute('data-server', location.origin);

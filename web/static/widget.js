@@ -1,9 +1,13 @@
 /*
  * fusionrank homepage widget.
  *
- *   <div data-fusionrank-user="CUSTOMER-ID" data-count="8" data-key="PUBLIC-KEY"></div>
+ *   <div data-fusionrank-user="CUSTOMER-ID" data-user-token="TOKEN" data-count="8" data-key="PUBLIC-KEY"></div>
  *   <script src="https://RECO-HOST/widget.js" async></script>
  *
+ * data-user-token is the token the shop's backend signed for this shopper (see the
+ * README): with a public key, recommendations are personal and events are recorded only
+ * for the shopper a valid token names. Without one the row shows what an unknown
+ * shopper would see, and the view and click events are refused.
  * Renders a responsive row of recommendations into every such element, sends a view
  * event when the row is seen and a click event when an item is clicked, both carrying
  * the answer's request_id. Optional attributes: data-link="/product/{id}" (where a click
@@ -63,12 +67,14 @@
     return (rid + ':' + item + ':' + type + ':' + Date.now().toString(36) + Math.random().toString(36).slice(2, 6)).slice(0, 128);
   }
 
-  function send(base, key, user, rid, items, type) {
+  function send(base, key, user, token, rid, items, type) {
     var now = new Date().toISOString();
     var evs = items.map(function (id) {
       return { event_id: eventId(rid, id, type), user_id: user, item_id: id, type: type, timestamp: now, request_id: rid };
     });
-    return call(base, key, 'POST', '/v1/events', { events: evs })['catch'](function () { /* quiet */ });
+    var body = { events: evs };
+    if (token) body.user_token = token;
+    return call(base, key, 'POST', '/v1/events', body)['catch'](function () { /* quiet */ });
   }
 
   function render(el) {
@@ -76,13 +82,16 @@
     el.setAttribute('data-fusionrank-state', 'loading');
     var user = el.getAttribute('data-fusionrank-user');
     var key = el.getAttribute('data-key') || '';
+    var token = el.getAttribute('data-user-token') || '';
     var count = parseInt(el.getAttribute('data-count') || '8', 10);
     if (!(count >= 1 && count <= 50)) count = 8;
     var base = (el.getAttribute('data-server') || defaultBase).replace(/\/$/, '');
     var link = el.getAttribute('data-link');
     if (!user || !base) { el.setAttribute('data-fusionrank-state', 'off'); return Promise.resolve(); }
     var rid, ids;
-    return call(base, key, 'POST', '/v1/recommendations', { user_id: user, count: count }).then(function (ans) {
+    var req = { user_id: user, count: count };
+    if (token) req.user_token = token;
+    return call(base, key, 'POST', '/v1/recommendations', req).then(function (ans) {
       rid = ans.request_id;
       ids = (ans.items || []).map(function (it) { return it.id; });
       if (!ids.length) throw new Error('fusionrank: nothing to show');
@@ -136,7 +145,7 @@
           a.appendChild(p);
         }
         a.addEventListener('click', function (ev) {
-          var sent = send(base, key, user, rid, [id], 'click');
+          var sent = send(base, key, user, token, rid, [id], 'click');
           if (a.href && !ev.defaultPrevented && !ev.metaKey && !ev.ctrlKey) {
             // Give the click event a moment to leave before the page unloads.
             ev.preventDefault();
@@ -156,7 +165,7 @@
       var seen = function () {
         if (viewed) return;
         viewed = true;
-        send(base, key, user, rid, ids, 'view');
+        send(base, key, user, token, rid, ids, 'view');
       };
       if (typeof IntersectionObserver === 'function') {
         var io = new IntersectionObserver(function (entries) {
