@@ -112,14 +112,14 @@ type pseudoEx struct {
 // searchTrainer trains the scorer on search examples between the behavioural
 // batches of an epoch.
 type searchTrainer struct {
-	n        *net
-	x        *counts
-	examples []searchEx
-	val      []int32 // validation searches (indices into Data.Searches)
-	photo    []int   // Data.Fixed indices of the query-vector modalities
+	n         *net
+	x         *counts
+	examples  []searchEx
+	val       []int32 // validation searches (indices into Data.Searches)
+	photo     []int   // Data.Fixed indices of the query-vector modalities
 	canPseudo []int32 // items with words
-	weight   float64 // the mix: the search loss's weight against the behavioural loss
-	shards   [shards]*searchShard
+	weight    float64 // the mix: the search loss's weight against the behavioural loss
+	shards    [shards]*searchShard
 	// userTimes[u] are the event times of user u (for the history before a search).
 	userTimes [][]int64
 }
