@@ -329,3 +329,16 @@ func ExportSearches(ctx context.Context, db *postgres.DB, holdout bool, fn func(
 	}
 	return n, emit()
 }
+
+// Delete removes the searches with the given ids (all their times) and their
+// impressions: a re-imported judgement set replaces the earlier import.
+func (l *SearchLog) Delete(ctx context.Context, ids []string) error {
+	err := l.db.Transact(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM search_impressions WHERE search_id = ANY($1)`, ids); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM searches WHERE search_id = ANY($1)`, ids)
+		return err
+	})
+	return postgres.Translate(err)
+}

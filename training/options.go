@@ -135,7 +135,7 @@ type Options struct {
 	SearchBatch int
 	// EngineWeights are the candidate initial weights of engine_score,
 	// chosen on the validation searches before training; default
-	// {0, 0.5, 1, 2}.
+	// {0, 0.5, 1, 2, 4}.
 	EngineWeights []float64
 	// OnSeqEpoch, when not nil, gets the SeqModel's training progress.
 	OnSeqEpoch func(epoch int, loss, validation float64)
@@ -191,7 +191,7 @@ func (o Options) withDefaults() Options {
 	def(&o.SearchNegatives, 15)
 	def(&o.SearchBatch, 64)
 	if len(o.EngineWeights) == 0 {
-		o.EngineWeights = []float64{0, 0.5, 1, 2}
+		o.EngineWeights = []float64{0, 0.5, 1, 2, 4}
 	}
 	if o.ProfileHalfLife <= 0 {
 		o.ProfileHalfLife = 7 * 86400

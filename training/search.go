@@ -589,3 +589,58 @@ func GradedNDCG(scores []float64, gains []float32, k int) float64 {
 	}
 	return dcg / idcg
 }
+
+// searchStart gives a model with word slots its start (the "cosine start"):
+// Wv = Wo = [I; 0] and the text projection the identity (when d and d_a hold
+// the text dimension) or a random N(0, 1/k) map onto the first k = min(d, d_a)
+// dimensions (which keeps dot products in expectation), and Wq, Wk scaled by
+// 0.1 so that every valid pair starts with nearly the same attention. R_i·V_c of
+// a query word and an item's text vector then starts as (about) their cosine,
+// the signal a word carries about a title, and training moves it from there: a
+// random start has to find that signal first, and on a few thousand searches it
+// overfits before it does.
+func (n *net) searchStart(rng *rand.Rand) {
+	m := n.model
+	d, da := n.cfg.DModel, n.cfg.DAttn
+	k := min(d, da)
+	for _, w := range [][]float32{m.Wv, m.Wo} {
+		clear(w)
+		for e := range k {
+			w[e*da+e] = 1
+		}
+	}
+	for _, w := range [][]float32{m.Wq, m.Wk} {
+		for i := range w {
+			w[i] *= 0.1
+		}
+	}
+	tj := n.cfg.ModalityIndex("text")
+	if tj < 0 {
+		return
+	}
+	dim := n.cfg.Modalities[tj].Dim
+	p := m.Proj[tj]
+	clear(p)
+	if dim <= k {
+		for i := range dim {
+			p[i*d+i] = 1
+		}
+		return
+	}
+	s := 1 / math.Sqrt(float64(k))
+	for i := range dim {
+		for e := range k {
+			p[i*d+e] = float32(rng.NormFloat64() * s)
+		}
+	}
+}
+
+// textDim returns the dimension of the "text" fixed modality, 0 without one.
+func (d *Data) textDim() int {
+	for _, f := range d.Fixed {
+		if f.Name == "text" {
+			return f.Dim
+		}
+	}
+	return 0
+}

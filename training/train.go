@@ -132,8 +132,12 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		o.PseudoQueries = 0
 	}
 	if d.searchable() && !d.hasBehaviour() {
-		// No behaviour to learn collab vectors from: they would stay random.
+		// Searches only: no behaviour to learn collab vectors or a sequence
+		// encoder from, and room for the exact cosine start (d = d_a = the
+		// text dimension; see searchStart).
 		o.NoCollab = true
+		o.Seq, o.SeqModels = nil, nil
+		o.DModel, o.DAttn = d.textDim(), d.textDim()
 	}
 	mix := o.SearchMix
 	if !d.searchable() || !d.hasBehaviour() || len(mix) == 1 {
@@ -299,6 +303,7 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 	res := &Result{Layout: n.layout, BestValidation: math.NaN(), Seq: n.seq, SeqWeight: chosen[ranking.FeatSeq], PopWeight: chosen[ranking.FeatPop7d], SeqCurve: seqCurve,
 		SearchValidation: math.NaN(), EngineValidation: math.NaN(), SearchMix: o.SearchMix[0]}
 	if n.layout.Words > 0 {
+		n.searchStart(rng)
 		tr.search = newSearchTrainer(n, tr.x)
 		tr.search.weight = o.SearchMix[0]
 		tr.searchG = n.model.NewGrads()

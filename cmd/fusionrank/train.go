@@ -35,7 +35,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxUsers := fs.Int("max-users", 0, "train on at most this many users (0: all), for quick runs")
 	quiet := fs.Bool("quiet", false, "no progress")
 	seq := fs.Bool("seq", true, "train the sequence encoder too (its score is the seq feature)")
-	mix := fs.String("search-mix", "0.5,1,2", "candidate weights of the search examples against the behavioural ones, comma-separated; the best on the held-out cases is kept")
+	mix := fs.String("search-mix", "1,0.5,2", "candidate weights of the search examples against the behavioural ones, comma-separated; the best on the held-out cases is kept")
 	cfg, err := loadConfig(os.Getenv, fs, args)
 	if err != nil {
 		return err
