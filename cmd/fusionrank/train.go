@@ -34,6 +34,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Uint64("seed", 1, "random seed (same seed and data: same weights)")
 	maxUsers := fs.Int("max-users", 0, "train on at most this many users (0: all), for quick runs")
 	quiet := fs.Bool("quiet", false, "no progress")
+	lr := fs.Float64("lr", 0, "learning rate (0: the trainer's default)")
+	patience := fs.Int("patience", 0, "epochs without a better validation before stopping (0: the trainer's default)")
 	seq := fs.Bool("seq", true, "train the sequence encoder too (its score is the seq feature)")
 	mix := fs.String("search-mix", "1,0.5,2", "candidate weights of the search examples against the behavioural ones, comma-separated; the best on the held-out cases is kept")
 	cfg, err := loadConfig(os.Getenv, fs, args)
@@ -89,6 +91,12 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opt.Epochs = *epochs
 	}
 	searchOptions(&opt, *mix)
+	if *lr > 0 {
+		opt.LR = *lr
+	}
+	if *patience > 0 {
+		opt.Patience = *patience
+	}
 	// Training does not watch ctx; on SIGINT/SIGTERM stop waiting for it and return
 	// (the process exits, nothing was registered).
 	type trained struct {
