@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/postgres"
 )
 
@@ -64,6 +67,10 @@ type Impression struct {
 // batch synchronously (the engine endpoint and imports acknowledge only what is
 // stored).
 type SearchLog struct {
+	// MaxFutureSkew is how far in the future a reported search's timestamp may be;
+	// 0: no limit.
+	MaxFutureSkew time.Duration
+
 	db  *postgres.DB
 	log *slog.Logger
 	ch  chan Search
@@ -341,4 +348,74 @@ func (l *SearchLog) Delete(ctx context.Context, ids []string) error {
 		return err
 	})
 	return postgres.Translate(err)
+}
+
+// Limits of a reported search (POST /v1/searches).
+const (
+	MaxSearchesPerCall = 1000
+	MaxSearchItems     = 1000
+	MaxSearchText      = 1000
+)
+
+// RecordSearches validates and stores searches reported by a shop's engine. The
+// whole batch is checked first: an invalid search fails the call with a 400 naming
+// its field, and nothing is stored; a 2xx means every search is in Postgres.
+func (l *SearchLog) RecordSearches(ctx context.Context, rs []fusionrank.SearchRecord) (fusionrank.SearchResult, error) {
+	if len(rs) == 0 {
+		return fusionrank.SearchResult{}, fusionrank.Errorf(fusionrank.Invalid, "searches: required, at least one")
+	}
+	if len(rs) > MaxSearchesPerCall {
+		return fusionrank.SearchResult{}, fusionrank.Errorf(fusionrank.TooLarge, "searches: %d searches is over the limit of %d per call", len(rs), MaxSearchesPerCall)
+	}
+	now := time.Now()
+	ss := make([]Search, len(rs))
+	for i, r := range rs {
+		f := fmt.Sprintf("searches[%d]", i)
+		if err := fusionrank.ValidateID(f+".search_id", r.SearchID); err != nil {
+			return fusionrank.SearchResult{}, err
+		}
+		if r.Timestamp.IsZero() {
+			return fusionrank.SearchResult{}, fusionrank.Errorf(fusionrank.Invalid, "%s.timestamp: required (RFC 3339)", f)
+		}
+		if l.MaxFutureSkew > 0 && r.Timestamp.After(now.Add(l.MaxFutureSkew)) {
+			return fusionrank.SearchResult{}, fusionrank.Errorf(fusionrank.Invalid, "%s.timestamp: %s is in the future", f, r.Timestamp.Format(time.RFC3339))
+		}
+		if r.UserID != "" {
+			if err := fusionrank.ValidateID(f+".user_id", r.UserID); err != nil {
+				return fusionrank.SearchResult{}, err
+			}
+		}
+		if len(r.Query.Text) > MaxSearchText || !utf8.ValidString(r.Query.Text) {
+			return fusionrank.SearchResult{}, fusionrank.Errorf(fusionrank.Invalid, "%s.query.text: at most %d bytes of UTF-8", f, MaxSearchText)
+		}
+		if len(r.Query.Image) > 0 {
+			return fusionrank.SearchResult{}, fusionrank.Errorf(fusionrank.Invalid, "%s.query.image: not kept in search logs; send the photo's vectors in query.vectors", f)
+		}
+		for m, v := range r.Query.Vectors {
+			if err := fusionrank.ValidateID(f+".query.vectors", m); err != nil {
+				return fusionrank.SearchResult{}, err
+			}
+			if err := fusionrank.ValidateVector(f+".query.vectors."+m, v, len(v)); err != nil {
+				return fusionrank.SearchResult{}, err
+			}
+		}
+		if len(r.Items) == 0 || len(r.Items) > MaxSearchItems {
+			return fusionrank.SearchResult{}, fusionrank.Errorf(fusionrank.Invalid, "%s.items: give 1 to %d items, in the order shown", f, MaxSearchItems)
+		}
+		s := Search{ID: r.SearchID, At: r.Timestamp, Source: SearchFromEngine, UserID: r.UserID, Text: r.Query.Text, Vectors: r.Query.Vectors}
+		for k, it := range r.Items {
+			if err := fusionrank.ValidateID(fmt.Sprintf("%s.items[%d].id", f, k), it.ID); err != nil {
+				return fusionrank.SearchResult{}, err
+			}
+			if it.Score != nil && (math.IsNaN(*it.Score) || math.IsInf(*it.Score, 0)) {
+				return fusionrank.SearchResult{}, fusionrank.Errorf(fusionrank.Invalid, "%s.items[%d].score: not a finite number", f, k)
+			}
+			s.Impressions = append(s.Impressions, Impression{ItemID: it.ID, EngineScore: it.Score})
+		}
+		ss[i] = s
+	}
+	if err := l.Write(ctx, ss); err != nil {
+		return fusionrank.SearchResult{}, err
+	}
+	return fusionrank.SearchResult{Accepted: len(ss)}, nil
 }
