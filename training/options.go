@@ -127,6 +127,9 @@ type Options struct {
 	// they fill up to this number when the logs give fewer search
 	// examples; default min(NumItems, 20000) (negative: none).
 	PseudoQueries int
+	// PseudoShare is the least number of pseudo-queries per epoch as a share
+	// of the logged search examples; default 0.25 (negative: 0).
+	PseudoShare float64
 	// SearchNegatives is the number of random negatives of a pseudo-query;
 	// default 15.
 	SearchNegatives int
@@ -189,6 +192,11 @@ func (o Options) withDefaults() Options {
 		o.SearchMix = []float64{1}
 	}
 	def(&o.SearchNegatives, 15)
+	if o.PseudoShare == 0 {
+		o.PseudoShare = 0.25
+	} else if o.PseudoShare < 0 {
+		o.PseudoShare = 0
+	}
 	def(&o.SearchBatch, 64)
 	if len(o.EngineWeights) == 0 {
 		o.EngineWeights = []float64{0, 0.5, 1, 2, 4}

@@ -207,12 +207,14 @@ func distinct(xs []float32) int {
 }
 
 // pseudoCount is the number of catalogue pseudo-queries per epoch: they fill up
-// to Options.PseudoQueries examples when the logs have fewer.
+// to Options.PseudoQueries examples when the logs have fewer, and are at least
+// Options.PseudoShare of the logged examples (requests without an engine score,
+// and with a photo, are learned from them).
 func (st *searchTrainer) pseudoCount() int {
-	if len(st.canPseudo) == 0 || st.n.layout.Words == 0 {
+	if len(st.canPseudo) == 0 || st.n.layout.Words == 0 || st.n.o.PseudoQueries == 0 {
 		return 0
 	}
-	return max(0, st.n.o.PseudoQueries-len(st.examples))
+	return max(st.n.o.PseudoQueries-len(st.examples), int(st.n.o.PseudoShare*float64(len(st.examples))))
 }
 
 // history returns user u's events strictly before t.
