@@ -51,15 +51,21 @@ func (o Options) days() int {
 // Evaluate fits m on the split's training data and returns HR@k, Recall@k
 // and NDCG@k over the split's cases.
 func Evaluate(ctx context.Context, m evaluation.Model, s *Split, o Options, label string) (evaluation.Metrics, error) {
+	met, _, err := evaluate(ctx, m, s, o, label)
+	return met, err
+}
+
+// evaluate is Evaluate that also returns every case's own metrics.
+func evaluate(ctx context.Context, m evaluation.Model, s *Split, o Options, label string) (evaluation.Metrics, []evaluation.Metrics, error) {
 	if err := m.Fit(ctx, s.Train); err != nil {
-		return nil, fmt.Errorf("retail: fit %s: %w", label, err)
+		return nil, nil, fmt.Errorf("retail: fit %s: %w", label, err)
 	}
 	r := evaluation.Runner{Workers: o.Workers, Progress: o.Progress, Label: label}
-	acc, err := r.MultiTarget(ctx, m, s.Train.NumItems, s.Cases, o.ks())
+	acc, per, err := r.MultiTargetCases(ctx, m, s.Train.NumItems, s.Cases, o.ks())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return acc.Metrics(), nil
+	return acc.Metrics(), per, nil
 }
 
 // Variant is a baseline setting; New builds the model for a split whose
@@ -202,7 +208,7 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	}
 	rep.Extra = rows
 	model := chosen.New(test.Cutoff)
-	if rep.Metrics, err = Evaluate(ctx, model, test, o, "test "+chosen.Name); err != nil {
+	if rep.Metrics, rep.CaseValues, err = evaluate(ctx, model, test, o, "test "+chosen.Name); err != nil {
 		return rep, err
 	}
 	rep.ModelVersion = evaluation.VersionOf(model)
