@@ -45,6 +45,14 @@ func withEpochs(o training.Options, n int) training.Options {
 // sequence encoders in (eval s3rec|retail --seq-cache); empty: none.
 var fusionSeqCache = ""
 
+// fusionMembers, when positive, replaces the fusion models' number of
+// sequence encoder members (eval s3rec|retail --members).
+var fusionMembers = 0
+
+// fusionProgress, when not nil, receives the fusion models' training
+// progress (each encoder and scorer epoch's loss and held-out NDCG@10).
+var fusionProgress io.Writer
+
 // The fusion scorer and the comparison models, in both behavioural
 // protocols. Every model has the same data, sequence encoder, scalar
 // features, training budget and early stopping on held-out cases as the
@@ -65,7 +73,20 @@ func init() {
 	add := func(reg map[string]func() evaluation.Model, name string, edit func(*training.Options), withText bool) {
 		reg[name] = func() evaluation.Model {
 			o := fusion.ServeOptions()
+			if fusionMembers > 0 {
+				q := *o.Seq
+				q.Members = fusionMembers
+				o.Seq = &q
+			}
 			edit(&o)
+			if w := fusionProgress; w != nil {
+				o.OnSeqEpoch = func(e int, loss, v float64) {
+					fmt.Fprintf(w, "%s: encoder epoch %d: loss %.4f, held-out NDCG@10 %.4f\n", name, e, loss, v)
+				}
+				o.OnEpoch = func(e int, loss, v float64) {
+					fmt.Fprintf(w, "%s: scorer epoch %d: loss %.4f, held-out NDCG@10 %.4f\n", name, e, loss, v)
+				}
+			}
 			m := fusion.New(name, withEpochs(o, fusionEpochs))
 			m.SeqCache = fusionSeqCache
 			if withText {
@@ -170,6 +191,8 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	ties := fs.String("ties", evaluation.TiesExpected.String(), "how a target tied with other items is ranked: expected|pessimistic|optimistic|index")
 	epochs := fs.Int("epochs", 0, "fusion models: at most this many scorer epochs, early stopping still choosing the kept one (0: the default, 8)")
 	seqCache := fs.String("seq-cache", "", "fusion models: directory keeping the trained sequence encoders, shared by runs with the same data and encoder options")
+	members := fs.Int("members", 0, "fusion models: sequence encoder members (0: the served configuration's)")
+	testOnly := fs.Bool("test-only", false, "fusion models: fit and score the test split only, without the validation row (the models' own held-out choices are unchanged)")
 	workers := fs.Int("workers", 0, "scoring goroutines (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -178,10 +201,11 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if *epochs < 0 {
-		return fmt.Errorf("eval s3rec: --epochs %d: want 0 (the default) or more", *epochs)
+	if *epochs < 0 || *members < 0 {
+		return fmt.Errorf("eval s3rec: --epochs %d, --members %d: want 0 (the default) or more", *epochs, *members)
 	}
-	fusionEpochs, fusionSeqCache = *epochs, *seqCache
+	fusionEpochs, fusionSeqCache, fusionMembers = *epochs, *seqCache, *members
+	fusionProgress = progressWriter(stderr, *quiet)
 	if *seqs == "" || *out == "" {
 		fs.Usage()
 		return errors.New("eval s3rec: --sequences and --out are required")
@@ -196,7 +220,7 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cfg := s3rec.Config{
 		Sequences: *seqs, Attributes: *attrs, Model: *model, Extra: evalModels.s3rec,
 		Command: "fusionrank eval s3rec " + strings.Join(args, " "),
-		Options: s3rec.Options{Tie: rule, Workers: *workers, Progress: progressWriter(stderr, *quiet)},
+		Options: s3rec.Options{Tie: rule, Workers: *workers, Progress: progressWriter(stderr, *quiet), TestOnly: *testOnly},
 	}
 	rep, err := s3rec.Run(ctx, cfg)
 	if err != nil {
@@ -219,6 +243,8 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	glove := fs.String("glove", fusionGlove, "GloVe word vectors for the fusion models' text modality")
 	epochs := fs.Int("epochs", 0, "fusion models: at most this many scorer epochs, early stopping still choosing the kept one (0: the default, 8)")
 	seqCache := fs.String("seq-cache", "", "fusion models: directory keeping the trained sequence encoders, shared by runs with the same data and encoder options")
+	members := fs.Int("members", 0, "fusion models: sequence encoder members (0: the served configuration's)")
+	testOnly := fs.Bool("test-only", false, "fusion models: fit and score the test split only, without the validation row (the models' own held-out choices are unchanged)")
 	workers := fs.Int("workers", 0, "scoring goroutines (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -227,10 +253,11 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if *epochs < 0 {
-		return fmt.Errorf("eval retail: --epochs %d: want 0 (the default) or more", *epochs)
+	if *epochs < 0 || *members < 0 {
+		return fmt.Errorf("eval retail: --epochs %d, --members %d: want 0 (the default) or more", *epochs, *members)
 	}
-	fusionEpochs, fusionSeqCache = *epochs, *seqCache
+	fusionEpochs, fusionSeqCache, fusionMembers = *epochs, *seqCache, *members
+	fusionProgress = progressWriter(stderr, *quiet)
 	if *data == "" || *out == "" {
 		fs.Usage()
 		return errors.New("eval retail: --data and --out are required")
@@ -245,7 +272,7 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	cfg := retail.Config{
 		Data: *data, Model: *model, Extra: evalModels.retail,
 		Command: "fusionrank eval retail " + strings.Join(args, " "),
-		Options: retail.Options{Days: *days, Workers: *workers, Progress: progressWriter(stderr, *quiet)},
+		Options: retail.Options{Days: *days, Workers: *workers, Progress: progressWriter(stderr, *quiet), TestOnly: *testOnly},
 	}
 	rep, err := retail.Run(ctx, cfg)
 	if err != nil {

@@ -32,6 +32,11 @@ type Options struct {
 	Workers int
 	// Progress, when not nil, receives progress bars (normally os.Stderr).
 	Progress io.Writer
+	// TestOnly skips the validation evaluation of a model from
+	// Config.Extra (a second fit, on the validation split); the model's own
+	// choices on its held-out cases are unaffected. For comparisons under a
+	// tight budget.
+	TestOnly bool
 }
 
 func (o Options) ks() []int {
@@ -202,8 +207,12 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		}
 		variants = []Variant{{Name: cfg.Model, New: func(int64) evaluation.Model { return newModel() }}}
 	}
-	chosen, bestVal, rows, err := selectVariant(ctx, variants, val, o)
-	if err != nil {
+	var chosen Variant
+	var bestVal evaluation.Metrics
+	var rows []evaluation.Row
+	if o.TestOnly && len(variants) == 1 {
+		chosen = variants[0]
+	} else if chosen, bestVal, rows, err = selectVariant(ctx, variants, val, o); err != nil {
 		return rep, err
 	}
 	rep.Extra = rows
@@ -218,7 +227,10 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	if c, ok := model.(evaluation.CurveReporter); ok {
 		rep.Curve = c.TrainingCurve()
 	}
-	head := []evaluation.Row{{Label: cfg.Model + " (validation)", Metrics: bestVal, Plot: true}}
+	var head []evaluation.Row
+	if bestVal != nil {
+		head = []evaluation.Row{{Label: cfg.Model + " (validation)", Metrics: bestVal, Plot: true}}
+	}
 	if len(variants) > 1 {
 		head[0].Label = "selected, " + chosen.Name + " (validation)"
 	} else {
