@@ -179,3 +179,27 @@ func TestMixModesLearnChain(t *testing.T) {
 		})
 	}
 }
+
+// TestNDCGIsEvaluations: the held-out NDCG@10 of training (early stopping,
+// weight choice, the registry's popularity bar) is evaluation's metric: a
+// target tied with three other items at the top scores the mean discount
+// of positions 0 … 3 (evaluation.TiesExpected), the history is masked but
+// for the target, and popularity is ranked the same way.
+func TestNDCGIsEvaluations(t *testing.T) {
+	disc := func(p int) float64 { return 1 / math.Log2(float64(p+2)) }
+	want := (disc(0) + disc(1) + disc(2) + disc(3)) / 4
+	scores := []float32{5, 5, 1, 5, 5, 9, 0}
+	cs := &Case{Target: 0, History: []Event{{Item: 5}, {Item: 0}}}
+	if got := ndcgOf(scores, cs, 10); math.Abs(got-want) > 1e-12 {
+		t.Errorf("ndcgOf = %v, want %v", got, want)
+	}
+	// Popularity: items 1, 2 bought twice, 3 and 0 once. Case 1: history
+	// item 1 masked, target 3 ties with 0 behind item 2. Case 2: the
+	// target is its own history (not masked) and ties with item 1.
+	d := &Data{NumItems: 4, Users: [][]Event{{{Item: 1}, {Item: 2}}, {{Item: 1}, {Item: 2}, {Item: 3}, {Item: 0}}}}
+	cases := []Case{{History: []Event{{Item: 1}}, Target: 3}, {History: []Event{{Item: 2}}, Target: 2}}
+	wantPop := ((disc(1)+disc(2))/2 + (disc(0)+disc(1))/2) / 2
+	if got := PopularityNDCG(d, cases, 10); math.Abs(got-wantPop) > 1e-12 {
+		t.Errorf("PopularityNDCG = %v, want %v", got, wantPop)
+	}
+}

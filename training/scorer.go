@@ -226,3 +226,17 @@ func meanOverCases[S any](cases []Case, workers, m int, newScratch func() S, fn 
 	}
 	return out
 }
+
+// PopularityNDCG returns the mean NDCG@k of ranking the catalogue by
+// training popularity (the number of d's events of each item), with each
+// case's history masked as for the model (ndcgOf): the bar a trained model
+// must clear. NaN without cases.
+func PopularityNDCG(d *Data, cases []Case, k int) float64 {
+	cnt := make([]float32, d.NumItems)
+	for _, seq := range d.Users {
+		for _, e := range seq {
+			cnt[e.Item]++
+		}
+	}
+	return meanNDCG(cases, k, 1, d.NumItems, func(dst []float32, _ *Case) { copy(dst, cnt) })
+}
