@@ -44,6 +44,10 @@ type Options struct {
 	Workers int
 	// Progress, when not nil, receives progress bars (normally os.Stderr).
 	Progress io.Writer
+	// TestOnly skips the validation row of a model from Config.Extra (a
+	// second fit, on the validation split); the model's own choices on its
+	// held-out cases are unaffected. For comparisons under a tight budget.
+	TestOnly bool
 }
 
 func (o Options) ks() []int {
@@ -208,16 +212,20 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		if !ok {
 			return rep, fmt.Errorf("s3rec: unknown model %q", cfg.Model)
 		}
-		val, err := Evaluate(ctx, newModel(), valTrain, valCases, o, cfg.Model+" validation")
-		if err != nil {
-			return rep, err
+		var val evaluation.Metrics
+		if !o.TestOnly {
+			if val, err = Evaluate(ctx, newModel(), valTrain, valCases, o, cfg.Model+" validation"); err != nil {
+				return rep, err
+			}
 		}
 		m := newModel()
 		if test, rep.Ranks, err = evaluate(ctx, m, testTrain, testCases, o, cfg.Model+" test"); err != nil {
 			return rep, err
 		}
 		rep.ModelVersion = evaluation.VersionOf(m)
-		rep.Extra = []evaluation.Row{{Label: cfg.Model + " (validation)", Metrics: val}}
+		if val != nil {
+			rep.Extra = []evaluation.Row{{Label: cfg.Model + " (validation)", Metrics: val}}
+		}
 		if c, ok := m.(evaluation.CurveReporter); ok {
 			rep.Curve = c.TrainingCurve()
 		}
