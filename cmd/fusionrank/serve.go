@@ -229,7 +229,7 @@ func (m *Main) Run(ctx context.Context) error {
 		go func() { m.Log.Warn("pprof listener stopped", "err", http.ListenAndServe(addr, mux)) }()
 		m.Log.Info("pprof", "addr", addr)
 	}
-	go m.followCatalogue(bg)
+	go m.Features.RunCatalogue(bg, 500*time.Millisecond)
 	go m.followModels(bg)
 	go m.Features.RunCounters(bg, m.Config.CounterRefresh)
 	go m.Features.RunPhotos(bg, time.Second)
@@ -288,48 +288,6 @@ func (m *Main) Close() {
 	}
 }
 
-// followCatalogue keeps the in-memory catalogue fresh: it listens for item change
-// notifications and also polls every 500ms, so a lost notification delays a change by
-// half a second at most.
-func (m *Main) followCatalogue(ctx context.Context) {
-	wake := make(chan struct{}, 1)
-	go func() {
-		for ctx.Err() == nil {
-			conn, err := m.DB.Pool.Acquire(ctx)
-			if err != nil {
-				sleep(ctx, time.Second)
-				continue
-			}
-			if _, err := conn.Exec(ctx, "LISTEN fusionrank_items"); err == nil {
-				for ctx.Err() == nil {
-					if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-						break
-					}
-					select {
-					case wake <- struct{}{}:
-					default:
-					}
-				}
-			}
-			conn.Release()
-			sleep(ctx, time.Second)
-		}
-	}()
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-wake:
-		}
-		if _, err := m.Features.Refresh(ctx); err != nil && ctx.Err() == nil {
-			m.Log.Warn("catalogue refresh failed", "err", err)
-		}
-	}
-}
-
 // followModels loads a newly activated model (or rollback) within a second: it polls
 // the registry's active version. In-flight requests finish on the model they started
 // with.
@@ -349,13 +307,6 @@ func (m *Main) followModels(ctx context.Context) {
 		if changed {
 			m.Log.Info("model switched", "version", m.Models.Version())
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
 	}
 }
 
