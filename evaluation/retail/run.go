@@ -3,6 +3,7 @@ package retail
 import (
 	"context"
 	"fmt"
+	"github.com/fusionrank/fusionrank/dataset/onlineretail"
 	"io"
 	"path/filepath"
 	"strings"
@@ -170,7 +171,7 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	start := time.Now()
 	var rep evaluation.Report
 	logf(cfg.Progress, "retail: reading %s\n", cfg.Data)
-	l, err := Load(cfg.Data)
+	l, err := onlineretail.Load(cfg.Data)
 	if err != nil {
 		return rep, err
 	}
@@ -179,7 +180,7 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		return rep, err
 	}
 	o := cfg.Options
-	test, val := l.TestSplit(o.days()), l.ValidationSplit(o.days())
+	test, val := TestSplit(l, o.days()), ValidationSplit(l, o.days())
 	logf(cfg.Progress, "retail: %d rows, %d purchases kept, %d items, %d customers\n", l.Read, l.Kept, l.NumItems(), len(l.CustomerIDs))
 	for _, s := range []struct {
 		name string

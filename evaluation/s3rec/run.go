@@ -3,6 +3,7 @@ package s3rec
 import (
 	"context"
 	"fmt"
+	seqfile "github.com/fusionrank/fusionrank/dataset/s3rec"
 	"io"
 	"path/filepath"
 	"time"
@@ -130,7 +131,7 @@ const SelectBy = "NDCG@10"
 func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	start := time.Now()
 	var rep evaluation.Report
-	d, err := Load(cfg.Sequences)
+	d, err := seqfile.Load(cfg.Sequences)
 	if err != nil {
 		return rep, err
 	}
@@ -144,8 +145,8 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		return rep, err
 	}
 	logf(cfg.Progress, "s3rec: %d users, %d items, %d interactions\n", len(d.Seqs), d.NumItems(), d.Interactions())
-	valTrain, valCases := d.Split(Validation)
-	testTrain, testCases := d.Split(Test)
+	valTrain, valCases := Split(d, Validation)
+	testTrain, testCases := Split(d, Test)
 	o := cfg.Options
 	valCases, testCases = spacedCases(valCases, o.Users), spacedCases(testCases, o.Users)
 
@@ -160,11 +161,11 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	case "pop":
 		// PopRec: popularity over every interaction, targets included.
 		p := &baseline.Pop{}
-		if test, rep.Ranks, err = evaluate(ctx, p, d.All(), testCases, o, "pop test"); err != nil {
+		if test, rep.Ranks, err = evaluate(ctx, p, All(d), testCases, o, "pop test"); err != nil {
 			return rep, err
 		}
 		rep.ModelVersion = "pop(all interactions)"
-		val, err := Evaluate(ctx, &baseline.Pop{}, d.All(), valCases, o, "pop validation")
+		val, err := Evaluate(ctx, &baseline.Pop{}, All(d), valCases, o, "pop validation")
 		if err != nil {
 			return rep, err
 		}
