@@ -93,7 +93,7 @@ func startRebuild(ctx context.Context, key string, fn func(context.Context) (any
 // Postgres on a miss (and written back with a TTL). With Redis down it is rebuilt from
 // Postgres every time. A user with no events has an empty profile.
 func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, error) {
-	key := s.key("profile", userID)
+	key := s.userKey("profile", userID)
 	redisOK := s.dirty.redisUp()
 	if redisOK && !s.dirty.has(userID) {
 		b, err := s.rdb.Get(ctx, key).Bytes()
@@ -132,7 +132,7 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 			if !redisOK || !s.dirty.redisUp() {
 				return rebuilt{p, SourcePostgres}, nil
 			}
-			res, err := cacheRebuilt.Run(ctx, s.rdb, []string{key, s.key("pfloor", userID)},
+			res, err := cacheRebuilt.Run(ctx, s.rdb, []string{key, s.userKey("pfloor", userID)},
 				p.Events, p.encode(), s.opt.ProfileTTL.Milliseconds(), profileHeader).Int()
 			s.dirty.observe(err)
 			switch {
@@ -352,7 +352,7 @@ SELECT nxt, count(*) FROM (
 func (s *Store) covisKeys(items []string) []string {
 	keys := make([]string, len(items))
 	for i, it := range items {
-		keys[i] = s.key("covis", it)
+		keys[i] = s.itemKey("covis", it)
 	}
 	return keys
 }
