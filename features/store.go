@@ -69,9 +69,11 @@ type Store struct {
 	catalog *Catalog
 	mods    []Modality // all model-independent modalities: text first, then the callers'
 	dirty   *dirtySet
-	pop     popCache
-	hooks   testHooks
-	photos  *photos // nil without photos
+	// rebuilds are the profile and counter rebuilds from Postgres in progress.
+	rebuilds *rebuilds
+	pop      popCache
+	hooks    testHooks
+	photos   *photos // nil without photos
 }
 
 // testHooks let a test run code at the moments where concurrent writers race. They are
@@ -111,7 +113,7 @@ func New(db *postgres.DB, rdb redis.UniversalClient, opt Options) *Store {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{db: db, rdb: rdb, opt: opt, dirty: newDirtySet()}
+	s := &Store{db: db, rdb: rdb, opt: opt, dirty: newDirtySet(), rebuilds: newRebuilds()}
 	s.dirty.onError = opt.OnRedisError
 	if opt.Text != nil {
 		s.mods = append(s.mods, Modality{Name: "text", Dim: opt.Text.Dim()})

@@ -272,7 +272,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 			for _, list := range zs {
 				var ids []string
 				for _, z := range list {
-					ids = append(ids, z.Member.(string))
+					ids = append(ids, z.ItemID)
 				}
 				covis = append(covis, ids)
 			}
@@ -427,7 +427,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 	p := s.newPool(fl, count)
 	if len(zs) > 0 {
 		for _, z := range zs[0] {
-			p.addID(z.Member.(string), "covisitation")
+			p.addID(z.ItemID, "covisitation")
 		}
 	}
 	var hits []retrieval.Hit

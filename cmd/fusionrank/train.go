@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"sort"
 	"strings"
@@ -104,7 +103,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for e := range res.Curve.Loss {
 		logf("epoch %d: loss %.4f, validation NDCG@10 %.4f", e+1, res.Curve.Loss[e], res.Curve.Validation[e])
 	}
-	popNDCG := popularityNDCG(data.Data, val, 10)
+	popNDCG := training.PopularityNDCG(data.Data, val, 10)
 	metrics := map[string]float64{"NDCG@10": res.BestValidation, "pop_NDCG@10": popNDCG, "best_epoch": float64(res.BestEpoch),
 		"validation_cases": float64(len(val)), "train_seconds": time.Since(start).Seconds()}
 	logf("validation NDCG@10: fusion %.4f, popularity %.4f", res.BestValidation, popNDCG)
@@ -329,42 +328,4 @@ func loadTrainingData(ctx context.Context, db *postgres.DB, cfg Config, maxUsers
 	}
 	logf("read %d events of %d users; %d items, %d attributes, fixed modalities %s", n, len(users), len(ids), d.NumAttributes, strings.Join(names, ","))
 	return &trainingData{photoEncoder: photoVersion, Data: d, sha: hex.EncodeToString(h.Sum(nil))}, ids, nil
-}
-
-// popularityNDCG is the validation NDCG@k of ranking by training popularity with the
-// history masked: the bar a trained model must clear.
-func popularityNDCG(d *training.Data, val []training.Case, k int) float64 {
-	cnt := make([]float64, d.NumItems)
-	for _, seq := range d.Users {
-		for _, e := range seq {
-			cnt[e.Item]++
-		}
-	}
-	var sum float64
-	for _, c := range val {
-		seen := map[int32]bool{}
-		for _, e := range c.History {
-			seen[e.Item] = true
-		}
-		// Ties with the target count half (the expected rank under random tie-breaking).
-		target := cnt[c.Target]
-		var rank float64
-		for i, x := range cnt {
-			if seen[int32(i)] || int32(i) == c.Target {
-				continue
-			}
-			if x > target {
-				rank++
-			} else if x == target {
-				rank += 0.5
-			}
-		}
-		if r := math.Round(rank); r < float64(k) && !seen[c.Target] {
-			sum += 1 / math.Log2(r+2)
-		}
-	}
-	if len(val) == 0 {
-		return math.NaN()
-	}
-	return sum / float64(len(val))
 }

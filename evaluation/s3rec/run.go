@@ -3,6 +3,7 @@ package s3rec
 import (
 	"context"
 	"fmt"
+	seqfile "github.com/fusionrank/fusionrank/dataset/s3rec"
 	"io"
 	"path/filepath"
 	"time"
@@ -43,6 +44,10 @@ type Options struct {
 	Workers int
 	// Progress, when not nil, receives progress bars (normally os.Stderr).
 	Progress io.Writer
+	// TestOnly skips the validation row of a model from Config.Extra (a
+	// second fit, on the validation split); the model's own choices on its
+	// held-out cases are unaffected. For comparisons under a tight budget.
+	TestOnly bool
 }
 
 func (o Options) ks() []int {
@@ -121,7 +126,7 @@ const SelectBy = "NDCG@10"
 func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	start := time.Now()
 	var rep evaluation.Report
-	d, err := Load(cfg.Sequences)
+	d, err := seqfile.Load(cfg.Sequences)
 	if err != nil {
 		return rep, err
 	}
@@ -135,8 +140,8 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		return rep, err
 	}
 	logf(cfg.Progress, "s3rec: %d users, %d items, %d interactions\n", len(d.Seqs), d.NumItems(), d.Interactions())
-	valTrain, valCases := d.Split(Validation)
-	testTrain, testCases := d.Split(Test)
+	valTrain, valCases := Split(d, Validation)
+	testTrain, testCases := Split(d, Test)
 	o := cfg.Options
 
 	rep = evaluation.Report{
@@ -150,11 +155,11 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	case "pop":
 		// PopRec: popularity over every interaction, targets included.
 		p := &baseline.Pop{}
-		if test, rep.Ranks, err = evaluate(ctx, p, d.All(), testCases, o, "pop test"); err != nil {
+		if test, rep.Ranks, err = evaluate(ctx, p, All(d), testCases, o, "pop test"); err != nil {
 			return rep, err
 		}
 		rep.ModelVersion = "pop(all interactions)"
-		val, err := Evaluate(ctx, &baseline.Pop{}, d.All(), valCases, o, "pop validation")
+		val, err := Evaluate(ctx, &baseline.Pop{}, All(d), valCases, o, "pop validation")
 		if err != nil {
 			return rep, err
 		}
@@ -207,16 +212,20 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		if !ok {
 			return rep, fmt.Errorf("s3rec: unknown model %q", cfg.Model)
 		}
-		val, err := Evaluate(ctx, newModel(), valTrain, valCases, o, cfg.Model+" validation")
-		if err != nil {
-			return rep, err
+		var val evaluation.Metrics
+		if !o.TestOnly {
+			if val, err = Evaluate(ctx, newModel(), valTrain, valCases, o, cfg.Model+" validation"); err != nil {
+				return rep, err
+			}
 		}
 		m := newModel()
 		if test, rep.Ranks, err = evaluate(ctx, m, testTrain, testCases, o, cfg.Model+" test"); err != nil {
 			return rep, err
 		}
 		rep.ModelVersion = evaluation.VersionOf(m)
-		rep.Extra = []evaluation.Row{{Label: cfg.Model + " (validation)", Metrics: val}}
+		if val != nil {
+			rep.Extra = []evaluation.Row{{Label: cfg.Model + " (validation)", Metrics: val}}
+		}
 		if c, ok := m.(evaluation.CurveReporter); ok {
 			rep.Curve = c.TrainingCurve()
 		}
