@@ -23,6 +23,7 @@ import (
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/features/photo"
 	"github.com/fusionrank/fusionrank/features/text"
+	"github.com/fusionrank/fusionrank/internal/redisconn"
 	"github.com/fusionrank/fusionrank/keys"
 	"github.com/fusionrank/fusionrank/postgres"
 	"github.com/fusionrank/fusionrank/recommend"
@@ -34,7 +35,7 @@ type Main struct {
 	Config        Config
 	Log           *slog.Logger
 	DB            *postgres.DB
-	Redis         *redis.Client
+	Redis         redis.UniversalClient
 	Features      *features.Store
 	Keys          *keys.Store
 	ModelRegistry *recommend.Registry
@@ -312,20 +313,18 @@ func (m *Main) followModels(ctx context.Context) {
 
 func openDB(ctx context.Context, url string) (*postgres.DB, error) { return postgres.Open(ctx, url) }
 
-// openRedis makes a client with short timeouts: Redis is a cache, and a slow cache must
-// not hold a request past its deadline.
-func openRedis(url string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, err
-	}
-	opt.DialTimeout = 200 * time.Millisecond
-	opt.ReadTimeout = 100 * time.Millisecond
-	opt.WriteTimeout = 100 * time.Millisecond
-	opt.MaxRetries = 1
-	opt.ContextTimeoutEnabled = true
-	opt.PoolSize = 64
-	return redis.NewClient(opt), nil
+// openRedis makes a client of FUSIONRANK_REDIS_URL (a single node, or a Redis Cluster
+// given as redis+cluster://host:port,host:port; see internal/redisconn) with short
+// timeouts: Redis is a cache, and a slow cache must not hold a request past its
+// deadline.
+func openRedis(url string) (redis.UniversalClient, error) {
+	return redisconn.Open(url, redisconn.Tuning{
+		DialTimeout: 200 * time.Millisecond, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond,
+		MaxRetries: 1, ContextTimeoutEnabled: true, PoolSize: 64,
+		// A failed-over master's slots move to its replica; a second bounds how long
+		// the service keeps knocking on the dead one (one CLUSTER SLOTS a second).
+		ClusterStateReload: time.Second,
+	})
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
