@@ -12,6 +12,8 @@ func (m *Main) pruneSearches(ctx context.Context) {
 	if m.Config.QueryRetention <= 0 {
 		return
 	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
 	for {
 		days, err := m.Searches.Prune(ctx, time.Now().Add(-m.Config.QueryRetention))
 		switch {
@@ -20,9 +22,10 @@ func (m *Main) pruneSearches(ctx context.Context) {
 		case len(days) > 0:
 			m.Log.Info("search log retention: dropped days", "days", days)
 		}
-		sleep(ctx, time.Hour)
-		if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
 			return
+		case <-t.C:
 		}
 	}
 }
