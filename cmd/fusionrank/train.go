@@ -36,7 +36,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	lr := fs.Float64("lr", 0, "learning rate (0: the trainer's default)")
 	patience := fs.Int("patience", 0, "epochs without a better validation before stopping (0: the trainer's default)")
 	seq := fs.Bool("seq", true, "train the sequence encoder too (its score is the seq feature)")
-	mix := fs.String("search-mix", "1,0.5,2", "candidate weights of the search examples against the behavioural ones, comma-separated; the best on the held-out cases is kept")
+	mix := fs.String("search-mix", "1", "weight of the search examples (logged searches, pseudo-queries) against the behavioural ones; several, comma-separated (say 0.5,1,2), train one model each and keep the best on the held-out cases (behavioural plus search NDCG@10)")
 	recent := fs.String("recent", "auto", "what the recent slots hold: auto (each candidate trained, the best on the held-out cases served), collab, or a catalogue modality such as text")
 	cfg, err := loadConfig(os.Getenv, fs, args)
 	if err != nil {
