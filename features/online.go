@@ -95,12 +95,24 @@ func startRebuild(ctx context.Context, key string, fn func(context.Context) (any
 func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, error) {
 	key := s.key("profile", userID)
 	redisOK := s.dirty.redisUp()
+	lc := s.local()
+	var lgen uint64
+	if lc != nil && !s.dirty.has(userID) {
+		var p *Profile
+		var ok bool
+		if p, lgen, ok = lc.profiles.get(userID, time.Now().UnixNano()); ok {
+			return p, SourceCache, nil
+		}
+	}
 	if redisOK && !s.dirty.has(userID) {
 		b, err := s.rdb.Get(ctx, key).Bytes()
 		s.dirty.observe(err)
 		switch {
 		case err == nil:
 			if p, ok := decodeProfile(b); ok {
+				if lc != nil {
+					lc.profiles.put(userID, p, lgen, time.Now().Add(lc.ttl).UnixNano())
+				}
 				return p, SourceCache, nil
 			}
 		case errors.Is(err, redis.Nil):
@@ -140,6 +152,9 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 				return rebuilt{p, SourcePostgres}, nil
 			case res != 0:
 				s.dirty.clear(userID)
+				if lc != nil {
+					lc.profiles.put(userID, p, lgen, time.Now().Add(lc.ttl).UnixNano())
+				}
 				return rebuilt{p, SourceRebuilt}, nil
 			case attempt == 2:
 				return rebuilt{p, SourceRebuilt}, nil // correct, but not cached
@@ -428,6 +443,15 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 		}
 		return out, nil
 	}
+	if sets, ok := s.localCovisSets(ctx, recent); ok {
+		for j, set := range sets {
+			out[j] = make([]float64, len(candidates))
+			for i, c := range candidates {
+				out[j][i] = set.count[c]
+			}
+		}
+		return out, nil
+	}
 	keys := s.covisKeys(recent)
 	cmds := make([]*redis.FloatSliceCmd, len(recent))
 	err := s.readCounters(ctx, keys,
@@ -448,6 +472,17 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 // CovisNeighbours returns up to n items that most often directly followed item.
 // One Redis round trip unless a set has to be rebuilt.
 func (s *Store) CovisNeighbours(ctx context.Context, items []string, n int) ([][]redis.Z, error) {
+	if sets, ok := s.localCovisSets(ctx, items); ok {
+		out := make([][]redis.Z, len(items))
+		for i, set := range sets {
+			for _, z := range set.zs[:min(len(set.zs), n+1)] {
+				if z.Score > 0 {
+					out[i] = append(out[i], z)
+				}
+			}
+		}
+		return out, nil
+	}
 	keys := s.covisKeys(items)
 	cmds := make([]*redis.ZSliceCmd, len(items))
 	err := s.readCounters(ctx, keys,

@@ -45,6 +45,7 @@ type Config struct {
 	PprofAddr      string                           // FUSIONRANK_PPROF_ADDR
 	ProfileTTL     time.Duration                    // FUSIONRANK_PROFILE_TTL
 	CounterRefresh time.Duration                    // FUSIONRANK_COUNTER_REFRESH
+	LocalCacheTTL  time.Duration                    // FUSIONRANK_LOCAL_CACHE_TTL (0: off)
 	ImageEncoder   string                           // FUSIONRANK_IMAGE_ENCODER (registry|off|onnx:PATH)
 	TextEncoder    string                           // FUSIONRANK_TEXT_ENCODER (builtin|onnx:PATH)
 	ImageMaxBytes  int64                            // FUSIONRANK_IMAGE_MAX_BYTES
@@ -81,6 +82,7 @@ var configVars = [][3]string{
 	{"FUSIONRANK_BODY_TIMEOUT", "10s", "how long a request's body may take to arrive after its header (the bulk item load: 10m)"},
 	{"FUSIONRANK_PROFILE_TTL", "720h", "TTL of user profiles in Redis"},
 	{"FUSIONRANK_COUNTER_REFRESH", "1s", "serve: how often popularity windows and trending are re-read from Redis into memory"},
+	{"FUSIONRANK_LOCAL_CACHE_TTL", "30s", "serve: how long profiles and co-visitation sets read from Redis may be served from process memory (dropped sooner when events change them, whichever process stores the events); 0: off"},
 	{"FUSIONRANK_PPROF_ADDR", "", "serve: a loopback address for Go's pprof handlers (off when empty)"},
 	{"FUSIONRANK_IMAGE_ENCODER", "registry", "registry: item and query photos are encoded by the registry's active image encoder (the fixed descriptor until one is trained and activated); onnx:PATH: by the ONNX model at PATH; off: no photos"},
 	{"FUSIONRANK_TEXT_SUBWORDS", "on", "on: words missing from the word vectors (brands, codes, other languages; Chinese and Japanese are split into character bigrams) get vectors from their hashed character n-grams; off: they are skipped"},
@@ -109,7 +111,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		return ""
 	}
 	var c Config
-	var auth, modalities, level, timeout, wtimeout, halfLife, weights, skew, rate, ttl, refresh string
+	var auth, modalities, level, timeout, wtimeout, halfLife, weights, skew, rate, ttl, refresh, localTTL string
 	var publicRate, clientRate, proxies, htimeout, btimeout string
 	var imgBytes, imgPixels, fetchTimeout, fetchWait, fetchPrivate, subwords string
 	fs.StringVar(&c.DatabaseURL, "database-url", val("FUSIONRANK_DATABASE_URL"), "Postgres URL (FUSIONRANK_DATABASE_URL)")
@@ -134,6 +136,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	fs.StringVar(&c.PprofAddr, "pprof-addr", val("FUSIONRANK_PPROF_ADDR"), "pprof listener (FUSIONRANK_PPROF_ADDR)")
 	fs.StringVar(&ttl, "profile-ttl", val("FUSIONRANK_PROFILE_TTL"), "profile TTL (FUSIONRANK_PROFILE_TTL)")
 	fs.StringVar(&refresh, "counter-refresh", val("FUSIONRANK_COUNTER_REFRESH"), "popularity cache refresh (FUSIONRANK_COUNTER_REFRESH)")
+	fs.StringVar(&localTTL, "local-cache-ttl", val("FUSIONRANK_LOCAL_CACHE_TTL"), "local cache entry lifetime, 0 for off (FUSIONRANK_LOCAL_CACHE_TTL)")
 	fs.StringVar(&c.ImageEncoder, "image-encoder", val("FUSIONRANK_IMAGE_ENCODER"), "registry|off|onnx:PATH (FUSIONRANK_IMAGE_ENCODER)")
 	fs.StringVar(&subwords, "text-subwords", val("FUSIONRANK_TEXT_SUBWORDS"), "on|off (FUSIONRANK_TEXT_SUBWORDS)")
 	fs.StringVar(&c.TextEncoder, "text-encoder", val("FUSIONRANK_TEXT_ENCODER"), "builtin|onnx:PATH (FUSIONRANK_TEXT_ENCODER)")
@@ -208,6 +211,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	dur("FUSIONRANK_MAX_FUTURE_SKEW", skew, &c.MaxFutureSkew, 0)
 	dur("FUSIONRANK_PROFILE_TTL", ttl, &c.ProfileTTL, time.Minute)
 	dur("FUSIONRANK_COUNTER_REFRESH", refresh, &c.CounterRefresh, 100*time.Millisecond)
+	dur("FUSIONRANK_LOCAL_CACHE_TTL", localTTL, &c.LocalCacheTTL, 0)
 	dur("FUSIONRANK_HEADER_TIMEOUT", htimeout, &c.HeaderTimeout, 100*time.Millisecond)
 	dur("FUSIONRANK_BODY_TIMEOUT", btimeout, &c.BodyTimeout, 100*time.Millisecond)
 	c.EventWeights = map[fusionrank.EventType]float64{}

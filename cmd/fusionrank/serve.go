@@ -126,7 +126,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Photos:     photos,
 		Modalities: mods, Text: enc, Logger: m.Log, Namespace: m.Namespace,
 		Rules:         features.ProfileRules{HalfLife: c.HalfLife, Weights: c.EventWeights},
-		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL,
+		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL, LocalCacheTTL: c.LocalCacheTTL,
 		OnRedisError: func(err error) {
 			storeErrors.WithLabelValues("redis").Inc()
 			if now := time.Now().Unix(); redisErrLog.Swap(now) != now {
@@ -232,6 +232,7 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.followCatalogue(bg)
 	go m.followModels(bg)
 	go m.Features.RunCounters(bg, m.Config.CounterRefresh)
+	go m.Features.RunLocalCache(bg)
 	go m.Features.RunPhotos(bg, time.Second)
 	go func() {
 		// After Redis lost its data, one pass over the events instead of one query
