@@ -2,14 +2,14 @@ package features
 
 import (
 	"context"
-	"hash/maphash"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fusionrank/fusionrank/internal/memo"
 )
 
 // The local cache keeps decoded profiles and co-visitation sets in process memory, so
@@ -32,95 +32,6 @@ import (
 // A wipe of Redis does not empty it: the profiles it holds are still right, and they
 // carry the process through the rebuilds.
 
-// localShards is the number of independently locked parts of each map.
-const localShards = 64
-
-type localEntry[V any] struct {
-	v   V
-	exp int64 // unix nanoseconds
-}
-
-type localShard[V any] struct {
-	mu  sync.Mutex
-	gen uint64 // raised by every invalidation of a key of this shard
-	m   map[string]localEntry[V]
-}
-
-// localMap is a sharded map with per-entry expiry, a size bound and invalidation
-// generations.
-type localMap[V any] struct {
-	seed   maphash.Seed
-	max    int // entries per shard
-	shards [localShards]localShard[V]
-}
-
-func newLocalMap[V any](max int) *localMap[V] {
-	m := &localMap[V]{seed: maphash.MakeSeed(), max: max/localShards + 1}
-	for i := range m.shards {
-		m.shards[i].m = map[string]localEntry[V]{}
-	}
-	return m
-}
-
-func (m *localMap[V]) shard(k string) *localShard[V] {
-	return &m.shards[maphash.String(m.seed, k)%localShards]
-}
-
-// get returns the entry for k if it has not expired, and the shard's generation,
-// which a caller reading Redis on a miss hands back to put.
-func (m *localMap[V]) get(k string, now int64) (v V, gen uint64, ok bool) {
-	s := m.shard(k)
-	s.mu.Lock()
-	e, found := s.m[k]
-	gen = s.gen
-	s.mu.Unlock()
-	if found && now < e.exp {
-		return e.v, gen, true
-	}
-	return v, gen, false
-}
-
-// put stores v for k unless the shard saw an invalidation since gen was read.
-func (m *localMap[V]) put(k string, v V, gen uint64, exp int64) {
-	s := m.shard(k)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gen != gen {
-		return
-	}
-	if len(s.m) >= m.max {
-		// Full: drop about an eighth, expired or not (map order is random enough).
-		n := m.max / 8
-		for key := range s.m {
-			delete(s.m, key)
-			if n--; n <= 0 {
-				break
-			}
-		}
-	}
-	s.m[k] = localEntry[V]{v, exp}
-}
-
-// drop forgets k and raises its shard's generation.
-func (m *localMap[V]) drop(k string) {
-	s := m.shard(k)
-	s.mu.Lock()
-	delete(s.m, k)
-	s.gen++
-	s.mu.Unlock()
-}
-
-// clear forgets everything.
-func (m *localMap[V]) clear() {
-	for i := range m.shards {
-		s := &m.shards[i]
-		s.mu.Lock()
-		clear(s.m)
-		s.gen++
-		s.mu.Unlock()
-	}
-}
-
 // covisSet is a co-visitation set as held locally: the followers best first, in
 // Redis's ZREVRANGE order (score, then member, descending), and their counts by id.
 type covisSet struct {
@@ -135,8 +46,8 @@ const maxLocalCovis = 1024
 // localCache is the store's process-local cache (nil when Options.LocalCacheTTL is 0).
 type localCache struct {
 	ttl      time.Duration
-	profiles *localMap[*Profile]
-	covis    *localMap[*covisSet]
+	profiles *memo.Map[*Profile]
+	covis    *memo.Map[*covisSet]
 	live     atomic.Bool // the invalidation subscription is up
 }
 
@@ -174,8 +85,8 @@ func (s *Store) RunLocalCache(ctx context.Context) {
 			switch m := msg.(type) {
 			case *redis.Subscription:
 				// (Re)subscribed: what happened while we were not is unknown.
-				s.lc.profiles.clear()
-				s.lc.covis.clear()
+				s.lc.profiles.Clear()
+				s.lc.covis.Clear()
 				s.lc.live.Store(m.Kind == "subscribe")
 			case *redis.Message:
 				s.lc.invalidate(m.Payload)
@@ -183,8 +94,8 @@ func (s *Store) RunLocalCache(ctx context.Context) {
 			}
 		}
 		s.lc.live.Store(false)
-		s.lc.profiles.clear()
-		s.lc.covis.clear()
+		s.lc.profiles.Clear()
+		s.lc.covis.Clear()
 		stop()
 		ps.Close()
 		select {
@@ -203,9 +114,9 @@ func (c *localCache) invalidate(payload string) {
 		}
 		switch kind {
 		case "u":
-			c.profiles.drop(id)
+			c.profiles.Drop(id)
 		case "c":
-			c.covis.drop(id)
+			c.covis.Drop(id)
 		}
 	}
 }
@@ -242,9 +153,9 @@ func (s *Store) dropLocal(evs []storedEvent) {
 		return
 	}
 	for _, e := range evs {
-		s.lc.profiles.drop(e.UserID)
+		s.lc.profiles.Drop(e.UserID)
 		if e.Prev != "" {
-			s.lc.covis.drop(e.Prev)
+			s.lc.covis.Drop(e.Prev)
 		}
 	}
 }
@@ -257,7 +168,7 @@ func (c *localCache) getCovis(items []string, now int64) ([]*covisSet, []uint64,
 	missing := 0
 	for i, it := range items {
 		var ok bool
-		sets[i], gens[i], ok = c.covis.get(it, now)
+		sets[i], gens[i], ok = c.covis.Get(it, now)
 		if !ok {
 			missing++
 		}
@@ -307,7 +218,7 @@ func (s *Store) fillCovis(ctx context.Context, c *localCache, items []string, se
 			return set.zs[a].Member.(string) > set.zs[b].Member.(string)
 		})
 		sets[i] = set
-		c.covis.put(items[i], set, gens[i], exp)
+		c.covis.Put(items[i], set, gens[i], exp)
 	}
 	return true
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/internal/memo"
 )
 
 // waitFor polls cond until it holds or a few seconds pass: the invalidation message
@@ -28,7 +29,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestLocalCache(t *testing.T) {
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	a := newStore(t, now) // the serving process, with a local cache
-	a.lc = &localCache{ttl: time.Minute, profiles: newLocalMap[*Profile](1000), covis: newLocalMap[*covisSet](1000)}
+	a.lc = &localCache{ttl: time.Minute, profiles: memo.New[*Profile](1000), covis: memo.New[*covisSet](1000)}
 	b := New(a.db, a.rdb, a.opt) // another process on the same stores, without one
 	b.lc = nil
 	ctx, cancel := context.WithCancel(context.Background())
@@ -50,7 +51,7 @@ func TestLocalCache(t *testing.T) {
 		if err != nil || p.Events != 2 {
 			t.Fatalf("profile: %v %+v", err, p)
 		}
-		_, _, ok := a.lc.profiles.get(user, time.Now().UnixNano())
+		_, _, ok := a.lc.profiles.Get(user, time.Now().UnixNano())
 		return ok
 	})
 	// Served from memory: gone from Redis, still answered, as cached.
@@ -80,7 +81,7 @@ func TestLocalCache(t *testing.T) {
 	if err != nil || counts[0][0] != 1 || counts[0][1] != 0 {
 		t.Fatalf("covisitation: %v %v", counts, err)
 	}
-	if set, _, ok := a.lc.covis.get(tag+"3", time.Now().UnixNano()); !ok || set.count[tag+"4"] != 1 {
+	if set, _, ok := a.lc.covis.Get(tag+"3", time.Now().UnixNano()); !ok || set.count[tag+"4"] != 1 {
 		t.Fatalf("covisitation set not held locally: %+v", set)
 	}
 	other := eventsOf(tag+"o", tag+"v", fusionrank.View, now)

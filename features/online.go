@@ -100,7 +100,7 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 	if lc != nil && !s.dirty.has(userID) {
 		var p *Profile
 		var ok bool
-		if p, lgen, ok = lc.profiles.get(userID, time.Now().UnixNano()); ok {
+		if p, lgen, ok = lc.profiles.Get(userID, time.Now().UnixNano()); ok {
 			return p, SourceCache, nil
 		}
 	}
@@ -111,7 +111,7 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 		case err == nil:
 			if p, ok := decodeProfile(b); ok {
 				if lc != nil {
-					lc.profiles.put(userID, p, lgen, time.Now().Add(lc.ttl).UnixNano())
+					lc.profiles.Put(userID, p, lgen, time.Now().Add(lc.ttl).UnixNano())
 				}
 				return p, SourceCache, nil
 			}
@@ -153,7 +153,7 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 			case res != 0:
 				s.dirty.clear(userID)
 				if lc != nil {
-					lc.profiles.put(userID, p, lgen, time.Now().Add(lc.ttl).UnixNano())
+					lc.profiles.Put(userID, p, lgen, time.Now().Add(lc.ttl).UnixNano())
 				}
 				return rebuilt{p, SourceRebuilt}, nil
 			case attempt == 2:

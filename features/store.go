@@ -21,6 +21,7 @@ import (
 
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features/text"
+	"github.com/fusionrank/fusionrank/internal/memo"
 	"github.com/fusionrank/fusionrank/postgres"
 )
 
@@ -124,7 +125,7 @@ func New(db *postgres.DB, rdb redis.UniversalClient, opt Options) *Store {
 	}
 	s := &Store{db: db, rdb: rdb, opt: opt, dirty: newDirtySet()}
 	if opt.LocalCacheTTL > 0 {
-		s.lc = &localCache{ttl: opt.LocalCacheTTL, profiles: newLocalMap[*Profile](opt.LocalCacheMax), covis: newLocalMap[*covisSet](opt.LocalCacheMax)}
+		s.lc = &localCache{ttl: opt.LocalCacheTTL, profiles: memo.New[*Profile](opt.LocalCacheMax), covis: memo.New[*covisSet](opt.LocalCacheMax)}
 	}
 	s.dirty.onError = opt.OnRedisError
 	if opt.Text != nil {
