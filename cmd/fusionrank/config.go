@@ -46,6 +46,7 @@ type Config struct {
 	ProfileTTL     time.Duration                    // FUSIONRANK_PROFILE_TTL
 	CounterRefresh time.Duration                    // FUSIONRANK_COUNTER_REFRESH
 	LocalCacheTTL  time.Duration                    // FUSIONRANK_LOCAL_CACHE_TTL (0: off)
+	MaxInFlight    int                              // FUSIONRANK_MAX_IN_FLIGHT (0: 64 per CPU; -1: off)
 	ImageEncoder   string                           // FUSIONRANK_IMAGE_ENCODER (registry|off|onnx:PATH)
 	TextEncoder    string                           // FUSIONRANK_TEXT_ENCODER (builtin|onnx:PATH)
 	ImageMaxBytes  int64                            // FUSIONRANK_IMAGE_MAX_BYTES
@@ -83,6 +84,7 @@ var configVars = [][3]string{
 	{"FUSIONRANK_PROFILE_TTL", "720h", "TTL of user profiles in Redis"},
 	{"FUSIONRANK_COUNTER_REFRESH", "1s", "serve: how often popularity windows and trending are re-read from Redis into memory"},
 	{"FUSIONRANK_LOCAL_CACHE_TTL", "30s", "serve: how long profiles and co-visitation sets read from Redis may be served from process memory (dropped sooner when events change them, whichever process stores the events); 0: off"},
+	{"FUSIONRANK_MAX_IN_FLIGHT", "auto", "serve: read requests (rankings, search, features) in progress at once; past it a request is answered 503 with Retry-After: 1 at once instead of queueing; auto: 64 per CPU; off: no cap"},
 	{"FUSIONRANK_PPROF_ADDR", "", "serve: a loopback address for Go's pprof handlers (off when empty)"},
 	{"FUSIONRANK_IMAGE_ENCODER", "registry", "registry: item and query photos are encoded by the registry's active image encoder (the fixed descriptor until one is trained and activated); onnx:PATH: by the ONNX model at PATH; off: no photos"},
 	{"FUSIONRANK_TEXT_SUBWORDS", "on", "on: words missing from the word vectors (brands, codes, other languages; Chinese and Japanese are split into character bigrams) get vectors from their hashed character n-grams; off: they are skipped"},
@@ -113,7 +115,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	var c Config
 	var auth, modalities, level, timeout, wtimeout, halfLife, weights, skew, rate, ttl, refresh, localTTL string
 	var publicRate, clientRate, proxies, htimeout, btimeout string
-	var imgBytes, imgPixels, fetchTimeout, fetchWait, fetchPrivate, subwords string
+	var imgBytes, imgPixels, fetchTimeout, fetchWait, fetchPrivate, subwords, inFlight string
 	fs.StringVar(&c.DatabaseURL, "database-url", val("FUSIONRANK_DATABASE_URL"), "Postgres URL (FUSIONRANK_DATABASE_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", val("FUSIONRANK_REDIS_URL"), "Redis URL (FUSIONRANK_REDIS_URL)")
 	fs.StringVar(&c.Addr, "addr", val("FUSIONRANK_ADDR"), "listen address (FUSIONRANK_ADDR)")
@@ -140,6 +142,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	fs.StringVar(&c.ImageEncoder, "image-encoder", val("FUSIONRANK_IMAGE_ENCODER"), "registry|off|onnx:PATH (FUSIONRANK_IMAGE_ENCODER)")
 	fs.StringVar(&subwords, "text-subwords", val("FUSIONRANK_TEXT_SUBWORDS"), "on|off (FUSIONRANK_TEXT_SUBWORDS)")
 	fs.StringVar(&c.TextEncoder, "text-encoder", val("FUSIONRANK_TEXT_ENCODER"), "builtin|onnx:PATH (FUSIONRANK_TEXT_ENCODER)")
+	fs.StringVar(&inFlight, "max-in-flight", val("FUSIONRANK_MAX_IN_FLIGHT"), "read requests in progress at once, auto or off (FUSIONRANK_MAX_IN_FLIGHT)")
 	fs.StringVar(&imgBytes, "image-max-bytes", val("FUSIONRANK_IMAGE_MAX_BYTES"), "largest photo file (FUSIONRANK_IMAGE_MAX_BYTES)")
 	fs.StringVar(&imgPixels, "image-max-pixels", val("FUSIONRANK_IMAGE_MAX_PIXELS"), "largest photo in pixels (FUSIONRANK_IMAGE_MAX_PIXELS)")
 	fs.StringVar(&fetchTimeout, "image-fetch-timeout", val("FUSIONRANK_IMAGE_FETCH_TIMEOUT"), "photo fetch deadline (FUSIONRANK_IMAGE_FETCH_TIMEOUT)")
@@ -260,6 +263,17 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	case strings.HasPrefix(c.TextEncoder, "onnx:") && len(c.TextEncoder) > len("onnx:"):
 	default:
 		bad("FUSIONRANK_TEXT_ENCODER", "expected builtin or onnx:PATH, got %q", c.TextEncoder)
+	}
+	switch inFlight {
+	case "auto":
+	case "off":
+		c.MaxInFlight = -1
+	default:
+		if n, err := strconv.Atoi(inFlight); err != nil || n < 1 {
+			bad("FUSIONRANK_MAX_IN_FLIGHT", "expected auto, off or a number ≥ 1, got %q", inFlight)
+		} else {
+			c.MaxInFlight = n
+		}
 	}
 	if n, err := strconv.ParseInt(imgBytes, 10, 64); err != nil || n < 1024 || n > 256<<20 {
 		bad("FUSIONRANK_IMAGE_MAX_BYTES", "expected a number of bytes from 1024 to 268435456, got %q", imgBytes)

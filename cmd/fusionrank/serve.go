@@ -167,7 +167,7 @@ func (m *Main) Open(ctx context.Context) error {
 		photoService = m.Features
 	}
 	m.API = api.New(api.Config{
-		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, BodyTimeout: c.BodyTimeout,
+		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, BodyTimeout: c.BodyTimeout, MaxInFlight: c.MaxInFlight,
 		RateLimit: c.RateLimit, PublicRateLimit: c.PublicRate, ClientRateLimit: c.ClientRate, TrustedProxies: c.TrustedProxies,
 		MaxPhotoBodyBytes: maxPhotoBody(c),
 		Logger:            m.Log, Registry: m.Metrics,
