@@ -184,7 +184,7 @@ func (s *Store) fillCovis(ctx context.Context, c *localCache, items []string, se
 	cmds := make([]*redis.ZSliceCmd, len(items))
 	for i, it := range items {
 		if sets[i] == nil {
-			cmds[i] = pipe.ZRevRangeWithScores(ctx, s.key("covis", it), 0, maxLocalCovis)
+			cmds[i] = pipe.ZRevRangeWithScores(ctx, s.itemKey("covis", it), 0, maxLocalCovis)
 		}
 	}
 	_, err := pipe.Exec(ctx)

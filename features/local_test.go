@@ -55,7 +55,7 @@ func TestLocalCache(t *testing.T) {
 		return ok
 	})
 	// Served from memory: gone from Redis, still answered, as cached.
-	a.rdb.Del(ctx, a.key("profile", user))
+	a.rdb.Del(ctx, a.userKey("profile", user))
 	p, src, err := a.Profile(ctx, user)
 	if err != nil || src != SourceCache || p.Events != 2 {
 		t.Fatalf("after the Redis copy was dropped: %s %v %+v", src, err, p)

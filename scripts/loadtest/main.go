@@ -160,6 +160,9 @@ func newSender(base, key string, duration time.Duration) (func(method, path stri
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
+			if firstErr.CompareAndSwap(nil, &err) {
+				fmt.Fprintln(os.Stderr, "loadtest: first transport error:", err)
+			}
 			return result{err: true}
 		}
 		buf := bufPool.Get().(*bytes.Buffer)
@@ -174,6 +177,7 @@ func newSender(base, key string, duration time.Duration) (func(method, path stri
 }
 
 var (
+	firstErr     atomic.Pointer[error]
 	bufPool      = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 	personalTrue = []byte(`"personalized":true`)
 )
