@@ -245,6 +245,17 @@ func (m *Main) Run(ctx context.Context) error {
 			return
 		}
 		m.Log.Info("co-visitation warmed", "sets_written", n, "seconds", time.Since(start).Seconds())
+		if m.Config.WarmProfiles > 0 {
+			// Likewise the profiles of recent shoppers: one ordered pass instead of a
+			// rebuild per shopper that competes with the requests and times out.
+			start = time.Now()
+			n, err = m.Features.WarmProfiles(bg, start.Add(-m.Config.WarmProfiles))
+			if err != nil && bg.Err() == nil {
+				m.Log.Warn("profile warm-up failed; profiles are rebuilt as requests need them", "err", err)
+				return
+			}
+			m.Log.Info("profiles warmed", "profiles_written", n, "seconds", time.Since(start).Seconds())
+		}
 	}()
 	m.attribDone = make(chan struct{})
 	go func() { m.Attrib.Run(bg); close(m.attribDone) }()
