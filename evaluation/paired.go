@@ -93,6 +93,44 @@ func ComparePaired(a, b []Rank, k int, rule TieRule, resamples int, seed uint64)
 		hitA[i], ndA[i] = HitNDCG(a[i], k, rule)
 		hitB[i], ndB[i] = HitNDCG(b[i], k, rule)
 	}
+	return pairedDiffs([]string{fmt.Sprintf("HR@%d", k), fmt.Sprintf("NDCG@%d", k)}, [][2][]float64{{hitA, hitB}, {ndA, ndB}}, resamples, seed), nil
+}
+
+// ComparePairedValues compares two models' per-case metrics on the same
+// cases (Report.CaseValues, read back with ReadCaseValues): for each named
+// metric ("HR@10", "NDCG@10", …) the mean difference with a 95% bootstrap
+// interval, as ComparePaired. Cases without values in either run (no
+// targets) are left out.
+func ComparePairedValues(a, b []Metrics, metrics []string, resamples int, seed uint64) ([]Paired, error) {
+	if len(a) != len(b) || len(a) == 0 {
+		return nil, fmt.Errorf("evaluation: %d and %d cases: want the same, non-zero number", len(a), len(b))
+	}
+	pairs := make([][2][]float64, len(metrics))
+	for i := range a {
+		if a[i] == nil || b[i] == nil {
+			continue
+		}
+		for j, name := range metrics {
+			x, okA := a[i].Get(name)
+			y, okB := b[i].Get(name)
+			if !okA || !okB {
+				return nil, fmt.Errorf("evaluation: case %d has no %s", i, name)
+			}
+			pairs[j][0] = append(pairs[j][0], x)
+			pairs[j][1] = append(pairs[j][1], y)
+		}
+	}
+	if len(metrics) == 0 || len(pairs[0][0]) == 0 {
+		return nil, fmt.Errorf("evaluation: no case with values in both runs")
+	}
+	return pairedDiffs(metrics, pairs, resamples, seed), nil
+}
+
+// pairedDiffs returns, for each metric j with per-case values pairs[j][0]
+// (model A) and pairs[j][1] (model B), the Paired summary; the bootstrap
+// resamples are drawn once (seeded) and shared by the metrics.
+func pairedDiffs(names []string, pairs [][2][]float64, resamples int, seed uint64) []Paired {
+	n := len(pairs[0][0])
 	rng := rand.New(rand.NewPCG(seed, 0x70616972))
 	idx := make([][]int32, resamples)
 	for r := range idx {
@@ -102,7 +140,7 @@ func ComparePaired(a, b []Rank, k int, rule TieRule, resamples int, seed uint64)
 		}
 	}
 	one := func(name string, x, y []float64) Paired {
-		p := Paired{Metric: fmt.Sprintf("%s@%d", name, k)}
+		p := Paired{Metric: name}
 		d := make([]float64, n)
 		for i := range n {
 			p.A += x[i]
@@ -133,5 +171,98 @@ func ComparePaired(a, b []Rank, k int, rule TieRule, resamples int, seed uint64)
 		}
 		return p
 	}
-	return []Paired{one("HR", hitA, hitB), one("NDCG", ndA, ndB)}, nil
+	out := make([]Paired, len(names))
+	for j, name := range names {
+		out[j] = one(name, pairs[j][0], pairs[j][1])
+	}
+	return out
+}
+
+// ValuesFile is the file of a report's per-case test metrics
+// (Report.CaseValues): a header line "case" followed by the metric names,
+// then one line per case (empty fields for a case without values).
+const ValuesFile = "values.tsv"
+
+// WriteCaseValues writes per-case metrics in the ValuesFile format; every
+// non-nil entry must have the metrics of the first non-nil one, in order.
+func WriteCaseValues(w io.Writer, vals []Metrics) error {
+	var names []string
+	for _, v := range vals {
+		if v != nil {
+			for _, m := range v {
+				names = append(names, m.Key())
+			}
+			break
+		}
+	}
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, strings.Join(append([]string{"case"}, names...), "\t"))
+	for i, v := range vals {
+		fields := make([]string, 1, 1+len(names))
+		fields[0] = strconv.Itoa(i)
+		for j := range names {
+			if v == nil {
+				fields = append(fields, "")
+				continue
+			}
+			if j >= len(v) || v[j].Key() != names[j] {
+				return fmt.Errorf("evaluation: case %d: metrics differ from the first case's", i)
+			}
+			fields = append(fields, strconv.FormatFloat(v[j].Value, 'g', -1, 64))
+		}
+		fmt.Fprintln(bw, strings.Join(fields, "\t"))
+	}
+	return bw.Flush()
+}
+
+// ReadCaseValues reads a ValuesFile.
+func ReadCaseValues(path string) ([]Metrics, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var names []Metric
+	var vals []Metrics
+	line := 0
+	for sc.Scan() {
+		line++
+		parts := strings.Split(sc.Text(), "\t")
+		if line == 1 {
+			if parts[0] != "case" {
+				return nil, fmt.Errorf("%s: line 1: want a header starting with case", path)
+			}
+			for _, p := range parts[1:] {
+				name, k, err := ParseMetricKey(p)
+				if err != nil {
+					return nil, fmt.Errorf("%s: line 1: %w", path, err)
+				}
+				names = append(names, Metric{Name: name, K: k})
+			}
+			continue
+		}
+		if len(parts) != 1+len(names) {
+			return nil, fmt.Errorf("%s: line %d: want %d fields", path, line, 1+len(names))
+		}
+		if n, err := strconv.Atoi(parts[0]); err != nil || n != len(vals) {
+			return nil, fmt.Errorf("%s: line %d: case %q out of order", path, line, parts[0])
+		}
+		if parts[1] == "" {
+			vals = append(vals, nil)
+			continue
+		}
+		ms := make(Metrics, len(names))
+		for j, p := range parts[1:] {
+			v, err := strconv.ParseFloat(p, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s: line %d: field %d: %w", path, line, j+2, err)
+			}
+			ms[j] = names[j]
+			ms[j].Value = v
+		}
+		vals = append(vals, ms)
+	}
+	return vals, sc.Err()
 }

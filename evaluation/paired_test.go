@@ -2,6 +2,7 @@ package evaluation
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,5 +72,50 @@ func TestComparePaired(t *testing.T) {
 	}
 	if _, err := ComparePaired(a, b[:5], 10, TiesExpected, 10, 1); err == nil {
 		t.Error("different case counts accepted")
+	}
+}
+
+// TestComparePairedValues: per-case values written to a ValuesFile and read
+// back; the means, differences and shares by hand; cases without values in
+// either run left out; an interval excluding 0 for a model better on every
+// case.
+func TestComparePairedValues(t *testing.T) {
+	mk := func(hr, nd float64) Metrics {
+		return Metrics{{Name: "HR", K: 10, Value: hr}, {Name: "NDCG", K: 10, Value: nd}}
+	}
+	a := []Metrics{mk(1, 0.5), mk(1, 0.25), nil, mk(0, 0), mk(1, 0.75)}
+	b := []Metrics{mk(0, 0), mk(1, 0.125), mk(1, 1), mk(0, 0), mk(0, 0)}
+	dir := t.TempDir()
+	path := filepath.Join(dir, ValuesFile)
+	var buf bytes.Buffer
+	if err := WriteCaseValues(&buf, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadCaseValues(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != len(a) || back[2] != nil || back[4][1].Value != 0.75 || back[4][1].Key() != "NDCG@10" {
+		t.Fatalf("read back %v", back)
+	}
+	ps, err := ComparePairedValues(back, b, []string{"HR@10", "NDCG@10"}, 1000, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cases 0, 1, 3, 4: HR 3/4 against 1/4, NDCG 1.5/4 against 0.125/4.
+	if p := ps[0]; p.Metric != "HR@10" || p.A != 0.75 || p.B != 0.25 || p.Diff != 0.5 || p.Better != 0.5 || p.Worse != 0 {
+		t.Errorf("HR: %+v", p)
+	}
+	if p := ps[1]; math.Abs(p.Diff-1.375/4) > 1e-12 || p.Better != 0.75 || p.Lo <= 0 || p.Hi < p.Diff {
+		t.Errorf("NDCG: %+v", p)
+	}
+	if _, err := ComparePairedValues(a, b[:3], []string{"HR@10"}, 10, 1); err == nil {
+		t.Error("different case counts accepted")
+	}
+	if _, err := ComparePairedValues(a, b, []string{"HR@5"}, 10, 1); err == nil {
+		t.Error("a metric the cases lack accepted")
 	}
 }

@@ -164,6 +164,10 @@ type Report struct {
 	// Ranks, when not nil, are the test cases' ranks, written to RanksFile
 	// for paired comparisons between runs (ComparePaired).
 	Ranks []Rank
+	// CaseValues, when not nil, are the test cases' own metrics (protocols
+	// with several targets per case), written to ValuesFile for paired
+	// comparisons between runs (ComparePairedValues).
+	CaseValues []Metrics
 }
 
 // MarshalJSON writes the report in the metrics.json shape.
@@ -374,6 +378,17 @@ func (r Report) WriteDir(dir string) ([]string, error) {
 			return written, err
 		}
 		p := filepath.Join(dir, RanksFile)
+		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+			return written, err
+		}
+		written = append(written, p)
+	}
+	if r.CaseValues != nil {
+		var b bytes.Buffer
+		if err := WriteCaseValues(&b, r.CaseValues); err != nil {
+			return written, err
+		}
+		p := filepath.Join(dir, ValuesFile)
 		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
 			return written, err
 		}

@@ -130,6 +130,14 @@ func (r Runner) Ranks(ctx context.Context, m Model, numItems int, cases []Case) 
 // the accumulated HR@k, Recall@k and NDCG@k. Cases without targets are
 // skipped.
 func (r Runner) MultiTarget(ctx context.Context, m Model, numItems int, cases []MultiCase, ks []int) (*MultiTarget, error) {
+	acc, _, err := r.MultiTargetCases(ctx, m, numItems, cases, ks)
+	return acc, err
+}
+
+// MultiTargetCases is MultiTarget that also returns each case's own
+// metrics (nil for a case without targets), for paired comparisons
+// between runs (ComparePairedValues).
+func (r Runner) MultiTargetCases(ctx context.Context, m Model, numItems int, cases []MultiCase, ks []int) (*MultiTarget, []Metrics, error) {
 	checkKs(ks)
 	kmax := ks[len(ks)-1]
 	workers := r.workers()
@@ -150,9 +158,10 @@ func (r Runner) MultiTarget(ctx context.Context, m Model, numItems int, cases []
 		lens[i] = len(TopKTo(tops[i*kmax:(i+1)*kmax], dst))
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	acc := NewMultiTarget(ks)
+	per := make([]Metrics, len(cases))
 	for i, c := range cases {
 		if len(c.Targets) == 0 {
 			continue
@@ -161,9 +170,13 @@ func (r Runner) MultiTarget(ctx context.Context, m Model, numItems int, cases []
 		for _, t := range c.Targets {
 			set[t] = true
 		}
-		acc.Add(tops[i*kmax:i*kmax+lens[i]], func(it int32) bool { return set[it] }, len(set))
+		relevant := func(it int32) bool { return set[it] }
+		acc.Add(tops[i*kmax:i*kmax+lens[i]], relevant, len(set))
+		one := NewMultiTarget(ks)
+		one.Add(tops[i*kmax:i*kmax+lens[i]], relevant, len(set))
+		per[i] = one.Metrics()
 	}
-	return acc, nil
+	return acc, per, nil
 }
 
 func (r Runner) workers() int {

@@ -42,8 +42,6 @@ const (
 	SourcePostgres = "postgres" // rebuilt from Postgres; Redis unavailable
 )
 
-var flights singleflight.Group
-
 // RebuildTimeout bounds a rebuild from Postgres. A rebuild outlives the request that
 // started it: a heavy one (a popular item's co-visitation set) finishes and is cached
 // even when that request's deadline passes first, so the next request finds it.
@@ -51,8 +49,8 @@ const RebuildTimeout = 30 * time.Second
 
 // rebuildOnce runs fn once per key across concurrent callers, detached from the
 // caller's cancellation, and waits for it no longer than ctx allows.
-func rebuildOnce(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
-	ch := startRebuild(ctx, key, fn)
+func (s *Store) rebuildOnce(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
+	ch := s.startRebuild(ctx, key, fn)
 	select {
 	case r := <-ch:
 		return r.Val, r.Err
@@ -67,7 +65,14 @@ func rebuildOnce(ctx context.Context, key string, fn func(context.Context) (any,
 // on without that feature (and says so) instead.
 const MaxRebuilds = 16
 
-var rebuildSlots = make(chan struct{}, MaxRebuilds)
+// rebuilds runs the store's rebuilds from Postgres: one at a time per key (flights)
+// and at most MaxRebuilds at once (slots).
+type rebuilds struct {
+	flights singleflight.Group
+	slots   chan struct{}
+}
+
+func newRebuilds() *rebuilds { return &rebuilds{slots: make(chan struct{}, MaxRebuilds)} }
 
 // errBusy reports that the rebuild cap was reached.
 var errBusy = errors.New("too many rebuilds from Postgres in progress")
@@ -75,11 +80,11 @@ var errBusy = errors.New("too many rebuilds from Postgres in progress")
 // startRebuild starts fn for key unless it is already running, detached from ctx's
 // cancellation and bounded by RebuildTimeout. When MaxRebuilds are running it starts
 // nothing and the result is errBusy.
-func startRebuild(ctx context.Context, key string, fn func(context.Context) (any, error)) <-chan singleflight.Result {
-	return flights.DoChan(key, func() (any, error) {
+func (s *Store) startRebuild(ctx context.Context, key string, fn func(context.Context) (any, error)) <-chan singleflight.Result {
+	return s.rebuilds.flights.DoChan(key, func() (any, error) {
 		select {
-		case rebuildSlots <- struct{}{}:
-			defer func() { <-rebuildSlots }()
+		case s.rebuilds.slots <- struct{}{}:
+			defer func() { <-s.rebuilds.slots }()
 		default:
 			return nil, errBusy
 		}
@@ -93,7 +98,7 @@ func startRebuild(ctx context.Context, key string, fn func(context.Context) (any
 // Postgres on a miss (and written back with a TTL). With Redis down it is rebuilt from
 // Postgres every time. A user with no events has an empty profile.
 func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, error) {
-	key := s.key("profile", userID)
+	key := s.userKey("profile", userID)
 	redisOK := s.dirty.redisUp()
 	if redisOK && !s.dirty.has(userID) {
 		b, err := s.rdb.Get(ctx, key).Bytes()
@@ -120,7 +125,7 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 	// request stops waiting for it. It caches only what is still current: events stored
 	// after its read of Postgres raise the user's floor (applyOnline), and then it reads
 	// again, up to three times in all, before answering with what it read, uncached.
-	v, err := rebuildOnce(ctx, s.opt.Namespace+"\x00"+userID, func(ctx context.Context) (any, error) {
+	v, err := s.rebuildOnce(ctx, s.opt.Namespace+"\x00"+userID, func(ctx context.Context) (any, error) {
 		for attempt := 0; ; attempt++ {
 			p, err := s.rebuildProfile(ctx, userID)
 			if err != nil {
@@ -132,7 +137,7 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 			if !redisOK || !s.dirty.redisUp() {
 				return rebuilt{p, SourcePostgres}, nil
 			}
-			res, err := cacheRebuilt.Run(ctx, s.rdb, []string{key, s.key("pfloor", userID)},
+			res, err := cacheRebuilt.Run(ctx, s.rdb, []string{key, s.userKey("pfloor", userID)},
 				p.Events, p.encode(), s.opt.ProfileTTL.Milliseconds(), profileHeader).Int()
 			s.dirty.observe(err)
 			switch {
@@ -352,7 +357,7 @@ SELECT nxt, count(*) FROM (
 func (s *Store) covisKeys(items []string) []string {
 	keys := make([]string, len(items))
 	for i, it := range items {
-		keys[i] = s.key("covis", it)
+		keys[i] = s.itemKey("covis", it)
 	}
 	return keys
 }
@@ -386,7 +391,7 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 			continue
 		}
 		missing = append(missing, i)
-		pending = append(pending, startRebuild(ctx, k, func(ctx context.Context) (any, error) { return nil, rebuild(ctx, i) }))
+		pending = append(pending, s.startRebuild(ctx, k, func(ctx context.Context) (any, error) { return nil, rebuild(ctx, i) }))
 	}
 	if len(missing) == 0 {
 		return nil
@@ -445,9 +450,16 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 	return out, nil
 }
 
-// CovisNeighbours returns up to n items that most often directly followed item.
-// One Redis round trip unless a set has to be rebuilt.
-func (s *Store) CovisNeighbours(ctx context.Context, items []string, n int) ([][]redis.Z, error) {
+// Neighbour is an item that directly followed another in users' histories, and how
+// often it did.
+type Neighbour struct {
+	ItemID string
+	Count  float64
+}
+
+// CovisNeighbours returns, for each of items, up to n items that most often directly
+// followed it, most frequent first. One Redis round trip unless a set has to be rebuilt.
+func (s *Store) CovisNeighbours(ctx context.Context, items []string, n int) ([][]Neighbour, error) {
 	keys := s.covisKeys(items)
 	cmds := make([]*redis.ZSliceCmd, len(items))
 	err := s.readCounters(ctx, keys,
@@ -456,12 +468,12 @@ func (s *Store) CovisNeighbours(ctx context.Context, items []string, n int) ([][
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]redis.Z, len(items))
+	out := make([][]Neighbour, len(items))
 	for i, c := range cmds {
 		zs, _ := c.Result()
 		for _, z := range zs {
-			if z.Member.(string) != builtMarker && z.Score > 0 {
-				out[i] = append(out[i], z)
+			if id := z.Member.(string); id != builtMarker && z.Score > 0 {
+				out[i] = append(out[i], Neighbour{ItemID: id, Count: z.Score})
 			}
 		}
 	}

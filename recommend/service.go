@@ -30,8 +30,8 @@ type Options struct {
 	// MaxExclude caps the exclude list of a recommendation request. Default 1000.
 	MaxExclude int
 	// MaxPerCategory is the diversity rule of recommendations: at most this many items
-	// of one category in the answer while other items are available; 0 turns it off.
-	// Default 3.
+	// of one category in the answer while other items are available; a negative value
+	// turns it off. Default 3.
 	MaxPerCategory int
 	// RetrievalK is how many items each retrieval source proposes (at least the
 	// answer's count). Default 50.
@@ -91,7 +91,7 @@ func (o *Options) defaults() {
 // Service answers rerank, recommendation, similar-item and search requests with the
 // fusion scorer (or the fallback while no model is active).
 type Service struct {
-	fs      *features.Store
+	fs      FeatureStore
 	catalog *features.Catalog
 	models  *Models
 	ix      *indexes
@@ -101,7 +101,7 @@ type Service struct {
 }
 
 // New returns the service. attrib may be nil (no attribution records).
-func New(fs *features.Store, models *Models, attrib *Attribution, opt Options) *Service {
+func New(fs FeatureStore, models *Models, attrib *Attribution, opt Options) *Service {
 	opt.defaults()
 	s := &Service{fs: fs, catalog: fs.Catalog(), models: models, opt: opt, attrib: attrib}
 	s.ix = newIndexes(fs.Catalog())
@@ -273,16 +273,20 @@ func (s *Service) context(ctx context.Context, l *live, userID string, q *fusion
 		}
 	}
 	if l != nil && l.spec.Layout.Recent > 0 {
-		if b := l.learned[l.spec.Layout.RecentMod]; b != nil {
-			s.catalog.RLock()
+		s.catalog.RLock()
+		b := l.recentBlock(s.catalog)
+		if b != nil {
 			for _, id := range rc.recent[:min(len(rc.recent), l.spec.Layout.Recent)] {
 				var v []float32
 				if slot, ok := s.catalog.Slot(id); ok && int(slot) < len(b.Has) {
-					v = b.Vector(slot)
+					// A copy: a catalogue block changes under writers once unlocked.
+					v = slices.Clone(b.Vector(slot))
 				}
 				rc.parts.Recent = append(rc.parts.Recent, v)
 			}
-			s.catalog.RUnlock()
+		}
+		s.catalog.RUnlock()
+		if b != nil {
 			rc.rawRecent = rc.parts.Recent
 			if l.enc != nil {
 				rc.parts.Recent = l.enc.ApplyTo(nil, rc.parts.Recent)

@@ -272,7 +272,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 			for _, list := range zs {
 				var ids []string
 				for _, z := range list {
-					ids = append(ids, z.Member.(string))
+					ids = append(ids, z.ItemID)
 				}
 				covis = append(covis, ids)
 			}
@@ -404,7 +404,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 		}
 	}
 	if l != nil {
-		if b := l.learned[l.spec.Layout.RecentMod]; b != nil && int(slot) < len(b.Has) {
+		if b := l.recentBlock(s.catalog); b != nil && int(slot) < len(b.Has) {
 			if v := b.Vector(slot); v != nil {
 				rc.parts.Recent = [][]float32{slices.Clone(v)}
 				rc.rawRecent = rc.parts.Recent
@@ -427,7 +427,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 	p := s.newPool(fl, count)
 	if len(zs) > 0 {
 		for _, z := range zs[0] {
-			p.addID(z.Member.(string), "covisitation")
+			p.addID(z.ItemID, "covisitation")
 		}
 	}
 	var hits []retrieval.Hit

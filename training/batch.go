@@ -30,6 +30,7 @@ type batchItems struct {
 	logq  []float64   // NumItems: the LogQ correction, nil when off
 	dk    []float32   // reduced ∂L/∂K
 	dv    []float32
+	mb    []float32 // nC × H: the early fusion item parts (FusionEarly)
 }
 
 // shard accumulates the gradients of a part of a batch.
@@ -42,6 +43,7 @@ type shard struct {
 	count  int
 	f      *featurizer
 	ws     *exampleWS
+	mix    mixShard // the mixer's gradients (non-attention modes)
 }
 
 // exampleWS is one goroutine's scratch for an example's forward and
@@ -63,6 +65,7 @@ type exampleWS struct {
 	logit, p             []float64
 	dx64                 []float64
 	seqH                 []float32
+	mix                  mixWS
 }
 
 func (n *net) newExampleWS() *exampleWS {
@@ -149,6 +152,9 @@ func growF64s(s []float64, n int) []float64 {
 // batch's candidates, accumulating into sh, and returns the loss. target is
 // the positive item, cutoff and own the point-in-time feature rules.
 func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32, cutoff int64, own ownFuture) (float64, bool) {
+	if n.mix != nil {
+		return n.mixExampleStep(sh, bi, hist, target, cutoff, own)
+	}
 	ws := sh.ws
 	m := n.model
 	M, d, da := len(n.cfg.Modalities), n.cfg.DModel, n.cfg.DAttn

@@ -26,6 +26,9 @@ type net struct {
 	// seq is the optional sequence encoder whose score is the engine_score
 	// feature; it is trained before the scorer and then frozen.
 	seq []*SeqModel
+	// mix is the learned part of a non-attention fusion mode, nil under
+	// attention.
+	mix *mixer
 	// mCollab and mAttr are the model modality indices, −1 when absent.
 	mCollab, mAttr int
 	// fixedOf[j] is the Data.Fixed index of model modality j, −1 for the
@@ -87,6 +90,13 @@ func newNet(d *Data, o Options, rng *rand.Rand) (*net, error) {
 	if o.Encoder && n.mCollab >= 0 {
 		n.enc = ranking.NewEncoder(o.Recent, o.CollabDim)
 		n.encEmb = &ranking.Embeddings{Dim: o.CollabDim, Data: n.enc.Pos}
+	}
+	if o.Fusion != "" && o.Fusion != FusionAttention {
+		mx, err := newMixer(o.Fusion, len(mods), o.DModel, rng)
+		if err != nil {
+			return nil, err
+		}
+		n.mix = mx
 	}
 	return n, nil
 }

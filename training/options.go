@@ -90,6 +90,12 @@ type Options struct {
 	// popular items from being under-scored; default false. Scoring is
 	// unaffected.
 	LogQ bool
+	// Fusion is how the scorer's learned part combines the query tokens
+	// with a candidate's modality vectors: FusionAttention (default),
+	// FusionEarly, FusionLate or FusionOff (see FusionModes). Only
+	// attention is served; the others are the comparison models of the
+	// offline evaluations.
+	Fusion string
 	// Encoder adds the query-side ranking.Encoder (a learned recency
 	// embedding added to the recent slots' collab tokens); default false.
 	Encoder bool
@@ -144,6 +150,9 @@ func (o Options) withDefaults() Options {
 		o.NegPower = 0.75
 	} else if o.NegPower < 0 {
 		o.NegPower = 0
+	}
+	if o.Fusion == "" {
+		o.Fusion = FusionAttention
 	}
 	if o.LR <= 0 {
 		o.LR = 1e-3

@@ -19,6 +19,7 @@ type Scorer struct {
 	rows []int
 	idx  []int32
 	its  []int32
+	mix  *mixItems // the catalogue's projections in a non-attention mode
 	pool sync.Pool
 }
 
@@ -44,7 +45,19 @@ func (r *Result) NewScorer(d *Data) *Scorer {
 
 func newScorer(n *net, x *counts) *Scorer {
 	N := n.d.NumItems
-	s := &Scorer{n: n, x: x, kv: n.model.NewItemKV(N), rows: make([]int, N), idx: make([]int32, N), its: make([]int32, N)}
+	s := &Scorer{n: n, x: x, rows: make([]int, N), idx: make([]int32, N), its: make([]int32, N)}
+	s.pool.New = func() any {
+		return &scoreWS{rw: ranking.NewWorkspace(), ew: n.newExampleWS(), f: newFeaturizer(x),
+			feats: make([]float32, N*ranking.NFeatures), parts: ranking.QueryParts{Profile: map[string][]float32{}}}
+	}
+	if n.mix != nil {
+		for i := range N {
+			s.rows[i], s.idx[i], s.its[i] = i, int32(i), int32(i)
+		}
+		s.mix = n.newMixItems()
+		return s
+	}
+	s.kv = n.model.NewItemKV(N)
 	M := len(n.cfg.Modalities)
 	toks := make([][]float32, M)
 	bufs := make([][]float32, M)
@@ -57,10 +70,6 @@ func newScorer(n *net, x *counts) *Scorer {
 			toks[j] = n.itemToken(int32(i), j, bufs[j])
 		}
 		n.model.ItemKVTo(s.kv, i, toks, nil)
-	}
-	s.pool.New = func() any {
-		return &scoreWS{rw: ranking.NewWorkspace(), ew: n.newExampleWS(), f: newFeaturizer(x),
-			feats: make([]float32, N*ranking.NFeatures), parts: ranking.QueryParts{Profile: map[string][]float32{}}}
 	}
 	return s
 }
@@ -88,6 +97,16 @@ func (s *Scorer) score(dst []float32, history []Event, now int64, f int, x []flo
 		if s.x.timed {
 			now = s.x.maxTime + 1
 		}
+	}
+	if s.mix != nil {
+		nq := n.query(ws.ew, history)
+		ws.f.features(ws.feats, len(s.rows), s.idx, s.its, ws.ew.recent, now, ownFuture{})
+		n.seqFeatures(ws.feats, s.its, history, ws.ew.seqH)
+		n.mixScoreTo(dst, s.mix, ws, nq)
+		for c := range x {
+			x[c] = ws.feats[c*ranking.NFeatures+f]
+		}
+		return
 	}
 	// The same slot contents as training, through the serving layout.
 	n.query(ws.ew, history)
@@ -206,4 +225,18 @@ func meanOverCases[S any](cases []Case, workers, m int, newScratch func() S, fn 
 		out[j] /= float64(len(cases))
 	}
 	return out
+}
+
+// PopularityNDCG returns the mean NDCG@k of ranking the catalogue by
+// training popularity (the number of d's events of each item), with each
+// case's history masked as for the model (ndcgOf): the bar a trained model
+// must clear. NaN without cases.
+func PopularityNDCG(d *Data, cases []Case, k int) float64 {
+	cnt := make([]float32, d.NumItems)
+	for _, seq := range d.Users {
+		for _, e := range seq {
+			cnt[e.Item]++
+		}
+	}
+	return meanNDCG(cases, k, 1, d.NumItems, func(dst []float32, _ *Case) { copy(dst, cnt) })
 }

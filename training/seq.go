@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/fusionrank/fusionrank/evaluation"
 	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/ranking"
 )
@@ -844,27 +845,16 @@ func (p *priorScorer) ScoreTo(dst []float32, hist []Event, now int64) {
 }
 
 // ndcgOf masks the case's history in scores (the target excepted) and
-// returns the NDCG@k of its target, ties counted half.
+// returns the NDCG@k of its target: evaluation's metric, ties at their
+// expected rank (evaluation.TiesExpected), the one eval reports.
 func ndcgOf(scores []float32, cs *Case, k int) float64 {
 	for _, e := range cs.History {
 		if e.Item != cs.Target {
 			scores[e.Item] = float32(math.Inf(-1))
 		}
 	}
-	ts := scores[cs.Target]
-	var above, ties float64
-	for i, v := range scores {
-		if v > ts {
-			above++
-		} else if v == ts && int32(i) != cs.Target {
-			ties++
-		}
-	}
-	rank := above + ties/2
-	if rank < float64(k) {
-		return 1 / math.Log2(rank+2)
-	}
-	return 0
+	_, nd := evaluation.HitNDCG(evaluation.TargetRank(scores, int(cs.Target)), k, evaluation.TiesExpected)
+	return nd
 }
 
 // meanPrior returns the mean prior weight α of the encoders, 0 when they

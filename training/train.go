@@ -89,6 +89,7 @@ type trainer struct {
 	g        *ranking.Grads
 	collabG  *ranking.SparseGrad
 	attrG    *ranking.SparseGrad
+	mixG     *ranking.SparseGrad // the mixer's parameters (non-attention modes)
 	bi       batchItems
 	shards   [shards]*shard
 }
@@ -279,6 +280,9 @@ func (n *net) snapshot() *net {
 		c.enc = &ranking.Encoder{Dim: n.enc.Dim, Pos: append([]float32(nil), n.enc.Pos...)}
 		c.encEmb = nil
 	}
+	if n.mix != nil {
+		c.mix = n.mix.clone()
+	}
 	return &c
 }
 
@@ -386,6 +390,9 @@ func (tr *trainer) step(batch []example, rng *rand.Rand) (float64, int) {
 					sh.enc = growF64s(sh.enc, len(n.enc.Pos))
 				}
 				sh.loss, sh.count = 0, 0
+				if n.mix != nil {
+					n.resetMixShard(sh, nC)
+				}
 				lo, hi := s*len(batch)/shards, (s+1)*len(batch)/shards
 				for _, ex := range batch[lo:hi] {
 					seq := d.Users[ex.u]
@@ -440,9 +447,16 @@ func (tr *trainer) step(batch []example, rng *rand.Rand) (float64, int) {
 			}
 		}
 	}
-	tr.itemBackward(inv)
+	if n.mix != nil {
+		tr.mixBackward(inv)
+	} else {
+		tr.itemBackward(inv)
+	}
 	tr.g.Scale(inv)
 	tr.opt.Step(n.model, tr.g)
+	if n.mix != nil && n.mix.p != nil {
+		tr.opt.StepEmbeddings(n.mix.p, tr.mixG)
+	}
 	if tr.embOpt != tr.opt {
 		tr.embOpt.Step(nil, nil) // advances its step count only
 	}
@@ -494,6 +508,9 @@ func (tr *trainer) itemForward() {
 			kernel.VecMatTo(bi.k[cj*da:(cj+1)*da], y, m.Wk)
 			kernel.VecMatTo(bi.v[cj*da:(cj+1)*da], y, m.Wv)
 		}
+	}
+	if n.mix != nil {
+		tr.mixItemForward()
 	}
 }
 

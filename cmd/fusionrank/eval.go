@@ -28,8 +28,8 @@ var evalModels = struct {
 // retail --glove).
 var fusionGlove = "../shared/datasets/glove/glove-6B-100d-top50k.txt.gz"
 
-// fusionEpochs, when positive, replaces the retail fusion models' cap on the
-// scorer's training epochs (eval retail --epochs).
+// fusionEpochs, when positive, replaces the fusion models' cap on the
+// scorer's training epochs (eval s3rec|retail --epochs).
 var fusionEpochs = 0
 
 // withEpochs returns o with its scorer epoch cap set to n when n is positive
@@ -41,35 +41,81 @@ func withEpochs(o training.Options, n int) training.Options {
 	return o
 }
 
-// The fusion scorer and, for retail, its ablations.
+// fusionSeqCache is the directory the fusion models keep their trained
+// sequence encoders in (eval s3rec|retail --seq-cache); empty: none.
+var fusionSeqCache = ""
+
+// fusionMembers, when positive, replaces the fusion models' number of
+// sequence encoder members (eval s3rec|retail --members).
+var fusionMembers = 0
+
+// fusionNoSeq leaves the sequence encoder out of the fusion models (eval
+// s3rec|retail --no-seq).
+var fusionNoSeq = false
+
+// fusionProgress, when not nil, receives the fusion models' training
+// progress (each encoder and scorer epoch's loss and held-out NDCG@10).
+var fusionProgress io.Writer
+
+// The fusion scorer and the comparison models, in both behavioural
+// protocols. Every model has the same data, sequence encoder, scalar
+// features, training budget and early stopping on held-out cases as the
+// served configuration (fusion.ServeOptions); they differ only in the
+// modalities and in how the scorer fuses them:
+//
+//	fusion          what `fusionrank train` serves: cross-modal attention over every modality
+//	fusion-early    early fusion (training.FusionEarly)
+//	fusion-late     late fusion (training.FusionLate)
+//	fusion-off      the attention switched off: scalar features only (training.FusionOff)
+//	fusion-collab   attention over the collab modality alone
+//	fusion-text     (retail) attention over the text modality alone
+//	fusion-start    the counting start plus the encoder, the scorer not trained (Epochs < 0)
 func init() {
-	// s3rec fusion: the scorer with the sequence encoder's score as the seq
-	// feature, the scorer not trained further (fusion.SeqOptions); noseq: the
-	// first round's configuration without the encoder.
-	evalModels.s3rec["fusion"] = func() evaluation.Model { return fusion.New("fusion", fusion.SeqOptions()) }
-	evalModels.s3rec["fusion-noseq"] = func() evaluation.Model { return fusion.New("fusion-noseq", fusion.Options()) }
 	text := func(s *evaluation.Sequences) ([]training.FixedModality, error) {
 		return fusion.TextModality(fusionGlove)(s)
 	}
-	// retail fusion: what `fusionrank train` trains (fusion.ServeOptions: the
-	// encoder, then the scorer from counting plus recent popularity) with the
-	// text modality; the others leave out the encoder (noseq), and the text
-	// or collab modality too (the ablations).
-	retail := func(name string, o training.Options, withText bool) {
-		evalModels.retail[name] = func() evaluation.Model {
+	add := func(reg map[string]func() evaluation.Model, name string, edit func(*training.Options), withText bool) {
+		reg[name] = func() evaluation.Model {
+			o := fusion.ServeOptions()
+			if fusionNoSeq {
+				o.Seq, o.SeqWeights = nil, nil
+			}
+			if fusionMembers > 0 && o.Seq != nil {
+				q := *o.Seq
+				q.Members = fusionMembers
+				o.Seq = &q
+			}
+			edit(&o)
+			if w := fusionProgress; w != nil {
+				o.OnSeqEpoch = func(e int, loss, v float64) {
+					fmt.Fprintf(w, "%s: encoder epoch %d: loss %.4f, held-out NDCG@10 %.4f\n", name, e, loss, v)
+				}
+				o.OnEpoch = func(e int, loss, v float64) {
+					fmt.Fprintf(w, "%s: scorer epoch %d: loss %.4f, held-out NDCG@10 %.4f\n", name, e, loss, v)
+				}
+			}
 			m := fusion.New(name, withEpochs(o, fusionEpochs))
+			m.SeqCache = fusionSeqCache
 			if withText {
 				m.Fixed = text
 			}
 			return m
 		}
 	}
-	nocollab := fusion.Options()
-	nocollab.NoCollab = true
-	retail("fusion", fusion.ServeOptions(), true)
-	retail("fusion-noseq", fusion.Options(), true)
-	retail("fusion-notext", fusion.Options(), false)
-	retail("fusion-nocollab", nocollab, true)
+	mode := func(f string) func(*training.Options) { return func(o *training.Options) { o.Fusion = f } }
+	none := func(*training.Options) {}
+	for _, p := range []struct {
+		reg  map[string]func() evaluation.Model
+		text bool
+	}{{evalModels.s3rec, false}, {evalModels.retail, true}} {
+		add(p.reg, "fusion", none, p.text)
+		add(p.reg, "fusion-early", mode(training.FusionEarly), p.text)
+		add(p.reg, "fusion-late", mode(training.FusionLate), p.text)
+		add(p.reg, "fusion-off", mode(training.FusionOff), p.text)
+		add(p.reg, "fusion-collab", func(o *training.Options) { o.NoAttr = true }, false)
+		add(p.reg, "fusion-start", func(o *training.Options) { o.Epochs = -1 }, p.text)
+	}
+	add(evalModels.retail, "fusion-text", func(o *training.Options) { o.NoCollab = true }, true)
 }
 
 const evalUsage = `usage: fusionrank eval <protocol> [flags]   (fusionrank eval <protocol> --help for its flags)
@@ -150,6 +196,12 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	model := fs.String("model", "", "model: "+strings.Join(names, "|")+" (required)")
 	out := fs.String("out", "", "output directory for metrics.json, report.md and plots (required)")
 	ties := fs.String("ties", evaluation.TiesExpected.String(), "how a target tied with other items is ranked: expected|pessimistic|optimistic|index")
+	epochs := fs.Int("epochs", 0, "fusion models: at most this many scorer epochs, early stopping still choosing the kept one (0: the default, 8)")
+	seqCache := fs.String("seq-cache", "", "fusion models: directory keeping the trained sequence encoders, shared by runs with the same data and encoder options")
+	members := fs.Int("members", 0, "fusion models: sequence encoder members (0: the served configuration's)")
+	noSeq := fs.Bool("no-seq", false, "fusion models: without the sequence encoder (no seq feature)")
+	testOnly := fs.Bool("test-only", false, "fusion models: fit and score the test split only, without the validation row (the models' own held-out choices are unchanged)")
+	users := fs.Int("users", 0, "score this many users, evenly spaced (0: all); compare runs only on the same --users")
 	workers := fs.Int("workers", 0, "scoring goroutines (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -158,6 +210,11 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	if *epochs < 0 || *members < 0 || *users < 0 {
+		return fmt.Errorf("eval s3rec: --epochs %d, --members %d, --users %d: want 0 (the default) or more", *epochs, *members, *users)
+	}
+	fusionEpochs, fusionSeqCache, fusionMembers, fusionNoSeq = *epochs, *seqCache, *members, *noSeq
+	fusionProgress = progressWriter(stderr, *quiet)
 	if *seqs == "" || *out == "" {
 		fs.Usage()
 		return errors.New("eval s3rec: --sequences and --out are required")
@@ -172,7 +229,7 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cfg := s3rec.Config{
 		Sequences: *seqs, Attributes: *attrs, Model: *model, Extra: evalModels.s3rec,
 		Command: "fusionrank eval s3rec " + strings.Join(args, " "),
-		Options: s3rec.Options{Tie: rule, Workers: *workers, Progress: progressWriter(stderr, *quiet)},
+		Options: s3rec.Options{Tie: rule, Workers: *workers, Progress: progressWriter(stderr, *quiet), TestOnly: *testOnly, Users: *users},
 	}
 	rep, err := s3rec.Run(ctx, cfg)
 	if err != nil {
@@ -194,6 +251,10 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	days := fs.Int("days", retail.DefaultDays, "length of the test and validation periods in days")
 	glove := fs.String("glove", fusionGlove, "GloVe word vectors for the fusion models' text modality")
 	epochs := fs.Int("epochs", 0, "fusion models: at most this many scorer epochs, early stopping still choosing the kept one (0: the default, 8)")
+	seqCache := fs.String("seq-cache", "", "fusion models: directory keeping the trained sequence encoders, shared by runs with the same data and encoder options")
+	members := fs.Int("members", 0, "fusion models: sequence encoder members (0: the served configuration's)")
+	noSeq := fs.Bool("no-seq", false, "fusion models: without the sequence encoder (no seq feature)")
+	testOnly := fs.Bool("test-only", false, "fusion models: fit and score the test split only, without the validation row (the models' own held-out choices are unchanged)")
 	workers := fs.Int("workers", 0, "scoring goroutines (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -202,10 +263,11 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if *epochs < 0 {
-		return fmt.Errorf("eval retail: --epochs %d: want 0 (the default) or more", *epochs)
+	if *epochs < 0 || *members < 0 {
+		return fmt.Errorf("eval retail: --epochs %d, --members %d: want 0 (the default) or more", *epochs, *members)
 	}
-	fusionEpochs = *epochs
+	fusionEpochs, fusionSeqCache, fusionMembers, fusionNoSeq = *epochs, *seqCache, *members, *noSeq
+	fusionProgress = progressWriter(stderr, *quiet)
 	if *data == "" || *out == "" {
 		fs.Usage()
 		return errors.New("eval retail: --data and --out are required")
@@ -220,7 +282,7 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	cfg := retail.Config{
 		Data: *data, Model: *model, Extra: evalModels.retail,
 		Command: "fusionrank eval retail " + strings.Join(args, " "),
-		Options: retail.Options{Days: *days, Workers: *workers, Progress: progressWriter(stderr, *quiet)},
+		Options: retail.Options{Days: *days, Workers: *workers, Progress: progressWriter(stderr, *quiet), TestOnly: *testOnly},
 	}
 	rep, err := retail.Run(ctx, cfg)
 	if err != nil {

@@ -12,14 +12,17 @@ import (
 	"github.com/fusionrank/fusionrank/evaluation"
 )
 
-// runEvalCompare runs `fusionrank eval compare A B`: two s3rec report
-// directories of the same dataset, compared case by case (HR@k and NDCG@k,
-// mean difference A − B with a 95% bootstrap interval).
+// runEvalCompare runs `fusionrank eval compare A B`: two report directories
+// of the same dataset, compared case by case (HR@k and NDCG@k, mean
+// difference A − B with a 95% bootstrap interval), from their ranks.tsv
+// (one target per case: s3rec, photos) or else their values.tsv (several
+// targets per case: retail).
 func runEvalCompare(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := evalFlags("compare", "[--k 10] [--resamples 10000] DIR_A DIR_B",
-		"Compares two `eval s3rec` runs of the same dataset on the same test users: the mean\n"+
+		"Compares two runs of the same protocol and dataset on the same test cases: the mean\n"+
 			"difference A − B of HR@k and NDCG@k with a 95% paired bootstrap interval, and the share\n"+
-			"of users each model ranks better. Reads DIR/metrics.json and DIR/"+evaluation.RanksFile+".", stderr)
+			"of cases each model ranks better. Reads DIR/metrics.json and DIR/"+evaluation.RanksFile+
+			" (s3rec, photos) or DIR/"+evaluation.ValuesFile+" (retail).", stderr)
 	k := fs.Int("k", 10, "cutoff")
 	resamples := fs.Int("resamples", 10000, "bootstrap resamples")
 	seed := fs.Uint64("seed", 1, "bootstrap seed")
@@ -36,6 +39,7 @@ func runEvalCompare(_ context.Context, args []string, stdout, stderr io.Writer) 
 	var names [2]string
 	var sums [2]string
 	var ranks [2][]evaluation.Rank
+	var vals [2][]evaluation.Metrics
 	for i, dir := range fs.Args() {
 		b, err := os.ReadFile(filepath.Join(dir, "metrics.json"))
 		if err != nil {
@@ -51,19 +55,40 @@ func runEvalCompare(_ context.Context, args []string, stdout, stderr io.Writer) 
 			return fmt.Errorf("eval compare: %s: %w", dir, err)
 		}
 		names[i], sums[i] = m.Model, m.SHA256
-		if ranks[i], err = evaluation.ReadRanks(filepath.Join(dir, evaluation.RanksFile)); err != nil {
-			return fmt.Errorf("eval compare: %w (runs before per-user ranks were written have none)", err)
+		rp, vp := filepath.Join(dir, evaluation.RanksFile), filepath.Join(dir, evaluation.ValuesFile)
+		if _, err := os.Stat(rp); err == nil {
+			if ranks[i], err = evaluation.ReadRanks(rp); err != nil {
+				return fmt.Errorf("eval compare: %w", err)
+			}
+		} else if vals[i], err = evaluation.ReadCaseValues(vp); err != nil {
+			return fmt.Errorf("eval compare: %s has neither %s nor a readable %s: %w", dir, evaluation.RanksFile, evaluation.ValuesFile, err)
 		}
 	}
 	if sums[0] != sums[1] {
 		return fmt.Errorf("eval compare: the runs are of different data (sha256 %.12s… and %.12s…)", sums[0], sums[1])
 	}
-	ps, err := evaluation.ComparePaired(ranks[0], ranks[1], *k, evaluation.TiesExpected, *resamples, *seed)
+	var ps []evaluation.Paired
+	var err error
+	var cases int
+	switch {
+	case ranks[0] != nil && ranks[1] != nil:
+		ps, err = evaluation.ComparePaired(ranks[0], ranks[1], *k, evaluation.TiesExpected, *resamples, *seed)
+		cases = len(ranks[0])
+	case vals[0] != nil && vals[1] != nil:
+		ps, err = evaluation.ComparePairedValues(vals[0], vals[1], []string{fmt.Sprintf("HR@%d", *k), fmt.Sprintf("NDCG@%d", *k)}, *resamples, *seed)
+		for _, v := range vals[0] {
+			if v != nil {
+				cases++
+			}
+		}
+	default:
+		return errors.New("eval compare: one run has ranks.tsv, the other values.tsv: runs of different protocols")
+	}
 	if err != nil {
 		return fmt.Errorf("eval compare: %w", err)
 	}
-	fmt.Fprintf(stdout, "A = %s (%s), B = %s (%s), %d test users, %d bootstrap resamples\n\n",
-		names[0], fs.Arg(0), names[1], fs.Arg(1), len(ranks[0]), *resamples)
+	fmt.Fprintf(stdout, "A = %s (%s), B = %s (%s), %d test cases, %d bootstrap resamples\n\n",
+		names[0], fs.Arg(0), names[1], fs.Arg(1), cases, *resamples)
 	fmt.Fprintln(stdout, "| metric | A | B | A − B | 95% interval | users A better | users B better |")
 	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
 	for _, p := range ps {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +19,8 @@ import (
 
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/api"
+	"github.com/fusionrank/fusionrank/dataset/onlineretail"
+	"github.com/fusionrank/fusionrank/dataset/s3rec"
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/features/text"
 	"github.com/fusionrank/fusionrank/vision/photoset"
@@ -73,7 +73,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	path := fs.Arg(0)
 	var in io.Reader = strings.NewReader("")
 	var size int64
-	if *format != "grocery" { // a folder, read by groceryItems
+	if *format == "ndjson" { // the data sets' readers open their files themselves
 		r, closeIn, n, err := openInput(path)
 		if err != nil {
 			return err
@@ -156,26 +156,31 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		st, err = store.ImportItems(ctx, next, reject, progress)
 	case "events/ndjson":
 		st, err = store.ImportEvents(ctx, ndjsonEvents(in), reject, progress)
-	case "items/s3rec":
-		next, err2 := s3recItems(in, *attrs)
+	case "items/s3rec", "events/s3rec":
+		d, err2 := s3rec.Load(path)
 		if err2 != nil {
 			return err2
 		}
-		st, err = store.ImportItems(ctx, next, reject, progress)
-	case "events/s3rec":
-		st, err = store.ImportEvents(ctx, s3recEvents(in), reject, progress)
-	case "items/online-retail":
-		next, err2 := retailRows(in, true)
+		if what == "events" {
+			st, err = store.ImportEvents(ctx, each(d.Events()), reject, progress)
+			break
+		}
+		if *attrs != "" {
+			if err := d.LoadAttributes(*attrs); err != nil {
+				return err
+			}
+		}
+		st, err = store.ImportItems(ctx, each(d.Items()), reject, progress)
+	case "items/online-retail", "events/online-retail":
+		l, err2 := onlineretail.Load(path)
 		if err2 != nil {
 			return err2
 		}
-		st, err = store.ImportItems(ctx, next.items, reject, progress)
-	case "events/online-retail":
-		next, err2 := retailRows(in, false)
-		if err2 != nil {
-			return err2
+		if what == "events" {
+			st, err = store.ImportEvents(ctx, each(l.Purchases()), reject, progress)
+		} else {
+			st, err = store.ImportItems(ctx, each(l.Items()), reject, progress)
 		}
-		st, err = store.ImportEvents(ctx, next.events, reject, progress)
 	default:
 		return fmt.Errorf("--format %q: expected ndjson, s3rec, online-retail or grocery (items)", *format)
 	}
@@ -258,216 +263,17 @@ func lineScanner(r io.Reader) *bufio.Scanner {
 	return sc
 }
 
-// s3recBase is the time of every user's first interaction in an s3rec import; the
-// following ones come one second apart (the files carry order, not time).
-var s3recBase = time.Date(2014, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// s3recEvents turns "user item1 item2 …" lines into purchase events with ids
-// "s3:<user>:<position>", so a rerun stores nothing twice.
-func s3recEvents(r io.Reader) func() (fusionrank.Event, error) {
-	sc := lineScanner(r)
-	var user string
-	var items []string
-	pos := 0
-	return func() (fusionrank.Event, error) {
-		for pos >= len(items) {
-			if !sc.Scan() {
-				if err := sc.Err(); err != nil {
-					return fusionrank.Event{}, err
-				}
-				return fusionrank.Event{}, features.Done()
-			}
-			f := strings.Fields(sc.Text())
-			if len(f) < 2 {
-				continue
-			}
-			user, items, pos = f[0], f[1:], 0
-		}
-		p := pos
-		pos++
-		return fusionrank.Event{EventID: "s3:" + user + ":" + strconv.Itoa(p), UserID: user, ItemID: items[p],
-			Type: fusionrank.Purchase, Timestamp: s3recBase.Add(time.Duration(p) * time.Second)}, nil
-	}
-}
-
-// s3recItems lists the items of a sequence file (ids in ascending numeric order), with
-// their attribute ids from the item2attributes JSON as the attribute "attrs".
-func s3recItems(r io.Reader, attrPath string) (func() (fusionrank.Item, error), error) {
-	seen := map[string]bool{}
-	var ids []string
-	sc := lineScanner(r)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		for _, id := range f[min(1, len(f)):] {
-			if !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	sortNumeric(ids)
-	attrs := map[string][]int{}
-	if attrPath != "" {
-		b, err := os.ReadFile(attrPath)
-		if err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(b, &attrs); err != nil {
-			return nil, fmt.Errorf("%s: %w", attrPath, err)
-		}
-	}
+// each returns an importer's iterator over xs.
+func each[T any](xs []T) func() (T, error) {
 	i := 0
-	return func() (fusionrank.Item, error) {
-		if i == len(ids) {
-			return fusionrank.Item{}, features.Done()
+	return func() (T, error) {
+		if i == len(xs) {
+			var zero T
+			return zero, features.Done()
 		}
-		id := ids[i]
 		i++
-		it := fusionrank.Item{ID: id, Title: "item " + id, Active: true}
-		if a, ok := attrs[id]; ok {
-			it.Attributes = map[string]any{"attrs": a}
-		}
-		return it, nil
-	}, nil
-}
-
-func sortNumeric(ids []string) {
-	num := func(s string) int { n, _ := strconv.Atoi(s); return n }
-	for i := 1; i < len(ids); i++ { // insertion sort is fine: ids arrive nearly sorted
-		for j := i; j > 0 && (num(ids[j]) < num(ids[j-1]) || (num(ids[j]) == num(ids[j-1]) && ids[j] < ids[j-1])); j-- {
-			ids[j], ids[j-1] = ids[j-1], ids[j]
-		}
+		return xs[i-1], nil
 	}
-}
-
-type retailSource struct {
-	items  func() (fusionrank.Item, error)
-	events func() (fusionrank.Event, error)
-}
-
-// retailRows reads the UCI Online Retail TSV (header InvoiceNo, StockCode, Description,
-// Quantity, InvoiceDate in ns since epoch, UnitPrice, CustomerID, Country). Items: each
-// StockCode with its last non-empty Description as title and last UnitPrice as price.
-// Events: each invoice line with a CustomerID and a positive quantity, not a
-// cancellation (InvoiceNo starting with C), as a purchase with id
-// "or:<InvoiceNo>:<row>" (the row number makes reruns idempotent).
-func retailRows(r io.Reader, items bool) (*retailSource, error) {
-	sc := lineScanner(r)
-	if !sc.Scan() {
-		return nil, errors.New("online-retail: empty file")
-	}
-	col := map[string]int{}
-	for i, h := range strings.Split(strings.TrimRight(sc.Text(), "\r"), "\t") {
-		col[strings.TrimSpace(h)] = i
-	}
-	for _, c := range []string{"InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID"} {
-		if _, ok := col[c]; !ok {
-			return nil, fmt.Errorf("online-retail: header lacks %s", c)
-		}
-	}
-	get := func(f []string, c string) string {
-		if i := col[c]; i < len(f) {
-			return strings.TrimSpace(f[i])
-		}
-		return ""
-	}
-	src := &retailSource{}
-	if items {
-		type info struct {
-			title string
-			price float64
-		}
-		byID := map[string]*info{}
-		var order []string
-		for sc.Scan() {
-			f := strings.Split(sc.Text(), "\t")
-			id := get(f, "StockCode")
-			if id == "" {
-				continue
-			}
-			in := byID[id]
-			if in == nil {
-				in = &info{}
-				byID[id] = in
-				order = append(order, id)
-			}
-			if d := get(f, "Description"); d != "" && d != "?" {
-				in.title = d
-			}
-			if p, err := strconv.ParseFloat(get(f, "UnitPrice"), 64); err == nil && p > 0 {
-				in.price = p
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, err
-		}
-		i := 0
-		src.items = func() (fusionrank.Item, error) {
-			if i == len(order) {
-				return fusionrank.Item{}, features.Done()
-			}
-			id := order[i]
-			i++
-			in := byID[id]
-			it := fusionrank.Item{ID: retailItemID(id), Title: strings.ToLower(in.title), Active: true, Category: retailCategory(in.title)}
-			if in.price > 0 {
-				p := in.price
-				it.Price = &p
-			}
-			return it, nil
-		}
-		return src, nil
-	}
-	row := 1
-	src.events = func() (fusionrank.Event, error) {
-		for sc.Scan() {
-			row++
-			f := strings.Split(sc.Text(), "\t")
-			inv, cust := get(f, "InvoiceNo"), get(f, "CustomerID")
-			q, _ := strconv.ParseFloat(get(f, "Quantity"), 64)
-			if cust == "" || strings.HasPrefix(inv, "C") || q <= 0 {
-				continue
-			}
-			ns, err := strconv.ParseInt(get(f, "InvoiceDate"), 10, 64)
-			if err != nil {
-				return fusionrank.Event{}, fmt.Errorf("row %d: InvoiceDate %q is not ns since epoch", row, get(f, "InvoiceDate"))
-			}
-			cust = strings.TrimSuffix(cust, ".0")
-			return fusionrank.Event{EventID: "or:" + inv + ":" + strconv.Itoa(row), UserID: "c" + cust, ItemID: retailItemID(get(f, "StockCode")),
-				Type: fusionrank.Purchase, Timestamp: time.Unix(0, ns).UTC()}, nil
-		}
-		if err := sc.Err(); err != nil {
-			return fusionrank.Event{}, err
-		}
-		return fusionrank.Event{}, features.Done()
-	}
-	return src, nil
-}
-
-// retailItemID makes a StockCode a valid item id.
-func retailItemID(code string) string {
-	var b strings.Builder
-	for _, r := range code {
-		if r < 128 && (r == '-' || r == '.' || r == '_' || (r >= '0' && r <= '9') || (r >= 'A' && r <= 'Z') || (r >= 'a' && r <= 'z')) {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	return "sku-" + b.String()
-}
-
-// retailCategory takes the description's last word (HEART, BAG, MUG, …) as a coarse
-// category: the data set has none, and the demo's filters and diversity want one.
-func retailCategory(title string) string {
-	f := strings.Fields(strings.ToLower(title))
-	if len(f) == 0 {
-		return ""
-	}
-	return strings.Trim(f[len(f)-1], ".,;:!?()'\"")
 }
 
 // groceryItems lists the products of a catalogue folder in the Grocery Store layout

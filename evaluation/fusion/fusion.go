@@ -2,8 +2,14 @@ package fusion
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/gob"
+	"encoding/hex"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -20,6 +26,13 @@ type Model struct {
 	// Fixed, when not nil, returns fixed modalities for the training
 	// sequences (the text vectors of the items, say).
 	Fixed func(*evaluation.Sequences) ([]training.FixedModality, error)
+	// SeqCache, when not empty, is a directory where the trained sequence
+	// encoders are kept, keyed by the training data, the held-out cases,
+	// the encoder options and the seed. A fit whose key is there loads them
+	// instead of training them again; training is deterministic, so the
+	// result is the same, and models that differ only in the scorer (the
+	// comparison models) share one encoder fit.
+	SeqCache string
 
 	res     *training.Result
 	sc      *training.Scorer
@@ -66,15 +79,81 @@ func (m *Model) Fit(ctx context.Context, train *evaluation.Sequences) error {
 		d.Fixed = f
 	}
 	in, val := HoldOut(d)
-	res, err := training.Train(in, val, m.Options)
+	o := m.Options
+	var cache string
+	if o.Seq != nil && len(o.SeqModels) == 0 && m.SeqCache != "" {
+		cache = filepath.Join(m.SeqCache, "seq-"+seqKey(in, val, o)+".gob")
+		if f, err := os.Open(cache); err == nil {
+			var sm []*training.SeqModel
+			err = gob.NewDecoder(f).Decode(&sm)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("fusion: %s: %w", cache, err)
+			}
+			o.SeqModels = sm
+			cache = ""
+		}
+	}
+	res, err := training.Train(in, val, o)
 	if err != nil {
 		return fmt.Errorf("fusion: %w", err)
+	}
+	if cache != "" {
+		if err := saveSeq(cache, res.Seq); err != nil {
+			return fmt.Errorf("fusion: %w", err)
+		}
 	}
 	m.res = res
 	m.sc = res.NewScorer(d)
 	m.seconds = time.Since(start).Seconds()
 	m.pool.New = func() any { return new([]training.Event) }
 	return nil
+}
+
+// seqKey hashes what a sequence encoder fit depends on: the training
+// events, the held-out cases, the encoder options, the member count and the
+// seed.
+func seqKey(in *training.Data, val []training.Case, o training.Options) string {
+	h := sha256.New()
+	var b [8]byte
+	put := func(v int64) {
+		binary.LittleEndian.PutUint64(b[:], uint64(v))
+		h.Write(b[:])
+	}
+	put(int64(in.NumItems))
+	for _, seq := range in.Users {
+		put(int64(len(seq)))
+		for _, e := range seq {
+			put(int64(e.Item))
+			put(e.Time)
+		}
+	}
+	put(int64(len(val)))
+	for _, c := range val {
+		put(int64(c.Target))
+		put(int64(len(c.History)))
+	}
+	fmt.Fprintf(h, "%+v|seed=%d|maxval=%d", *o.Seq, o.Seed, o.MaxValidation)
+	return hex.EncodeToString(h.Sum(nil))[:24]
+}
+
+func saveSeq(path string, sm []*training.SeqModel) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := gob.NewEncoder(f).Encode(sm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // ScoreTo scores every item for history.
@@ -107,6 +186,18 @@ func (m *Model) Version() string {
 	v := fmt.Sprintf("%s(seed=%d,dim=%d,d=%d,da=%d,recent=%d,neg=%d,lr=%g,wd=%g", m.Name, o.Seed, o.CollabDim, o.DModel, o.DAttn, o.Recent, o.Negatives, o.LR, o.WeightDecay)
 	if o.Encoder {
 		v += ",encoder"
+	}
+	if o.Fusion != "" && o.Fusion != training.FusionAttention {
+		v += ",fusion=" + o.Fusion
+	}
+	if o.NoCollab {
+		v += ",nocollab"
+	}
+	if o.NoAttr {
+		v += ",noattr"
+	}
+	for _, f := range o.DropFixed {
+		v += ",drop=" + f
 	}
 	if q := o.Seq; q != nil {
 		v += fmt.Sprintf(",seq(dim=%d,window=%d,neg=%d,dropout=%g,members=%d", q.Dim, q.Window, q.Negatives, q.Dropout, max(q.Members, 1))

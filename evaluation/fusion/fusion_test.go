@@ -3,6 +3,9 @@ package fusion
 import (
 	"context"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,5 +119,64 @@ func checkChain(t *testing.T, m *Model, numItems int) {
 	}
 	if hits < 28 {
 		t.Errorf("next item first for %d of 30 histories", hits)
+	}
+}
+
+// TestSeqCache: a second fit with the same data and encoder options loads
+// the encoders the first one saved (no new file, the same scores), and a
+// fit with other encoder options trains and saves its own.
+func TestSeqCache(t *testing.T) {
+	s := chain(120, 20, 6)
+	dir := t.TempDir()
+	o := training.Options{Seed: 3, CollabDim: 8, AttrDim: 4, DModel: 8, DAttn: 4, Recent: 2, Epochs: -1, InitCovis: 1,
+		Seq: &training.SeqOptions{Dim: 8, Window: 3, Negatives: 8, BatchSize: 64, LR: 1e-2, Epochs: 3}}
+	fit := func(o training.Options) *Model {
+		m := New("fusion", o)
+		m.SeqCache = dir
+		if err := m.Fit(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	files := func() int {
+		es, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(es)
+	}
+	a := fit(o)
+	if files() != 1 {
+		t.Fatalf("%d files after the first fit", files())
+	}
+	b := fit(o)
+	if files() != 1 {
+		t.Fatalf("%d files after the second fit", files())
+	}
+	sa, sb := make([]float32, s.NumItems), make([]float32, s.NumItems)
+	for _, h := range [][]int32{{1, 2}, {5}, {7, 8, 9}} {
+		a.ScoreTo(sa, h)
+		b.ScoreTo(sb, h)
+		if !slices.Equal(sa, sb) {
+			t.Fatalf("history %v: scores differ after loading the cached encoder", h)
+		}
+	}
+	// The second fit read the file: a damaged one is an error.
+	es, _ := os.ReadDir(dir)
+	if err := os.WriteFile(filepath.Join(dir, es[0].Name()), []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := New("fusion", o)
+	m.SeqCache = dir
+	if err := m.Fit(context.Background(), s); err == nil {
+		t.Error("a damaged cache file was not read")
+	}
+	o2 := o
+	q := *o.Seq
+	q.Dim = 12
+	o2.Seq = &q
+	fit(o2)
+	if files() != 2 {
+		t.Errorf("%d files after a fit with other encoder options", files())
 	}
 }

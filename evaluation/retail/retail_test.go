@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionrank/fusionrank/dataset/onlineretail"
 	"github.com/fusionrank/fusionrank/evaluation"
 )
 
@@ -22,52 +23,6 @@ func row(invoice, code, desc string, qty int, date string, price float64, custom
 		panic(err)
 	}
 	return fmt.Sprintf("%s\t%s\t%s\t%d\t%d\t%g\t%s\tUnited Kingdom\n", invoice, code, desc, qty, ts.UnixNano(), price, customer)
-}
-
-func TestReadCleaning(t *testing.T) {
-	in := header +
-		row("1", "85123A", "HEART", 6, "2011-01-01", 2.5, "17850") +
-		row("1", "85123a", "HEART", 1, "2011-01-01", 2.5, "17850.0") + // same code and customer, other spelling
-		row("2", "71053", "LANTERN", 1, "2011-01-02", 3, "") + // no customer
-		row("C3", "71053", "LANTERN", -1, "2011-01-03", 3, "17850") + // cancellation
-		row("4", "71053", "LANTERN", -2, "2011-01-03", 3, "17851") + // returned quantity
-		row("5", "POST", "POSTAGE", 1, "2011-01-03", 18, "17851") + // not a product
-		row("6", "22633", "HAND WARMER", 1, "2011-01-04", 0, "17851") + // free line
-		row("7", "22632", "HAND WARMER RED", 2, "2010-12-31", 1.85, "17851")
-	l, err := Read(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l.Read != 8 || l.Kept != 3 {
-		t.Fatalf("read %d kept %d, want 8 and 3", l.Read, l.Kept)
-	}
-	if !slices.Equal(l.ItemIDs, []string{"22632", "85123A"}) || !slices.Equal(l.CustomerIDs, []string{"17850", "17851"}) {
-		t.Fatalf("items %v customers %v", l.ItemIDs, l.CustomerIDs)
-	}
-	if l.ItemText[1] != "HEART" {
-		t.Fatalf("text %v", l.ItemText)
-	}
-	// Sorted by time: the 2010-12-31 purchase comes first.
-	if l.Events[0].Item != 0 || l.Events[0].Customer != 1 {
-		t.Fatalf("events not in time order: %v", l.Events)
-	}
-}
-
-func TestReadErrors(t *testing.T) {
-	tests := []struct{ name, in, want string }{
-		{"empty", "", "empty file"},
-		{"missing column", "InvoiceNo\tStockCode\n1\t2\n", "lacks column"},
-		{"bad date", header + "1\t85123A\tX\t1\tyesterday\t1\t17850\tUK\n", "invoice date"},
-		{"short row", header + "1\t85123A\n", "fields"},
-		{"no purchases", header + row("C1", "85123A", "X", -1, "2011-01-01", 1, "1"), "no purchase rows"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Read(strings.NewReader(tt.in)); err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err %v, want %q", err, tt.want)
-			}
-		})
-	}
 }
 
 func TestCutoff(t *testing.T) {
@@ -105,13 +60,13 @@ func plantedLog() string {
 }
 
 func TestSplitNoLeak(t *testing.T) {
-	l, err := Read(strings.NewReader(plantedLog()))
+	l, err := onlineretail.Read(strings.NewReader(plantedLog()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	item := func(code string) int32 { return int32(slices.Index(l.ItemIDs, code)) }
 	cust := func(id string) int32 { return int32(slices.Index(l.CustomerIDs, id)) }
-	s := l.TestSplit(10)
+	s := TestSplit(l, 10)
 	if day(s.Cutoff) != "2011-12-01 00:00" {
 		t.Fatalf("cutoff %s", day(s.Cutoff))
 	}
@@ -152,7 +107,7 @@ func TestSplitNoLeak(t *testing.T) {
 	}
 
 	// The validation split never sees the test period, not even as targets.
-	v := l.ValidationSplit(10)
+	v := ValidationSplit(l, 10)
 	if v.End >= s.Cutoff || day(v.Cutoff) != "2011-11-21 00:00" {
 		t.Fatalf("validation period %s … %s overlaps the test period", day(v.Cutoff), day(v.End))
 	}

@@ -3,6 +3,7 @@ package retail
 import (
 	"context"
 	"fmt"
+	"github.com/fusionrank/fusionrank/dataset/onlineretail"
 	"io"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,11 @@ type Options struct {
 	Workers int
 	// Progress, when not nil, receives progress bars (normally os.Stderr).
 	Progress io.Writer
+	// TestOnly skips the validation evaluation of a model from
+	// Config.Extra (a second fit, on the validation split); the model's own
+	// choices on its held-out cases are unaffected. For comparisons under a
+	// tight budget.
+	TestOnly bool
 }
 
 func (o Options) ks() []int {
@@ -51,15 +57,21 @@ func (o Options) days() int {
 // Evaluate fits m on the split's training data and returns HR@k, Recall@k
 // and NDCG@k over the split's cases.
 func Evaluate(ctx context.Context, m evaluation.Model, s *Split, o Options, label string) (evaluation.Metrics, error) {
+	met, _, err := evaluate(ctx, m, s, o, label)
+	return met, err
+}
+
+// evaluate is Evaluate that also returns every case's own metrics.
+func evaluate(ctx context.Context, m evaluation.Model, s *Split, o Options, label string) (evaluation.Metrics, []evaluation.Metrics, error) {
 	if err := m.Fit(ctx, s.Train); err != nil {
-		return nil, fmt.Errorf("retail: fit %s: %w", label, err)
+		return nil, nil, fmt.Errorf("retail: fit %s: %w", label, err)
 	}
 	r := evaluation.Runner{Workers: o.Workers, Progress: o.Progress, Label: label}
-	acc, err := r.MultiTarget(ctx, m, s.Train.NumItems, s.Cases, o.ks())
+	acc, per, err := r.MultiTargetCases(ctx, m, s.Train.NumItems, s.Cases, o.ks())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return acc.Metrics(), nil
+	return acc.Metrics(), per, nil
 }
 
 // Variant is a baseline setting; New builds the model for a split whose
@@ -159,7 +171,7 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	start := time.Now()
 	var rep evaluation.Report
 	logf(cfg.Progress, "retail: reading %s\n", cfg.Data)
-	l, err := Load(cfg.Data)
+	l, err := onlineretail.Load(cfg.Data)
 	if err != nil {
 		return rep, err
 	}
@@ -168,7 +180,7 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		return rep, err
 	}
 	o := cfg.Options
-	test, val := l.TestSplit(o.days()), l.ValidationSplit(o.days())
+	test, val := TestSplit(l, o.days()), ValidationSplit(l, o.days())
 	logf(cfg.Progress, "retail: %d rows, %d purchases kept, %d items, %d customers\n", l.Read, l.Kept, l.NumItems(), len(l.CustomerIDs))
 	for _, s := range []struct {
 		name string
@@ -196,13 +208,17 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		}
 		variants = []Variant{{Name: cfg.Model, New: func(int64) evaluation.Model { return newModel() }}}
 	}
-	chosen, bestVal, rows, err := selectVariant(ctx, variants, val, o)
-	if err != nil {
+	var chosen Variant
+	var bestVal evaluation.Metrics
+	var rows []evaluation.Row
+	if o.TestOnly && len(variants) == 1 {
+		chosen = variants[0]
+	} else if chosen, bestVal, rows, err = selectVariant(ctx, variants, val, o); err != nil {
 		return rep, err
 	}
 	rep.Extra = rows
 	model := chosen.New(test.Cutoff)
-	if rep.Metrics, err = Evaluate(ctx, model, test, o, "test "+chosen.Name); err != nil {
+	if rep.Metrics, rep.CaseValues, err = evaluate(ctx, model, test, o, "test "+chosen.Name); err != nil {
 		return rep, err
 	}
 	rep.ModelVersion = evaluation.VersionOf(model)
@@ -212,7 +228,10 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	if c, ok := model.(evaluation.CurveReporter); ok {
 		rep.Curve = c.TrainingCurve()
 	}
-	head := []evaluation.Row{{Label: cfg.Model + " (validation)", Metrics: bestVal, Plot: true}}
+	var head []evaluation.Row
+	if bestVal != nil {
+		head = []evaluation.Row{{Label: cfg.Model + " (validation)", Metrics: bestVal, Plot: true}}
+	}
 	if len(variants) > 1 {
 		head[0].Label = "selected, " + chosen.Name + " (validation)"
 	} else {

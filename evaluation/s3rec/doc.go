@@ -7,6 +7,7 @@
 // time order. Items are indexed densely in ascending id order; the
 // catalogue is every item that appears in the file (12,101 for Beauty).
 // An optional JSON file maps item ids to attribute ids (brand, categories).
+// Package dataset/s3rec reads both; the service's import uses the same reader.
 //
 // # Protocol
 //

@@ -3,6 +3,7 @@ package s3rec
 import (
 	"context"
 	"fmt"
+	seqfile "github.com/fusionrank/fusionrank/dataset/s3rec"
 	"io"
 	"path/filepath"
 	"time"
@@ -43,6 +44,15 @@ type Options struct {
 	Workers int
 	// Progress, when not nil, receives progress bars (normally os.Stderr).
 	Progress io.Writer
+	// TestOnly skips the validation row of a model from Config.Extra (a
+	// second fit, on the validation split); the model's own choices on its
+	// held-out cases are unaffected. For comparisons under a tight budget.
+	TestOnly bool
+	// Users, when positive and below the number of users, scores only
+	// this many test (and validation) users, evenly spaced in file order;
+	// training data is unchanged. Paired comparisons need both runs on
+	// the same Users. For comparisons under a tight budget.
+	Users int
 }
 
 func (o Options) ks() []int {
@@ -121,7 +131,7 @@ const SelectBy = "NDCG@10"
 func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	start := time.Now()
 	var rep evaluation.Report
-	d, err := Load(cfg.Sequences)
+	d, err := seqfile.Load(cfg.Sequences)
 	if err != nil {
 		return rep, err
 	}
@@ -135,9 +145,10 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		return rep, err
 	}
 	logf(cfg.Progress, "s3rec: %d users, %d items, %d interactions\n", len(d.Seqs), d.NumItems(), d.Interactions())
-	valTrain, valCases := d.Split(Validation)
-	testTrain, testCases := d.Split(Test)
+	valTrain, valCases := Split(d, Validation)
+	testTrain, testCases := Split(d, Test)
 	o := cfg.Options
+	valCases, testCases = spacedCases(valCases, o.Users), spacedCases(testCases, o.Users)
 
 	rep = evaluation.Report{
 		Dataset: filepath.Base(cfg.Sequences), SHA256: sum, Model: cfg.Model,
@@ -150,11 +161,11 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	case "pop":
 		// PopRec: popularity over every interaction, targets included.
 		p := &baseline.Pop{}
-		if test, rep.Ranks, err = evaluate(ctx, p, d.All(), testCases, o, "pop test"); err != nil {
+		if test, rep.Ranks, err = evaluate(ctx, p, All(d), testCases, o, "pop test"); err != nil {
 			return rep, err
 		}
 		rep.ModelVersion = "pop(all interactions)"
-		val, err := Evaluate(ctx, &baseline.Pop{}, d.All(), valCases, o, "pop validation")
+		val, err := Evaluate(ctx, &baseline.Pop{}, All(d), valCases, o, "pop validation")
 		if err != nil {
 			return rep, err
 		}
@@ -207,16 +218,20 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		if !ok {
 			return rep, fmt.Errorf("s3rec: unknown model %q", cfg.Model)
 		}
-		val, err := Evaluate(ctx, newModel(), valTrain, valCases, o, cfg.Model+" validation")
-		if err != nil {
-			return rep, err
+		var val evaluation.Metrics
+		if !o.TestOnly {
+			if val, err = Evaluate(ctx, newModel(), valTrain, valCases, o, cfg.Model+" validation"); err != nil {
+				return rep, err
+			}
 		}
 		m := newModel()
 		if test, rep.Ranks, err = evaluate(ctx, m, testTrain, testCases, o, cfg.Model+" test"); err != nil {
 			return rep, err
 		}
 		rep.ModelVersion = evaluation.VersionOf(m)
-		rep.Extra = []evaluation.Row{{Label: cfg.Model + " (validation)", Metrics: val}}
+		if val != nil {
+			rep.Extra = []evaluation.Row{{Label: cfg.Model + " (validation)", Metrics: val}}
+		}
 		if c, ok := m.(evaluation.CurveReporter); ok {
 			rep.Curve = c.TrainingCurve()
 		}
@@ -238,6 +253,18 @@ const markovNote = "`markov` variants are compared on the validation targets onl
 func protocolNote(tie evaluation.TieRule) string {
 	return fmt.Sprintf("Protocol: leave one out; every item of the catalogue is scored, the user's history (all items "+
 		"before the target) is masked, ties are ranked by the %q rule; HR@k and NDCG@k are averaged over users.", tie.String())
+}
+
+// spacedCases returns n of cs, evenly spaced (cs when n ≤ 0 or n ≥ len(cs)).
+func spacedCases(cs []evaluation.Case, n int) []evaluation.Case {
+	if n <= 0 || n >= len(cs) {
+		return cs
+	}
+	out := make([]evaluation.Case, n)
+	for k := range out {
+		out[k] = cs[k*len(cs)/n]
+	}
+	return out
 }
 
 func logf(w io.Writer, format string, args ...any) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	seqfile "github.com/fusionrank/fusionrank/dataset/s3rec"
 	"github.com/fusionrank/fusionrank/evaluation"
 	"github.com/fusionrank/fusionrank/evaluation/baseline"
 )
@@ -15,67 +16,17 @@ import (
 // the repository with shared/ beside it.
 const beautyPath = "../../../shared/datasets/amazon-beauty/Beauty.txt"
 
-func loadBeauty(t *testing.T) *Dataset {
+func loadBeauty(t *testing.T) *seqfile.Dataset {
 	t.Helper()
-	d, err := Load(beautyPath)
+	d, err := seqfile.Load(beautyPath)
 	if err != nil {
 		t.Fatalf("the real Beauty file is needed for this test: %v", err)
 	}
 	return d
 }
 
-func TestRead(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		wantErr string
-		items   []string
-		seqs    [][]int32
-	}{
-		{"numeric ids sorted numerically", "u1 10 2 9\nu2 2 10\n", "", []string{"2", "9", "10"}, [][]int32{{2, 0, 1}, {0, 2}}},
-		{"blank lines skipped", "\nu1 a b\n\n", "", []string{"a", "b"}, [][]int32{{0, 1}}},
-		{"no items", "u1\n", "no items", nil, nil},
-		{"repeated user", "u1 1\nu1 2\n", "appears twice", nil, nil},
-		{"empty", "", "no users", nil, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, err := Read(strings.NewReader(tt.in))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(d.ItemIDs, tt.items) || !slices.EqualFunc(d.Seqs, tt.seqs, slices.Equal[[]int32]) {
-				t.Fatalf("items %v seqs %v", d.ItemIDs, d.Seqs)
-			}
-		})
-	}
-}
-
-func TestReadAttributes(t *testing.T) {
-	d, err := Read(strings.NewReader("u 1 2 3\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.ReadAttributes(strings.NewReader(`{"1":[7,3],"3":[3],"99":[5]}`)); err != nil {
-		t.Fatal(err)
-	}
-	// Attribute 5 belongs to an item outside the data set and is dropped.
-	if d.NumAttributes != 2 || !slices.Equal(d.ItemAttributes[0], []int32{1, 0}) || d.ItemAttributes[1] != nil || !slices.Equal(d.ItemAttributes[2], []int32{0}) {
-		t.Fatalf("attributes %v (%d)", d.ItemAttributes, d.NumAttributes)
-	}
-	if err := d.ReadAttributes(strings.NewReader(`[1]`)); err == nil {
-		t.Fatal("bad JSON accepted")
-	}
-}
-
 func TestSplit(t *testing.T) {
-	d, err := Read(strings.NewReader("a 1 2 3 4\nb 5 6\nc 7\n"))
+	d, err := seqfile.Read(strings.NewReader("a 1 2 3 4\nb 5 6\nc 7\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +40,7 @@ func TestSplit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.stage.String(), func(t *testing.T) {
-			train, cases := d.Split(tt.stage)
+			train, cases := Split(d, tt.stage)
 			if !slices.EqualFunc(train.Users, tt.train, slices.Equal[[]int32]) {
 				t.Fatalf("train %v, want %v", train.Users, tt.train)
 			}
@@ -123,11 +74,11 @@ func TestPopRecReproduced(t *testing.T) {
 	if len(d.Seqs) != 22363 || d.NumItems() != 12101 || d.Interactions() != 198502 {
 		t.Fatalf("Beauty.txt: %d users, %d items, %d interactions; want 22363, 12101, 198502", len(d.Seqs), d.NumItems(), d.Interactions())
 	}
-	_, cases := d.Split(Test)
+	_, cases := Split(d, Test)
 	want := PublishedBeauty[0].Metrics
 	for _, rule := range []evaluation.TieRule{evaluation.TiesExpected, evaluation.TiesPessimistic, evaluation.TiesOptimistic, evaluation.TiesByIndex} {
 		t.Run(rule.String(), func(t *testing.T) {
-			got, err := Evaluate(context.Background(), &baseline.Pop{}, d.All(), cases, Options{Tie: rule}, "pop")
+			got, err := Evaluate(context.Background(), &baseline.Pop{}, All(d), cases, Options{Tie: rule}, "pop")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +98,7 @@ func TestPopRecReproduced(t *testing.T) {
 // window both beat popularity by a wide margin at every cutoff.
 func TestMarkovBeatsPopOnValidation(t *testing.T) {
 	d := loadBeauty(t)
-	train, cases := d.Split(Validation)
+	train, cases := Split(d, Validation)
 	ctx := context.Background()
 	pop, err := Evaluate(ctx, &baseline.Pop{}, train, cases, Options{}, "pop")
 	if err != nil {

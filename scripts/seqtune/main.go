@@ -21,6 +21,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	seqfile "github.com/fusionrank/fusionrank/dataset/s3rec"
 	"os"
 	"runtime/pprof"
 	"time"
@@ -94,14 +95,14 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	so := training.SeqOptions{Dim: *dim, Window: *win, Negatives: *neg, BatchSize: *bs, LR: *lr, WeightDecay: *wd, Dropout: *drop, Epochs: *ep, Patience: *pat, Members: *members, Attention: *att, NegPower: *negpow, Prior: *prior, Tied: *tied}
-	d, err := s3rec.Load(*seqs)
+	d, err := seqfile.Load(*seqs)
 	if err != nil {
 		panic(err)
 	}
 	if err := d.LoadAttributes(*attrs); err != nil {
 		panic(err)
 	}
-	valTrain, valCases := d.Split(s3rec.Validation)
+	valTrain, valCases := s3rec.Split(d, s3rec.Validation)
 	var m evaluation.Model
 	st := time.Now()
 	switch *mode {

@@ -3,6 +3,7 @@ package s3rec
 import (
 	"bufio"
 	"cmp"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,8 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/fusionrank/fusionrank/evaluation"
+	"github.com/fusionrank/fusionrank"
 )
 
 // Dataset is a sequences file in the S3-Rec format, with items mapped to a
@@ -33,14 +35,25 @@ type Dataset struct {
 	AttributeIDs []string
 }
 
-// Load reads a sequences file (see Read).
+// Load reads a plain or gzip-compressed (told by its first bytes) sequences file (see
+// Read).
 func Load(path string) (*Dataset, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	d, err := Read(f)
+	br := bufio.NewReaderSize(f, 1<<20)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		defer gz.Close()
+		r = gz
+	}
+	d, err := Read(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -193,61 +206,44 @@ func (d *Dataset) Interactions() int {
 	return n
 }
 
-// Stage selects which held-out item is the target.
-type Stage int
-
-const (
-	// Validation targets each user's second-to-last item; the user's items
-	// before it are the history and the training data.
-	Validation Stage = iota
-	// Test targets each user's last item; every item before it, the
-	// validation item included, is history and training data.
-	Test
-)
-
-// String returns "validation" or "test".
-func (s Stage) String() string {
-	if s == Validation {
-		return "validation"
-	}
-	return "test"
-}
-
-// Split returns the training sequences and the evaluation cases of a stage.
-// For Test, user u's training sequence and history are Seqs[u][:n−1] and
-// the target Seqs[u][n−1]; for Validation they are Seqs[u][:n−2] and
-// Seqs[u][n−2]. A user with fewer than 2 (Test) or 3 (Validation) items has
-// no case, but the items it has before the held-out positions still train.
-// The returned slices share memory with d; do not modify them.
-func (d *Dataset) Split(s Stage) (*evaluation.Sequences, []evaluation.Case) {
-	hold := 1
-	if s == Validation {
-		hold = 2
-	}
-	train := d.sequences(make([][]int32, len(d.Seqs)))
-	cases := make([]evaluation.Case, 0, len(d.Seqs))
-	for u, seq := range d.Seqs {
-		end := max(len(seq)-hold, 0)
-		train.Users[u] = seq[:end:end]
-		if len(seq) >= hold+1 {
-			cases = append(cases, evaluation.Case{History: seq[:end:end], Target: seq[end]})
+// Items returns the catalogue as the service's items, in index order: the file's id,
+// the title "item <id>" and, when attributes were read, the item's attribute ids as
+// the attribute "attrs".
+func (d *Dataset) Items() []fusionrank.Item {
+	out := make([]fusionrank.Item, len(d.ItemIDs))
+	for i, id := range d.ItemIDs {
+		out[i] = fusionrank.Item{ID: id, Title: "item " + id, Active: true}
+		if i < len(d.ItemAttributes) && d.ItemAttributes[i] != nil {
+			attrs := make([]any, len(d.ItemAttributes[i]))
+			for k, a := range d.ItemAttributes[i] {
+				id := d.AttributeIDs[a]
+				if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+					attrs[k] = n
+				} else {
+					attrs[k] = id
+				}
+			}
+			out[i].Attributes = map[string]any{"attrs": attrs}
 		}
 	}
-	return train, cases
+	return out
 }
 
-// All returns every interaction as training sequences, held-out items
-// included. Only the PopRec-compatible popularity uses it.
-func (d *Dataset) All() *evaluation.Sequences {
-	return d.sequences(d.Seqs)
-}
+// Base is the time of every user's first interaction in Events; the following ones
+// come one second apart (the files carry order, not time).
+var Base = time.Date(2014, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func (d *Dataset) sequences(users [][]int32) *evaluation.Sequences {
-	return &evaluation.Sequences{
-		NumItems:       d.NumItems(),
-		Users:          users,
-		ItemIDs:        d.ItemIDs,
-		ItemAttributes: d.ItemAttributes,
-		NumAttributes:  d.NumAttributes,
+// Events returns every interaction as a purchase event, user by user in file order,
+// with ids "s3:<user>:<position>" (so a second import stores nothing twice) and
+// timestamps Base + position seconds.
+func (d *Dataset) Events() []fusionrank.Event {
+	out := make([]fusionrank.Event, 0, d.Interactions())
+	for u, seq := range d.Seqs {
+		user := d.UserIDs[u]
+		for p, it := range seq {
+			out = append(out, fusionrank.Event{EventID: "s3:" + user + ":" + strconv.Itoa(p), UserID: user, ItemID: d.ItemIDs[it],
+				Type: fusionrank.Purchase, Timestamp: Base.Add(time.Duration(p) * time.Second)})
+		}
 	}
+	return out
 }

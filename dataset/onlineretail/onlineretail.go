@@ -1,4 +1,4 @@
-package retail
+package onlineretail
 
 import (
 	"bufio"
@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fusionrank/fusionrank/evaluation"
+	"github.com/fusionrank/fusionrank"
 )
 
 // Event is one kept purchase line.
@@ -20,30 +20,37 @@ type Event struct {
 	Customer int32 // index into Log.CustomerIDs
 	Item     int32 // index into Log.ItemIDs
 	Time     int64 // Unix nanoseconds, UTC
+	// Invoice is the line's InvoiceNo and Line its line number in the file (the
+	// header is line 1): together they name the purchase (Purchases' event ids).
+	Invoice string
+	Line    int
 }
 
 // Log is a cleaned purchase log. Items are indexed in ascending stock-code
 // order and customers in ascending id order; Events are sorted by time
 // (file order among equal times).
 type Log struct {
-	Events      []Event
-	ItemIDs     []string
-	ItemText    []string
+	Events   []Event
+	ItemIDs  []string
+	ItemText []string
+	// ItemPrice is each item's UnitPrice on its last kept line.
+	ItemPrice   []float64
 	CustomerIDs []string
 	// Read counts the data rows read; Kept the rows that became events.
 	Read, Kept int
 }
 
-// Load reads a gzip-compressed (by the ".gz" suffix) or plain TSV log (see Read).
+// Load reads a gzip-compressed (told by its first bytes) or plain TSV log (see Read).
 func Load(path string) (*Log, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		gz, err := gzip.NewReader(f)
+	br := bufio.NewReaderSize(f, 1<<20)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -89,6 +96,9 @@ func Read(r io.Reader) (*Log, error) {
 	type raw struct {
 		customer, item string
 		time           int64
+		price          float64
+		invoice        string
+		line           int
 	}
 	var rows []raw
 	descCount := map[string]map[string]int{}
@@ -127,7 +137,7 @@ func Read(r io.Reader) (*Log, error) {
 		}
 		// Customer ids are stored as "17850" or "17850.0" depending on the export.
 		customer = strings.TrimSuffix(customer, ".0")
-		rows = append(rows, raw{customer, code, ts})
+		rows = append(rows, raw{customer, code, ts, price, invoice, line})
 		if desc != "" {
 			m := descCount[code]
 			if m == nil {
@@ -161,9 +171,11 @@ func Read(r io.Reader) (*Log, error) {
 		}
 		l.ItemText[i] = best
 	}
+	l.ItemPrice = make([]float64, len(l.ItemIDs))
 	l.Events = make([]Event, len(rows))
 	for i, r := range rows {
-		l.Events[i] = Event{Customer: custIdx[r.customer], Item: itemIdx[r.item], Time: r.time}
+		l.Events[i] = Event{Customer: custIdx[r.customer], Item: itemIdx[r.item], Time: r.time, Invoice: r.invoice, Line: r.line}
+		l.ItemPrice[itemIdx[r.item]] = r.price
 	}
 	slices.SortStableFunc(l.Events, func(a, b Event) int { return cmp.Compare(a.Time, b.Time) })
 	l.Kept = len(l.Events)
@@ -193,99 +205,53 @@ func (l *Log) NumItems() int { return len(l.ItemIDs) }
 // End returns the time of the last event.
 func (l *Log) End() int64 { return l.Events[len(l.Events)-1].Time }
 
-// Cutoff returns the start of the last days calendar days (UTC) ending on
-// the day of the last event at or before end: midnight of end's day minus
-// days−1 days. Events at or after the cutoff form the evaluation period.
-func Cutoff(end int64, days int) int64 {
-	day := time.Unix(0, end).UTC().Truncate(24 * time.Hour)
-	return day.AddDate(0, 0, -(days - 1)).UnixNano()
+// Items returns the catalogue as the service's items: id ItemID(stock code), the
+// description in lower case as title, Category(description) as category, and the
+// last kept unit price.
+func (l *Log) Items() []fusionrank.Item {
+	out := make([]fusionrank.Item, len(l.ItemIDs))
+	for i, code := range l.ItemIDs {
+		out[i] = fusionrank.Item{ID: ItemID(code), Title: strings.ToLower(l.ItemText[i]), Active: true, Category: Category(l.ItemText[i])}
+		if p := l.ItemPrice[i]; p > 0 {
+			out[i].Price = &p
+		}
+	}
+	return out
 }
 
-// Split is a temporal split of a log at a cutoff.
-type Split struct {
-	// Cutoff and End bound the evaluation period [Cutoff, End].
-	Cutoff, End int64
-	// Train holds every customer's events before Cutoff, in time order.
-	Train *evaluation.Sequences
-	// Cases holds, for each customer with at least one training event and at
-	// least one target, the training history and the targets: the distinct
-	// items bought in [Cutoff, End] that the customer had not bought before
-	// Cutoff. CaseCustomers parallels Cases.
-	Cases         []evaluation.MultiCase
-	CaseCustomers []int32
-	// ColdCustomers counts customers whose first purchase is in the
-	// evaluation period (not evaluated); ColdTargets counts targets that
-	// nobody bought before Cutoff.
-	ColdCustomers, ColdTargets, Targets int
+// Purchases returns the kept lines as the service's purchase events, in time order:
+// user "c<CustomerID>", item ItemID(stock code), id "or:<InvoiceNo>:<line>" (the line
+// number makes a second import of the file store nothing twice).
+func (l *Log) Purchases() []fusionrank.Event {
+	out := make([]fusionrank.Event, len(l.Events))
+	for i, e := range l.Events {
+		out[i] = fusionrank.Event{EventID: "or:" + e.Invoice + ":" + strconv.Itoa(e.Line), UserID: "c" + l.CustomerIDs[e.Customer],
+			ItemID: ItemID(l.ItemIDs[e.Item]), Type: fusionrank.Purchase, Timestamp: time.Unix(0, e.Time).UTC()}
+	}
+	return out
 }
 
-// SplitAt splits the events with Time ≤ end at cutoff.
-func (l *Log) SplitAt(cutoff, end int64) *Split {
-	nc := len(l.CustomerIDs)
-	s := &Split{Cutoff: cutoff, End: end}
-	train := &evaluation.Sequences{
-		NumItems: l.NumItems(), Users: make([][]int32, nc), Times: make([][]int64, nc),
-		ItemIDs: l.ItemIDs, ItemText: l.ItemText,
-	}
-	seenItem := make([]bool, l.NumItems())
-	for _, e := range l.Events {
-		if e.Time < cutoff {
-			train.Users[e.Customer] = append(train.Users[e.Customer], e.Item)
-			train.Times[e.Customer] = append(train.Times[e.Customer], e.Time)
-			seenItem[e.Item] = true
+// ItemID makes a stock code a valid item id: "sku-" and the code, characters outside
+// [A-Za-z0-9._-] replaced by "_".
+func ItemID(code string) string {
+	var b strings.Builder
+	for _, r := range code {
+		if r < 128 && (r == '-' || r == '.' || r == '_' || (r >= '0' && r <= '9') || (r >= 'A' && r <= 'Z') || (r >= 'a' && r <= 'z')) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
 		}
 	}
-	targets := make([][]int32, nc)
-	bought := map[[2]int32]bool{}
-	for c, seq := range train.Users {
-		for _, it := range seq {
-			bought[[2]int32{int32(c), it}] = true
-		}
-	}
-	for _, e := range l.Events {
-		if e.Time < cutoff || e.Time > end {
-			continue
-		}
-		key := [2]int32{e.Customer, e.Item}
-		if bought[key] {
-			continue
-		}
-		bought[key] = true
-		targets[e.Customer] = append(targets[e.Customer], e.Item)
-	}
-	for c := range nc {
-		if len(targets[c]) == 0 {
-			continue
-		}
-		if len(train.Users[c]) == 0 {
-			s.ColdCustomers++
-			continue
-		}
-		s.Cases = append(s.Cases, evaluation.MultiCase{History: train.Users[c], Targets: targets[c]})
-		s.CaseCustomers = append(s.CaseCustomers, int32(c))
-		s.Targets += len(targets[c])
-		for _, it := range targets[c] {
-			if !seenItem[it] {
-				s.ColdTargets++
-			}
-		}
-	}
-	s.Train = train
-	return s
+	return "sku-" + b.String()
 }
 
-// TestSplit is the test split: the last days calendar days are the
-// evaluation period, everything before trains.
-func (l *Log) TestSplit(days int) *Split {
-	end := l.End()
-	return l.SplitAt(Cutoff(end, days), end)
-}
-
-// ValidationSplit applies the same rule to the training period of the test
-// split: its last days calendar days are evaluated, what precedes trains.
-// The test period is never seen.
-func (l *Log) ValidationSplit(days int) *Split {
-	testCut := Cutoff(l.End(), days)
-	end := testCut - 1
-	return l.SplitAt(Cutoff(end, days), end)
+// Category takes a description's last word (HEART, BAG, MUG, …), in lower case, as a
+// coarse category: the data set has none, and the service's filters and diversity
+// want one.
+func Category(description string) string {
+	f := strings.Fields(strings.ToLower(description))
+	if len(f) == 0 {
+		return ""
+	}
+	return strings.Trim(f[len(f)-1], ".,;:!?()'\"")
 }

@@ -1,0 +1,438 @@
+package recommend
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/internal/testenv"
+	"github.com/fusionrank/fusionrank/ranking"
+)
+
+// env is a service on a database of the test's own (name) and a Redis namespace of
+// its own, with one caller modality, image:4.
+type env struct {
+	fs     *features.Store
+	models *Models
+	svc    *Service
+	now    time.Time
+}
+
+func newEnv(t *testing.T, name string, opt Options) *env {
+	t.Helper()
+	db := testenv.DB(t, "recommend_"+name)
+	rdb, ns := testenv.Redis(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	fs := features.New(db, rdb, features.Options{Modalities: []features.Modality{{Name: "image", Dim: 4}}, Namespace: ns,
+		Now: func() time.Time { return now }})
+	models := NewModels(NewRegistry(db), fs.Catalog())
+	return &env{fs: fs, models: models, svc: New(fs, models, nil, opt), now: now}
+}
+
+// put stores items and loads them into the catalogue.
+func (e *env) put(t *testing.T, items ...fusionrank.Item) {
+	t.Helper()
+	ctx := context.Background()
+	for _, it := range items {
+		if _, err := e.fs.PutItem(ctx, it); err != nil {
+			t.Fatalf("put %s: %v", it.ID, err)
+		}
+	}
+	if _, err := e.fs.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// events stores events of one user, one second apart, the last one a minute ago.
+func (e *env) events(t *testing.T, user string, typ fusionrank.EventType, items ...string) {
+	t.Helper()
+	var evs []fusionrank.Event
+	for i, id := range items {
+		evs = append(evs, fusionrank.Event{EventID: fmt.Sprintf("%s-%s-%d", user, id, i), UserID: user, ItemID: id, Type: typ,
+			Timestamp: e.now.Add(-time.Minute - time.Duration(len(items)-i)*time.Second)})
+	}
+	if _, err := e.fs.IngestEvents(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func item(id, category string, price float64, image ...float32) fusionrank.Item {
+	it := fusionrank.Item{ID: id, Title: "item " + id, Category: category, Active: true}
+	if price > 0 {
+		it.Price = &price
+	}
+	if image != nil {
+		it.Vectors = map[string][]float32{"image": image}
+	}
+	return it
+}
+
+func unit(v ...float32) []float32 {
+	v = slices.Clone(v)
+	fusionrank.Normalize(v)
+	return v
+}
+
+func dot(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		s += float64(a[i]) * float64(b[i])
+	}
+	return s
+}
+
+func scores(r fusionrank.Ranking) map[string]float64 {
+	m := map[string]float64{}
+	for _, it := range r.Items {
+		m[it.ID] = it.Score
+	}
+	return m
+}
+
+func ids(r fusionrank.Ranking) []string {
+	var out []string
+	for _, it := range r.Items {
+		out = append(out, it.ID)
+	}
+	return out
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 2e-6 }
+
+// TestFallbackFormula checks each term of the documented fallback score (no model
+// active): 1.0·cos(query, item) + 0.5·cos(profile, item) + 0.3·covis + 0.1·log(1+pop_7d)
+// + 1.0·z(engine score).
+func TestFallbackFormula(t *testing.T) {
+	e := newEnv(t, "fallback", Options{})
+	ctx := context.Background()
+	vecs := map[string][]float32{"fa": {1, 0, 0, 0}, "fb": {1, 1, 0, 0}, "fc": {0, 1, 1, 0}, "fd": {0, 0, 1, 1}}
+	for _, id := range []string{"fa", "fb", "fc", "fd"} {
+		e.put(t, item(id, "", 0, vecs[id]...))
+	}
+	cands := func(engine ...float64) []fusionrank.Candidate {
+		var out []fusionrank.Candidate
+		for i, id := range []string{"fa", "fb", "fc", "fd"} {
+			c := fusionrank.Candidate{ID: id}
+			if engine != nil {
+				c.Score = &engine[i]
+			}
+			out = append(out, c)
+		}
+		return out
+	}
+
+	t.Run("query", func(t *testing.T) {
+		q := []float32{2, 0, 1, 0}
+		r, err := e.svc.Rerank(ctx, fusionrank.RerankRequest{Items: cands(), Query: fusionrank.Query{Vectors: map[string][]float32{"image": q}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ModelVersion != "none" {
+			t.Fatalf("model_version %q, want none", r.ModelVersion)
+		}
+		got := scores(r)
+		for id, v := range vecs {
+			if want := 1.0 * dot(unit(q...), unit(v...)); !near(got[id], want) {
+				t.Errorf("%s: score %v, want cos = %v", id, got[id], want)
+			}
+		}
+		if ids(r)[0] != "fa" {
+			t.Errorf("order %v: the item nearest the query should lead", ids(r))
+		}
+	})
+
+	t.Run("engine", func(t *testing.T) {
+		r, err := e.svc.Rerank(ctx, fusionrank.RerankRequest{Items: cands(3, 1, 2, 2)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// z-scores of 3, 1, 2, 2: mean 2, population sd sqrt(0.5).
+		want := map[string]float64{"fa": 1 / math.Sqrt(0.5), "fb": -1 / math.Sqrt(0.5), "fc": 0, "fd": 0}
+		got := scores(r)
+		for id, w := range want {
+			if !near(got[id], w) {
+				t.Errorf("%s: score %v, want z = %v", id, got[id], w)
+			}
+		}
+		if !slices.Equal(ids(r), []string{"fa", "fc", "fd", "fb"}) {
+			t.Errorf("order %v: with only the engine's scores the engine's order is kept", ids(r))
+		}
+	})
+
+	t.Run("profile, co-visitation and popularity", func(t *testing.T) {
+		// The requests above started rebuilding the popularity windows in the
+		// background; events racing a rebuild may be counted twice for the few minutes
+		// an open window's set lives (features.Store.rebuildCounter), so wait for them.
+		if _, err := e.fs.Popularities(ctx, []string{"fa"}, e.now); err != nil {
+			t.Fatal(err)
+		}
+		// u1 viewed fa then fb; u2 viewed fa then fc then fa. So fb and fc each
+		// followed fa once, fa followed fc once; the views count as popularity.
+		e.events(t, "u1", fusionrank.View, "fa", "fb")
+		e.events(t, "u2", fusionrank.View, "fa", "fc", "fa")
+		p, _, err := e.fs.Profile(ctx, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mean := p.Modalities["image"].Mean
+		pops, err := e.fs.Popularities(ctx, []string{"fa", "fb", "fc", "fd"}, e.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		covis, err := e.fs.Covisitation(ctx, p.RecentIDs(), []string{"fa", "fb", "fc", "fd"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pops[0].Week != 3 || pops[3].Week != 0 {
+			t.Fatalf("7-day popularity of fa, fd = %v, %v; want 3, 0", pops[0].Week, pops[3].Week)
+		}
+		r, err := e.svc.Rerank(ctx, fusionrank.RerankRequest{UserID: "u1", Items: cands()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Personalized {
+			t.Fatal("not personalised")
+		}
+		got := scores(r)
+		for i, id := range []string{"fa", "fb", "fc", "fd"} {
+			col := make([]float64, len(covis))
+			for j := range covis {
+				col[j] = covis[j][i]
+			}
+			want := 0.5*dot(mean, unit(vecs[id]...)) + 0.3*float64(ranking.CovisFeature(col)) + 0.1*float64(float32(math.Log1p(pops[i].Week)))
+			if !near(got[id], want) {
+				t.Errorf("%s: score %v, want %v", id, got[id], want)
+			}
+		}
+		// fc followed fa (u1's first item) once: its co-visitation term is not zero.
+		if covis[1][2] != 1 && covis[0][2] != 1 {
+			t.Errorf("co-visitation of fc after u1's items: %v", covis)
+		}
+	})
+}
+
+// TestDiversity checks that at most MaxPerCategory items of one category lead the
+// answer while items of other categories are available, and that the rule can be
+// turned off.
+func TestDiversity(t *testing.T) {
+	e := newEnv(t, "diversity", Options{MaxPerCategory: 2})
+	ctx := context.Background()
+	// Six shoes nearest the query, then three hats.
+	for i := range 6 {
+		e.put(t, item(fmt.Sprintf("shoe%d", i), "shoes", 0, 1, 0.01*float32(i), 0, 0))
+	}
+	for i := range 3 {
+		e.put(t, item(fmt.Sprintf("hat%d", i), "hats", 0, 0.5, 1+0.1*float32(i), 0, 0))
+	}
+	req := fusionrank.RecommendRequest{UserID: "nobody", Count: 5, Query: &fusionrank.Query{Vectors: map[string][]float32{"image": {1, 0, 0, 0}}}}
+	r, err := e.svc.Recommend(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two shoes, two hats; the third hat is held back like the third shoe, and once no
+	// other category is left the best held item fills the place.
+	want := []string{"shoe0", "shoe1", "hat0", "hat1", "shoe2"}
+	if !slices.Equal(ids(r), want) {
+		t.Fatalf("with MaxPerCategory 2: %v, want %v", ids(r), want)
+	}
+
+	off := New(e.fs, e.models, nil, Options{MaxPerCategory: -1})
+	r, err = off.Recommend(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"shoe0", "shoe1", "shoe2", "shoe3", "shoe4"}
+	if !slices.Equal(ids(r), want) {
+		t.Fatalf("with the rule off: %v, want %v", ids(r), want)
+	}
+}
+
+// TestFilters checks what a recommendation leaves out: excluded, bought and inactive
+// items, and items outside the category and price filters; and the 400s of bad
+// filters.
+func TestFilters(t *testing.T) {
+	e := newEnv(t, "filters", Options{MaxPerCategory: -1})
+	ctx := context.Background()
+	e.put(t,
+		item("p1", "red", 10, 1, 0, 0, 0),
+		item("p2", "red", 20, 1, 0.1, 0, 0),
+		item("p3", "blue", 30, 1, 0.2, 0, 0),
+		item("p4", "blue", 40, 1, 0.3, 0, 0),
+		item("p5", "red", 50, 1, 0.4, 0, 0),
+	)
+	inactive := item("p6", "red", 15, 1, 0, 0, 0)
+	inactive.Active = false
+	e.put(t, inactive)
+	e.events(t, "buyer", fusionrank.Purchase, "p2")
+	q := &fusionrank.Query{Vectors: map[string][]float32{"image": {1, 0, 0, 0}}}
+	f := func(v float64) *float64 { return &v }
+	cases := []struct {
+		name string
+		req  fusionrank.RecommendRequest
+		want []string
+	}{
+		{"inactive items never appear", fusionrank.RecommendRequest{UserID: "nobody", Query: q}, []string{"p1", "p2", "p3", "p4", "p5"}},
+		{"exclude", fusionrank.RecommendRequest{UserID: "nobody", Query: q, Exclude: []string{"p1", "p4", "unknown"}}, []string{"p2", "p3", "p5"}},
+		{"bought items", fusionrank.RecommendRequest{UserID: "buyer", Query: q}, []string{"p1", "p3", "p4", "p5"}},
+		{"bought items of an anonymous request", fusionrank.RecommendRequest{UserID: "buyer", Anonymous: true, Query: q}, []string{"p1", "p2", "p3", "p4", "p5"}},
+		{"category", fusionrank.RecommendRequest{UserID: "nobody", Query: q, Filters: &fusionrank.Filters{Category: []string{"blue"}}}, []string{"p3", "p4"}},
+		{"price range", fusionrank.RecommendRequest{UserID: "nobody", Query: q, Filters: &fusionrank.Filters{PriceMin: f(20), PriceMax: f(40)}}, []string{"p2", "p3", "p4"}},
+		{"category and price", fusionrank.RecommendRequest{UserID: "nobody", Query: q, Filters: &fusionrank.Filters{Category: []string{"red"}, PriceMax: f(20)}}, []string{"p1", "p2"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := e.svc.Recommend(ctx, c.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ids(r)
+			slices.Sort(got)
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("%v, want %v", got, c.want)
+			}
+		})
+	}
+
+	bad := []struct {
+		name    string
+		filters *fusionrank.Filters
+		exclude []string
+		want    string
+	}{
+		{"negative price", &fusionrank.Filters{PriceMin: f(-1)}, nil, "filters: price bounds"},
+		{"NaN price", &fusionrank.Filters{PriceMax: f(math.NaN())}, nil, "filters: price bounds"},
+		{"min above max", &fusionrank.Filters{PriceMin: f(5), PriceMax: f(4)}, nil, "price_min is above price_max"},
+		{"bad exclude id", nil, []string{"ok", "a b"}, "exclude[1]"},
+	}
+	for _, c := range bad {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := e.svc.Recommend(ctx, fusionrank.RecommendRequest{UserID: "nobody", Filters: c.filters, Exclude: c.exclude})
+			if fusionrank.ErrorCode(err) != fusionrank.Invalid || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want invalid naming %q", err, c.want)
+			}
+		})
+	}
+}
+
+// register stores a model with random weights (seeded) and random learned collab
+// vectors for items.
+func register(t *testing.T, e *env, version string, seed uint64, items []string) {
+	t.Helper()
+	layout := ranking.Layout{Recent: 2, RecentMod: "collab", ProfileMods: []string{"image"}, QueryMods: []string{"image"}}
+	cfg := ranking.Config{Modalities: []ranking.Modality{{Name: "image", Dim: 4}, {Name: "collab", Dim: 8}},
+		DModel: 16, DAttn: 8, NFeatures: ranking.NFeatures, MaxQueryTokens: layout.Tokens()}
+	rng := rand.New(rand.NewPCG(seed, 7))
+	model := ranking.NewRandomModel(cfg, rng)
+	learned := map[string]map[string][]float32{}
+	for _, id := range items {
+		v := make([]float32, 8)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		learned[id] = map[string][]float32{"collab": v}
+	}
+	spec := Spec{Ranking: cfg, Layout: layout, Features: ranking.FeatureNames, Learned: []string{"collab"}}
+	if err := e.models.reg.Register(context.Background(), version, model, nil, spec, nil, "test", learned); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestModelSwap checks that the live model follows the registry's active version: the
+// fallback answers until a model is active, Sync swaps in a newly activated one, a
+// request that took the old model finishes on it, and a rollback serves the previous
+// model's exact scores again.
+func TestModelSwap(t *testing.T) {
+	e := newEnv(t, "swap", Options{})
+	ctx := context.Background()
+	var items []string
+	var cands []fusionrank.Candidate
+	for i := range 8 {
+		id := fmt.Sprintf("m%d", i)
+		e.put(t, item(id, "", 0, 1, float32(i), 0, 1))
+		items = append(items, id)
+		cands = append(cands, fusionrank.Candidate{ID: id})
+	}
+	rerank := func() fusionrank.Ranking {
+		t.Helper()
+		r, err := e.svc.Rerank(ctx, fusionrank.RerankRequest{Items: cands, Query: fusionrank.Query{Vectors: map[string][]float32{"image": {0, 1, 0, 1}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	sync := func(wantChanged bool) {
+		t.Helper()
+		changed, err := e.models.Sync(ctx)
+		if err != nil || changed != wantChanged {
+			t.Fatalf("Sync: changed %v, err %v; want changed %v", changed, err, wantChanged)
+		}
+	}
+	fallback := rerank()
+	if fallback.ModelVersion != "none" {
+		t.Fatalf("before any model: %q", fallback.ModelVersion)
+	}
+	register(t, e, "v1", 1, items)
+	register(t, e, "v2", 2, items)
+	sync(false) // registered is not active
+	if _, err := e.models.reg.ActivateModel(ctx, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	sync(true)
+	sync(false)
+	r1 := rerank()
+	if r1.ModelVersion != "v1" || e.models.Version() != "v1" {
+		t.Fatalf("after activating v1: answered by %q, Version %q", r1.ModelVersion, e.models.Version())
+	}
+	if slices.Equal(ids(r1), ids(fallback)) && scores(r1)["m0"] == scores(fallback)["m0"] {
+		t.Fatal("v1 answers exactly as the fallback")
+	}
+
+	inFlight := e.models.current()
+	if _, err := e.models.reg.ActivateModel(ctx, "v2"); err != nil {
+		t.Fatal(err)
+	}
+	sync(true)
+	r2 := rerank()
+	if r2.ModelVersion != "v2" {
+		t.Fatalf("after activating v2: answered by %q", r2.ModelVersion)
+	}
+	if inFlight.version != "v1" || e.models.current().version != "v2" {
+		t.Fatalf("a request's model changed under it: %q", inFlight.version)
+	}
+	// The in-flight request's model still scores.
+	rc := &reqctx{parts: ranking.QueryParts{Profile: map[string][]float32{}, Vectors: map[string][]float32{"image": unit(0, 1, 0, 1)}}}
+	cs := make([]cand, len(items))
+	e.fs.Catalog().RLock()
+	for i, id := range items {
+		slot, _ := e.fs.Catalog().Slot(id)
+		cs[i] = cand{slot: slot, id: id}
+	}
+	e.fs.Catalog().RUnlock()
+	e.svc.score(ctx, inFlight, rc, cs, false)
+	for _, c := range cs {
+		if want := scores(r1)[c.id]; !near(round6(c.score), want) {
+			t.Fatalf("the old model scored %s %v after the swap, %v before", c.id, c.score, want)
+		}
+	}
+
+	if _, err := e.models.reg.RollbackModel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sync(true)
+	back := rerank()
+	if back.ModelVersion != "v1" || !slices.Equal(ids(back), ids(r1)) {
+		t.Fatalf("after rollback: %q %v, want v1 %v", back.ModelVersion, ids(back), ids(r1))
+	}
+	for id, s := range scores(r1) {
+		if scores(back)[id] != s {
+			t.Fatalf("after rollback %s scores %v, before %v", id, scores(back)[id], s)
+		}
+	}
+}

@@ -1,0 +1,522 @@
+package training
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
+	"github.com/fusionrank/fusionrank/ranking"
+)
+
+// The ways the scorer's learned part combines the query tokens with a
+// candidate's modality vectors (Options.Fusion). Every mode shares the
+// rest of the model: the projections X_s = P_m x_s + p_m of the query
+// tokens and Y_cj = P_j y_cj + p_j of the candidate's modality vectors, the
+// scalar features u·f_c and the bias b, so comparing modes compares only
+// how the modalities are fused.
+const (
+	// FusionAttention is cross-modal attention (ranking.Model's
+	// formula): every query token attends over the candidate's
+	// modalities. The default, and the only mode the service serves.
+	FusionAttention = "attention"
+	// FusionEarly concatenates the mean query token and the candidate's
+	// modality vectors into one vector and scores it with a small MLP:
+	// e_c = w2 · relu(W1 [x̄; Y_c1; …; Y_cM] + b1), x̄ = mean_s X_s, a
+	// missing modality a zero block.
+	FusionEarly = "early"
+	// FusionLate scores each modality on its own and mixes the scores
+	// with learned weights: e_c = Σ_j w_j (x̄ · Y_cj), a missing modality
+	// scoring 0.
+	FusionLate = "late"
+	// FusionOff leaves the learned part out: the score is u·f_c + b (the
+	// scalar features alone, their weights still trained).
+	FusionOff = "off"
+)
+
+// FusionModes lists the modes Options.Fusion accepts.
+var FusionModes = []string{FusionAttention, FusionEarly, FusionLate, FusionOff}
+
+// mixer holds the parameters of a non-attention fusion mode. p's rows are
+// the trainable parameters, so the embedding optimizer updates them:
+// early: rows 0 … (M+1)·d−1 are W1 (row r weighs input component r of the
+// concatenation, x̄ first), row (M+1)·d is b1 and row (M+1)·d+1 is w2, all
+// of width H = d; late: one row of the M weights w_j; off: nil.
+type mixer struct {
+	mode    string
+	M, d, H int
+	p       *ranking.Embeddings
+}
+
+func newMixer(mode string, M, d int, rng *rand.Rand) (*mixer, error) {
+	mx := &mixer{mode: mode, M: M, d: d, H: d}
+	switch mode {
+	case FusionEarly:
+		rows := (M+1)*d + 2
+		mx.p = ranking.NewEmbeddings(rows, mx.H, 0, nil)
+		s := 1 / math.Sqrt(float64((M+1)*d))
+		for i := range (M + 1) * d * mx.H {
+			mx.p.Data[i] = float32(rng.NormFloat64() * s)
+		}
+		// w2 starts at 0: the initial model is the scalar features alone,
+		// as every mode's is, and w2's first gradients open the MLP.
+	case FusionLate:
+		mx.p = ranking.NewEmbeddings(1, M, 0, nil) // w_j start at 0
+	case FusionOff:
+	default:
+		return nil, fmt.Errorf("training: fusion mode %q: want one of %v", mode, FusionModes)
+	}
+	return mx, nil
+}
+
+func (mx *mixer) clone() *mixer {
+	c := *mx
+	if mx.p != nil {
+		c.p = &ranking.Embeddings{Dim: mx.p.Dim, Data: append([]float32(nil), mx.p.Data...)}
+	}
+	return &c
+}
+
+// w1 returns the H-wide row r of W1, b1 and w2 (early).
+func (mx *mixer) w1(r int) []float32 { return mx.p.Row(r) }
+func (mx *mixer) b1() []float32      { return mx.p.Row((mx.M + 1) * mx.d) }
+func (mx *mixer) w2() []float32      { return mx.p.Row((mx.M+1)*mx.d + 1) }
+
+// queryPart returns the query's contribution to the early MLP's
+// pre-activation, W1_q x̄ (into dst, H).
+func (mx *mixer) queryPart(dst, xbar []float32) {
+	clear(dst)
+	for r, v := range xbar {
+		if v != 0 {
+			kernel.Axpy(dst, v, mx.w1(r))
+		}
+	}
+}
+
+// itemPart writes a candidate's part of the early MLP's pre-activation,
+// b1 + Σ_j W1_j Y_cj, to dst (H); y is the candidate's M × d projections,
+// mask which are present.
+func (mx *mixer) itemPart(dst, y []float32, mask []bool) {
+	copy(dst, mx.b1())
+	for j := range mx.M {
+		if !mask[j] {
+			continue
+		}
+		for e, v := range y[j*mx.d : (j+1)*mx.d] {
+			if v != 0 {
+				kernel.Axpy(dst, v, mx.w1((1+j)*mx.d+e))
+			}
+		}
+	}
+}
+
+// score returns e_c: early from the pre-activation parts a (query) and b
+// (candidate), late from x̄ and the candidate's projections y with mask.
+func (mx *mixer) score(a, b, xbar, y []float32, mask []bool) float32 {
+	switch mx.mode {
+	case FusionEarly:
+		w2 := mx.w2()
+		var s float32
+		for h, av := range a {
+			if z := av + b[h]; z > 0 {
+				s += w2[h] * z
+			}
+		}
+		return s
+	case FusionLate:
+		w := mx.p.Data
+		var s float32
+		for j := range mx.M {
+			if mask[j] {
+				s += w[j] * kernel.Dot(xbar, y[j*mx.d:(j+1)*mx.d])
+			}
+		}
+		return s
+	}
+	return 0
+}
+
+// mixShard is a shard's share of the mixer's gradients.
+type mixShard struct {
+	g  []float64 // ∂L/∂p.Data
+	db []float32 // early: nC × H, ∂L/∂(item part)
+	dy []float32 // late: nC × M × d, ∂L/∂Y
+}
+
+// mixWS is an example's scratch for a non-attention mode.
+type mixWS struct {
+	x, xbar, dxbar []float32
+	a, da          []float32
+	dtok           []float32
+	dx64           []float64
+}
+
+// mixItemForward computes the candidates' early item parts (bi.mb) after
+// itemForward has projected their modality vectors (bi.y).
+func (tr *trainer) mixItemForward() {
+	n, bi := tr.n, &tr.bi
+	mx := n.mix
+	if mx.mode != FusionEarly {
+		return
+	}
+	M, d, H := mx.M, mx.d, mx.H
+	nC := len(bi.items)
+	bi.mb = growF32(bi.mb, nC*H)
+	for c := range nC {
+		mx.itemPart(bi.mb[c*H:(c+1)*H], bi.y[c*M*d:(c+1)*M*d], bi.kmask[c*M:(c+1)*M])
+	}
+}
+
+// resetMixShard sizes and zeroes a shard's mixer gradients for nC candidates.
+func (n *net) resetMixShard(sh *shard, nC int) {
+	mx := n.mix
+	if mx.p == nil {
+		return
+	}
+	ms := &sh.mix
+	ms.g = growF64s(ms.g, len(mx.p.Data))
+	switch mx.mode {
+	case FusionEarly:
+		ms.db = growF32(ms.db, nC*mx.H)
+	case FusionLate:
+		ms.dy = growF32(ms.dy, nC*mx.M*mx.d)
+	}
+}
+
+// mixExampleStep is exampleStep for a non-attention mode: the forward and
+// backward pass of one example against the batch's candidates.
+func (n *net) mixExampleStep(sh *shard, bi *batchItems, hist []Event, target int32, cutoff int64, own ownFuture) (float64, bool) {
+	ws := sh.ws
+	m, mx := n.model, n.mix
+	M, d, H := len(n.cfg.Modalities), n.cfg.DModel, mx.H
+	F := ranking.NFeatures
+	nq := n.query(ws, hist)
+	pos := bi.idx[target]
+	if nq == 0 || pos < 0 {
+		return 0, false
+	}
+	nC := len(bi.items)
+	ws.feats = growF32(ws.feats, nC*F)
+	sh.f.features(ws.feats, nC, bi.idx, bi.items, ws.recent, cutoff, own)
+	n.seqFeatures(ws.feats, bi.items, hist, ws.seqH)
+	ws.gen++
+	if !n.o.KeepHistoryNegatives {
+		for _, e := range hist {
+			ws.stamp[e.Item] = ws.gen
+		}
+	}
+	mw := &ws.mix
+	n.mixQuery(mw, ws, nq)
+	if mx.mode == FusionEarly {
+		mw.a = growF32(mw.a, H)
+		mx.queryPart(mw.a, mw.xbar)
+		mw.da = growF32(mw.da, H)
+	}
+	ws.logit = growF64s(ws.logit, nC)
+	ws.p = growF64s(ws.p, nC)
+	mxl := math.Inf(-1)
+	for c := range nC {
+		if ws.stamp[bi.items[c]] == ws.gen && int32(c) != pos {
+			ws.logit[c] = math.Inf(-1)
+			continue
+		}
+		l := float64(m.B[0])
+		if mx.p != nil {
+			var b []float32
+			if mx.mode == FusionEarly {
+				b = bi.mb[c*H : (c+1)*H]
+			}
+			l += float64(mx.score(mw.a, b, mw.xbar, bi.y[c*M*d:(c+1)*M*d], bi.kmask[c*M:(c+1)*M]))
+		}
+		if bi.logq != nil {
+			l -= bi.logq[bi.items[c]]
+		}
+		f := ws.feats[c*F : (c+1)*F]
+		for k, u := range m.U {
+			l += float64(u) * float64(f[k])
+		}
+		ws.logit[c] = l
+		mxl = max(mxl, l)
+	}
+	var z float64
+	for c, l := range ws.logit {
+		ws.p[c] = math.Exp(l - mxl)
+		z += ws.p[c]
+	}
+	for c := range ws.p {
+		ws.p[c] /= z
+	}
+	loss := mxl + math.Log(z) - ws.logit[pos]
+	// Backward.
+	g, ms := sh.g, &sh.mix
+	mw.dxbar = growF32(mw.dxbar, d)
+	for c := range nC {
+		gc := ws.p[c]
+		if int32(c) == pos {
+			gc--
+		}
+		if gc == 0 {
+			continue
+		}
+		g.B[0] += gc
+		f := ws.feats[c*F : (c+1)*F]
+		for k := range g.U {
+			g.U[k] += gc * float64(f[k])
+		}
+		g32 := float32(gc)
+		switch mx.mode {
+		case FusionEarly:
+			b := bi.mb[c*H : (c+1)*H]
+			w2 := mx.w2()
+			gw2 := ms.g[((M+1)*d+1)*H:]
+			db := ms.db[c*H : (c+1)*H]
+			for h, av := range mw.a {
+				zv := av + b[h]
+				if zv <= 0 {
+					continue
+				}
+				gw2[h] += gc * float64(zv)
+				dp := g32 * w2[h]
+				mw.da[h] += dp
+				db[h] += dp
+			}
+		case FusionLate:
+			y := bi.y[c*M*d : (c+1)*M*d]
+			km := bi.kmask[c*M : (c+1)*M]
+			for j := range M {
+				if !km[j] {
+					continue
+				}
+				yj := y[j*d : (j+1)*d]
+				ms.g[j] += gc * float64(kernel.Dot(mw.xbar, yj))
+				wj := g32 * mx.p.Data[j]
+				kernel.Axpy(mw.dxbar, wj, yj)
+				kernel.Axpy(ms.dy[(c*M+j)*d:(c*M+j+1)*d], wj, mw.xbar)
+			}
+		}
+	}
+	if mx.mode == FusionEarly {
+		// ∂L/∂W1_q = x̄ ⊗ ∂L/∂a, ∂L/∂x̄ = W1_q ∂L/∂a.
+		for r, v := range mw.xbar {
+			row := ms.g[r*H : (r+1)*H]
+			w := mx.w1(r)
+			var s float32
+			for h, dv := range mw.da {
+				row[h] += float64(v) * float64(dv)
+				s += w[h] * dv
+			}
+			mw.dxbar[r] += s
+		}
+	}
+	n.mixQueryBackward(sh, mw, ws, nq)
+	return loss, true
+}
+
+// mixQuery projects the example's query tokens (X_s, into mw.x) and
+// averages them into x̄ (mw.xbar).
+func (n *net) mixQuery(mw *mixWS, ws *exampleWS, nq int) {
+	m, d := n.model, n.cfg.DModel
+	mw.x = growF32(mw.x, nq*d)
+	mw.xbar = growF32(mw.xbar, d)
+	for s := range nq {
+		x := mw.x[s*d : (s+1)*d]
+		copy(x, m.ProjBias[ws.mod[s]])
+		kernel.VecMatAddTo(x, ws.tok[s], m.Proj[ws.mod[s]])
+		kernel.Axpy(mw.xbar, 1/float32(nq), x)
+	}
+}
+
+// mixQueryBackward sends ∂L/∂x̄ (mw.dxbar) to every query slot (∂X_s =
+// ∂x̄ / nq) and on to the projections, the learned recent-slot vectors and
+// the recency encoder, as exampleStep's query side does.
+func (n *net) mixQueryBackward(sh *shard, mw *mixWS, ws *exampleWS, nq int) {
+	m, g, d := n.model, sh.g, n.cfg.DModel
+	dx := growF32(mw.x[:0], d) // X is no longer needed: reuse its storage
+	for e, v := range mw.dxbar {
+		dx[e] = v / float32(nq)
+	}
+	for s := range nq {
+		mi := ws.mod[s]
+		kernel.AddOuter64(g.Proj[mi], ws.tok[s], dx)
+		kernel.Axpy64(g.ProjBias[mi], 1, dx)
+		if ws.item[s] < 0 || n.recentFixed >= 0 {
+			continue
+		}
+		dim := len(ws.tok[s])
+		mw.dtok = growF32(mw.dtok, dim)
+		kernel.MatVecTo(mw.dtok, m.Proj[mi], dx)
+		mw.dx64 = growF64s(mw.dx64, dim)
+		for k, v := range mw.dtok {
+			mw.dx64[k] = float64(v)
+		}
+		sh.collab.Add(int(ws.item[s]), mw.dx64, 1)
+		if n.enc != nil {
+			eg := sh.enc[ws.slot[s]*dim : (ws.slot[s]+1)*dim]
+			for k, v := range mw.dx64 {
+				eg[k] += v
+			}
+		}
+	}
+}
+
+// mixBackward reduces the shards' mixer gradients, backpropagates the item
+// side into tr.g and the embedding gradients (scaled by inv, as
+// itemBackward), and fills tr.mixG with the mixer's parameter gradient.
+func (tr *trainer) mixBackward(inv float64) {
+	n, bi := tr.n, &tr.bi
+	mx, m := n.mix, n.model
+	if mx.p == nil {
+		return
+	}
+	M, d, H := mx.M, mx.d, mx.H
+	nC := len(bi.items)
+	g := make([]float64, len(mx.p.Data))
+	var db, dyAll []float32
+	switch mx.mode {
+	case FusionEarly:
+		db = make([]float32, nC*H)
+	case FusionLate:
+		dyAll = make([]float32, nC*M*d)
+	}
+	for _, sh := range tr.shards {
+		for k, v := range sh.mix.g {
+			g[k] += v
+		}
+		if db != nil {
+			kernel.Axpy(db, 1, sh.mix.db)
+		}
+		if dyAll != nil {
+			kernel.Axpy(dyAll, 1, sh.mix.dy)
+		}
+	}
+	dy := make([]float32, d)
+	dtok := make([]float32, max(n.o.CollabDim, n.o.AttrDim))
+	dtok64 := make([]float64, len(dtok))
+	for c, it := range bi.items {
+		var dbc []float32
+		if db != nil {
+			dbc = db[c*H : (c+1)*H]
+			for h, v := range dbc {
+				g[(M+1)*d*H+h] += float64(v) // b1
+			}
+		}
+		for j := range M {
+			cj := c*M + j
+			if !bi.kmask[cj] {
+				continue
+			}
+			y := bi.y[cj*d : (cj+1)*d]
+			if dbc != nil {
+				// ∂L/∂W1_j = Y_cj ⊗ ∂b_c, ∂L/∂Y_cj = W1_j ∂b_c.
+				for e, v := range y {
+					r := (1+j)*d + e
+					row := g[r*H : (r+1)*H]
+					w := mx.w1(r)
+					var s float32
+					for h, dv := range dbc {
+						row[h] += float64(v) * float64(dv)
+						s += w[h] * dv
+					}
+					dy[e] = s
+				}
+			} else {
+				copy(dy, dyAll[cj*d:(cj+1)*d])
+			}
+			kernel.AddOuter64(tr.g.Proj[j], bi.tok[cj], dy)
+			kernel.Axpy64(tr.g.ProjBias[j], 1, dy)
+			if n.fixedOf[j] >= 0 {
+				continue
+			}
+			dim := n.cfg.Modalities[j].Dim
+			dt := dtok[:dim]
+			kernel.MatVecTo(dt, m.Proj[j], dy)
+			d64 := dtok64[:dim]
+			for k, v := range dt {
+				d64[k] = float64(v)
+			}
+			if j == n.mCollab {
+				tr.collabG.Add(int(it), d64, inv)
+			} else {
+				as := n.d.Attributes[it]
+				w := inv / float64(len(as))
+				for _, a := range as {
+					tr.attrG.Add(int(a), d64, w)
+				}
+			}
+		}
+	}
+	if tr.mixG == nil {
+		tr.mixG = ranking.NewSparseGrad(mx.p.Dim)
+	}
+	tr.mixG.Reset()
+	for r := range mx.p.Rows() {
+		tr.mixG.Add(r, g[r*mx.p.Dim:(r+1)*mx.p.Dim], inv)
+	}
+}
+
+// mixItems holds the whole catalogue's projections for scoring in a
+// non-attention mode: Y (N × M × d) with masks, and the early item parts.
+type mixItems struct {
+	y    []float32
+	mask []bool
+	b    []float32
+}
+
+func (n *net) newMixItems() *mixItems {
+	mx, m := n.mix, n.model
+	N, M, d := n.d.NumItems, mx.M, mx.d
+	mi := &mixItems{y: make([]float32, N*M*d), mask: make([]bool, N*M)}
+	if mx.mode == FusionEarly {
+		mi.b = make([]float32, N*mx.H)
+	}
+	bufs := make([][]float32, M)
+	for j := range M {
+		bufs[j] = make([]float32, n.cfg.Modalities[j].Dim)
+	}
+	for i := range N {
+		for j := range M {
+			tok := n.itemToken(int32(i), j, bufs[j])
+			if tok == nil {
+				continue
+			}
+			y := mi.y[(i*M+j)*d : (i*M+j+1)*d]
+			copy(y, m.ProjBias[j])
+			kernel.VecMatAddTo(y, tok, m.Proj[j])
+			mi.mask[i*M+j] = true
+		}
+		if mi.b != nil {
+			mx.itemPart(mi.b[i*mx.H:(i+1)*mx.H], mi.y[i*M*d:(i+1)*M*d], mi.mask[i*M:(i+1)*M])
+		}
+	}
+	return mi
+}
+
+// mixScoreTo writes every item's score to dst for the query in ws.ew
+// (filled by n.query, nq slots) and the features in ws.feats.
+func (n *net) mixScoreTo(dst []float32, mi *mixItems, ws *scoreWS, nq int) {
+	mx, m := n.mix, n.model
+	M, d, H, F := mx.M, mx.d, mx.H, ranking.NFeatures
+	mw := &ws.ew.mix
+	if nq > 0 {
+		n.mixQuery(mw, ws.ew, nq)
+	}
+	if mx.mode == FusionEarly && nq > 0 {
+		mw.a = growF32(mw.a, H)
+		mx.queryPart(mw.a, mw.xbar)
+	}
+	for c := range dst {
+		s := m.B[0]
+		if mx.p != nil && nq > 0 {
+			var b []float32
+			if mi.b != nil {
+				b = mi.b[c*H : (c+1)*H]
+			}
+			s += mx.score(mw.a, b, mw.xbar, mi.y[c*M*d:(c+1)*M*d], mi.mask[c*M:(c+1)*M])
+		}
+		f := ws.feats[c*F : (c+1)*F]
+		for k, u := range m.U {
+			s += u * f[k]
+		}
+		dst[c] = s
+	}
+}
