@@ -105,6 +105,9 @@
 //	h = relu(W₁ (x − μ)/σ + b₁)        (Hidden units, default 256)
 //	e = W₂ h + b₂,  scaled to unit length
 //
+// A photo's embedding is the mean of e for the photo and for its mirror
+// image, scaled to unit length.
+//
 // Training uses the loss below with dropout on h (default 0.5) and fresh
 // augmented views of every photo each epoch.
 //
