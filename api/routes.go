@@ -581,6 +581,16 @@ func (s *Server) answer(c *gin.Context, call func(context.Context) (fusionrank.R
 			}
 		}
 	}
+	bp := answerBufs.Get().(*[]byte)
+	if b, ok := appendRanking((*bp)[:0], &r); ok {
+		c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+		if cap(b) <= 1<<20 { // an unusually long answer's buffer is left to the GC
+			*bp = b[:0]
+			answerBufs.Put(bp)
+		}
+		return
+	}
+	answerBufs.Put(bp)
 	s.writeJSON(c, http.StatusOK, r)
 }
 

@@ -130,7 +130,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Photos:     photos,
 		Modalities: mods, Text: enc, Logger: m.Log, Namespace: m.Namespace,
 		Rules:         features.ProfileRules{HalfLife: c.HalfLife, Weights: c.EventWeights},
-		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL,
+		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL, LocalCacheTTL: c.LocalCacheTTL,
 		OnRedisError: func(err error) {
 			storeErrors.WithLabelValues("redis").Inc()
 			if now := time.Now().Unix(); redisErrLog.Swap(now) != now {
@@ -173,7 +173,7 @@ func (m *Main) Open(ctx context.Context) error {
 		photoService = m.Features
 	}
 	m.API = api.New(api.Config{
-		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, BodyTimeout: c.BodyTimeout,
+		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, BodyTimeout: c.BodyTimeout, MaxInFlight: c.MaxInFlight,
 		RateLimit: c.RateLimit, PublicRateLimit: c.PublicRate, ClientRateLimit: c.ClientRate, TrustedProxies: c.TrustedProxies,
 		MaxPhotoBodyBytes: maxPhotoBody(c),
 		Logger:            m.Log, Registry: m.Metrics,
@@ -239,6 +239,7 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.Features.RunCatalogue(bg, 500*time.Millisecond)
 	go m.followModels(bg)
 	go m.Features.RunCounters(bg, m.Config.CounterRefresh)
+	go m.Features.RunLocalCache(bg)
 	go m.Features.RunPhotos(bg, time.Second)
 	go func() {
 		// After Redis lost its data, one pass over the events instead of one query
@@ -250,6 +251,17 @@ func (m *Main) Run(ctx context.Context) error {
 			return
 		}
 		m.Log.Info("co-visitation warmed", "sets_written", n, "seconds", time.Since(start).Seconds())
+		if m.Config.WarmProfiles > 0 {
+			// Likewise the profiles of recent shoppers: one ordered pass instead of a
+			// rebuild per shopper that competes with the requests and times out.
+			start = time.Now()
+			n, err = m.Features.WarmProfiles(bg, start.Add(-m.Config.WarmProfiles))
+			if err != nil && bg.Err() == nil {
+				m.Log.Warn("profile warm-up failed; profiles are rebuilt as requests need them", "err", err)
+				return
+			}
+			m.Log.Info("profiles warmed", "profiles_written", n, "seconds", time.Since(start).Seconds())
+		}
 	}()
 	m.attribDone = make(chan struct{})
 	m.searchesDone = make(chan struct{})
