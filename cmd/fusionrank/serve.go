@@ -127,7 +127,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Photos:     photos,
 		Modalities: mods, Text: enc, Logger: m.Log, Namespace: m.Namespace,
 		Rules:         features.ProfileRules{HalfLife: c.HalfLife, Weights: c.EventWeights},
-		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL,
+		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL, CovisWindow: c.CovisWindow,
 		OnRedisError: func(err error) {
 			storeErrors.WithLabelValues("redis").Inc()
 			if now := time.Now().Unix(); redisErrLog.Swap(now) != now {
@@ -234,6 +234,9 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.followModels(bg)
 	go m.Features.RunCounters(bg, m.Config.CounterRefresh)
 	go m.Features.RunPhotos(bg, time.Second)
+	// The coming months' event partitions exist before their events arrive; those past
+	// FUSIONRANK_EVENT_RETENTION are dropped.
+	go m.Features.RunPartitions(bg, time.Hour, 2, m.Config.EventRetention)
 	go func() {
 		// After Redis lost its data, one pass over the events instead of one query
 		// per item as requests find co-visitation sets missing.
