@@ -23,6 +23,7 @@ import (
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/features/photo"
 	"github.com/fusionrank/fusionrank/features/text"
+	"github.com/fusionrank/fusionrank/internal/ratelimit"
 	"github.com/fusionrank/fusionrank/internal/redisconn"
 	"github.com/fusionrank/fusionrank/keys"
 	"github.com/fusionrank/fusionrank/postgres"
@@ -170,6 +171,8 @@ func (m *Main) Open(ctx context.Context) error {
 	m.API = api.New(api.Config{
 		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, BodyTimeout: c.BodyTimeout,
 		RateLimit: c.RateLimit, PublicRateLimit: c.PublicRate, ClientRateLimit: c.ClientRate, TrustedProxies: c.TrustedProxies,
+		// Rate limits hold across every replica on the same Redis (and namespace).
+		SharedRates:       ratelimit.New(m.Redis, m.Namespace),
 		MaxPhotoBodyBytes: maxPhotoBody(c),
 		Logger:            m.Log, Registry: m.Metrics,
 		Extra: m.webRoutes(), // the demo page and the widget (demo.go)
