@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/postgres"
 )
 
 // storedEvent is an event with its sequence number in Postgres and the item the same
@@ -447,6 +448,7 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 			}
 		}
 	}()
+	defer s.dropLocal(evs)
 	if !s.dirty.redisUp() {
 		return errRedisDown
 	}
@@ -518,8 +520,15 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 		}
 		if attempt == 0 {
 			s.queueCounters(ctx, pipe, evs, now)
+			// Processes holding these profiles or sets in memory drop them (local.go);
+			// the message follows the writes in the same pipeline.
+			pipe.Publish(ctx, s.localChannel(), invalidation(evs))
+		} else {
+			pipe.Publish(ctx, s.localChannel(), "u "+strings.Join(pending, "\nu "))
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		_, err = pipe.Exec(ctx)
+		s.dropLocal(evs)
+		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
 		var retry []string
@@ -648,4 +657,28 @@ func (d *dirtySet) observe(err error) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, redis.ErrPoolTimeout) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// UserEvents is a user and the number of their stored events.
+type UserEvents struct {
+	UserID string
+	Events int64
+}
+
+// TopUsers returns the n users with the most stored events, most first (ties by id).
+func (s *Store) TopUsers(ctx context.Context, n int) ([]UserEvents, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT user_id, count(*) FROM events GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT $1`, n)
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	defer rows.Close()
+	var out []UserEvents
+	for rows.Next() {
+		var u UserEvents
+		if err := rows.Scan(&u.UserID, &u.Events); err != nil {
+			return nil, postgres.Translate(err)
+		}
+		out = append(out, u)
+	}
+	return out, postgres.Translate(rows.Err())
 }

@@ -393,3 +393,33 @@ func TestCountersIncrementalEqualRebuilt(t *testing.T) {
 		t.Fatal("no popularity counted")
 	}
 }
+
+func TestTopUsers(t *testing.T) {
+	s := newStore(t, time.Now())
+	ctx := context.Background()
+	if _, err := s.PutItem(ctx, fusionrank.Item{ID: "top-1", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	// A user of this test with three events, two with one: the most first, ties by id.
+	var evs []fusionrank.Event
+	for i, u := range []string{"top-b", "top-a", "top-c", "top-c", "top-c"} {
+		evs = append(evs, fusionrank.Event{EventID: fmt.Sprintf("top-%d", i), UserID: u, ItemID: "top-1", Type: fusionrank.View, Timestamp: time.Now().Add(-time.Hour)})
+	}
+	if _, err := s.IngestEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	users, err := s.TopUsers(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []UserEvents
+	for _, u := range users {
+		if strings.HasPrefix(u.UserID, "top-") {
+			got = append(got, u)
+		}
+	}
+	want := []UserEvents{{"top-c", 3}, {"top-a", 1}, {"top-b", 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("%v, want %v", got, want)
+	}
+}

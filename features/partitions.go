@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -271,10 +272,20 @@ func (s *Store) deleteProfiles(ctx context.Context, counts map[string]int64) {
 	if len(counts) == 0 || s.rdb == nil {
 		return
 	}
+	// Serving processes' local copies go too (the channel of the local cache).
+	var msg strings.Builder
 	pipe := s.rdb.Pipeline()
 	for u := range counts {
 		pipe.Del(ctx, s.userKey("profile", u))
+		if s.lc != nil {
+			s.lc.profiles.Drop(u)
+		}
+		if msg.Len() > 0 {
+			msg.WriteByte('\n')
+		}
+		msg.WriteString("u " + u)
 	}
+	pipe.Publish(ctx, s.localChannel(), msg.String())
 	_, err := pipe.Exec(ctx)
 	s.dirty.observe(err)
 	if err != nil {

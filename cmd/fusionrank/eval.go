@@ -49,6 +49,10 @@ var fusionSeqCache = ""
 // sequence encoder members (eval s3rec|retail --members).
 var fusionMembers = 0
 
+// fusionNoSeq leaves the sequence encoder out of the fusion models (eval
+// s3rec|retail --no-seq).
+var fusionNoSeq = false
+
 // fusionProgress, when not nil, receives the fusion models' training
 // progress (each encoder and scorer epoch's loss and held-out NDCG@10).
 var fusionProgress io.Writer
@@ -66,6 +70,7 @@ var fusionProgress io.Writer
 //	fusion-collab   attention over the collab modality alone
 //	fusion-text     (retail) attention over the text modality alone
 //	fusion-start    the counting start plus the encoder, the scorer not trained (Epochs < 0)
+//	fusion-query    (retail) fusion with the query slots and pseudo-queries of a searchable shop
 func init() {
 	text := func(s *evaluation.Sequences) ([]training.FixedModality, error) {
 		return fusion.TextModality(fusionGlove)(s)
@@ -73,7 +78,10 @@ func init() {
 	add := func(reg map[string]func() evaluation.Model, name string, edit func(*training.Options), withText bool) {
 		reg[name] = func() evaluation.Model {
 			o := fusion.ServeOptions()
-			if fusionMembers > 0 {
+			if fusionNoSeq {
+				o.Seq, o.SeqWeights = nil, nil
+			}
+			if fusionMembers > 0 && o.Seq != nil {
 				q := *o.Seq
 				q.Members = fusionMembers
 				o.Seq = &q
@@ -109,6 +117,16 @@ func init() {
 		add(p.reg, "fusion-start", func(o *training.Options) { o.Epochs = -1 }, p.text)
 	}
 	add(evalModels.retail, "fusion-text", func(o *training.Options) { o.NoCollab = true }, true)
+	// fusion-query is fusion with the query slots `fusionrank train` adds for a shop
+	// with a text modality (word slots, trained with catalogue pseudo-queries): its
+	// behavioural figures against fusion's show what the slots cost behaviour.
+	add(evalModels.retail, "fusion-query", none, true)
+	inner := evalModels.retail["fusion-query"]
+	evalModels.retail["fusion-query"] = func() evaluation.Model {
+		m := inner().(*fusion.Model)
+		m.Words = func(s *evaluation.Sequences) ([][]float32, [][]int32, error) { return fusion.ItemWords(fusionGlove)(s) }
+		return m
+	}
 }
 
 const evalUsage = `usage: fusionrank eval <protocol> [flags]   (fusionrank eval <protocol> --help for its flags)
@@ -192,7 +210,9 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	epochs := fs.Int("epochs", 0, "fusion models: at most this many scorer epochs, early stopping still choosing the kept one (0: the default, 8)")
 	seqCache := fs.String("seq-cache", "", "fusion models: directory keeping the trained sequence encoders, shared by runs with the same data and encoder options")
 	members := fs.Int("members", 0, "fusion models: sequence encoder members (0: the served configuration's)")
+	noSeq := fs.Bool("no-seq", false, "fusion models: without the sequence encoder (no seq feature)")
 	testOnly := fs.Bool("test-only", false, "fusion models: fit and score the test split only, without the validation row (the models' own held-out choices are unchanged)")
+	users := fs.Int("users", 0, "score this many users, evenly spaced (0: all); compare runs only on the same --users")
 	workers := fs.Int("workers", 0, "scoring goroutines (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -201,10 +221,10 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if *epochs < 0 || *members < 0 {
-		return fmt.Errorf("eval s3rec: --epochs %d, --members %d: want 0 (the default) or more", *epochs, *members)
+	if *epochs < 0 || *members < 0 || *users < 0 {
+		return fmt.Errorf("eval s3rec: --epochs %d, --members %d, --users %d: want 0 (the default) or more", *epochs, *members, *users)
 	}
-	fusionEpochs, fusionSeqCache, fusionMembers = *epochs, *seqCache, *members
+	fusionEpochs, fusionSeqCache, fusionMembers, fusionNoSeq = *epochs, *seqCache, *members, *noSeq
 	fusionProgress = progressWriter(stderr, *quiet)
 	if *seqs == "" || *out == "" {
 		fs.Usage()
@@ -220,7 +240,7 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cfg := s3rec.Config{
 		Sequences: *seqs, Attributes: *attrs, Model: *model, Extra: evalModels.s3rec,
 		Command: "fusionrank eval s3rec " + strings.Join(args, " "),
-		Options: s3rec.Options{Tie: rule, Workers: *workers, Progress: progressWriter(stderr, *quiet), TestOnly: *testOnly},
+		Options: s3rec.Options{Tie: rule, Workers: *workers, Progress: progressWriter(stderr, *quiet), TestOnly: *testOnly, Users: *users},
 	}
 	rep, err := s3rec.Run(ctx, cfg)
 	if err != nil {
@@ -244,6 +264,7 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	epochs := fs.Int("epochs", 0, "fusion models: at most this many scorer epochs, early stopping still choosing the kept one (0: the default, 8)")
 	seqCache := fs.String("seq-cache", "", "fusion models: directory keeping the trained sequence encoders, shared by runs with the same data and encoder options")
 	members := fs.Int("members", 0, "fusion models: sequence encoder members (0: the served configuration's)")
+	noSeq := fs.Bool("no-seq", false, "fusion models: without the sequence encoder (no seq feature)")
 	testOnly := fs.Bool("test-only", false, "fusion models: fit and score the test split only, without the validation row (the models' own held-out choices are unchanged)")
 	workers := fs.Int("workers", 0, "scoring goroutines (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
@@ -256,7 +277,7 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *epochs < 0 || *members < 0 {
 		return fmt.Errorf("eval retail: --epochs %d, --members %d: want 0 (the default) or more", *epochs, *members)
 	}
-	fusionEpochs, fusionSeqCache, fusionMembers = *epochs, *seqCache, *members
+	fusionEpochs, fusionSeqCache, fusionMembers, fusionNoSeq = *epochs, *seqCache, *members, *noSeq
 	fusionProgress = progressWriter(stderr, *quiet)
 	if *data == "" || *out == "" {
 		fs.Usage()

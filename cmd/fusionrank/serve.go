@@ -42,6 +42,7 @@ type Main struct {
 	ModelRegistry *recommend.Registry
 	Models        *recommend.Models
 	Attrib        *recommend.Attribution
+	Searches      *features.SearchLog
 	Rank          *recommend.Service
 	API           *api.Server
 	Metrics       *prometheus.Registry
@@ -50,6 +51,8 @@ type Main struct {
 	server     *http.Server
 	cancel     context.CancelFunc
 	attribDone chan struct{}
+	// searchesDone closes when the search log has flushed.
+	searchesDone chan struct{}
 	// Namespace overrides the Redis key namespace (tests use their own).
 	Namespace string
 	// LoadImageEncoder overrides how image encoders are built from registry rows
@@ -128,7 +131,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Photos:     photos,
 		Modalities: mods, Text: enc, Logger: m.Log, Namespace: m.Namespace,
 		Rules:         features.ProfileRules{HalfLife: c.HalfLife, Weights: c.EventWeights},
-		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL, CovisWindow: c.CovisWindow,
+		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL, LocalCacheTTL: c.LocalCacheTTL, CovisWindow: c.CovisWindow,
 		OnRedisError: func(err error) {
 			storeErrors.WithLabelValues("redis").Inc()
 			if now := time.Now().Unix(); redisErrLog.Swap(now) != now {
@@ -158,7 +161,9 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Log.Info("model", "version", m.Models.Version())
 	m.Attrib = recommend.NewAttribution(m.DB, m.Log)
-	m.Rank = recommend.New(m.Features, m.Models, m.Attrib, recommend.Options{Logger: m.Log})
+	m.Searches = features.NewSearchLog(m.DB, m.Log)
+	m.Searches.MaxFutureSkew = c.MaxFutureSkew
+	m.Rank = recommend.New(m.Features, m.Models, m.Attrib, recommend.Options{Logger: m.Log, Searches: m.Searches})
 
 	m.Keys = keys.New(m.DB)
 	if err := m.Keys.Refresh(stepCtx()); err != nil {
@@ -169,7 +174,7 @@ func (m *Main) Open(ctx context.Context) error {
 		photoService = m.Features
 	}
 	m.API = api.New(api.Config{
-		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, BodyTimeout: c.BodyTimeout,
+		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, BodyTimeout: c.BodyTimeout, MaxInFlight: c.MaxInFlight,
 		RateLimit: c.RateLimit, PublicRateLimit: c.PublicRate, ClientRateLimit: c.ClientRate, TrustedProxies: c.TrustedProxies,
 		// Rate limits hold across every replica on the same Redis (and namespace).
 		SharedRates:       ratelimit.New(m.Redis, m.Namespace),
@@ -195,6 +200,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Rank:       m.Rank,
 		Models:     m.ModelRegistry,
 		Stats:      m.Attrib,
+		Searches:   m.Searches,
 		Photos:     photoService,
 	})
 	return nil
@@ -233,9 +239,10 @@ func (m *Main) Run(ctx context.Context) error {
 		go func() { m.Log.Warn("pprof listener stopped", "err", http.ListenAndServe(addr, mux)) }()
 		m.Log.Info("pprof", "addr", addr)
 	}
-	go m.followCatalogue(bg)
+	go m.Features.RunCatalogue(bg, 500*time.Millisecond)
 	go m.followModels(bg)
 	go m.Features.RunCounters(bg, m.Config.CounterRefresh)
+	go m.Features.RunLocalCache(bg)
 	go m.Features.RunPhotos(bg, time.Second)
 	// The coming months' event partitions exist before their events arrive; those past
 	// FUSIONRANK_EVENT_RETENTION are dropped.
@@ -250,9 +257,23 @@ func (m *Main) Run(ctx context.Context) error {
 			return
 		}
 		m.Log.Info("co-visitation warmed", "sets_written", n, "seconds", time.Since(start).Seconds())
+		if m.Config.WarmProfiles > 0 {
+			// Likewise the profiles of recent shoppers: one ordered pass instead of a
+			// rebuild per shopper that competes with the requests and times out.
+			start = time.Now()
+			n, err = m.Features.WarmProfiles(bg, start.Add(-m.Config.WarmProfiles))
+			if err != nil && bg.Err() == nil {
+				m.Log.Warn("profile warm-up failed; profiles are rebuilt as requests need them", "err", err)
+				return
+			}
+			m.Log.Info("profiles warmed", "profiles_written", n, "seconds", time.Since(start).Seconds())
+		}
 	}()
 	m.attribDone = make(chan struct{})
+	m.searchesDone = make(chan struct{})
 	go func() { m.Attrib.Run(bg); close(m.attribDone) }()
+	go func() { m.Searches.Run(bg); close(m.searchesDone) }()
+	go m.pruneSearches(bg)
 	// The header must arrive within FUSIONRANK_HEADER_TIMEOUT and the whole request
 	// within that plus FUSIONRANK_BODY_TIMEOUT; each route then sets its own body
 	// deadline (the bulk item load's is longer), so a client that announces a body and
@@ -274,6 +295,7 @@ func (m *Main) Run(ctx context.Context) error {
 	err := m.server.Shutdown(shutCtx)
 	cancel()
 	<-m.attribDone
+	<-m.searchesDone
 	m.Close()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -292,48 +314,6 @@ func (m *Main) Close() {
 	}
 	if m.Redis != nil {
 		m.Redis.Close()
-	}
-}
-
-// followCatalogue keeps the in-memory catalogue fresh: it listens for item change
-// notifications and also polls every 500ms, so a lost notification delays a change by
-// half a second at most.
-func (m *Main) followCatalogue(ctx context.Context) {
-	wake := make(chan struct{}, 1)
-	go func() {
-		for ctx.Err() == nil {
-			conn, err := m.DB.Pool.Acquire(ctx)
-			if err != nil {
-				sleep(ctx, time.Second)
-				continue
-			}
-			if _, err := conn.Exec(ctx, "LISTEN fusionrank_items"); err == nil {
-				for ctx.Err() == nil {
-					if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-						break
-					}
-					select {
-					case wake <- struct{}{}:
-					default:
-					}
-				}
-			}
-			conn.Release()
-			sleep(ctx, time.Second)
-		}
-	}()
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-wake:
-		}
-		if _, err := m.Features.Refresh(ctx); err != nil && ctx.Err() == nil {
-			m.Log.Warn("catalogue refresh failed", "err", err)
-		}
 	}
 }
 
@@ -356,13 +336,6 @@ func (m *Main) followModels(ctx context.Context) {
 		if changed {
 			m.Log.Info("model switched", "version", m.Models.Version())
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
 	}
 }
 
