@@ -134,6 +134,8 @@ type Deps struct {
 	Models ModelService
 	Stats  StatsService
 	Keys   KeyService
+	// Searches stores searches of a shop's own engine (POST /v1/searches); nil: no route.
+	Searches SearchService
 	// UserTokens checks the user tokens of public-scope calls; nil: no token is valid
 	// (public-scope calls naming a user get non-personal answers).
 	UserTokens UserTokenService

@@ -60,6 +60,9 @@ type Options struct {
 	CandidateCacheMax int
 	// Logger receives warnings. Default: discard.
 	Logger *slog.Logger
+	// Searches, when not nil, logs every rerank and search answer (the query, the
+	// items shown with their positions and engine scores) for training.
+	Searches *features.SearchLog
 }
 
 func (o *Options) defaults() {

@@ -88,6 +88,7 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	if unknown != nil {
 		r.UnknownItems = unknown
 	}
+	s.logSearch(features.SearchFromRerank, r, req.UserID, &req.Query, req.Items)
 	return r, nil
 }
 
@@ -545,7 +546,9 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 		rc.warn("no known word in query.text")
 	}
 	s.score(ctx, l, rc, cands, req.Explain)
-	return s.answer(ctx, "search", l, rc, cands, count, req.UserID), nil
+	r := s.answer(ctx, "search", l, rc, cands, count, req.UserID)
+	s.logSearch(features.SearchFromSearch, r, req.UserID, &req.Query, nil)
+	return r, nil
 }
 
 // slotMarks tells whether a catalogue slot was seen in the current request: a slot is

@@ -45,6 +45,7 @@ type Config struct {
 	BodyTimeout    time.Duration                    // FUSIONRANK_BODY_TIMEOUT
 	PprofAddr      string                           // FUSIONRANK_PPROF_ADDR
 	ProfileTTL     time.Duration                    // FUSIONRANK_PROFILE_TTL
+	QueryRetention time.Duration                    // FUSIONRANK_QUERY_RETENTION (0: keep every search)
 	CounterRefresh time.Duration                    // FUSIONRANK_COUNTER_REFRESH
 	LocalCacheTTL  time.Duration                    // FUSIONRANK_LOCAL_CACHE_TTL (0: off)
 	MaxInFlight    int                              // FUSIONRANK_MAX_IN_FLIGHT (0: 64 per CPU; -1: off)
@@ -75,6 +76,7 @@ var configVars = [][3]string{
 	{"FUSIONRANK_REQUEST_TIMEOUT", "200ms", "deadline of every /v1 request"},
 	{"FUSIONRANK_WRITE_TIMEOUT", "5s", "deadline of writes (items, events), which commit to Postgres"},
 	{"FUSIONRANK_PROFILE_HALF_LIFE", "168h", "half-life of the time decay in user profiles"},
+	{"FUSIONRANK_QUERY_RETENTION", "2160h", "how long search logs (queries, what was shown) are kept; whole days are dropped; 0: for ever"},
 	{"FUSIONRANK_EVENT_WEIGHTS", "view:1,click:2,add_to_cart:4,purchase:8", "weight of each event type in user profiles"},
 	{"FUSIONRANK_MAX_FUTURE_SKEW", "5m", "how far in the future an event timestamp may be"},
 	{"FUSIONRANK_RATE_LIMIT", "0", "requests per second per key of any scope (token bucket, burst 2×); 0: off"},
@@ -221,6 +223,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	dur("FUSIONRANK_PROFILE_HALF_LIFE", halfLife, &c.HalfLife, time.Second)
 	dur("FUSIONRANK_MAX_FUTURE_SKEW", skew, &c.MaxFutureSkew, 0)
 	dur("FUSIONRANK_PROFILE_TTL", ttl, &c.ProfileTTL, time.Minute)
+	if v := val("FUSIONRANK_QUERY_RETENTION"); v != "0" {
+		dur("FUSIONRANK_QUERY_RETENTION", v, &c.QueryRetention, 24*time.Hour)
+	}
 	dur("FUSIONRANK_COUNTER_REFRESH", refresh, &c.CounterRefresh, 100*time.Millisecond)
 	dur("FUSIONRANK_LOCAL_CACHE_TTL", localTTL, &c.LocalCacheTTL, 0)
 	dur("FUSIONRANK_WARM_PROFILES", warm, &c.WarmProfiles, 0)

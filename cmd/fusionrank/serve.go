@@ -41,6 +41,7 @@ type Main struct {
 	ModelRegistry *recommend.Registry
 	Models        *recommend.Models
 	Attrib        *recommend.Attribution
+	Searches      *features.SearchLog
 	Rank          *recommend.Service
 	API           *api.Server
 	Metrics       *prometheus.Registry
@@ -49,6 +50,8 @@ type Main struct {
 	server     *http.Server
 	cancel     context.CancelFunc
 	attribDone chan struct{}
+	// searchesDone closes when the search log has flushed.
+	searchesDone chan struct{}
 	// Namespace overrides the Redis key namespace (tests use their own).
 	Namespace string
 	// LoadImageEncoder overrides how image encoders are built from registry rows
@@ -157,7 +160,9 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Log.Info("model", "version", m.Models.Version())
 	m.Attrib = recommend.NewAttribution(m.DB, m.Log)
-	m.Rank = recommend.New(m.Features, m.Models, m.Attrib, recommend.Options{Logger: m.Log})
+	m.Searches = features.NewSearchLog(m.DB, m.Log)
+	m.Searches.MaxFutureSkew = c.MaxFutureSkew
+	m.Rank = recommend.New(m.Features, m.Models, m.Attrib, recommend.Options{Logger: m.Log, Searches: m.Searches})
 
 	m.Keys = keys.New(m.DB)
 	if err := m.Keys.Refresh(stepCtx()); err != nil {
@@ -192,6 +197,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Rank:       m.Rank,
 		Models:     m.ModelRegistry,
 		Stats:      m.Attrib,
+		Searches:   m.Searches,
 		Photos:     photoService,
 	})
 	return nil
@@ -258,7 +264,10 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 	m.attribDone = make(chan struct{})
+	m.searchesDone = make(chan struct{})
 	go func() { m.Attrib.Run(bg); close(m.attribDone) }()
+	go func() { m.Searches.Run(bg); close(m.searchesDone) }()
+	go m.pruneSearches(bg)
 	// The header must arrive within FUSIONRANK_HEADER_TIMEOUT and the whole request
 	// within that plus FUSIONRANK_BODY_TIMEOUT; each route then sets its own body
 	// deadline (the bulk item load's is longer), so a client that announces a body and
@@ -280,6 +289,7 @@ func (m *Main) Run(ctx context.Context) error {
 	err := m.server.Shutdown(shutCtx)
 	cancel()
 	<-m.attribDone
+	<-m.searchesDone
 	m.Close()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
