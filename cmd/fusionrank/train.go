@@ -21,10 +21,6 @@ import (
 	"github.com/fusionrank/fusionrank/training"
 )
 
-func init() {
-	register("train", "train the fusion scorer from the event log and register the version (--activate makes it live)", runTrain)
-}
-
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", "train [flags]", stderr)
 	activate := fs.Bool("activate", false, "make the new version the active model")
