@@ -223,6 +223,10 @@ type Models struct {
 	reg     *Registry
 	catalog *features.Catalog
 	cur     atomic.Pointer[live]
+	// syncMu makes each Sync's read of the active version, load and store one step, so
+	// a slow Sync that read an older activation cannot store its model after a newer
+	// Sync stored the current one.
+	syncMu sync.Mutex
 }
 
 // NewModels returns an empty holder (the fallback answers until Sync loads a model).
@@ -246,6 +250,8 @@ func (m *Models) Version() string {
 // Sync loads the active model when it differs from the one being served. It returns
 // whether the live model changed.
 func (m *Models) Sync(ctx context.Context) (bool, error) {
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
 	v, err := m.reg.activeVersion(ctx)
 	if err != nil {
 		return false, err
@@ -349,23 +355,28 @@ func (m *Models) load(ctx context.Context, version string) (*live, error) {
 			}
 		}
 	}
-	if b := l.learned[spec.Layout.RecentMod]; b != nil {
-		var slots []int32
-		var vecs []float32
+	m.catalog.RLock()
+	b := l.recentBlock(m.catalog)
+	var rslots []int32
+	var rvecs []float32
+	if b != nil {
 		for s := range int32(n) {
 			if v := b.Vector(s); v != nil {
-				slots = append(slots, s)
-				vecs = append(vecs, v...)
+				rslots = append(rslots, s)
+				rvecs = append(rvecs, v...)
 			}
 		}
+	}
+	m.catalog.RUnlock()
+	if b != nil {
 		if n > ExactLimit {
 			h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{})
-			h.SetBatch(slots, vecs)
+			h.SetBatch(rslots, rvecs)
 			l.recentIndex = h
 		} else {
 			e := retrieval.NewExact(b.Dim)
-			for i, s := range slots {
-				e.Set(s, vecs[i*b.Dim:(i+1)*b.Dim])
+			for i, s := range rslots {
+				e.Set(s, rvecs[i*b.Dim:(i+1)*b.Dim])
 			}
 			l.recentIndex = e
 		}
@@ -378,6 +389,26 @@ func (m *Models) load(ctx context.Context, version string) (*live, error) {
 	m.fillKV(l, slots)
 	_ = start
 	return l, nil
+}
+
+// recentBlock returns the vectors the recent slots hold: the model's learned
+// block of the layout's recent modality, or, when that modality is one of the
+// catalogue's (a model trained without collab, training.Options.NoCollab),
+// the catalogue's block of the dimension and encoder the model expects; nil
+// when neither. Callers hold the catalogue's read lock.
+func (l *live) recentBlock(c *features.Catalog) *features.Block {
+	mod := l.spec.Layout.RecentMod
+	if b := l.learned[mod]; b != nil {
+		return b
+	}
+	j := l.spec.Ranking.ModalityIndex(mod)
+	if j < 0 {
+		return nil
+	}
+	if b := c.Block(mod); b != nil && b.Dim == l.spec.Ranking.Modalities[j].Dim && b.Version == l.spec.encoderOf(mod) {
+		return b
+	}
+	return nil
 }
 
 // fillKV computes the keys and values of the given slots. Callers hold l.mu for writing

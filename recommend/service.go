@@ -273,16 +273,20 @@ func (s *Service) context(ctx context.Context, l *live, userID string, q *fusion
 		}
 	}
 	if l != nil && l.spec.Layout.Recent > 0 {
-		if b := l.learned[l.spec.Layout.RecentMod]; b != nil {
-			s.catalog.RLock()
+		s.catalog.RLock()
+		b := l.recentBlock(s.catalog)
+		if b != nil {
 			for _, id := range rc.recent[:min(len(rc.recent), l.spec.Layout.Recent)] {
 				var v []float32
 				if slot, ok := s.catalog.Slot(id); ok && int(slot) < len(b.Has) {
-					v = b.Vector(slot)
+					// A copy: a catalogue block changes under writers once unlocked.
+					v = slices.Clone(b.Vector(slot))
 				}
 				rc.parts.Recent = append(rc.parts.Recent, v)
 			}
-			s.catalog.RUnlock()
+		}
+		s.catalog.RUnlock()
+		if b != nil {
 			rc.rawRecent = rc.parts.Recent
 			if l.enc != nil {
 				rc.parts.Recent = l.enc.ApplyTo(nil, rc.parts.Recent)

@@ -404,7 +404,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 		}
 	}
 	if l != nil {
-		if b := l.learned[l.spec.Layout.RecentMod]; b != nil && int(slot) < len(b.Has) {
+		if b := l.recentBlock(s.catalog); b != nil && int(slot) < len(b.Has) {
 			if v := b.Vector(slot); v != nil {
 				rc.parts.Recent = [][]float32{slices.Clone(v)}
 				rc.rawRecent = rc.parts.Recent

@@ -30,6 +30,8 @@ type fusionFlags struct {
 	// members, when positive, replaces the models' number of sequence encoder
 	// members (--members).
 	members int
+	// noSeq leaves the sequence encoder out of the models (--no-seq).
+	noSeq bool
 	// progress, when not nil, receives the models' training progress (each encoder
 	// and scorer epoch's loss and held-out NDCG@10).
 	progress io.Writer
@@ -71,7 +73,10 @@ func fusionModels(f fusionFlags) (s3recModels, retailModels map[string]func() ev
 	add := func(reg map[string]func() evaluation.Model, name string, edit func(*training.Options), withText bool) {
 		reg[name] = func() evaluation.Model {
 			o := fusion.ServeOptions()
-			if f.members > 0 {
+			if f.noSeq {
+				o.Seq, o.SeqWeights = nil, nil
+			}
+			if f.members > 0 && o.Seq != nil {
 				q := *o.Seq
 				q.Members = f.members
 				o.Seq = &q
@@ -192,7 +197,9 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	epochs := fs.Int("epochs", 0, "fusion models: at most this many scorer epochs, early stopping still choosing the kept one (0: the default, 8)")
 	seqCache := fs.String("seq-cache", "", "fusion models: directory keeping the trained sequence encoders, shared by runs with the same data and encoder options")
 	members := fs.Int("members", 0, "fusion models: sequence encoder members (0: the served configuration's)")
+	noSeq := fs.Bool("no-seq", false, "fusion models: without the sequence encoder (no seq feature)")
 	testOnly := fs.Bool("test-only", false, "fusion models: fit and score the test split only, without the validation row (the models' own held-out choices are unchanged)")
+	users := fs.Int("users", 0, "score this many users, evenly spaced (0: all); compare runs only on the same --users")
 	workers := fs.Int("workers", 0, "scoring goroutines (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -201,10 +208,10 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if *epochs < 0 || *members < 0 {
-		return fmt.Errorf("eval s3rec: --epochs %d, --members %d: want 0 (the default) or more", *epochs, *members)
+	if *epochs < 0 || *members < 0 || *users < 0 {
+		return fmt.Errorf("eval s3rec: --epochs %d, --members %d, --users %d: want 0 (the default) or more", *epochs, *members, *users)
 	}
-	extra, _ = fusionModels(fusionFlags{epochs: *epochs, seqCache: *seqCache, members: *members, progress: progressWriter(stderr, *quiet)})
+	extra, _ = fusionModels(fusionFlags{epochs: *epochs, seqCache: *seqCache, members: *members, noSeq: *noSeq, progress: progressWriter(stderr, *quiet)})
 	if *seqs == "" || *out == "" {
 		fs.Usage()
 		return errors.New("eval s3rec: --sequences and --out are required")
@@ -219,7 +226,7 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cfg := s3rec.Config{
 		Sequences: *seqs, Attributes: *attrs, Model: *model, Extra: extra,
 		Command: "fusionrank eval s3rec " + strings.Join(args, " "),
-		Options: s3rec.Options{Tie: rule, Workers: *workers, Progress: progressWriter(stderr, *quiet), TestOnly: *testOnly},
+		Options: s3rec.Options{Tie: rule, Workers: *workers, Progress: progressWriter(stderr, *quiet), TestOnly: *testOnly, Users: *users},
 	}
 	rep, err := s3rec.Run(ctx, cfg)
 	if err != nil {
@@ -244,6 +251,7 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	epochs := fs.Int("epochs", 0, "fusion models: at most this many scorer epochs, early stopping still choosing the kept one (0: the default, 8)")
 	seqCache := fs.String("seq-cache", "", "fusion models: directory keeping the trained sequence encoders, shared by runs with the same data and encoder options")
 	members := fs.Int("members", 0, "fusion models: sequence encoder members (0: the served configuration's)")
+	noSeq := fs.Bool("no-seq", false, "fusion models: without the sequence encoder (no seq feature)")
 	testOnly := fs.Bool("test-only", false, "fusion models: fit and score the test split only, without the validation row (the models' own held-out choices are unchanged)")
 	workers := fs.Int("workers", 0, "scoring goroutines (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
@@ -256,7 +264,7 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *epochs < 0 || *members < 0 {
 		return fmt.Errorf("eval retail: --epochs %d, --members %d: want 0 (the default) or more", *epochs, *members)
 	}
-	_, extra = fusionModels(fusionFlags{glove: *glove, epochs: *epochs, seqCache: *seqCache, members: *members, progress: progressWriter(stderr, *quiet)})
+	_, extra = fusionModels(fusionFlags{glove: *glove, epochs: *epochs, seqCache: *seqCache, members: *members, noSeq: *noSeq, progress: progressWriter(stderr, *quiet)})
 	if *data == "" || *out == "" {
 		fs.Usage()
 		return errors.New("eval retail: --data and --out are required")

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/fusionrank/fusionrank"
-	"github.com/fusionrank/fusionrank/evaluation/fusion"
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/postgres"
 	"github.com/fusionrank/fusionrank/ranking"
@@ -30,6 +29,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxUsers := fs.Int("max-users", 0, "train on at most this many users (0: all), for quick runs")
 	quiet := fs.Bool("quiet", false, "no progress")
 	seq := fs.Bool("seq", true, "train the sequence encoder too (its score is the seq feature)")
+	recent := fs.String("recent", "auto", "what the recent slots hold: auto (each candidate trained, the best on the held-out cases served), collab, or a catalogue modality such as text")
 	cfg, err := loadConfig(os.Getenv, fs, args)
 	if err != nil {
 		return err
@@ -62,11 +62,12 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	in, val := training.HoldOut(data.Data)
 	data.Data = in
 	logf("training on %d users, %d items, %d validation cases (%.1fs to load)", len(data.Users), data.NumItems, len(val), time.Since(start).Seconds())
-	// The options chosen on the Beauty validation split (evaluation/fusion) are the
-	// defaults; --seed and --epochs override them.
-	opt := fusion.ServeOptions()
+	// training's servable defaults; --seed and --epochs override them. The
+	// candidates (which modality the recent slots hold) are trained on the same
+	// held-out cases and the best is served.
+	opt := training.ServeOptions()
 	if !*seq {
-		opt = fusion.Options()
+		opt = training.ScorerOptions()
 	}
 	opt.Seed = *seed
 	opt.OnSeqEpoch = func(e int, loss, v float64) {
@@ -75,27 +76,51 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *epochs > 0 {
 		opt.Epochs = *epochs
 	}
+	cands := training.ServeCandidates(data.Data, opt)
+	if *recent != "auto" {
+		var keep []training.Candidate
+		for _, c := range cands {
+			if c.Name == "recent="+*recent {
+				keep = append(keep, c)
+			}
+		}
+		if len(keep) == 0 {
+			var names []string
+			for _, c := range cands {
+				names = append(names, strings.TrimPrefix(c.Name, "recent="))
+			}
+			return fusionrank.Errorf(fusionrank.Invalid, "--recent %q: want auto or one of %s for this shop", *recent, strings.Join(names, ", "))
+		}
+		cands = keep
+	}
 	// Training does not watch ctx; on SIGINT/SIGTERM stop waiting for it and return
 	// (the process exits, nothing was registered).
 	type trained struct {
-		res *training.Result
-		err error
+		res    *training.Result
+		chosen int
+		tried  []training.Tried
+		err    error
 	}
 	done := make(chan trained, 1)
 	go func() {
-		res, err := training.Train(data.Data, val, opt)
-		done <- trained{res, err}
+		res, k, tried, err := training.Choose(data.Data, val, cands)
+		done <- trained{res, k, tried, err}
 	}()
 	var res *training.Result
+	var t trained
 	select {
 	case <-ctx.Done():
 		return fmt.Errorf("train: interrupted; nothing registered: %w", ctx.Err())
-	case t := <-done:
+	case t = <-done:
 		if t.err != nil {
 			return t.err
 		}
 		res = t.res
 	}
+	for _, c := range t.tried {
+		logf("candidate %s: validation NDCG@10 %.4f (epoch %d, %.0fs)", c.Name, c.Validation, c.BestEpoch, c.Seconds)
+	}
+	logf("serving %s", t.tried[t.chosen].Name)
 	for e := range res.Curve.Loss {
 		logf("epoch %d: loss %.4f, validation NDCG@10 %.4f", e+1, res.Curve.Loss[e], res.Curve.Validation[e])
 	}
@@ -122,8 +147,13 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			learned[ids[i]][mod] = v
 		}
 	}
+	candidates := map[string]any{}
+	for _, c := range t.tried {
+		candidates[c.Name] = map[string]any{"NDCG@10": c.Validation, "best_epoch": c.BestEpoch, "train_seconds": c.Seconds}
+	}
 	spec := recommend.Spec{Ranking: res.Model.Config(), Layout: res.Layout, Features: ranking.FeatureNames, Learned: learnedMods,
-		Notes: map[string]any{"users": len(data.Users), "items": data.NumItems, "seed": *seed}}
+		Notes: map[string]any{"users": len(data.Users), "items": data.NumItems, "seed": *seed,
+			"chosen": t.tried[t.chosen].Name, "candidates": candidates}}
 	if res.Model.Config().ModalityIndex(features.PhotoModality) >= 0 {
 		spec.PhotoEncoder = data.photoEncoder
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +122,100 @@ func TestTrainServesSequenceEncoder(t *testing.T) {
 	}
 	if len(distinct) < n/2 {
 		t.Errorf("only %d distinct seq values over %d items", len(distinct), n)
+	}
+}
+
+// TestTrainChoosesRecentModality: on a shop with a catalogue modality,
+// `fusionrank train` trains both candidates (recent slots holding collab
+// vectors, or the catalogue modality's without collab), reports both and
+// the one it serves in `models show`; a model trained with the catalogue
+// modality in the recent slots (--recent) serves them from the catalogue:
+// the explanation of a user with history has recent tokens.
+func TestTrainChoosesRecentModality(t *testing.T) {
+	m := startMainOn(t, testenv.DB(t, "cmdtrainrecent"), nil, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	base := m.URL()
+	key := createKey(t, m, fusionrank.ScopeAdmin)
+	const p, n = "recent-", 16
+	ids := putItems(t, m, key, p, n, func(i int) map[string]any {
+		v := make([]float32, 512)
+		v[i%8] = 1
+		return map[string]any{"title": fmt.Sprintf("thing %d", i), "category": "c", "vectors": map[string]any{"image": v}}
+	})
+	t0 := time.Now().UTC().Add(-48 * time.Hour)
+	var events []any
+	for u := range 40 {
+		for k := range 5 {
+			events = append(events, map[string]any{"event_id": fmt.Sprintf("%se%d-%d", p, u, k), "user_id": fmt.Sprintf("%suser%d", p, u),
+				"item_id": ids[(u+k)%n], "type": "click", "timestamp": t0.Add(time.Duration(u*10+k) * time.Minute).Format(time.RFC3339)})
+		}
+	}
+	if r := do(t, "POST", base+"/v1/events", key, map[string]any{"events": events}); r.status/100 != 2 {
+		t.Fatalf("events: %d %s", r.status, r.body)
+	}
+	train := func(version string, extra ...string) map[string]any {
+		t.Helper()
+		var out, errb bytes.Buffer
+		args := append([]string{"--database-url", m.Config.DatabaseURL, "--version", version, "--epochs", "1", "--seq=false", "--quiet"}, extra...)
+		if err := runTrain(ctx, args, &out, &errb); err != nil {
+			t.Fatalf("train %v: %v\n%s", extra, err, errb.String())
+		}
+		var cfg []byte
+		if err := m.DB.Pool.QueryRow(ctx, `SELECT config FROM models WHERE version = $1`, version).Scan(&cfg); err != nil {
+			t.Fatal(err)
+		}
+		var spec recommend.Spec
+		if err := json.Unmarshal(cfg, &spec); err != nil {
+			t.Fatal(err)
+		}
+		return spec.Notes
+	}
+	v1 := fmt.Sprintf("%sauto%d", p, time.Now().UnixNano())
+	notes := train(v1)
+	cands, _ := notes["candidates"].(map[string]any)
+	if len(cands) != 2 || cands["recent=collab"] == nil {
+		t.Fatalf("candidates %v", notes["candidates"])
+	}
+	var other string
+	for name := range cands {
+		if name != "recent=collab" {
+			other = strings.TrimPrefix(name, "recent=")
+		}
+	}
+	if c, _ := notes["chosen"].(string); cands[c] == nil {
+		t.Errorf("chosen %q is not a candidate", notes["chosen"])
+	}
+	var out, errb bytes.Buffer
+	if err := runTrain(ctx, []string{"--database-url", m.Config.DatabaseURL, "--recent", "nosuch", "--quiet"}, &out, &errb); err == nil || !strings.Contains(err.Error(), "--recent") {
+		t.Errorf("--recent nosuch: %v", err)
+	}
+
+	v2 := fmt.Sprintf("%sother%d", p, time.Now().UnixNano())
+	if notes := train(v2, "--recent", other, "--activate"); notes["chosen"] != "recent="+other {
+		t.Fatalf("chosen %v, want recent=%s", notes["chosen"], other)
+	}
+	if _, err := m.Models.Sync(ctx); err != nil || m.Models.Version() != v2 {
+		t.Fatalf("sync: %v, serving %s", err, m.Models.Version())
+	}
+	var cands2 []any
+	for i := range n {
+		cands2 = append(cands2, map[string]any{"id": ids[i]})
+	}
+	r := do(t, "POST", base+"/v1/rerank", key, map[string]any{"user_id": p + "user3", "items": cands2, "explain": true})
+	if r.status != 200 {
+		t.Fatalf("rerank: %d %s", r.status, r.body)
+	}
+	recentTokens := 0
+	for _, it := range r.json(t)["items"].([]any) {
+		ex := it.(map[string]any)["explanation"].(map[string]any)
+		toks, _ := ex["tokens"].([]any)
+		for _, tk := range toks {
+			if strings.HasPrefix(tk.(map[string]any)["token"].(string), "recent:") {
+				recentTokens++
+			}
+		}
+	}
+	if recentTokens == 0 {
+		t.Errorf("no recent token in the explanations: the recent slots are empty (%s)", r.body)
 	}
 }

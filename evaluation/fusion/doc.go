@@ -9,9 +9,11 @@
 // ScoreTo scores the catalogue through the serving path (ranking.Layout,
 // ItemKV, QueryTo, ScoreTo).
 //
-// Options is the servable configuration (what `fusionrank train` uses);
-// SeqOptions adds the sequence encoder (training.SeqModel), whose score
-// enters the scorer as its engine_score feature: `eval s3rec --model
-// fusion`. The service cannot compute that feature yet, so SeqOptions is
-// for offline evaluation only.
+// ServeOptions is the configuration `fusionrank train` starts from
+// (training.ServeOptions: the scorer and the sequence encoder, whose score
+// is the scalar feature seq, computed by the service too); SeqOptions is it
+// with the scorer not trained (the counting start plus the encoder); the
+// comparison models of cmd/fusionrank/eval.go change the fusion mode
+// (training.Options.Fusion) or the modalities. SeqCache lets models that
+// share an encoder configuration train it once.
 package fusion
