@@ -15,12 +15,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -33,6 +32,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/client"
 )
 
 func main() {
@@ -138,10 +140,14 @@ func gen(args []string) error {
 	return nil
 }
 
+// call is one request through the project's client.
+type call func(ctx context.Context, c *client.Client) error
+
 // newSender checks the target (loopback only) and the duration (at most 15 minutes)
-// and returns a function that sends one request with the key and reads the whole
-// answer.
-func newSender(base, key string, duration time.Duration) (func(method, path string, body []byte) result, error) {
+// and returns a function that makes one call with the project's client (no retries,
+// 10 s timeout) and reports its status: 200, the answer's status, or a transport
+// error.
+func newSender(base, key string, duration time.Duration) (func(call) result, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
@@ -153,18 +159,17 @@ func newSender(base, key string, duration time.Duration) (func(method, path stri
 		return nil, fmt.Errorf("-duration over 15m")
 	}
 	tr := &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	return func(method, path string, body []byte) result {
-		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return result{err: true}
+	c := client.New(base, key, client.WithHTTPClient(&http.Client{Transport: tr}), client.WithRetries(0), client.WithTimeout(10*time.Second))
+	return func(do call) result {
+		err := do(context.Background(), c)
+		var ae *client.Error
+		switch {
+		case err == nil:
+			return result{status: http.StatusOK}
+		case errors.As(err, &ae):
+			return result{status: ae.Status}
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return result{status: resp.StatusCode}
+		return result{err: true}
 	}, nil
 }
 
@@ -172,6 +177,25 @@ type result struct {
 	latency time.Duration
 	status  int
 	err     bool
+}
+
+// query is a two-word query text.
+func query(r *rand.Rand) string { return words[r.IntN(len(words))] + " " + words[r.IntN(len(words))] }
+
+// rerankCall is a personalised rerank of n random candidates with engine scores.
+func rerankCall(r *rand.Rand, items, users, n int) call {
+	req := fusionrank.RerankRequest{UserID: userID(r.IntN(users)), Items: make([]fusionrank.Candidate, n), Query: fusionrank.Query{Text: query(r)}}
+	for i := range req.Items {
+		score := r.Float64()
+		req.Items[i] = fusionrank.Candidate{ID: itemID(r.IntN(items)), Score: &score}
+	}
+	return func(ctx context.Context, c *client.Client) error { _, err := c.Rerank(ctx, req); return err }
+}
+
+// recommendCall asks for ten recommendations for a random user.
+func recommendCall(r *rand.Rand, users int) call {
+	req := fusionrank.RecommendRequest{UserID: userID(r.IntN(users)), Count: 10}
+	return func(ctx context.Context, c *client.Client) error { _, err := c.Recommend(ctx, req); return err }
 }
 
 func run(args []string) error {
@@ -200,40 +224,33 @@ func run(args []string) error {
 	if *scenario == "events" {
 		return runEvents(send, *users, *items, *batch, *conc, *duration, *seed)
 	}
-	var mk func(r *rand.Rand) (string, string, []byte)
+	var mk func(r *rand.Rand) call
 	switch *scenario {
 	case "rerank":
-		mk = func(r *rand.Rand) (string, string, []byte) {
-			cs := make([]map[string]any, *candidates)
-			for i := range cs {
-				cs[i] = map[string]any{"id": itemID(r.IntN(*items)), "score": r.Float64()}
-			}
-			b, _ := json.Marshal(map[string]any{"user_id": userID(r.IntN(*users)), "items": cs,
-				"query": map[string]any{"text": words[r.IntN(len(words))] + " " + words[r.IntN(len(words))]}})
-			return "POST", "/v1/rerank", b
-		}
+		mk = func(r *rand.Rand) call { return rerankCall(r, *items, *users, *candidates) }
 	case "recommend":
-		mk = func(r *rand.Rand) (string, string, []byte) {
-			b, _ := json.Marshal(map[string]any{"user_id": userID(r.IntN(*users)), "count": 10})
-			return "POST", "/v1/recommendations", b
-		}
+		mk = func(r *rand.Rand) call { return recommendCall(r, *users) }
 	case "features":
 		next := 0
-		mk = func(r *rand.Rand) (string, string, []byte) {
+		mk = func(r *rand.Rand) call {
 			u := r.IntN(*users)
 			if *sequential {
 				u, next = next%*users, next+1
 			}
-			return "GET", "/v1/users/" + userID(u) + "/features", nil
+			return func(ctx context.Context, c *client.Client) error {
+				_, err := c.UserFeatures(ctx, userID(u))
+				return err
+			}
 		}
 	case "similar":
-		mk = func(r *rand.Rand) (string, string, []byte) {
-			return "GET", "/v1/items/" + itemID(r.IntN(*items)) + "/similar?count=10", nil
+		mk = func(r *rand.Rand) call {
+			req := fusionrank.SimilarRequest{ItemID: itemID(r.IntN(*items)), Count: 10}
+			return func(ctx context.Context, c *client.Client) error { _, err := c.Similar(ctx, req); return err }
 		}
 	case "search":
-		mk = func(r *rand.Rand) (string, string, []byte) {
-			b, _ := json.Marshal(map[string]any{"query": map[string]any{"text": words[r.IntN(len(words))] + " " + words[r.IntN(len(words))]}, "count": 10})
-			return "POST", "/v1/search", b
+		mk = func(r *rand.Rand) call {
+			req := fusionrank.SearchRequest{Query: fusionrank.Query{Text: query(r)}, Count: 10}
+			return func(ctx context.Context, c *client.Client) error { _, err := c.Search(ctx, req); return err }
 		}
 	default:
 		return fmt.Errorf("unknown scenario %q", *scenario)
@@ -241,13 +258,12 @@ func run(args []string) error {
 	return openLoop(send, mk, *rate, *duration, *maxInflight, *seed, *scenario, meter)
 }
 
-func openLoop(send func(string, string, []byte) result, mk func(*rand.Rand) (string, string, []byte), rate float64, d time.Duration, maxInflight int, seed uint64, name string, meter cpuMeter) error {
+func openLoop(send func(call) result, mk func(*rand.Rand) call, rate float64, d time.Duration, maxInflight int, seed uint64, name string, meter cpuMeter) error {
 	n := int(rate * d.Seconds())
 	rng := rand.New(rand.NewPCG(seed, 3))
-	reqs := make([][3]any, n)
+	reqs := make([]call, n)
 	for i := range reqs {
-		m, p, b := mk(rng)
-		reqs[i] = [3]any{m, p, b}
+		reqs[i] = mk(rng)
 	}
 	results := make([]result, n)
 	var inflight atomic.Int64
@@ -271,7 +287,7 @@ func openLoop(send func(string, string, []byte) result, mk func(*rand.Rand) (str
 		go func() {
 			defer wg.Done()
 			defer inflight.Add(-1)
-			r := send(reqs[i][0].(string), reqs[i][1].(string), reqs[i][2].([]byte))
+			r := send(reqs[i])
 			r.latency = time.Since(due)
 			results[i] = r
 		}()
@@ -308,7 +324,7 @@ func report(name string, rs []result, sent time.Duration, rate float64, dropped 
 	fmt.Printf("latency p50=%s p90=%s p99=%s p99.9=%s max=%s\n", q(.5), q(.9), q(.99), q(.999), q(1))
 }
 
-func runEvents(send func(string, string, []byte) result, users, items, batch, conc int, d time.Duration, seed uint64) error {
+func runEvents(send func(call) result, users, items, batch, conc int, d time.Duration, seed uint64) error {
 	var sent, okEvents atomic.Int64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -322,15 +338,14 @@ func runEvents(send func(string, string, []byte) result, users, items, batch, co
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(seed, uint64(w)))
 			for k := 0; ctx.Err() == nil; k++ {
-				evs := make([]map[string]any, batch)
+				evs := make([]fusionrank.Event, batch)
 				now := time.Now().UTC()
 				for i := range evs {
-					evs[i] = map[string]any{"event_id": fmt.Sprintf("ev-%d-%d-%d-%d", runID, w, k, i), "user_id": userID(rng.IntN(users)),
-						"item_id": itemID(rng.IntN(items)), "type": "view", "timestamp": now.Format(time.RFC3339Nano)}
+					evs[i] = fusionrank.Event{EventID: fmt.Sprintf("ev-%d-%d-%d-%d", runID, w, k, i), UserID: userID(rng.IntN(users)),
+						ItemID: itemID(rng.IntN(items)), Type: fusionrank.View, Timestamp: now}
 				}
-				b, _ := json.Marshal(map[string]any{"events": evs})
 				t0 := time.Now()
-				r := send("POST", "/v1/events", b)
+				r := send(func(ctx context.Context, c *client.Client) error { _, err := c.SendEvents(ctx, evs); return err })
 				mu.Lock()
 				lat = append(lat, time.Since(t0))
 				codes[r.status]++

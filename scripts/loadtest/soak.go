@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -50,36 +49,30 @@ func soak(args []string) error {
 	csv := bufio.NewWriter(out)
 	fmt.Fprintln(csv, "window,end_s,scenario,target_rps,sent,achieved_rps,status_2xx,status_4xx,status_5xx,errors,dropped,p50_ms,p99_ms,max_ms,rss_mb")
 
-	// A pool of request bodies per scenario, cycled: building 100-candidate JSON 2000
+	// A pool of requests per scenario, cycled: generating 100 random candidates 2000
 	// times a second would load the (shared) machine more than the server.
 	rng := rand.New(rand.NewPCG(*seed, 5))
-	rerankBodies := make([][]byte, 4096)
-	for i := range rerankBodies {
-		cs := make([]map[string]any, *candidates)
-		for k := range cs {
-			cs[k] = map[string]any{"id": itemID(rng.IntN(*items)), "score": rng.Float64()}
-		}
-		rerankBodies[i], _ = json.Marshal(map[string]any{"user_id": userID(rng.IntN(*users)), "items": cs,
-			"query": map[string]any{"text": words[rng.IntN(len(words))] + " " + words[rng.IntN(len(words))]}})
+	rerankCalls := make([]call, 4096)
+	for i := range rerankCalls {
+		rerankCalls[i] = rerankCall(rng, *items, *users, *candidates)
 	}
-	recBodies := make([][]byte, 4096)
-	for i := range recBodies {
-		recBodies[i], _ = json.Marshal(map[string]any{"user_id": userID(rng.IntN(*users)), "count": 10})
+	recCalls := make([]call, 4096)
+	for i := range recCalls {
+		recCalls[i] = recommendCall(rng, *users)
 	}
 
 	type scenario struct {
-		name   string
-		path   string
-		rate   float64
-		bodies [][]byte
-		mu     sync.Mutex
-		stats  windowStats
-		infl   atomic.Int64
-		total  windowStats
+		name  string
+		rate  float64
+		calls []call
+		mu    sync.Mutex
+		stats windowStats
+		infl  atomic.Int64
+		total windowStats
 	}
 	scs := []*scenario{
-		{name: "rerank", path: "/v1/rerank", rate: *rerankRate, bodies: rerankBodies},
-		{name: "recommend", path: "/v1/recommendations", rate: *recRate, bodies: recBodies},
+		{name: "rerank", rate: *rerankRate, calls: rerankCalls},
+		{name: "recommend", rate: *recRate, calls: recCalls},
 	}
 	start := time.Now()
 	end := start.Add(*duration)
@@ -106,11 +99,11 @@ func soak(args []string) error {
 					continue
 				}
 				sc.infl.Add(1)
-				body := sc.bodies[i%len(sc.bodies)]
+				do := sc.calls[i%len(sc.calls)]
 				reqs.Go(func() {
 					defer sc.infl.Add(-1)
 					status := 0 // a transport error
-					if r := send("POST", sc.path, body); !r.err {
+					if r := send(do); !r.err {
 						status = r.status
 					}
 					lat := time.Since(due)
