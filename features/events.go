@@ -337,7 +337,7 @@ var profileHeader = string(putHeader(nil, kindProfile))
 // events alone, else (drop) delete it or (no drop) report that it must be read again;
 // then raise the user's floor to after.
 func (s *Store) settle(ctx context.Context, pipe redis.Pipeliner, u string, after int64, drop bool) *redis.Cmd {
-	return settleProfile.Eval(ctx, pipe, []string{s.key("profile", u), s.key("pfloor", u)}, after, profileFloorTTL.Milliseconds(), drop, profileHeader)
+	return settleProfile.Eval(ctx, pipe, []string{s.userKey("profile", u), s.userKey("pfloor", u)}, after, profileFloorTTL.Milliseconds(), drop, profileHeader)
 }
 
 // profileLua holds the Lua functions the profile scripts share. count is the event
@@ -425,6 +425,7 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 			}
 		}
 	}()
+	defer s.dropLocal(evs)
 	if !s.dirty.redisUp() {
 		return errRedisDown
 	}
@@ -442,11 +443,23 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 		last := attempt == applyAttempts-1
 		keys := make([]string, len(pending))
 		for i, u := range pending {
-			keys[i] = s.key("profile", u)
+			keys[i] = s.userKey("profile", u)
 		}
-		vals, err := s.rdb.MGet(ctx, keys...).Result()
-		if err != nil {
-			return err
+		// One GET per profile in one pipeline rather than an MGET: a cluster client
+		// sends each node its share of a pipeline, while an MGET across slots fails.
+		vals := make([]string, len(keys))
+		{
+			rp := s.rdb.Pipeline()
+			gets := make([]*redis.StringCmd, len(keys))
+			for i, k := range keys {
+				gets[i] = rp.Get(ctx, k)
+			}
+			if _, err := rp.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			for i, g := range gets {
+				vals[i] = g.Val()
+			}
 		}
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(pending))
@@ -454,7 +467,7 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 		for i, u := range pending {
 			after := counts[u]
 			before := after - int64(len(byUser[u]))
-			str, _ := vals[i].(string)
+			str := vals[i]
 			if str == "" {
 				cmds[i] = s.settle(ctx, pipe, u, after, last)
 				continue
@@ -471,7 +484,7 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 				}
 				if last {
 					// No more attempts if the compare-and-set fails: settle instead.
-					cmds[i] = casOrSettle.Eval(ctx, pipe, []string{keys[i], s.key("pfloor", u)}, appendI64(nil, before), p.encode(),
+					cmds[i] = casOrSettle.Eval(ctx, pipe, []string{keys[i], s.userKey("pfloor", u)}, appendI64(nil, before), p.encode(),
 						s.opt.ProfileTTL.Milliseconds(), after, profileFloorTTL.Milliseconds(), profileHeader)
 				} else {
 					cmds[i] = casProfile.Eval(ctx, pipe, keys[i:i+1], appendI64(nil, before), p.encode(), s.opt.ProfileTTL.Milliseconds())
@@ -484,8 +497,15 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 		}
 		if attempt == 0 {
 			s.queueCounters(ctx, pipe, evs, now)
+			// Processes holding these profiles or sets in memory drop them (local.go);
+			// the message follows the writes in the same pipeline.
+			pipe.Publish(ctx, s.localChannel(), invalidation(evs))
+		} else {
+			pipe.Publish(ctx, s.localChannel(), "u "+strings.Join(pending, "\nu "))
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		_, err = pipe.Exec(ctx)
+		s.dropLocal(evs)
+		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
 		var retry []string
@@ -527,7 +547,7 @@ func (s *Store) queueCounters(ctx context.Context, pipe redis.Pipeliner, evs []s
 			add(s.popKey(dayBucket, e.Timestamp), e.ItemID)
 		}
 		if e.Prev != "" && e.Prev != e.ItemID {
-			add(s.key("covis", e.Prev), e.ItemID)
+			add(s.itemKey("covis", e.Prev), e.ItemID)
 		}
 	}
 	for _, key := range order {

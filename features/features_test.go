@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/internal/testenv"
 )
@@ -258,7 +256,7 @@ func TestProfileRebuildEqualsIncremental(t *testing.T) {
 	if err != nil || src != SourceCache {
 		t.Fatalf("incremental read: %s %v", src, err)
 	}
-	testenv.DeleteNamespace(ctx, s.rdb.(*redis.Client), s.opt.Namespace)
+	testenv.DeleteNamespace(ctx, s.rdb, s.opt.Namespace)
 	rebuilt, src, err := s.Profile(ctx, user)
 	if err != nil || src != SourceRebuilt {
 		t.Fatalf("read after wipe: %s %v", src, err)
@@ -379,7 +377,7 @@ func TestCountersIncrementalEqualRebuilt(t *testing.T) {
 	read() // builds the sets from Postgres
 	send(20, 20)
 	incP, incC := read() // kept up incrementally
-	testenv.DeleteNamespace(ctx, s.rdb.(*redis.Client), s.opt.Namespace)
+	testenv.DeleteNamespace(ctx, s.rdb, s.opt.Namespace)
 	rebP, rebC := read()
 	if fmt.Sprint(incP) != fmt.Sprint(rebP) {
 		t.Fatalf("popularity: incremental %v, rebuilt %v", incP, rebP)

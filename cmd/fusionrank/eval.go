@@ -63,6 +63,7 @@ func withEpochs(o training.Options, n int) training.Options {
 //	fusion-collab   attention over the collab modality alone
 //	fusion-text     (retail) attention over the text modality alone
 //	fusion-start    the counting start plus the encoder, the scorer not trained (Epochs < 0)
+//	fusion-query    (retail) fusion with the query slots and pseudo-queries of a searchable shop
 func fusionModels(f fusionFlags) (s3recModels, retailModels map[string]func() evaluation.Model) {
 	s3recModels, retailModels = map[string]func() evaluation.Model{}, map[string]func() evaluation.Model{}
 	glove := f.glove
@@ -112,6 +113,16 @@ func fusionModels(f fusionFlags) (s3recModels, retailModels map[string]func() ev
 		add(p.reg, "fusion-start", func(o *training.Options) { o.Epochs = -1 }, p.text)
 	}
 	add(retailModels, "fusion-text", func(o *training.Options) { o.NoCollab = true }, true)
+	// fusion-query is fusion with the query slots `fusionrank train` adds for a shop
+	// with a text modality (word slots, trained with catalogue pseudo-queries): its
+	// behavioural figures against fusion's show what the slots cost behaviour.
+	add(retailModels, "fusion-query", none, true)
+	inner := retailModels["fusion-query"]
+	retailModels["fusion-query"] = func() evaluation.Model {
+		m := inner().(*fusion.Model)
+		m.Words = fusion.ItemWords(glove)
+		return m
+	}
 	return s3recModels, retailModels
 }
 

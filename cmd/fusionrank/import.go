@@ -46,12 +46,15 @@ func openInput(path string) (io.Reader, func(), int64, error) {
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "searches" {
+		return runImportSearches(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "items" && args[0] != "events") {
-		fmt.Fprintln(stderr, "usage: fusionrank import items|events [--format ndjson|s3rec|online-retail] [--attributes FILE] FILE")
+		fmt.Fprintln(stderr, "usage: fusionrank import items|events [--format ndjson|s3rec|online-retail] [--attributes FILE] FILE\n       fusionrank import searches --format homedepot [--holdout FRACTION] FILE")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return flagErrHelp
 		}
-		return errors.New("say what to import: items or events")
+		return errors.New("say what to import: items, events or searches")
 	}
 	what := args[0]
 	fs := newFlags("import "+what, "import "+what+" [flags] FILE", stderr)

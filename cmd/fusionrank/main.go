@@ -25,7 +25,7 @@ type command struct {
 var commands = map[string]command{
 	"encoders":     {"the image encoder registry: list, register FILE, activate VERSION", runEncoders},
 	"eval":         {"offline evaluation: s3rec, retail, rerank, photos (writes metrics.json, report.md, plots)", runEval},
-	"import":       {"bulk load items or events through COPY (ndjson, s3rec, online-retail)", runImport},
+	"import":       {"bulk load items, events (ndjson, s3rec, online-retail) or searches (homedepot) through COPY", runImport},
 	"keys":         {"create, list, revoke or rotate API keys; create or rotate the user-token secret", runKeys},
 	"migrate":      {"apply the embedded SQL migrations (idempotent)", runMigrate},
 	"models":       {"the model registry: list, activate VERSION, rollback", runModels},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -49,30 +50,36 @@ func soak(args []string) error {
 	csv := bufio.NewWriter(out)
 	fmt.Fprintln(csv, "window,end_s,scenario,target_rps,sent,achieved_rps,status_2xx,status_4xx,status_5xx,errors,dropped,p50_ms,p99_ms,max_ms,rss_mb")
 
-	// A pool of requests per scenario, cycled: generating 100 random candidates 2000
+	// A pool of request bodies per scenario, cycled: building 100-candidate JSON 2000
 	// times a second would load the (shared) machine more than the server.
 	rng := rand.New(rand.NewPCG(*seed, 5))
-	rerankCalls := make([]call, 4096)
-	for i := range rerankCalls {
-		rerankCalls[i] = rerankCall(rng, *items, *users, *candidates)
+	rerankBodies := make([][]byte, 4096)
+	for i := range rerankBodies {
+		cs := make([]map[string]any, *candidates)
+		for k := range cs {
+			cs[k] = map[string]any{"id": itemID(rng.IntN(*items)), "score": rng.Float64()}
+		}
+		rerankBodies[i], _ = json.Marshal(map[string]any{"user_id": userID(rng.IntN(*users)), "items": cs,
+			"query": map[string]any{"text": words[rng.IntN(len(words))] + " " + words[rng.IntN(len(words))]}})
 	}
-	recCalls := make([]call, 4096)
-	for i := range recCalls {
-		recCalls[i] = recommendCall(rng, *users)
+	recBodies := make([][]byte, 4096)
+	for i := range recBodies {
+		recBodies[i], _ = json.Marshal(map[string]any{"user_id": userID(rng.IntN(*users)), "count": 10})
 	}
 
 	type scenario struct {
-		name  string
-		rate  float64
-		calls []call
-		mu    sync.Mutex
-		stats windowStats
-		infl  atomic.Int64
-		total windowStats
+		name   string
+		path   string
+		rate   float64
+		bodies [][]byte
+		mu     sync.Mutex
+		stats  windowStats
+		infl   atomic.Int64
+		total  windowStats
 	}
 	scs := []*scenario{
-		{name: "rerank", rate: *rerankRate, calls: rerankCalls},
-		{name: "recommend", rate: *recRate, calls: recCalls},
+		{name: "rerank", path: "/v1/rerank", rate: *rerankRate, bodies: rerankBodies},
+		{name: "recommend", path: "/v1/recommendations", rate: *recRate, bodies: recBodies},
 	}
 	start := time.Now()
 	end := start.Add(*duration)
@@ -99,11 +106,11 @@ func soak(args []string) error {
 					continue
 				}
 				sc.infl.Add(1)
-				do := sc.calls[i%len(sc.calls)]
+				body := sc.bodies[i%len(sc.bodies)]
 				reqs.Go(func() {
 					defer sc.infl.Add(-1)
 					status := 0 // a transport error
-					if r := send(do); !r.err {
+					if r := send("POST", sc.path, body); !r.err {
 						status = r.status
 					}
 					lat := time.Since(due)
