@@ -86,7 +86,6 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.DB, err = openDB(stepCtx(), c.DatabaseURL); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	redis.SetLogger(redisLog{m.Log})
 	if m.Redis, err = openRedis(c.RedisURL); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
