@@ -217,7 +217,7 @@ func TestNoQueryIsTheBehaviouralRerank(t *testing.T) {
 	if spec.Layout.Words == 0 {
 		t.Fatalf("trained layout has no word slots: %+v", spec.Layout)
 	}
-	model, enc, err := ranking.ReadModelEncoder(bytes.NewReader(weights))
+	model, enc, err := ranking.ReadModelRecency(bytes.NewReader(weights))
 	if err != nil {
 		t.Fatal(err)
 	}
