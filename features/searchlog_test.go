@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/internal/testenv"
 )
@@ -31,15 +32,19 @@ func TestSearchLogOutcomesAndRetention(t *testing.T) {
 	if err := log.Write(ctx, []features.Search{live}); err != nil { // a retried report is stored once
 		t.Fatal(err)
 	}
+	rdb, ns := testenv.Redis(t)
+	store := features.New(db, rdb, features.Options{Namespace: ns})
+	var evs []fusionrank.Event
 	for _, ev := range []struct{ id, item, typ string }{{"e1", "b", "click"}, {"e2", "b", "purchase"}, {"e3", "c", "view"}, {"e4", "a", "add_to_cart"}} {
 		req := "s-live"
 		if ev.id == "e4" {
 			req = "other-request"
 		}
-		if _, err := db.Pool.Exec(ctx, `INSERT INTO events (event_id, user_id, item_id, type, ts, request_id) VALUES ($1, 'u1', $2, $3, $4, $5)`,
-			ev.id, ev.item, ev.typ, day.Add(time.Minute), req); err != nil {
-			t.Fatal(err)
-		}
+		evs = append(evs, fusionrank.Event{EventID: "sl-" + ev.id, UserID: "u1", ItemID: ev.item, Type: fusionrank.EventType(ev.typ),
+			Timestamp: day.Add(time.Minute), RequestID: req})
+	}
+	if res, err := store.IngestEventsIn(ctx, fusionrank.TrustedIDs, evs); err != nil || res.Accepted != len(evs) {
+		t.Fatalf("events: %+v %v", res, err)
 	}
 	var got []features.LoggedSearch
 	if _, err := features.ExportSearches(ctx, db, false, func(s features.LoggedSearch) error { got = append(got, s); return nil }); err != nil {
