@@ -24,7 +24,7 @@ func TestSearchLogOutcomesAndRetention(t *testing.T) {
 	one := 1.5
 	g2, g0 := 2.0, 0.0
 	live := features.Search{ID: "s-live", At: day, Source: features.SearchFromRerank, UserID: "u1", Text: "red bag",
-		Vectors: map[string][]float32{"image": {0.6, 0.8}},
+		Vectors:     map[string][]float32{"image": {0.6, 0.8}},
 		Impressions: []features.Impression{{ItemID: "a", EngineScore: &one}, {ItemID: "b"}, {ItemID: "c"}}}
 	judged := features.Search{ID: "s-judged", At: day.Add(48 * time.Hour), Source: features.SearchFromImport, Text: "hat",
 		Judged: true, Holdout: true, Impressions: []features.Impression{{ItemID: "a", Grade: &g0}, {ItemID: "b", Grade: &g2}}}
