@@ -40,6 +40,11 @@ func TestAuthScopes(t *testing.T) {
 	if _, err := m.Keys.Revoke(context.Background(), strconv.FormatInt(list[0].ID, 10)); err != nil {
 		t.Fatal(err)
 	}
+	// The server learns of the revocation from Postgres' notification; refresh now so
+	// the requests below do not race it.
+	if err := m.Keys.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	event := func(typ string) map[string]any {
 		return map[string]any{"events": []any{map[string]any{"event_id": p + "e-" + typ, "user_id": p + "u", "item_id": p + "i", "type": typ,
 			"timestamp": time.Now().UTC().Format(time.RFC3339)}}}

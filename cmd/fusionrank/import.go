@@ -26,10 +26,6 @@ import (
 	"github.com/fusionrank/fusionrank/vision/photoset"
 )
 
-func init() {
-	register("import", "bulk load items, events (ndjson, s3rec, online-retail) or searches (homedepot) through COPY", runImport)
-}
-
 // openInput opens a plain or gzip file (by its magic bytes).
 func openInput(path string) (io.Reader, func(), int64, error) {
 	f, err := os.Open(path)

@@ -86,7 +86,6 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.DB, err = openDB(stepCtx(), c.DatabaseURL); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	redis.SetLogger(redisLog{m.Log})
 	if m.Redis, err = openRedis(c.RedisURL); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
@@ -348,7 +347,7 @@ func openDB(ctx context.Context, url string) (*postgres.DB, error) { return post
 func openRedis(url string) (redis.UniversalClient, error) {
 	return redisconn.Open(url, redisconn.Tuning{
 		DialTimeout: 200 * time.Millisecond, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond,
-		MaxRetries: 1, ContextTimeoutEnabled: true, PoolSize: 64,
+		MaxRetries: 1, ContextTimeoutEnabled: true, PoolSize: 64, DisableIdentity: true,
 		// A failed-over master's slots move to its replica; a second bounds how long
 		// the service keeps knocking on the dead one (one CLUSTER SLOTS a second).
 		ClusterStateReload: time.Second,
