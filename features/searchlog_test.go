@@ -34,6 +34,9 @@ func TestSearchLogOutcomesAndRetention(t *testing.T) {
 	if err := log.Write(ctx, []features.Search{live}); err != nil { // a retried report is stored once
 		t.Fatal(err)
 	}
+	if err := features.CreateEventPartitions(ctx, db, day.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	for _, ev := range []struct{ id, item, typ string }{{"e1", "b", "click"}, {"e2", "b", "purchase"}, {"e3", "c", "view"}, {"e4", "a", "add_to_cart"}} {
 		req := "s-live"
 		if ev.id == "e4" {
