@@ -59,7 +59,7 @@ func (s *Store) WarmCovisitation(ctx context.Context) (int, error) {
 			cmds[i] = createIfMissing.Eval(ctx, pipe, []string{b.key}, append([]any{ttl}, first...)...)
 		}
 		_, err := pipe.Exec(ctx)
-		s.dirty.observe(err)
+		s.redisState.observe(err)
 		if err != nil && err != redis.Nil {
 			return err
 		}
@@ -81,7 +81,7 @@ func (s *Store) WarmCovisitation(ctx context.Context) (int, error) {
 		}
 		if more {
 			_, err = pipe.Exec(ctx)
-			s.dirty.observe(err)
+			s.redisState.observe(err)
 			if err != nil {
 				return err
 			}
@@ -155,7 +155,7 @@ func (s *Store) WarmProfiles(ctx context.Context, since time.Time) (int, error) 
 				b.p.Events, b.p.encode(), s.opt.ProfileTTL.Milliseconds(), profileHeader)
 		}
 		_, err := pipe.Exec(ctx)
-		s.dirty.observe(err)
+		s.redisState.observe(err)
 		if err != nil && err != redis.Nil {
 			return err
 		}
