@@ -18,6 +18,8 @@ func TestSearchLogOutcomesAndRetention(t *testing.T) {
 	db := testenv.DB(t, "featsearch")
 	ctx := context.Background()
 	log := features.NewSearchLog(db, nil)
+	rdb, ns := testenv.Redis(t)
+	store := features.New(db, rdb, features.Options{Namespace: ns, Now: func() time.Time { return time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC) }})
 	day := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	one := 1.5
 	g2, g0 := 2.0, 0.0
@@ -32,19 +34,19 @@ func TestSearchLogOutcomesAndRetention(t *testing.T) {
 	if err := log.Write(ctx, []features.Search{live}); err != nil { // a retried report is stored once
 		t.Fatal(err)
 	}
-	rdb, ns := testenv.Redis(t)
-	store := features.New(db, rdb, features.Options{Namespace: ns})
-	var evs []fusionrank.Event
+	if err := features.CreateEventPartitions(ctx, db, day.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	for _, ev := range []struct{ id, item, typ string }{{"e1", "b", "click"}, {"e2", "b", "purchase"}, {"e3", "c", "view"}, {"e4", "a", "add_to_cart"}} {
 		req := "s-live"
 		if ev.id == "e4" {
 			req = "other-request"
 		}
-		evs = append(evs, fusionrank.Event{EventID: "sl-" + ev.id, UserID: "u1", ItemID: ev.item, Type: fusionrank.EventType(ev.typ),
-			Timestamp: day.Add(time.Minute), RequestID: req})
-	}
-	if res, err := store.IngestEventsIn(ctx, fusionrank.TrustedIDs, evs); err != nil || res.Accepted != len(evs) {
-		t.Fatalf("events: %+v %v", res, err)
+		res, err := store.IngestEvents(ctx, []fusionrank.Event{{EventID: ev.id, UserID: "u1", ItemID: ev.item, Type: fusionrank.EventType(ev.typ),
+			Timestamp: day.Add(time.Minute), RequestID: req}})
+		if err != nil || res.Accepted != 1 {
+			t.Fatalf("event %s: %+v, %v", ev.id, res, err)
+		}
 	}
 	var got []features.LoggedSearch
 	if _, err := features.ExportSearches(ctx, db, false, func(s features.LoggedSearch) error { got = append(got, s); return nil }); err != nil {
