@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/fusionrank/fusionrank/internal/cputime"
 )
 
 // benchEncoder returns an encoder of cfg with random weights (the cost of
@@ -30,9 +32,9 @@ func reportLatency(b *testing.B, fn func()) {
 	cpu := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for range b.N {
-		t, c := time.Now(), threadCPUTime()
+		t, c := time.Now(), cputime.Thread()
 		fn()
-		cpu = append(cpu, threadCPUTime()-c)
+		cpu = append(cpu, cputime.Thread()-c)
 		wall = append(wall, time.Since(t))
 	}
 	b.StopTimer()
