@@ -306,10 +306,10 @@ func (s *Store) deleteProfiles(ctx context.Context, counts map[string]int64) {
 	}
 	pipe.Publish(ctx, s.localChannel(), msg.String())
 	_, err := pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	if err != nil {
 		for u := range counts {
-			s.dirty.add(u)
+			s.redisState.add(u)
 		}
 	}
 }
