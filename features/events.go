@@ -135,17 +135,33 @@ func (s *Store) insertEvents(ctx context.Context, space fusionrank.EventIDSpace,
 			sess[i] = &evs[i].SessionID
 		}
 	}
+	if err := s.ensurePartitions(ctx, tss); err != nil {
+		return nil, nil, nil, err
+	}
 	var out []storedEvent
 	var counts map[string]int64
 	var conflicts []fusionrank.EventConflict
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		out, conflicts = out[:0], conflicts[:0]
 		counts = map[string]int64{}
+		// An event is stored when its id enters event_ids (or, for ids stored before
+		// events were partitioned, is not in events_legacy): the first event of the
+		// batch with an id, as the unique index of an unpartitioned table would have it.
 		rows, err := tx.Query(ctx, `
-			WITH ins AS (
-				INSERT INTO events (event_id, user_id, item_id, type, ts, request_id, session_id)
+			WITH input AS (
 				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+					WITH ORDINALITY AS t(event_id, user_id, item_id, type, ts, request_id, session_id, n)),
+			first AS (SELECT DISTINCT ON (event_id) * FROM input ORDER BY event_id, n),
+			reg AS (
+				INSERT INTO event_ids (event_id, user_id, ts)
+				SELECT event_id, user_id, ts FROM first f
+				WHERE NOT EXISTS (SELECT 1 FROM events_legacy l WHERE l.event_id = f.event_id)
 				ON CONFLICT (event_id) DO NOTHING
+				RETURNING event_id),
+			ins AS (
+				INSERT INTO events (event_id, user_id, item_id, type, ts, request_id, session_id)
+				SELECT f.event_id, f.user_id, f.item_id, f.type, f.ts, f.request_id, f.session_id FROM first f JOIN reg USING (event_id)
+				ORDER BY f.n
 				RETURNING seq, event_id, user_id, item_id, type, ts, request_id, session_id)
 			SELECT ins.seq, ins.event_id, ins.user_id, ins.item_id, ins.type, ins.ts,
 				coalesce(ins.request_id, ''), coalesce(ins.session_id, ''), coalesce(p.item_id, '')
@@ -214,8 +230,15 @@ func compareReplays(ctx context.Context, tx pgx.Tx, evs []fusionrank.Event, eids
 	if len(replays) == 0 {
 		return nil, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT event_id, user_id, item_id, type, ts, coalesce(request_id, ''), coalesce(session_id, '')
-		FROM events WHERE event_id = ANY($1)`, keys)
+	// An id of event_ids finds its event by user and time (events_user_ts, in one
+	// partition); an id stored before partitioning is in events_legacy's unique index.
+	rows, err := tx.Query(ctx, `
+		SELECT e.event_id, e.user_id, e.item_id, e.type, e.ts, coalesce(e.request_id, ''), coalesce(e.session_id, '')
+		FROM event_ids r JOIN events e ON e.user_id = r.user_id AND e.ts = r.ts AND e.event_id = r.event_id
+		WHERE r.event_id = ANY($1)
+		UNION ALL
+		SELECT event_id, user_id, item_id, type, ts, coalesce(request_id, ''), coalesce(session_id, '')
+		FROM events_legacy WHERE event_id = ANY($1)`, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -421,15 +444,15 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 	defer func() {
 		if err != nil {
 			for _, e := range evs {
-				s.dirty.add(e.UserID)
+				s.redisState.add(e.UserID)
 			}
 		}
 	}()
 	defer s.dropLocal(evs)
-	if !s.dirty.redisUp() {
+	if !s.redisState.redisUp() {
 		return errRedisDown
 	}
-	defer func() { s.dirty.observe(err) }()
+	defer func() { s.redisState.observe(err) }()
 	byUser := map[string][]storedEvent{}
 	for _, e := range evs {
 		byUser[e.UserID] = append(byUser[e.UserID], e)
@@ -561,10 +584,11 @@ func (s *Store) queueCounters(ctx context.Context, pipe redis.Pipeliner, evs []s
 
 var errRedisDown = errors.New("redis marked down after a recent failure")
 
-// dirtySet remembers the users whose cached profile may have missed events because
-// Redis failed, and whether Redis failed recently (a breaker: after a failure the store
-// answers from Postgres for a second instead of waiting on Redis timeouts).
-type dirtySet struct {
+// redisState is what the store knows of Redis: whether it failed recently (the circuit
+// breaker: after a failure the store answers from Postgres for a second instead of
+// waiting on Redis timeouts), and the users whose cached profile may have missed
+// events because Redis failed (their profiles are rebuilt from Postgres).
+type redisState struct {
 	lastOK   atomic.Int64 // unix nanoseconds of the last successful Redis call (±10 ms)
 	onError  func(error)  // Options.OnRedisError
 	mu       sync.Mutex
@@ -572,9 +596,9 @@ type dirtySet struct {
 	downTill time.Time
 }
 
-func newDirtySet() *dirtySet { return &dirtySet{users: map[string]bool{}} }
+func newRedisState() *redisState { return &redisState{users: map[string]bool{}} }
 
-func (d *dirtySet) add(u string) {
+func (d *redisState) add(u string) {
 	d.mu.Lock()
 	if len(d.users) < 1_000_000 {
 		d.users[u] = true
@@ -582,20 +606,20 @@ func (d *dirtySet) add(u string) {
 	d.mu.Unlock()
 }
 
-func (d *dirtySet) has(u string) bool {
+func (d *redisState) has(u string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.users[u]
 }
 
-func (d *dirtySet) clear(u string) {
+func (d *redisState) clear(u string) {
 	d.mu.Lock()
 	delete(d.users, u)
 	d.mu.Unlock()
 }
 
 // redisUp reports whether Redis should be tried now.
-func (d *dirtySet) redisUp() bool {
+func (d *redisState) redisUp() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return time.Now().After(d.downTill)
@@ -605,7 +629,7 @@ func (d *dirtySet) redisUp() bool {
 // for a second (callers then go to Postgres). A timeout does so only when no call has
 // succeeded for a second: on a busy machine one slow reply is common, and treating it as
 // an outage would send every request to Postgres at the worst moment.
-func (d *dirtySet) observe(err error) {
+func (d *redisState) observe(err error) {
 	if err == nil || errors.Is(err, redis.Nil) {
 		now := time.Now().UnixNano()
 		if now-d.lastOK.Load() > int64(10*time.Millisecond) { // spare the shared cache line

@@ -100,19 +100,19 @@ func (s *Store) startRebuild(ctx context.Context, key string, fn func(context.Co
 // Postgres every time. A user with no events has an empty profile.
 func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, error) {
 	key := s.userKey("profile", userID)
-	redisOK := s.dirty.redisUp()
+	redisOK := s.redisState.redisUp()
 	lc := s.local()
 	var lgen uint64
-	if lc != nil && !s.dirty.has(userID) {
+	if lc != nil && !s.redisState.has(userID) {
 		var p *Profile
 		var ok bool
 		if p, lgen, ok = lc.profiles.Get(userID, time.Now().UnixNano()); ok {
 			return p, SourceCache, nil
 		}
 	}
-	if redisOK && !s.dirty.has(userID) {
+	if redisOK && !s.redisState.has(userID) {
 		b, err := s.rdb.Get(ctx, key).Bytes()
-		s.dirty.observe(err)
+		s.redisState.observe(err)
 		switch {
 		case err == nil:
 			if p, ok := decodeProfile(b); ok {
@@ -147,17 +147,17 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 			if s.hooks.afterRebuildRead != nil {
 				s.hooks.afterRebuildRead(userID)
 			}
-			if !redisOK || !s.dirty.redisUp() {
+			if !redisOK || !s.redisState.redisUp() {
 				return rebuilt{p, SourcePostgres}, nil
 			}
 			res, err := cacheRebuilt.Run(ctx, s.rdb, []string{key, s.userKey("pfloor", userID)},
 				p.Events, p.encode(), s.opt.ProfileTTL.Milliseconds(), profileHeader).Int()
-			s.dirty.observe(err)
+			s.redisState.observe(err)
 			switch {
 			case err != nil:
 				return rebuilt{p, SourcePostgres}, nil
 			case res != 0:
-				s.dirty.clear(userID)
+				s.redisState.clear(userID)
 				if lc != nil {
 					lc.profiles.Put(userID, p, lgen, time.Now().Add(lc.ttl).UnixNano())
 				}
@@ -264,7 +264,7 @@ func (s *Store) Popularities(ctx context.Context, itemIDs []string, now time.Tim
 		cmds[i] = pipe.ZMScore(ctx, k, itemIDs...)
 	}
 	_, err := pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return out, err
 	}
@@ -297,7 +297,7 @@ func (s *Store) Trending(ctx context.Context, n int, now time.Time) ([]string, [
 		}
 	}
 	_, err := pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, err
 	}
@@ -358,16 +358,17 @@ func (s *Store) rebuildCounter(ctx context.Context, key, query string, args ...a
 	}
 	pipe.PExpire(ctx, key, ttl)
 	_, err = pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	return err
 }
 
-// covisQuery counts, for one item, which items followed it directly in users' histories.
+// covisQuery counts, for one item ($2), which items followed it directly in users'
+// histories since $1 (Options.CovisWindow).
 const covisQuery = `
 SELECT nxt, count(*) FROM (
 	SELECT item_id, lead(item_id) OVER (PARTITION BY user_id ORDER BY ts, seq) AS nxt
-	FROM events WHERE user_id IN (SELECT DISTINCT user_id FROM events WHERE item_id = $1)
-) s WHERE item_id = $1 AND nxt IS NOT NULL AND nxt <> $1 GROUP BY nxt`
+	FROM events WHERE ts >= $1 AND user_id IN (SELECT DISTINCT user_id FROM events WHERE item_id = $2 AND ts >= $1)
+) s WHERE item_id = $2 AND nxt IS NOT NULL AND nxt <> $2 GROUP BY nxt`
 
 // covisKeys returns the co-visitation set keys of items.
 func (s *Store) covisKeys(items []string) []string {
@@ -384,7 +385,7 @@ func (s *Store) covisKeys(items []string) []string {
 // for within ctx, and read again; the other reads stand. With read nil it only
 // ensures that the sets exist.
 func (s *Store) readCounters(ctx context.Context, keys []string, read func(p redis.Pipeliner, i int), rebuild func(ctx context.Context, i int) error) error {
-	if !s.dirty.redisUp() {
+	if !s.redisState.redisUp() {
 		return errRedisDown
 	}
 	pipe := s.rdb.Pipeline()
@@ -396,7 +397,7 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 		}
 	}
 	_, err := pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
@@ -431,7 +432,7 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 		read(pipe, i)
 	}
 	_, err = pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
@@ -462,7 +463,9 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 	cmds := make([]*redis.FloatSliceCmd, len(recent))
 	err := s.readCounters(ctx, keys,
 		func(p redis.Pipeliner, j int) { cmds[j] = p.ZMScore(ctx, keys[j], candidates...) },
-		func(ctx context.Context, j int) error { return s.rebuildCounter(ctx, keys[j], covisQuery, recent[j]) })
+		func(ctx context.Context, j int) error {
+			return s.rebuildCounter(ctx, keys[j], covisQuery, s.covisSince(), recent[j])
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -500,7 +503,9 @@ func (s *Store) CovisNeighbours(ctx context.Context, items []string, n int) ([][
 	cmds := make([]*redis.ZSliceCmd, len(items))
 	err := s.readCounters(ctx, keys,
 		func(p redis.Pipeliner, i int) { cmds[i] = p.ZRevRangeWithScores(ctx, keys[i], 0, int64(n)) },
-		func(ctx context.Context, i int) error { return s.rebuildCounter(ctx, keys[i], covisQuery, items[i]) })
+		func(ctx context.Context, i int) error {
+			return s.rebuildCounter(ctx, keys[i], covisQuery, s.covisSince(), items[i])
+		})
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,14 @@ type Options struct {
 	ProfileTTL time.Duration
 	// CounterTTL is the TTL of co-visitation sets in Redis. Default 30 days.
 	CounterTTL time.Duration
+	// CovisWindow bounds the history co-visitation sets are built from, on a miss and
+	// at the start-up warm-up, to the events of this last stretch of time (events
+	// stored later are added as they arrive). Zero: all history.
+	CovisWindow time.Duration
+	// ImportStreams is how many chunks of events ImportEvents stores at once, each on
+	// its own connection: one Postgres backend per stream parses the COPY and runs the
+	// inserts, so streams spread that work over the database server's cores. Default 4.
+	ImportStreams int
 	// Namespace starts every Redis key (namespace:v2:…). Default "fr".
 	Namespace string
 	// Now is the clock. Default time.Now.
@@ -76,13 +84,16 @@ type Store struct {
 	opt     Options
 	catalog *Catalog
 	mods    []Modality // all model-independent modalities: text first, then the callers'
-	dirty   *dirtySet
+	// redisState is the Redis circuit breaker and the users whose cached profile may
+	// be stale.
+	redisState *redisState
 	// rebuilds are the profile and counter rebuilds from Postgres in progress.
 	rebuilds *rebuilds
 	pop      popCache
 	hooks    testHooks
 	photos   *photos     // nil without photos
 	lc       *localCache // nil without a local cache
+	parts    partitions
 }
 
 // testHooks let a test run code at the moments where concurrent writers race. They are
@@ -113,6 +124,9 @@ func New(db *postgres.DB, rdb redis.UniversalClient, opt Options) *Store {
 	if opt.CounterTTL == 0 {
 		opt.CounterTTL = 30 * 24 * time.Hour
 	}
+	if opt.ImportStreams <= 0 {
+		opt.ImportStreams = 4
+	}
 	if opt.Namespace == "" {
 		opt.Namespace = "fr"
 	}
@@ -125,11 +139,11 @@ func New(db *postgres.DB, rdb redis.UniversalClient, opt Options) *Store {
 	if opt.LocalCacheMax == 0 {
 		opt.LocalCacheMax = 200_000
 	}
-	s := &Store{db: db, rdb: rdb, opt: opt, dirty: newDirtySet(), rebuilds: newRebuilds()}
+	s := &Store{db: db, rdb: rdb, opt: opt, redisState: newRedisState(), rebuilds: newRebuilds()}
 	if opt.LocalCacheTTL > 0 {
 		s.lc = &localCache{ttl: opt.LocalCacheTTL, profiles: memo.New[*Profile](opt.LocalCacheMax), covis: memo.New[*covisSet](opt.LocalCacheMax)}
 	}
-	s.dirty.onError = opt.OnRedisError
+	s.redisState.onError = opt.OnRedisError
 	if opt.Text != nil {
 		s.mods = append(s.mods, Modality{Name: "text", Dim: opt.Text.Dim()})
 	}

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/internal/testenv"
 	"github.com/fusionrank/fusionrank/ranking"
 	"github.com/fusionrank/fusionrank/recommend"
@@ -215,7 +217,7 @@ func TestNoQueryIsTheBehaviouralRerank(t *testing.T) {
 	if spec.Layout.Words == 0 {
 		t.Fatalf("trained layout has no word slots: %+v", spec.Layout)
 	}
-	model, enc, err := ranking.ReadModelEncoder(bytes.NewReader(weights))
+	model, enc, err := ranking.ReadModelRecency(bytes.NewReader(weights))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,4 +295,129 @@ func (sh *searchShop) rerankScores(t *testing.T) map[string]float64 {
 		t.Fatalf("answer %s", r.body)
 	}
 	return out
+}
+
+// TestSearchesAreLogged: a rerank answer is in the search log with its query, the
+// items in the order returned and the engine's scores, under its request_id; a
+// shop's search with a missing field is a 400 naming it; /openapi.json documents the
+// endpoint.
+func TestSearchesAreLogged(t *testing.T) {
+	m := startMainOn(t, testenv.DB(t, "cmdsearchlog"), map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, slog.New(slog.DiscardHandler))
+	key := createKey(t, m, fusionrank.ScopeAdmin)
+	ids := putItems(t, m, key, "sl-", 3, func(i int) map[string]any {
+		return map[string]any{"title": []string{"red bag", "black jacket", "blue shoes"}[i]}
+	})
+	r := do(t, "POST", m.URL()+"/v1/rerank", key, map[string]any{"query": map[string]any{"text": "red bag"},
+		"items": []any{map[string]any{"id": ids[0], "score": 1}, map[string]any{"id": ids[1], "score": 3}, map[string]any{"id": ids[2]}}})
+	if r.status != 200 {
+		t.Fatalf("rerank: %d %s", r.status, r.body)
+	}
+	var ans fusionrank.Ranking
+	if err := json.Unmarshal(r.body, &ans); err != nil {
+		t.Fatal(err)
+	}
+	var got *features.LoggedSearch
+	deadline := time.Now().Add(10 * time.Second)
+	for got == nil && time.Now().Before(deadline) {
+		if _, err := features.ExportSearches(context.Background(), m.DB, false, func(s features.LoggedSearch) error {
+			if s.ID == ans.RequestID {
+				got = &s
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got == nil {
+			time.Sleep(50 * time.Millisecond) // the log is written in the background every 200 ms
+		}
+	}
+	if got == nil {
+		t.Fatalf("the rerank answer %s is not in the search log", ans.RequestID)
+	}
+	if got.Text != "red bag" || got.Source != features.SearchFromRerank || got.ModelVersion != ans.ModelVersion || len(got.Impressions) != len(ans.Items) {
+		t.Fatalf("logged %+v for answer %+v", got, ans)
+	}
+	want := map[string]float64{ids[0]: 1, ids[1]: 3}
+	for p, im := range got.Impressions {
+		if im.ItemID != ans.Items[p].ID {
+			t.Errorf("position %d: logged %s, answered %s", p, im.ItemID, ans.Items[p].ID)
+		}
+		if w, ok := want[im.ItemID]; ok != (im.EngineScore != nil) || (ok && *im.EngineScore != w) {
+			t.Errorf("%s: engine score %v, given %v", im.ItemID, im.EngineScore, w)
+		}
+	}
+	bad := do(t, "POST", m.URL()+"/v1/searches", key, map[string]any{"searches": []any{map[string]any{"search_id": "x", "items": []any{map[string]any{"id": ids[0]}}}}})
+	if bad.status != 400 || !bytes.Contains(bad.body, []byte("searches[0].timestamp")) {
+		t.Errorf("search without timestamp: %d %s", bad.status, bad.body)
+	}
+	doc := do(t, "GET", m.URL()+"/openapi.json", "", nil)
+	if !bytes.Contains(doc.body, []byte(`"/v1/searches"`)) {
+		t.Errorf("/openapi.json does not document /v1/searches")
+	}
+}
+
+// TestJudgementSetThroughTheServedPath: a relevance judgement set in the Home Depot
+// format goes in as searches (import searches --holdout), fusionrank train learns a
+// model from them alone (no behaviour), and eval rerank --model served scores the
+// held-out searches through the service with that version, beside the engine's order.
+func TestJudgementSetThroughTheServedPath(t *testing.T) {
+	db := testenv.DB(t, "cmdjudged")
+	m := startMainOn(t, db, map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, slog.New(slog.DiscardHandler))
+	dir := t.TempDir()
+	kinds := [][2]string{{"red", "bag"}, {"black", "jacket"}, {"blue", "shoes"}, {"wooden", "table"}, {"silver", "watch"}, {"green", "chair"}}
+	var csv bytes.Buffer
+	csv.WriteString("id,product_uid,product_title,search_term,relevance\n")
+	row := 0
+	for q := range 60 {
+		g := q % len(kinds)
+		term := []string{kinds[g][0], kinds[g][1], kinds[g][0] + " " + kinds[g][1]}[(q/len(kinds))%3] + fmt.Sprintf(" q%d", q)
+		for h := range kinds {
+			rel := 1.0
+			if h == g {
+				rel = 3
+			}
+			row++
+			fmt.Fprintf(&csv, "%d,%d,%s %s item,%s,%g\n", row, 1000+h, kinds[h][0], kinds[h][1], term, rel)
+		}
+	}
+	file := dir + "/judged.csv"
+	if err := os.WriteFile(file, csv.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := m.Config.DatabaseURL
+	var out, errb bytes.Buffer
+	if err := runImport(context.Background(), []string{"searches", "--database-url", url, "--text-vectors", glove, "--holdout", "0.25", file}, &out, &errb); err != nil {
+		t.Fatalf("import searches: %v %s", err, errb.String())
+	}
+	if !bytes.Contains(out.Bytes(), []byte("searches: 60 (15 held out)")) {
+		t.Errorf("import: %s", out.String())
+	}
+	version := fmt.Sprintf("judged-v%d", time.Now().UnixNano())
+	if err := runTrain(context.Background(), []string{"--database-url", url, "--text-vectors", glove, "--version", version, "--activate", "--epochs", "3", "--quiet"}, &out, &errb); err != nil {
+		t.Fatalf("train on searches alone: %v %s", err, errb.String())
+	}
+	outDir := dir + "/served"
+	out.Reset()
+	if err := runEvalRerank(context.Background(), []string{"--model", "served", "--database-url", url, "--redis-url", m.Config.RedisURL,
+		"--text-vectors", glove, "--out", outDir, "--quiet", "--resamples", "200"}, &out, &errb); err != nil {
+		t.Fatalf("eval rerank --model served: %v %s", err, errb.String())
+	}
+	b, err := os.ReadFile(outDir + "/metrics.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var met struct {
+		ModelVersion string             `json:"model_version"`
+		Queries      int                `json:"queries"`
+		Metrics      map[string]float64 `json:"metrics"`
+	}
+	if err := json.Unmarshal(b, &met); err != nil {
+		t.Fatal(err)
+	}
+	if met.ModelVersion != version || met.Queries != 15 || !(met.Metrics["NDCG@10"] > 0) {
+		t.Errorf("metrics.json %s", b)
+	}
+	if !bytes.Contains(out.Bytes(), []byte("paired NDCG@10: served")) {
+		t.Errorf("no paired comparison: %s", out.String())
+	}
 }
