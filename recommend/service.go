@@ -126,7 +126,7 @@ type Service struct {
 	opt     Options
 	attrib  *Attribution
 	pool    sync.Pool
-	dedup   sync.Pool // *slotMarks
+	dedup   sync.Pool             // *slotMarks
 	cands   *memo.Map[*candEntry] // by user id; nil when CandidateTTL is negative
 }
 
