@@ -23,7 +23,7 @@ type net struct {
 	// optimizer (one row per recent slot).
 	enc    *ranking.Encoder
 	encEmb *ranking.Embeddings
-	// seq is the optional sequence encoder whose score is the engine_score
+	// seq is the optional sequence encoder whose score is the seq
 	// feature; it is trained before the scorer and then frozen.
 	seq []*SeqModel
 	// mix is the learned part of a non-attention fusion mode, nil under
