@@ -196,9 +196,6 @@ func (m *Model) Version() string {
 	if o.NoAttr {
 		v += ",noattr"
 	}
-	for _, f := range o.DropFixed {
-		v += ",drop=" + f
-	}
 	if q := o.Seq; q != nil {
 		v += fmt.Sprintf(",seq(dim=%d,window=%d,neg=%d,dropout=%g,members=%d", q.Dim, q.Window, q.Negatives, q.Dropout, max(q.Members, 1))
 		if q.Attention {
