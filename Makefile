@@ -28,12 +28,17 @@ compose-check: services
 # each kernel on every level the CPU has (AVX-512, AVX2, pure Go); then the scorer's golden
 # and reference tests again with the kernels capped at AVX2 and with the pure-Go twins;
 # then the ONNX encoder's tests (build tag onnx).
+# The feature store's tests run a second time on a Redis Cluster of 3 masters with one
+# replica each, which testenv starts on free ports (redis-server --cluster-enabled yes,
+# redis-cli --cluster create); cmd/fusionrank's TestFaultRedisClusterMasterKilled
+# starts its own and kills a master under load.
 # WITH_BROWSER=1 (passed on to services): the browser tests need headless Chromium;
 # WITH_ONNX=1: the ONNX encoder's tests need ONNX Runtime.
 test: export WITH_BROWSER := 1
 test: export WITH_ONNX := 1
 test: services vet compose-check
 	$(GO) test -count=1 -timeout 20m ./...
+	FUSIONRANK_TEST_REDIS_CLUSTER=1 $(GO) test -count=1 ./features/
 	$(GO) test -count=1 -tags noavx512 ./ranking/
 	$(GO) test -count=1 -tags purego ./internal/kernel/ ./ranking/
 	$(GO) test -count=1 -tags onnx ./onnx/ && $(GO) test -count=1 -tags onnx -run ONNX ./cmd/fusionrank/

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/fusionrank/fusionrank/postgres"
 )
@@ -379,4 +380,58 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 		fn(changed)
 	}
 	return len(changed), nil
+}
+
+// RunCatalogue keeps the in-memory catalogue fresh until ctx ends: it listens for the
+// item change notifications (NOTIFY fusionrank_items, sent by every item write) and
+// also refreshes every interval (default 500ms), so a lost notification delays a
+// change by one interval at most. Serving processes run it.
+func (s *Store) RunCatalogue(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = 500 * time.Millisecond
+	}
+	wake := make(chan struct{}, 1)
+	go func() {
+		for ctx.Err() == nil {
+			conn, err := s.db.Pool.Acquire(ctx)
+			if err != nil {
+				sleep(ctx, time.Second)
+				continue
+			}
+			if _, err := conn.Exec(ctx, "LISTEN fusionrank_items"); err == nil {
+				for ctx.Err() == nil {
+					if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+						break
+					}
+					select {
+					case wake <- struct{}{}:
+					default:
+					}
+				}
+			}
+			conn.Release()
+			sleep(ctx, time.Second)
+		}
+	}()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-wake:
+		}
+		if _, err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
+			s.opt.Logger.Warn("catalogue refresh failed", "err", err)
+		}
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
 }

@@ -7,11 +7,13 @@
 // accepted write is committed there before the API answers. Text that Postgres cannot
 // store (a NUL character) or that is not UTF-8 is refused per field before the write.
 //
-// Redis is a cache that can be wiped at any moment (keys namespace:v1:…, TTL on every
+// Redis is a cache that can be wiped at any moment (keys namespace:v2:…, TTL on every
 // write, binary values with a versioned header; a value of another version or size
-// reads as a miss):
+// reads as a miss). A user's keys share the hash tag {u:<user>} and an item's {i:<item>}
+// (see Store.userKey), so that the scripts touching a user's profile and floor run on
+// one slot of a Redis Cluster; the same names serve a single node:
 //
-//   - profile:<user>: the user's profile: per modality the time-decayed weighted mean of
+//   - {u:<user>}:profile: the user's profile: per modality the time-decayed weighted mean of
 //     the interacted items' vectors,
 //
 //     mean = Σ_e w_type(e) 2^{-(Ref - t_e)/h} v_e / Σ_e w_type(e) 2^{-(Ref - t_e)/h},
@@ -28,7 +30,7 @@
 //     commit in count order, so a profile of N events holds exactly the first N. A
 //     batch taking a user from N to M events updates only a cached profile of N events;
 //     one of M or more already holds it; a missing one is left missing and the user's
-//     pfloor:<user> key raised to M; a rebuild that read fewer than the floor does not
+//     {u:<user>}:pfloor key raised to M; a rebuild that read fewer than the floor does not
 //     cache its profile and reads again. So an event that races a rebuild is neither
 //     lost (the rebuild read before it, the update found nothing to update) nor counted
 //     twice (the rebuild read it, the update came after). Bulk imports drop the cached
@@ -38,7 +40,7 @@
 //     1-hour, 1-day and 7-day windows slide over them (the oldest bucket counts by the
 //     share of it still inside the window).
 //
-//   - covis:<item>: how often each item directly followed this one in a user's history.
+//   - {i:<item>}:covis: how often each item directly followed this one in a user's history.
 //
 // Counter sets are only ever incremented when they exist; a missing one is rebuilt from
 // Postgres on its next read, so a partial set is never created. WarmCovisitation builds

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/postgres"
 )
 
 // storedEvent is an event with its sequence number in Postgres and the item the same
@@ -336,7 +337,7 @@ var profileHeader = string(putHeader(nil, kindProfile))
 // events alone, else (drop) delete it or (no drop) report that it must be read again;
 // then raise the user's floor to after.
 func (s *Store) settle(ctx context.Context, pipe redis.Pipeliner, u string, after int64, drop bool) *redis.Cmd {
-	return settleProfile.Eval(ctx, pipe, []string{s.key("profile", u), s.key("pfloor", u)}, after, profileFloorTTL.Milliseconds(), drop, profileHeader)
+	return settleProfile.Eval(ctx, pipe, []string{s.userKey("profile", u), s.userKey("pfloor", u)}, after, profileFloorTTL.Milliseconds(), drop, profileHeader)
 }
 
 // profileLua holds the Lua functions the profile scripts share. count is the event
@@ -441,11 +442,23 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 		last := attempt == applyAttempts-1
 		keys := make([]string, len(pending))
 		for i, u := range pending {
-			keys[i] = s.key("profile", u)
+			keys[i] = s.userKey("profile", u)
 		}
-		vals, err := s.rdb.MGet(ctx, keys...).Result()
-		if err != nil {
-			return err
+		// One GET per profile in one pipeline rather than an MGET: a cluster client
+		// sends each node its share of a pipeline, while an MGET across slots fails.
+		vals := make([]string, len(keys))
+		{
+			rp := s.rdb.Pipeline()
+			gets := make([]*redis.StringCmd, len(keys))
+			for i, k := range keys {
+				gets[i] = rp.Get(ctx, k)
+			}
+			if _, err := rp.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			for i, g := range gets {
+				vals[i] = g.Val()
+			}
 		}
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(pending))
@@ -453,7 +466,7 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 		for i, u := range pending {
 			after := counts[u]
 			before := after - int64(len(byUser[u]))
-			str, _ := vals[i].(string)
+			str := vals[i]
 			if str == "" {
 				cmds[i] = s.settle(ctx, pipe, u, after, last)
 				continue
@@ -470,7 +483,7 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 				}
 				if last {
 					// No more attempts if the compare-and-set fails: settle instead.
-					cmds[i] = casOrSettle.Eval(ctx, pipe, []string{keys[i], s.key("pfloor", u)}, appendI64(nil, before), p.encode(),
+					cmds[i] = casOrSettle.Eval(ctx, pipe, []string{keys[i], s.userKey("pfloor", u)}, appendI64(nil, before), p.encode(),
 						s.opt.ProfileTTL.Milliseconds(), after, profileFloorTTL.Milliseconds(), profileHeader)
 				} else {
 					cmds[i] = casProfile.Eval(ctx, pipe, keys[i:i+1], appendI64(nil, before), p.encode(), s.opt.ProfileTTL.Milliseconds())
@@ -526,7 +539,7 @@ func (s *Store) queueCounters(ctx context.Context, pipe redis.Pipeliner, evs []s
 			add(s.popKey(dayBucket, e.Timestamp), e.ItemID)
 		}
 		if e.Prev != "" && e.Prev != e.ItemID {
-			add(s.key("covis", e.Prev), e.ItemID)
+			add(s.itemKey("covis", e.Prev), e.ItemID)
 		}
 	}
 	for _, key := range order {
@@ -613,4 +626,28 @@ func (d *dirtySet) observe(err error) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, redis.ErrPoolTimeout) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// UserEvents is a user and the number of their stored events.
+type UserEvents struct {
+	UserID string
+	Events int64
+}
+
+// TopUsers returns the n users with the most stored events, most first (ties by id).
+func (s *Store) TopUsers(ctx context.Context, n int) ([]UserEvents, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT user_id, count(*) FROM events GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT $1`, n)
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	defer rows.Close()
+	var out []UserEvents
+	for rows.Next() {
+		var u UserEvents
+		if err := rows.Scan(&u.UserID, &u.Events); err != nil {
+			return nil, postgres.Translate(err)
+		}
+		out = append(out, u)
+	}
+	return out, postgres.Translate(rows.Err())
 }

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/internal/testenv"
 )
@@ -258,7 +256,7 @@ func TestProfileRebuildEqualsIncremental(t *testing.T) {
 	if err != nil || src != SourceCache {
 		t.Fatalf("incremental read: %s %v", src, err)
 	}
-	testenv.DeleteNamespace(ctx, s.rdb.(*redis.Client), s.opt.Namespace)
+	testenv.DeleteNamespace(ctx, s.rdb, s.opt.Namespace)
 	rebuilt, src, err := s.Profile(ctx, user)
 	if err != nil || src != SourceRebuilt {
 		t.Fatalf("read after wipe: %s %v", src, err)
@@ -379,7 +377,7 @@ func TestCountersIncrementalEqualRebuilt(t *testing.T) {
 	read() // builds the sets from Postgres
 	send(20, 20)
 	incP, incC := read() // kept up incrementally
-	testenv.DeleteNamespace(ctx, s.rdb.(*redis.Client), s.opt.Namespace)
+	testenv.DeleteNamespace(ctx, s.rdb, s.opt.Namespace)
 	rebP, rebC := read()
 	if fmt.Sprint(incP) != fmt.Sprint(rebP) {
 		t.Fatalf("popularity: incremental %v, rebuilt %v", incP, rebP)
@@ -393,5 +391,35 @@ func TestCountersIncrementalEqualRebuilt(t *testing.T) {
 	}
 	if total == 0 {
 		t.Fatal("no popularity counted")
+	}
+}
+
+func TestTopUsers(t *testing.T) {
+	s := newStore(t, time.Now())
+	ctx := context.Background()
+	if _, err := s.PutItem(ctx, fusionrank.Item{ID: "top-1", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	// A user of this test with three events, two with one: the most first, ties by id.
+	var evs []fusionrank.Event
+	for i, u := range []string{"top-b", "top-a", "top-c", "top-c", "top-c"} {
+		evs = append(evs, fusionrank.Event{EventID: fmt.Sprintf("top-%d", i), UserID: u, ItemID: "top-1", Type: fusionrank.View, Timestamp: time.Now().Add(-time.Hour)})
+	}
+	if _, err := s.IngestEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	users, err := s.TopUsers(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []UserEvents
+	for _, u := range users {
+		if strings.HasPrefix(u.UserID, "top-") {
+			got = append(got, u)
+		}
+	}
+	want := []UserEvents{{"top-c", 3}, {"top-a", 1}, {"top-b", 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("%v, want %v", got, want)
 	}
 }

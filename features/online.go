@@ -98,7 +98,7 @@ func (s *Store) startRebuild(ctx context.Context, key string, fn func(context.Co
 // Postgres on a miss (and written back with a TTL). With Redis down it is rebuilt from
 // Postgres every time. A user with no events has an empty profile.
 func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, error) {
-	key := s.key("profile", userID)
+	key := s.userKey("profile", userID)
 	redisOK := s.dirty.redisUp()
 	if redisOK && !s.dirty.has(userID) {
 		b, err := s.rdb.Get(ctx, key).Bytes()
@@ -137,7 +137,7 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 			if !redisOK || !s.dirty.redisUp() {
 				return rebuilt{p, SourcePostgres}, nil
 			}
-			res, err := cacheRebuilt.Run(ctx, s.rdb, []string{key, s.key("pfloor", userID)},
+			res, err := cacheRebuilt.Run(ctx, s.rdb, []string{key, s.userKey("pfloor", userID)},
 				p.Events, p.encode(), s.opt.ProfileTTL.Milliseconds(), profileHeader).Int()
 			s.dirty.observe(err)
 			switch {
@@ -357,7 +357,7 @@ SELECT nxt, count(*) FROM (
 func (s *Store) covisKeys(items []string) []string {
 	keys := make([]string, len(items))
 	for i, it := range items {
-		keys[i] = s.key("covis", it)
+		keys[i] = s.itemKey("covis", it)
 	}
 	return keys
 }

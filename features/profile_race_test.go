@@ -183,7 +183,7 @@ func TestProfilesConsistentUnderConcurrentWipes(t *testing.T) {
 			}
 			u := users[i%len(users)]
 			if i%2 == 0 {
-				s.rdb.Del(ctx, s.key("profile", u))
+				s.rdb.Del(ctx, s.userKey("profile", u))
 			}
 			if _, _, err := s.Profile(ctx, u); err != nil {
 				t.Error(err)

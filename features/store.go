@@ -46,7 +46,7 @@ type Options struct {
 	ProfileTTL time.Duration
 	// CounterTTL is the TTL of co-visitation sets in Redis. Default 30 days.
 	CounterTTL time.Duration
-	// Namespace starts every Redis key (namespace:v1:…). Default "fr".
+	// Namespace starts every Redis key (namespace:v2:…). Default "fr".
 	Namespace string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -588,13 +588,29 @@ func (s *Store) DeleteItem(ctx context.Context, id string) error {
 	return nil
 }
 
-// key builds a versioned Redis key.
+// Redis key names. Every key is versioned (namespace:v2:…). The keys of one user
+// share the hash tag {u:<id>} and those of one item {i:<id>}, so that a script or
+// transaction on one user's keys (the profile and its floor) touches a single slot of
+// a Redis Cluster; the popularity windows are one key each. The same names serve a
+// single node.
+
+// key builds a versioned Redis key of no user or item (popularity windows).
 func (s *Store) key(parts ...string) string {
-	k := s.opt.Namespace + ":v1"
+	k := s.opt.Namespace + ":v2"
 	for _, p := range parts {
 		k += ":" + p
 	}
 	return k
+}
+
+// userKey is the key of the user's kind record ("profile", "pfloor").
+func (s *Store) userKey(kind, userID string) string {
+	return s.opt.Namespace + ":v2:{u:" + userID + "}:" + kind
+}
+
+// itemKey is the key of the item's kind record ("covis").
+func (s *Store) itemKey(kind, itemID string) string {
+	return s.opt.Namespace + ":v2:{i:" + itemID + "}:" + kind
 }
 
 func (s *Store) warn(msg string, err error, args ...any) {

@@ -102,7 +102,7 @@ func (s *Store) WarmCovisitation(ctx context.Context) (int, error) {
 					return written, err
 				}
 			}
-			batch = append(batch, set{key: s.key("covis", item), zs: []any{float64(0), builtMarker}})
+			batch = append(batch, set{key: s.itemKey("covis", item), zs: []any{float64(0), builtMarker}})
 			cur, curItem = &batch[len(batch)-1], item
 		}
 		if nxt != nil {

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/internal/testenv"
 )
@@ -31,7 +29,7 @@ func TestWarmCovisitation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testenv.DeleteNamespace(ctx, s.rdb.(*redis.Client), s.opt.Namespace)
+	testenv.DeleteNamespace(ctx, s.rdb, s.opt.Namespace)
 	n, err := s.WarmCovisitation(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +38,7 @@ func TestWarmCovisitation(t *testing.T) {
 		t.Fatalf("warm-up wrote %d sets, want at least %d", n, len(items))
 	}
 	for _, it := range items {
-		if e, _ := s.rdb.Exists(ctx, s.key("covis", it)).Result(); e != 1 {
+		if e, _ := s.rdb.Exists(ctx, s.itemKey("covis", it)).Result(); e != 1 {
 			t.Fatalf("no set for %s after the warm-up", it)
 		}
 	}
@@ -61,13 +59,13 @@ func TestWarmCovisitation(t *testing.T) {
 		t.Fatal("no co-visitation counted")
 	}
 	// A set kept up to date since is not replaced by a second warm-up.
-	if err := s.rdb.ZIncrBy(ctx, s.key("covis", "wm-a"), 100, "wm-b").Err(); err != nil {
+	if err := s.rdb.ZIncrBy(ctx, s.itemKey("covis", "wm-a"), 100, "wm-b").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.WarmCovisitation(ctx); err != nil || n != 0 {
 		t.Fatalf("second warm-up wrote %d sets (%v), want 0", n, err)
 	}
-	if v, _ := s.rdb.ZScore(ctx, s.key("covis", "wm-a"), "wm-b").Result(); v < 100 {
+	if v, _ := s.rdb.ZScore(ctx, s.itemKey("covis", "wm-a"), "wm-b").Result(); v < 100 {
 		t.Fatalf("the second warm-up replaced a live set: wm-a→wm-b = %v", v)
 	}
 }

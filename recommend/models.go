@@ -223,6 +223,10 @@ type Models struct {
 	reg     *Registry
 	catalog *features.Catalog
 	cur     atomic.Pointer[live]
+	// syncMu makes each Sync's read of the active version, load and store one step, so
+	// a slow Sync that read an older activation cannot store its model after a newer
+	// Sync stored the current one.
+	syncMu sync.Mutex
 }
 
 // NewModels returns an empty holder (the fallback answers until Sync loads a model).
@@ -246,6 +250,8 @@ func (m *Models) Version() string {
 // Sync loads the active model when it differs from the one being served. It returns
 // whether the live model changed.
 func (m *Models) Sync(ctx context.Context) (bool, error) {
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
 	v, err := m.reg.activeVersion(ctx)
 	if err != nil {
 		return false, err

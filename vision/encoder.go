@@ -31,8 +31,14 @@ type Encoder struct {
 // change them afterwards).
 func newEncoder(p *params) *Encoder {
 	e := &Encoder{cfg: p.cfg, p: p, f: foldBN(p)}
-	e.version = "cnn-" + p.digest()[:12]
-	e.pool.New = func() any { return newInferWork(e.cfg, e.p.layers, 1) }
+	prefix := "cnn-"
+	if p.cfg.features() {
+		prefix = "feat-"
+		e.pool.New = func() any { return newFeatureInfer(e.cfg) }
+	} else {
+		e.pool.New = func() any { return newInferWork(e.cfg, e.p.layers, 1) }
+	}
+	e.version = prefix + p.digest()[:12]
 	e.hidden.New = func() any { h := make([]float32, e.cfg.TextHidden); return &h }
 	return e
 }
@@ -65,7 +71,8 @@ func (e *Encoder) Config() Config {
 // Dim returns the length of every vector the encoder writes.
 func (e *Encoder) Dim() int { return e.cfg.Dim }
 
-// Version names the encoder's weights: "cnn-" and the first 12 hex digits
+// Version names the encoder's weights: "cnn-" (the features kind:
+// "feat-") and the first 12 hex digits
 // of the SHA-256 of its config and tensors. Equal weights, equal version.
 func (e *Encoder) Version() string { return e.version }
 
@@ -76,6 +83,14 @@ func (e *Encoder) Version() string { return e.version }
 func (e *Encoder) EncodeTo(dst []float32, img image.Image) {
 	if len(dst) != e.cfg.Dim {
 		panic(fmt.Sprintf("vision: Encoder.EncodeTo: len(dst) = %d, want %d", len(dst), e.cfg.Dim))
+	}
+	if e.cfg.features() {
+		w := e.pool.Get().(*featureInfer)
+		w.rs.resize(w.img, img)
+		ToLab(w.img)
+		w.encode(dst, e.p)
+		e.pool.Put(w)
+		return
 	}
 	w := e.pool.Get().(*inferWork)
 	w.rs.resize(w.img, img)

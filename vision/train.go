@@ -74,6 +74,10 @@ type TrainOptions struct {
 	// their shard pasted in (CutMix): the loss is then the area-weighted
 	// mix of both labels' cross-entropies. Default 0 (off).
 	Mix float64
+	// Dropout is the share of the hidden units of the features kind zeroed
+	// in each training example; default 0.5. NoDropout turns it off.
+	Dropout   float64
+	NoDropout bool
 	// Seed seeds the initial weights, the order of the photos and every
 	// augmentation; the same seed and data give the same encoder.
 	Seed uint64
@@ -132,6 +136,11 @@ func (o TrainOptions) withDefaults(d *TrainData) TrainOptions {
 		o.Scale = 16
 	}
 	o.Augment = o.Augment.withDefaults()
+	if o.NoDropout {
+		o.Dropout = 0
+	} else if o.Dropout == 0 {
+		o.Dropout = 0.5
+	}
 	return o
 }
 
@@ -153,6 +162,8 @@ func (d *TrainData) validate(o TrainOptions) (textDim int, err error) {
 		return 0, fmt.Errorf("vision: train: %d held-out labels for %d photos", len(d.HeldOutLabels), len(d.HeldOut))
 	case o.Batch%o.Shards != 0 || o.Batch <= o.Iconic || o.Shards < 1:
 		return 0, fmt.Errorf("vision: train: batch %d, %d shards, %d web-shop photos per step: want a batch that is a multiple of the shards and larger than the web-shop share", o.Batch, o.Shards, o.Iconic)
+	case o.Dropout < 0 || o.Dropout >= 1:
+		return 0, fmt.Errorf("vision: train: dropout %v, want [0, 1)", o.Dropout)
 	case o.Epochs < 1 || o.LR <= 0 || o.Scale <= 0 || o.WeightDecay < 0 || o.TextWeight < 0:
 		return 0, fmt.Errorf("vision: train: epochs %d, lr %v, scale %v, weight decay %v, text weight %v: want positive values", o.Epochs, o.LR, o.Scale, o.WeightDecay, o.TextWeight)
 	}
@@ -218,6 +229,10 @@ func Train(d *TrainData, o TrainOptions) (*Encoder, []EpochStats, error) {
 		return nil, nil, err
 	}
 	o = t.o
+	if t.p.cfg.features() {
+		e, stats := trainFeatures(t, rng)
+		return e, stats, nil
+	}
 	photosPerStep := o.Batch - o.Iconic
 	steps := (len(d.Photos) + photosPerStep - 1) / photosPerStep
 	total := steps * o.Epochs
@@ -286,6 +301,9 @@ func newTrainer(d *TrainData, o TrainOptions) (*trainer, *rand.Rand, error) {
 	t := &trainer{o: o, d: d, p: newParams(cfg), g: newParams(cfg)}
 	t.p.init(rng)
 	t.opt = newAdam(t.p)
+	if cfg.features() {
+		return t, rng, nil
+	}
 	per := o.Batch / o.Shards
 	for range o.Shards {
 		t.shards = append(t.shards, newTrainWork(t.p, per))
@@ -413,14 +431,20 @@ func (t *trainer) draw(rng *rand.Rand, idx []int) {
 		}
 		t.mixes = append(t.mixes, m)
 	}
+	t.drawTexts(rng)
+}
+
+// drawTexts picks the step's o.Texts text examples with rng.
+func (t *trainer) drawTexts(rng *rand.Rand) {
+	k := len(t.d.Products)
 	t.tprod, t.tidx = t.tprod[:0], t.tidx[:0]
-	for range o.Texts {
+	for range t.o.Texts {
 		c := rng.IntN(k)
-		if len(d.Texts[c]) == 0 {
+		if len(t.d.Texts[c]) == 0 {
 			continue
 		}
 		t.tprod = append(t.tprod, c)
-		t.tidx = append(t.tidx, rng.IntN(len(d.Texts[c])))
+		t.tidx = append(t.tidx, rng.IntN(len(t.d.Texts[c])))
 	}
 }
 
@@ -482,55 +506,14 @@ func (t *trainer) backward(douts [][]float32) {
 // douts and adds the product-vector and text-tower gradients to t.g.
 func (t *trainer) loss(douts [][]float32) float64 {
 	p, o := t.p, t.o
-	dim, k := p.cfg.Dim, len(p.cfg.Products)
-	s := float32(o.Scale)
-	// Unit product vectors and the gradient at them.
-	prod := make([]float32, k*dim)
-	pnorm := make([]float32, k)
-	copy(prod, p.prod)
-	for c := range k {
-		pnorm[c] = unit(prod[c*dim : (c+1)*dim])
-	}
-	dprod := make([]float32, k*dim)
-	logits := make([]float32, k)
+	dim := p.cfg.Dim
+	cl := newCosLoss(p, o.Scale)
 	nImg := len(t.srcs)
 	per := o.Batch / o.Shards
 	t.photoLoss, t.iconicLoss, t.textLoss = 0, 0, 0
 	var nPhoto, nIconic int
 	emb := make([]float32, dim)
 	demb := make([]float32, dim)
-	// ceLoss computes the cross-entropy of label y for the unit vector x,
-	// adds its gradient at x (scaled by weight) to dx and the gradient at
-	// the unit product vectors to dprod.
-	ceLoss := func(x []float32, y int, weight float32, dx []float32) float64 {
-		mx := float32(math.Inf(-1))
-		for c := range k {
-			logits[c] = s * dot32(x, prod[c*dim:(c+1)*dim])
-			mx = max(mx, logits[c])
-		}
-		var z float64
-		for c := range k {
-			z += math.Exp(float64(logits[c] - mx))
-		}
-		l := math.Log(z) - float64(logits[y]-mx)
-		for c := range k {
-			pc := float32(math.Exp(float64(logits[c]-mx)) / z)
-			if c == y {
-				pc--
-			}
-			g := weight * s * pc
-			if g == 0 {
-				continue
-			}
-			row := prod[c*dim : (c+1)*dim]
-			drow := dprod[c*dim : (c+1)*dim]
-			for j := range dim {
-				dx[j] += g * row[j]
-				drow[j] += g * x[j]
-			}
-		}
-		return l
-	}
 	wImg := 1 / float32(nImg)
 	for i := range nImg {
 		sh, b := i/per, i%per
@@ -541,10 +524,10 @@ func (t *trainer) loss(douts [][]float32) float64 {
 		clear(demb)
 		var l float64
 		if m := t.mixes[i]; m.partner >= 0 {
-			l = float64(m.kept)*ceLoss(emb, t.labels[i], wImg*m.kept, demb) +
-				float64(1-m.kept)*ceLoss(emb, t.labels[m.partner], wImg*(1-m.kept), demb)
+			l = float64(m.kept)*cl.add(emb, t.labels[i], wImg*m.kept, demb) +
+				float64(1-m.kept)*cl.add(emb, t.labels[m.partner], wImg*(1-m.kept), demb)
 		} else {
-			l = ceLoss(emb, t.labels[i], wImg, demb)
+			l = cl.add(emb, t.labels[i], wImg, demb)
 		}
 		for j := range dim {
 			douts[sh][j*per+b] = demb[j]
@@ -564,35 +547,108 @@ func (t *trainer) loss(douts [][]float32) float64 {
 	if nIconic > 0 {
 		t.iconicLoss /= float64(nIconic)
 	}
-	if n := len(t.tprod); n > 0 {
-		th := p.cfg.TextHidden
-		h := make([]float32, th)
-		dh := make([]float32, th)
-		temb := make([]float32, dim)
-		wt := float32(o.TextWeight) / float32(n)
-		for e := range n {
-			x := t.d.Texts[t.tprod[e]][t.tidx[e]]
-			norm := textForward(temb, h, p, x)
-			clear(demb)
-			l := ceLoss(temb, t.tprod[e], wt, demb)
-			t.textLoss += l
-			textBackward(t.g, p, x, h, temb, norm, demb, dh)
-		}
-		t.textLoss /= float64(n)
-		total += o.TextWeight * t.textLoss
+	t.textLoss = t.textLossOf(cl)
+	total += o.TextWeight * t.textLoss
+	cl.finish(t.g, p)
+	return total
+}
+
+// textLossOf adds the step's text examples (drawTexts) to cl: their mean
+// cross-entropy, weighted by TextWeight, whose text-tower gradient it adds
+// to t.g. It returns the mean cross-entropy (0 without texts).
+func (t *trainer) textLossOf(cl *cosLoss) float64 {
+	n := len(t.tprod)
+	if n == 0 {
+		return 0
 	}
-	// Back through the product vectors' normalisation.
+	p := t.p
+	dim, th := p.cfg.Dim, p.cfg.TextHidden
+	h := make([]float32, th)
+	dh := make([]float32, th)
+	temb := make([]float32, dim)
+	demb := make([]float32, dim)
+	wt := float32(t.o.TextWeight) / float32(n)
+	var loss float64
+	for e := range n {
+		x := t.d.Texts[t.tprod[e]][t.tidx[e]]
+		norm := textForward(temb, h, p, x)
+		clear(demb)
+		loss += cl.add(temb, t.tprod[e], wt, demb)
+		textBackward(t.g, p, x, h, temb, norm, demb, dh)
+	}
+	return loss / float64(n)
+}
+
+// cosLoss is the cosine-softmax cross-entropy against the unit product
+// vectors p̂_c with scale s, accumulated over a step's examples.
+type cosLoss struct {
+	k, dim int
+	s      float32
+	// prod are the unit product vectors, pnorm their norms before
+	// normalisation, dprod the gradient at the unit vectors.
+	prod, pnorm, dprod, logits []float32
+}
+
+func newCosLoss(p *params, scale float64) *cosLoss {
+	dim, k := p.cfg.Dim, len(p.cfg.Products)
+	cl := &cosLoss{k: k, dim: dim, s: float32(scale),
+		prod: make([]float32, k*dim), pnorm: make([]float32, k),
+		dprod: make([]float32, k*dim), logits: make([]float32, k)}
+	copy(cl.prod, p.prod)
 	for c := range k {
-		if pnorm[c] == 0 {
+		cl.pnorm[c] = unit(cl.prod[c*dim : (c+1)*dim])
+	}
+	return cl
+}
+
+// add returns the cross-entropy of label y for the unit vector x, adds its
+// gradient at x (scaled by weight) to dx and at the unit product vectors to
+// cl.dprod.
+func (cl *cosLoss) add(x []float32, y int, weight float32, dx []float32) float64 {
+	k, dim, s, prod, logits := cl.k, cl.dim, cl.s, cl.prod, cl.logits
+	mx := float32(math.Inf(-1))
+	for c := range k {
+		logits[c] = s * dot32(x, prod[c*dim:(c+1)*dim])
+		mx = max(mx, logits[c])
+	}
+	var z float64
+	for c := range k {
+		z += math.Exp(float64(logits[c] - mx))
+	}
+	l := math.Log(z) - float64(logits[y]-mx)
+	for c := range k {
+		pc := float32(math.Exp(float64(logits[c]-mx)) / z)
+		if c == y {
+			pc--
+		}
+		g := weight * s * pc
+		if g == 0 {
 			continue
 		}
-		u, du := prod[c*dim:(c+1)*dim], dprod[c*dim:(c+1)*dim]
-		d := dot32(u, du)
+		row := prod[c*dim : (c+1)*dim]
+		drow := cl.dprod[c*dim : (c+1)*dim]
 		for j := range dim {
-			t.g.prod[c*dim+j] += (du[j] - u[j]*d) / pnorm[c]
+			dx[j] += g * row[j]
+			drow[j] += g * x[j]
 		}
 	}
-	return total
+	return l
+}
+
+// finish adds the gradient at the product vectors (back through their
+// normalisation) to g.prod.
+func (cl *cosLoss) finish(g, p *params) {
+	dim := cl.dim
+	for c := range cl.k {
+		if cl.pnorm[c] == 0 {
+			continue
+		}
+		u, du := cl.prod[c*dim:(c+1)*dim], cl.dprod[c*dim:(c+1)*dim]
+		d := dot32(u, du)
+		for j := range dim {
+			g.prod[c*dim+j] += (du[j] - u[j]*d) / cl.pnorm[c]
+		}
+	}
 }
 
 // pasteBox copies the box [x0, x1) × [y0, y1) of src into dst (same size).
@@ -707,7 +763,7 @@ func newAdam(p *params) *adam {
 // convolution, head and text-tower weight matrices.
 func isWeightMatrix(name string) bool {
 	switch name {
-	case "head.weight", "text.w1", "text.w2":
+	case "head.weight", "hidden.weight", "text.w1", "text.w2":
 		return true
 	}
 	return len(name) > 7 && name[:5] == "conv." && name[len(name)-7:] == ".weight"

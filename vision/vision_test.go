@@ -430,6 +430,11 @@ func TestConfigValidate(t *testing.T) {
 		{Size: 16, Widths: []int{4}, Depth: 0, Dim: 4},
 		{Size: 16, Widths: []int{4}, Depth: 1, Dim: 0},
 		{Size: 16, Widths: []int{0}, Depth: 1, Dim: 4},
+		{Kind: "resnet", Size: 16, Widths: []int{4}, Depth: 1, Dim: 4},
+		{Kind: KindFeatures, Size: 24, Hidden: 8, Dim: 4},
+		{Kind: KindFeatures, Size: 16, Hidden: 8, Dim: 4, Widths: []int{4}},
+		{Kind: KindFeatures, Size: 16, Hidden: 0, Dim: 4},
+		{Size: 16, Widths: []int{4}, Depth: 1, Dim: 4, Hidden: 8},
 	} {
 		if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), "vision: config") {
 			t.Errorf("Validate(%+v) = %v, want a config error", c, err)
@@ -438,4 +443,80 @@ func TestConfigValidate(t *testing.T) {
 	if err := DefaultConfig.Validate(); err != nil {
 		t.Errorf("DefaultConfig: %v", err)
 	}
+	if err := DefaultFeaturesConfig.Validate(); err != nil {
+		t.Errorf("DefaultFeaturesConfig: %v", err)
+	}
+}
+
+var tinyFeatures = Config{Kind: KindFeatures, Size: 16, Hidden: 32, Dim: 16, TextHidden: 8}
+
+func tinyFeatureOptions(seed uint64, workers int) TrainOptions {
+	return TrainOptions{Config: tinyFeatures, Epochs: 4, Batch: 16, Iconic: 4, Texts: 8, Seed: seed, Workers: workers, LR: 1e-2}
+}
+
+// TestFeaturesKind: the features kind trains deterministically whatever
+// the workers, learns clearly different products, and its file reads back
+// into an encoder that encodes identically, without allocating.
+func TestFeaturesKind(t *testing.T) {
+	d := tinyData(rand.New(rand.NewPCG(7, 8)), 4, 6, 32, 5)
+	e1, _, err := Train(d, tinyFeatureOptions(11, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2, _, err := Train(d, tinyFeatureOptions(11, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e3, _, err := Train(d, tinyFeatureOptions(12, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e1.Version() != e2.Version() || !strings.HasPrefix(e1.Version(), "feat-") {
+		t.Errorf("1 and 3 workers: versions %s and %s, want equal, feat-…", e1.Version(), e2.Version())
+	}
+	if e1.Version() == e3.Version() {
+		t.Errorf("seeds 11 and 12 gave the same weights (%s)", e1.Version())
+	}
+
+	sep := separable(rand.New(rand.NewPCG(9, 10)), 6, 12, 32)
+	o := tinyFeatureOptions(1, 0)
+	o.Epochs = 12
+	o.Texts = 0
+	e, stats, err := Train(sep, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := stats[len(stats)-1]; last.HeldOut < 0.9 || !(last.Loss < stats[0].Loss) {
+		t.Errorf("after %d epochs: held-out accuracy %.3f (want ≥ 0.9), loss %.3f from %.3f", last.Epoch, last.HeldOut, last.Loss, stats[0].Loss)
+	}
+
+	var buf bytes.Buffer
+	if _, err := e1.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ReadEncoder(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Version() != e1.Version() || r.Config().Kind != KindFeatures {
+		t.Errorf("read back: version %s kind %q, want %s %q", r.Version(), r.Config().Kind, e1.Version(), KindFeatures)
+	}
+	img := photo(rand.New(rand.NewPCG(1, 1)), 348, 348)
+	a, b := make([]float32, e1.Dim()), make([]float32, e1.Dim())
+	e1.EncodeTo(a, img)
+	r.EncodeTo(b, img)
+	if !slices.Equal(a, b) {
+		t.Error("the encoder read back encodes a photo differently")
+	}
+	var ss float64
+	for _, v := range a {
+		ss += float64(v) * float64(v)
+	}
+	if math.Abs(ss-1) > 1e-4 {
+		t.Errorf("embedding norm² %v, want 1", ss)
+	}
+	if a := testing.AllocsPerRun(5, func() { r.EncodeTo(b, img) }); a > 0 {
+		t.Errorf("EncodeTo allocates %v times per call", a)
+	}
+	_ = e
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/internal/redisconn"
 	"github.com/fusionrank/fusionrank/recommend"
 )
 
@@ -61,7 +62,7 @@ type Config struct {
 // configVars lists every variable with its default and meaning, for --help.
 var configVars = [][3]string{
 	{"FUSIONRANK_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fusionrank?sslmode=disable", "Postgres, the source of truth"},
-	{"FUSIONRANK_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis, the online feature cache"},
+	{"FUSIONRANK_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis, the online feature cache: one node (redis://host:port/db) or a Redis Cluster (redis+cluster://host:port,host:port,…)"},
 	{"FUSIONRANK_ADDR", ":8080", "HTTP listen address"},
 	{"FUSIONRANK_REDIS_NAMESPACE", "fr", "first part of every Redis key, so that two shops can share one Redis database"},
 	{"FUSIONRANK_AUTH", "on", "on: every /v1 call needs a key; off: local development only"},
@@ -153,8 +154,12 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		bad("FUSIONRANK_DATABASE_URL", "expected a postgres:// URL")
 	}
-	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-		bad("FUSIONRANK_REDIS_URL", "expected a redis:// URL")
+	if redisconn.IsCluster(c.RedisURL) {
+		if _, err := redisconn.ClusterOptions(c.RedisURL); err != nil {
+			bad("FUSIONRANK_REDIS_URL", "%v", err)
+		}
+	} else if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		bad("FUSIONRANK_REDIS_URL", "expected a redis:// URL or a redis+cluster://host:port,host:port URL")
 	}
 	if _, port, ok := strings.Cut(c.Addr, ":"); !ok {
 		bad("FUSIONRANK_ADDR", "expected host:port or :port, got %q", c.Addr)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/fusionrank/fusionrank/api"
 	"github.com/fusionrank/fusionrank/features"
-	"github.com/fusionrank/fusionrank/postgres"
 	"github.com/fusionrank/fusionrank/vision/photoset"
 	"github.com/fusionrank/fusionrank/web"
 )
@@ -19,7 +18,7 @@ func (m *Main) webRoutes() []api.Route {
 	return web.Routes(web.Options{
 		Tokens:       m.Keys,
 		Catalogue:    webCatalogue{m.Features.Catalog()},
-		Customers:    webCustomers{m.DB},
+		Customers:    webCustomers{m.Features},
 		Logger:       m.Log,
 		SamplePhotos: samplePhotos(m.Config.DemoPhotos, m.Log),
 	})
@@ -82,21 +81,16 @@ func (w webCatalogue) Each(visit func(web.Item) bool) {
 }
 
 // webCustomers lists the shoppers with the most events, for the demo's picker.
-type webCustomers struct{ db *postgres.DB }
+type webCustomers struct{ fs *features.Store }
 
 func (w webCustomers) TopCustomers(ctx context.Context, n int) ([]web.Customer, error) {
-	rows, err := w.db.Pool.Query(ctx, `SELECT user_id, count(*) FROM events GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT $1`, n)
+	users, err := w.fs.TopUsers(ctx, n)
 	if err != nil {
-		return nil, postgres.Translate(err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []web.Customer
-	for rows.Next() {
-		var c web.Customer
-		if err := rows.Scan(&c.ID, &c.Events); err != nil {
-			return nil, postgres.Translate(err)
-		}
-		out = append(out, c)
+	out := make([]web.Customer, len(users))
+	for i, u := range users {
+		out[i] = web.Customer{ID: u.UserID, Events: int(u.Events)}
 	}
-	return out, postgres.Translate(rows.Err())
+	return out, nil
 }

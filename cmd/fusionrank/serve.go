@@ -23,6 +23,7 @@ import (
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/features/photo"
 	"github.com/fusionrank/fusionrank/features/text"
+	"github.com/fusionrank/fusionrank/internal/redisconn"
 	"github.com/fusionrank/fusionrank/keys"
 	"github.com/fusionrank/fusionrank/postgres"
 	"github.com/fusionrank/fusionrank/recommend"
@@ -34,7 +35,7 @@ type Main struct {
 	Config        Config
 	Log           *slog.Logger
 	DB            *postgres.DB
-	Redis         *redis.Client
+	Redis         redis.UniversalClient
 	Features      *features.Store
 	Keys          *keys.Store
 	ModelRegistry *recommend.Registry
@@ -229,7 +230,7 @@ func (m *Main) Run(ctx context.Context) error {
 		go func() { m.Log.Warn("pprof listener stopped", "err", http.ListenAndServe(addr, mux)) }()
 		m.Log.Info("pprof", "addr", addr)
 	}
-	go m.followCatalogue(bg)
+	go m.Features.RunCatalogue(bg, 500*time.Millisecond)
 	go m.followModels(bg)
 	go m.Features.RunCounters(bg, m.Config.CounterRefresh)
 	go m.Features.RunPhotos(bg, time.Second)
@@ -288,48 +289,6 @@ func (m *Main) Close() {
 	}
 }
 
-// followCatalogue keeps the in-memory catalogue fresh: it listens for item change
-// notifications and also polls every 500ms, so a lost notification delays a change by
-// half a second at most.
-func (m *Main) followCatalogue(ctx context.Context) {
-	wake := make(chan struct{}, 1)
-	go func() {
-		for ctx.Err() == nil {
-			conn, err := m.DB.Pool.Acquire(ctx)
-			if err != nil {
-				sleep(ctx, time.Second)
-				continue
-			}
-			if _, err := conn.Exec(ctx, "LISTEN fusionrank_items"); err == nil {
-				for ctx.Err() == nil {
-					if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
-						break
-					}
-					select {
-					case wake <- struct{}{}:
-					default:
-					}
-				}
-			}
-			conn.Release()
-			sleep(ctx, time.Second)
-		}
-	}()
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-wake:
-		}
-		if _, err := m.Features.Refresh(ctx); err != nil && ctx.Err() == nil {
-			m.Log.Warn("catalogue refresh failed", "err", err)
-		}
-	}
-}
-
 // followModels loads a newly activated model (or rollback) within a second: it polls
 // the registry's active version. In-flight requests finish on the model they started
 // with.
@@ -352,29 +311,20 @@ func (m *Main) followModels(ctx context.Context) {
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
-}
-
 func openDB(ctx context.Context, url string) (*postgres.DB, error) { return postgres.Open(ctx, url) }
 
-// openRedis makes a client with short timeouts: Redis is a cache, and a slow cache must
-// not hold a request past its deadline.
-func openRedis(url string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, err
-	}
-	opt.DialTimeout = 200 * time.Millisecond
-	opt.ReadTimeout = 100 * time.Millisecond
-	opt.WriteTimeout = 100 * time.Millisecond
-	opt.MaxRetries = 1
-	opt.ContextTimeoutEnabled = true
-	opt.PoolSize = 64
-	return redis.NewClient(opt), nil
+// openRedis makes a client of FUSIONRANK_REDIS_URL (a single node, or a Redis Cluster
+// given as redis+cluster://host:port,host:port; see internal/redisconn) with short
+// timeouts: Redis is a cache, and a slow cache must not hold a request past its
+// deadline.
+func openRedis(url string) (redis.UniversalClient, error) {
+	return redisconn.Open(url, redisconn.Tuning{
+		DialTimeout: 200 * time.Millisecond, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond,
+		MaxRetries: 1, ContextTimeoutEnabled: true, PoolSize: 64,
+		// A failed-over master's slots move to its replica; a second bounds how long
+		// the service keeps knocking on the dead one (one CLUSTER SLOTS a second).
+		ClusterStateReload: time.Second,
+	})
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -9,4 +9,9 @@
 // same servers at once when each sets its own FUSIONRANK_TEST_DB_SUFFIX (appended to
 // every test database's name) and FUSIONRANK_TEST_DEMO_REDIS_DB (the Redis database
 // the demo script's test uses, 3 by default).
+//
+// FUSIONRANK_TEST_REDIS_URL may name a Redis Cluster (redis+cluster://…), and
+// FUSIONRANK_TEST_REDIS_CLUSTER=1 makes the test process start a Redis Cluster of its
+// own (3 masters, one replica each, on free loopback ports; StartRedisCluster) and
+// point every test at it. StartRedisCluster also serves tests that break a cluster.
 package testenv

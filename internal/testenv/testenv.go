@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fusionrank/fusionrank/internal/redisconn"
 	"github.com/fusionrank/fusionrank/postgres"
 )
 
@@ -27,8 +28,18 @@ func AdminURL() string {
 	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 }
 
-// RedisURL is the URL of the Redis server tests use.
+// RedisURL is the URL of the Redis server tests use. With
+// FUSIONRANK_TEST_REDIS_CLUSTER=1 it is a 3-master Redis Cluster (one replica each)
+// started once per test process (see StartRedisCluster); a test process that cannot
+// start it panics.
 func RedisURL() string {
+	if os.Getenv("FUSIONRANK_TEST_REDIS_CLUSTER") == "1" {
+		c, err := sharedRedisCluster()
+		if err != nil {
+			panic("testenv: start the Redis Cluster: " + err.Error())
+		}
+		return c.URL()
+	}
 	if u := os.Getenv("FUSIONRANK_TEST_REDIS_URL"); u != "" {
 		return u
 	}
@@ -105,13 +116,12 @@ func DB(t testing.TB, name string) *postgres.DB {
 
 // Redis returns a client of the test Redis server and a key namespace of this test's own
 // ("t<random>"); every key under it is deleted when the test ends.
-func Redis(t testing.TB) (*redis.Client, string) {
+func Redis(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
-	opt, err := redis.ParseURL(RedisURL())
+	rdb, err := redisconn.Open(RedisURL(), redisconn.Tuning{})
 	if err != nil {
 		t.Fatalf("testenv: redis url: %v", err)
 	}
-	rdb := redis.NewClient(opt)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
@@ -129,18 +139,27 @@ func Redis(t testing.TB) (*redis.Client, string) {
 	return rdb, ns
 }
 
-// DeleteNamespace deletes every key that starts with ns + ":".
-func DeleteNamespace(ctx context.Context, rdb *redis.Client, ns string) {
-	iter := rdb.Scan(ctx, 0, strings.ReplaceAll(ns, "*", `\*`)+":*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-		if len(keys) == 1000 {
-			rdb.Del(ctx, keys...)
+// DeleteNamespace deletes every key that starts with ns + ":", on every master of a
+// cluster (one key per DEL there: the keys of a batch live in different slots).
+func DeleteNamespace(ctx context.Context, rdb redis.UniversalClient, ns string) {
+	_ = redisconn.ForEachMaster(ctx, rdb, func(ctx context.Context, node *redis.Client) error {
+		iter := node.Scan(ctx, 0, strings.ReplaceAll(ns, "*", `\*`)+":*", 1000).Iterator()
+		var keys []string
+		flush := func() {
+			pipe := node.Pipeline()
+			for _, k := range keys {
+				pipe.Unlink(ctx, k)
+			}
+			_, _ = pipe.Exec(ctx)
 			keys = keys[:0]
 		}
-	}
-	if len(keys) > 0 {
-		rdb.Del(ctx, keys...)
-	}
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+			if len(keys) == 1000 {
+				flush()
+			}
+		}
+		flush()
+		return nil
+	})
 }
