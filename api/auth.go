@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -114,9 +116,18 @@ func (s *Server) limits(r Route) gin.HandlerFunc {
 	}
 	dl := s.deadline(timeout)
 	browser := !strings.HasPrefix(r.Path, "/v1/")
+	shed := !browser && !r.Write && !r.Bulk && s.cfg.MaxInFlight > 0
 	return func(c *gin.Context) {
 		if !s.allow(c, browser) {
 			return
+		}
+		if shed {
+			n := s.inFlight.Add(1)
+			defer s.inFlight.Add(-1)
+			if n > int64(s.cfg.MaxInFlight) {
+				s.overloaded(c)
+				return
+			}
 		}
 		if c.Request.ContentLength > maxBody {
 			s.fail(c, fusionrank.Errorf(fusionrank.TooLarge, "body: %d bytes is over the limit of %d bytes", c.Request.ContentLength, maxBody))
@@ -235,4 +246,14 @@ func (l *rateLimiter) forgetIdle(now time.Time) {
 	if len(l.buckets) >= maxBuckets*9/10 {
 		clear(l.buckets)
 	}
+}
+
+// overloaded answers a request shed past MaxInFlight: 503 with Retry-After, without the
+// log line other 503s get (under overload there are thousands a second; the
+// fusionrank_http_shed_total counter counts them).
+func (s *Server) overloaded(c *gin.Context) {
+	s.metrics.shed.Inc()
+	c.Header("Retry-After", "1")
+	c.AbortWithStatusJSON(http.StatusServiceUnavailable, ErrorBody{Error: ErrorDetail{Code: string(fusionrank.Unavailable),
+		Message: fmt.Sprintf("overloaded: %d requests are in progress; retry", s.cfg.MaxInFlight)}})
 }

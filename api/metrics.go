@@ -7,6 +7,7 @@ type metrics struct {
 	latency        *prometheus.HistogramVec
 	internalErrors prometheus.Counter
 	unavailable    prometheus.Counter
+	shed           prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -26,6 +27,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.unavailable = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "fusionrank_http_unavailable_total", Help: "Answers with status 503 because a store was down.",
 	})
-	reg.MustRegister(m.requests, m.latency, m.internalErrors, m.unavailable)
+	m.shed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "fusionrank_http_shed_total", Help: "Read requests answered 503 at once because MaxInFlight were in progress.",
+	})
+	reg.MustRegister(m.requests, m.latency, m.internalErrors, m.unavailable, m.shed)
 	return m
 }

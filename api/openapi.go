@@ -82,7 +82,13 @@ var schemas = obj{
 	}, "accepted", "duplicates", "conflicts", "rejected"), "Every event of the batch is counted in exactly one of accepted, duplicates, conflicts and rejected. A 5xx answer means the batch's transaction was not committed (a retry is safe: exact replays are duplicates)."),
 	"Query": object(obj{"text": str(), "vectors": vectorMap,
 		"image": obj{"type": "string", "format": "byte", "description": "a photo (JPEG, PNG, GIF or WebP), base64-encoded; encoded with the active image encoder"}}),
-	"Filters": object(obj{"category": arr(str()), "price_min": num(), "price_max": num()}),
+	"SearchBatch": object(obj{"searches": obj{"type": "array", "maxItems": 1000, "items": object(obj{
+		"search_id": withDescription(str(), "The shop's id of the search; events carrying it as request_id are attributed to it."),
+		"timestamp": obj{"type": "string", "format": "date-time"}, "user_id": str(), "query": ref("Query"),
+		"items": withDescription(arr(object(obj{"id": str(), "score": withDescription(num(), "The engine's score, when it has one.")}, "id")), "The items shown, in the order shown (1 to 1000)."),
+	}, "search_id", "timestamp", "items")}}, "searches"),
+	"SearchResult": withDescription(object(obj{"accepted": integer()}, "accepted"), "Every search of the batch is stored (a search whose id and time were already stored is kept as it was); an invalid one fails the whole batch with a 400 naming its field."),
+	"Filters":      object(obj{"category": arr(str()), "price_min": num(), "price_max": num()}),
 	"RerankRequest": object(obj{
 		"user_id": str(), "query": ref("Query"),
 		"items": arr(object(obj{"id": str(), "score": withDescription(num(), "The search engine's score: any finite number; standardised within the request without overflow, so its scale does not matter.")}, "id")), "count": integer(), "explain": boolean(),

@@ -63,6 +63,11 @@ type PhotoService interface {
 	ActivateEncoder(ctx context.Context, version string) (fusionrank.ImageEncoderInfo, error)
 }
 
+// SearchService stores searches a shop's own engine answered.
+type SearchService interface {
+	RecordSearches(ctx context.Context, searches []fusionrank.SearchRecord) (fusionrank.SearchResult, error)
+}
+
 // StatsService reads attribution statistics.
 type StatsService interface {
 	ModelStats(ctx context.Context) ([]fusionrank.ModelStats, error)
@@ -119,6 +124,9 @@ func (s *Server) routes() []Route {
 	}
 	if s.deps.Events != nil {
 		rs = append(rs, Route{Method: "POST", Path: "/v1/events", Scope: ScopePublic, Summary: "Record interaction events (public keys: view and click only, for the user of a valid user_token).", Request: "EventBatch", Response: "EventResult", Write: true, Handler: s.postEvents})
+	}
+	if s.deps.Searches != nil {
+		rs = append(rs, Route{Method: "POST", Path: "/v1/searches", Scope: ScopeWrite, Summary: "Record searches a shop's own engine answered (query, items shown in order, engine scores), for training; events carrying a search_id as request_id are attributed to it.", Request: "SearchBatch", Response: "SearchResult", Write: true, Handler: s.postSearches})
 	}
 	if s.deps.Rank != nil {
 		rs = append(rs,
@@ -442,6 +450,21 @@ func parseEvent(raw json.RawMessage) (fusionrank.Event, error) {
 	return ev, nil
 }
 
+// postSearches stores a batch of searches from a shop's engine.
+func (s *Server) postSearches(c *gin.Context) {
+	var batch fusionrank.SearchBatch
+	if err := decodeJSON(c, &batch); err != nil {
+		s.fail(c, err)
+		return
+	}
+	res, err := s.deps.Searches.RecordSearches(c.Request.Context(), batch.Searches)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
 func (s *Server) rerank(c *gin.Context) {
 	var req fusionrank.RerankRequest
 	var err error
@@ -558,6 +581,16 @@ func (s *Server) answer(c *gin.Context, call func(context.Context) (fusionrank.R
 			}
 		}
 	}
+	bp := answerBufs.Get().(*[]byte)
+	if b, ok := appendRanking((*bp)[:0], &r); ok {
+		c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+		if cap(b) <= 1<<20 { // an unusually long answer's buffer is left to the GC
+			*bp = b[:0]
+			answerBufs.Put(bp)
+		}
+		return
+	}
+	answerBufs.Put(bp)
 	s.writeJSON(c, http.StatusOK, r)
 }
 

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -47,6 +49,11 @@ type Config struct {
 	// sends it, has its connection answered (408) and closed then, instead of holding
 	// it for ever. The server's header timeout is the http.Server's own. Default 10s.
 	BodyTimeout time.Duration
+	// MaxInFlight caps the read requests of /v1 (rankings, search, features) in
+	// progress at once: past it a request is answered 503 with Retry-After at once,
+	// before any work, instead of queueing for the CPU with the others until every
+	// answer is late. Default 64 per CPU (GOMAXPROCS); negative: no cap.
+	MaxInFlight int
 	// RateLimit is each key's sustained request rate per second, whatever its scope;
 	// 0 turns it off. Default 0 (off).
 	RateLimit float64
@@ -97,6 +104,9 @@ func (c *Config) defaults() {
 	if c.BodyTimeout == 0 {
 		c.BodyTimeout = 10 * time.Second
 	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 64 * runtime.GOMAXPROCS(0)
+	}
 	if c.RateBurst == 0 {
 		c.RateBurst = max(1, int(2*c.RateLimit))
 	}
@@ -124,6 +134,8 @@ type Deps struct {
 	Models ModelService
 	Stats  StatsService
 	Keys   KeyService
+	// Searches stores searches of a shop's own engine (POST /v1/searches); nil: no route.
+	Searches SearchService
 	// UserTokens checks the user tokens of public-scope calls; nil: no token is valid
 	// (public-scope calls naming a user get non-personal answers).
 	UserTokens UserTokenService
@@ -142,6 +154,7 @@ type Server struct {
 	limiter, publicLimiter, clientLimiter *rateLimiter
 	// bodyDeadline holds each route's body deadline by method and Gin full path.
 	bodyDeadline map[string]time.Duration
+	inFlight     atomic.Int64 // read requests in progress (MaxInFlight)
 }
 
 // New builds the server and registers every route.

@@ -7,6 +7,13 @@
 // accepted write is committed there before the API answers. Text that Postgres cannot
 // store (a NUL character) or that is not UTF-8 is refused per field before the write.
 //
+// Search logs (SearchLog; tables searches and search_impressions, partitioned by
+// day): each search's query (text, query vectors, a photo's SHA-256), the items shown in
+// order with the engine's scores, under the answer's request_id or a shop's search id.
+// ExportSearches gives each impression its outcome, the strongest event that carries the
+// search's id for that item (or a judged search's grade); Prune drops whole days past
+// the retention.
+//
 // Redis is a cache that can be wiped at any moment (keys namespace:v2:…, TTL on every
 // write, binary values with a versioned header; a value of another version or size
 // reads as a miss). A user's keys share the hash tag {u:<user>} and an item's {i:<item>}

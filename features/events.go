@@ -425,6 +425,7 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 			}
 		}
 	}()
+	defer s.dropLocal(evs)
 	if !s.dirty.redisUp() {
 		return errRedisDown
 	}
@@ -496,8 +497,15 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 		}
 		if attempt == 0 {
 			s.queueCounters(ctx, pipe, evs, now)
+			// Processes holding these profiles or sets in memory drop them (local.go);
+			// the message follows the writes in the same pipeline.
+			pipe.Publish(ctx, s.localChannel(), invalidation(evs))
+		} else {
+			pipe.Publish(ctx, s.localChannel(), "u "+strings.Join(pending, "\nu "))
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		_, err = pipe.Exec(ctx)
+		s.dropLocal(evs)
+		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
 		var retry []string

@@ -100,12 +100,24 @@ func (s *Store) startRebuild(ctx context.Context, key string, fn func(context.Co
 func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, error) {
 	key := s.userKey("profile", userID)
 	redisOK := s.dirty.redisUp()
+	lc := s.local()
+	var lgen uint64
+	if lc != nil && !s.dirty.has(userID) {
+		var p *Profile
+		var ok bool
+		if p, lgen, ok = lc.profiles.Get(userID, time.Now().UnixNano()); ok {
+			return p, SourceCache, nil
+		}
+	}
 	if redisOK && !s.dirty.has(userID) {
 		b, err := s.rdb.Get(ctx, key).Bytes()
 		s.dirty.observe(err)
 		switch {
 		case err == nil:
 			if p, ok := decodeProfile(b); ok {
+				if lc != nil {
+					lc.profiles.Put(userID, p, lgen, time.Now().Add(lc.ttl).UnixNano())
+				}
 				return p, SourceCache, nil
 			}
 		case errors.Is(err, redis.Nil):
@@ -145,6 +157,9 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 				return rebuilt{p, SourcePostgres}, nil
 			case res != 0:
 				s.dirty.clear(userID)
+				if lc != nil {
+					lc.profiles.Put(userID, p, lgen, time.Now().Add(lc.ttl).UnixNano())
+				}
 				return rebuilt{p, SourceRebuilt}, nil
 			case attempt == 2:
 				return rebuilt{p, SourceRebuilt}, nil // correct, but not cached
@@ -433,6 +448,15 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 		}
 		return out, nil
 	}
+	if sets, ok := s.localCovisSets(ctx, recent); ok {
+		for j, set := range sets {
+			out[j] = make([]float64, len(candidates))
+			for i, c := range candidates {
+				out[j][i] = set.count[c]
+			}
+		}
+		return out, nil
+	}
 	keys := s.covisKeys(recent)
 	cmds := make([]*redis.FloatSliceCmd, len(recent))
 	err := s.readCounters(ctx, keys,
@@ -460,6 +484,17 @@ type Neighbour struct {
 // CovisNeighbours returns, for each of items, up to n items that most often directly
 // followed it, most frequent first. One Redis round trip unless a set has to be rebuilt.
 func (s *Store) CovisNeighbours(ctx context.Context, items []string, n int) ([][]Neighbour, error) {
+	if sets, ok := s.localCovisSets(ctx, items); ok {
+		out := make([][]Neighbour, len(items))
+		for i, set := range sets {
+			for _, z := range set.zs[:min(len(set.zs), n+1)] {
+				if z.Score > 0 {
+					out[i] = append(out[i], Neighbour{ItemID: z.Member.(string), Count: z.Score})
+				}
+			}
+		}
+		return out, nil
+	}
 	keys := s.covisKeys(items)
 	cmds := make([]*redis.ZSliceCmd, len(items))
 	err := s.readCounters(ctx, keys,

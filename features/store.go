@@ -21,6 +21,7 @@ import (
 
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features/text"
+	"github.com/fusionrank/fusionrank/internal/memo"
 	"github.com/fusionrank/fusionrank/postgres"
 )
 
@@ -57,6 +58,13 @@ type Options struct {
 	// Photos, when set, lets items and queries carry photos, encoded into the "photo"
 	// modality by the registry's active image encoder; nil: photos are refused.
 	Photos *PhotoOptions
+	// LocalCacheTTL is how long profiles and co-visitation sets read from Redis may be
+	// served from process memory, kept true by invalidation messages (see RunLocalCache
+	// and local.go); 0 (the default) turns the local cache off.
+	LocalCacheTTL time.Duration
+	// LocalCacheMax bounds the entries of each of the local cache's maps. Default
+	// 200,000.
+	LocalCacheMax int
 }
 
 // Store is the feature store: the catalogue and event history in Postgres (the source
@@ -73,7 +81,8 @@ type Store struct {
 	rebuilds *rebuilds
 	pop      popCache
 	hooks    testHooks
-	photos   *photos // nil without photos
+	photos   *photos     // nil without photos
+	lc       *localCache // nil without a local cache
 }
 
 // testHooks let a test run code at the moments where concurrent writers race. They are
@@ -113,7 +122,13 @@ func New(db *postgres.DB, rdb redis.UniversalClient, opt Options) *Store {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opt.LocalCacheMax == 0 {
+		opt.LocalCacheMax = 200_000
+	}
 	s := &Store{db: db, rdb: rdb, opt: opt, dirty: newDirtySet(), rebuilds: newRebuilds()}
+	if opt.LocalCacheTTL > 0 {
+		s.lc = &localCache{ttl: opt.LocalCacheTTL, profiles: memo.New[*Profile](opt.LocalCacheMax), covis: memo.New[*covisSet](opt.LocalCacheMax)}
+	}
 	s.dirty.onError = opt.OnRedisError
 	if opt.Text != nil {
 		s.mods = append(s.mods, Modality{Name: "text", Dim: opt.Text.Dim()})

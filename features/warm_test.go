@@ -69,3 +69,56 @@ func TestWarmCovisitation(t *testing.T) {
 		t.Fatalf("the second warm-up replaced a live set: wm-a→wm-b = %v", v)
 	}
 }
+
+// TestWarmProfiles: the one-pass warm-up caches for every recent user the profile a
+// rebuild would, leaves cached profiles alone, and does not cache a profile that
+// misses events stored after its read.
+func TestWarmProfiles(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	s := newStore(t, now)
+	ctx := context.Background()
+	tag := runTag() + "wp-"
+	raceShop(t, s, tag, 10)
+	users := []string{tag + "u0", tag + "u1", tag + "u2"}
+	for k := range 30 {
+		ingest(t, s, fusionrank.Event{EventID: fmt.Sprintf("%se%d", tag, k), UserID: users[k%3], ItemID: fmt.Sprintf("%s%d", tag, k%10),
+			Type: fusionrank.EventTypes[k%4], Timestamp: now.Add(-time.Duration(60-k) * time.Minute)})
+	}
+	testenv.DeleteNamespace(ctx, s.rdb, s.opt.Namespace) // Redis lost everything
+	// A cached profile is left alone: u0's holds a marker the warm-up would not write.
+	want0, err := s.rebuildProfile(ctx, users[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := *want0
+	marked.UpdatedAt++
+	s.rdb.Set(ctx, s.userKey("profile", users[0]), marked.encode(), time.Hour)
+	// u2's events go on after the warm-up's read: its floor is above what it read.
+	s.rdb.Set(ctx, s.userKey("pfloor", users[2]), 11, time.Hour)
+
+	n, err := s.WarmProfiles(ctx, now.Add(-2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 1 {
+		t.Fatalf("warm-up wrote %d profiles", n)
+	}
+	b, err := s.rdb.Get(ctx, s.userKey("profile", users[1])).Bytes()
+	if err != nil {
+		t.Fatalf("u1 not cached: %v", err)
+	}
+	got, ok := decodeProfile(b)
+	want, _ := s.rebuildProfile(ctx, users[1])
+	if !ok {
+		t.Fatal("u1: undecodable")
+	}
+	sameProfile(t, "u1", got, want)
+	if b, _ := s.rdb.Get(ctx, s.userKey("profile", users[0])).Bytes(); b == nil {
+		t.Fatal("u0's cached profile is gone")
+	} else if p, _ := decodeProfile(b); p.UpdatedAt != marked.UpdatedAt {
+		t.Fatal("u0's cached profile was replaced")
+	}
+	if e, _ := s.rdb.Exists(ctx, s.userKey("profile", users[2])).Result(); e != 0 {
+		t.Fatal("u2's profile was cached although events arrived after the read")
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/internal/kernel"
+	"github.com/fusionrank/fusionrank/internal/memo"
 	"github.com/fusionrank/fusionrank/ranking"
 	"github.com/fusionrank/fusionrank/recommend/retrieval"
 )
@@ -48,8 +49,20 @@ type Options struct {
 	RetrievalEf int
 	// MaxQueryText caps the query text in bytes. Default 1000.
 	MaxQueryText int
+	// CandidateTTL is how long a shopper's recommendation candidates (the merged
+	// retrieval, co-visitation and trending pool, before scoring) are kept for the
+	// shopper's next plain request (no query, exclusions or filters). Events
+	// invalidate them: an entry is used only for a profile of the same event count and
+	// the same live model. Scoring always runs on fresh features. Default 60s;
+	// negative: off.
+	CandidateTTL time.Duration
+	// CandidateCacheMax bounds the shoppers whose candidates are kept. Default 100,000.
+	CandidateCacheMax int
 	// Logger receives warnings. Default: discard.
 	Logger *slog.Logger
+	// Searches, when not nil, logs every rerank and search answer (the query, the
+	// items shown with their positions and engine scores) for training.
+	Searches *features.SearchLog
 }
 
 func (o *Options) defaults() {
@@ -86,6 +99,12 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.CandidateTTL == 0 {
+		o.CandidateTTL = time.Minute
+	}
+	if o.CandidateCacheMax == 0 {
+		o.CandidateCacheMax = 100_000
+	}
 }
 
 // Service answers rerank, recommendation, similar-item and search requests with the
@@ -98,6 +117,7 @@ type Service struct {
 	opt     Options
 	attrib  *Attribution
 	pool    sync.Pool
+	cands   *memo.Map[*candEntry] // by user id; nil when CandidateTTL is negative
 }
 
 // New returns the service. attrib may be nil (no attribution records).
@@ -106,6 +126,9 @@ func New(fs FeatureStore, models *Models, attrib *Attribution, opt Options) *Ser
 	s := &Service{fs: fs, catalog: fs.Catalog(), models: models, opt: opt, attrib: attrib}
 	s.ix = newIndexes(fs.Catalog())
 	s.pool.New = func() any { return &scratch{ws: ranking.NewWorkspace()} }
+	if opt.CandidateTTL > 0 {
+		s.cands = memo.New[*candEntry](opt.CandidateCacheMax)
+	}
 	return s
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features"
@@ -74,6 +75,7 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	if unknown != nil {
 		r.UnknownItems = unknown
 	}
+	s.logSearch(features.SearchFromRerank, r, req.UserID, &req.Query, req.Items)
 	return r, nil
 }
 
@@ -261,6 +263,26 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 	if err != nil {
 		return fusionrank.Ranking{}, err
 	}
+	// A plain request of a shopper seen lately reuses the candidates gathered then,
+	// unless events (the profile's count) or the model changed since.
+	var cgen uint64
+	cacheable := s.cands != nil && rc.profile != nil && req.Query == nil && len(req.Exclude) == 0 && req.Filters == nil && count <= s.opt.RetrievalK
+	if cacheable {
+		e, gen, ok := s.cands.Get(known, time.Now().UnixNano())
+		cgen = gen
+		if ok && e.events == rc.profile.Events && e.model == versionOf(l) {
+			s.catalog.RLock()
+			p := s.newPool(fl, count)
+			for _, c := range e.cands {
+				p.add(c.slot, c.source)
+			}
+			cands := p.cands
+			s.catalog.RUnlock()
+			s.score(ctx, l, rc, cands, req.Explain)
+			cands = s.diversify(cands, count)
+			return s.answer(ctx, "recommendations", l, rc, cands, count, known), nil
+		}
+	}
 	// Counters first (they are Redis calls; the catalogue lock is not held meanwhile).
 	octx, cancel := counters(ctx)
 	var covis [][]string
@@ -331,10 +353,37 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 	}
 	cands := p.cands
 	s.catalog.RUnlock()
+	if cacheable && len(rc.warnings) == 0 { // a pool short of a source is not kept
+		e := &candEntry{events: rc.profile.Events, model: versionOf(l), cands: make([]candRef, len(cands))}
+		for i, c := range cands {
+			e.cands[i] = candRef{c.slot, c.source}
+		}
+		s.cands.Put(known, e, cgen, time.Now().Add(s.opt.CandidateTTL).UnixNano())
+	}
 
 	s.score(ctx, l, rc, cands, req.Explain)
 	cands = s.diversify(cands, count)
 	return s.answer(ctx, "recommendations", l, rc, cands, count, known), nil
+}
+
+// candEntry is a shopper's candidate pool as gathered for a plain recommendation
+// request: valid for a profile of events events and the live model model.
+type candEntry struct {
+	events int64
+	model  string // the live model's version, "" for the fallback
+	cands  []candRef
+}
+
+func versionOf(l *live) string {
+	if l == nil {
+		return ""
+	}
+	return l.version
+}
+
+type candRef struct {
+	slot   int32
+	source string
 }
 
 // retrieveLearned adds the nearest items in the live model's learned recent-item
@@ -484,5 +533,7 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 		rc.warn("no known word in query.text")
 	}
 	s.score(ctx, l, rc, cands, req.Explain)
-	return s.answer(ctx, "search", l, rc, cands, count, req.UserID), nil
+	r := s.answer(ctx, "search", l, rc, cands, count, req.UserID)
+	s.logSearch(features.SearchFromSearch, r, req.UserID, &req.Query, nil)
+	return r, nil
 }

@@ -3,6 +3,7 @@ package training
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Event is one interaction of a user with an item.
@@ -58,6 +59,21 @@ type Data struct {
 	Attributes [][]int32
 	// NumAttributes is the number of attribute ids.
 	NumAttributes int
+	// Vocab holds the word vectors (of the "text" modality's encoder) that
+	// Searches and ItemWords refer to by index.
+	Vocab [][]float32
+	// ItemWords, when not nil, holds each item's words (title, description,
+	// attributes) as Vocab indices: the catalogue pseudo-queries are drawn
+	// from them.
+	ItemWords [][]int32
+	// Searches are the logged searches, oldest first (see Search).
+	Searches []Search
+}
+
+// searchable reports whether models trained on d get query slots: word slots
+// need the "text" modality and a vocabulary (searches or item words).
+func (d *Data) searchable() bool {
+	return len(d.Vocab) > 0 && slices.ContainsFunc(d.Fixed, func(f FixedModality) bool { return f.Name == "text" })
 }
 
 // Case is one validation case: a user's history (oldest first) and the item
@@ -135,6 +151,9 @@ func (d *Data) Validate() error {
 				return fmt.Errorf("training: fixed modality %q: item %d: length %d, want %d", f.Name, i, len(v), f.Dim)
 			}
 		}
+	}
+	if err := d.validateSearches(); err != nil {
+		return err
 	}
 	if d.Attributes != nil {
 		if len(d.Attributes) != d.NumItems {

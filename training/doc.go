@@ -30,7 +30,7 @@
 //
 //	pop_w    = log(1 + #interactions with c in [T−w, T))         w = 1h, 1d, 7d
 //	covis    = CovisFeature(n_0 … n_4),  n_j = #(r_j → c) direct follows before T
-//	engine_score = has_engine_score = 0   (the caller's search score: not in behavioural data)
+//	engine_score = has_engine_score = 0   (search examples: the engine's score, below)
 //	seq      = the sequence encoder's score (below), 0 without one
 //
 // r_j the j-th most recent distinct history item. In untimed data (every
@@ -38,6 +38,39 @@
 // other user's interactions and u's own before the target, never the
 // target's own transition or anything after it, and the pop windows are 0.
 // Serving-time features (Scorer) count every training interaction.
+//
+// # Queries (Data.Vocab, Data.Searches)
+//
+// When d has the "text" modality and a vocabulary, the layout also has
+// Options.Words word slots and one query-vector slot per other fixed
+// modality (a photo), and the scorer learns them, with the engine_score
+// weight, from search examples trained between the behavioural batches:
+//
+//   - logged searches: each shown item with an outcome is a positive against
+//     the shown items of a lower outcome above it (and the one just below,
+//     when not taken): position-aware, so the engine's order is not simply
+//     relearned; in a judged search (a judgement set) against every item of
+//     a lower grade. The query holds the search's words and vectors and the
+//     user's history before the search; the engine's scores are standardised
+//     over the items shown, as serving standardises a request's;
+//   - catalogue pseudo-queries: one to four of an item's own words (and, for
+//     a third each, its photo vector alone or with them) against
+//     SearchNegatives random items, no engine score; they fill up to
+//     PseudoQueries per epoch and are at least PseudoShare of the logged
+//     examples.
+//
+// Each is the softmax cross-entropy of the positive over its candidates
+// (ranking.Model.LossAndGrad), the batch mean times the mix weight
+// (Options.SearchMix) stepping the same optimizer. Every tenth logged search
+// with two outcomes is held out; early stopping and the choice among
+// candidates maximise the behavioural plus the search validation NDCG@10.
+// The start is the cosine start: Wv = Wo = [I; 0], the text projection the
+// identity (d = d_a = the text dimension when there is no behaviour) or a
+// random map onto the first min(d, d_a) dimensions, Wq and Wk scaled by 0.1,
+// so R_i·V_c starts near the cosine of a query word with an item's text; the
+// engine weight starts at the best of EngineWeights on the held-out searches.
+// Without behaviour (a judgement set alone) the collab modality and the
+// sequence encoder are left out.
 //
 // # Loss and optimisation
 //

@@ -72,6 +72,16 @@ func newNet(d *Data, o Options, rng *rand.Rand) (*net, error) {
 		recentMod = d.Fixed[n.recentFixed].Name
 	}
 	n.layout = ranking.Layout{Recent: o.Recent, RecentMod: recentMod, ProfileMods: profile}
+	if d.searchable() && o.Words > 0 {
+		// Query slots: the words of a search, and a caller's vector (a photo)
+		// for every fixed modality but text (whose query side is the words).
+		n.layout.Words = o.Words
+		for _, m := range profile {
+			if m != "text" {
+				n.layout.QueryMods = append(n.layout.QueryMods, m)
+			}
+		}
+	}
 	n.cfg = ranking.Config{Modalities: mods, DModel: o.DModel, DAttn: o.DAttn, NFeatures: ranking.NFeatures, MaxQueryTokens: n.layout.Tokens()}
 	if err := n.cfg.Validate(); err != nil {
 		return nil, err

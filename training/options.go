@@ -115,6 +115,35 @@ type Options struct {
 	// with covis at InitCovis; the best is kept, so training starts from
 	// counting plus recent popularity. Default nil: 0.
 	PopWeights []float64
+	// Words is the number of query word slots of models trained on data
+	// with a vocabulary (Data.Vocab) and the "text" modality; default 8
+	// (negative: none). Such models also get one query slot per other fixed
+	// modality (a photo's vector). Data without a vocabulary gets neither.
+	Words int
+	// SearchMix are the candidate weights of the search loss (logged
+	// searches and pseudo-queries) against the behavioural loss: with
+	// both kinds of examples and more than one candidate, a model is trained
+	// per candidate and the best on the held-out cases (behavioural plus
+	// search validation NDCG@10) is kept; default {1}.
+	SearchMix []float64
+	// PseudoQueries is the number of catalogue pseudo-queries per epoch
+	// (an item's own words, and its photo vector, against other items);
+	// they fill up to this number when the logs give fewer search
+	// examples; default min(NumItems, 20000) (negative: none).
+	PseudoQueries int
+	// PseudoShare is the least number of pseudo-queries per epoch as a share
+	// of the logged search examples; default 0.25 (negative: 0).
+	PseudoShare float64
+	// SearchNegatives is the number of random negatives of a pseudo-query;
+	// default 15.
+	SearchNegatives int
+	// SearchBatch is the number of search examples per optimizer step;
+	// default 64.
+	SearchBatch int
+	// EngineWeights are the candidate initial weights of engine_score,
+	// chosen on the validation searches before training; default
+	// {0, 0.5, 1, 2, 4}.
+	EngineWeights []float64
 	// OnSeqEpoch, when not nil, gets the SeqModel's training progress.
 	OnSeqEpoch func(epoch int, loss, validation float64)
 	// OnEpoch, when not nil, is called after each epoch with its number
@@ -160,6 +189,24 @@ func (o Options) withDefaults() Options {
 	}
 	if o.EmbedStd <= 0 {
 		o.EmbedStd = 0.1
+	}
+	if o.Words == 0 {
+		o.Words = 8
+	} else if o.Words < 0 {
+		o.Words = 0
+	}
+	if len(o.SearchMix) == 0 {
+		o.SearchMix = []float64{1}
+	}
+	def(&o.SearchNegatives, 15)
+	if o.PseudoShare == 0 {
+		o.PseudoShare = 0.25
+	} else if o.PseudoShare < 0 {
+		o.PseudoShare = 0
+	}
+	def(&o.SearchBatch, 64)
+	if len(o.EngineWeights) == 0 {
+		o.EngineWeights = []float64{0, 0.5, 1, 2, 4}
 	}
 	if o.ProfileHalfLife <= 0 {
 		o.ProfileHalfLife = 7 * 86400

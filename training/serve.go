@@ -53,7 +53,9 @@ type Candidate struct {
 // by few customers (Online Retail) favours the descriptions.
 func ServeCandidates(d *Data, o Options) []Candidate {
 	cs := []Candidate{{Name: "recent=collab", Options: o}}
-	if len(d.Fixed) > 0 {
+	if len(d.Fixed) > 0 && d.hasBehaviour() {
+		// (Without behaviour the collab vectors are not learned: Train drops
+		// them, and the two candidates would be the same.)
 		nc := o
 		nc.NoCollab = true
 		cs = append(cs, Candidate{Name: "recent=" + d.Fixed[0].Name, Options: nc})
@@ -100,8 +102,13 @@ func Choose(d *Data, val []Case, cands []Candidate) (*Result, int, []Tried, erro
 		if seq == nil && o.Seq != nil && len(res.Seq) > 0 {
 			seq, seqOf = res.Seq, o.Seq
 		}
-		v := res.BestValidation
-		if best == nil || (!math.IsNaN(v) && (math.IsNaN(best.BestValidation) || v > best.BestValidation)) {
+		// With query slots, the search validation counts too (see criterion).
+		bv := math.NaN()
+		if best != nil {
+			bv = criterion(best.BestValidation, best.SearchValidation)
+		}
+		v := criterion(res.BestValidation, res.SearchValidation)
+		if best == nil || (!math.IsNaN(v) && (math.IsNaN(bv) || v > bv)) {
 			best, bestK = res, k
 		}
 	}

@@ -18,6 +18,9 @@ type Curve struct {
 	// Validation is the validation NDCG@10 after each epoch (NaN when there
 	// are no validation cases).
 	Validation []float64
+	// SearchValidation is the validation searches' NDCG@10 after each epoch
+	// (NaN when there are none).
+	SearchValidation []float64
 }
 
 // Result is what Train returns: the scorer at its best validated epoch,
@@ -55,6 +58,22 @@ type Result struct {
 	BestEpoch int
 	// BestValidation is its validation NDCG@10 (NaN without validation).
 	BestValidation float64
+	// SearchValidation is its NDCG@10 on the validation searches (every
+	// tenth logged search with two distinct outcomes; NaN without), and
+	// EngineValidation that of the engine's own order on them.
+	SearchValidation, EngineValidation float64
+	// SearchMix is the search loss weight kept (see Options.SearchMix), and
+	// MixValidation the criterion of each candidate (the sum of the
+	// behavioural and search validation NDCG@10), in Options.SearchMix order.
+	SearchMix     float64
+	MixValidation []float64
+	// SearchExamples is the number of training examples from logged
+	// searches, PseudoQueries the catalogue pseudo-queries per epoch.
+	SearchExamples, PseudoQueries int
+	// EngineWeight is engine_score's initial weight (chosen among
+	// Options.EngineWeights on the validation searches); the learned weight
+	// is Model.U[ranking.FeatEngine].
+	EngineWeight float64
 
 	n *net
 }
@@ -92,18 +111,73 @@ type trainer struct {
 	mixG     *ranking.SparseGrad // the mixer's parameters (non-attention modes)
 	bi       batchItems
 	shards   [shards]*shard
+	search   *searchTrainer // nil without query slots
+	searchG  *ranking.Grads
 }
 
 // Train learns the fusion scorer, the collab item vectors and the attribute
 // embeddings from d, validating on val (NDCG@10 over the whole catalogue,
 // history masked) after each epoch and keeping the best epoch's weights.
-// Every user event after the first is a training example. The result
-// depends only on d, val and o (not on o.Workers or scheduling).
+// Every user event after the first is a training example; with query slots
+// (Data.Vocab), so is every taken item of a logged search and every
+// catalogue pseudo-query (see Search). The result depends only on d, val and
+// o (not on o.Workers or scheduling).
 func Train(d *Data, val []Case, o Options) (*Result, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
 	o = o.withDefaults()
+	if o.PseudoQueries == 0 {
+		o.PseudoQueries = min(d.NumItems, 20000)
+	} else if o.PseudoQueries < 0 {
+		o.PseudoQueries = 0
+	}
+	if d.searchable() && !d.hasBehaviour() {
+		// Searches only: no behaviour to learn collab vectors or a sequence
+		// encoder from, and room for the exact cosine start (d = d_a = the
+		// text dimension; see searchStart).
+		o.NoCollab = true
+		o.Seq, o.SeqModels = nil, nil
+		o.DModel, o.DAttn = d.textDim(), d.textDim()
+	}
+	mix := o.SearchMix
+	if !d.searchable() || !d.hasBehaviour() || len(mix) == 1 {
+		o.SearchMix = mix[:1]
+		return train(d, val, o)
+	}
+	// One model per mix; the best on the held-out cases is kept.
+	var best *Result
+	var crits []float64
+	for _, w := range mix {
+		o.SearchMix = []float64{w}
+		res, err := train(d, val, o)
+		if err != nil {
+			return nil, err
+		}
+		c := criterion(res.BestValidation, res.SearchValidation)
+		crits = append(crits, c)
+		if best == nil || c > criterion(best.BestValidation, best.SearchValidation) {
+			best = res
+		}
+	}
+	best.MixValidation = crits
+	return best, nil
+}
+
+// criterion is what early stopping and the mix choice maximise: the sum of the
+// behavioural and the search validation NDCG@10 (those that exist; NaN when
+// neither does).
+func criterion(behaviour, search float64) float64 {
+	switch {
+	case math.IsNaN(behaviour):
+		return search
+	case math.IsNaN(search):
+		return behaviour
+	}
+	return behaviour + search
+}
+
+func train(d *Data, val []Case, o Options) (*Result, error) {
 	rng := rand.New(rand.NewPCG(o.Seed, 0x66757369))
 	n, err := newNet(d, o, rng)
 	if err != nil {
@@ -227,32 +301,55 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 		tr.shards[s] = sh
 	}
 
-	res := &Result{Layout: n.layout, BestValidation: math.NaN(), Seq: n.seq, SeqWeight: chosen[ranking.FeatSeq], PopWeight: chosen[ranking.FeatPop7d], SeqCurve: seqCurve}
+	res := &Result{Layout: n.layout, BestValidation: math.NaN(), Seq: n.seq, SeqWeight: chosen[ranking.FeatSeq], PopWeight: chosen[ranking.FeatPop7d], SeqCurve: seqCurve,
+		SearchValidation: math.NaN(), EngineValidation: math.NaN(), SearchMix: o.SearchMix[0]}
+	if n.layout.Words > 0 {
+		n.searchStart(rng)
+		tr.search = newSearchTrainer(n, tr.x)
+		tr.search.weight = o.SearchMix[0]
+		tr.searchG = n.model.NewGrads()
+		res.SearchExamples, res.PseudoQueries = len(tr.search.examples), tr.search.pseudoCount()
+		res.EngineWeight = float64(n.model.U[ranking.FeatEngine])
+		if len(tr.search.val) > 0 {
+			res.EngineWeight = tr.search.chooseEngineWeight(o.EngineWeights)
+		}
+	}
+	// validate returns the behavioural and the search validation NDCG@10 (NaN
+	// when there are no such cases).
+	validate := func() (float64, float64) {
+		v, sv := math.NaN(), math.NaN()
+		if len(val) > 0 {
+			v = newScorer(n, tr.x).NDCG(val, 10, o.Workers)
+		}
+		if tr.search != nil {
+			sv, res.EngineValidation = tr.search.validate()
+		}
+		return v, sv
+	}
 	var best *net
 	bad := 0
-	if len(val) > 0 {
+	bestCrit := math.NaN()
+	if v, sv := validate(); !math.IsNaN(criterion(v, sv)) {
 		// Epoch 0: the initial model (the counting model when InitCovis is
 		// set) is kept unless training beats it.
 		best = n.snapshot()
-		res.BestValidation = newScorer(n, tr.x).NDCG(val, 10, o.Workers)
+		res.BestValidation, res.SearchValidation, bestCrit = v, sv, criterion(v, sv)
 		if o.OnEpoch != nil {
-			o.OnEpoch(0, math.NaN(), res.BestValidation)
+			o.OnEpoch(0, math.NaN(), v)
 		}
 	}
 	for epoch := 1; epoch <= o.Epochs; epoch++ {
 		loss := tr.epoch(epoch)
 		res.Curve.Loss = append(res.Curve.Loss, loss)
-		v := math.NaN()
-		if len(val) > 0 {
-			v = newScorer(n, tr.x).NDCG(val, 10, o.Workers)
-		}
+		v, sv := validate()
 		res.Curve.Validation = append(res.Curve.Validation, v)
+		res.Curve.SearchValidation = append(res.Curve.SearchValidation, sv)
 		if o.OnEpoch != nil {
 			o.OnEpoch(epoch, loss, v)
 		}
-		if math.IsNaN(v) || v > res.BestValidation {
+		if c := criterion(v, sv); math.IsNaN(c) || math.IsNaN(bestCrit) || c > bestCrit {
 			best = n.snapshot()
-			res.BestEpoch, res.BestValidation = epoch, v
+			res.BestEpoch, res.BestValidation, res.SearchValidation, bestCrit = epoch, v, sv, c
 			bad = 0
 		} else if bad++; bad >= o.Patience {
 			break
@@ -287,9 +384,41 @@ func (n *net) snapshot() *net {
 }
 
 // epoch runs one pass over the examples in a seeded order and returns the
-// mean loss.
+// mean loss (the behavioural loss; the search loss when there is no
+// behaviour). The search batches are spread evenly between the behavioural
+// ones.
 func (tr *trainer) epoch(epoch int) float64 {
-	return runEpoch(tr.examples, tr.n.o.Seed, epoch, tr.n.o.BatchSize, tr.step)
+	var sb [][]any
+	if tr.search != nil {
+		sb = tr.search.epochBatches(epoch)
+	}
+	var sloss float64
+	var scount, done int
+	runSearch := func(upTo int) {
+		for ; done < upTo; done++ {
+			l, c := tr.search.step(tr.opt, tr.searchG, sb[done])
+			sloss += l
+			scount += c
+		}
+	}
+	if len(tr.examples) == 0 {
+		runSearch(len(sb))
+		if scount == 0 {
+			return math.NaN()
+		}
+		return sloss / float64(scount)
+	}
+	bs := tr.n.o.BatchSize
+	nb := (len(tr.examples) + bs - 1) / bs
+	k := 0
+	loss := runEpoch(tr.examples, tr.n.o.Seed, epoch, bs, func(batch []example, rng *rand.Rand) (float64, int) {
+		l, c := tr.step(batch, rng)
+		k++
+		runSearch(k * len(sb) / nb)
+		return l, c
+	})
+	runSearch(len(sb))
+	return loss
 }
 
 // runEpoch shuffles the examples with a generator seeded by (seed, epoch), runs step on

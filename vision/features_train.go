@@ -8,31 +8,53 @@ import (
 
 // featureInfer is the scratch of one photo's encoding by the features kind.
 type featureInfer struct {
-	rs     resampler
-	img    *Planar
-	fw     featureWork
-	x, h   []float32
-	e      []float32
-	outRow []float32
+	rs       resampler
+	img, mir *Planar
+	fw       featureWork
+	x, h     []float32
+	e        []float32
 }
 
 func newFeatureInfer(cfg Config) *featureInfer {
 	return &featureInfer{
 		img: NewPlanar(cfg.Size, cfg.Size),
-		x:   make([]float32, FeatureDim(cfg.Size)),
-		h:   make([]float32, cfg.Hidden),
-		e:   make([]float32, cfg.Dim),
+		mir: NewPlanar(cfg.Size, cfg.Size),
+		x:   make([]float32, 2*FeatureDim(cfg.Size)),
+		h:   make([]float32, 2*cfg.Hidden),
+		e:   make([]float32, 2*cfg.Dim),
 	}
 }
 
-// encode writes the unit embedding of w.img (CIELAB) into dst.
+// encode writes the embedding of w.img (CIELAB) into dst: the unit
+// embeddings of the photo and of its mirror image, averaged and scaled to
+// unit length (a shelf photo mirrored is as likely a photo of the product,
+// and the average is steadier than either).
 func (w *featureInfer) encode(dst []float32, p *params) {
-	featuresTo(w.x, w.img, &w.fw)
-	standardizeRows(w.x, 1, p.fmean, p.fstd)
-	hiddenForward(w.h, w.x, p, 1, 0, nil)
-	headForward(w.e, w.h, p, 1)
-	copy(dst, w.e)
+	fd, dim := len(p.fmean), p.cfg.Dim
+	mirror(w.mir, w.img)
+	featuresTo(w.x[:fd], w.img, &w.fw)
+	featuresTo(w.x[fd:], w.mir, &w.fw)
+	standardizeRows(w.x, 2, p.fmean, p.fstd)
+	hiddenForward(w.h, w.x, p, 2, 0, nil)
+	headForward(w.e, w.h, p, 2)
+	a, b := w.e[:dim], w.e[dim:]
+	unit(a)
+	unit(b)
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
 	unit(dst)
+}
+
+// mirror writes src flipped left to right into dst (same size).
+func mirror(dst, src *Planar) {
+	w := src.W
+	for r := range 3 * src.H {
+		s, d := src.Pix[r*w:(r+1)*w], dst.Pix[r*w:(r+1)*w]
+		for x := range w {
+			d[x] = s[w-1-x]
+		}
+	}
 }
 
 // standardizeRows maps each row x of X ([n, len(mean)]) to (x − mean)/std.

@@ -15,7 +15,7 @@ type Config struct {
 	// KindFeatures.
 	Kind string `json:"kind,omitempty"`
 	// Hidden is the width of the hidden layer of KindFeatures' network;
-	// default 512.
+	// default 256.
 	Hidden int `json:"hidden,omitempty"`
 	// Size is the side of the square the photo is resampled to; default 64.
 	// It must be divisible by 2^len(Widths).
@@ -57,7 +57,7 @@ var DefaultConfig = Config{Size: 64, Widths: []int{32, 64, 128}, Depth: 2, Dim: 
 // DefaultFeaturesConfig is the architecture `fusionrank train-images`
 // trains by default: the features kind, which learns more from a few
 // thousand photos in minutes on two cores than the convolutional network.
-var DefaultFeaturesConfig = Config{Kind: KindFeatures, Size: 64, Hidden: 512, Dim: 128, TextHidden: 256}
+var DefaultFeaturesConfig = Config{Kind: KindFeatures, Size: 64, Hidden: 256, Dim: 128, TextHidden: 256}
 
 // features reports whether c is of the features kind.
 func (c Config) features() bool { return c.Kind == KindFeatures }

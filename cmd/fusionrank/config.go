@@ -45,7 +45,11 @@ type Config struct {
 	BodyTimeout    time.Duration                    // FUSIONRANK_BODY_TIMEOUT
 	PprofAddr      string                           // FUSIONRANK_PPROF_ADDR
 	ProfileTTL     time.Duration                    // FUSIONRANK_PROFILE_TTL
+	QueryRetention time.Duration                    // FUSIONRANK_QUERY_RETENTION (0: keep every search)
 	CounterRefresh time.Duration                    // FUSIONRANK_COUNTER_REFRESH
+	LocalCacheTTL  time.Duration                    // FUSIONRANK_LOCAL_CACHE_TTL (0: off)
+	MaxInFlight    int                              // FUSIONRANK_MAX_IN_FLIGHT (0: 64 per CPU; -1: off)
+	WarmProfiles   time.Duration                    // FUSIONRANK_WARM_PROFILES (0: off)
 	ImageEncoder   string                           // FUSIONRANK_IMAGE_ENCODER (registry|off|onnx:PATH)
 	TextEncoder    string                           // FUSIONRANK_TEXT_ENCODER (builtin|onnx:PATH)
 	ImageMaxBytes  int64                            // FUSIONRANK_IMAGE_MAX_BYTES
@@ -72,6 +76,7 @@ var configVars = [][3]string{
 	{"FUSIONRANK_REQUEST_TIMEOUT", "200ms", "deadline of every /v1 request"},
 	{"FUSIONRANK_WRITE_TIMEOUT", "5s", "deadline of writes (items, events), which commit to Postgres"},
 	{"FUSIONRANK_PROFILE_HALF_LIFE", "168h", "half-life of the time decay in user profiles"},
+	{"FUSIONRANK_QUERY_RETENTION", "2160h", "how long search logs (queries, what was shown) are kept; whole days are dropped; 0: for ever"},
 	{"FUSIONRANK_EVENT_WEIGHTS", "view:1,click:2,add_to_cart:4,purchase:8", "weight of each event type in user profiles"},
 	{"FUSIONRANK_MAX_FUTURE_SKEW", "5m", "how far in the future an event timestamp may be"},
 	{"FUSIONRANK_RATE_LIMIT", "0", "requests per second per key of any scope (token bucket, burst 2×); 0: off"},
@@ -82,6 +87,9 @@ var configVars = [][3]string{
 	{"FUSIONRANK_BODY_TIMEOUT", "10s", "how long a request's body may take to arrive after its header (the bulk item load: 10m)"},
 	{"FUSIONRANK_PROFILE_TTL", "720h", "TTL of user profiles in Redis"},
 	{"FUSIONRANK_COUNTER_REFRESH", "1s", "serve: how often popularity windows and trending are re-read from Redis into memory"},
+	{"FUSIONRANK_LOCAL_CACHE_TTL", "30s", "serve: how long profiles and co-visitation sets read from Redis may be served from process memory (dropped sooner when events change them, whichever process stores the events); 0: off"},
+	{"FUSIONRANK_MAX_IN_FLIGHT", "auto", "serve: read requests (rankings, search, features) in progress at once; past it a request is answered 503 with Retry-After: 1 at once instead of queueing; auto: 64 per CPU; off: no cap"},
+	{"FUSIONRANK_WARM_PROFILES", "720h", "serve: at start, the profiles of users with events this recent that Redis lacks are built in one pass over their events (after a cold start or a Redis wipe); 0: off"},
 	{"FUSIONRANK_PPROF_ADDR", "", "serve: a loopback address for Go's pprof handlers (off when empty)"},
 	{"FUSIONRANK_IMAGE_ENCODER", "registry", "registry: item and query photos are encoded by the registry's active image encoder (the fixed descriptor until one is trained and activated); onnx:PATH: by the ONNX model at PATH; off: no photos"},
 	{"FUSIONRANK_TEXT_SUBWORDS", "on", "on: words missing from the word vectors (brands, codes, other languages; Chinese and Japanese are split into character bigrams) get vectors from their hashed character n-grams; off: they are skipped"},
@@ -110,9 +118,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		return ""
 	}
 	var c Config
-	var auth, modalities, level, timeout, wtimeout, halfLife, weights, skew, rate, ttl, refresh string
+	var auth, modalities, level, timeout, wtimeout, halfLife, weights, skew, rate, ttl, refresh, localTTL string
 	var publicRate, clientRate, proxies, htimeout, btimeout string
-	var imgBytes, imgPixels, fetchTimeout, fetchWait, fetchPrivate, subwords string
+	var imgBytes, imgPixels, fetchTimeout, fetchWait, fetchPrivate, subwords, inFlight, warm string
 	fs.StringVar(&c.DatabaseURL, "database-url", val("FUSIONRANK_DATABASE_URL"), "Postgres URL (FUSIONRANK_DATABASE_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", val("FUSIONRANK_REDIS_URL"), "Redis URL (FUSIONRANK_REDIS_URL)")
 	fs.StringVar(&c.Addr, "addr", val("FUSIONRANK_ADDR"), "listen address (FUSIONRANK_ADDR)")
@@ -135,9 +143,12 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	fs.StringVar(&c.PprofAddr, "pprof-addr", val("FUSIONRANK_PPROF_ADDR"), "pprof listener (FUSIONRANK_PPROF_ADDR)")
 	fs.StringVar(&ttl, "profile-ttl", val("FUSIONRANK_PROFILE_TTL"), "profile TTL (FUSIONRANK_PROFILE_TTL)")
 	fs.StringVar(&refresh, "counter-refresh", val("FUSIONRANK_COUNTER_REFRESH"), "popularity cache refresh (FUSIONRANK_COUNTER_REFRESH)")
+	fs.StringVar(&localTTL, "local-cache-ttl", val("FUSIONRANK_LOCAL_CACHE_TTL"), "local cache entry lifetime, 0 for off (FUSIONRANK_LOCAL_CACHE_TTL)")
 	fs.StringVar(&c.ImageEncoder, "image-encoder", val("FUSIONRANK_IMAGE_ENCODER"), "registry|off|onnx:PATH (FUSIONRANK_IMAGE_ENCODER)")
 	fs.StringVar(&subwords, "text-subwords", val("FUSIONRANK_TEXT_SUBWORDS"), "on|off (FUSIONRANK_TEXT_SUBWORDS)")
 	fs.StringVar(&c.TextEncoder, "text-encoder", val("FUSIONRANK_TEXT_ENCODER"), "builtin|onnx:PATH (FUSIONRANK_TEXT_ENCODER)")
+	fs.StringVar(&warm, "warm-profiles", val("FUSIONRANK_WARM_PROFILES"), "warm the profiles of users active this recently at start, 0 for off (FUSIONRANK_WARM_PROFILES)")
+	fs.StringVar(&inFlight, "max-in-flight", val("FUSIONRANK_MAX_IN_FLIGHT"), "read requests in progress at once, auto or off (FUSIONRANK_MAX_IN_FLIGHT)")
 	fs.StringVar(&imgBytes, "image-max-bytes", val("FUSIONRANK_IMAGE_MAX_BYTES"), "largest photo file (FUSIONRANK_IMAGE_MAX_BYTES)")
 	fs.StringVar(&imgPixels, "image-max-pixels", val("FUSIONRANK_IMAGE_MAX_PIXELS"), "largest photo in pixels (FUSIONRANK_IMAGE_MAX_PIXELS)")
 	fs.StringVar(&fetchTimeout, "image-fetch-timeout", val("FUSIONRANK_IMAGE_FETCH_TIMEOUT"), "photo fetch deadline (FUSIONRANK_IMAGE_FETCH_TIMEOUT)")
@@ -212,7 +223,12 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	dur("FUSIONRANK_PROFILE_HALF_LIFE", halfLife, &c.HalfLife, time.Second)
 	dur("FUSIONRANK_MAX_FUTURE_SKEW", skew, &c.MaxFutureSkew, 0)
 	dur("FUSIONRANK_PROFILE_TTL", ttl, &c.ProfileTTL, time.Minute)
+	if v := val("FUSIONRANK_QUERY_RETENTION"); v != "0" {
+		dur("FUSIONRANK_QUERY_RETENTION", v, &c.QueryRetention, 24*time.Hour)
+	}
 	dur("FUSIONRANK_COUNTER_REFRESH", refresh, &c.CounterRefresh, 100*time.Millisecond)
+	dur("FUSIONRANK_LOCAL_CACHE_TTL", localTTL, &c.LocalCacheTTL, 0)
+	dur("FUSIONRANK_WARM_PROFILES", warm, &c.WarmProfiles, 0)
 	dur("FUSIONRANK_HEADER_TIMEOUT", htimeout, &c.HeaderTimeout, 100*time.Millisecond)
 	dur("FUSIONRANK_BODY_TIMEOUT", btimeout, &c.BodyTimeout, 100*time.Millisecond)
 	c.EventWeights = map[fusionrank.EventType]float64{}
@@ -261,6 +277,17 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	case strings.HasPrefix(c.TextEncoder, "onnx:") && len(c.TextEncoder) > len("onnx:"):
 	default:
 		bad("FUSIONRANK_TEXT_ENCODER", "expected builtin or onnx:PATH, got %q", c.TextEncoder)
+	}
+	switch inFlight {
+	case "auto":
+	case "off":
+		c.MaxInFlight = -1
+	default:
+		if n, err := strconv.Atoi(inFlight); err != nil || n < 1 {
+			bad("FUSIONRANK_MAX_IN_FLIGHT", "expected auto, off or a number ≥ 1, got %q", inFlight)
+		} else {
+			c.MaxInFlight = n
+		}
 	}
 	if n, err := strconv.ParseInt(imgBytes, 10, 64); err != nil || n < 1024 || n > 256<<20 {
 		bad("FUSIONRANK_IMAGE_MAX_BYTES", "expected a number of bytes from 1024 to 268435456, got %q", imgBytes)

@@ -70,6 +70,7 @@ var fusionProgress io.Writer
 //	fusion-collab   attention over the collab modality alone
 //	fusion-text     (retail) attention over the text modality alone
 //	fusion-start    the counting start plus the encoder, the scorer not trained (Epochs < 0)
+//	fusion-query    (retail) fusion with the query slots and pseudo-queries of a searchable shop
 func init() {
 	text := func(s *evaluation.Sequences) ([]training.FixedModality, error) {
 		return fusion.TextModality(fusionGlove)(s)
@@ -116,6 +117,16 @@ func init() {
 		add(p.reg, "fusion-start", func(o *training.Options) { o.Epochs = -1 }, p.text)
 	}
 	add(evalModels.retail, "fusion-text", func(o *training.Options) { o.NoCollab = true }, true)
+	// fusion-query is fusion with the query slots `fusionrank train` adds for a shop
+	// with a text modality (word slots, trained with catalogue pseudo-queries): its
+	// behavioural figures against fusion's show what the slots cost behaviour.
+	add(evalModels.retail, "fusion-query", none, true)
+	inner := evalModels.retail["fusion-query"]
+	evalModels.retail["fusion-query"] = func() evaluation.Model {
+		m := inner().(*fusion.Model)
+		m.Words = func(s *evaluation.Sequences) ([][]float32, [][]int32, error) { return fusion.ItemWords(fusionGlove)(s) }
+		return m
+	}
 }
 
 const evalUsage = `usage: fusionrank eval <protocol> [flags]   (fusionrank eval <protocol> --help for its flags)

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/fusionrank/fusionrank/evaluation/photos"
+	"github.com/fusionrank/fusionrank/vision"
 )
 
 // evalPhotosModels holds photo-search models beyond photos.Models (the
@@ -30,7 +31,8 @@ func runEvalPhotos(ctx context.Context, args []string, stdout, stderr io.Writer)
 	split := fs.String("split", "val", "evaluated split (never the training split)")
 	task := fs.String("task", "photo", "photo (photo → product) or words (words → photo)")
 	model := fs.String("model", "", "model: "+strings.Join(names, "|")+" (required)")
-	encoder := fs.String("encoder", "", "model encoder: the encoder file from `fusionrank train-images` (default: train one on the training split in this run)")
+	encoder := fs.String("encoder", "", "model encoder and the fusion models (image, text, collab, shoppers, early, late, attention): the encoder file from `fusionrank train-images` (default: train one on the training split in this run)")
+	kind := fs.String("kind", vision.KindFeatures, "model encoder without --encoder: the image network, features or cnn (as train-images --kind)")
 	epochs := fs.Int("epochs", 0, "model encoder without --encoder: training epochs (0: the default of train-images)")
 	seed := fs.Uint64("seed", 1, "model encoder without --encoder: training seed")
 	vectors := fs.String("vectors", firstNonEmpty(os.Getenv("FUSIONRANK_TEXT_VECTORS"), fusionGlove), "GloVe-format word vectors for the text side (FUSIONRANK_TEXT_VECTORS)")
@@ -54,12 +56,15 @@ func runEvalPhotos(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return fmt.Errorf("eval photos: --task: %w", err)
 	}
+	if *kind != vision.KindFeatures && *kind != vision.KindCNN {
+		return fmt.Errorf("eval photos: --kind %q: want %s or %s", *kind, vision.KindFeatures, vision.KindCNN)
+	}
 	if *epochs < 0 {
 		return fmt.Errorf("eval photos: --epochs %d: want 0 (the default) or more", *epochs)
 	}
 	cfg := photos.Config{
 		Data: *data, Split: *split, Task: t, Model: *model, Extra: evalPhotosModels,
-		Encoder: *encoder, Train: trainImagesOptions(*epochs, *seed), Vectors: *vectors, Workers: *workers,
+		Encoder: *encoder, Train: trainImagesOptions(*kind, *epochs, *seed), Vectors: *vectors, Workers: *workers,
 		Command: "fusionrank eval photos " + strings.Join(args, " "), Progress: progressWriter(stderr, *quiet),
 	}
 	rep, err := photos.Run(ctx, cfg)

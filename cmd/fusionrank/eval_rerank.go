@@ -19,8 +19,11 @@ import (
 var evalRerankModels = map[string]func() (rerank.Scorer, error){}
 
 func runEvalRerank(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if servedModel(args) {
+		return runEvalServed(ctx, args, stdout, stderr)
+	}
 	names := append(slices.Clone(rerank.Models), slices.Sorted(maps.Keys(evalRerankModels))...)
-	fs := evalFlags("rerank", "--train FILE [--test FILE] --model "+strings.Join(names, "|")+" --out DIR",
+	fs := evalFlags("rerank", "--train FILE [--test FILE] --model "+strings.Join(names, "|")+" --out DIR\n       fusionrank eval rerank --model served --out DIR   (the held-out searches of the feature store, through the service's rerank with the active model)",
 		"Search relevance (Home Depot CSV: id, product_uid, product_title, search_term, relevance): fit on the\n"+
 			"training file's queries, then rerank each test query's judged products; NDCG@k with gain = relevance − 1\n"+
 			"over queries with at least two distinct grades. Without --test, --test-fraction of the training\n"+

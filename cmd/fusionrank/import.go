@@ -27,7 +27,7 @@ import (
 )
 
 func init() {
-	register("import", "bulk load items or events through COPY (ndjson, s3rec, online-retail)", runImport)
+	register("import", "bulk load items, events (ndjson, s3rec, online-retail) or searches (homedepot) through COPY", runImport)
 }
 
 // openInput opens a plain or gzip file (by its magic bytes).
@@ -50,12 +50,15 @@ func openInput(path string) (io.Reader, func(), int64, error) {
 }
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "searches" {
+		return runImportSearches(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "items" && args[0] != "events") {
-		fmt.Fprintln(stderr, "usage: fusionrank import items|events [--format ndjson|s3rec|online-retail] [--attributes FILE] FILE")
+		fmt.Fprintln(stderr, "usage: fusionrank import items|events [--format ndjson|s3rec|online-retail] [--attributes FILE] FILE\n       fusionrank import searches --format homedepot [--holdout FRACTION] FILE")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return flagErrHelp
 		}
-		return errors.New("say what to import: items or events")
+		return errors.New("say what to import: items, events or searches")
 	}
 	what := args[0]
 	fs := newFlags("import "+what, "import "+what+" [flags] FILE", stderr)

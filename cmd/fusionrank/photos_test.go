@@ -27,7 +27,7 @@ func TestTrainImagesAndEvalPhotos(t *testing.T) {
 	model := filepath.Join(dir, "encoder.safetensors")
 	var stdout, stderr bytes.Buffer
 	args := []string{"--data", data, "--out", model, "--vectors", words, "--held-out", "val", "--epochs", "6",
-		"--size", "16", "--widths", "8,16", "--depth", "1", "--dim", "16"}
+		"--kind", "cnn", "--size", "16", "--widths", "8,16", "--depth", "1", "--dim", "16"}
 	if err := runTrainImages(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("train-images: %v\n%s", err, stderr.String())
 	}
@@ -45,6 +45,16 @@ func TestTrainImagesAndEvalPhotos(t *testing.T) {
 	}
 	if !enc.HasText() || len(enc.Products()) != 8 || !strings.Contains(stdout.String(), enc.Version()) {
 		t.Errorf("encoder %s: text %v, %d products; stdout %s", enc.Version(), enc.HasText(), len(enc.Products()), stdout.String())
+	}
+	// The default kind: features through a learned hidden layer.
+	featModel := filepath.Join(dir, "features.safetensors")
+	stdout.Reset()
+	if err := runTrainImages(context.Background(), []string{"--data", data, "--out", featModel, "--vectors", words, "--epochs", "3",
+		"--size", "16", "--hidden", "16", "--dim", "16"}, &stdout, &stderr); err != nil {
+		t.Fatalf("train-images --kind features: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "encoder feat-") {
+		t.Errorf("train-images with the default kind did not write a features encoder:\n%s", stdout.String())
 	}
 	eval := func(name string, extra ...string) map[string]any {
 		out := filepath.Join(dir, name)
@@ -68,9 +78,25 @@ func TestTrainImagesAndEvalPhotos(t *testing.T) {
 		t.Errorf("encoder run: version %v (want %s), queries %v", e["model_version"], enc.Version(), e["queries"])
 	}
 	eval("descriptor", "--model", "descriptor")
+	if f := eval("features", "--model", "encoder", "--encoder", featModel); !strings.HasPrefix(f["model_version"].(string), "feat-") {
+		t.Errorf("features run: version %v", f["model_version"])
+	}
 	w := eval("words", "--model", "encoder", "--encoder", model, "--task", "words")
 	if w["queries"] != float64(8*3) { // each product's name and its description's two sentences
 		t.Errorf("words run: %v queries, want 24", w["queries"])
+	}
+	// The fusion comparison models, on the same encoder file.
+	for _, task := range []string{"photo", "words"} {
+		for _, mdl := range []string{"image", "late", "early", "attention"} {
+			r := eval(task+"-"+mdl, "--model", mdl, "--encoder", model, "--task", task)
+			if r["model_version"] != enc.Version() {
+				t.Errorf("%s %s: version %v", task, mdl, r["model_version"])
+			}
+		}
+	}
+	if err := runEval(context.Background(), []string{"photos", "--data", data, "--vectors", words, "--quiet", "--out", filepath.Join(dir, "x"),
+		"--model", "text", "--encoder", model, "--task", "words"}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "photos only") {
+		t.Errorf("the text-only model on the words task: %v, want a refusal", err)
 	}
 	stdout.Reset()
 	if err := runEval(context.Background(), []string{"compare", "--k", "1", "--resamples", "200", filepath.Join(dir, "encoder"), filepath.Join(dir, "descriptor")}, &stdout, &stderr); err != nil {
@@ -104,7 +130,7 @@ func TestEvalPhotosErrors(t *testing.T) {
 		})
 	}
 	var stdout, stderr bytes.Buffer
-	err := runTrainImages(context.Background(), []string{"--data", "d", "--out", "o", "--widths", "8,x"}, &stdout, &stderr)
+	err := runTrainImages(context.Background(), []string{"--data", "d", "--out", "o", "--kind", "cnn", "--widths", "8,x"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "--widths") {
 		t.Errorf("train-images with bad widths: %v", err)
 	}

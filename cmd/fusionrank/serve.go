@@ -41,6 +41,7 @@ type Main struct {
 	ModelRegistry *recommend.Registry
 	Models        *recommend.Models
 	Attrib        *recommend.Attribution
+	Searches      *features.SearchLog
 	Rank          *recommend.Service
 	API           *api.Server
 	Metrics       *prometheus.Registry
@@ -49,6 +50,8 @@ type Main struct {
 	server     *http.Server
 	cancel     context.CancelFunc
 	attribDone chan struct{}
+	// searchesDone closes when the search log has flushed.
+	searchesDone chan struct{}
 	// Namespace overrides the Redis key namespace (tests use their own).
 	Namespace string
 	// LoadImageEncoder overrides how image encoders are built from registry rows
@@ -127,7 +130,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Photos:     photos,
 		Modalities: mods, Text: enc, Logger: m.Log, Namespace: m.Namespace,
 		Rules:         features.ProfileRules{HalfLife: c.HalfLife, Weights: c.EventWeights},
-		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL,
+		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL, LocalCacheTTL: c.LocalCacheTTL,
 		OnRedisError: func(err error) {
 			storeErrors.WithLabelValues("redis").Inc()
 			if now := time.Now().Unix(); redisErrLog.Swap(now) != now {
@@ -157,7 +160,9 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Log.Info("model", "version", m.Models.Version())
 	m.Attrib = recommend.NewAttribution(m.DB, m.Log)
-	m.Rank = recommend.New(m.Features, m.Models, m.Attrib, recommend.Options{Logger: m.Log})
+	m.Searches = features.NewSearchLog(m.DB, m.Log)
+	m.Searches.MaxFutureSkew = c.MaxFutureSkew
+	m.Rank = recommend.New(m.Features, m.Models, m.Attrib, recommend.Options{Logger: m.Log, Searches: m.Searches})
 
 	m.Keys = keys.New(m.DB)
 	if err := m.Keys.Refresh(stepCtx()); err != nil {
@@ -168,7 +173,7 @@ func (m *Main) Open(ctx context.Context) error {
 		photoService = m.Features
 	}
 	m.API = api.New(api.Config{
-		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, BodyTimeout: c.BodyTimeout,
+		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, BodyTimeout: c.BodyTimeout, MaxInFlight: c.MaxInFlight,
 		RateLimit: c.RateLimit, PublicRateLimit: c.PublicRate, ClientRateLimit: c.ClientRate, TrustedProxies: c.TrustedProxies,
 		MaxPhotoBodyBytes: maxPhotoBody(c),
 		Logger:            m.Log, Registry: m.Metrics,
@@ -192,6 +197,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Rank:       m.Rank,
 		Models:     m.ModelRegistry,
 		Stats:      m.Attrib,
+		Searches:   m.Searches,
 		Photos:     photoService,
 	})
 	return nil
@@ -233,6 +239,7 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.Features.RunCatalogue(bg, 500*time.Millisecond)
 	go m.followModels(bg)
 	go m.Features.RunCounters(bg, m.Config.CounterRefresh)
+	go m.Features.RunLocalCache(bg)
 	go m.Features.RunPhotos(bg, time.Second)
 	go func() {
 		// After Redis lost its data, one pass over the events instead of one query
@@ -244,9 +251,23 @@ func (m *Main) Run(ctx context.Context) error {
 			return
 		}
 		m.Log.Info("co-visitation warmed", "sets_written", n, "seconds", time.Since(start).Seconds())
+		if m.Config.WarmProfiles > 0 {
+			// Likewise the profiles of recent shoppers: one ordered pass instead of a
+			// rebuild per shopper that competes with the requests and times out.
+			start = time.Now()
+			n, err = m.Features.WarmProfiles(bg, start.Add(-m.Config.WarmProfiles))
+			if err != nil && bg.Err() == nil {
+				m.Log.Warn("profile warm-up failed; profiles are rebuilt as requests need them", "err", err)
+				return
+			}
+			m.Log.Info("profiles warmed", "profiles_written", n, "seconds", time.Since(start).Seconds())
+		}
 	}()
 	m.attribDone = make(chan struct{})
+	m.searchesDone = make(chan struct{})
 	go func() { m.Attrib.Run(bg); close(m.attribDone) }()
+	go func() { m.Searches.Run(bg); close(m.searchesDone) }()
+	go m.pruneSearches(bg)
 	// The header must arrive within FUSIONRANK_HEADER_TIMEOUT and the whole request
 	// within that plus FUSIONRANK_BODY_TIMEOUT; each route then sets its own body
 	// deadline (the bulk item load's is longer), so a client that announces a body and
@@ -268,6 +289,7 @@ func (m *Main) Run(ctx context.Context) error {
 	err := m.server.Shutdown(shutCtx)
 	cancel()
 	<-m.attribDone
+	<-m.searchesDone
 	m.Close()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)

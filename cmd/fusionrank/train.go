@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -32,10 +33,16 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Uint64("seed", 1, "random seed (same seed and data: same weights)")
 	maxUsers := fs.Int("max-users", 0, "train on at most this many users (0: all), for quick runs")
 	quiet := fs.Bool("quiet", false, "no progress")
+	lr := fs.Float64("lr", 0, "learning rate (0: the trainer's default)")
+	patience := fs.Int("patience", 0, "epochs without a better validation before stopping (0: the trainer's default)")
 	seq := fs.Bool("seq", true, "train the sequence encoder too (its score is the seq feature)")
+	mix := fs.String("search-mix", "1", "weight of the search examples (logged searches, pseudo-queries) against the behavioural ones; several, comma-separated (say 0.5,1,2), train one model each and keep the best on the held-out cases (behavioural plus search NDCG@10)")
 	recent := fs.String("recent", "auto", "what the recent slots hold: auto (each candidate trained, the best on the held-out cases served), collab, or a catalogue modality such as text")
 	cfg, err := loadConfig(os.Getenv, fs, args)
 	if err != nil {
+		return err
+	}
+	if _, err := parseMix(*mix); err != nil {
 		return err
 	}
 	if *version == "" {
@@ -59,13 +66,17 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if len(data.Users) == 0 {
-		return fusionrank.Errorf(fusionrank.Conflict, "no events to learn from: import or send events first")
+	nSearch, err := loadSearchData(ctx, db, cfg, data, ids, logf)
+	if err != nil {
+		return err
+	}
+	if len(data.Users) == 0 && nSearch == 0 {
+		return fusionrank.Errorf(fusionrank.Conflict, "no events or searches to learn from: import or send events first")
 	}
 	// Validation: each user's last event, predicted from the events before it.
 	in, val := training.HoldOut(data.Data)
 	data.Data = in
-	logf("training on %d users, %d items, %d validation cases (%.1fs to load)", len(data.Users), data.NumItems, len(val), time.Since(start).Seconds())
+	logf("training on %d users, %d items, %d searches, %d validation cases (%.1fs to load)", len(data.Users), data.NumItems, len(data.Searches), len(val), time.Since(start).Seconds())
 	// training's servable defaults; --seed and --epochs override them. The
 	// candidates (which modality the recent slots hold) are trained on the same
 	// held-out cases and the best is served.
@@ -79,6 +90,13 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *epochs > 0 {
 		opt.Epochs = *epochs
+	}
+	searchOptions(&opt, *mix)
+	if *lr > 0 {
+		opt.LR = *lr
+	}
+	if *patience > 0 {
+		opt.Patience = *patience
 	}
 	cands := training.ServeCandidates(data.Data, opt)
 	if *recent != "auto" {
@@ -126,11 +144,16 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logf("serving %s", t.tried[t.chosen].Name)
 	for e := range res.Curve.Loss {
-		logf("epoch %d: loss %.4f, validation NDCG@10 %.4f", e+1, res.Curve.Loss[e], res.Curve.Validation[e])
+		logf("epoch %d: loss %.4f, validation NDCG@10 %.4f, search validation NDCG@10 %.4f", e+1, res.Curve.Loss[e], res.Curve.Validation[e], res.Curve.SearchValidation[e])
 	}
 	popNDCG := training.PopularityNDCG(data.Data, val, 10)
 	metrics := map[string]float64{"NDCG@10": res.BestValidation, "pop_NDCG@10": popNDCG, "best_epoch": float64(res.BestEpoch),
 		"validation_cases": float64(len(val)), "train_seconds": time.Since(start).Seconds()}
+	searchMetrics(metrics, res, *mix)
+	if res.Layout.Words > 0 {
+		logf("search: %d examples from logs, %d pseudo-queries per epoch, mix %g; validation searches NDCG@10 %.4f (engine order %.4f); engine_score weight %.4f",
+			res.SearchExamples, res.PseudoQueries, res.SearchMix, res.SearchValidation, res.EngineValidation, res.Model.U[ranking.FeatEngine])
+	}
 	logf("validation NDCG@10: fusion %.4f, popularity %.4f", res.BestValidation, popNDCG)
 
 	learned := map[string]map[string][]float32{}
@@ -185,6 +208,11 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			learned[ids[i]][recommend.SeqModality] = row
 		}
 	}
+	for k, v := range metrics {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			delete(metrics, k) // no such cases (a shop with searches only has no behavioural validation)
+		}
+	}
 	reg := recommend.NewRegistry(db)
 	if err := reg.Register(ctx, *version, res.Model, res.Encoder, spec, metrics, data.sha, learned); err != nil {
 		return err
@@ -202,7 +230,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type trainingData struct {
 	*training.Data
 	sha          string
-	photoEncoder string // the image encoder of the photo modality's vectors ("" without)
+	photoEncoder string         // the image encoder of the photo modality's vectors ("" without)
+	users        map[string]int // user id → index in Data.Users
 }
 
 // loadTrainingData reads the catalogue's fixed vectors and attributes and the event log
@@ -357,5 +386,5 @@ func loadTrainingData(ctx context.Context, db *postgres.DB, cfg Config, maxUsers
 		return nil, nil, err
 	}
 	logf("read %d events of %d users; %d items, %d attributes, fixed modalities %s", n, len(users), len(ids), d.NumAttributes, strings.Join(names, ","))
-	return &trainingData{photoEncoder: photoVersion, Data: d, sha: hex.EncodeToString(h.Sum(nil))}, ids, nil
+	return &trainingData{photoEncoder: photoVersion, Data: d, sha: hex.EncodeToString(h.Sum(nil)), users: users}, ids, nil
 }

@@ -23,9 +23,16 @@ func init() {
 
 // trainImagesOptions returns the encoder training options of
 // `fusionrank train-images` (and of `eval photos --model encoder` without
-// a file): the package defaults, with epochs (when positive) and seed.
-func trainImagesOptions(epochs int, seed uint64) vision.TrainOptions {
-	return vision.TrainOptions{Epochs: epochs, Seed: seed}
+// a file): the package defaults for the kind (vision.KindFeatures unless
+// kind says otherwise), with epochs (when positive) and seed.
+func trainImagesOptions(kind string, epochs int, seed uint64) vision.TrainOptions {
+	cfg := vision.DefaultFeaturesConfig
+	if kind == vision.KindCNN {
+		cfg = vision.DefaultConfig
+		cfg.Kind = vision.KindCNN
+	}
+	cfg.TextHidden = 0
+	return vision.TrainOptions{Config: cfg, Epochs: epochs, Seed: seed}
 }
 
 func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -38,9 +45,11 @@ func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer
 	epochs := fs.Int("epochs", 0, "training epochs (0: the default, "+strconv.Itoa(defaultImageEpochs())+")")
 	seed := fs.Uint64("seed", 1, "seed of the initial weights, the photo order and the augmentation")
 	workers := fs.Int("workers", 0, "goroutines (0: one per CPU); the result does not depend on it")
+	kind := fs.String("kind", vision.KindFeatures, "image network: features (hand-made colour and gradient features through a learned hidden layer) or cnn (a convolutional network)")
 	size := fs.Int("size", vision.DefaultConfig.Size, "side of the square photos are resampled to")
-	widths := fs.String("widths", joinInts(vision.DefaultConfig.Widths), "channels of each stage of the network, comma-separated")
-	depth := fs.Int("depth", vision.DefaultConfig.Depth, "3×3 convolutions per stage")
+	hidden := fs.Int("hidden", vision.DefaultFeaturesConfig.Hidden, "kind features: width of the hidden layer")
+	widths := fs.String("widths", joinInts(vision.DefaultConfig.Widths), "kind cnn: channels of each stage of the network, comma-separated")
+	depth := fs.Int("depth", vision.DefaultConfig.Depth, "kind cnn: 3×3 convolutions per stage")
 	dim := fs.Int("dim", vision.DefaultConfig.Dim, "embedding dimension")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -55,13 +64,20 @@ func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *epochs < 0 {
 		return fmt.Errorf("train-images: --epochs %d: want 0 (the default) or more", *epochs)
 	}
-	ws, err := parseInts(*widths)
-	if err != nil {
-		return fmt.Errorf("train-images: --widths: %w", err)
+	if *kind != vision.KindFeatures && *kind != vision.KindCNN {
+		return fmt.Errorf("train-images: --kind %q: want %s or %s", *kind, vision.KindFeatures, vision.KindCNN)
 	}
-	o := trainImagesOptions(*epochs, *seed)
+	o := trainImagesOptions(*kind, *epochs, *seed)
 	o.Workers = *workers
-	o.Config = vision.Config{Size: *size, Widths: ws, Depth: *depth, Dim: *dim}
+	if *kind == vision.KindCNN {
+		ws, err := parseInts(*widths)
+		if err != nil {
+			return fmt.Errorf("train-images: --widths: %w", err)
+		}
+		o.Config = vision.Config{Kind: vision.KindCNN, Size: *size, Widths: ws, Depth: *depth, Dim: *dim}
+	} else {
+		o.Config = vision.Config{Kind: vision.KindFeatures, Size: *size, Hidden: *hidden, Dim: *dim}
+	}
 	if err := o.Config.Validate(); err != nil {
 		return fmt.Errorf("train-images: %w", err)
 	}

@@ -26,6 +26,11 @@ type Model struct {
 	// Fixed, when not nil, returns fixed modalities for the training
 	// sequences (the text vectors of the items, say).
 	Fixed func(*evaluation.Sequences) ([]training.FixedModality, error)
+	// Words, when not nil, returns the word vectors and each item's words (as
+	// indices into them) for the training sequences: the model then has the
+	// query slots `fusionrank train` gives a shop with a text modality, trained
+	// with catalogue pseudo-queries (training.Search).
+	Words func(*evaluation.Sequences) (vocab [][]float32, itemWords [][]int32, err error)
 	// SeqCache, when not empty, is a directory where the trained sequence
 	// encoders are kept, keyed by the training data, the held-out cases,
 	// the encoder options and the seed. A fit whose key is there loads them
@@ -77,6 +82,13 @@ func (m *Model) Fit(ctx context.Context, train *evaluation.Sequences) error {
 			return fmt.Errorf("fusion: fixed modalities: %w", err)
 		}
 		d.Fixed = f
+	}
+	if m.Words != nil {
+		v, iw, err := m.Words(train)
+		if err != nil {
+			return fmt.Errorf("fusion: words: %w", err)
+		}
+		d.Vocab, d.ItemWords = v, iw
 	}
 	in, val := HoldOut(d)
 	o := m.Options

@@ -38,3 +38,39 @@ func TextModality(path string) func(*evaluation.Sequences) ([]training.FixedModa
 		return []training.FixedModality{fm}, nil
 	}
 }
+
+// ItemWords returns a Words function: the vocabulary of the items' descriptions
+// (the GloVe file at path, tokenised as the service tokenises queries) and each
+// item's words as indices into it. The word vectors are loaded once.
+func ItemWords(path string) func(*evaluation.Sequences) ([][]float32, [][]int32, error) {
+	var (
+		once sync.Once
+		enc  *text.Encoder
+		err  error
+	)
+	return func(s *evaluation.Sequences) ([][]float32, [][]int32, error) {
+		if s.ItemText == nil {
+			return nil, nil, fmt.Errorf("the data has no item text")
+		}
+		once.Do(func() { enc, err = text.LoadFile(path) })
+		if err != nil {
+			return nil, nil, err
+		}
+		ids := map[string]int32{}
+		var vocab [][]float32
+		words := make([][]int32, s.NumItems)
+		for i, t := range s.ItemText {
+			ws, vs, _ := enc.Tokens(t)
+			for k, w := range ws {
+				id, ok := ids[w]
+				if !ok {
+					id = int32(len(vocab))
+					ids[w] = id
+					vocab = append(vocab, vs[k])
+				}
+				words[i] = append(words[i], id)
+			}
+		}
+		return vocab, words, nil
+	}
+}

@@ -47,6 +47,9 @@ func ParseTask(s string) (Task, error) {
 // Data is what a model may learn from: the catalogue (names, descriptions,
 // web-shop photos) and the labelled photos of the training split.
 type Data struct {
+	// Task is the task the model will be asked (models that fit something
+	// per task fit it for this one).
+	Task  Task
 	Set   *photoset.Set
 	Train []photoset.Photo
 	// Text holds the word vectors for models with a text side (nil when

@@ -19,8 +19,9 @@ import (
 	"github.com/fusionrank/fusionrank/vision/photoset"
 )
 
-// Models lists the built-in models.
-var Models = []string{"descriptor", "encoder"}
+// Models lists the built-in models: the descriptor, the encoder and the
+// comparison models of the fusion question (FusionModels).
+var Models = append([]string{"descriptor", "encoder"}, FusionModels...)
 
 // Ks are the cutoffs of HR@k; NDCG is reported at the cutoffs above 1.
 var Ks = []int{1, 5, 10}
@@ -120,7 +121,7 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		return rep, errors.New("photos: the words task needs word vectors")
 	}
 	progressf(cfg.Progress, "photos: fitting %s on %d %s photos\n", cfg.Model, len(train), cfg.TrainSplit)
-	d := &Data{Set: set, Train: train, Text: words, Workers: cfg.Workers, Progress: cfg.Progress}
+	d := &Data{Task: cfg.Task, Set: set, Train: train, Text: words, Workers: cfg.Workers, Progress: cfg.Progress}
 	if err := m.Fit(ctx, d); err != nil {
 		return rep, fmt.Errorf("photos: fit %s: %w", cfg.Model, err)
 	}
@@ -293,6 +294,9 @@ func newModel(cfg Config) (Model, error) {
 		return &DescriptorModel{}, nil
 	case "encoder":
 		return &EncoderModel{Path: cfg.Encoder, Train: cfg.Train}, nil
+	}
+	if slices.Contains(FusionModels, cfg.Model) {
+		return NewFusionModel(cfg.Model, EncoderModel{Path: cfg.Encoder, Train: cfg.Train}), nil
 	}
 	names := slices.Clone(Models)
 	for n := range cfg.Extra {

@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -29,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -160,25 +160,41 @@ func newSender(base, key string, duration time.Duration) (func(method, path stri
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
+			if firstErr.CompareAndSwap(nil, &err) {
+				fmt.Fprintln(os.Stderr, "loadtest: first transport error:", err)
+			}
 			return result{err: true}
 		}
-		io.Copy(io.Discard, resp.Body)
+		buf := bufPool.Get().(*bytes.Buffer)
+		buf.Reset()
+		_, err = buf.ReadFrom(resp.Body)
 		resp.Body.Close()
-		return result{status: resp.StatusCode}
+		r := result{status: resp.StatusCode, err: err != nil}
+		r.personal = bytes.Contains(buf.Bytes(), personalTrue)
+		bufPool.Put(buf)
+		return r
 	}, nil
 }
 
+var (
+	firstErr     atomic.Pointer[error]
+	bufPool      = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	personalTrue = []byte(`"personalized":true`)
+)
+
 type result struct {
-	latency time.Duration
-	status  int
-	err     bool
+	latency  time.Duration
+	due      time.Duration // when the request was due, from the start of the run
+	status   int
+	err      bool
+	personal bool // the answer said "personalized": true
 }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	base := fs.String("url", "http://127.0.0.1:8080", "fusionrank base URL (loopback only)")
 	key := fs.String("key", os.Getenv("FUSIONRANK_KEY"), "API key (write scope for events, read for the rest)")
-	scenario := fs.String("scenario", "rerank", "events|rerank|recommend|features|similar|search")
+	scenario := fs.String("scenario", "rerank", "events|rerank|recommend|features|similar|search, or several open-loop ones at once with their rates: rerank:1000,recommend:500")
 	rate := fs.Float64("rate", 1000, "requests per second (open-loop scenarios)")
 	duration := fs.Duration("duration", 20*time.Second, "how long to send (at most 15m)")
 	items := fs.Int("items", 100000, "catalogue size of the generated shop")
@@ -186,108 +202,209 @@ func run(args []string) error {
 	candidates := fs.Int("candidates", 100, "rerank: candidates per request")
 	batch := fs.Int("batch", 500, "events: events per request")
 	conc := fs.Int("concurrency", 8, "events: concurrent senders (closed loop)")
-	maxInflight := fs.Int("max-inflight", 2000, "open loop: cap on requests in flight")
+	maxInflight := fs.Int("max-inflight", 2000, "open loop: cap on requests in flight per scenario")
 	seed := fs.Uint64("seed", 2, "random seed")
 	sequential := fs.Bool("sequential-users", false, "features: user i for request i (every request a different user, to measure profile rebuilds)")
 	pid := fs.Int("pid", 0, "server process id: report its CPU time per request (0: not measured)")
 	redisAddr := fs.String("redis", "", "Redis host:port: report its CPU time per request (empty: not measured)")
+	settle := fs.Duration("settle", 5*time.Second, "the personalised fraction is also reported for the requests due after this much of the run")
+	targets := fs.String("vegeta-targets", "", "write the requests to this file as vegeta JSON targets (one per line) instead of sending them")
 	fs.Parse(args)
 	meter := cpuMeter{pid: *pid, redisAddr: *redisAddr}
+	if *scenario == "events" {
+		send, err := newSender(*base, *key, *duration)
+		if err != nil {
+			return err
+		}
+		return runEvents(send, *users, *items, *batch, *conc, *duration, *seed)
+	}
+	var parts []loadPart
+	for i, spec := range strings.Split(*scenario, ",") {
+		name, r := spec, *rate
+		if n, rs, ok := strings.Cut(spec, ":"); ok {
+			x, err := strconv.ParseFloat(rs, 64)
+			if err != nil || x <= 0 {
+				return fmt.Errorf("-scenario %q: bad rate %q", spec, rs)
+			}
+			name, r = n, x
+		}
+		mk, err := requestMaker(name, *items, *users, *candidates, *sequential)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, loadPart{name: name, rate: r, mk: mk, seed: *seed + uint64(i)})
+	}
+	if *targets != "" {
+		return writeTargets(*targets, *base, *key, parts, *duration)
+	}
 	send, err := newSender(*base, *key, *duration)
 	if err != nil {
 		return err
 	}
-	if *scenario == "events" {
-		return runEvents(send, *users, *items, *batch, *conc, *duration, *seed)
-	}
-	var mk func(r *rand.Rand) (string, string, []byte)
-	switch *scenario {
-	case "rerank":
-		mk = func(r *rand.Rand) (string, string, []byte) {
-			cs := make([]map[string]any, *candidates)
-			for i := range cs {
-				cs[i] = map[string]any{"id": itemID(r.IntN(*items)), "score": r.Float64()}
-			}
-			b, _ := json.Marshal(map[string]any{"user_id": userID(r.IntN(*users)), "items": cs,
-				"query": map[string]any{"text": words[r.IntN(len(words))] + " " + words[r.IntN(len(words))]}})
-			return "POST", "/v1/rerank", b
-		}
-	case "recommend":
-		mk = func(r *rand.Rand) (string, string, []byte) {
-			b, _ := json.Marshal(map[string]any{"user_id": userID(r.IntN(*users)), "count": 10})
-			return "POST", "/v1/recommendations", b
-		}
-	case "features":
-		next := 0
-		mk = func(r *rand.Rand) (string, string, []byte) {
-			u := r.IntN(*users)
-			if *sequential {
-				u, next = next%*users, next+1
-			}
-			return "GET", "/v1/users/" + userID(u) + "/features", nil
-		}
-	case "similar":
-		mk = func(r *rand.Rand) (string, string, []byte) {
-			return "GET", "/v1/items/" + itemID(r.IntN(*items)) + "/similar?count=10", nil
-		}
-	case "search":
-		mk = func(r *rand.Rand) (string, string, []byte) {
-			b, _ := json.Marshal(map[string]any{"query": map[string]any{"text": words[r.IntN(len(words))] + " " + words[r.IntN(len(words))]}, "count": 10})
-			return "POST", "/v1/search", b
-		}
-	default:
-		return fmt.Errorf("unknown scenario %q", *scenario)
-	}
-	return openLoop(send, mk, *rate, *duration, *maxInflight, *seed, *scenario, meter)
+	return openLoop(send, parts, *duration, *maxInflight, *settle, meter)
 }
 
-func openLoop(send func(string, string, []byte) result, mk func(*rand.Rand) (string, string, []byte), rate float64, d time.Duration, maxInflight int, seed uint64, name string, meter cpuMeter) error {
-	n := int(rate * d.Seconds())
-	rng := rand.New(rand.NewPCG(seed, 3))
-	reqs := make([][3]any, n)
+// requestMaker returns the request generator of an open-loop scenario.
+func requestMaker(scenario string, items, users, candidates int, sequential bool) (func(r *rand.Rand) (string, string, []byte), error) {
+	switch scenario {
+	case "rerank":
+		return func(r *rand.Rand) (string, string, []byte) {
+			cs := make([]map[string]any, candidates)
+			for i := range cs {
+				cs[i] = map[string]any{"id": itemID(r.IntN(items)), "score": r.Float64()}
+			}
+			b, _ := json.Marshal(map[string]any{"user_id": userID(r.IntN(users)), "items": cs,
+				"query": map[string]any{"text": words[r.IntN(len(words))] + " " + words[r.IntN(len(words))]}})
+			return "POST", "/v1/rerank", b
+		}, nil
+	case "recommend":
+		return func(r *rand.Rand) (string, string, []byte) {
+			b, _ := json.Marshal(map[string]any{"user_id": userID(r.IntN(users)), "count": 10})
+			return "POST", "/v1/recommendations", b
+		}, nil
+	case "features":
+		next := 0
+		return func(r *rand.Rand) (string, string, []byte) {
+			u := r.IntN(users)
+			if sequential {
+				u, next = next%users, next+1
+			}
+			return "GET", "/v1/users/" + userID(u) + "/features", nil
+		}, nil
+	case "similar":
+		return func(r *rand.Rand) (string, string, []byte) {
+			return "GET", "/v1/items/" + itemID(r.IntN(items)) + "/similar?count=10", nil
+		}, nil
+	case "search":
+		return func(r *rand.Rand) (string, string, []byte) {
+			b, _ := json.Marshal(map[string]any{"query": map[string]any{"text": words[r.IntN(len(words))] + " " + words[r.IntN(len(words))]}, "count": 10})
+			return "POST", "/v1/search", b
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown scenario %q", scenario)
+}
+
+// loadPart is one scenario of an open-loop run and its rate.
+type loadPart struct {
+	name string
+	rate float64
+	mk   func(*rand.Rand) (string, string, []byte)
+	seed uint64
+}
+
+// maxBodies bounds the requests generated ahead of a run per scenario; a longer run
+// cycles through them (a 100-candidate rerank body is about 5 KB).
+const maxBodies = 30000
+
+type request struct {
+	method, path string
+	body         []byte
+}
+
+func (p loadPart) requests(d time.Duration) []request {
+	n := min(int(p.rate*d.Seconds()), maxBodies)
+	rng := rand.New(rand.NewPCG(p.seed, 3))
+	reqs := make([]request, n)
 	for i := range reqs {
-		m, p, b := mk(rng)
-		reqs[i] = [3]any{m, p, b}
+		m, path, b := p.mk(rng)
+		reqs[i] = request{m, path, b}
 	}
-	results := make([]result, n)
-	var inflight atomic.Int64
-	var dropped atomic.Int64
-	var wg sync.WaitGroup
-	cpu0 := meter.sample()
-	start := time.Now()
-	interval := time.Duration(float64(time.Second) / rate)
-	for i := range n {
-		due := start.Add(time.Duration(i) * interval)
-		if w := time.Until(due); w > 0 {
-			time.Sleep(w)
+	return reqs
+}
+
+// writeTargets writes each part's requests as vegeta JSON targets, one file per part
+// (path, or path with the scenario's name before its extension when there are several).
+func writeTargets(path, base, key string, parts []loadPart, d time.Duration) error {
+	for _, p := range parts {
+		name := path
+		if len(parts) > 1 {
+			ext := filepath.Ext(path)
+			name = strings.TrimSuffix(path, ext) + "-" + p.name + ext
 		}
-		if inflight.Load() >= int64(maxInflight) {
-			dropped.Add(1)
-			results[i] = result{err: true}
-			continue
+		f, err := os.Create(name)
+		if err != nil {
+			return err
 		}
-		inflight.Add(1)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer inflight.Add(-1)
-			r := send(reqs[i][0].(string), reqs[i][1].(string), reqs[i][2].([]byte))
-			r.latency = time.Since(due)
-			results[i] = r
-		}()
+		w := bufio.NewWriterSize(f, 1<<20)
+		enc := json.NewEncoder(w)
+		hdr := map[string][]string{"Authorization": {"Bearer " + key}, "Content-Type": {"application/json"}}
+		for _, r := range p.requests(d) {
+			if err := enc.Encode(map[string]any{"method": r.method, "url": base + r.path, "body": r.body, "header": hdr}); err != nil {
+				return err
+			}
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		fmt.Println("wrote", name)
 	}
-	sent := time.Since(start)
-	wg.Wait()
-	cpu1 := meter.sample()
-	report(name, results, sent, rate, dropped.Load())
-	meter.report(cpu0, cpu1, n)
 	return nil
 }
 
-func report(name string, rs []result, sent time.Duration, rate float64, dropped int64) {
+func openLoop(send func(string, string, []byte) result, parts []loadPart, d time.Duration, maxInflight int, settle time.Duration, meter cpuMeter) error {
+	type run struct {
+		reqs    []request
+		results []result
+		dropped atomic.Int64
+		sent    time.Duration
+	}
+	runs := make([]*run, len(parts))
+	total := 0
+	for i, p := range parts {
+		n := int(p.rate * d.Seconds())
+		runs[i] = &run{reqs: p.requests(d), results: make([]result, n)}
+		total += n
+	}
+	var wg sync.WaitGroup
+	cpu0 := meter.sample()
+	start := time.Now()
+	for i, p := range parts {
+		r := runs[i]
+		wg.Go(func() {
+			var inflight atomic.Int64
+			var reqs sync.WaitGroup
+			interval := time.Duration(float64(time.Second) / p.rate)
+			for k := range r.results {
+				due := start.Add(time.Duration(k) * interval)
+				if w := time.Until(due); w > 0 {
+					time.Sleep(w)
+				}
+				if inflight.Load() >= int64(maxInflight) {
+					r.dropped.Add(1)
+					r.results[k] = result{err: true, due: due.Sub(start)}
+					continue
+				}
+				inflight.Add(1)
+				q := r.reqs[k%len(r.reqs)]
+				reqs.Go(func() {
+					defer inflight.Add(-1)
+					res := send(q.method, q.path, q.body)
+					res.latency = time.Since(due)
+					res.due = due.Sub(start)
+					r.results[k] = res
+				})
+			}
+			r.sent = time.Since(start)
+			reqs.Wait()
+		})
+	}
+	wg.Wait()
+	cpu1 := meter.sample()
+	for i, p := range parts {
+		report(p.name, runs[i].results, runs[i].sent, p.rate, runs[i].dropped.Load(), settle)
+	}
+	meter.report(cpu0, cpu1, total)
+	return nil
+}
+
+func report(name string, rs []result, sent time.Duration, rate float64, dropped int64, settle time.Duration) {
 	var lat []time.Duration
 	codes := map[int]int{}
 	errs := 0
+	var ok, personal, okLate, personalLate int
 	for _, r := range rs {
 		if r.err {
 			errs++
@@ -295,6 +412,18 @@ func report(name string, rs []result, sent time.Duration, rate float64, dropped 
 		}
 		codes[r.status]++
 		lat = append(lat, r.latency)
+		if r.status == 200 {
+			ok++
+			if r.personal {
+				personal++
+			}
+			if r.due >= settle {
+				okLate++
+				if r.personal {
+					personalLate++
+				}
+			}
+		}
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	q := func(p float64) time.Duration {
@@ -303,9 +432,18 @@ func report(name string, rs []result, sent time.Duration, rate float64, dropped 
 		}
 		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
+	frac := func(a, b int) float64 {
+		if b == 0 {
+			return 0
+		}
+		return 100 * float64(a) / float64(b)
+	}
 	fmt.Printf("scenario=%s target_rate=%.0f/s sent=%d in %.1fs (%.0f/s) ok=%d errors=%d dropped=%d statuses=%v\n",
 		name, rate, len(rs), sent.Seconds(), float64(len(rs))/sent.Seconds(), codes[200], errs, dropped, codes)
 	fmt.Printf("latency p50=%s p90=%s p99=%s p99.9=%s max=%s\n", q(.5), q(.9), q(.99), q(.999), q(1))
+	if name == "rerank" || name == "recommend" {
+		fmt.Printf("personalised %.2f%% of 200 answers; %.2f%% of those due after %s\n", frac(personal, ok), frac(personalLate, okLate), settle)
+	}
 }
 
 func runEvents(send func(string, string, []byte) result, users, items, batch, conc int, d time.Duration, seed uint64) error {

@@ -288,8 +288,20 @@
           li.appendChild(el('span', 'move ' + (d > 0 ? 'up' : d < 0 ? 'down' : 'same'), d > 0 ? '▲' + d : d < 0 ? '▼' + (-d) : '='));
           var mods = it.explanation && it.explanation.modalities;
           if (mods && Object.keys(mods).length) {
-            var top = Object.keys(mods).sort(function (a, b) { return mods[b] - mods[a]; })[0];
-            li.appendChild(el('small', '', ' ' + top + ' ' + pct(mods[top])));
+            var names = Object.keys(mods).sort(function (a, b) { return mods[b] - mods[a]; });
+            li.appendChild(el('small', 'mods', ' ' + names.map(function (m) { return m + ' ' + pct(mods[m]); }).join(' · ')));
+          }
+          // Which query words (and query photo) carried the result: the attention on the
+          // word slots ("word:red") and query-vector slots ("query:photo").
+          var words = ((it.explanation && it.explanation.tokens) || []).filter(function (t) {
+            return /^(word|query):/.test(t.token);
+          });
+          if (words.length) {
+            li.appendChild(el('div', 'tokens', 'carried by: ' + words.map(function (t) {
+              return t.token.replace(/^word:/, '"').replace(/^(".*)$/, '$1"') + ' ' + pct(t.weight);
+            }).join(' · ')));
+          } else if (r.model_version !== 'none') {
+            li.appendChild(el('div', 'tokens', 'carried by the shopper, not the words'));
           }
           rr.appendChild(li);
         });

@@ -1,0 +1,103 @@
+package features
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/internal/memo"
+)
+
+// waitFor polls cond until it holds or a few seconds pass: the invalidation message
+// crosses Redis asynchronously.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLocalCache checks the process-local copy of profiles and co-visitation sets: it
+// answers without Redis, shows the process's own events at once, and drops what
+// another process's events change (an importer, another replica) when their message
+// arrives.
+func TestLocalCache(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	a := newStore(t, now) // the serving process, with a local cache
+	a.lc = &localCache{ttl: time.Minute, profiles: memo.New[*Profile](1000), covis: memo.New[*covisSet](1000)}
+	b := New(a.db, a.rdb, a.opt) // another process on the same stores, without one
+	b.lc = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.RunLocalCache(ctx)
+	waitFor(t, "subscribed", func() bool { return a.local() != nil })
+
+	tag := runTag() + "lc-"
+	raceShop(t, a, tag, 10)
+	if _, err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	user := tag + "u"
+	ev := eventsOf(tag, user, fusionrank.View, now)
+	ingest(t, a, ev(1), ev(2))
+	// The first read keeps the profile unless its own invalidation message crossed it.
+	waitFor(t, "kept locally", func() bool {
+		p, _, err := a.Profile(ctx, user)
+		if err != nil || p.Events != 2 {
+			t.Fatalf("profile: %v %+v", err, p)
+		}
+		_, _, ok := a.lc.profiles.Get(user, time.Now().UnixNano())
+		return ok
+	})
+	// Served from memory: gone from Redis, still answered, as cached.
+	a.rdb.Del(ctx, a.userKey("profile", user))
+	p, src, err := a.Profile(ctx, user)
+	if err != nil || src != SourceCache || p.Events != 2 {
+		t.Fatalf("after the Redis copy was dropped: %s %v %+v", src, err, p)
+	}
+	// The process's own events show at once.
+	ingest(t, a, ev(3))
+	if p, _, err = a.Profile(ctx, user); err != nil || p.Events != 3 || p.RecentIDs()[0] != tag+"3" {
+		t.Fatalf("after an event of its own: %v %+v", err, p)
+	}
+	// Another process's events show when their message arrives.
+	ingest(t, b, ev(4))
+	waitFor(t, "another process's event", func() bool {
+		p, _, err := a.Profile(ctx, user)
+		return err == nil && p.Events == 4
+	})
+
+	// Co-visitation: item 4 followed item 3; read through the local copy, then another
+	// process adds a follower of item 3.
+	if _, err := a.WarmCovisitation(ctx); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := a.Covisitation(ctx, []string{tag + "3"}, []string{tag + "4", tag + "5"})
+	if err != nil || counts[0][0] != 1 || counts[0][1] != 0 {
+		t.Fatalf("covisitation: %v %v", counts, err)
+	}
+	if set, _, ok := a.lc.covis.Get(tag+"3", time.Now().UnixNano()); !ok || set.count[tag+"4"] != 1 {
+		t.Fatalf("covisitation set not held locally: %+v", set)
+	}
+	other := eventsOf(tag+"o", tag+"v", fusionrank.View, now)
+	e1, e2 := other(1), other(2)
+	e1.ItemID, e2.ItemID = tag+"3", tag+"5"
+	ingest(t, b, e1, e2)
+	waitFor(t, "another process's co-visitation", func() bool {
+		counts, err := a.Covisitation(ctx, []string{tag + "3"}, []string{tag + "4", tag + "5"})
+		return err == nil && counts[0][1] == 1
+	})
+	zs, err := a.CovisNeighbours(ctx, []string{tag + "3"}, 5)
+	if err != nil || len(zs[0]) != 2 {
+		t.Fatalf("neighbours: %v %v", zs, err)
+	}
+
+	// Without the subscription nothing is served from memory.
+	cancel()
+	waitFor(t, "unsubscribed", func() bool { return a.local() == nil })
+}
