@@ -63,7 +63,8 @@ var fusionProgress io.Writer
 // served configuration (fusion.ServeOptions); they differ only in the
 // modalities and in how the scorer fuses them:
 //
-//	fusion          what `fusionrank train` serves: cross-modal attention over every modality
+//	fusion-served   what `fusionrank train` serves: the candidates of training.ServeCandidates, the best on held-out cases
+//	fusion          cross-modal attention over every modality, collab in the recent slots
 //	fusion-early    early fusion (training.FusionEarly)
 //	fusion-late     late fusion (training.FusionLate)
 //	fusion-off      the attention switched off: scalar features only (training.FusionOff)
@@ -97,6 +98,7 @@ func init() {
 			}
 			m := fusion.New(name, withEpochs(o, fusionEpochs))
 			m.SeqCache = fusionSeqCache
+			m.Serve = name == "fusion-served"
 			if withText {
 				m.Fixed = text
 			}
@@ -110,6 +112,7 @@ func init() {
 		text bool
 	}{{evalModels.s3rec, false}, {evalModels.retail, true}} {
 		add(p.reg, "fusion", none, p.text)
+		add(p.reg, "fusion-served", func(*training.Options) {}, p.text)
 		add(p.reg, "fusion-early", mode(training.FusionEarly), p.text)
 		add(p.reg, "fusion-late", mode(training.FusionLate), p.text)
 		add(p.reg, "fusion-off", mode(training.FusionOff), p.text)
