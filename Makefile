@@ -32,6 +32,8 @@ compose-check: services
 # replica each, which testenv starts on free ports (redis-server --cluster-enabled yes,
 # redis-cli --cluster create); cmd/fusionrank's TestFaultRedisClusterMasterKilled
 # starts its own and kills a master under load.
+# scripts/compose-smoke.sh brings docker-compose.yml up and checks it through its load
+# balancer where Docker works, and says it skipped otherwise.
 # WITH_BROWSER=1 (passed on to services): the browser tests need headless Chromium;
 # WITH_ONNX=1: the ONNX encoder's tests need ONNX Runtime.
 test: export WITH_BROWSER := 1
@@ -39,6 +41,7 @@ test: export WITH_ONNX := 1
 test: services vet compose-check
 	$(GO) test -count=1 -timeout 20m ./...
 	FUSIONRANK_TEST_REDIS_CLUSTER=1 $(GO) test -count=1 ./features/
+	scripts/compose-smoke.sh
 	$(GO) test -count=1 -tags noavx512 ./ranking/
 	$(GO) test -count=1 -tags purego ./internal/kernel/ ./ranking/
 	$(GO) test -count=1 -tags onnx ./onnx/ && $(GO) test -count=1 -tags onnx -run ONNX ./cmd/fusionrank/

@@ -151,7 +151,7 @@ func (s *Server) allow(c *gin.Context, browser bool) bool {
 		if l == nil {
 			return true
 		}
-		if wait := l.take(bucket, now); wait > 0 {
+		if wait := l.take(c, bucket, now); wait > 0 {
 			s.fail(c, &fusionrank.Error{Code: fusionrank.RateLimited,
 				Message: "rate limit: over " + what + "; retry after the Retry-After seconds",
 				Err:     retryAfter(wait)})
@@ -191,8 +191,22 @@ type retryAfter time.Duration
 func (r retryAfter) Error() string { return "retry after " + time.Duration(r).String() }
 func (r retryAfter) seconds() int  { return max(1, int(math.Ceil(time.Duration(r).Seconds()))) }
 
-// rateLimiter is a token bucket per key.
+// SharedRates keeps token buckets that every replica of the service shares
+// (internal/ratelimit: in Redis). Take takes a token from bucket of limiter and returns
+// how long until one is there (0: taken).
+type SharedRates interface {
+	Take(ctx context.Context, limiter, bucket string, rate, burst float64) (time.Duration, error)
+}
+
+// sharedRatesTimeout bounds a shared bucket's answer; past it (or on an error) the
+// process's own bucket answers, so a slow or absent Redis never holds up requests.
+const sharedRatesTimeout = 50 * time.Millisecond
+
+// rateLimiter is a token bucket per key: in shared (every replica's) when set, else,
+// or when shared fails, the process's own.
 type rateLimiter struct {
+	name    string
+	shared  SharedRates
 	mu      sync.Mutex
 	rate    float64
 	burst   float64
@@ -204,13 +218,26 @@ type bucket struct {
 	last   time.Time
 }
 
-func newRateLimiter(rate float64, burst int) *rateLimiter {
-	return &rateLimiter{rate: rate, burst: float64(burst), buckets: map[string]*bucket{}}
+func newRateLimiter(name string, rate float64, burst int, shared SharedRates) *rateLimiter {
+	return &rateLimiter{name: name, shared: shared, rate: rate, burst: float64(burst), buckets: map[string]*bucket{}}
 }
 
 // take removes one token from key's bucket; when none is left it returns how long
 // until one is.
-func (l *rateLimiter) take(key string, now time.Time) time.Duration {
+func (l *rateLimiter) take(ctx context.Context, key string, now time.Time) time.Duration {
+	if l.shared != nil {
+		sctx, cancel := context.WithTimeout(ctx, sharedRatesTimeout)
+		wait, err := l.shared.Take(sctx, l.name, key, l.rate, l.burst)
+		cancel()
+		if err == nil {
+			return wait
+		}
+	}
+	return l.takeLocal(key, now)
+}
+
+// takeLocal is take on the process's own bucket.
+func (l *rateLimiter) takeLocal(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]

@@ -69,6 +69,10 @@ type Config struct {
 	// per /64. Default 0 (off); the binary turns it on (FUSIONRANK_CLIENT_RATE_LIMIT).
 	// Burst 2×.
 	ClientRateLimit float64
+	// SharedRates, when set, keeps the rate limits' buckets where every replica of the
+	// service sees them (Redis), so that they hold across replicas. When it fails, the
+	// process's own buckets answer.
+	SharedRates SharedRates
 	// TrustedProxies are the addresses or CIDRs of the proxies whose X-Forwarded-For
 	// header names the client; a request from any other peer is the client. Default
 	// none: behind a load balancer, name it, or every shopper shares its address.
@@ -164,13 +168,13 @@ func New(cfg Config, deps Deps) *Server {
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, engine: gin.New()}
 	s.metrics = newMetrics(cfg.Registry)
 	if cfg.RateLimit > 0 {
-		s.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst)
+		s.limiter = newRateLimiter("key", cfg.RateLimit, cfg.RateBurst, cfg.SharedRates)
 	}
 	if cfg.PublicRateLimit > 0 {
-		s.publicLimiter = newRateLimiter(cfg.PublicRateLimit, max(1, int(2*cfg.PublicRateLimit)))
+		s.publicLimiter = newRateLimiter("public", cfg.PublicRateLimit, max(1, int(2*cfg.PublicRateLimit)), cfg.SharedRates)
 	}
 	if cfg.ClientRateLimit > 0 {
-		s.clientLimiter = newRateLimiter(cfg.ClientRateLimit, max(1, int(2*cfg.ClientRateLimit)))
+		s.clientLimiter = newRateLimiter("client", cfg.ClientRateLimit, max(1, int(2*cfg.ClientRateLimit)), cfg.SharedRates)
 	}
 	// Gin trusts every proxy's X-Forwarded-For unless told otherwise: a client could
 	// then pick its own address, and its own rate-limit bucket.

@@ -147,6 +147,14 @@ func (c *Client) Similar(ctx context.Context, req fusionrank.SimilarRequest) (fu
 	return r, err
 }
 
+// UserFeatures reports what the service knows of a shopper: recent items and profile
+// (GET /v1/users/{id}/features, read scope).
+func (c *Client) UserFeatures(ctx context.Context, userID string) (fusionrank.UserFeatures, error) {
+	var f fusionrank.UserFeatures
+	err := c.do(ctx, http.MethodGet, "/v1/users/"+url.PathEscape(userID)+"/features", nil, &f)
+	return f, err
+}
+
 // SendEvents records interaction events (POST /v1/events; public keys may send views
 // and clicks, the other types need the write scope). Events are idempotent on their
 // EventID within the key's id space (keys of scope write and admin share one), so a

@@ -280,3 +280,23 @@ func TestUserTokens(t *testing.T) {
 		t.Fatal("a key taken for a secret")
 	}
 }
+
+// TestUserFeatures checks the call's method, escaped path and the decoded answer.
+func TestUserFeatures(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Method + " " + r.URL.EscapedPath()
+		json.NewEncoder(w).Encode(fusionrank.UserFeatures{UserID: "u/1", RecentItems: []string{"a", "b"}, Source: "cache"})
+	}))
+	t.Cleanup(srv.Close)
+	f, err := New(srv.URL, "frk_test").UserFeatures(context.Background(), "u/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "GET /v1/users/u%2F1/features" {
+		t.Fatalf("request %q", got)
+	}
+	if f.UserID != "u/1" || len(f.RecentItems) != 2 || f.Source != "cache" {
+		t.Fatalf("answer %+v", f)
+	}
+}

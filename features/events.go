@@ -135,17 +135,33 @@ func (s *Store) insertEvents(ctx context.Context, space fusionrank.EventIDSpace,
 			sess[i] = &evs[i].SessionID
 		}
 	}
+	if err := s.ensurePartitions(ctx, tss); err != nil {
+		return nil, nil, nil, err
+	}
 	var out []storedEvent
 	var counts map[string]int64
 	var conflicts []fusionrank.EventConflict
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		out, conflicts = out[:0], conflicts[:0]
 		counts = map[string]int64{}
+		// An event is stored when its id enters event_ids (or, for ids stored before
+		// events were partitioned, is not in events_legacy): the first event of the
+		// batch with an id, as the unique index of an unpartitioned table would have it.
 		rows, err := tx.Query(ctx, `
-			WITH ins AS (
-				INSERT INTO events (event_id, user_id, item_id, type, ts, request_id, session_id)
+			WITH input AS (
 				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+					WITH ORDINALITY AS t(event_id, user_id, item_id, type, ts, request_id, session_id, n)),
+			first AS (SELECT DISTINCT ON (event_id) * FROM input ORDER BY event_id, n),
+			reg AS (
+				INSERT INTO event_ids (event_id, user_id, ts)
+				SELECT event_id, user_id, ts FROM first f
+				WHERE NOT EXISTS (SELECT 1 FROM events_legacy l WHERE l.event_id = f.event_id)
 				ON CONFLICT (event_id) DO NOTHING
+				RETURNING event_id),
+			ins AS (
+				INSERT INTO events (event_id, user_id, item_id, type, ts, request_id, session_id)
+				SELECT f.event_id, f.user_id, f.item_id, f.type, f.ts, f.request_id, f.session_id FROM first f JOIN reg USING (event_id)
+				ORDER BY f.n
 				RETURNING seq, event_id, user_id, item_id, type, ts, request_id, session_id)
 			SELECT ins.seq, ins.event_id, ins.user_id, ins.item_id, ins.type, ins.ts,
 				coalesce(ins.request_id, ''), coalesce(ins.session_id, ''), coalesce(p.item_id, '')
@@ -214,8 +230,15 @@ func compareReplays(ctx context.Context, tx pgx.Tx, evs []fusionrank.Event, eids
 	if len(replays) == 0 {
 		return nil, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT event_id, user_id, item_id, type, ts, coalesce(request_id, ''), coalesce(session_id, '')
-		FROM events WHERE event_id = ANY($1)`, keys)
+	// An id of event_ids finds its event by user and time (events_user_ts, in one
+	// partition); an id stored before partitioning is in events_legacy's unique index.
+	rows, err := tx.Query(ctx, `
+		SELECT e.event_id, e.user_id, e.item_id, e.type, e.ts, coalesce(e.request_id, ''), coalesce(e.session_id, '')
+		FROM event_ids r JOIN events e ON e.user_id = r.user_id AND e.ts = r.ts AND e.event_id = r.event_id
+		WHERE r.event_id = ANY($1)
+		UNION ALL
+		SELECT event_id, user_id, item_id, type, ts, coalesce(request_id, ''), coalesce(session_id, '')
+		FROM events_legacy WHERE event_id = ANY($1)`, keys)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package features
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"time"
 
@@ -154,4 +155,57 @@ func (s *Store) Export(ctx context.Context, opt ExportOptions, fn func(Example) 
 		hist[ev.UserID] = h
 	}
 	return n, postgres.Translate(rows.Err())
+}
+
+// ItemAttributeRow is an item's id and the fields training turns into attribute tokens.
+type ItemAttributeRow struct {
+	ID, Category, Brand string
+	Attributes          map[string]any
+}
+
+// ItemAttributes lists every item (active or not) with its category, brand and
+// attributes, in id order, for training.
+func ItemAttributes(ctx context.Context, db *postgres.DB) ([]ItemAttributeRow, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT id, category, brand, attributes FROM items ORDER BY id`)
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	defer rows.Close()
+	var out []ItemAttributeRow
+	for rows.Next() {
+		var r ItemAttributeRow
+		var attrs []byte
+		if err := rows.Scan(&r.ID, &r.Category, &r.Brand, &attrs); err != nil {
+			return nil, postgres.Translate(err)
+		}
+		_ = json.Unmarshal(attrs, &r.Attributes)
+		out = append(out, r)
+	}
+	return out, postgres.Translate(rows.Err())
+}
+
+// EachFixedVector calls fn with every stored model-independent item vector (the text
+// modality and the callers' modalities; not photos, see PhotoVectors), for training:
+// its item id, modality and dim, and the vector, nil when the stored bytes do not
+// hold dim floats.
+func EachFixedVector(ctx context.Context, db *postgres.DB, fn func(id, mod string, dim int, v []float32)) error {
+	rows, err := db.Pool.Query(ctx, `SELECT item_id, modality, dim, data FROM item_vectors WHERE model_version = ''`)
+	if err != nil {
+		return postgres.Translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, mod string
+		var dim int
+		var b []byte
+		if err := rows.Scan(&id, &mod, &dim, &b); err != nil {
+			return postgres.Translate(err)
+		}
+		var v []float32
+		if len(b) == 4*dim {
+			v = ReadFloats(make([]float32, dim), b)
+		}
+		fn(id, mod, dim, v)
+	}
+	return postgres.Translate(rows.Err())
 }

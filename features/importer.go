@@ -3,6 +3,8 @@ package features
 import (
 	"context"
 	"encoding/json"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,7 +13,7 @@ import (
 )
 
 // ImportChunk is how many rows a bulk import commits per transaction. A crash loses at
-// most the chunk in flight; rerunning the import skips what was committed (events by
+// most the chunks in flight; rerunning the import skips what was committed (events by
 // event_id, items by upsert).
 const ImportChunk = 50_000
 
@@ -23,89 +25,97 @@ type ImportStats struct {
 	Rejected   int // rows that failed validation
 }
 
-// ImportEvents loads events through COPY in chunks of ImportChunk rows, each chunk in
-// one transaction: COPY into a temporary table, then insert the new ones (a replayed
-// event_id is skipped) and raise their users' event counts. Validation failures are
-// counted and reported to reject, not fatal. progress is called after each chunk with
-// the rows read so far. The cached profiles of the chunk's users are dropped after its
-// commit, and counters are not touched: both are rebuilt from Postgres on their next
-// read.
+// ImportEvents loads events through COPY in chunks of ImportChunk rows,
+// Options.ImportStreams chunks at once, each chunk in one transaction: COPY into a temporary table, then one
+// statement registers the new ids (event_ids; a replayed event_id is skipped) and
+// inserts their events, and their users' event counts are raised. Validation failures
+// are counted and reported to reject, not fatal. progress is called after each chunk
+// with the rows read so far. The cached profiles of the chunk's users are dropped after
+// its commit, and counters are not touched: both are rebuilt from Postgres on their
+// next read. Chunks commit in any order; a user's events are versioned by the order of
+// the commits (raiseEventCounts), as for concurrent API calls.
 func (s *Store) ImportEvents(ctx context.Context, next func() (fusionrank.Event, error), reject func(n int, err error), progress func(read int)) (ImportStats, error) {
 	var st ImportStats
 	now := s.opt.Now()
-	rows := make([][]any, 0, ImportChunk)
-	flush := func() error {
-		if len(rows) == 0 {
-			return nil
-		}
-		var inserted int64
-		var added map[string]int64
-		err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_events (
-				event_id text, user_id text, item_id text, type text, ts timestamptz, request_id text, session_id text) ON COMMIT DROP`); err != nil {
-				return err
-			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_events"},
-				[]string{"event_id", "user_id", "item_id", "type", "ts", "request_id", "session_id"}, pgx.CopyFromRows(rows)); err != nil {
-				return err
-			}
-			// Each user's count of events is raised with the events (see raiseEventCounts),
-			// the users' rows locked in id order.
-			rows, err := tx.Query(ctx, `
-				WITH ins AS (
-					INSERT INTO events (event_id, user_id, item_id, type, ts, request_id, session_id)
-					SELECT event_id, user_id, item_id, type, ts, request_id, session_id FROM staged_events
-					ON CONFLICT (event_id) DO NOTHING
-					RETURNING user_id)
-				SELECT user_id, count(*) FROM ins GROUP BY user_id`)
-			if err != nil {
-				return err
-			}
-			added = map[string]int64{}
-			for rows.Next() {
-				var u string
-				var n int64
-				if err := rows.Scan(&u, &n); err != nil {
-					rows.Close()
-					return err
-				}
-				added[u] = n
-				inserted += n
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			return raiseEventCounts(ctx, tx, added)
-		})
-		if err != nil {
-			return err
-		}
-		st.Accepted += int(inserted)
-		st.Duplicates += len(rows) - int(inserted)
-		s.dropProfiles(ctx, added)
-		rows = rows[:0]
-		if progress != nil {
-			progress(st.Read)
-		}
-		return nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type chunk struct {
+		rows [][]any
+		ts   []time.Time
+		read int // rows read once this chunk was full
 	}
-	for {
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+		mu.Unlock()
+	}
+	work := make(chan chunk)
+	var wg sync.WaitGroup
+	for range s.opt.ImportStreams {
+		wg.Go(func() {
+			for c := range work {
+				if ctx.Err() != nil {
+					continue
+				}
+				inserted, added, err := s.importChunk(ctx, c.rows, c.ts)
+				if err != nil {
+					fail(err)
+					continue
+				}
+				s.dropProfiles(ctx, added)
+				mu.Lock()
+				st.Accepted += int(inserted)
+				st.Duplicates += len(c.rows) - int(inserted)
+				if progress != nil {
+					progress(c.read)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	cur := chunk{rows: make([][]any, 0, ImportChunk)}
+	send := func() bool {
+		if len(cur.rows) == 0 {
+			return true
+		}
+		mu.Lock()
+		cur.read = st.Read
+		mu.Unlock()
+		select {
+		case work <- cur:
+		case <-ctx.Done():
+			return false
+		}
+		cur = chunk{rows: make([][]any, 0, ImportChunk)}
+		return true
+	}
+	for ctx.Err() == nil {
 		ev, err := next()
 		if err == errDone {
 			break
 		}
+		mu.Lock()
 		st.Read++
+		read := st.Read
 		if err == nil {
 			err = s.validateEvent(ev, now)
 		}
 		if err != nil {
 			st.Rejected++
+			mu.Unlock()
 			if reject != nil {
-				reject(st.Read, err)
+				reject(read, err)
 			}
 			continue
 		}
+		mu.Unlock()
 		var req, sess any
 		if ev.RequestID != "" {
 			req = ev.RequestID
@@ -113,14 +123,78 @@ func (s *Store) ImportEvents(ctx context.Context, next func() (fusionrank.Event,
 		if ev.SessionID != "" {
 			sess = ev.SessionID
 		}
-		rows = append(rows, []any{ev.EventID, ev.UserID, ev.ItemID, string(ev.Type), ev.Timestamp, req, sess})
-		if len(rows) == ImportChunk {
-			if err := flush(); err != nil {
-				return st, err
-			}
+		ts := ev.Timestamp.UTC()
+		cur.rows = append(cur.rows, []any{ev.EventID, ev.UserID, ev.ItemID, string(ev.Type), ts, req, sess})
+		cur.ts = append(cur.ts, ts)
+		if len(cur.rows) == ImportChunk && !send() {
+			break
 		}
 	}
-	return st, flush()
+	send()
+	close(work)
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return st, firstErr
+}
+
+// importChunk stores one chunk of validated events (rows as ImportEvents queues them)
+// in one transaction and returns how many were new and each of their users' count of
+// stored events afterwards.
+func (s *Store) importChunk(ctx context.Context, rows [][]any, ts []time.Time) (int64, map[string]int64, error) {
+	if err := s.ensurePartitions(ctx, ts); err != nil {
+		return 0, nil, err
+	}
+	var inserted int64
+	var added map[string]int64
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		inserted = 0
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_events (
+			event_id text, user_id text, item_id text, type text, ts timestamptz, request_id text, session_id text) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_events"},
+			[]string{"event_id", "user_id", "item_id", "type", "ts", "request_id", "session_id"}, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		// The first row of the chunk with an id (COPY keeps the input's order in
+		// ctid) is the one stored, unless the id is stored already: in event_ids, or
+		// in events_legacy from before partitioning (see insertEvents).
+		qrows, err := tx.Query(ctx, `
+			WITH first AS (SELECT DISTINCT ON (event_id) * FROM staged_events ORDER BY event_id, ctid),
+			reg AS (
+				INSERT INTO event_ids (event_id, user_id, ts)
+				SELECT event_id, user_id, ts FROM first f
+				WHERE NOT EXISTS (SELECT 1 FROM events_legacy l WHERE l.event_id = f.event_id)
+				ON CONFLICT (event_id) DO NOTHING
+				RETURNING event_id),
+			ins AS (
+				INSERT INTO events (event_id, user_id, item_id, type, ts, request_id, session_id)
+				SELECT f.event_id, f.user_id, f.item_id, f.type, f.ts, f.request_id, f.session_id FROM first f JOIN reg USING (event_id)
+				RETURNING user_id)
+			SELECT user_id, count(*) FROM ins GROUP BY user_id`)
+		if err != nil {
+			return err
+		}
+		added = map[string]int64{}
+		for qrows.Next() {
+			var u string
+			var n int64
+			if err := qrows.Scan(&u, &n); err != nil {
+				qrows.Close()
+				return err
+			}
+			added[u] = n
+			inserted += n
+		}
+		qrows.Close()
+		if err := qrows.Err(); err != nil {
+			return err
+		}
+		return raiseEventCounts(ctx, tx, added)
+	})
+	return inserted, added, postgres.Translate(err)
 }
 
 // errDone ends an import's input.

@@ -361,12 +361,13 @@ func (s *Store) rebuildCounter(ctx context.Context, key, query string, args ...a
 	return err
 }
 
-// covisQuery counts, for one item, which items followed it directly in users' histories.
+// covisQuery counts, for one item ($2), which items followed it directly in users'
+// histories since $1 (Options.CovisWindow).
 const covisQuery = `
 SELECT nxt, count(*) FROM (
 	SELECT item_id, lead(item_id) OVER (PARTITION BY user_id ORDER BY ts, seq) AS nxt
-	FROM events WHERE user_id IN (SELECT DISTINCT user_id FROM events WHERE item_id = $1)
-) s WHERE item_id = $1 AND nxt IS NOT NULL AND nxt <> $1 GROUP BY nxt`
+	FROM events WHERE ts >= $1 AND user_id IN (SELECT DISTINCT user_id FROM events WHERE item_id = $2 AND ts >= $1)
+) s WHERE item_id = $2 AND nxt IS NOT NULL AND nxt <> $2 GROUP BY nxt`
 
 // covisKeys returns the co-visitation set keys of items.
 func (s *Store) covisKeys(items []string) []string {
@@ -461,7 +462,9 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 	cmds := make([]*redis.FloatSliceCmd, len(recent))
 	err := s.readCounters(ctx, keys,
 		func(p redis.Pipeliner, j int) { cmds[j] = p.ZMScore(ctx, keys[j], candidates...) },
-		func(ctx context.Context, j int) error { return s.rebuildCounter(ctx, keys[j], covisQuery, recent[j]) })
+		func(ctx context.Context, j int) error {
+			return s.rebuildCounter(ctx, keys[j], covisQuery, s.covisSince(), recent[j])
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -499,7 +502,9 @@ func (s *Store) CovisNeighbours(ctx context.Context, items []string, n int) ([][
 	cmds := make([]*redis.ZSliceCmd, len(items))
 	err := s.readCounters(ctx, keys,
 		func(p redis.Pipeliner, i int) { cmds[i] = p.ZRevRangeWithScores(ctx, keys[i], 0, int64(n)) },
-		func(ctx context.Context, i int) error { return s.rebuildCounter(ctx, keys[i], covisQuery, items[i]) })
+		func(ctx context.Context, i int) error {
+			return s.rebuildCounter(ctx, keys[i], covisQuery, s.covisSince(), items[i])
+		})
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,14 @@ type Options struct {
 	ProfileTTL time.Duration
 	// CounterTTL is the TTL of co-visitation sets in Redis. Default 30 days.
 	CounterTTL time.Duration
+	// CovisWindow bounds the history co-visitation sets are built from, on a miss and
+	// at the start-up warm-up, to the events of this last stretch of time (events
+	// stored later are added as they arrive). Zero: all history.
+	CovisWindow time.Duration
+	// ImportStreams is how many chunks of events ImportEvents stores at once, each on
+	// its own connection: one Postgres backend per stream parses the COPY and runs the
+	// inserts, so streams spread that work over the database server's cores. Default 4.
+	ImportStreams int
 	// Namespace starts every Redis key (namespace:v2:…). Default "fr".
 	Namespace string
 	// Now is the clock. Default time.Now.
@@ -83,6 +91,7 @@ type Store struct {
 	hooks    testHooks
 	photos   *photos     // nil without photos
 	lc       *localCache // nil without a local cache
+	parts    partitions
 }
 
 // testHooks let a test run code at the moments where concurrent writers race. They are
@@ -112,6 +121,9 @@ func New(db *postgres.DB, rdb redis.UniversalClient, opt Options) *Store {
 	}
 	if opt.CounterTTL == 0 {
 		opt.CounterTTL = 30 * 24 * time.Hour
+	}
+	if opt.ImportStreams <= 0 {
+		opt.ImportStreams = 4
 	}
 	if opt.Namespace == "" {
 		opt.Namespace = "fr"

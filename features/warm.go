@@ -11,12 +11,12 @@ import (
 )
 
 // covisAllQuery counts, for every item, which items followed it directly in users'
-// histories: covisQuery for all items in one pass. A row with a NULL follower stands
+// histories since $1: covisQuery for all items in one pass. A row with a NULL follower stands
 // for an item that was some user's last event, so that items nothing followed get an
 // (empty) set too.
 const covisAllQuery = `
 SELECT item_id, nxt, count(*) FROM (
-	SELECT item_id, lead(item_id) OVER (PARTITION BY user_id ORDER BY ts, seq) AS nxt FROM events
+	SELECT item_id, lead(item_id) OVER (PARTITION BY user_id ORDER BY ts, seq) AS nxt FROM events WHERE ts >= $1
 ) s WHERE nxt IS DISTINCT FROM item_id GROUP BY item_id, nxt ORDER BY item_id`
 
 // createIfMissing writes a counter set only when the key does not exist (ARGV: TTL in
@@ -33,9 +33,12 @@ return 1`)
 // pass over the events, instead of one query per item as requests find them missing.
 // After Redis has lost its data (a restart, a flush) the per-item rebuilds of a busy
 // shop pile up on Postgres; serve runs this in the background at start. Sets that exist
-// are left alone. It returns how many sets it wrote.
+// are left alone. It reads the events of Options.CovisWindow only (all with none): on
+// a partitioned events table that is the recent months' partitions, so the warm-up
+// takes as long as the window's events, whatever the history. It returns how many sets
+// it wrote.
 func (s *Store) WarmCovisitation(ctx context.Context) (int, error) {
-	rows, err := s.db.Pool.Query(ctx, covisAllQuery)
+	rows, err := s.db.Pool.Query(ctx, covisAllQuery, s.covisSince())
 	if err != nil {
 		return 0, postgres.Translate(err)
 	}
@@ -115,6 +118,15 @@ func (s *Store) WarmCovisitation(ctx context.Context) (int, error) {
 		return written, postgres.Translate(err)
 	}
 	return written, flush()
+}
+
+// covisSince is the start of the co-visitation window: now - Options.CovisWindow, or
+// the year 1 without a window.
+func (s *Store) covisSince() time.Time {
+	if s.opt.CovisWindow <= 0 {
+		return time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return s.opt.Now().Add(-s.opt.CovisWindow)
 }
 
 // warmProfilesQuery reads, in one statement (one snapshot), every event of the users

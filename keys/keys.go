@@ -50,6 +50,11 @@ const MaxLookupsPerSecond = 50
 type Store struct {
 	db *postgres.DB
 
+	// refreshMu makes each Refresh's read and store one step, so a Refresh that read
+	// the keys before a revocation cannot store them after a later Refresh stored the
+	// revocation.
+	refreshMu sync.Mutex
+
 	mu     sync.RWMutex
 	active map[[32]byte]entry
 	loaded bool
@@ -225,6 +230,8 @@ func (s *Store) Revoke(ctx context.Context, idOrPrefix string) (Key, error) {
 
 // Refresh reloads the active keys and the user-token secrets from Postgres.
 func (s *Store) Refresh(ctx context.Context) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
 	rows, err := s.db.Pool.Query(ctx, `SELECT id, hash, scope, expires_at FROM api_keys
 		WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/fusionrank/fusionrank/internal/cputime"
 	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
@@ -121,12 +122,12 @@ func perCandidate(b *testing.B, n int, body func()) {
 	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
 	iters := 0
-	cpu0 := threadCPUTime()
+	cpu0 := cputime.Thread()
 	for b.Loop() {
 		body()
 		iters++
 	}
-	cpu := threadCPUTime() - cpu0
+	cpu := cputime.Thread() - cpu0
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(iters*n), "ns/candidate")
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(iters*n), "cpu-ns/candidate")

@@ -62,7 +62,7 @@ func NewRegistry(db *postgres.DB) *Registry { return &Registry{db: db} }
 // Register stores a new version: its weights (safetensors, with the query encoder's
 // tensors when enc is not nil), spec, metrics, and the item vectors it learned (item id
 // → modality → vector).
-func (r *Registry) Register(ctx context.Context, version string, m *ranking.Model, enc *ranking.Encoder, spec Spec, metrics map[string]float64, dataSHA string, learned map[string]map[string][]float32) error {
+func (r *Registry) Register(ctx context.Context, version string, m *ranking.Model, enc *ranking.RecencyEmbedding, spec Spec, metrics map[string]float64, dataSHA string, learned map[string]map[string][]float32) error {
 	if err := fusionrank.ValidateID("version", version); err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func (r *Registry) activeVersion(ctx context.Context) (string, error) {
 type live struct {
 	version string
 	model   *ranking.Model
-	enc     *ranking.Encoder // optional query encoder of the recent slots
+	enc     *ranking.RecencyEmbedding // optional query encoder of the recent slots
 	spec    Spec
 	learned map[string]*features.Block // modality → vectors by catalogue slot
 
@@ -281,7 +281,7 @@ func (m *Models) load(ctx context.Context, version string) (*live, error) {
 	if err := json.Unmarshal(cfg, &spec); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	model, enc, err := ranking.ReadModelEncoder(bytes.NewReader(weights))
+	model, enc, err := ranking.ReadModelRecency(bytes.NewReader(weights))
 	if err != nil {
 		return nil, err
 	}

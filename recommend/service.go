@@ -117,6 +117,7 @@ type Service struct {
 	opt     Options
 	attrib  *Attribution
 	pool    sync.Pool
+	dedup   sync.Pool // *slotMarks
 	cands   *memo.Map[*candEntry] // by user id; nil when CandidateTTL is negative
 }
 
@@ -126,6 +127,7 @@ func New(fs FeatureStore, models *Models, attrib *Attribution, opt Options) *Ser
 	s := &Service{fs: fs, catalog: fs.Catalog(), models: models, opt: opt, attrib: attrib}
 	s.ix = newIndexes(fs.Catalog())
 	s.pool.New = func() any { return &scratch{ws: ranking.NewWorkspace()} }
+	s.dedup.New = func() any { return &slotMarks{} }
 	if opt.CandidateTTL > 0 {
 		s.cands = memo.New[*candEntry](opt.CandidateCacheMax)
 	}

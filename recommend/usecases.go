@@ -30,10 +30,15 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	if err := s.validateQuery(&req.Query, "query"); err != nil {
 		return fusionrank.Ranking{}, err
 	}
-	seen := make(map[string]bool, len(req.Items))
+	// Duplicates are found by catalogue slot (a mark per slot in pooled memory), and
+	// only ids outside the catalogue, which are rare, by a map.
+	dd := s.dedup.Get().(*slotMarks)
+	defer s.dedup.Put(dd)
+	var seenUnknown map[string]bool
 	cands := make([]cand, 0, len(req.Items))
 	var unknown []string
 	s.catalog.RLock()
+	dd.start(s.catalog.Len())
 	for i, it := range req.Items {
 		if !fusionrank.ValidID(it.ID) {
 			s.catalog.RUnlock()
@@ -43,11 +48,19 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 			s.catalog.RUnlock()
 			return fusionrank.Ranking{}, fusionrank.Errorf(fusionrank.Invalid, "items[%d].score: not a finite number", i)
 		}
-		if seen[it.ID] {
+		slot, ok := s.catalog.Slot(it.ID)
+		if ok && !dd.mark(slot) {
 			continue
 		}
-		seen[it.ID] = true
-		slot, ok := s.catalog.Slot(it.ID)
+		if !ok {
+			if seenUnknown[it.ID] {
+				continue
+			}
+			if seenUnknown == nil {
+				seenUnknown = map[string]bool{}
+			}
+			seenUnknown[it.ID] = true
+		}
 		if !ok || !s.catalog.Meta(slot).Active {
 			unknown = append(unknown, it.ID)
 			continue
@@ -536,4 +549,33 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 	r := s.answer(ctx, "search", l, rc, cands, count, req.UserID)
 	s.logSearch(features.SearchFromSearch, r, req.UserID, &req.Query, nil)
 	return r, nil
+}
+
+// slotMarks tells whether a catalogue slot was seen in the current request: a slot is
+// seen when its mark equals the request's generation, so starting a request clears
+// nothing.
+type slotMarks struct {
+	gen   uint32
+	marks []uint32
+}
+
+// start begins a request over a catalogue of n slots.
+func (m *slotMarks) start(n int) {
+	if len(m.marks) < n {
+		m.marks = append(m.marks, make([]uint32, n-len(m.marks))...)
+	}
+	m.gen++
+	if m.gen == 0 { // wrapped: every old mark could look current
+		clear(m.marks)
+		m.gen = 1
+	}
+}
+
+// mark marks slot and reports whether it was not marked yet.
+func (m *slotMarks) mark(slot int32) bool {
+	if m.marks[slot] == m.gen {
+		return false
+	}
+	m.marks[slot] = m.gen
+	return true
 }

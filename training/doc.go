@@ -22,7 +22,7 @@
 // with Ref the latest history time and h = ProfileHalfLife. Candidate c has
 // the tokens collab_c (learned), attr_c = mean_{a ∈ attrs(c)} A_a (learned
 // attribute table A) and its fixed vectors. With Options.Encoder the recent
-// tokens first pass through ranking.Encoder: x'_k = x_k + e_k.
+// tokens first pass through ranking.RecencyEmbedding: x'_k = x_k + e_k.
 //
 // # Scalar features (point in time)
 //

@@ -20,7 +20,7 @@ type net struct {
 	attr   *ranking.Embeddings // NumAttributes × AttrDim, nil without attr
 	// enc is the optional query encoder, encEmb its Pos as a table for the
 	// optimizer (one row per recent slot).
-	enc    *ranking.Encoder
+	enc    *ranking.RecencyEmbedding
 	encEmb *ranking.Embeddings
 	// seq is the optional sequence encoder whose score is the seq
 	// feature; it is trained before the scorer and then frozen.
@@ -94,7 +94,7 @@ func newNet(d *Data, o Options, rng *rand.Rand) (*net, error) {
 		n.attr = ranking.NewEmbeddings(d.NumAttributes, o.AttrDim, o.EmbedStd, rng)
 	}
 	if o.Encoder && n.mCollab >= 0 {
-		n.enc = ranking.NewEncoder(o.Recent, o.CollabDim)
+		n.enc = ranking.NewRecencyEmbedding(o.Recent, o.CollabDim)
 		n.encEmb = &ranking.Embeddings{Dim: o.CollabDim, Data: n.enc.Pos}
 	}
 	if o.Fusion != "" && o.Fusion != FusionAttention {

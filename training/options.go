@@ -94,7 +94,7 @@ type Options struct {
 	// attention is served; the others are the comparison models of the
 	// offline evaluations.
 	Fusion string
-	// Encoder adds the query-side ranking.Encoder (a learned recency
+	// Encoder adds the query-side ranking.RecencyEmbedding (a learned recency
 	// embedding added to the recent slots' collab tokens); default false.
 	Encoder bool
 	// Seq, when not nil, trains a SeqModel (the sequence encoder) before

@@ -39,8 +39,8 @@ type Result struct {
 	Attr *ranking.Embeddings
 	// Encoder is the query encoder, nil unless Options.Encoder. Serving
 	// applies it to the recent slots' vectors before Layout.Build (see
-	// ranking.Encoder.ApplyTo).
-	Encoder *ranking.Encoder
+	// ranking.RecencyEmbedding.ApplyTo).
+	Encoder *ranking.RecencyEmbedding
 	// Seq are the sequence encoders whose mean score is the seq feature,
 	// nil unless Options.Seq (see SeqEncoder for its served form).
 	Seq []*SeqModel
@@ -374,7 +374,7 @@ func (n *net) snapshot() *net {
 		c.attr = &ranking.Embeddings{Dim: n.attr.Dim, Data: append([]float32(nil), n.attr.Data...)}
 	}
 	if n.enc != nil {
-		c.enc = &ranking.Encoder{Dim: n.enc.Dim, Pos: append([]float32(nil), n.enc.Pos...)}
+		c.enc = &ranking.RecencyEmbedding{Dim: n.enc.Dim, Pos: append([]float32(nil), n.enc.Pos...)}
 		c.encEmb = nil
 	}
 	if n.mix != nil {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/fusionrank/fusionrank/internal/cputime"
 )
 
 // benchEncoder returns an encoder of cfg with random weights (the cost of
@@ -30,9 +32,9 @@ func reportLatency(b *testing.B, fn func()) {
 	cpu := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for range b.N {
-		t, c := time.Now(), threadCPUTime()
+		t, c := time.Now(), cputime.Thread()
 		fn()
-		cpu = append(cpu, threadCPUTime()-c)
+		cpu = append(cpu, cputime.Thread()-c)
 		wall = append(wall, time.Since(t))
 	}
 	b.StopTimer()
@@ -47,7 +49,7 @@ func reportLatency(b *testing.B, fn func()) {
 }
 
 // BenchmarkEncode348 encodes one 348×348 JPEG-decoded photo (the Grocery
-// Store shopper photo size) with the default encoder: resampling, CIELAB,
+// Store shopper photo size) with the convolutional encoder: resampling, CIELAB,
 // the network. Run it with -cpu 1 for the one-core latency.
 func BenchmarkEncode348(b *testing.B) {
 	e := benchEncoder(DefaultConfig)
@@ -64,4 +66,15 @@ func BenchmarkDescriptor348(b *testing.B) {
 	dst := make([]float32, d.Dim())
 	d.EncodeTo(dst, img)
 	reportLatency(b, func() { d.EncodeTo(dst, img) })
+}
+
+// BenchmarkEncodeFeatures348 encodes the same photo with the features
+// encoder of train-images (DefaultFeaturesConfig): resampling, CIELAB, the
+// features of the photo and its mirror image, the hidden layer and head.
+func BenchmarkEncodeFeatures348(b *testing.B) {
+	e := benchEncoder(DefaultFeaturesConfig)
+	img := photo(rand.New(rand.NewPCG(3, 4)), 348, 348)
+	dst := make([]float32, e.Dim())
+	e.EncodeTo(dst, img)
+	reportLatency(b, func() { e.EncodeTo(dst, img) })
 }

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/fusionrank/fusionrank/internal/cputime"
 )
 
 // BenchmarkConvGemm times the three products of one training step of the
@@ -19,24 +21,24 @@ func BenchmarkConvGemm(b *testing.B) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	gflops := func(b *testing.B, c0 time.Duration) {
-		b.ReportMetric(flops*float64(b.N)/(threadCPUTime()-c0).Seconds()/1e9, "cpu-GFLOPS")
+		b.ReportMetric(flops*float64(b.N)/(cputime.Thread()-c0).Seconds()/1e9, "cpu-GFLOPS")
 	}
 	b.Run("forward", func(b *testing.B) {
-		c0 := threadCPUTime()
+		c0 := cputime.Thread()
 		for range b.N {
 			matMul(false, false, cout, m, k, w, k, cols, m, 0, out, m)
 		}
 		gflops(b, c0)
 	})
 	b.Run("weights", func(b *testing.B) {
-		c0 := threadCPUTime()
+		c0 := cputime.Thread()
 		for range b.N {
 			matMul(false, true, cout, k, m, out, m, cols, m, 0, dw, k)
 		}
 		gflops(b, c0)
 	})
 	b.Run("patches", func(b *testing.B) {
-		c0 := threadCPUTime()
+		c0 := cputime.Thread()
 		for range b.N {
 			matMul(true, false, k, m, cout, w, k, out, m, 0, dcols, m)
 		}

@@ -61,6 +61,9 @@ type Config struct {
 	DemoPhotos     string                           // FUSIONRANK_DEMO_PHOTOS
 	RedisNamespace string                           // FUSIONRANK_REDIS_NAMESPACE
 	TextSubwords   bool                             // FUSIONRANK_TEXT_SUBWORDS
+	CovisWindow    time.Duration                    // FUSIONRANK_COVIS_WINDOW (0: all history)
+	EventRetention time.Duration                    // FUSIONRANK_EVENT_RETENTION (0: keep every event)
+	ImportStreams  int                              // FUSIONRANK_IMPORT_STREAMS
 }
 
 // configVars lists every variable with its default and meaning, for --help.
@@ -100,6 +103,9 @@ var configVars = [][3]string{
 	{"FUSIONRANK_IMAGE_FETCH_WAIT", "1s", "how long PUT /v1/items/{id} waits for a photo's fetch before storing the item with the photo pending"},
 	{"FUSIONRANK_IMAGE_FETCH_PRIVATE", "off", "on: photo URLs may reach loopback, private and link-local addresses (development only)"},
 	{"FUSIONRANK_DEMO_PHOTOS", "", "serve: a catalogue folder in the Grocery Store layout whose val photos the demo page offers for search by photo; empty: upload only"},
+	{"FUSIONRANK_COVIS_WINDOW", "0", "how far back co-visitation sets are built from the events (on a miss and at the start-up warm-up, which then reads only the recent months' partitions), like 2160h; 0: all history"},
+	{"FUSIONRANK_EVENT_RETENTION", "0", "serve: events older than this are dropped a whole monthly partition at a time (hourly check), like 17520h; 0: keep every event"},
+	{"FUSIONRANK_IMPORT_STREAMS", "4", "import: chunks of events stored at once, each on its own connection"},
 	{"FUSIONRANK_ONNXRUNTIME_LIB", "", "the ONNX Runtime shared library for onnx: encoders; empty: looked up under node_modules/onnxruntime-node"},
 }
 
@@ -121,6 +127,10 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	var auth, modalities, level, timeout, wtimeout, halfLife, weights, skew, rate, ttl, refresh, localTTL string
 	var publicRate, clientRate, proxies, htimeout, btimeout string
 	var imgBytes, imgPixels, fetchTimeout, fetchWait, fetchPrivate, subwords, inFlight, warm string
+	var covisWindow, retention, streams string
+	fs.StringVar(&covisWindow, "covis-window", val("FUSIONRANK_COVIS_WINDOW"), "co-visitation window (FUSIONRANK_COVIS_WINDOW)")
+	fs.StringVar(&retention, "event-retention", val("FUSIONRANK_EVENT_RETENTION"), "event retention (FUSIONRANK_EVENT_RETENTION)")
+	fs.StringVar(&streams, "import-streams", val("FUSIONRANK_IMPORT_STREAMS"), "import streams (FUSIONRANK_IMPORT_STREAMS)")
 	fs.StringVar(&c.DatabaseURL, "database-url", val("FUSIONRANK_DATABASE_URL"), "Postgres URL (FUSIONRANK_DATABASE_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", val("FUSIONRANK_REDIS_URL"), "Redis URL (FUSIONRANK_REDIS_URL)")
 	fs.StringVar(&c.Addr, "addr", val("FUSIONRANK_ADDR"), "listen address (FUSIONRANK_ADDR)")
@@ -231,6 +241,16 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	dur("FUSIONRANK_WARM_PROFILES", warm, &c.WarmProfiles, 0)
 	dur("FUSIONRANK_HEADER_TIMEOUT", htimeout, &c.HeaderTimeout, 100*time.Millisecond)
 	dur("FUSIONRANK_BODY_TIMEOUT", btimeout, &c.BodyTimeout, 100*time.Millisecond)
+	dur("FUSIONRANK_COVIS_WINDOW", covisWindow, &c.CovisWindow, 0)
+	dur("FUSIONRANK_EVENT_RETENTION", retention, &c.EventRetention, 0)
+	if c.EventRetention > 0 && c.EventRetention < 31*24*time.Hour {
+		bad("FUSIONRANK_EVENT_RETENTION", "expected 0 or at least 744h (partitions are months), got %q", retention)
+	}
+	if n, err := strconv.Atoi(streams); err != nil || n < 1 || n > 64 {
+		bad("FUSIONRANK_IMPORT_STREAMS", "expected a number from 1 to 64, got %q", streams)
+	} else {
+		c.ImportStreams = n
+	}
 	c.EventWeights = map[fusionrank.EventType]float64{}
 	for _, part := range strings.Split(weights, ",") {
 		name, w, ok := strings.Cut(strings.TrimSpace(part), ":")

@@ -17,20 +17,29 @@ import (
 	"github.com/fusionrank/fusionrank/training"
 )
 
-// evalModels holds models beyond the built-in baselines, by protocol and
-// name: the file that wires the fusion scorer into `eval` adds its
-// constructors here (in an init function), and --model accepts them.
-var evalModels = struct {
-	s3rec, retail map[string]func() evaluation.Model
-}{s3rec: map[string]func() evaluation.Model{}, retail: map[string]func() evaluation.Model{}}
+// fusionFlags are the eval flags that shape the fusion models.
+type fusionFlags struct {
+	// glove is the word-vector file of the retail text modality (--glove).
+	glove string
+	// epochs, when positive, replaces the models' cap on the scorer's training
+	// epochs (--epochs).
+	epochs int
+	// seqCache is the directory the models keep their trained sequence encoders in
+	// (--seq-cache); empty: none.
+	seqCache string
+	// members, when positive, replaces the models' number of sequence encoder
+	// members (--members).
+	members int
+	// noSeq leaves the sequence encoder out of the models (--no-seq).
+	noSeq bool
+	// progress, when not nil, receives the models' training progress (each encoder
+	// and scorer epoch's loss and held-out NDCG@10).
+	progress io.Writer
+}
 
-// fusionGlove is the word-vector file of the retail text modality (eval
-// retail --glove).
-var fusionGlove = "../shared/datasets/glove/glove-6B-100d-top50k.txt.gz"
-
-// fusionEpochs, when positive, replaces the fusion models' cap on the
-// scorer's training epochs (eval s3rec|retail --epochs).
-var fusionEpochs = 0
+// defaultGlove is the word-vector file of the retail text modality unless --glove
+// names another.
+const defaultGlove = "../shared/datasets/glove/glove-6B-100d-top50k.txt.gz"
 
 // withEpochs returns o with its scorer epoch cap set to n when n is positive
 // and o trains the scorer at all (Epochs ≥ 0).
@@ -41,27 +50,11 @@ func withEpochs(o training.Options, n int) training.Options {
 	return o
 }
 
-// fusionSeqCache is the directory the fusion models keep their trained
-// sequence encoders in (eval s3rec|retail --seq-cache); empty: none.
-var fusionSeqCache = ""
-
-// fusionMembers, when positive, replaces the fusion models' number of
-// sequence encoder members (eval s3rec|retail --members).
-var fusionMembers = 0
-
-// fusionNoSeq leaves the sequence encoder out of the fusion models (eval
-// s3rec|retail --no-seq).
-var fusionNoSeq = false
-
-// fusionProgress, when not nil, receives the fusion models' training
-// progress (each encoder and scorer epoch's loss and held-out NDCG@10).
-var fusionProgress io.Writer
-
-// The fusion scorer and the comparison models, in both behavioural
-// protocols. Every model has the same data, sequence encoder, scalar
-// features, training budget and early stopping on held-out cases as the
-// served configuration (fusion.ServeOptions); they differ only in the
-// modalities and in how the scorer fuses them:
+// fusionModels returns the fusion scorer and the comparison models of the two
+// behavioural protocols, by name. Every model has the same data, sequence encoder,
+// scalar features, training budget and early stopping on held-out cases as the
+// served configuration (fusion.ServeOptions); they differ only in the modalities and
+// in how the scorer fuses them:
 //
 //	fusion-served   what `fusionrank train` serves: the candidates of training.ServeCandidates, the best on held-out cases
 //	fusion          cross-modal attention over every modality, collab in the recent slots
@@ -72,23 +65,26 @@ var fusionProgress io.Writer
 //	fusion-text     (retail) attention over the text modality alone
 //	fusion-start    the counting start plus the encoder, the scorer not trained (Epochs < 0)
 //	fusion-query    (retail) fusion with the query slots and pseudo-queries of a searchable shop
-func init() {
-	text := func(s *evaluation.Sequences) ([]training.FixedModality, error) {
-		return fusion.TextModality(fusionGlove)(s)
+func fusionModels(f fusionFlags) (s3recModels, retailModels map[string]func() evaluation.Model) {
+	s3recModels, retailModels = map[string]func() evaluation.Model{}, map[string]func() evaluation.Model{}
+	glove := f.glove
+	if glove == "" {
+		glove = defaultGlove
 	}
+	text := fusion.TextModality(glove)
 	add := func(reg map[string]func() evaluation.Model, name string, edit func(*training.Options), withText bool) {
 		reg[name] = func() evaluation.Model {
 			o := fusion.ServeOptions()
-			if fusionNoSeq {
+			if f.noSeq {
 				o.Seq, o.SeqWeights = nil, nil
 			}
-			if fusionMembers > 0 && o.Seq != nil {
+			if f.members > 0 && o.Seq != nil {
 				q := *o.Seq
-				q.Members = fusionMembers
+				q.Members = f.members
 				o.Seq = &q
 			}
 			edit(&o)
-			if w := fusionProgress; w != nil {
+			if w := f.progress; w != nil {
 				o.OnSeqEpoch = func(e int, loss, v float64) {
 					fmt.Fprintf(w, "%s: encoder epoch %d: loss %.4f, held-out NDCG@10 %.4f\n", name, e, loss, v)
 				}
@@ -96,8 +92,8 @@ func init() {
 					fmt.Fprintf(w, "%s: scorer epoch %d: loss %.4f, held-out NDCG@10 %.4f\n", name, e, loss, v)
 				}
 			}
-			m := fusion.New(name, withEpochs(o, fusionEpochs))
-			m.SeqCache = fusionSeqCache
+			m := fusion.New(name, withEpochs(o, f.epochs))
+			m.SeqCache = f.seqCache
 			m.Serve = name == "fusion-served"
 			if withText {
 				m.Fixed = text
@@ -110,7 +106,7 @@ func init() {
 	for _, p := range []struct {
 		reg  map[string]func() evaluation.Model
 		text bool
-	}{{evalModels.s3rec, false}, {evalModels.retail, true}} {
+	}{{s3recModels, false}, {retailModels, true}} {
 		add(p.reg, "fusion", none, p.text)
 		add(p.reg, "fusion-served", func(*training.Options) {}, p.text)
 		add(p.reg, "fusion-early", mode(training.FusionEarly), p.text)
@@ -119,17 +115,18 @@ func init() {
 		add(p.reg, "fusion-collab", func(o *training.Options) { o.NoAttr = true }, false)
 		add(p.reg, "fusion-start", func(o *training.Options) { o.Epochs = -1 }, p.text)
 	}
-	add(evalModels.retail, "fusion-text", func(o *training.Options) { o.NoCollab = true }, true)
+	add(retailModels, "fusion-text", func(o *training.Options) { o.NoCollab = true }, true)
 	// fusion-query is fusion with the query slots `fusionrank train` adds for a shop
 	// with a text modality (word slots, trained with catalogue pseudo-queries): its
 	// behavioural figures against fusion's show what the slots cost behaviour.
-	add(evalModels.retail, "fusion-query", none, true)
-	inner := evalModels.retail["fusion-query"]
-	evalModels.retail["fusion-query"] = func() evaluation.Model {
+	add(retailModels, "fusion-query", none, true)
+	inner := retailModels["fusion-query"]
+	retailModels["fusion-query"] = func() evaluation.Model {
 		m := inner().(*fusion.Model)
-		m.Words = func(s *evaluation.Sequences) ([][]float32, [][]int32, error) { return fusion.ItemWords(fusionGlove)(s) }
+		m.Words = fusion.ItemWords(glove)
 		return m
 	}
+	return s3recModels, retailModels
 }
 
 const evalUsage = `usage: fusionrank eval <protocol> [flags]   (fusionrank eval <protocol> --help for its flags)
@@ -199,7 +196,8 @@ func checkModel(name string, names []string) error {
 }
 
 func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	names := modelNames([]string{"pop", "markov"}, evalModels.s3rec)
+	extra, _ := fusionModels(fusionFlags{})
+	names := modelNames([]string{"pop", "markov"}, extra)
 	fs := evalFlags("s3rec", "--sequences FILE [--attributes FILE] --model "+strings.Join(names, "|")+" --out DIR",
 		"Leave one out on a sequences file (one line per user: user item1 item2 …, oldest first): the last item\n"+
 			"is the test target, the one before it validation. Every item is scored, the user's history masked;\n"+
@@ -227,8 +225,7 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *epochs < 0 || *members < 0 || *users < 0 {
 		return fmt.Errorf("eval s3rec: --epochs %d, --members %d, --users %d: want 0 (the default) or more", *epochs, *members, *users)
 	}
-	fusionEpochs, fusionSeqCache, fusionMembers, fusionNoSeq = *epochs, *seqCache, *members, *noSeq
-	fusionProgress = progressWriter(stderr, *quiet)
+	extra, _ = fusionModels(fusionFlags{epochs: *epochs, seqCache: *seqCache, members: *members, noSeq: *noSeq, progress: progressWriter(stderr, *quiet)})
 	if *seqs == "" || *out == "" {
 		fs.Usage()
 		return errors.New("eval s3rec: --sequences and --out are required")
@@ -241,7 +238,7 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("eval s3rec: --ties: %w", err)
 	}
 	cfg := s3rec.Config{
-		Sequences: *seqs, Attributes: *attrs, Model: *model, Extra: evalModels.s3rec,
+		Sequences: *seqs, Attributes: *attrs, Model: *model, Extra: extra,
 		Command: "fusionrank eval s3rec " + strings.Join(args, " "),
 		Options: s3rec.Options{Tie: rule, Workers: *workers, Progress: progressWriter(stderr, *quiet), TestOnly: *testOnly, Users: *users},
 	}
@@ -253,7 +250,8 @@ func runEvalS3Rec(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	names := modelNames([]string{"pop", "copurchase"}, evalModels.retail)
+	_, extra := fusionModels(fusionFlags{})
+	names := modelNames([]string{"pop", "copurchase"}, extra)
 	fs := evalFlags("retail", "--data FILE --model "+strings.Join(names, "|")+" --out DIR",
 		"Temporal split of a purchase log (UCI Online Retail TSV, .gz allowed): the last --days calendar days\n"+
 			"are the test period, the days before them validation. Targets are the items a customer buys for the\n"+
@@ -263,7 +261,7 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	model := fs.String("model", "", "model: "+strings.Join(names, "|")+" (required)")
 	out := fs.String("out", "", "output directory for metrics.json, report.md and plots (required)")
 	days := fs.Int("days", retail.DefaultDays, "length of the test and validation periods in days")
-	glove := fs.String("glove", fusionGlove, "GloVe word vectors for the fusion models' text modality")
+	glove := fs.String("glove", defaultGlove, "GloVe word vectors for the fusion models' text modality")
 	epochs := fs.Int("epochs", 0, "fusion models: at most this many scorer epochs, early stopping still choosing the kept one (0: the default, 8)")
 	seqCache := fs.String("seq-cache", "", "fusion models: directory keeping the trained sequence encoders, shared by runs with the same data and encoder options")
 	members := fs.Int("members", 0, "fusion models: sequence encoder members (0: the served configuration's)")
@@ -280,8 +278,7 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *epochs < 0 || *members < 0 {
 		return fmt.Errorf("eval retail: --epochs %d, --members %d: want 0 (the default) or more", *epochs, *members)
 	}
-	fusionEpochs, fusionSeqCache, fusionMembers, fusionNoSeq = *epochs, *seqCache, *members, *noSeq
-	fusionProgress = progressWriter(stderr, *quiet)
+	_, extra = fusionModels(fusionFlags{glove: *glove, epochs: *epochs, seqCache: *seqCache, members: *members, noSeq: *noSeq, progress: progressWriter(stderr, *quiet)})
 	if *data == "" || *out == "" {
 		fs.Usage()
 		return errors.New("eval retail: --data and --out are required")
@@ -292,9 +289,8 @@ func runEvalRetail(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *days <= 0 {
 		return fmt.Errorf("eval retail: --days %d: want a positive number", *days)
 	}
-	fusionGlove = *glove
 	cfg := retail.Config{
-		Data: *data, Model: *model, Extra: evalModels.retail,
+		Data: *data, Model: *model, Extra: extra,
 		Command: "fusionrank eval retail " + strings.Join(args, " "),
 		Options: retail.Options{Days: *days, Workers: *workers, Progress: progressWriter(stderr, *quiet), TestOnly: *testOnly},
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -14,12 +13,8 @@ import (
 	"github.com/fusionrank/fusionrank/vision"
 )
 
-// evalPhotosModels holds photo-search models beyond photos.Models (the
-// comparison models add themselves here).
-var evalPhotosModels = map[string]func() photos.Model{}
-
 func runEvalPhotos(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	names := append(slices.Clone(photos.Models), slices.Sorted(maps.Keys(evalPhotosModels))...)
+	names := slices.Clone(photos.Models)
 	fs := evalFlags("photos", "--data DIR [--split val] [--task photo|words] --model "+strings.Join(names, "|")+" --out DIR",
 		"Photo search on a catalogue in the Grocery Store layout (classes.csv, train.txt, val.txt, …). Models\n"+
 			"learn from the training split only. --task photo: every photo of --split is a query and all\n"+
@@ -35,7 +30,7 @@ func runEvalPhotos(ctx context.Context, args []string, stdout, stderr io.Writer)
 	kind := fs.String("kind", vision.KindFeatures, "model encoder without --encoder: the image network, features or cnn (as train-images --kind)")
 	epochs := fs.Int("epochs", 0, "model encoder without --encoder: training epochs (0: the default of train-images)")
 	seed := fs.Uint64("seed", 1, "model encoder without --encoder: training seed")
-	vectors := fs.String("vectors", firstNonEmpty(os.Getenv("FUSIONRANK_TEXT_VECTORS"), fusionGlove), "GloVe-format word vectors for the text side (FUSIONRANK_TEXT_VECTORS)")
+	vectors := fs.String("vectors", firstNonEmpty(os.Getenv("FUSIONRANK_TEXT_VECTORS"), defaultGlove), "GloVe-format word vectors for the text side (FUSIONRANK_TEXT_VECTORS)")
 	out := fs.String("out", "", "output directory for metrics.json, report.md, plots and ranks.tsv (required)")
 	workers := fs.Int("workers", 0, "goroutines (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
@@ -63,7 +58,7 @@ func runEvalPhotos(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("eval photos: --epochs %d: want 0 (the default) or more", *epochs)
 	}
 	cfg := photos.Config{
-		Data: *data, Split: *split, Task: t, Model: *model, Extra: evalPhotosModels,
+		Data: *data, Split: *split, Task: t, Model: *model,
 		Encoder: *encoder, Train: trainImagesOptions(*kind, *epochs, *seed), Vectors: *vectors, Workers: *workers,
 		Command: "fusionrank eval photos " + strings.Join(args, " "), Progress: progressWriter(stderr, *quiet),
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -14,15 +13,12 @@ import (
 	"github.com/fusionrank/fusionrank/features/text"
 )
 
-// evalRerankModels holds rerank models beyond rerank.Models (the fusion scorer adds
-// itself here).
-var evalRerankModels = map[string]func() (rerank.Scorer, error){}
-
 func runEvalRerank(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if servedModel(args) {
 		return runEvalServed(ctx, args, stdout, stderr)
 	}
-	names := append(slices.Clone(rerank.Models), slices.Sorted(maps.Keys(evalRerankModels))...)
+	// rerank.Models, and the fusion scorer, built here from the flags.
+	names := append(slices.Clone(rerank.Models), "fusion")
 	fs := evalFlags("rerank", "--train FILE [--test FILE] --model "+strings.Join(names, "|")+" --out DIR\n       fusionrank eval rerank --model served --out DIR   (the held-out searches of the feature store, through the service's rerank with the active model)",
 		"Search relevance (Home Depot CSV: id, product_uid, product_title, search_term, relevance): fit on the\n"+
 			"training file's queries, then rerank each test query's judged products; NDCG@k with gain = relevance − 1\n"+
@@ -46,10 +42,8 @@ func runEvalRerank(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fs.Usage()
 		return errors.New("eval rerank: --train and --out are required")
 	}
-	if _, ok := evalRerankModels["fusion"]; !ok {
-		names = append(names, "fusion")
-	}
-	evalRerankModels["fusion"] = func() (rerank.Scorer, error) {
+	extra := map[string]func() (rerank.Scorer, error){}
+	extra["fusion"] = func() (rerank.Scorer, error) {
 		if *vectors == "" {
 			return nil, errors.New("model fusion needs word vectors: --vectors or FUSIONRANK_TEXT_VECTORS")
 		}
@@ -63,7 +57,7 @@ func runEvalRerank(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("eval rerank: --model %q: want %s", *model, strings.Join(names, "|"))
 	}
 	rep, err := rerank.Run(ctx, rerank.RunConfig{
-		Train: *train, Test: *test, TestFraction: *frac, Seed: *seed, Model: *model, Extra: evalRerankModels,
+		Train: *train, Test: *test, TestFraction: *frac, Seed: *seed, Model: *model, Extra: extra,
 		Vectors: *vectors, Command: "fusionrank eval rerank " + strings.Join(args, " "), Progress: progressWriter(stderr, *quiet),
 	})
 	if err != nil {

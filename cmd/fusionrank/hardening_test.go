@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/internal/testenv"
 	"github.com/fusionrank/fusionrank/keys"
 )
 
@@ -37,6 +38,11 @@ func TestAuthScopes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := m.Keys.Revoke(context.Background(), strconv.FormatInt(list[0].ID, 10)); err != nil {
+		t.Fatal(err)
+	}
+	// The server learns of the revocation from Postgres' notification; refresh now so
+	// the requests below do not race it.
+	if err := m.Keys.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	event := func(typ string) map[string]any {
@@ -431,3 +437,22 @@ func (b *syncBuffer) String() string {
 // slowOK gives a server a generous deadline, for tests about something other than
 // latency on a loaded machine.
 var slowOK = map[string]string{"FUSIONRANK_REQUEST_TIMEOUT": "5s"}
+
+// TestRateLimitSharedAcrossReplicas runs two replicas on the same Postgres and Redis
+// (namespace): a key's rate limit holds across them, so the request that the first
+// replica let through empties the bucket the second one checks too.
+func TestRateLimitSharedAcrossReplicas(t *testing.T) {
+	_, ns := testenv.Redis(t)
+	shared := func(m *Main) { m.Namespace = ns }
+	env := map[string]string{"FUSIONRANK_RATE_LIMIT": "0.1", "FUSIONRANK_REQUEST_TIMEOUT": "5s"} // burst 1, a token every 10 s
+	m1 := startMainWith(t, faultDB(t), env, slog.New(slog.DiscardHandler), shared)
+	m2 := startMainWith(t, faultDB(t), env, slog.New(slog.DiscardHandler), shared)
+	key := createKey(t, m1, fusionrank.ScopeRead)
+	if r := do(t, "GET", m1.URL()+"/v1/stats/models", key, nil); r.status != 200 {
+		t.Fatalf("first request, replica 1: %d %s", r.status, r.body)
+	}
+	r := do(t, "GET", m2.URL()+"/v1/stats/models", key, nil)
+	if r.status != 429 || errorCode(t, r) != "rate_limited" {
+		t.Fatalf("second request, replica 2: %d %s; want 429: the bucket is shared", r.status, r.body)
+	}
+}

@@ -26,10 +26,6 @@ import (
 	"github.com/fusionrank/fusionrank/vision/photoset"
 )
 
-func init() {
-	register("import", "bulk load items, events (ndjson, s3rec, online-retail) or searches (homedepot) through COPY", runImport)
-}
-
 // openInput opens a plain or gzip file (by its magic bytes).
 func openInput(path string) (io.Reader, func(), int64, error) {
 	f, err := os.Open(path)
@@ -122,7 +118,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	store := features.New(db, rdb, features.Options{Modalities: mods, Text: enc, MaxFutureSkew: cfg.MaxFutureSkew, Photos: photos, Namespace: cfg.RedisNamespace,
+	store := features.New(db, rdb, features.Options{Modalities: mods, Text: enc, MaxFutureSkew: cfg.MaxFutureSkew, ImportStreams: cfg.ImportStreams, Photos: photos, Namespace: cfg.RedisNamespace,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	// Photos given as files are encoded here, with the active image encoder (and the
 	// target of a switch); those given by URL are stored pending and fetched by the

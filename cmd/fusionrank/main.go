@@ -6,10 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // command is one subcommand.
@@ -18,17 +21,17 @@ type command struct {
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-var commands = map[string]command{}
-
-func register(name, summary string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
-	commands[name] = command{summary, run}
-}
-
-func init() {
-	register("serve", "run the HTTP API", runServe)
-	register("migrate", "apply the embedded SQL migrations (idempotent)", runMigrate)
-	register("keys", "create, list, revoke or rotate API keys; create or rotate the user-token secret", runKeys)
-	register("eval", "offline evaluation: s3rec, retail, rerank, photos (writes metrics.json, report.md, plots)", runEval)
+// commands are the subcommands by name.
+var commands = map[string]command{
+	"encoders":     {"the image encoder registry: list, register FILE, activate VERSION", runEncoders},
+	"eval":         {"offline evaluation: s3rec, retail, rerank, photos (writes metrics.json, report.md, plots)", runEval},
+	"import":       {"bulk load items, events (ndjson, s3rec, online-retail) or searches (homedepot) through COPY", runImport},
+	"keys":         {"create, list, revoke or rotate API keys; create or rotate the user-token secret", runKeys},
+	"migrate":      {"apply the embedded SQL migrations (idempotent)", runMigrate},
+	"models":       {"the model registry: list, activate VERSION, rollback", runModels},
+	"serve":        {"run the HTTP API", runServe},
+	"train":        {"train the fusion scorer from the event log and register the version (--activate makes it live)", runTrain},
+	"train-images": {"train the image encoder from a folder of product photos and write the encoder file", runTrainImages},
 }
 
 func usage(w io.Writer) {
@@ -55,6 +58,10 @@ func usage(w io.Writer) {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// go-redis logs through one logger for the whole process, so the process sets it
+	// once, here: its messages (dial failures while Redis is down) go to the structured
+	// log at debug level, as the store's breaker already reports outages.
+	redis.SetLogger(redisLog{slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel(os.Getenv)}))})
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -91,4 +98,14 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// logLevel is FUSIONRANK_LOG_LEVEL's level for the process-wide go-redis logger; a bad
+// value means info here, and loadConfig reports it.
+func logLevel(getenv func(string) string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(getenv("FUSIONRANK_LOG_LEVEL"))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
 }

@@ -14,10 +14,6 @@ import (
 	"github.com/fusionrank/fusionrank/recommend"
 )
 
-func init() {
-	register("models", "the model registry: list, activate VERSION, rollback", runModels)
-}
-
 func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const synopsis = "models list | activate VERSION | rollback"
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {

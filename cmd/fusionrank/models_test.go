@@ -33,9 +33,9 @@ func registerRandomModel(t *testing.T, m *Main, version string, seed uint64, ite
 		learned[id] = map[string][]float32{"collab": v}
 	}
 	spec := recommend.Spec{Ranking: cfg, Layout: layout, Features: ranking.FeatureNames, Learned: []string{"collab"}}
-	var enc *ranking.Encoder
+	var enc *ranking.RecencyEmbedding
 	if seed%2 == 1 {
-		enc = ranking.NewEncoder(layout.Recent, 8)
+		enc = ranking.NewRecencyEmbedding(layout.Recent, 8)
 		for i := range enc.Pos {
 			enc.Pos[i] = float32(rng.NormFloat64())
 		}

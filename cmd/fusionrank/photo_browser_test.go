@@ -22,10 +22,12 @@ const grocery = "../../../shared/datasets/grocery-store"
 // renders photos. The screenshots are saved under test-artifacts/.
 //
 // The first result is a pepper (coarse class) only with a trained encoder: the fixed
-// descriptor puts Red-Delicious apples first for all five red bell pepper val photos,
-// and no encoder trained in seconds does better (see the README, Photos). When
-// FUSIONRANK_TEST_IMAGE_ENCODER names an encoder file of `fusionrank train-images`,
-// it is registered and activated and that assertion is made.
+// descriptor puts Red-Delicious apples first for all five red bell pepper val photos.
+// The test registers and activates testdata/grocery-features.safetensors, the features
+// encoder `fusionrank train-images` trains on the Grocery Store training photos
+// (reproduce it with `fusionrank train-images --data ../shared/datasets/grocery-store
+// --out cmd/fusionrank/testdata/grocery-features.safetensors --epochs 20`, seed 1, about
+// 3 CPU-minutes), or the file FUSIONRANK_TEST_IMAGE_ENCODER names, and asserts it.
 func TestPhotoSearchInBrowser(t *testing.T) {
 	if _, err := os.Stat(grocery + "/classes.csv"); err != nil {
 		t.Skipf("the Grocery Store data set is not here: %v", err)
@@ -43,8 +45,8 @@ func TestPhotoSearchInBrowser(t *testing.T) {
 	if !strings.Contains(out.String(), "stored 81") {
 		t.Fatalf("import: %s %s", out.String(), errb.String())
 	}
-	trained := os.Getenv("FUSIONRANK_TEST_IMAGE_ENCODER")
-	if trained != "" {
+	trained := firstNonEmpty(os.Getenv("FUSIONRANK_TEST_IMAGE_ENCODER"), "testdata/grocery-features.safetensors")
+	{
 		out.Reset()
 		if err := runEncoders(ctx, []string{"register", "--activate", "--database-url", m.Config.DatabaseURL, trained}, &out, &errb); err != nil {
 			t.Fatalf("encoders register: %v\n%s", err, errb.String())
@@ -94,7 +96,7 @@ func TestPhotoSearchInBrowser(t *testing.T) {
 	b.screenshot("photo-search.png")
 	first, _ := m.Features.GetItem(ctx, items[0])
 	t.Logf("red bell pepper val photo 1: first result %s (%s), encoder %s", first.ID, first.Category, b.str(`return document.querySelector('#photo-meta').textContent`))
-	if trained != "" && first.Category != "Pepper" {
+	if first.Category != "Pepper" {
 		t.Errorf("first result %s is a %s, want a Pepper", first.ID, first.Category)
 	}
 

@@ -17,10 +17,6 @@ import (
 	"github.com/fusionrank/fusionrank/vision"
 )
 
-func init() {
-	register("encoders", "the image encoder registry: list, register FILE, activate VERSION", runEncoders)
-}
-
 // descriptorRecord is the registry row of the fixed descriptor, the image encoder of a
 // shop that has trained none.
 func descriptorRecord() features.EncoderRecord {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/internal/testenv"
 	"github.com/fusionrank/fusionrank/ranking"
 	"github.com/fusionrank/fusionrank/recommend"
@@ -215,7 +216,7 @@ func TestNoQueryIsTheBehaviouralRerank(t *testing.T) {
 	if spec.Layout.Words == 0 {
 		t.Fatalf("trained layout has no word slots: %+v", spec.Layout)
 	}
-	model, enc, err := ranking.ReadModelEncoder(bytes.NewReader(weights))
+	model, enc, err := ranking.ReadModelRecency(bytes.NewReader(weights))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,4 +294,63 @@ func (sh *searchShop) rerankScores(t *testing.T) map[string]float64 {
 		t.Fatalf("answer %s", r.body)
 	}
 	return out
+}
+
+// TestSearchesAreLogged: a rerank answer is in the search log with its query, the
+// items in the order returned and the engine's scores, under its request_id; a
+// shop's search with a missing field is a 400 naming it; /openapi.json documents the
+// endpoint.
+func TestSearchesAreLogged(t *testing.T) {
+	m := startMainOn(t, testenv.DB(t, "cmdsearchlog"), map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, slog.New(slog.DiscardHandler))
+	key := createKey(t, m, fusionrank.ScopeAdmin)
+	ids := putItems(t, m, key, "sl-", 3, func(i int) map[string]any {
+		return map[string]any{"title": []string{"red bag", "black jacket", "blue shoes"}[i]}
+	})
+	r := do(t, "POST", m.URL()+"/v1/rerank", key, map[string]any{"query": map[string]any{"text": "red bag"},
+		"items": []any{map[string]any{"id": ids[0], "score": 1}, map[string]any{"id": ids[1], "score": 3}, map[string]any{"id": ids[2]}}})
+	if r.status != 200 {
+		t.Fatalf("rerank: %d %s", r.status, r.body)
+	}
+	var ans fusionrank.Ranking
+	if err := json.Unmarshal(r.body, &ans); err != nil {
+		t.Fatal(err)
+	}
+	var got *features.LoggedSearch
+	deadline := time.Now().Add(10 * time.Second)
+	for got == nil && time.Now().Before(deadline) {
+		if _, err := features.ExportSearches(context.Background(), m.DB, false, func(s features.LoggedSearch) error {
+			if s.ID == ans.RequestID {
+				got = &s
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got == nil {
+			time.Sleep(50 * time.Millisecond) // the log is written in the background every 200 ms
+		}
+	}
+	if got == nil {
+		t.Fatalf("the rerank answer %s is not in the search log", ans.RequestID)
+	}
+	if got.Text != "red bag" || got.Source != features.SearchFromRerank || got.ModelVersion != ans.ModelVersion || len(got.Impressions) != len(ans.Items) {
+		t.Fatalf("logged %+v for answer %+v", got, ans)
+	}
+	want := map[string]float64{ids[0]: 1, ids[1]: 3}
+	for p, im := range got.Impressions {
+		if im.ItemID != ans.Items[p].ID {
+			t.Errorf("position %d: logged %s, answered %s", p, im.ItemID, ans.Items[p].ID)
+		}
+		if w, ok := want[im.ItemID]; ok != (im.EngineScore != nil) || (ok && *im.EngineScore != w) {
+			t.Errorf("%s: engine score %v, given %v", im.ItemID, im.EngineScore, w)
+		}
+	}
+	bad := do(t, "POST", m.URL()+"/v1/searches", key, map[string]any{"searches": []any{map[string]any{"search_id": "x", "items": []any{map[string]any{"id": ids[0]}}}}})
+	if bad.status != 400 || !bytes.Contains(bad.body, []byte("searches[0].timestamp")) {
+		t.Errorf("search without timestamp: %d %s", bad.status, bad.body)
+	}
+	doc := do(t, "GET", m.URL()+"/openapi.json", "", nil)
+	if !bytes.Contains(doc.body, []byte(`"/v1/searches"`)) {
+		t.Errorf("/openapi.json does not document /v1/searches")
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/features/photo"
 	"github.com/fusionrank/fusionrank/features/text"
+	"github.com/fusionrank/fusionrank/internal/ratelimit"
 	"github.com/fusionrank/fusionrank/internal/redisconn"
 	"github.com/fusionrank/fusionrank/keys"
 	"github.com/fusionrank/fusionrank/postgres"
@@ -85,7 +86,6 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.DB, err = openDB(stepCtx(), c.DatabaseURL); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	redis.SetLogger(redisLog{m.Log})
 	if m.Redis, err = openRedis(c.RedisURL); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
@@ -130,7 +130,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Photos:     photos,
 		Modalities: mods, Text: enc, Logger: m.Log, Namespace: m.Namespace,
 		Rules:         features.ProfileRules{HalfLife: c.HalfLife, Weights: c.EventWeights},
-		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL, LocalCacheTTL: c.LocalCacheTTL,
+		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL, LocalCacheTTL: c.LocalCacheTTL, CovisWindow: c.CovisWindow,
 		OnRedisError: func(err error) {
 			storeErrors.WithLabelValues("redis").Inc()
 			if now := time.Now().Unix(); redisErrLog.Swap(now) != now {
@@ -175,6 +175,8 @@ func (m *Main) Open(ctx context.Context) error {
 	m.API = api.New(api.Config{
 		Auth: c.Auth, RequestTimeout: c.RequestTimeout, WriteTimeout: c.WriteTimeout, BodyTimeout: c.BodyTimeout, MaxInFlight: c.MaxInFlight,
 		RateLimit: c.RateLimit, PublicRateLimit: c.PublicRate, ClientRateLimit: c.ClientRate, TrustedProxies: c.TrustedProxies,
+		// Rate limits hold across every replica on the same Redis (and namespace).
+		SharedRates:       ratelimit.New(m.Redis, m.Namespace),
 		MaxPhotoBodyBytes: maxPhotoBody(c),
 		Logger:            m.Log, Registry: m.Metrics,
 		Extra: m.webRoutes(), // the demo page and the widget (demo.go)
@@ -241,6 +243,9 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.Features.RunCounters(bg, m.Config.CounterRefresh)
 	go m.Features.RunLocalCache(bg)
 	go m.Features.RunPhotos(bg, time.Second)
+	// The coming months' event partitions exist before their events arrive; those past
+	// FUSIONRANK_EVENT_RETENTION are dropped.
+	go m.Features.RunPartitions(bg, time.Hour, 2, m.Config.EventRetention)
 	go func() {
 		// After Redis lost its data, one pass over the events instead of one query
 		// per item as requests find co-visitation sets missing.
@@ -342,7 +347,7 @@ func openDB(ctx context.Context, url string) (*postgres.DB, error) { return post
 func openRedis(url string) (redis.UniversalClient, error) {
 	return redisconn.Open(url, redisconn.Tuning{
 		DialTimeout: 200 * time.Millisecond, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond,
-		MaxRetries: 1, ContextTimeoutEnabled: true, PoolSize: 64,
+		MaxRetries: 1, ContextTimeoutEnabled: true, PoolSize: 64, DisableIdentity: true,
 		// A failed-over master's slots move to its replica; a second bounds how long
 		// the service keeps knocking on the dead one (one CLUSTER SLOTS a second).
 		ClusterStateReload: time.Second,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -20,10 +19,6 @@ import (
 	"github.com/fusionrank/fusionrank/recommend"
 	"github.com/fusionrank/fusionrank/training"
 )
-
-func init() {
-	register("train", "train the fusion scorer from the event log and register the version (--activate makes it live)", runTrain)
-}
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", "train [flags]", stderr)
@@ -240,64 +235,33 @@ type trainingData struct {
 func loadTrainingData(ctx context.Context, db *postgres.DB, cfg Config, maxUsers int, logf func(string, ...any)) (*trainingData, []string, error) {
 	index := map[string]int32{}
 	var ids []string
-	type meta struct {
-		category, brand string
-		attrs           map[string]any
-	}
-	var metas []meta
-	rows, err := db.Pool.Query(ctx, `SELECT id, category, brand, attributes FROM items ORDER BY id`)
+	metas, err := features.ItemAttributes(ctx, db)
 	if err != nil {
-		return nil, nil, postgres.Translate(err)
+		return nil, nil, err
 	}
-	for rows.Next() {
-		var id string
-		var m meta
-		var attrs []byte
-		if err := rows.Scan(&id, &m.category, &m.brand, &attrs); err != nil {
-			rows.Close()
-			return nil, nil, postgres.Translate(err)
-		}
-		_ = json.Unmarshal(attrs, &m.attrs)
-		index[id] = int32(len(ids))
-		ids = append(ids, id)
-		metas = append(metas, m)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, postgres.Translate(err)
+	for _, m := range metas {
+		index[m.ID] = int32(len(ids))
+		ids = append(ids, m.ID)
 	}
 	d := &training.Data{NumItems: len(ids)}
 	// Fixed modalities: text and the caller-supplied ones, as stored.
 	fixed := map[string]*training.FixedModality{}
-	vrows, err := db.Pool.Query(ctx, `SELECT item_id, modality, dim, data FROM item_vectors WHERE model_version = ''`)
-	if err != nil {
-		return nil, nil, postgres.Translate(err)
-	}
-	for vrows.Next() {
-		var id, mod string
-		var dim int
-		var b []byte
-		if err := vrows.Scan(&id, &mod, &dim, &b); err != nil {
-			vrows.Close()
-			return nil, nil, postgres.Translate(err)
-		}
+	err = features.EachFixedVector(ctx, db, func(id, mod string, dim int, v []float32) {
 		i, ok := index[id]
 		if !ok {
-			continue
+			return
 		}
 		f := fixed[mod]
 		if f == nil {
 			f = &training.FixedModality{Name: mod, Dim: dim, Vectors: make([][]float32, len(ids))}
 			fixed[mod] = f
 		}
-		if dim != f.Dim || len(b) != 4*dim {
-			continue
+		if dim == f.Dim && v != nil {
+			f.Vectors[i] = v
 		}
-		f.Vectors[i] = features.ReadFloats(make([]float32, dim), b)
-	}
-	vrows.Close()
-	if err := vrows.Err(); err != nil {
-		return nil, nil, postgres.Translate(err)
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	// The photo modality: the active image encoder's vectors; the model records the
 	// encoder's version and reads photo vectors of that version only.
@@ -329,13 +293,13 @@ func loadTrainingData(ctx context.Context, db *postgres.DB, cfg Config, maxUsers
 	d.Attributes = make([][]int32, len(ids))
 	for i, m := range metas {
 		var toks []string
-		if m.category != "" {
-			toks = append(toks, "category="+m.category)
+		if m.Category != "" {
+			toks = append(toks, "category="+m.Category)
 		}
-		if m.brand != "" {
-			toks = append(toks, "brand="+m.brand)
+		if m.Brand != "" {
+			toks = append(toks, "brand="+m.Brand)
 		}
-		for k, v := range m.attrs {
+		for k, v := range m.Attributes {
 			switch v := v.(type) {
 			case []any:
 				for _, x := range v {

@@ -17,10 +17,6 @@ import (
 	"github.com/fusionrank/fusionrank/vision/photoset"
 )
 
-func init() {
-	register("train-images", "train the image encoder from a folder of product photos and write the encoder file", runTrainImages)
-}
-
 // trainImagesOptions returns the encoder training options of
 // `fusionrank train-images` (and of `eval photos --model encoder` without
 // a file): the package defaults for the kind (vision.KindFeatures unless
@@ -41,7 +37,7 @@ func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer
 	out := fs.String("out", "", "encoder file to write (safetensors; required)")
 	split := fs.String("split", "train", "the split to train on")
 	heldOut := fs.String("held-out", "", "a split scored after every epoch (accuracy@1 of the nearest learned product vector), never trained on; empty: none")
-	vectors := fs.String("vectors", firstNonEmpty(os.Getenv("FUSIONRANK_TEXT_VECTORS"), fusionGlove), "GloVe-format word vectors for the text tower (FUSIONRANK_TEXT_VECTORS); empty: no text tower")
+	vectors := fs.String("vectors", firstNonEmpty(os.Getenv("FUSIONRANK_TEXT_VECTORS"), defaultGlove), "GloVe-format word vectors for the text tower (FUSIONRANK_TEXT_VECTORS); empty: no text tower")
 	epochs := fs.Int("epochs", 0, "training epochs (0: the default, "+strconv.Itoa(defaultImageEpochs())+")")
 	seed := fs.Uint64("seed", 1, "seed of the initial weights, the photo order and the augmentation")
 	workers := fs.Int("workers", 0, "goroutines (0: one per CPU); the result does not depend on it")

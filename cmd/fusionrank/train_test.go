@@ -64,7 +64,7 @@ func TestTrainServesSequenceEncoder(t *testing.T) {
 	if err := json.Unmarshal(cfg, &spec); err != nil || spec.Seq == nil {
 		t.Fatalf("spec without a sequence encoder: %v %s", err, cfg)
 	}
-	model, _, err := ranking.ReadModelEncoder(bytes.NewReader(weights))
+	model, _, err := ranking.ReadModelRecency(bytes.NewReader(weights))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,11 @@
 //	go run ./scripts/loadtest soak -rerank-rate 2000 -recommend-rate 1000 -duration 10m -pid $PID -csv soak.csv -key $KEY
 //
 // Scenarios: events (closed loop, batches of -batch events, reports events/s), rerank
-// (-candidates per request, personalised), recommend, features, similar, search. soak
+// (-candidates per request, personalised), recommend, features, similar, search; open-loop
+// ones run together when given with their rates (-scenario rerank:1000,recommend:500).
+// Rerank and recommend report the fraction of answers that said "personalized": true,
+// overall and after -settle. -vegeta-targets writes the requests as vegeta targets
+// instead of sending them. soak
 // runs rerank and recommendations together and writes p99 and the server's resident
 // memory per window to a CSV (scripts/soak.sh drives it).
 package main

@@ -9,7 +9,7 @@ import (
 )
 
 func TestEncoderApplyTo(t *testing.T) {
-	e := NewEncoder(2, 3)
+	e := NewRecencyEmbedding(2, 3)
 	copy(e.Pos, []float32{1, 2, 3, 10, 20, 30})
 	tests := []struct {
 		name   string
@@ -47,16 +47,16 @@ func TestEncoderApplyTo(t *testing.T) {
 func TestModelEncoderFile(t *testing.T) {
 	cfg := Config{Modalities: []Modality{{"collab", 4}, {"attr", 3}}, DModel: 5, DAttn: 2, NFeatures: 6, MaxQueryTokens: 3}
 	m := NewRandomModel(cfg, rand.New(rand.NewPCG(1, 2)))
-	e := NewEncoder(2, 4)
+	e := NewRecencyEmbedding(2, 4)
 	for k := range e.Pos {
 		e.Pos[k] = float32(k) / 7
 	}
-	for _, enc := range []*Encoder{nil, e} {
+	for _, enc := range []*RecencyEmbedding{nil, e} {
 		var buf bytes.Buffer
 		if _, err := WriteModelTo(&buf, m, enc); err != nil {
 			t.Fatal(err)
 		}
-		m2, e2, err := ReadModelEncoder(bytes.NewReader(buf.Bytes()))
+		m2, e2, err := ReadModelRecency(bytes.NewReader(buf.Bytes()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,43 +10,42 @@ import (
 	"strings"
 )
 
-// Encoder is an optional learned transform of the query side, applied to
-// the recent-item tokens before the fusion scorer sees them. The fusion
-// scorer stays the scoring layer: the encoder only changes the raw tokens
-// x_i of the recent slots (Layout slots 0 … Recent−1).
-//
-// This encoder is a learned recency embedding: the token of the k-th most
-// recent item becomes
+// RecencyEmbedding is an optional learned transform of the query side, applied
+// to the recent-item tokens before the fusion scorer sees them. The fusion
+// scorer stays the scoring layer: the embedding only changes the raw tokens
+// x_i of the recent slots (Layout slots 0 … Recent−1): the token of the k-th
+// most recent item becomes
 //
 //	x'_k = x_k + e_k        (e_k = row k of Pos, k = 0 … Recent−1)
 //
 // so that, beyond the position bias β_k of the attention logits, the value
 // path R_k = X'_k Wo can depend on how recent an item is. A model without
-// an Encoder is the plain fusion scorer.
-type Encoder struct {
+// one is the plain fusion scorer. (SeqEncoder, the sequence encoder behind
+// the seq feature, is another part.)
+type RecencyEmbedding struct {
 	// Dim is the recent modality's dimension.
 	Dim int
 	// Pos is Recent × Dim, row-major ("enc.pos" in model files).
 	Pos []float32
 }
 
-// NewEncoder returns a zero encoder (the identity) for recent slots of dim.
-func NewEncoder(recent, dim int) *Encoder {
+// NewRecencyEmbedding returns a zero embedding (the identity) for recent slots of dim.
+func NewRecencyEmbedding(recent, dim int) *RecencyEmbedding {
 	if recent <= 0 || dim <= 0 {
-		panic("ranking: bad Encoder shape")
+		panic("ranking: bad RecencyEmbedding shape")
 	}
-	return &Encoder{Dim: dim, Pos: make([]float32, recent*dim)}
+	return &RecencyEmbedding{Dim: dim, Pos: make([]float32, recent*dim)}
 }
 
-// Recent returns the number of recent slots the encoder covers.
-func (e *Encoder) Recent() int { return len(e.Pos) / e.Dim }
+// Recent returns the number of recent slots the embedding covers.
+func (e *RecencyEmbedding) Recent() int { return len(e.Pos) / e.Dim }
 
 // ApplyTo writes the encoded recent tokens: dst[k] = recent[k] + Pos[k] for
 // each k < min(len(recent), Recent()), reusing dst[k]'s storage when it has
 // room; a nil or wrong-length recent[k] (a missing vector) gives a nil
 // dst[k]. It returns dst resized to that many tokens. recent is not
 // modified. Serving calls it on QueryParts.Recent before Layout.Build.
-func (e *Encoder) ApplyTo(dst [][]float32, recent [][]float32) [][]float32 {
+func (e *RecencyEmbedding) ApplyTo(dst [][]float32, recent [][]float32) [][]float32 {
 	n := min(len(recent), e.Recent())
 	if cap(dst) < n {
 		dst = append(dst[:cap(dst)], make([][]float32, n-cap(dst))...)
@@ -72,8 +71,8 @@ func (e *Encoder) ApplyTo(dst [][]float32, recent [][]float32) [][]float32 {
 	return dst
 }
 
-// Tensors returns views of the encoder's tensors ("enc.pos").
-func (e *Encoder) Tensors() []Tensor {
+// Tensors returns views of the embedding's tensors ("enc.pos").
+func (e *RecencyEmbedding) Tensors() []Tensor {
 	return []Tensor{{Name: "enc.pos", Shape: []int{e.Recent(), e.Dim}, Data: e.Pos}}
 }
 
@@ -81,8 +80,8 @@ func (e *Encoder) Tensors() []Tensor {
 // safetensors file: every tensor of m.Tensors as little-endian F32 under its
 // name, then the "enc.*" tensors, with the Config as JSON in the
 // "fusionrank.config" metadata entry. It refuses non-finite values.
-// ReadModelEncoder reads it back; m.WriteTo is WriteModelTo(w, m, nil).
-func WriteModelTo(w io.Writer, m *Model, e *Encoder) (int64, error) {
+// ReadModelRecency reads it back; m.WriteTo is WriteModelTo(w, m, nil).
+func WriteModelTo(w io.Writer, m *Model, e *RecencyEmbedding) (int64, error) {
 	if err := m.checkFinite(); err != nil {
 		return 0, fmt.Errorf("ranking: write model: %v", err)
 	}
@@ -127,10 +126,10 @@ func writeSafetensors(w io.Writer, header map[string]json.RawMessage, data []byt
 	return n, nil
 }
 
-// ReadModelEncoder reads a file written by WriteModelTo: the model (checked
-// as ReadModel checks it) and its encoder, nil when the file has no
-// "enc.*" tensors. A plain model file reads as the model and a nil encoder.
-func ReadModelEncoder(r io.Reader) (*Model, *Encoder, error) {
+// ReadModelRecency reads a file written by WriteModelTo: the model (checked
+// as ReadModel checks it) and its recency embedding, nil when the file has no
+// "enc.*" tensors. A plain model file reads as the model and a nil embedding.
+func ReadModelRecency(r io.Reader) (*Model, *RecencyEmbedding, error) {
 	all, err := io.ReadAll(r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ranking: read model: %w", err)
@@ -181,7 +180,7 @@ func ReadModelEncoder(r io.Reader) (*Model, *Encoder, error) {
 	if b < 0 || en-b != want || en > int64(len(data)) {
 		return nil, nil, corrupt("tensor enc.pos: data offsets [%d, %d] out of range", b, en)
 	}
-	enc := NewEncoder(pos.Shape[0], pos.Shape[1])
+	enc := NewRecencyEmbedding(pos.Shape[0], pos.Shape[1])
 	for k := range enc.Pos {
 		v := math.Float32frombits(binary.LittleEndian.Uint32(data[b+4*int64(k):]))
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {

@@ -1,0 +1,85 @@
+package features_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/internal/testenv"
+)
+
+// TestSearchLogOutcomesAndRetention: a logged search comes back from the export with
+// the outcome of each impression taken from the events that carry its id (the
+// strongest one per item), a judged search with its grades; the held-out flag splits
+// them; and retention drops whole days.
+func TestSearchLogOutcomesAndRetention(t *testing.T) {
+	db := testenv.DB(t, "featsearch")
+	ctx := context.Background()
+	log := features.NewSearchLog(db, nil)
+	day := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	one := 1.5
+	g2, g0 := 2.0, 0.0
+	live := features.Search{ID: "s-live", At: day, Source: features.SearchFromRerank, UserID: "u1", Text: "red bag",
+		Vectors: map[string][]float32{"image": {0.6, 0.8}},
+		Impressions: []features.Impression{{ItemID: "a", EngineScore: &one}, {ItemID: "b"}, {ItemID: "c"}}}
+	judged := features.Search{ID: "s-judged", At: day.Add(48 * time.Hour), Source: features.SearchFromImport, Text: "hat",
+		Judged: true, Holdout: true, Impressions: []features.Impression{{ItemID: "a", Grade: &g0}, {ItemID: "b", Grade: &g2}}}
+	if err := log.Write(ctx, []features.Search{live, judged}); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.Write(ctx, []features.Search{live}); err != nil { // a retried report is stored once
+		t.Fatal(err)
+	}
+	for _, ev := range []struct{ id, item, typ string }{{"e1", "b", "click"}, {"e2", "b", "purchase"}, {"e3", "c", "view"}, {"e4", "a", "add_to_cart"}} {
+		req := "s-live"
+		if ev.id == "e4" {
+			req = "other-request"
+		}
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO events (event_id, user_id, item_id, type, ts, request_id) VALUES ($1, 'u1', $2, $3, $4, $5)`,
+			ev.id, ev.item, ev.typ, day.Add(time.Minute), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []features.LoggedSearch
+	if _, err := features.ExportSearches(ctx, db, false, func(s features.LoggedSearch) error { got = append(got, s); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != "s-live" || len(got[0].Impressions) != 3 {
+		t.Fatalf("training searches: %+v", got)
+	}
+	if want := []float64{0, 3, 0}; got[0].Outcomes[0] != want[0] || got[0].Outcomes[1] != want[1] || got[0].Outcomes[2] != want[2] {
+		t.Errorf("outcomes %v, want %v (b clicked and bought; a's cart belongs to another request; a view is no outcome)", got[0].Outcomes, want)
+	}
+	if e := got[0].Impressions[0].EngineScore; e == nil || *e != 1.5 || got[0].Impressions[1].EngineScore != nil {
+		t.Errorf("engine scores not kept: %+v", got[0].Impressions)
+	}
+	if v := got[0].Vectors["image"]; len(v) != 2 || v[1] != 0.8 {
+		t.Errorf("query vectors %v", got[0].Vectors)
+	}
+	var held []features.LoggedSearch
+	if _, err := features.ExportSearches(ctx, db, true, func(s features.LoggedSearch) error { held = append(held, s); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(held) != 1 || held[0].ID != "s-judged" || held[0].Outcomes[1] != 2 {
+		t.Fatalf("held-out searches: %+v", held)
+	}
+	// Retention: a cutoff a day after the first search's day drops that day only.
+	days, err := log.Prune(ctx, day.Truncate(24*time.Hour).Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(days) != 1 || days[0] != "20260301" {
+		t.Fatalf("dropped %v, want [20260301]", days)
+	}
+	got = nil
+	if _, err := features.ExportSearches(ctx, db, false, func(s features.LoggedSearch) error { got = append(got, s); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Errorf("after retention: %+v", got)
+	}
+	if err := log.Write(ctx, []features.Search{live}); err != nil { // the day is created again
+		t.Fatal(err)
+	}
+}
