@@ -444,15 +444,15 @@ func (s *Store) applyOnline(ctx context.Context, evs []storedEvent, counts map[s
 	defer func() {
 		if err != nil {
 			for _, e := range evs {
-				s.dirty.add(e.UserID)
+				s.redisState.add(e.UserID)
 			}
 		}
 	}()
 	defer s.dropLocal(evs)
-	if !s.dirty.redisUp() {
+	if !s.redisState.redisUp() {
 		return errRedisDown
 	}
-	defer func() { s.dirty.observe(err) }()
+	defer func() { s.redisState.observe(err) }()
 	byUser := map[string][]storedEvent{}
 	for _, e := range evs {
 		byUser[e.UserID] = append(byUser[e.UserID], e)
@@ -584,10 +584,11 @@ func (s *Store) queueCounters(ctx context.Context, pipe redis.Pipeliner, evs []s
 
 var errRedisDown = errors.New("redis marked down after a recent failure")
 
-// dirtySet remembers the users whose cached profile may have missed events because
-// Redis failed, and whether Redis failed recently (a breaker: after a failure the store
-// answers from Postgres for a second instead of waiting on Redis timeouts).
-type dirtySet struct {
+// redisState is what the store knows of Redis: whether it failed recently (the circuit
+// breaker: after a failure the store answers from Postgres for a second instead of
+// waiting on Redis timeouts), and the users whose cached profile may have missed
+// events because Redis failed (their profiles are rebuilt from Postgres).
+type redisState struct {
 	lastOK   atomic.Int64 // unix nanoseconds of the last successful Redis call (±10 ms)
 	onError  func(error)  // Options.OnRedisError
 	mu       sync.Mutex
@@ -595,9 +596,9 @@ type dirtySet struct {
 	downTill time.Time
 }
 
-func newDirtySet() *dirtySet { return &dirtySet{users: map[string]bool{}} }
+func newRedisState() *redisState { return &redisState{users: map[string]bool{}} }
 
-func (d *dirtySet) add(u string) {
+func (d *redisState) add(u string) {
 	d.mu.Lock()
 	if len(d.users) < 1_000_000 {
 		d.users[u] = true
@@ -605,20 +606,20 @@ func (d *dirtySet) add(u string) {
 	d.mu.Unlock()
 }
 
-func (d *dirtySet) has(u string) bool {
+func (d *redisState) has(u string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.users[u]
 }
 
-func (d *dirtySet) clear(u string) {
+func (d *redisState) clear(u string) {
 	d.mu.Lock()
 	delete(d.users, u)
 	d.mu.Unlock()
 }
 
 // redisUp reports whether Redis should be tried now.
-func (d *dirtySet) redisUp() bool {
+func (d *redisState) redisUp() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return time.Now().After(d.downTill)
@@ -628,7 +629,7 @@ func (d *dirtySet) redisUp() bool {
 // for a second (callers then go to Postgres). A timeout does so only when no call has
 // succeeded for a second: on a busy machine one slow reply is common, and treating it as
 // an outage would send every request to Postgres at the worst moment.
-func (d *dirtySet) observe(err error) {
+func (d *redisState) observe(err error) {
 	if err == nil || errors.Is(err, redis.Nil) {
 		now := time.Now().UnixNano()
 		if now-d.lastOK.Load() > int64(10*time.Millisecond) { // spare the shared cache line

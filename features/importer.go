@@ -321,11 +321,11 @@ func (s *Store) dropProfiles(ctx context.Context, counts map[string]int64) {
 		s.settle(ctx, pipe, u, n, true)
 	}
 	_, err := pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	if err != nil {
 		s.warn("online store: dropping imported users' profiles failed; they are rebuilt on their next read here", err)
 		for u := range counts {
-			s.dirty.add(u)
+			s.redisState.add(u)
 		}
 	}
 }

@@ -188,7 +188,7 @@ func (s *Store) fillCovis(ctx context.Context, c *localCache, items []string, se
 		}
 	}
 	_, err := pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	if err != nil && err != redis.Nil {
 		return false
 	}

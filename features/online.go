@@ -99,19 +99,19 @@ func (s *Store) startRebuild(ctx context.Context, key string, fn func(context.Co
 // Postgres every time. A user with no events has an empty profile.
 func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, error) {
 	key := s.userKey("profile", userID)
-	redisOK := s.dirty.redisUp()
+	redisOK := s.redisState.redisUp()
 	lc := s.local()
 	var lgen uint64
-	if lc != nil && !s.dirty.has(userID) {
+	if lc != nil && !s.redisState.has(userID) {
 		var p *Profile
 		var ok bool
 		if p, lgen, ok = lc.profiles.Get(userID, time.Now().UnixNano()); ok {
 			return p, SourceCache, nil
 		}
 	}
-	if redisOK && !s.dirty.has(userID) {
+	if redisOK && !s.redisState.has(userID) {
 		b, err := s.rdb.Get(ctx, key).Bytes()
-		s.dirty.observe(err)
+		s.redisState.observe(err)
 		switch {
 		case err == nil:
 			if p, ok := decodeProfile(b); ok {
@@ -146,17 +146,17 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 			if s.hooks.afterRebuildRead != nil {
 				s.hooks.afterRebuildRead(userID)
 			}
-			if !redisOK || !s.dirty.redisUp() {
+			if !redisOK || !s.redisState.redisUp() {
 				return rebuilt{p, SourcePostgres}, nil
 			}
 			res, err := cacheRebuilt.Run(ctx, s.rdb, []string{key, s.userKey("pfloor", userID)},
 				p.Events, p.encode(), s.opt.ProfileTTL.Milliseconds(), profileHeader).Int()
-			s.dirty.observe(err)
+			s.redisState.observe(err)
 			switch {
 			case err != nil:
 				return rebuilt{p, SourcePostgres}, nil
 			case res != 0:
-				s.dirty.clear(userID)
+				s.redisState.clear(userID)
 				if lc != nil {
 					lc.profiles.Put(userID, p, lgen, time.Now().Add(lc.ttl).UnixNano())
 				}
@@ -263,7 +263,7 @@ func (s *Store) Popularities(ctx context.Context, itemIDs []string, now time.Tim
 		cmds[i] = pipe.ZMScore(ctx, k, itemIDs...)
 	}
 	_, err := pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return out, err
 	}
@@ -296,7 +296,7 @@ func (s *Store) Trending(ctx context.Context, n int, now time.Time) ([]string, [
 		}
 	}
 	_, err := pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, err
 	}
@@ -357,7 +357,7 @@ func (s *Store) rebuildCounter(ctx context.Context, key, query string, args ...a
 	}
 	pipe.PExpire(ctx, key, ttl)
 	_, err = pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	return err
 }
 
@@ -384,7 +384,7 @@ func (s *Store) covisKeys(items []string) []string {
 // for within ctx, and read again; the other reads stand. With read nil it only
 // ensures that the sets exist.
 func (s *Store) readCounters(ctx context.Context, keys []string, read func(p redis.Pipeliner, i int), rebuild func(ctx context.Context, i int) error) error {
-	if !s.dirty.redisUp() {
+	if !s.redisState.redisUp() {
 		return errRedisDown
 	}
 	pipe := s.rdb.Pipeline()
@@ -396,7 +396,7 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 		}
 	}
 	_, err := pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
@@ -431,7 +431,7 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 		read(pipe, i)
 	}
 	_, err = pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}

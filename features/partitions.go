@@ -89,12 +89,31 @@ func containsInt(xs []int64, x int64) bool {
 	return false
 }
 
+// createPartitions creates the monthly partitions that do not exist yet (see
+// CreateEventPartitions).
+func (s *Store) createPartitions(ctx context.Context, months []int64) error {
+	return createPartitions(ctx, s.db, months)
+}
+
+// CreateEventPartitions makes sure partitions of events hold the months of ts: the
+// store does so itself before it stores events; code that writes events with SQL of
+// its own (tests) calls this first.
+func CreateEventPartitions(ctx context.Context, db *postgres.DB, ts ...time.Time) error {
+	var months []int64
+	for _, t := range ts {
+		if m := monthIndex(t); !containsInt(months, m) {
+			months = append(months, m)
+		}
+	}
+	return createPartitions(ctx, db, months)
+}
+
 // createPartitions creates the monthly partitions that do not exist yet, each with its
 // BRIN index on ts, in one transaction under the partition lock (several processes may
 // try at once). A month that lies wholly or partly before legacy_until is left to
 // events_legacy.
-func (s *Store) createPartitions(ctx context.Context, months []int64) error {
-	return postgres.Translate(s.db.Transact(ctx, func(tx pgx.Tx) error {
+func createPartitions(ctx context.Context, db *postgres.DB, months []int64) error {
+	return postgres.Translate(db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, partitionLock); err != nil {
 			return err
 		}
@@ -287,10 +306,10 @@ func (s *Store) deleteProfiles(ctx context.Context, counts map[string]int64) {
 	}
 	pipe.Publish(ctx, s.localChannel(), msg.String())
 	_, err := pipe.Exec(ctx)
-	s.dirty.observe(err)
+	s.redisState.observe(err)
 	if err != nil {
 		for u := range counts {
-			s.dirty.add(u)
+			s.redisState.add(u)
 		}
 	}
 }

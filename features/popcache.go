@@ -178,7 +178,7 @@ func (s *Store) readBucket(ctx context.Context, key string, now time.Time) (*pop
 	var cursor uint64
 	for {
 		kv, next, err := s.rdb.ZScan(ctx, key, cursor, "", scanChunk).Result()
-		s.dirty.observe(err)
+		s.redisState.observe(err)
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, err
 		}

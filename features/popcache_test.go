@@ -177,7 +177,7 @@ func TestPopularityCache(t *testing.T) {
 // failed connection is, and so is a timeout when nothing has succeeded for a second.
 func TestBreaker(t *testing.T) {
 	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
-	d := newDirtySet()
+	d := newRedisState()
 	d.observe(nil)
 	d.observe(timeout)
 	d.observe(redis.ErrPoolTimeout)
@@ -189,7 +189,7 @@ func TestBreaker(t *testing.T) {
 	if d.redisUp() {
 		t.Fatal("a refused connection did not mark Redis down")
 	}
-	d = newDirtySet()
+	d = newRedisState()
 	d.lastOK.Store(time.Now().Add(-2 * time.Second).UnixNano())
 	d.observe(timeout)
 	if d.redisUp() {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/internal/testenv"
 )
@@ -17,11 +18,13 @@ func TestSearchLogOutcomesAndRetention(t *testing.T) {
 	db := testenv.DB(t, "featsearch")
 	ctx := context.Background()
 	log := features.NewSearchLog(db, nil)
+	rdb, ns := testenv.Redis(t)
+	store := features.New(db, rdb, features.Options{Namespace: ns, Now: func() time.Time { return time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC) }})
 	day := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	one := 1.5
 	g2, g0 := 2.0, 0.0
 	live := features.Search{ID: "s-live", At: day, Source: features.SearchFromRerank, UserID: "u1", Text: "red bag",
-		Vectors: map[string][]float32{"image": {0.6, 0.8}},
+		Vectors:     map[string][]float32{"image": {0.6, 0.8}},
 		Impressions: []features.Impression{{ItemID: "a", EngineScore: &one}, {ItemID: "b"}, {ItemID: "c"}}}
 	judged := features.Search{ID: "s-judged", At: day.Add(48 * time.Hour), Source: features.SearchFromImport, Text: "hat",
 		Judged: true, Holdout: true, Impressions: []features.Impression{{ItemID: "a", Grade: &g0}, {ItemID: "b", Grade: &g2}}}
@@ -31,14 +34,18 @@ func TestSearchLogOutcomesAndRetention(t *testing.T) {
 	if err := log.Write(ctx, []features.Search{live}); err != nil { // a retried report is stored once
 		t.Fatal(err)
 	}
+	if err := features.CreateEventPartitions(ctx, db, day.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	for _, ev := range []struct{ id, item, typ string }{{"e1", "b", "click"}, {"e2", "b", "purchase"}, {"e3", "c", "view"}, {"e4", "a", "add_to_cart"}} {
 		req := "s-live"
 		if ev.id == "e4" {
 			req = "other-request"
 		}
-		if _, err := db.Pool.Exec(ctx, `INSERT INTO events (event_id, user_id, item_id, type, ts, request_id) VALUES ($1, 'u1', $2, $3, $4, $5)`,
-			ev.id, ev.item, ev.typ, day.Add(time.Minute), req); err != nil {
-			t.Fatal(err)
+		res, err := store.IngestEvents(ctx, []fusionrank.Event{{EventID: ev.id, UserID: "u1", ItemID: ev.item, Type: fusionrank.EventType(ev.typ),
+			Timestamp: day.Add(time.Minute), RequestID: req}})
+		if err != nil || res.Accepted != 1 {
+			t.Fatalf("event %s: %+v, %v", ev.id, res, err)
 		}
 	}
 	var got []features.LoggedSearch

@@ -84,7 +84,9 @@ type Store struct {
 	opt     Options
 	catalog *Catalog
 	mods    []Modality // all model-independent modalities: text first, then the callers'
-	dirty   *dirtySet
+	// redisState is the Redis circuit breaker and the users whose cached profile may
+	// be stale.
+	redisState *redisState
 	// rebuilds are the profile and counter rebuilds from Postgres in progress.
 	rebuilds *rebuilds
 	pop      popCache
@@ -137,11 +139,11 @@ func New(db *postgres.DB, rdb redis.UniversalClient, opt Options) *Store {
 	if opt.LocalCacheMax == 0 {
 		opt.LocalCacheMax = 200_000
 	}
-	s := &Store{db: db, rdb: rdb, opt: opt, dirty: newDirtySet(), rebuilds: newRebuilds()}
+	s := &Store{db: db, rdb: rdb, opt: opt, redisState: newRedisState(), rebuilds: newRebuilds()}
 	if opt.LocalCacheTTL > 0 {
 		s.lc = &localCache{ttl: opt.LocalCacheTTL, profiles: memo.New[*Profile](opt.LocalCacheMax), covis: memo.New[*covisSet](opt.LocalCacheMax)}
 	}
-	s.dirty.onError = opt.OnRedisError
+	s.redisState.onError = opt.OnRedisError
 	if opt.Text != nil {
 		s.mods = append(s.mods, Modality{Name: "text", Dim: opt.Text.Dim()})
 	}

@@ -62,7 +62,7 @@ func (s *Store) WarmCovisitation(ctx context.Context) (int, error) {
 			cmds[i] = createIfMissing.Eval(ctx, pipe, []string{b.key}, append([]any{ttl}, first...)...)
 		}
 		_, err := pipe.Exec(ctx)
-		s.dirty.observe(err)
+		s.redisState.observe(err)
 		if err != nil && err != redis.Nil {
 			return err
 		}
@@ -84,7 +84,7 @@ func (s *Store) WarmCovisitation(ctx context.Context) (int, error) {
 		}
 		if more {
 			_, err = pipe.Exec(ctx)
-			s.dirty.observe(err)
+			s.redisState.observe(err)
 			if err != nil {
 				return err
 			}
@@ -167,7 +167,7 @@ func (s *Store) WarmProfiles(ctx context.Context, since time.Time) (int, error) 
 				b.p.Events, b.p.encode(), s.opt.ProfileTTL.Milliseconds(), profileHeader)
 		}
 		_, err := pipe.Exec(ctx)
-		s.dirty.observe(err)
+		s.redisState.observe(err)
 		if err != nil && err != redis.Nil {
 			return err
 		}

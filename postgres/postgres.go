@@ -31,7 +31,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fusionrank.Wrap(fusionrank.Invalid, err, "database url")
 	}
-	// pgxpool's default (4 connections on this machine's 2 cores) queues requests that
+	// pgxpool's default (max(4, the number of CPUs) connections) queues requests that
 	// each need one short query; profile rebuilds and event batches want more.
 	// pool_max_conns in the URL still wins.
 	if !strings.Contains(url, "pool_max_conns") {

@@ -134,7 +134,8 @@ type InputGrads struct {
 	Candidates [][][]float64
 }
 
-func growF64(s []float64, n int) []float64 {
+// zeroedF64 returns s with length n, every element zero, reusing its memory when it can.
+func zeroedF64(s []float64, n int) []float64 {
 	if cap(s) < n {
 		return make([]float64, n)
 	}
@@ -154,7 +155,7 @@ func (ig *InputGrads) reset(q *Query, cands []Candidate) {
 		if queryValid(q, i) {
 			n = len(x)
 		}
-		ig.Query[i] = growF64(ig.Query[i], n)
+		ig.Query[i] = zeroedF64(ig.Query[i], n)
 	}
 	if cap(ig.Candidates) < len(cands) {
 		ig.Candidates = append(ig.Candidates[:cap(ig.Candidates)], make([][][]float64, len(cands)-cap(ig.Candidates))...)
@@ -172,7 +173,7 @@ func (ig *InputGrads) reset(q *Query, cands []Candidate) {
 			if candValid(cd, j) {
 				n = len(y)
 			}
-			row[j] = growF64(row[j], n)
+			row[j] = zeroedF64(row[j], n)
 		}
 		ig.Candidates[c] = row
 	}

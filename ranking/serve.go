@@ -130,7 +130,9 @@ type Workspace struct {
 // NewWorkspace returns an empty Workspace; the zero value works too.
 func NewWorkspace() *Workspace { return new(Workspace) }
 
-func grow(s []float32, n int) []float32 {
+// resize returns s with length n, reusing its memory when it can; the contents are
+// not cleared.
+func resize(s []float32, n int) []float32 {
 	if cap(s) < n {
 		return make([]float32, n)
 	}
@@ -147,10 +149,10 @@ func (m *Model) QueryTo(ws *Workspace, q Query) {
 	lq := len(q.Tokens)
 	ws.model, ws.m, ws.da, ws.lq = m, M, da, lq
 	ws.att.Reset(M, da, lq)
-	ws.q = grow(ws.q, lq*da)
-	ws.r = grow(ws.r, lq*da)
-	ws.qs = grow(ws.qs, da)
-	ws.x = grow(ws.x, d)
+	ws.q = resize(ws.q, lq*da)
+	ws.r = resize(ws.r, lq*da)
+	ws.qs = resize(ws.qs, da)
+	ws.x = resize(ws.x, d)
 	if cap(ws.qmask) < lq {
 		ws.qmask = make([]bool, lq)
 	}

@@ -22,7 +22,8 @@ type trainScratch struct {
 
 var trainPool = sync.Pool{New: func() any { return new(trainScratch) }}
 
-func growBool(s []bool, n int) []bool {
+// zeroedBool returns s with length n, every element zero, reusing its memory when it can.
+func zeroedBool(s []bool, n int) []bool {
 	if cap(s) < n {
 		return make([]bool, n)
 	}
@@ -116,19 +117,19 @@ func (m *Model) forward64(sc *trainScratch, q *Query, cands []Candidate, pos int
 	c := &m.cfg
 	M, d, da := len(c.Modalities), c.DModel, c.DAttn
 	lq, n := len(q.Tokens), len(cands)
-	sc.x = growF64(sc.x, lq*d)
-	sc.q = growF64(sc.q, lq*da)
-	sc.r = growF64(sc.r, lq*da)
-	sc.qmask = growBool(sc.qmask, lq)
-	sc.y = growF64(sc.y, n*M*d)
-	sc.k = growF64(sc.k, n*M*da)
-	sc.v = growF64(sc.v, n*M*da)
-	sc.kmask = growBool(sc.kmask, n*M)
-	sc.a = growF64(sc.a, n*lq*M)
-	sc.t = growF64(sc.t, n*lq*M)
-	sc.attn = growBool(sc.attn, n)
-	sc.scores = growF64(sc.scores, n)
-	sc.p = growF64(sc.p, n)
+	sc.x = zeroedF64(sc.x, lq*d)
+	sc.q = zeroedF64(sc.q, lq*da)
+	sc.r = zeroedF64(sc.r, lq*da)
+	sc.qmask = zeroedBool(sc.qmask, lq)
+	sc.y = zeroedF64(sc.y, n*M*d)
+	sc.k = zeroedF64(sc.k, n*M*da)
+	sc.v = zeroedF64(sc.v, n*M*da)
+	sc.kmask = zeroedBool(sc.kmask, n*M)
+	sc.a = zeroedF64(sc.a, n*lq*M)
+	sc.t = zeroedF64(sc.t, n*lq*M)
+	sc.attn = zeroedBool(sc.attn, n)
+	sc.scores = zeroedF64(sc.scores, n)
+	sc.p = zeroedF64(sc.p, n)
 	for i, tok := range q.Tokens {
 		if !queryValid(q, i) {
 			continue
@@ -273,12 +274,12 @@ func (m *Model) backward64(sc *trainScratch, g *Grads, ig *InputGrads, q *Query,
 	if g == nil {
 		g = m.NewGrads() // gradients with respect to inputs only
 	}
-	sc.dq = growF64(sc.dq, lq*da)
-	sc.dr = growF64(sc.dr, lq*da)
-	sc.dk = growF64(sc.dk, M*da)
-	sc.dv = growF64(sc.dv, M*da)
-	sc.dy = growF64(sc.dy, d)
-	sc.dx = growF64(sc.dx, d)
+	sc.dq = zeroedF64(sc.dq, lq*da)
+	sc.dr = zeroedF64(sc.dr, lq*da)
+	sc.dk = zeroedF64(sc.dk, M*da)
+	sc.dv = zeroedF64(sc.dv, M*da)
+	sc.dy = zeroedF64(sc.dy, d)
+	sc.dx = zeroedF64(sc.dx, d)
 	scale := 1 / math.Sqrt(float64(da))
 	for ci := range cands {
 		cd := &cands[ci]

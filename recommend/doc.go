@@ -23,7 +23,7 @@
 // so a new deployment answers sensibly from its first minute: with only the engine's
 // scores it keeps the engine's order.
 //
-// Models (the live model) holds the active model: its weights, the vectors it learned
+// LiveModel holds the active model: its weights, the vectors it learned
 // per item (collab, attr, and the sequence encoder's rows), and every item's precomputed
 // keys and values. When the model has a sequence encoder (Spec.Seq), each candidate's
 // seq feature is its score over the shopper's distinct recent items

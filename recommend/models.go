@@ -218,8 +218,9 @@ type live struct {
 	recentIndex retrieval.Index
 }
 
-// Models holds the active model of the serving process.
-type Models struct {
+// LiveModel holds the model the serving process answers with: the registry's active
+// version, loaded, or none.
+type LiveModel struct {
 	reg     *Registry
 	catalog *features.Catalog
 	cur     atomic.Pointer[live]
@@ -229,18 +230,18 @@ type Models struct {
 	syncMu sync.Mutex
 }
 
-// NewModels returns an empty holder (the fallback answers until Sync loads a model).
-func NewModels(reg *Registry, catalog *features.Catalog) *Models {
-	m := &Models{reg: reg, catalog: catalog}
+// NewLiveModel returns an empty holder (the fallback answers until Sync loads a model).
+func NewLiveModel(reg *Registry, catalog *features.Catalog) *LiveModel {
+	m := &LiveModel{reg: reg, catalog: catalog}
 	catalog.OnChange(m.itemsChanged)
 	return m
 }
 
 // Current returns the live model, or nil when none is active.
-func (m *Models) current() *live { return m.cur.Load() }
+func (m *LiveModel) current() *live { return m.cur.Load() }
 
 // Version returns the active version, or "none".
-func (m *Models) Version() string {
+func (m *LiveModel) Version() string {
 	if l := m.cur.Load(); l != nil {
 		return l.version
 	}
@@ -249,7 +250,7 @@ func (m *Models) Version() string {
 
 // Sync loads the active model when it differs from the one being served. It returns
 // whether the live model changed.
-func (m *Models) Sync(ctx context.Context) (bool, error) {
+func (m *LiveModel) Sync(ctx context.Context) (bool, error) {
 	m.syncMu.Lock()
 	defer m.syncMu.Unlock()
 	v, err := m.reg.activeVersion(ctx)
@@ -272,7 +273,7 @@ func (m *Models) Sync(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-func (m *Models) load(ctx context.Context, version string) (*live, error) {
+func (m *LiveModel) load(ctx context.Context, version string) (*live, error) {
 	var cfg, weights []byte
 	if err := m.reg.db.Pool.QueryRow(ctx, `SELECT config, weights FROM models WHERE version = $1`, version).Scan(&cfg, &weights); err != nil {
 		return nil, postgres.Translate(err)
@@ -413,7 +414,7 @@ func (l *live) recentBlock(c *features.Catalog) *features.Block {
 
 // fillKV computes the keys and values of the given slots. Callers hold l.mu for writing
 // or own l exclusively.
-func (m *Models) fillKV(l *live, slots []int32) {
+func (m *LiveModel) fillKV(l *live, slots []int32) {
 	cfg := l.spec.Ranking
 	M := len(cfg.Modalities)
 	tokens := make([][]float32, M)
@@ -443,7 +444,7 @@ func (m *Models) fillKV(l *live, slots []int32) {
 
 // itemsChanged recomputes the keys and values of changed catalogue slots, growing the
 // store for new items (which have no learned vectors until the next training).
-func (m *Models) itemsChanged(slots []int32) {
+func (m *LiveModel) itemsChanged(slots []int32) {
 	l := m.cur.Load()
 	if l == nil {
 		return

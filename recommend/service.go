@@ -112,7 +112,7 @@ func (o *Options) defaults() {
 type Service struct {
 	fs      FeatureStore
 	catalog *features.Catalog
-	models  *Models
+	models  *LiveModel
 	ix      *indexes
 	opt     Options
 	attrib  *Attribution
@@ -122,7 +122,7 @@ type Service struct {
 }
 
 // New returns the service. attrib may be nil (no attribution records).
-func New(fs FeatureStore, models *Models, attrib *Attribution, opt Options) *Service {
+func New(fs FeatureStore, models *LiveModel, attrib *Attribution, opt Options) *Service {
 	opt.defaults()
 	s := &Service{fs: fs, catalog: fs.Catalog(), models: models, opt: opt, attrib: attrib}
 	s.ix = newIndexes(fs.Catalog())
@@ -185,9 +185,9 @@ func (r *reqctx) warn(w string) {
 	}
 }
 
-// optional returns a context for work a request can do without (features, the
+// withOptionalBudget returns a context for work a request can do without (features, the
 // profile): half of what is left of the deadline, so a slow store leaves time to answer.
-func optional(ctx context.Context) (context.Context, context.CancelFunc) {
+func withOptionalBudget(ctx context.Context) (context.Context, context.CancelFunc) {
 	if dl, ok := ctx.Deadline(); ok {
 		return context.WithTimeout(ctx, time.Until(dl)/2)
 	}
@@ -221,10 +221,10 @@ func (s *Service) syncPhoto(rc *reqctx) {
 // Counters are secondary features: a request without them is answered, not delayed.
 const counterWait = 10 * time.Millisecond
 
-// counters returns a context for counter reads: the optional budget, capped so that
+// withCounterBudget returns a context for counter reads: the optional budget, capped so that
 // a cold set delays a request by counterWait at most.
-func counters(ctx context.Context) (context.Context, context.CancelFunc) {
-	octx, cancel := optional(ctx)
+func withCounterBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	octx, cancel := withOptionalBudget(ctx)
 	cctx, ccancel := context.WithTimeout(octx, counterWait+5*time.Millisecond)
 	return cctx, func() { ccancel(); cancel() }
 }
@@ -277,7 +277,7 @@ func (s *Service) context(ctx context.Context, l *live, userID string, q *fusion
 		if err := fusionrank.ValidateID("user_id", userID); err != nil {
 			return nil, err
 		}
-		octx, cancel := optional(ctx)
+		octx, cancel := withOptionalBudget(ctx)
 		p, src, err := s.fs.Profile(octx, userID)
 		cancel()
 		switch {
@@ -357,7 +357,7 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, sc *sc
 	for i, c := range cands {
 		ids[i] = c.id
 	}
-	octx, cancel := counters(ctx)
+	octx, cancel := withCounterBudget(ctx)
 	defer cancel()
 	pops, err := s.popularities(octx, cands, ids, sc)
 	if err != nil {
@@ -459,7 +459,7 @@ func (s *Service) seqFeature(l *live, rc *reqctx, cands []cand, sc *scratch) {
 		sc.seqRecent = append(sc.seqRecent, v)
 	}
 	s.catalog.RUnlock()
-	sc.seqH = grow32(sc.seqH, e.Dim)
+	sc.seqH = resize32(sc.seqH, e.Dim)
 	e.QueryTo(sc.seqH, sc.seqRecent)
 	for i, c := range cands {
 		sc.feats[i*ranking.NFeatures+ranking.FeatSeq] = e.Score(sc.seqH, b.Vector(c.slot))
@@ -487,7 +487,7 @@ func (s *Service) popularities(ctx context.Context, cands []cand, ids []string, 
 func (s *Service) score(ctx context.Context, l *live, rc *reqctx, cands []cand, explain bool) {
 	sc := s.pool.Get().(*scratch)
 	defer s.pool.Put(sc)
-	sc.feats = grow32(sc.feats, len(cands)*ranking.NFeatures)
+	sc.feats = resize32(sc.feats, len(cands)*ranking.NFeatures)
 	s.features(ctx, rc, cands, sc)
 	if l != nil {
 		s.seqFeature(l, rc, cands, sc)
@@ -498,7 +498,9 @@ func (s *Service) score(ctx context.Context, l *live, rc *reqctx, cands []cand, 
 	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(b.score, a.score) })
 }
 
-func grow32(s []float32, n int) []float32 {
+// resize32 returns s with length n, reusing its memory when it can; the contents are
+// not cleared.
+func resize32(s []float32, n int) []float32 {
 	if cap(s) < n {
 		return make([]float32, n)
 	}
@@ -534,12 +536,12 @@ func (s *Service) scoreModel(l *live, rc *reqctx, cands []cand, sc *scratch, exp
 			sc.rows = append(sc.rows, 0)
 		}
 	}
-	sc.scores = grow32(sc.scores, len(cands))
+	sc.scores = resize32(sc.scores, len(cands))
 	var ex *ranking.Explanations
 	M, Lq := len(cfg.Modalities), cfg.MaxQueryTokens
 	if explain {
-		sc.ex.Modality = grow32(sc.ex.Modality, len(cands)*M)
-		sc.ex.Token = grow32(sc.ex.Token, len(cands)*Lq)
+		sc.ex.Modality = resize32(sc.ex.Modality, len(cands)*M)
+		sc.ex.Token = resize32(sc.ex.Token, len(cands)*Lq)
 		ex = &sc.ex
 	}
 	l.model.ScoreTo(sc.scores, sc.ws, l.kv, sc.rows, feats, ex)

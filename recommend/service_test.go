@@ -20,7 +20,7 @@ import (
 // its own, with one caller modality, image:4.
 type env struct {
 	fs     *features.Store
-	models *Models
+	models *LiveModel
 	svc    *Service
 	now    time.Time
 }
@@ -32,7 +32,7 @@ func newEnv(t *testing.T, name string, opt Options) *env {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	fs := features.New(db, rdb, features.Options{Modalities: []features.Modality{{Name: "image", Dim: 4}}, Namespace: ns,
 		Now: func() time.Time { return now }})
-	models := NewModels(NewRegistry(db), fs.Catalog())
+	models := NewLiveModel(NewRegistry(db), fs.Catalog())
 	return &env{fs: fs, models: models, svc: New(fs, models, nil, opt), now: now}
 }
 

@@ -297,7 +297,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 		}
 	}
 	// Counters first (they are Redis calls; the catalogue lock is not held meanwhile).
-	octx, cancel := counters(ctx)
+	octx, cancel := withCounterBudget(ctx)
 	var covis [][]string
 	if recent := rc.recent[:min(len(rc.recent), ranking.CovisItems)]; len(recent) > 0 {
 		if zs, err := s.fs.CovisNeighbours(octx, recent, s.opt.CovisK); err != nil {
@@ -318,7 +318,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 	trendingSlots, ok := s.fs.TrendingOf(s.opt.TrendingK)
 	var trending []string
 	if !ok {
-		octx, cancel = counters(ctx)
+		octx, cancel = withCounterBudget(ctx)
 		var terr error
 		trending, _, terr = s.fs.Trending(octx, s.opt.TrendingK, s.fs.Now())
 		cancel()
@@ -478,7 +478,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 	}
 	s.catalog.RUnlock()
 
-	octx, cancel := counters(ctx)
+	octx, cancel := withCounterBudget(ctx)
 	zs, cerr := s.fs.CovisNeighbours(octx, []string{req.ItemID}, max(s.opt.CovisK, count))
 	cancel()
 	if cerr != nil {

@@ -130,7 +130,8 @@ func (n *net) query(ws *exampleWS, hist []Event) int {
 	return len(ws.tok)
 }
 
-func growF32(s []float32, n int) []float32 {
+// zeroedF32 returns s with length n, every element zero, reusing its memory when it can.
+func zeroedF32(s []float32, n int) []float32 {
 	if cap(s) < n {
 		return make([]float32, n)
 	}
@@ -139,7 +140,8 @@ func growF32(s []float32, n int) []float32 {
 	return s
 }
 
-func growF64s(s []float64, n int) []float64 {
+// zeroedF64 returns s with length n, every element zero, reusing its memory when it can.
+func zeroedF64(s []float64, n int) []float64 {
 	if cap(s) < n {
 		return make([]float64, n)
 	}
@@ -165,7 +167,7 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 		return 0, false
 	}
 	nC := len(bi.items)
-	ws.feats = growF32(ws.feats, nC*F)
+	ws.feats = zeroedF32(ws.feats, nC*F)
 	sh.f.features(ws.feats, nC, bi.idx, bi.items, ws.recent, cutoff, own)
 	n.seqFeatures(ws.feats, bi.items, hist, ws.seqH)
 	ws.gen++
@@ -175,11 +177,11 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 		}
 	}
 	// Query side: X = x P + p, Qs = X Wq / sqrt(da), R = X Wo.
-	ws.x = growF32(ws.x, nq*d)
-	ws.qs = growF32(ws.qs, nq*da)
-	ws.r = growF32(ws.r, nq*da)
-	ws.dq = growF32(ws.dq, nq*da)
-	ws.dr = growF32(ws.dr, nq*da)
+	ws.x = zeroedF32(ws.x, nq*d)
+	ws.qs = zeroedF32(ws.qs, nq*da)
+	ws.r = zeroedF32(ws.r, nq*da)
+	ws.dq = zeroedF32(ws.dq, nq*da)
+	ws.dr = zeroedF32(ws.dr, nq*da)
 	scale := float32(1 / math.Sqrt(float64(da)))
 	for s := range nq {
 		x := ws.x[s*d : (s+1)*d]
@@ -193,11 +195,11 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 		kernel.VecMatTo(ws.r[s*da:(s+1)*da], x, m.Wo)
 	}
 	// Scores.
-	ws.a = growF32(ws.a, nC*nq*M)
-	ws.t = growF32(ws.t, nC*nq*M)
-	ws.att = growF32(ws.att, nC)
-	ws.logit = growF64s(ws.logit, nC)
-	ws.p = growF64s(ws.p, nC)
+	ws.a = zeroedF32(ws.a, nC*nq*M)
+	ws.t = zeroedF32(ws.t, nC*nq*M)
+	ws.att = zeroedF32(ws.att, nC)
+	ws.logit = zeroedF64(ws.logit, nC)
+	ws.p = zeroedF64(ws.p, nC)
 	mxl := math.Inf(-1)
 	for c := range nC {
 		if ws.stamp[bi.items[c]] == ws.gen && int32(c) != pos {
@@ -311,7 +313,7 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 		}
 	}
 	// Query side backward.
-	ws.dx = growF32(ws.dx, d)
+	ws.dx = zeroedF32(ws.dx, d)
 	for s := range nq {
 		x := ws.x[s*d : (s+1)*d]
 		dq, dr := ws.dq[s*da:(s+1)*da], ws.dr[s*da:(s+1)*da]
@@ -330,9 +332,9 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 			continue // profile slots and fixed recent vectors are not learned
 		}
 		dim := len(ws.tok[s])
-		ws.dxTok = growF32(ws.dxTok, dim)
+		ws.dxTok = zeroedF32(ws.dxTok, dim)
 		kernel.MatVecTo(ws.dxTok, m.Proj[mi], dx)
-		ws.dx64 = growF64s(ws.dx64, dim)
+		ws.dx64 = zeroedF64(ws.dx64, dim)
 		for k, v := range ws.dxTok {
 			ws.dx64[k] = float64(v)
 		}

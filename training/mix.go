@@ -161,7 +161,7 @@ func (tr *trainer) mixItemForward() {
 	}
 	M, d, H := mx.M, mx.d, mx.H
 	nC := len(bi.items)
-	bi.mb = growF32(bi.mb, nC*H)
+	bi.mb = zeroedF32(bi.mb, nC*H)
 	for c := range nC {
 		mx.itemPart(bi.mb[c*H:(c+1)*H], bi.y[c*M*d:(c+1)*M*d], bi.kmask[c*M:(c+1)*M])
 	}
@@ -174,12 +174,12 @@ func (n *net) resetMixShard(sh *shard, nC int) {
 		return
 	}
 	ms := &sh.mix
-	ms.g = growF64s(ms.g, len(mx.p.Data))
+	ms.g = zeroedF64(ms.g, len(mx.p.Data))
 	switch mx.mode {
 	case FusionEarly:
-		ms.db = growF32(ms.db, nC*mx.H)
+		ms.db = zeroedF32(ms.db, nC*mx.H)
 	case FusionLate:
-		ms.dy = growF32(ms.dy, nC*mx.M*mx.d)
+		ms.dy = zeroedF32(ms.dy, nC*mx.M*mx.d)
 	}
 }
 
@@ -196,7 +196,7 @@ func (n *net) mixExampleStep(sh *shard, bi *batchItems, hist []Event, target int
 		return 0, false
 	}
 	nC := len(bi.items)
-	ws.feats = growF32(ws.feats, nC*F)
+	ws.feats = zeroedF32(ws.feats, nC*F)
 	sh.f.features(ws.feats, nC, bi.idx, bi.items, ws.recent, cutoff, own)
 	n.seqFeatures(ws.feats, bi.items, hist, ws.seqH)
 	ws.gen++
@@ -208,12 +208,12 @@ func (n *net) mixExampleStep(sh *shard, bi *batchItems, hist []Event, target int
 	mw := &ws.mix
 	n.mixQuery(mw, ws, nq)
 	if mx.mode == FusionEarly {
-		mw.a = growF32(mw.a, H)
+		mw.a = zeroedF32(mw.a, H)
 		mx.queryPart(mw.a, mw.xbar)
-		mw.da = growF32(mw.da, H)
+		mw.da = zeroedF32(mw.da, H)
 	}
-	ws.logit = growF64s(ws.logit, nC)
-	ws.p = growF64s(ws.p, nC)
+	ws.logit = zeroedF64(ws.logit, nC)
+	ws.p = zeroedF64(ws.p, nC)
 	mxl := math.Inf(-1)
 	for c := range nC {
 		if ws.stamp[bi.items[c]] == ws.gen && int32(c) != pos {
@@ -249,7 +249,7 @@ func (n *net) mixExampleStep(sh *shard, bi *batchItems, hist []Event, target int
 	loss := mxl + math.Log(z) - ws.logit[pos]
 	// Backward.
 	g, ms := sh.g, &sh.mix
-	mw.dxbar = growF32(mw.dxbar, d)
+	mw.dxbar = zeroedF32(mw.dxbar, d)
 	for c := range nC {
 		gc := ws.p[c]
 		if int32(c) == pos {
@@ -316,8 +316,8 @@ func (n *net) mixExampleStep(sh *shard, bi *batchItems, hist []Event, target int
 // averages them into x̄ (mw.xbar).
 func (n *net) mixQuery(mw *mixWS, ws *exampleWS, nq int) {
 	m, d := n.model, n.cfg.DModel
-	mw.x = growF32(mw.x, nq*d)
-	mw.xbar = growF32(mw.xbar, d)
+	mw.x = zeroedF32(mw.x, nq*d)
+	mw.xbar = zeroedF32(mw.xbar, d)
 	for s := range nq {
 		x := mw.x[s*d : (s+1)*d]
 		copy(x, m.ProjBias[ws.mod[s]])
@@ -331,7 +331,7 @@ func (n *net) mixQuery(mw *mixWS, ws *exampleWS, nq int) {
 // the recency encoder, as exampleStep's query side does.
 func (n *net) mixQueryBackward(sh *shard, mw *mixWS, ws *exampleWS, nq int) {
 	m, g, d := n.model, sh.g, n.cfg.DModel
-	dx := growF32(mw.x[:0], d) // X is no longer needed: reuse its storage
+	dx := zeroedF32(mw.x[:0], d) // X is no longer needed: reuse its storage
 	for e, v := range mw.dxbar {
 		dx[e] = v / float32(nq)
 	}
@@ -343,9 +343,9 @@ func (n *net) mixQueryBackward(sh *shard, mw *mixWS, ws *exampleWS, nq int) {
 			continue
 		}
 		dim := len(ws.tok[s])
-		mw.dtok = growF32(mw.dtok, dim)
+		mw.dtok = zeroedF32(mw.dtok, dim)
 		kernel.MatVecTo(mw.dtok, m.Proj[mi], dx)
-		mw.dx64 = growF64s(mw.dx64, dim)
+		mw.dx64 = zeroedF64(mw.dx64, dim)
 		for k, v := range mw.dtok {
 			mw.dx64[k] = float64(v)
 		}
@@ -501,7 +501,7 @@ func (n *net) mixScoreTo(dst []float32, mi *mixItems, ws *scoreWS, nq int) {
 		n.mixQuery(mw, ws.ew, nq)
 	}
 	if mx.mode == FusionEarly && nq > 0 {
-		mw.a = growF32(mw.a, H)
+		mw.a = zeroedF32(mw.a, H)
 		mx.queryPart(mw.a, mw.xbar)
 	}
 	for c := range dst {

@@ -22,8 +22,8 @@ type net struct {
 	// optimizer (one row per recent slot).
 	enc    *ranking.RecencyEmbedding
 	encEmb *ranking.Embeddings
-	// seq is the optional sequence encoder whose score is the seq
-	// feature; it is trained before the scorer and then frozen.
+	// seq is the optional sequence encoder whose score is the seq feature
+	// (ranking.FeatSeq); it is trained before the scorer and then frozen.
 	seq []*SeqModel
 	// mix is the learned part of a non-attention fusion mode, nil under
 	// attention.

@@ -266,7 +266,7 @@ func (st *searchTrainer) build(sh *searchShard, q *ranking.Query, cands []rankin
 	M := len(n.cfg.Modalities)
 	F := ranking.NFeatures
 	nC := len(items)
-	sh.feats = growF32(sh.feats, nC*F)
+	sh.feats = zeroedF32(sh.feats, nC*F)
 	if len(ws.recent) > 0 || st.x.timed {
 		for c, it := range items {
 			sh.idx[it] = int32(c)

@@ -186,10 +186,10 @@ func (s *SeqModel) query(h []float32, hist []Event, sc *seqScratch) {
 		return
 	}
 	D := s.Dim
-	sc.x = growF32(sc.x, n*D)
-	sc.k = growF32(sc.k, n*D)
-	sc.v = growF32(sc.v, n*D)
-	sc.q = growF32(sc.q, D)
+	sc.x = zeroedF32(sc.x, n*D)
+	sc.k = zeroedF32(sc.k, n*D)
+	sc.v = zeroedF32(sc.v, n*D)
+	sc.q = zeroedF32(sc.q, D)
 	if cap(sc.a) < n {
 		sc.a = make([]float64, n)
 	}
@@ -229,13 +229,13 @@ func (s *SeqModel) attentionBackward(sh *seqShard, sc *seqScratch, dh []float32)
 	}
 	scale := 1 / math.Sqrt(float64(D))
 	// da_k = dh·v_k; dv_k = a_k dh; ds_k = a_k (da_k − Σ_j a_j da_j).
-	sh.da = growF64s(sh.da, n)
+	sh.da = zeroedF64(sh.da, n)
 	var mean float64
 	for k := range n {
 		sh.da[k] = float64(kernel.Dot(dh, sc.v[k*D:(k+1)*D]))
 		mean += sc.a[k] * sh.da[k]
 	}
-	sh.dx = growF32(sh.dx, n*D)
+	sh.dx = zeroedF32(sh.dx, n*D)
 	dqv := sh.dqv[:D]
 	clear(dqv)
 	dkey := sh.dkey[:D]
@@ -393,9 +393,9 @@ func (s *SeqModel) batchGrad(sh *seqShard, items, idx []int32, outG, outT []floa
 		sh.live = make([]bool, n)
 	}
 	sh.live = sh.live[:n]
-	sh.qm = growF32(sh.qm, n*D)
-	sh.lg = growF32(sh.lg, n*nC)
-	sh.dq = growF32(sh.dq, n*D)
+	sh.qm = zeroedF32(sh.qm, n*D)
+	sh.lg = zeroedF32(sh.lg, n*nC)
+	sh.dq = zeroedF32(sh.dq, n*D)
 	for j, ex := range exs {
 		q := sh.qm[j*D : (j+1)*D]
 		sh.live[j] = idx[ex.target] >= 0 && len(ex.hist) > 0
@@ -418,7 +418,7 @@ func (s *SeqModel) batchGrad(sh *seqShard, items, idx []int32, outG, outT []floa
 	} else {
 		kernel.MatMulTo(lg, qm, kernel.NoTrans, out, kernel.Trans)
 	}
-	sh.logit = growF64s(sh.logit, nC)
+	sh.logit = zeroedF64(sh.logit, nC)
 	var loss float64
 	count := 0
 	for j, ex := range exs {
@@ -639,7 +639,7 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 	}()
 	nC := len(tr.items)
 	if tr.logq != nil {
-		tr.corr = growF64s(tr.corr, nC)
+		tr.corr = zeroedF64(tr.corr, nC)
 		for c, it := range tr.items {
 			tr.corr[c] = tr.logq[it]
 		}
@@ -648,7 +648,7 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 	// the number of goroutines.
 	var masks []float32
 	if o.Dropout > 0 {
-		tr.masks = growF32(tr.masks, len(batch)*D)
+		tr.masks = zeroedF32(tr.masks, len(batch)*D)
 		masks = tr.masks
 		keep := float32(1 / (1 - o.Dropout))
 		for i := range masks {
@@ -657,9 +657,9 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 			}
 		}
 	}
-	tr.outG = growF32(tr.outG, nC*D)
+	tr.outG = zeroedF32(tr.outG, nC*D)
 	gather(tr.outG, s.Out, tr.items)
-	tr.outT = growF32(tr.outT, nC*D)
+	tr.outT = zeroedF32(tr.outT, nC*D)
 	kernel.TransposeTo(kernel.Mat{Rows: D, Cols: nC, Stride: nC, Data: tr.outT}, kernel.Mat{Rows: nC, Cols: D, Stride: D, Data: tr.outG})
 	outT := tr.outT
 	var wg sync.WaitGroup
@@ -670,8 +670,8 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 			defer wg.Done()
 			for k := w; k < shards; k += workers {
 				sh := tr.shards[k]
-				sh.dOut = growF32(sh.dOut, nC*D)
-				sh.dBias = growF64s(sh.dBias, nC)
+				sh.dOut = zeroedF32(sh.dOut, nC*D)
+				sh.dBias = zeroedF64(sh.dBias, nC)
 				sh.zeroDense()
 				sh.dIn.Reset()
 				sh.loss, sh.count = 0, 0
@@ -690,7 +690,7 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 						if j == len(sh.feats) {
 							sh.feats = append(sh.feats, nil)
 						}
-						sh.feats[j] = growF32(sh.feats[j], nC*ranking.NFeatures)
+						sh.feats[j] = zeroedF32(sh.feats[j], nC*ranking.NFeatures)
 						sh.recent = recentItems(sh.recent, hist, ranking.CovisItems)
 						sh.f.features(sh.feats[j], nC, tr.idx, tr.items, sh.recent, cutoff, own)
 						se.prior = sh.feats[j]

@@ -68,6 +68,9 @@ type Tried struct {
 	Name string
 	// Validation is the held-out NDCG@10 of its kept epoch.
 	Validation float64
+	// SearchValidation is the held-out searches' NDCG@10 of its kept epoch
+	// (NaN without query slots or held-out searches).
+	SearchValidation float64
 	// BestEpoch is its kept epoch (0: the counting start).
 	BestEpoch int
 	// Seconds is its training wall time.
@@ -98,7 +101,7 @@ func Choose(d *Data, val []Case, cands []Candidate) (*Result, int, []Tried, erro
 		if err != nil {
 			return nil, -1, nil, fmt.Errorf("training: candidate %s: %w", c.Name, err)
 		}
-		tried[k] = Tried{Name: c.Name, Validation: res.BestValidation, BestEpoch: res.BestEpoch, Seconds: time.Since(start).Seconds()}
+		tried[k] = Tried{Name: c.Name, Validation: res.BestValidation, SearchValidation: res.SearchValidation, BestEpoch: res.BestEpoch, Seconds: time.Since(start).Seconds()}
 		if seq == nil && o.Seq != nil && len(res.Seq) > 0 {
 			seq, seqOf = res.Seq, o.Seq
 		}

@@ -510,13 +510,13 @@ func (tr *trainer) step(batch []example, rng *rand.Rand) (float64, int) {
 			for s := w; s < shards; s += workers {
 				sh := tr.shards[s]
 				sh.g.Zero()
-				sh.dk = growF32(sh.dk, nC*M*da)
-				sh.dv = growF32(sh.dv, nC*M*da)
+				sh.dk = zeroedF32(sh.dk, nC*M*da)
+				sh.dv = zeroedF32(sh.dv, nC*M*da)
 				if sh.collab != nil {
 					sh.collab.Reset()
 				}
 				if n.enc != nil {
-					sh.enc = growF64s(sh.enc, len(n.enc.Pos))
+					sh.enc = zeroedF64(sh.enc, len(n.enc.Pos))
 				}
 				sh.loss, sh.count = 0, 0
 				if n.mix != nil {
@@ -538,8 +538,8 @@ func (tr *trainer) step(batch []example, rng *rand.Rand) (float64, int) {
 	wg.Wait()
 	// Reduce in shard order.
 	tr.g.Zero()
-	bi.dk = growF32(bi.dk, nC*M*da)
-	bi.dv = growF32(bi.dv, nC*M*da)
+	bi.dk = zeroedF32(bi.dk, nC*M*da)
+	bi.dv = zeroedF32(bi.dv, nC*M*da)
 	var loss float64
 	var count int
 	if tr.collabG != nil {
@@ -607,16 +607,16 @@ func (tr *trainer) itemForward() {
 	m := n.model
 	M, d, da := len(n.cfg.Modalities), n.cfg.DModel, n.cfg.DAttn
 	nC := len(bi.items)
-	bi.y = growF32(bi.y, nC*M*d)
-	bi.k = growF32(bi.k, nC*M*da)
-	bi.v = growF32(bi.v, nC*M*da)
+	bi.y = zeroedF32(bi.y, nC*M*d)
+	bi.k = zeroedF32(bi.k, nC*M*da)
+	bi.v = zeroedF32(bi.v, nC*M*da)
 	if cap(bi.kmask) < nC*M {
 		bi.kmask = make([]bool, nC*M)
 		bi.tok = make([][]float32, nC*M)
 	}
 	bi.kmask, bi.tok = bi.kmask[:nC*M], bi.tok[:nC*M]
 	if n.mAttr >= 0 {
-		bi.attr = growF32(bi.attr, nC*n.o.AttrDim)
+		bi.attr = zeroedF32(bi.attr, nC*n.o.AttrDim)
 	}
 	for c, it := range bi.items {
 		for j := range M {

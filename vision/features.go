@@ -38,7 +38,7 @@ func featuresTo(dst []float32, lab *Planar, w *featureWork) {
 	nc := s / hogCell
 	nb := nc - 1
 	hog := dst[5*featBins : 5*featBins+nb*nb*4*hogBins]
-	w.cells = grow(w.cells, nc*nc*hogBins)
+	w.cells = resize(w.cells, nc*nc*hogBins)
 	gradientBlocks(hog, w.cells, L, A, B, s)
 	layoutMeans(dst[5*featBins+nb*nb*4*hogBins:], L, A, B, s)
 }

@@ -95,8 +95,8 @@ func (r *resampler) resize(dst *Planar, img image.Image) {
 	r.wts = r.wts[:0]
 	r.xs = r.spans(r.xs, sw, dw)
 	r.ys = r.spans(r.ys, sh, dh)
-	r.row = grow(r.row, 3*sw)
-	r.hbuf = grow(r.hbuf, 3*dw*sh)
+	r.row = resize(r.row, 3*sw)
+	r.hbuf = resize(r.hbuf, 3*dw*sh)
 	for y := range sh {
 		readRow(r.row, img, b.Min.X, b.Min.Y+y)
 		h := r.hbuf[3*dw*y : 3*dw*(y+1)]
@@ -130,8 +130,9 @@ func (r *resampler) resize(dst *Planar, img image.Image) {
 	}
 }
 
-// grow returns s resized to n elements, reusing its memory when it can.
-func grow(s []float32, n int) []float32 {
+// resize returns s with length n, reusing its memory when it can; the contents are
+// not cleared.
+func resize(s []float32, n int) []float32 {
 	if cap(s) < n {
 		return make([]float32, n)
 	}

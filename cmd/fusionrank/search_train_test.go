@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -352,5 +353,71 @@ func TestSearchesAreLogged(t *testing.T) {
 	doc := do(t, "GET", m.URL()+"/openapi.json", "", nil)
 	if !bytes.Contains(doc.body, []byte(`"/v1/searches"`)) {
 		t.Errorf("/openapi.json does not document /v1/searches")
+	}
+}
+
+// TestJudgementSetThroughTheServedPath: a relevance judgement set in the Home Depot
+// format goes in as searches (import searches --holdout), fusionrank train learns a
+// model from them alone (no behaviour), and eval rerank --model served scores the
+// held-out searches through the service with that version, beside the engine's order.
+func TestJudgementSetThroughTheServedPath(t *testing.T) {
+	db := testenv.DB(t, "cmdjudged")
+	m := startMainOn(t, db, map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, slog.New(slog.DiscardHandler))
+	dir := t.TempDir()
+	kinds := [][2]string{{"red", "bag"}, {"black", "jacket"}, {"blue", "shoes"}, {"wooden", "table"}, {"silver", "watch"}, {"green", "chair"}}
+	var csv bytes.Buffer
+	csv.WriteString("id,product_uid,product_title,search_term,relevance\n")
+	row := 0
+	for q := range 60 {
+		g := q % len(kinds)
+		term := []string{kinds[g][0], kinds[g][1], kinds[g][0] + " " + kinds[g][1]}[(q/len(kinds))%3] + fmt.Sprintf(" q%d", q)
+		for h := range kinds {
+			rel := 1.0
+			if h == g {
+				rel = 3
+			}
+			row++
+			fmt.Fprintf(&csv, "%d,%d,%s %s item,%s,%g\n", row, 1000+h, kinds[h][0], kinds[h][1], term, rel)
+		}
+	}
+	file := dir + "/judged.csv"
+	if err := os.WriteFile(file, csv.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := m.Config.DatabaseURL
+	var out, errb bytes.Buffer
+	if err := runImport(context.Background(), []string{"searches", "--database-url", url, "--text-vectors", glove, "--holdout", "0.25", file}, &out, &errb); err != nil {
+		t.Fatalf("import searches: %v %s", err, errb.String())
+	}
+	if !bytes.Contains(out.Bytes(), []byte("searches: 60 (15 held out)")) {
+		t.Errorf("import: %s", out.String())
+	}
+	version := fmt.Sprintf("judged-v%d", time.Now().UnixNano())
+	if err := runTrain(context.Background(), []string{"--database-url", url, "--text-vectors", glove, "--version", version, "--activate", "--epochs", "3", "--quiet"}, &out, &errb); err != nil {
+		t.Fatalf("train on searches alone: %v %s", err, errb.String())
+	}
+	outDir := dir + "/served"
+	out.Reset()
+	if err := runEvalRerank(context.Background(), []string{"--model", "served", "--database-url", url, "--redis-url", m.Config.RedisURL,
+		"--text-vectors", glove, "--out", outDir, "--quiet", "--resamples", "200"}, &out, &errb); err != nil {
+		t.Fatalf("eval rerank --model served: %v %s", err, errb.String())
+	}
+	b, err := os.ReadFile(outDir + "/metrics.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var met struct {
+		ModelVersion string             `json:"model_version"`
+		Queries      int                `json:"queries"`
+		Metrics      map[string]float64 `json:"metrics"`
+	}
+	if err := json.Unmarshal(b, &met); err != nil {
+		t.Fatal(err)
+	}
+	if met.ModelVersion != version || met.Queries != 15 || !(met.Metrics["NDCG@10"] > 0) {
+		t.Errorf("metrics.json %s", b)
+	}
+	if !bytes.Contains(out.Bytes(), []byte("paired NDCG@10: served")) {
+		t.Errorf("no paired comparison: %s", out.String())
 	}
 }

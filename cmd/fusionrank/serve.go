@@ -40,7 +40,7 @@ type Main struct {
 	Features      *features.Store
 	Keys          *keys.Store
 	ModelRegistry *recommend.Registry
-	Models        *recommend.Models
+	Models        *recommend.LiveModel
 	Attrib        *recommend.Attribution
 	Searches      *features.SearchLog
 	Rank          *recommend.Service
@@ -153,7 +153,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Log.Info("catalogue loaded", "items", n, "seconds", time.Since(start).Seconds(), "resident_bytes", total, "bytes_per_item", per)
 
 	m.ModelRegistry = recommend.NewRegistry(m.DB)
-	m.Models = recommend.NewModels(m.ModelRegistry, m.Features.Catalog())
+	m.Models = recommend.NewLiveModel(m.ModelRegistry, m.Features.Catalog())
 	if _, err := m.Models.Sync(stepCtx()); err != nil {
 		// A broken model must not keep the service down: answer from the fallback.
 		m.Log.Error("the active model could not be loaded; answering with the fallback", "err", err)

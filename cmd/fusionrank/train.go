@@ -171,7 +171,16 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	candidates := map[string]any{}
 	for _, c := range t.tried {
-		candidates[c.Name] = map[string]any{"NDCG@10": c.Validation, "best_epoch": c.BestEpoch, "train_seconds": c.Seconds}
+		note := map[string]any{"best_epoch": c.BestEpoch, "train_seconds": c.Seconds}
+		// NaN (no such held-out cases: a shop with searches only has no behavioural
+		// ones) is left out: JSON has no NaN.
+		if !math.IsNaN(c.Validation) {
+			note["NDCG@10"] = c.Validation
+		}
+		if !math.IsNaN(c.SearchValidation) {
+			note["search_NDCG@10"] = c.SearchValidation
+		}
+		candidates[c.Name] = note
 	}
 	spec := recommend.Spec{Ranking: res.Model.Config(), Layout: res.Layout, Features: ranking.FeatureNames, Learned: learnedMods,
 		Notes: map[string]any{"users": len(data.Users), "items": data.NumItems, "seed": *seed,

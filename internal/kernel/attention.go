@@ -32,7 +32,9 @@ type Attention struct {
 	any               bool
 }
 
-func grow(s []float32, n int) []float32 {
+// resize returns s with length n, reusing its memory when it can; the contents are
+// not cleared.
+func resize(s []float32, n int) []float32 {
 	if cap(s) < n {
 		return make([]float32, n)
 	}
@@ -47,11 +49,11 @@ func (a *Attention) Reset(m, da, lq int) {
 	}
 	g := (lq + Lanes - 1) / Lanes
 	a.m, a.da, a.lq, a.groups = m, da, lq, g
-	a.q = grow(a.q, g*da*Lanes)
-	a.r = grow(a.r, g*da*Lanes)
-	a.beta = grow(a.beta, g*Lanes)
-	a.s = grow(a.s, g*m*Lanes)
-	a.t = grow(a.t, g*m*Lanes)
+	a.q = resize(a.q, g*da*Lanes)
+	a.r = resize(a.r, g*da*Lanes)
+	a.beta = resize(a.beta, g*Lanes)
+	a.s = resize(a.s, g*m*Lanes)
+	a.t = resize(a.t, g*m*Lanes)
 	if cap(a.valid) < g {
 		a.valid = make([]uint16, g)
 	}

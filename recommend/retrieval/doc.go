@@ -37,8 +37,8 @@
 //
 // Why HNSW rather than IVF: the goal is recall@100 ≥ 0.95 at 1M × 128 within
 // 2 ms. The measured scan cost is 56–100 ns per item (Exact at 100k:
-// 5.6 ms with an AVX2 inner product, 10–12 ms with the pure-Go one, on this shared
-// 2-core machine), so an IVF index that scans even 2–3% of a 1M catalogue
+// 5.6 ms with an AVX2 inner product, 10–12 ms with the pure-Go one, on a 2-core
+// x86-64 machine), so an IVF index that scans even 2–3% of a 1M catalogue
 // (what recall@100 ≥ 0.95 usually needs from inverted lists on data like
 // this) spends 1–3 ms in the scan alone, before re-ranking. HNSW scores
 // only a few thousand items per query and met the goal (figures below).
@@ -90,9 +90,9 @@
 //
 // # Measured figures
 //
-// All on this 2-core Xeon shared with other engineers' jobs (load average
-// 3–8 during the runs, up to 18 for some), so latencies, p99 in particular,
-// carry that noise; CPU time is printed beside wall time for builds. Data:
+// Machine: 2-core x86-64 (Xeon) with other processes running (load average 3–8,
+// up to 18 for some runs), so latencies, p99 in particular, carry that noise; CPU
+// time is printed beside wall time for builds. Data:
 // a seeded Gaussian mixture, d = 128, n/1000 clusters (16–1024) with
 // skewed sizes, noise norm 0.7 around unit centres, normalised; queries
 // are held-out draws from the same mixture; recall is against Exact's
