@@ -28,7 +28,7 @@ import (
 //     query vector is a query token attending over the product's modality
 //     tokens, with the per-modality cosines as its scalar features, from
 //     the cosine start (d = d_a = the encoder's dimension, projections, Wv
-//     and Wo the identity), with the query's product and 16 others drawn
+//     and Wo the identity), with the query's product and 8 others drawn
 //     at random as the candidates of each training photo.
 //
 // The modalities are those a task allows: photo search knows a product by
@@ -36,8 +36,8 @@ import (
 // photo by its photos only (the web-shop photo and the training photos'
 // mean). The learned models are fitted on the training photos as queries
 // (for the shoppers' mean, each photo's own product leaves that photo
-// out), with the same budget for each: 10 epochs of Adam (the late
-// fusion's three weights: 200 full-batch steps).
+// out): early fusion 10 epochs of Adam, late fusion's weights 200
+// full-batch steps, attention 2 epochs (see attentionEpochs).
 var FusionModels = []string{"image", "text", "collab", "shoppers", "early", "late", "attention"}
 
 // FusionModel is one of FusionModels.
@@ -185,8 +185,14 @@ func isZero(v []float32) bool {
 	return true
 }
 
-// fusionEpochs is the training budget of the learned fusions.
-const fusionEpochs = 10
+// fusionEpochs is the training budget of the early fusion; attentionEpochs
+// the fusion scorer's, smaller because its float64 training pass costs
+// about 10 CPU-seconds an epoch here (it starts from the cosine start, so
+// it begins where the mean cosine is).
+const (
+	fusionEpochs    = 10
+	attentionEpochs = 2
+)
 
 // fitLate learns w by full-batch Adam on the softmax cross-entropy over
 // the products of score_c = Σ_j w_j cos[c·M+j].
@@ -420,7 +426,7 @@ func fitEarly(ctx context.Context, train [][]float32, label []int, mods [][][]fl
 
 // fitAttention trains the fusion scorer: modalities = the task's item
 // modalities plus "query" (the query vector's slot, which no product has);
-// the candidates of a training photo are its product and 16 others drawn
+// the candidates of a training photo are its product and 8 others drawn
 // at random; the scalar features are the per-modality cosines.
 func fitAttention(ctx context.Context, train [][]float32, label []int, cos [][]float32, mods [][][]float32, names []string, sums [][]float32, counts []int, rng *rand.Rand, d *Data) (*ranking.Model, error) {
 	D := len(train[0])
@@ -453,7 +459,7 @@ func fitAttention(ctx context.Context, train [][]float32, label []int, cos [][]f
 	}
 	opt := ranking.NewAdam(ranking.AdamConfig{LR: 1e-3, WeightDecay: 1e-4})
 	g := model.NewGrads()
-	const batch, negatives = 32, 16
+	const batch, negatives = 32, 8
 	loo := make([][]float32, len(train))
 	for i, q := range train {
 		y := label[i]
@@ -470,7 +476,7 @@ func fitAttention(ctx context.Context, train [][]float32, label []int, cos [][]f
 			}
 		}
 	}
-	for ep := range fusionEpochs {
+	for ep := range attentionEpochs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -506,7 +512,7 @@ func fitAttention(ctx context.Context, train [][]float32, label []int, cos [][]f
 			loss += model.TrainStep(opt, g, ex, nil)
 			steps++
 		}
-		progressf(d.Progress, "photos: attention epoch %d/%d: loss %.4f\n", ep+1, fusionEpochs, loss/float64(max(steps, 1)))
+		progressf(d.Progress, "photos: attention epoch %d/%d: loss %.4f\n", ep+1, attentionEpochs, loss/float64(max(steps, 1)))
 	}
 	return model, nil
 }
