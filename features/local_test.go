@@ -101,3 +101,17 @@ func TestLocalCache(t *testing.T) {
 	cancel()
 	waitFor(t, "unsubscribed", func() bool { return a.local() == nil })
 }
+
+// TestProfileBusyIsUnavailable: a profile that needs a rebuild while MaxRebuilds are
+// running is unavailable for the moment (an API call answers 503), not an internal
+// error.
+func TestProfileBusyIsUnavailable(t *testing.T) {
+	s := newStore(t, time.Now())
+	for range MaxRebuilds {
+		s.rebuilds.slots <- struct{}{}
+	}
+	_, _, err := s.Profile(context.Background(), runTag()+"busy")
+	if fusionrank.ErrorCode(err) != fusionrank.Unavailable {
+		t.Fatalf("profile with every rebuild slot taken: %v (code %q), want unavailable", err, fusionrank.ErrorCode(err))
+	}
+}

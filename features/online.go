@@ -74,8 +74,9 @@ type rebuilds struct {
 
 func newRebuilds() *rebuilds { return &rebuilds{slots: make(chan struct{}, MaxRebuilds)} }
 
-// errBusy reports that the rebuild cap was reached.
-var errBusy = errors.New("too many rebuilds from Postgres in progress")
+// errBusy reports that the rebuild cap was reached: the store is unavailable for the
+// moment (a 503 for an API call that needs the rebuild, not a 500).
+var errBusy = fusionrank.Errorf(fusionrank.Unavailable, "too many rebuilds from Postgres in progress")
 
 // startRebuild starts fn for key unless it is already running, detached from ctx's
 // cancellation and bounded by RebuildTimeout. When MaxRebuilds are running it starts
