@@ -28,13 +28,14 @@ func (s *Service) logSearch(source string, r fusionrank.Ranking, userID string, 
 			}
 		}
 	}
+	shown := r.Items[:min(len(r.Items), s.opt.SearchLogDepth)]
 	rec := features.Search{ID: r.RequestID, At: time.Now(), Source: source, UserID: userID, Text: q.Text,
-		Vectors: q.Vectors, ModelVersion: r.ModelVersion, Impressions: make([]features.Impression, len(r.Items))}
+		Vectors: q.Vectors, ModelVersion: r.ModelVersion, Impressions: make([]features.Impression, len(shown))}
 	if len(q.Image) > 0 {
 		h := sha256.Sum256(q.Image)
 		rec.PhotoSHA256 = hex.EncodeToString(h[:])
 	}
-	for p, it := range r.Items {
+	for p, it := range shown {
 		rec.Impressions[p].ItemID = it.ID
 		if e, ok := engine[it.ID]; ok {
 			rec.Impressions[p].EngineScore = &e

@@ -146,6 +146,31 @@
 //
 // After each epoch the model is scored on the validation cases through the
 // serving path (Layout.Build, ItemKV, QueryTo, ScoreTo) and NDCG@10 over the
-// whole catalogue, history masked, decides early stopping; the best epoch's
-// weights are returned.
+// whole catalogue, history masked but for the target, decides early
+// stopping; the best epoch's weights are returned. The metric is
+// evaluation's (evaluation.HitNDCG with ties at their expected rank), the
+// one `fusionrank eval` reports; PopularityNDCG, the registry's popularity
+// bar, uses it too.
+//
+// # Fusion modes (Options.Fusion)
+//
+// Attention is the served mode. The comparison models of the offline
+// evaluations replace its term in s_c, keeping the projections X_s, Y_cj,
+// the scalar features and the training loop (mix.go):
+//
+//	early: e_c = w2 · relu(W1 [x̄; Y_c1; …; Y_cM] + b1),  x̄ = mean_s X_s
+//	late:  e_c = Σ_j w_j (x̄ · Y_cj)
+//	off:   e_c = 0
+//
+// a missing modality a zero block (early) or a zero score (late); w2 and w
+// start at 0, so the start is the counting model.
+//
+// # What is served (ServeOptions, ServeCandidates, Choose)
+//
+// ServeOptions are the servable defaults. ServeCandidates lists the
+// configurations a shop is trained with: the recent slots holding the
+// learned collab vectors, or, when the data has fixed modalities, the first
+// fixed modality's vectors without collab (NoCollab); Choose trains each on
+// the same held-out cases (sharing one sequence encoder fit) and keeps the
+// best by held-out NDCG@10.
 package training

@@ -203,3 +203,36 @@ func TestNDCGIsEvaluations(t *testing.T) {
 		t.Errorf("PopularityNDCG = %v, want %v", got, wantPop)
 	}
 }
+
+// TestChoose: Choose trains every candidate, reports each one's held-out
+// NDCG@10 and kept epoch, returns the better one (a trained scorer over an
+// untrained one with no counting start).
+func TestChoose(t *testing.T) {
+	const items = 20
+	d := &Data{NumItems: items}
+	for u := range 150 {
+		seq := make([]Event, 6)
+		for k := range seq {
+			seq[k].Item = int32((u*7 + k) % items)
+		}
+		d.Users = append(d.Users, seq)
+	}
+	in, val := HoldOut(d)
+	base := Options{Seed: 2, CollabDim: 16, DModel: 16, DAttn: 8, Recent: 1, Epochs: 10, Patience: 10, BatchSize: 64, Negatives: 16, LR: 1e-2,
+		Seq: &SeqOptions{Dim: 8, Window: 3, Negatives: 8, BatchSize: 64, LR: 1e-2, Epochs: 2}, SeqWeights: []float64{0}}
+	untrained := base
+	untrained.Epochs = -1
+	res, k, tried, err := Choose(in, val, []Candidate{{Name: "untrained", Options: untrained}, {Name: "trained", Options: base}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k != 1 || len(tried) != 2 || tried[1].Name != "trained" || tried[1].BestEpoch == 0 || !(tried[1].Validation > tried[0].Validation) || res.BestValidation != tried[1].Validation {
+		t.Errorf("chose %d, tried %+v", k, tried)
+	}
+	if len(res.Seq) != 1 {
+		t.Fatalf("%d encoders", len(res.Seq))
+	}
+	if _, _, _, err := Choose(in, val, nil); err == nil {
+		t.Error("no candidates accepted")
+	}
+}

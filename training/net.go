@@ -3,7 +3,6 @@ package training
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/ranking"
@@ -56,9 +55,6 @@ func newNet(d *Data, o Options, rng *rand.Rand) (*net, error) {
 	}
 	var profile []string
 	for k, f := range d.Fixed {
-		if slices.Contains(o.DropFixed, f.Name) {
-			continue
-		}
 		mods = append(mods, ranking.Modality{Name: f.Name, Dim: f.Dim})
 		n.fixedOf = append(n.fixedOf, k)
 		n.profile = append(n.profile, k)

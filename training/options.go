@@ -64,13 +64,11 @@ type Options struct {
 	// example's negatives; by default they are excluded, as evaluation and
 	// serving exclude them.
 	KeepHistoryNegatives bool
-	// NoCollab drops the collab modality (ablation); the recent slots then
-	// hold the first fixed modality's vectors.
+	// NoCollab drops the collab modality; the recent slots then hold the
+	// first fixed modality's vectors (a candidate of ServeCandidates).
 	NoCollab bool
 	// NoAttr drops the attr modality even when Data has attributes.
 	NoAttr bool
-	// DropFixed names fixed modalities to leave out (ablation).
-	DropFixed []string
 	// Workers is the number of goroutines; default GOMAXPROCS. Results do not
 	// depend on it.
 	Workers int

@@ -46,6 +46,7 @@ type Config struct {
 	PprofAddr      string                           // FUSIONRANK_PPROF_ADDR
 	ProfileTTL     time.Duration                    // FUSIONRANK_PROFILE_TTL
 	QueryRetention time.Duration                    // FUSIONRANK_QUERY_RETENTION (0: keep every search)
+	SearchLogDepth int                              // FUSIONRANK_SEARCH_LOG_DEPTH (0: answers are not logged)
 	CounterRefresh time.Duration                    // FUSIONRANK_COUNTER_REFRESH
 	LocalCacheTTL  time.Duration                    // FUSIONRANK_LOCAL_CACHE_TTL (0: off)
 	MaxInFlight    int                              // FUSIONRANK_MAX_IN_FLIGHT (0: 64 per CPU; -1: off)
@@ -79,6 +80,7 @@ var configVars = [][3]string{
 	{"FUSIONRANK_REQUEST_TIMEOUT", "200ms", "deadline of every /v1 request"},
 	{"FUSIONRANK_WRITE_TIMEOUT", "5s", "deadline of writes (items, events), which commit to Postgres"},
 	{"FUSIONRANK_PROFILE_HALF_LIFE", "168h", "half-life of the time decay in user profiles"},
+	{"FUSIONRANK_SEARCH_LOG_DEPTH", "20", "how many top positions of each rerank and search answer go into the search logs; 0: answers are not logged"},
 	{"FUSIONRANK_QUERY_RETENTION", "2160h", "how long search logs (queries, what was shown) are kept; whole days are dropped; 0: for ever"},
 	{"FUSIONRANK_EVENT_WEIGHTS", "view:1,click:2,add_to_cart:4,purchase:8", "weight of each event type in user profiles"},
 	{"FUSIONRANK_MAX_FUTURE_SKEW", "5m", "how far in the future an event timestamp may be"},
@@ -297,6 +299,11 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	case strings.HasPrefix(c.TextEncoder, "onnx:") && len(c.TextEncoder) > len("onnx:"):
 	default:
 		bad("FUSIONRANK_TEXT_ENCODER", "expected builtin or onnx:PATH, got %q", c.TextEncoder)
+	}
+	if n, err := strconv.Atoi(val("FUSIONRANK_SEARCH_LOG_DEPTH")); err != nil || n < 0 || n > 10000 {
+		bad("FUSIONRANK_SEARCH_LOG_DEPTH", "expected a number of positions from 0 to 10000, got %q", val("FUSIONRANK_SEARCH_LOG_DEPTH"))
+	} else {
+		c.SearchLogDepth = n
 	}
 	switch inFlight {
 	case "auto":

@@ -56,7 +56,8 @@ func withEpochs(o training.Options, n int) training.Options {
 // served configuration (fusion.ServeOptions); they differ only in the modalities and
 // in how the scorer fuses them:
 //
-//	fusion          what `fusionrank train` serves: cross-modal attention over every modality
+//	fusion-served   what `fusionrank train` serves: the candidates of training.ServeCandidates, the best on held-out cases
+//	fusion          cross-modal attention over every modality, collab in the recent slots
 //	fusion-early    early fusion (training.FusionEarly)
 //	fusion-late     late fusion (training.FusionLate)
 //	fusion-off      the attention switched off: scalar features only (training.FusionOff)
@@ -93,6 +94,7 @@ func fusionModels(f fusionFlags) (s3recModels, retailModels map[string]func() ev
 			}
 			m := fusion.New(name, withEpochs(o, f.epochs))
 			m.SeqCache = f.seqCache
+			m.Serve = name == "fusion-served"
 			if withText {
 				m.Fixed = text
 			}
@@ -106,6 +108,7 @@ func fusionModels(f fusionFlags) (s3recModels, retailModels map[string]func() ev
 		text bool
 	}{{s3recModels, false}, {retailModels, true}} {
 		add(p.reg, "fusion", none, p.text)
+		add(p.reg, "fusion-served", func(*training.Options) {}, p.text)
 		add(p.reg, "fusion-early", mode(training.FusionEarly), p.text)
 		add(p.reg, "fusion-late", mode(training.FusionLate), p.text)
 		add(p.reg, "fusion-off", mode(training.FusionOff), p.text)

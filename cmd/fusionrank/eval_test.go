@@ -222,3 +222,50 @@ func TestEvalCompare(t *testing.T) {
 		t.Errorf("runs of different files: %v", err)
 	}
 }
+
+// TestEvalCompareRetail: retail runs write values.tsv, and compare reads it:
+// a run against itself differs by exactly 0; copurchase against pop prints
+// both rows; a retail run against an s3rec run is refused.
+func TestEvalCompareRetail(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "log.tsv")
+	var b strings.Builder
+	b.WriteString("InvoiceNo\tStockCode\tDescription\tQuantity\tInvoiceDate\tUnitPrice\tCustomerID\tCountry\n")
+	day := func(d int) int64 { return time.Date(2011, 9, 1, 10, 0, 0, 0, time.UTC).AddDate(0, 0, d).UnixNano() }
+	for c := range 30 {
+		for i, d := range []int{0, 20, 40, 70} {
+			fmt.Fprintf(&b, "%d\t%d\tITEM %d\t1\t%d\t1.5\t%d\tUK\n", 1000+10*c+i, 10000+(c+i)%7, (c+i)%7, day(d+c%5), 12000+c)
+		}
+	}
+	writeTestFile(t, logPath, b.String())
+	run := func(model string) string {
+		out := filepath.Join(dir, model)
+		var stdout, stderr bytes.Buffer
+		if err := runEval(context.Background(), []string{"retail", "--data", logPath, "--model", model, "--days", "20", "--quiet", "--out", out}, &stdout, &stderr); err != nil {
+			t.Fatalf("%v\n%s", err, stderr.String())
+		}
+		if _, err := os.Stat(filepath.Join(out, "values.tsv")); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	pop, co := run("pop"), run("copurchase")
+	var stdout, stderr bytes.Buffer
+	if err := runEval(context.Background(), []string{"compare", "--resamples", "200", pop, pop}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "| NDCG@10 |") || !strings.Contains(stdout.String(), "+0.0000 | [+0.0000, +0.0000]") {
+		t.Errorf("a run against itself:\n%s", stdout.String())
+	}
+	stdout.Reset()
+	if err := runEval(context.Background(), []string{"compare", "--resamples", "200", co, pop}, &stdout, &stderr); err != nil || !strings.Contains(stdout.String(), "| HR@10 |") {
+		t.Errorf("copurchase against pop: %v\n%s", err, stdout.String())
+	}
+	s3 := filepath.Join(dir, "s3")
+	if err := runEval(context.Background(), []string{"s3rec", "--sequences", writeSequences(t, dir, 25), "--model", "pop", "--quiet", "--out", s3}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if err := runEval(context.Background(), []string{"compare", pop, s3}, &stdout, &stderr); err == nil {
+		t.Error("a retail run compared with an s3rec run")
+	}
+}

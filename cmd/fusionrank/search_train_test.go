@@ -298,11 +298,12 @@ func (sh *searchShop) rerankScores(t *testing.T) map[string]float64 {
 }
 
 // TestSearchesAreLogged: a rerank answer is in the search log with its query, the
-// items in the order returned and the engine's scores, under its request_id; a
+// items in the order returned (the top FUSIONRANK_SEARCH_LOG_DEPTH of them) and the
+// engine's scores, under its request_id; a
 // shop's search with a missing field is a 400 naming it; /openapi.json documents the
 // endpoint.
 func TestSearchesAreLogged(t *testing.T) {
-	m := startMainOn(t, testenv.DB(t, "cmdsearchlog"), map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, slog.New(slog.DiscardHandler))
+	m := startMainOn(t, testenv.DB(t, "cmdsearchlog"), map[string]string{"FUSIONRANK_TEXT_VECTORS": glove, "FUSIONRANK_SEARCH_LOG_DEPTH": "2"}, slog.New(slog.DiscardHandler))
 	key := createKey(t, m, fusionrank.ScopeAdmin)
 	ids := putItems(t, m, key, "sl-", 3, func(i int) map[string]any {
 		return map[string]any{"title": []string{"red bag", "black jacket", "blue shoes"}[i]}
@@ -334,7 +335,7 @@ func TestSearchesAreLogged(t *testing.T) {
 	if got == nil {
 		t.Fatalf("the rerank answer %s is not in the search log", ans.RequestID)
 	}
-	if got.Text != "red bag" || got.Source != features.SearchFromRerank || got.ModelVersion != ans.ModelVersion || len(got.Impressions) != len(ans.Items) {
+	if got.Text != "red bag" || got.Source != features.SearchFromRerank || got.ModelVersion != ans.ModelVersion || len(ans.Items) != 3 || len(got.Impressions) != 2 {
 		t.Fatalf("logged %+v for answer %+v", got, ans)
 	}
 	want := map[string]float64{ids[0]: 1, ids[1]: 3}

@@ -162,7 +162,11 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Attrib = recommend.NewAttribution(m.DB, m.Log)
 	m.Searches = features.NewSearchLog(m.DB, m.Log)
 	m.Searches.MaxFutureSkew = c.MaxFutureSkew
-	m.Rank = recommend.New(m.Features, m.Models, m.Attrib, recommend.Options{Logger: m.Log, Searches: m.Searches})
+	ropt := recommend.Options{Logger: m.Log, SearchLogDepth: c.SearchLogDepth}
+	if c.SearchLogDepth > 0 {
+		ropt.Searches = m.Searches
+	}
+	m.Rank = recommend.New(m.Features, m.Models, m.Attrib, ropt)
 
 	m.Keys = keys.New(m.DB)
 	if err := m.Keys.Refresh(stepCtx()); err != nil {

@@ -38,8 +38,13 @@ type Model struct {
 	// result is the same, and models that differ only in the scorer (the
 	// comparison models) share one encoder fit.
 	SeqCache string
+	// Serve, when true, fits what `fusionrank train` serves: every
+	// configuration of training.ServeCandidates for the data, trained on
+	// the same held-out cases, the best kept (training.Choose).
+	Serve bool
 
 	res     *training.Result
+	chosen  string // the served candidate's name (Serve)
 	sc      *training.Scorer
 	seconds float64
 	pool    sync.Pool
@@ -106,7 +111,18 @@ func (m *Model) Fit(ctx context.Context, train *evaluation.Sequences) error {
 			cache = ""
 		}
 	}
-	res, err := training.Train(in, val, o)
+	var res *training.Result
+	var err error
+	if m.Serve {
+		var k int
+		var tried []training.Tried
+		res, k, tried, err = training.Choose(in, val, training.ServeCandidates(in, o))
+		if err == nil {
+			m.chosen = tried[k].Name
+		}
+	} else {
+		res, err = training.Train(in, val, o)
+	}
 	if err != nil {
 		return fmt.Errorf("fusion: %w", err)
 	}
@@ -208,9 +224,6 @@ func (m *Model) Version() string {
 	if o.NoAttr {
 		v += ",noattr"
 	}
-	for _, f := range o.DropFixed {
-		v += ",drop=" + f
-	}
 	if q := o.Seq; q != nil {
 		v += fmt.Sprintf(",seq(dim=%d,window=%d,neg=%d,dropout=%g,members=%d", q.Dim, q.Window, q.Negatives, q.Dropout, max(q.Members, 1))
 		if q.Attention {
@@ -225,6 +238,9 @@ func (m *Model) Version() string {
 		v += ")"
 	}
 	if m.res != nil {
+		if m.chosen != "" {
+			v += ",chosen=" + m.chosen
+		}
 		v += fmt.Sprintf(",epoch=%d", m.res.BestEpoch)
 		if m.res.Seq != nil {
 			v += fmt.Sprintf(",seq_weight=%g", m.res.SeqWeight)

@@ -180,3 +180,28 @@ func TestSeqCache(t *testing.T) {
 		t.Errorf("%d files after a fit with other encoder options", files())
 	}
 }
+
+// TestServeChoosesCandidate: with Serve, Fit trains the served candidates
+// (collab in the recent slots, and the fixed "text" modality there instead)
+// and keeps the better on the held-out cases (collab: the text vectors are
+// noise here); the version names it.
+func TestServeChoosesCandidate(t *testing.T) {
+	s := chain(200, 30, 6)
+	o := training.Options{Seed: 3, CollabDim: 16, AttrDim: 8, DModel: 16, DAttn: 8, Recent: 2, Epochs: 6, BatchSize: 64, Negatives: 16, LR: 5e-3}
+	m := New("fusion-served", o)
+	m.Serve = true
+	m.Fixed = func(s *evaluation.Sequences) ([]training.FixedModality, error) {
+		// Noise: the text vectors say nothing about the chain.
+		fm := training.FixedModality{Name: "text", Dim: 4, Vectors: make([][]float32, s.NumItems)}
+		for i := range fm.Vectors {
+			fm.Vectors[i] = []float32{float32(i % 2), 1, float32(i % 3), 0}
+		}
+		return []training.FixedModality{fm}, nil
+	}
+	if err := m.Fit(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if v := m.Version(); !strings.Contains(v, "chosen=recent=collab") {
+		t.Errorf("Version() = %q: want the collab candidate chosen", v)
+	}
+}

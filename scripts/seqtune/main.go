@@ -1,5 +1,5 @@
-// Command seqtune is the tuning driver behind docs/evaluation.md ("Fusion",
-// second round): it trains the sequence encoder (training.TrainSeq) or the
+// Command seqtune tunes the sequence encoder's options (docs/evaluation.md,
+// "The fusion scorer"): it trains the sequence encoder (training.TrainSeq) or the
 // fusion model with it on the Beauty validation split (each user's items
 // before the second-to-last; early stopping on the held-out last training
 // item) and prints NDCG@10 and HR@10 on the protocol's validation targets.
