@@ -29,7 +29,7 @@ echo "file: $FILE ($FORMAT), streams $FUSIONRANK_IMPORT_STREAMS"
 # Postgres CPU: the import's backends exit with it, so their CPU time (utime+stime from
 # /proc, in clock ticks) is sampled every 0.2 s while the import runs; each process's
 # last sample counts, minus what it had used before the run.
-pg_sample() { for p in $(pgrep -x postgres); do awk -v p="$p" '{print p, $14+$15}' "/proc/$p/stat" 2>/dev/null; done; }
+pg_sample() { for p in $(pgrep -x postgres); do awk -v p="$p" '{print p, $14+$15}' "/proc/$p/stat" 2>/dev/null || true; done; }
 pg_sample > /tmp/import-bench.pg0.$$
 ( set +e; while :; do pg_sample; sleep 0.2; done ) > /tmp/import-bench.pg.$$ &
 sampler=$!

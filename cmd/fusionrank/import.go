@@ -23,6 +23,7 @@ import (
 	"github.com/fusionrank/fusionrank/dataset/s3rec"
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/features/text"
+	"github.com/fusionrank/fusionrank/internal/redisconn"
 	"github.com/fusionrank/fusionrank/vision/photoset"
 )
 
@@ -103,7 +104,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// those of the imported users (ImportEvents). Items need no Redis.
 	var rdb redis.UniversalClient
 	if what == "events" {
-		c, err := openRedis(cfg.RedisURL)
+		// Not serving's 100 ms timeouts: a chunk's drop of its users' profiles is one
+		// pipeline of thousands of scripts, and a failed drop leaves those profiles
+		// stale in the serving processes until their TTL.
+		c, err := redisconn.Open(cfg.RedisURL, redisconn.Tuning{DialTimeout: time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 10 * time.Second, ClusterStateReload: time.Second})
 		if err != nil {
 			return fmt.Errorf("FUSIONRANK_REDIS_URL: %w", err)
 		}

@@ -29,6 +29,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxUsers := fs.Int("max-users", 0, "train on at most this many users (0: all), for quick runs")
 	quiet := fs.Bool("quiet", false, "no progress")
 	lr := fs.Float64("lr", 0, "learning rate (0: the trainer's default)")
+	pseudoShare := fs.Float64("pseudo-share", 0, "least catalogue pseudo-queries per epoch as a share of the logged search examples (0: the trainer's default, 0.25; negative: none beyond filling up to the pseudo-query count)")
 	patience := fs.Int("patience", 0, "epochs without a better validation before stopping (0: the trainer's default)")
 	seq := fs.Bool("seq", true, "train the sequence encoder too (its score is the seq feature)")
 	mix := fs.String("search-mix", "1", "weight of the search examples (logged searches, pseudo-queries) against the behavioural ones; several, comma-separated (say 0.5,1,2), train one model each and keep the best on the held-out cases (behavioural plus search NDCG@10)")
@@ -93,6 +94,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *patience > 0 {
 		opt.Patience = *patience
 	}
+	opt.PseudoShare = *pseudoShare
 	cands := training.ServeCandidates(data.Data, opt)
 	if *recent != "auto" {
 		var keep []training.Candidate
