@@ -1,10 +1,6 @@
 package evaluation
 
-import (
-	"fmt"
-	"math/rand/v2"
-	"slices"
-)
+import "fmt"
 
 // PairedValues compares two models' per-case values of one metric (a[i] and b[i]
 // are the same case): the means, the mean difference a − b with the central 95%
@@ -19,34 +15,5 @@ func PairedValues(metric string, a, b []float64, resamples int, seed uint64) (Pa
 	if resamples <= 0 {
 		return Paired{}, fmt.Errorf("evaluation: %d resamples: want a positive number", resamples)
 	}
-	n := len(a)
-	p := Paired{Metric: metric}
-	d := make([]float64, n)
-	for i := range n {
-		p.A += a[i]
-		p.B += b[i]
-		d[i] = a[i] - b[i]
-		if d[i] > 0 {
-			p.Better++
-		} else if d[i] < 0 {
-			p.Worse++
-		}
-	}
-	p.A /= float64(n)
-	p.B /= float64(n)
-	p.Diff = p.A - p.B
-	p.Better /= float64(n)
-	p.Worse /= float64(n)
-	rng := rand.New(rand.NewPCG(seed, 0x70616972))
-	means := make([]float64, resamples)
-	for r := range means {
-		var s float64
-		for range n {
-			s += d[rng.IntN(n)]
-		}
-		means[r] = s / float64(n)
-	}
-	slices.Sort(means)
-	p.Lo, p.Hi = means[int(0.025*float64(resamples))], means[min(resamples-1, int(0.975*float64(resamples)))]
-	return p, nil
+	return pairedDiffs([]string{metric}, [][2][]float64{{a, b}}, resamples, seed)[0], nil
 }
