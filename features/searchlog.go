@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/internal/batch"
 	"github.com/fusionrank/fusionrank/postgres"
 )
 
@@ -97,41 +98,11 @@ func (l *SearchLog) Record(s Search) {
 
 // Run writes queued searches every 200ms until ctx ends, then flushes what is left.
 func (l *SearchLog) Run(ctx context.Context) {
-	t := time.NewTicker(200 * time.Millisecond)
-	defer t.Stop()
-	var batch []Search
-	flush := func(ctx context.Context) {
-		if len(batch) == 0 {
-			return
+	batch.Run(ctx, l.ch, 200*time.Millisecond, 2000, func(ctx context.Context, ss []Search) {
+		if err := l.Write(ctx, ss); err != nil {
+			l.log.Warn("search log: could not write searches", "n", len(ss), "err", err)
 		}
-		if err := l.Write(ctx, batch); err != nil {
-			l.log.Warn("search log: could not write searches", "n", len(batch), "err", err)
-		}
-		batch = batch[:0]
-	}
-	for {
-		select {
-		case s := <-l.ch:
-			batch = append(batch, s)
-			if len(batch) >= 2000 {
-				flush(ctx)
-			}
-		case <-t.C:
-			flush(ctx)
-		case <-ctx.Done():
-			for {
-				select {
-				case s := <-l.ch:
-					batch = append(batch, s)
-				default:
-					fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-					flush(fctx)
-					cancel()
-					return
-				}
-			}
-		}
-	}
+	})
 }
 
 // dayOf returns the UTC day of t as the partition suffix and its bounds.

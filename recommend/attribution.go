@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/internal/batch"
 	"github.com/fusionrank/fusionrank/postgres"
 )
 
@@ -42,59 +43,32 @@ func (a *Attribution) Record(id, kind, version, user string, n int) {
 
 // Run writes queued records every 200ms until ctx ends, then flushes what is left.
 func (a *Attribution) Run(ctx context.Context) {
-	t := time.NewTicker(200 * time.Millisecond)
-	defer t.Stop()
-	var batch []record
-	flush := func(ctx context.Context) {
-		if len(batch) == 0 {
-			return
+	batch.Run(ctx, a.ch, 200*time.Millisecond, 5000, a.write)
+}
+
+// write stores one batch of records (a replay of a request id is ignored).
+func (a *Attribution) write(ctx context.Context, recs []record) {
+	rows := make([][]any, len(recs))
+	for i, r := range recs {
+		var user *string
+		if r.user != "" {
+			user = &recs[i].user
 		}
-		rows := make([][]any, len(batch))
-		for i, r := range batch {
-			var user *string
-			if r.user != "" {
-				user = &batch[i].user
-			}
-			rows[i] = []any{r.id, r.kind, r.version, user, int32(r.n), r.at}
-		}
-		err := a.db.Transact(ctx, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_requests (LIKE rank_requests) ON COMMIT DROP`); err != nil {
-				return err
-			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_requests"},
-				[]string{"request_id", "kind", "model_version", "user_id", "n_items", "created_at"}, pgx.CopyFromRows(rows)); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO rank_requests SELECT * FROM staged_requests ON CONFLICT DO NOTHING`)
-			return err
-		})
-		if err != nil {
-			a.log.Warn("attribution: could not write records", "n", len(batch), "err", err)
-		}
-		batch = batch[:0]
+		rows[i] = []any{r.id, r.kind, r.version, user, int32(r.n), r.at}
 	}
-	for {
-		select {
-		case r := <-a.ch:
-			batch = append(batch, r)
-			if len(batch) >= 5000 {
-				flush(ctx)
-			}
-		case <-t.C:
-			flush(ctx)
-		case <-ctx.Done():
-			for {
-				select {
-				case r := <-a.ch:
-					batch = append(batch, r)
-				default:
-					fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-					flush(fctx)
-					cancel()
-					return
-				}
-			}
+	err := a.db.Transact(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_requests (LIKE rank_requests) ON COMMIT DROP`); err != nil {
+			return err
 		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_requests"},
+			[]string{"request_id", "kind", "model_version", "user_id", "n_items", "created_at"}, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO rank_requests SELECT * FROM staged_requests ON CONFLICT DO NOTHING`)
+		return err
+	})
+	if err != nil {
+		a.log.Warn("attribution: could not write records", "n", len(recs), "err", err)
 	}
 }
 
