@@ -259,15 +259,7 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 		ws.logit[c] = l
 		mxl = max(mxl, l)
 	}
-	var z float64
-	for c, l := range ws.logit {
-		ws.p[c] = math.Exp(l - mxl)
-		z += ws.p[c]
-	}
-	for c := range ws.p {
-		ws.p[c] /= z
-	}
-	loss := mxl + math.Log(z) - ws.logit[pos]
+	loss := softmaxLoss(ws.p, ws.logit, mxl, pos)
 	// Backward.
 	g := sh.g
 	for c := range nC {
@@ -347,4 +339,18 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 		}
 	}
 	return loss, true
+}
+
+// softmaxLoss fills p with the softmax of logit (mx its maximum) and returns the
+// cross-entropy of the candidate pos.
+func softmaxLoss(p, logit []float64, mx float64, pos int32) float64 {
+	var z float64
+	for c, l := range logit {
+		p[c] = math.Exp(l - mx)
+		z += p[c]
+	}
+	for c := range p {
+		p[c] /= z
+	}
+	return mx + math.Log(z) - logit[pos]
 }

@@ -238,15 +238,7 @@ func (n *net) mixExampleStep(sh *shard, bi *batchItems, hist []Event, target int
 		ws.logit[c] = l
 		mxl = max(mxl, l)
 	}
-	var z float64
-	for c, l := range ws.logit {
-		ws.p[c] = math.Exp(l - mxl)
-		z += ws.p[c]
-	}
-	for c := range ws.p {
-		ws.p[c] /= z
-	}
-	loss := mxl + math.Log(z) - ws.logit[pos]
+	loss := softmaxLoss(ws.p, ws.logit, mxl, pos)
 	// Backward.
 	g, ms := sh.g, &sh.mix
 	mw.dxbar = zeroedF32(mw.dxbar, d)
@@ -364,7 +356,7 @@ func (n *net) mixQueryBackward(sh *shard, mw *mixWS, ws *exampleWS, nq int) {
 // itemBackward), and fills tr.mixG with the mixer's parameter gradient.
 func (tr *trainer) mixBackward(inv float64) {
 	n, bi := tr.n, &tr.bi
-	mx, m := n.mix, n.model
+	mx := n.mix
 	if mx.p == nil {
 		return
 	}
@@ -422,27 +414,7 @@ func (tr *trainer) mixBackward(inv float64) {
 			} else {
 				copy(dy, dyAll[cj*d:(cj+1)*d])
 			}
-			kernel.AddOuter64(tr.g.Proj[j], bi.tok[cj], dy)
-			kernel.Axpy64(tr.g.ProjBias[j], 1, dy)
-			if n.fixedOf[j] >= 0 {
-				continue
-			}
-			dim := n.cfg.Modalities[j].Dim
-			dt := dtok[:dim]
-			kernel.MatVecTo(dt, m.Proj[j], dy)
-			d64 := dtok64[:dim]
-			for k, v := range dt {
-				d64[k] = float64(v)
-			}
-			if j == n.mCollab {
-				tr.collabG.Add(int(it), d64, inv)
-			} else {
-				as := n.d.Attributes[it]
-				w := inv / float64(len(as))
-				for _, a := range as {
-					tr.attrG.Add(int(a), d64, w)
-				}
-			}
+			tr.projectBack(j, it, bi.tok[cj], dy, dtok, dtok64, inv)
 		}
 	}
 	if tr.mixG == nil {

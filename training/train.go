@@ -666,28 +666,37 @@ func (tr *trainer) itemBackward(inv float64) {
 			kernel.AddOuter64(tr.g.Wv, y, dv)
 			kernel.MatVecTo(dy, m.Wk, dk)
 			kernel.MatVecAddTo(dy, m.Wv, dv)
-			kernel.AddOuter64(tr.g.Proj[j], bi.tok[cj], dy)
-			kernel.Axpy64(tr.g.ProjBias[j], 1, dy)
-			if n.fixedOf[j] >= 0 {
-				continue
-			}
-			dim := n.cfg.Modalities[j].Dim
-			dt := dtok[:dim]
-			kernel.MatVecTo(dt, m.Proj[j], dy)
-			d64 := dtok64[:dim]
-			for k, v := range dt {
-				d64[k] = float64(v)
-			}
-			if j == n.mCollab {
-				tr.collabG.Add(int(it), d64, inv)
-			} else {
-				as := n.d.Attributes[it]
-				w := inv / float64(len(as))
-				for _, a := range as {
-					tr.attrG.Add(int(a), d64, w)
-				}
-			}
+			tr.projectBack(j, it, bi.tok[cj], dy, dtok, dtok64, inv)
 		}
+	}
+}
+
+// projectBack takes ∂L/∂y of item it's modality-j row y = tok·Proj_j + bias_j into the
+// projection's gradient in tr.g and, for a learned modality (collab, attributes), into
+// the embedding gradients scaled by inv. dtok and dtok64 are scratch of at least the
+// modality's dimension.
+func (tr *trainer) projectBack(j int, it int32, tok, dy, dtok []float32, dtok64 []float64, inv float64) {
+	n := tr.n
+	kernel.AddOuter64(tr.g.Proj[j], tok, dy)
+	kernel.Axpy64(tr.g.ProjBias[j], 1, dy)
+	if n.fixedOf[j] >= 0 {
+		return
+	}
+	dim := n.cfg.Modalities[j].Dim
+	dt := dtok[:dim]
+	kernel.MatVecTo(dt, n.model.Proj[j], dy)
+	d64 := dtok64[:dim]
+	for k, v := range dt {
+		d64[k] = float64(v)
+	}
+	if j == n.mCollab {
+		tr.collabG.Add(int(it), d64, inv)
+		return
+	}
+	as := n.d.Attributes[it]
+	w := inv / float64(len(as))
+	for _, a := range as {
+		tr.attrG.Add(int(a), d64, w)
 	}
 }
 
