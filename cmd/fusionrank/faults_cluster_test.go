@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -27,33 +26,8 @@ func TestFaultRedisClusterMasterKilled(t *testing.T) {
 	m := startFaultMain(t, map[string]string{"FUSIONRANK_MODALITIES": "image:4", "FUSIONRANK_REDIS_URL": cl.URL(),
 		"FUSIONRANK_REQUEST_TIMEOUT": "2s"})
 	key := createKey(t, m, fusionrank.ScopeWrite)
-	p := runPrefix("frk-cluster")
-	items := shop(t, m, key, p, 40)
-	users := make([]string, 8)
-	for i := range users {
-		users[i] = fmt.Sprintf("%su%d", p, i)
-	}
-	ml := &mixedLoad{base: m.URL(), key: key, users: users, items: items, rec: &recorder{}, log: newEventLog(), prefix: p}
-	stop := make(chan struct{})
-	wg := ml.run(stop, 6)
-	defer func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-		}
-		wg.Wait()
-	}()
-	enough := func(after time.Time, n int) func() bool {
-		return func() bool {
-			for _, k := range []string{"rerank", "recommend", "events"} {
-				if ml.rec.count(k, after, func(a answer) bool { return !a.end.IsZero() }) < n {
-					return false
-				}
-			}
-			return true
-		}
-	}
+	ml := newMixedLoad(t, m, key, runPrefix("frk-cluster"))
+	_, _, stop := ml.start(t, 6)
 	// onCluster: the user's profile came from the cluster (read from it, or rebuilt
 	// from Postgres and written to it), not from Postgres alone.
 	lastSource := ""
@@ -69,11 +43,11 @@ func TestFaultRedisClusterMasterKilled(t *testing.T) {
 		}
 	}
 	t0 := time.Now()
-	pollUntil(t, 30*time.Second, "load on the cluster", enough(t0, 30))
-	pollUntil(t, 10*time.Second, "a profile cached on the cluster", onCluster(users[0]))
+	pollUntil(t, 30*time.Second, "load on the cluster", ml.enough(t0, 30))
+	pollUntil(t, 10*time.Second, "a profile cached on the cluster", onCluster(ml.users[0]))
 
 	ctx := context.Background()
-	master, err := cl.Master(ctx, "{u:"+users[0]+"}")
+	master, err := cl.Master(ctx, "{u:"+ml.users[0]+"}")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +55,7 @@ func TestFaultRedisClusterMasterKilled(t *testing.T) {
 	killed := time.Now()
 	// Promoted: a live node serves the slot, and the cluster reports itself healthy.
 	pollUntil(t, 30*time.Second, "the replica's promotion", func() bool {
-		n, err := cl.Master(ctx, "{u:"+users[0]+"}")
+		n, err := cl.Master(ctx, "{u:"+ml.users[0]+"}")
 		return err == nil && n != master && n.Alive()
 	})
 	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -91,16 +65,15 @@ func TestFaultRedisClusterMasterKilled(t *testing.T) {
 	}
 	promoted := time.Now()
 	deadline := time.Now().Add(10 * time.Second)
-	for !onCluster(users[0])() && time.Now().Before(deadline) {
+	for !onCluster(ml.users[0])() && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if lastSource == "postgres" {
 		t.Fatalf("10s after the promotion the user's profile still comes from %q, not from the cluster", lastSource)
 	}
 	recovered := time.Now()
-	pollUntil(t, 30*time.Second, "load after the failover", enough(recovered, 30))
-	close(stop)
-	wg.Wait()
+	pollUntil(t, 30*time.Second, "load after the failover", ml.enough(recovered, 30))
+	stop()
 
 	all := ml.rec.snapshot()
 	during := 0
@@ -121,7 +94,7 @@ func TestFaultRedisClusterMasterKilled(t *testing.T) {
 	// the store's Redis breaker for a second at a time and rebuilt profiles are answered
 	// from Postgres without being cached.
 	cachedBy := time.Now().Add(10 * time.Second)
-	for _, u := range users {
+	for _, u := range ml.users {
 		want := ml.log.recent(u)
 		var got fusionrank.UserFeatures
 		for read := 0; ; read++ {

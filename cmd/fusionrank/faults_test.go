@@ -114,6 +114,48 @@ type mixedLoad struct {
 	seq       atomic.Int64
 }
 
+// newMixedLoad puts a shop of 40 items under prefix p (with key, of scope write) and
+// returns a load of 8 users on it, not yet started.
+func newMixedLoad(t *testing.T, m *Main, key, p string) *mixedLoad {
+	t.Helper()
+	items := shop(t, m, key, p, 40)
+	users := make([]string, 8)
+	for i := range users {
+		users[i] = fmt.Sprintf("%su%d", p, i)
+	}
+	return &mixedLoad{base: m.URL(), key: key, users: users, items: items, rec: &recorder{}, log: newEventLog(), prefix: p}
+}
+
+// start runs workers senders; stop (also called when the test ends, and safe to call
+// twice) ends them and waits. stopped is closed by stop; wg may take more senders.
+func (ml *mixedLoad) start(t *testing.T, workers int) (stopped <-chan struct{}, wg *sync.WaitGroup, stop func()) {
+	ch := make(chan struct{})
+	wg = ml.run(ch, workers)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() { close(ch) })
+		wg.Wait()
+	}
+	t.Cleanup(stop)
+	return ch, wg, stop
+}
+
+// enough is a poll condition: at least n answers of each kind (rerank, recommend and
+// events when none is named) requested after after have come back.
+func (ml *mixedLoad) enough(after time.Time, n int, kinds ...string) func() bool {
+	if len(kinds) == 0 {
+		kinds = []string{"rerank", "recommend", "events"}
+	}
+	return func() bool {
+		for _, k := range kinds {
+			if ml.rec.count(k, after, func(a answer) bool { return !a.end.IsZero() }) < n {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 func (ml *mixedLoad) run(stop <-chan struct{}, workers int) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -169,39 +211,14 @@ func TestFaultRedisKilledUnderLoad(t *testing.T) {
 	m := startFaultMain(t, map[string]string{"FUSIONRANK_MODALITIES": "image:4", "FUSIONRANK_REDIS_URL": rs.url(),
 		"FUSIONRANK_REQUEST_TIMEOUT": "2s"}) // the point is Redis, not a loaded machine's latency
 	key := createKey(t, m, fusionrank.ScopeWrite)
-	p := runPrefix("frk-redis")
-	items := shop(t, m, key, p, 40)
-	users := make([]string, 8)
-	for i := range users {
-		users[i] = fmt.Sprintf("%su%d", p, i)
-	}
-	ml := &mixedLoad{base: m.URL(), key: key, users: users, items: items, rec: &recorder{}, log: newEventLog(), prefix: p}
-	stop := make(chan struct{})
-	wg := ml.run(stop, 6)
-	defer func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-		}
-		wg.Wait()
-	}()
-	enough := func(after time.Time, n int) func() bool {
-		return func() bool {
-			for _, k := range []string{"rerank", "recommend", "events"} {
-				if ml.rec.count(k, after, func(a answer) bool { return !a.end.IsZero() }) < n {
-					return false
-				}
-			}
-			return true
-		}
-	}
+	ml := newMixedLoad(t, m, key, runPrefix("frk-redis"))
+	_, _, stop := ml.start(t, 6)
 	t0 := time.Now()
-	pollUntil(t, 30*time.Second, "load with Redis up", enough(t0, 30))
+	pollUntil(t, 30*time.Second, "load with Redis up", ml.enough(t0, 30))
 
 	rs.kill()
 	killed := time.Now()
-	pollUntil(t, 30*time.Second, "load with Redis down", enough(killed, 30))
+	pollUntil(t, 30*time.Second, "load with Redis down", ml.enough(killed, 30))
 
 	restarting := time.Now()
 	startRedis(t, port)
@@ -209,14 +226,13 @@ func TestFaultRedisKilledUnderLoad(t *testing.T) {
 	// The Redis client backs off redialling after failures and the store's breaker
 	// waits a second: the service returns to Redis within a few seconds, not at once.
 	pollUntil(t, 10*time.Second, "the service to use Redis again", func() bool {
-		r := do(t, "GET", m.URL()+"/v1/users/"+users[0]+"/features", key, nil)
+		r := do(t, "GET", m.URL()+"/v1/users/"+ml.users[0]+"/features", key, nil)
 		var f fusionrank.UserFeatures
 		return r.status == 200 && json.Unmarshal(r.body, &f) == nil && f.Source != "postgres"
 	})
 	recovered := time.Now()
-	pollUntil(t, 30*time.Second, "load after Redis came back", enough(recovered, 30))
-	close(stop)
-	wg.Wait()
+	pollUntil(t, 30*time.Second, "load after Redis came back", ml.enough(recovered, 30))
+	stop()
 
 	all := ml.rec.snapshot()
 	down := 0
@@ -245,7 +261,7 @@ func TestFaultRedisKilledUnderLoad(t *testing.T) {
 
 	// Profiles are rebuilt from Postgres and equal what the acknowledged events imply,
 	// and once rebuilt they are served from the new Redis.
-	for _, u := range users {
+	for _, u := range ml.users {
 		want := ml.log.recent(u)
 		var got fusionrank.UserFeatures
 		for read := range 2 {
@@ -282,20 +298,14 @@ func TestFaultPostgresDownDuringIngestion(t *testing.T) {
 		"FUSIONRANK_REQUEST_TIMEOUT": "2s"})
 	key := createKey(t, m, fusionrank.ScopeWrite)
 	p := runPrefix("frk-pgdown")
-	items := shop(t, m, key, p, 40)
-	users := make([]string, 8)
-	for i := range users {
-		users[i] = fmt.Sprintf("%su%d", p, i)
-	}
-	ml := &mixedLoad{base: m.URL(), key: key, users: users, items: items, rec: &recorder{}, log: newEventLog(), prefix: p}
-	stop := make(chan struct{})
-	wg := ml.run(stop, 6)
+	ml := newMixedLoad(t, m, key, p)
+	stopped, wg, stop := ml.start(t, 6)
 	// A writer of items too: item writes must also answer 503 while Postgres is away.
 	var itemSeq atomic.Int64
 	wg.Go(func() {
 		for {
 			select {
-			case <-stop:
+			case <-stopped:
 				return
 			default:
 			}
@@ -304,32 +314,14 @@ func TestFaultPostgresDownDuringIngestion(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
-	defer func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-		}
-		wg.Wait()
-	}()
-	enough := func(after time.Time, n int, kinds ...string) func() bool {
-		return func() bool {
-			for _, k := range kinds {
-				if ml.rec.count(k, after, func(a answer) bool { return !a.end.IsZero() }) < n {
-					return false
-				}
-			}
-			return true
-		}
-	}
 	t0 := time.Now()
-	pollUntil(t, 30*time.Second, "load with Postgres up", enough(t0, 30, "rerank", "recommend", "events", "item"))
+	pollUntil(t, 30*time.Second, "load with Postgres up", ml.enough(t0, 30, "rerank", "recommend", "events", "item"))
 
 	px.cut()
 	cut := time.Now()
 	// Hold the outage past several key-store and catalogue refreshes (every 500ms):
 	// the service must keep serving from what it already has.
-	downLoad := enough(cut, 30, "rerank", "recommend", "events", "item")
+	downLoad := ml.enough(cut, 30, "rerank", "recommend", "events", "item")
 	pollUntil(t, 30*time.Second, "load with Postgres down", func() bool { return time.Since(cut) > 1500*time.Millisecond && downLoad() })
 	restoring := time.Now()
 	px.restore(t)
@@ -339,8 +331,7 @@ func TestFaultPostgresDownDuringIngestion(t *testing.T) {
 		return ml.rec.count("events", restored, func(a answer) bool { return a.status == 200 }) >= 10 &&
 			ml.rec.count("item", restored, func(a answer) bool { return a.status/100 == 2 }) >= 3
 	})
-	close(stop)
-	wg.Wait()
+	stop()
 
 	var downWrites, downReads int
 	for _, a := range ml.rec.snapshot() {
