@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"errors"
 	"flag"
@@ -13,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/fusionrank/fusionrank/internal/gz"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/schollz/progressbar/v3"
@@ -26,25 +27,6 @@ import (
 	"github.com/fusionrank/fusionrank/internal/redisconn"
 	"github.com/fusionrank/fusionrank/vision/photoset"
 )
-
-// openInput opens a plain or gzip file (by its magic bytes).
-func openInput(path string) (io.Reader, func(), int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	st, _ := f.Stat()
-	br := bufio.NewReaderSize(f, 1<<20)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
-		}
-		return gz, func() { gz.Close(); f.Close() }, st.Size(), nil
-	}
-	return br, func() { f.Close() }, st.Size(), nil
-}
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "searches" {
@@ -74,7 +56,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var in io.Reader = strings.NewReader("")
 	var size int64
 	if *format == "ndjson" { // the data sets' readers open their files themselves
-		r, closeIn, n, err := openInput(path)
+		r, closeIn, n, err := gz.Open(path)
 		if err != nil {
 			return err
 		}

@@ -3,14 +3,14 @@ package onlineretail
 import (
 	"bufio"
 	"cmp"
-	"compress/gzip"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fusionrank/fusionrank/internal/gz"
 
 	"github.com/fusionrank/fusionrank"
 )
@@ -42,21 +42,11 @@ type Log struct {
 
 // Load reads a gzip-compressed (told by its first bytes) or plain TSV log (see Read).
 func Load(path string) (*Log, error) {
-	f, err := os.Open(path)
+	r, done, _, err := gz.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		defer gz.Close()
-		r = gz
-	}
+	defer done()
 	l, err := Read(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

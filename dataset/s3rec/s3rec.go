@@ -3,7 +3,6 @@ package s3rec
 import (
 	"bufio"
 	"cmp"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fusionrank/fusionrank/internal/gz"
 
 	"github.com/fusionrank/fusionrank"
 )
@@ -38,21 +39,11 @@ type Dataset struct {
 // Load reads a plain or gzip-compressed (told by its first bytes) sequences file (see
 // Read).
 func Load(path string) (*Dataset, error) {
-	f, err := os.Open(path)
+	r, done, _, err := gz.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		defer gz.Close()
-		r = gz
-	}
+	defer done()
 	d, err := Read(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

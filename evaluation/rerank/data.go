@@ -1,8 +1,6 @@
 package rerank
 
 import (
-	"bufio"
-	"compress/gzip"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -12,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/fusionrank/fusionrank/internal/gz"
 )
 
 // Relevance grades run from MinRelevance (irrelevant) to MaxRelevance
@@ -93,16 +93,11 @@ func ReadFile(path string) ([]Query, error) {
 // search_term (after trimming surrounding spaces); queries keep the order of
 // their first row, items the order of their rows.
 func Read(r io.Reader) ([]Query, error) {
-	br := bufio.NewReaderSize(r, 256<<10)
-	var src io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("rerank: gzip: %w", err)
-		}
-		defer zr.Close()
-		src = zr
+	src, done, err := gz.Reader(r, 256<<10)
+	if err != nil {
+		return nil, fmt.Errorf("rerank: %w", err)
 	}
+	defer done()
 	cr := csv.NewReader(src)
 	cr.ReuseRecord = true
 	header, err := cr.Read()

@@ -1,9 +1,7 @@
 package text
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +9,8 @@ import (
 	"os"
 	"slices"
 	"strconv"
+
+	"github.com/fusionrank/fusionrank/internal/gz"
 )
 
 // DefaultSIF is the default smoothing constant a of the SIF weight
@@ -96,16 +96,11 @@ func LoadWith(r io.Reader, opt Options) (*Encoder, error) {
 		a = DefaultSIF
 	}
 
-	br := bufio.NewReaderSize(r, 64<<10)
-	var src io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("text: word vectors: gzip: %w", err)
-		}
-		defer zr.Close()
-		src = zr
+	src, release, err := gz.Reader(r, 64<<10)
+	if err != nil {
+		return nil, fmt.Errorf("text: word vectors: %w", err)
 	}
+	defer release()
 
 	// Reading (and decompressing) runs in its own goroutine, handing over
 	// chunks of whole lines, while this one parses: on two cores that
