@@ -45,7 +45,7 @@ var FusionModes = []string{FusionAttention, FusionEarly, FusionLate, FusionOff}
 type mixer struct {
 	mode    string
 	M, d, H int
-	p       *ranking.Embeddings
+	p       *Embeddings
 }
 
 func newMixer(mode string, M, d int, rng *rand.Rand) (*mixer, error) {
@@ -53,7 +53,7 @@ func newMixer(mode string, M, d int, rng *rand.Rand) (*mixer, error) {
 	switch mode {
 	case FusionEarly:
 		rows := (M+1)*d + 2
-		mx.p = ranking.NewEmbeddings(rows, mx.H, 0, nil)
+		mx.p = NewEmbeddings(rows, mx.H, 0, nil)
 		s := 1 / math.Sqrt(float64((M+1)*d))
 		for i := range (M + 1) * d * mx.H {
 			mx.p.Data[i] = float32(rng.NormFloat64() * s)
@@ -61,7 +61,7 @@ func newMixer(mode string, M, d int, rng *rand.Rand) (*mixer, error) {
 		// w2 starts at 0: the initial model is the scalar features alone,
 		// as every mode's is, and w2's first gradients open the MLP.
 	case FusionLate:
-		mx.p = ranking.NewEmbeddings(1, M, 0, nil) // w_j start at 0
+		mx.p = NewEmbeddings(1, M, 0, nil) // w_j start at 0
 	case FusionOff:
 	default:
 		return nil, fmt.Errorf("training: fusion mode %q: want one of %v", mode, FusionModes)
@@ -72,7 +72,7 @@ func newMixer(mode string, M, d int, rng *rand.Rand) (*mixer, error) {
 func (mx *mixer) clone() *mixer {
 	c := *mx
 	if mx.p != nil {
-		c.p = &ranking.Embeddings{Dim: mx.p.Dim, Data: append([]float32(nil), mx.p.Data...)}
+		c.p = &Embeddings{Dim: mx.p.Dim, Data: append([]float32(nil), mx.p.Data...)}
 	}
 	return &c
 }
@@ -418,7 +418,7 @@ func (tr *trainer) mixBackward(inv float64) {
 		}
 	}
 	if tr.mixG == nil {
-		tr.mixG = ranking.NewSparseGrad(mx.p.Dim)
+		tr.mixG = NewSparseGrad(mx.p.Dim)
 	}
 	tr.mixG.Reset()
 	for r := range mx.p.Rows() {

@@ -125,7 +125,7 @@ type searchTrainer struct {
 }
 
 type searchShard struct {
-	g     *ranking.Grads
+	g     *Grads
 	ws    *exampleWS
 	f     *featurizer
 	idx   []int32
@@ -189,7 +189,7 @@ func newSearchTrainer(n *net, x *counts) *searchTrainer {
 		}
 	}
 	for s := range st.shards {
-		st.shards[s] = &searchShard{g: n.model.NewGrads(), ws: n.newExampleWS(), f: newFeaturizer(x), idx: make([]int32, d.NumItems)}
+		st.shards[s] = &searchShard{g: NewGrads(n.model), ws: n.newExampleWS(), f: newFeaturizer(x), idx: make([]int32, d.NumItems)}
 		for i := range st.shards[s].idx {
 			st.shards[s].idx[i] = -1
 		}
@@ -404,7 +404,7 @@ func (st *searchTrainer) epochBatches(epoch int) [][]any {
 // step trains on one batch of search examples: the gradient of the mean
 // softmax cross-entropy of each positive against its negatives, times the
 // mix weight. It returns the summed loss and the number of examples.
-func (st *searchTrainer) step(opt *ranking.Adam, g *ranking.Grads, batch []any) (float64, int) {
+func (st *searchTrainer) step(opt *Adam, g *Grads, batch []any) (float64, int) {
 	n := st.n
 	d := n.d
 	var wg sync.WaitGroup
@@ -449,7 +449,7 @@ func (st *searchTrainer) step(opt *ranking.Adam, g *ranking.Grads, batch []any) 
 					if !slices.Contains(q.Mask, true) {
 						continue
 					}
-					sh.loss += n.model.LossAndGrad(sh.g, nil, q, cands, 0)
+					sh.loss += LossAndGrad(n.model, sh.g, nil, q, cands, 0)
 					sh.count++
 				}
 			}
@@ -509,7 +509,7 @@ func (st *searchTrainer) scores(sh *searchShard, dst []float64, k int32) {
 		}
 		return
 	}
-	st.n.model.ScoresTo(dst, q, cands)
+	ScoresTo(dst, st.n.model, q, cands)
 }
 
 // validate returns the mean NDCG@10 of the validation searches under the
