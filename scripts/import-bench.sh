@@ -32,15 +32,21 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "file: $FILE ($FORMAT), streams $FUSIONRANK_IMPORT_STREAMS"
 # Postgres CPU: the import's backends exit with it, so their CPU time (utime+stime from
 # /proc, in clock ticks) is sampled every 0.2 s while the import runs; each process's
-# last sample counts, minus what it had used before the run.
-pg_sample() { for p in $(pgrep -x postgres); do awk -v p="$p" '{print p, $14+$15}' "/proc/$p/stat" 2>/dev/null || true; done; }
+# last sample counts, minus what it had used before the run. Only the backends of the
+# import's database count (their process title names it): other databases' work on a
+# shared server stays out, and so does the server's own (WAL writer, checkpointer).
+pg_sample() {
+  for p in $(ps -C postgres -o pid=,args= | awk -v db=" $DB " 'index($0, db) {print $1}'); do
+    awk -v p="$p" '{print p, $14+$15}' "/proc/$p/stat" 2>/dev/null || true
+  done
+}
 pg_sample > /tmp/import-bench.pg0.$$
 ( set +e; while :; do pg_sample; sleep 0.2; done ) > /tmp/import-bench.pg.$$ &
 sampler=$!
 /usr/bin/time -f "client: %e s wall, %U s user, %S s system" "$BIN" import events --quiet --format "$FORMAT" "$FILE"
 kill "$sampler" 2>/dev/null || true
 awk -v hz="$(getconf CLK_TCK)" 'NR == FNR {base[$1] = $2; next} {last[$1] = $2}
-  END {for (p in last) s += last[p] - base[p]; printf "postgres: %.1f s CPU (all backends, during the run)\n", s / hz}' \
+  END {for (p in last) s += last[p] - base[p]; printf "postgres: %.1f s CPU (the import database'"'"'s backends)\n", s / hz}' \
   /tmp/import-bench.pg0.$$ /tmp/import-bench.pg.$$
 rm -f /tmp/import-bench.pg0.$$ /tmp/import-bench.pg.$$
 psql "$FUSIONRANK_DATABASE_URL" -tAc "SELECT 'events stored: ' || count(*) FROM events"
