@@ -26,13 +26,13 @@ func ScorerOptions() Options {
 }
 
 // ServeOptions are the options of `fusionrank train`: ScorerOptions plus
-// the sequence encoder (three tied members of dimension 128 over the last
+// the sequence encoder (three members of dimension 128 over the last
 // 20 distinct items, 4,096 shared negatives, dropout 0.5), whose mean score
 // is the seq feature, its weight the best of SeqWeights on the held-out
 // cases; the service computes it (ranking.SeqEncoder).
 func ServeOptions() Options {
 	o := ScorerOptions()
-	o.Seq = &SeqOptions{Dim: 128, Window: 20, Negatives: 4096, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 3, Tied: true}
+	o.Seq = &SeqOptions{Dim: 128, Window: 20, Negatives: 4096, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 3}
 	o.SeqWeights = []float64{0.06, 0.125, 0.18, 0.25, 0.35, 0.5, 0.7, 1}
 	return o
 }

@@ -3,7 +3,6 @@ package training
 import (
 	"math"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"sync"
 
@@ -285,11 +284,6 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 		ws := o.SeqWeights
 		if len(ws) == 0 {
 			ws = []float64{1}
-		}
-		if a := meanPrior(n.seq); a > 0 {
-			// Encoders trained on top of counting were fitted to the
-			// mix covis + seq/α: try that weight too.
-			ws = append(slices.Clone(ws), 1/a)
 		}
 		chooseU(ranking.FeatSeq, ws)
 	}

@@ -226,15 +226,6 @@ func (m *Model) Version() string {
 	}
 	if q := o.Seq; q != nil {
 		v += fmt.Sprintf(",seq(dim=%d,window=%d,neg=%d,dropout=%g,members=%d", q.Dim, q.Window, q.Negatives, q.Dropout, max(q.Members, 1))
-		if q.Attention {
-			v += ",attention"
-		}
-		if q.Tied {
-			v += ",tied"
-		}
-		if q.Prior {
-			v += ",prior"
-		}
 		v += ")"
 	}
 	if m.res != nil {
