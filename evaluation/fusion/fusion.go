@@ -212,7 +212,7 @@ func (m *Model) Seconds() float64 { return m.seconds }
 func (m *Model) Version() string {
 	o := m.Options
 	v := fmt.Sprintf("%s(seed=%d,dim=%d,d=%d,da=%d,recent=%d,neg=%d,lr=%g,wd=%g", m.Name, o.Seed, o.CollabDim, o.DModel, o.DAttn, o.Recent, o.Negatives, o.LR, o.WeightDecay)
-	if o.Encoder {
+	if o.RecencyEmbedding {
 		v += ",encoder"
 	}
 	if o.Fusion != "" && o.Fusion != training.FusionAttention {
