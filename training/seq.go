@@ -430,9 +430,36 @@ func (tr *seqTrainer) epoch(epoch int) float64 {
 	return runEpoch(tr.examples, tr.seed, epoch, tr.o.BatchSize, tr.step)
 }
 
+// step trains on one batch: the batch's candidates (its positives and the
+// drawn negatives), the dropout masks, the shards' passes, then one AdamW
+// step of the summed gradients.
 func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
-	s, d, o := tr.s, tr.d, tr.o
-	D := s.Dim
+	tr.candidates(batch, rng)
+	defer func() {
+		for _, it := range tr.items {
+			tr.idx[it] = -1
+		}
+	}()
+	masks := tr.dropout(len(batch), rng)
+	tr.shardPasses(batch, masks)
+	var loss float64
+	var count int
+	for _, sh := range tr.shards {
+		loss += sh.loss
+		count += sh.count
+	}
+	if count == 0 {
+		return 0, 0
+	}
+	tr.apply(1 / float64(count))
+	return loss, count
+}
+
+// candidates sets tr.items (and tr.idx) to the batch's positives and
+// Negatives drawn items, each once, and tr.corr to their logq when the
+// draw is not uniform.
+func (tr *seqTrainer) candidates(batch []example, rng *rand.Rand) {
+	d, o := tr.d, tr.o
 	tr.items = tr.items[:0]
 	add := func(it int32) {
 		if tr.idx[it] < 0 {
@@ -453,36 +480,41 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 			add(int32(sort.SearchFloat64s(tr.negCDF, rng.Float64()*total)))
 		}
 	}
-	defer func() {
-		for _, it := range tr.items {
-			tr.idx[it] = -1
-		}
-	}()
-	nC := len(tr.items)
 	if tr.logq != nil {
-		tr.corr = zeroedF64(tr.corr, nC)
+		tr.corr = zeroedF64(tr.corr, len(tr.items))
 		for c, it := range tr.items {
 			tr.corr[c] = tr.logq[it]
 		}
 	}
-	// Dropout masks, drawn in example order so results do not depend on
-	// the number of goroutines.
-	var masks []float32
-	if o.Dropout > 0 {
-		tr.masks = zeroedF32(tr.masks, len(batch)*D)
-		masks = tr.masks
-		keep := float32(1 / (1 - o.Dropout))
-		for i := range masks {
-			if rng.Float64() >= o.Dropout {
-				masks[i] = keep
-			}
+}
+
+// dropout returns the n examples' dropout masks (n × Dim), drawn in
+// example order so results do not depend on the number of goroutines; nil
+// without dropout.
+func (tr *seqTrainer) dropout(n int, rng *rand.Rand) []float32 {
+	o := tr.o
+	if o.Dropout <= 0 {
+		return nil
+	}
+	tr.masks = zeroedF32(tr.masks, n*tr.s.Dim)
+	keep := float32(1 / (1 - o.Dropout))
+	for i := range tr.masks {
+		if rng.Float64() >= o.Dropout {
+			tr.masks[i] = keep
 		}
 	}
+	return tr.masks
+}
+
+// shardPasses runs the batch's examples, split into the fixed shards,
+// against the candidates' output rows on up to tr.workers goroutines.
+func (tr *seqTrainer) shardPasses(batch []example, masks []float32) {
+	s, d := tr.s, tr.d
+	D, nC := s.Dim, len(tr.items)
 	tr.outG = zeroedF32(tr.outG, nC*D)
 	gather(tr.outG, s.Items, tr.items)
 	tr.outT = zeroedF32(tr.outT, nC*D)
 	kernel.TransposeTo(kernel.Mat{Rows: D, Cols: nC, Stride: nC, Data: tr.outT}, kernel.Mat{Rows: nC, Cols: D, Stride: D, Data: tr.outG})
-	outT := tr.outT
 	var wg sync.WaitGroup
 	workers := min(tr.workers, shards)
 	for w := range workers {
@@ -495,7 +527,6 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 				sh.dBias = zeroedF64(sh.dBias, nC)
 				clear(sh.dGate)
 				sh.dIn.Reset()
-				sh.loss, sh.count = 0, 0
 				lo, hi := k*len(batch)/shards, (k+1)*len(batch)/shards
 				exs := sh.exs[:0]
 				for e := lo; e < hi; e++ {
@@ -509,21 +540,19 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 					exs = append(exs, se)
 				}
 				sh.exs = exs
-				sh.loss, sh.count = s.batchGrad(sh, tr.items, tr.idx, tr.outG, outT, tr.corr, exs)
+				sh.loss, sh.count = s.batchGrad(sh, tr.items, tr.idx, tr.outG, tr.outT, tr.corr, exs)
 			}
 		}()
 	}
 	wg.Wait()
-	var loss float64
-	var count int
-	for _, sh := range tr.shards {
-		loss += sh.loss
-		count += sh.count
-	}
-	if count == 0 {
-		return 0, 0
-	}
-	inv := 1 / float64(count)
+}
+
+// apply sums the shards' gradients in shard order, times inv (1 / the
+// examples counted), and steps AdamW on the item table (the pooled rows'
+// gradient plus the scored rows'), the biases and the gates.
+func (tr *seqTrainer) apply(inv float64) {
+	s := tr.s
+	D := s.Dim
 	tr.gOut.Reset()
 	tr.gBias.Reset()
 	tr.gIn.Reset()
@@ -550,14 +579,12 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 		}
 	}
 	tr.opt.Step(nil, nil) // advances the step count only
-	// One table: one step with the sum of its input and output gradients.
 	for k, r := range tr.gOut.Rows() {
 		tr.gIn.Add(r, tr.gOut.Grad(k), 1)
 	}
 	tr.opt.StepEmbeddings(s.Bias, tr.gBias)
 	tr.opt.StepEmbeddings(s.Items, tr.gIn)
 	tr.opt.StepEmbeddings(s.Gate, tr.gGate)
-	return loss, count
 }
 
 // validate returns the mean NDCG@10 of the cases under the encoder, the
