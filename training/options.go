@@ -93,9 +93,10 @@ type Options struct {
 	// the scorer and feeds its score seq(c) to the scorer as the seq
 	// feature; default nil.
 	Seq *SeqOptions
-	// SeqModels, when not empty, are used as the trained SeqModels instead
-	// of training them from Seq (for comparing member counts and weights
-	// without retraining); default nil.
+	// SeqModels, when not empty, are trained encoders used instead of
+	// training them from Seq: Choose shares one fit among a shop's
+	// candidates, and evaluation/fusion's encoder cache (--seq-cache)
+	// between models; default nil.
 	SeqModels []*SeqModel
 	// SeqWeights are the candidate initial weights u of the seq feature:
 	// each is scored on the validation cases (up to ChooseValidation)
