@@ -229,7 +229,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	reg := recommend.NewRegistry(db)
-	if err := reg.Register(ctx, *version, res.Model, res.Encoder, spec, metrics, data.sha, learned); err != nil {
+	if err := reg.Register(ctx, *version, res.Model, res.RecencyEmbedding, spec, metrics, data.sha, learned); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "registered %s (validation NDCG@10 %.4f vs popularity %.4f, %.0fs)\n", *version, res.BestValidation, popNDCG, time.Since(start).Seconds())
