@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/ranking"
@@ -15,45 +16,49 @@ import (
 // tokens and Y_cj = P_j y_cj + p_j of the candidate's modality vectors, the
 // scalar features u·f_c and the bias b, so comparing modes compares only
 // how the modalities are fused.
+// The ways the scorer's learned part can fuse the modalities are
+// ranking's fusion modes (formulas in ranking/fusion.go); each is served.
 const (
-	// FusionAttention is cross-modal attention (ranking.Model's
-	// formula): every query token attends over the candidate's
-	// modalities. The default, and the only mode the service serves.
-	FusionAttention = "attention"
-	// FusionEarly concatenates the mean query token and the candidate's
-	// modality vectors into one vector and scores it with a small MLP:
-	// e_c = w2 · relu(W1 [x̄; Y_c1; …; Y_cM] + b1), x̄ = mean_s X_s, a
-	// missing modality a zero block.
-	FusionEarly = "early"
-	// FusionLate scores each modality on its own and mixes the scores
-	// with learned weights: e_c = Σ_j w_j (x̄ · Y_cj), a missing modality
-	// scoring 0.
-	FusionLate = "late"
-	// FusionOff leaves the learned part out: the score is u·f_c + b (the
-	// scalar features alone, their weights still trained).
-	FusionOff = "off"
+	// FusionAttention is cross-modal attention (ranking.FusionAttention),
+	// the default.
+	FusionAttention = ranking.FusionAttention
+	// FusionEarly is early fusion (ranking.FusionEarly): e_c = w2 ·
+	// relu(W1 [x̄; Y_c1; …; Y_cM] + b1), x̄ = mean_s X_s, a missing
+	// modality a zero block.
+	FusionEarly = ranking.FusionEarly
+	// FusionLate is late fusion (ranking.FusionLate): e_c = Σ_j w_j (x̄ ·
+	// Y_cj), a missing modality scoring 0.
+	FusionLate = ranking.FusionLate
+	// FusionOff leaves the learned part out (ranking.FusionOff): the
+	// score is u·f_c + b (the scalar features alone, their weights still
+	// trained).
+	FusionOff = ranking.FusionOff
 )
 
 // FusionModes lists the modes Options.Fusion accepts.
-var FusionModes = []string{FusionAttention, FusionEarly, FusionLate, FusionOff}
+var FusionModes = ranking.FusionModes
 
 // mixer holds the parameters of a non-attention fusion mode. p's rows are
-// the trainable parameters, so the embedding optimizer updates them:
-// early: rows 0 … (M+1)·d−1 are W1 (row r weighs input component r of the
-// concatenation, x̄ first), row (M+1)·d is b1 and row (M+1)·d+1 is w2, all
-// of width H = d; late: one row of the M weights w_j; off: nil.
+// the trainable parameters, so the embedding optimizer updates them, and
+// alias the model's Mix (ranking.Model): early: rows 0 … (M+1)·d−1 are W1
+// (row r weighs input component r of the concatenation, x̄ first), row
+// (M+1)·d is b1 and row (M+1)·d+1 is w2, all of width H = d; late: one row
+// of the M weights w_j; off: nil.
 type mixer struct {
 	mode    string
 	M, d, H int
 	p       *ranking.Embeddings
 }
 
-func newMixer(mode string, M, d int, rng *rand.Rand) (*mixer, error) {
+// newMixer returns the mixer of model m (whose Mix it aliases), with W1
+// drawn from rng under early fusion.
+func newMixer(m *ranking.Model, rng *rand.Rand) (*mixer, error) {
+	cfg := m.Config()
+	mode, M, d := cfg.FusionMode(), len(cfg.Modalities), cfg.DModel
 	mx := &mixer{mode: mode, M: M, d: d, H: d}
 	switch mode {
 	case FusionEarly:
-		rows := (M+1)*d + 2
-		mx.p = ranking.NewEmbeddings(rows, mx.H, 0, nil)
+		mx.p = &ranking.Embeddings{Dim: mx.H, Data: m.Mix}
 		s := 1 / math.Sqrt(float64((M+1)*d))
 		for i := range (M + 1) * d * mx.H {
 			mx.p.Data[i] = float32(rng.NormFloat64() * s)
@@ -61,7 +66,7 @@ func newMixer(mode string, M, d int, rng *rand.Rand) (*mixer, error) {
 		// w2 starts at 0: the initial model is the scalar features alone,
 		// as every mode's is, and w2's first gradients open the MLP.
 	case FusionLate:
-		mx.p = ranking.NewEmbeddings(1, M, 0, nil) // w_j start at 0
+		mx.p = &ranking.Embeddings{Dim: M, Data: m.Mix} // w_j start at 0
 	case FusionOff:
 	default:
 		return nil, fmt.Errorf("training: fusion mode %q: want one of %v", mode, FusionModes)
@@ -69,10 +74,12 @@ func newMixer(mode string, M, d int, rng *rand.Rand) (*mixer, error) {
 	return mx, nil
 }
 
-func (mx *mixer) clone() *mixer {
+// cloneFor returns a copy of mx whose parameters alias m's Mix (a clone of
+// the model mx's alias).
+func (mx *mixer) cloneFor(m *ranking.Model) *mixer {
 	c := *mx
 	if mx.p != nil {
-		c.p = &ranking.Embeddings{Dim: mx.p.Dim, Data: append([]float32(nil), mx.p.Data...)}
+		c.p = &ranking.Embeddings{Dim: mx.p.Dim, Data: m.Mix}
 	}
 	return &c
 }
@@ -115,6 +122,9 @@ func (mx *mixer) itemPart(dst, y []float32, mask []bool) {
 func (mx *mixer) score(a, b, xbar, y []float32, mask []bool) float32 {
 	switch mx.mode {
 	case FusionEarly:
+		if !slices.Contains(mask, true) {
+			return 0 // no modality: no learned part, as under attention
+		}
 		w2 := mx.w2()
 		var s float32
 		for h, av := range a {
@@ -258,6 +268,9 @@ func (n *net) mixExampleStep(sh *shard, bi *batchItems, hist []Event, target int
 		g32 := float32(gc)
 		switch mx.mode {
 		case FusionEarly:
+			if !slices.Contains(bi.kmask[c*M:(c+1)*M], true) {
+				break // no modality: no learned part (mixer.score)
+			}
 			b := bi.mb[c*H : (c+1)*H]
 			w2 := mx.w2()
 			gw2 := ms.g[((M+1)*d+1)*H:]
@@ -423,72 +436,5 @@ func (tr *trainer) mixBackward(inv float64) {
 	tr.mixG.Reset()
 	for r := range mx.p.Rows() {
 		tr.mixG.Add(r, g[r*mx.p.Dim:(r+1)*mx.p.Dim], inv)
-	}
-}
-
-// mixItems holds the whole catalogue's projections for scoring in a
-// non-attention mode: Y (N × M × d) with masks, and the early item parts.
-type mixItems struct {
-	y    []float32
-	mask []bool
-	b    []float32
-}
-
-func (n *net) newMixItems() *mixItems {
-	mx, m := n.mix, n.model
-	N, M, d := n.d.NumItems, mx.M, mx.d
-	mi := &mixItems{y: make([]float32, N*M*d), mask: make([]bool, N*M)}
-	if mx.mode == FusionEarly {
-		mi.b = make([]float32, N*mx.H)
-	}
-	bufs := make([][]float32, M)
-	for j := range M {
-		bufs[j] = make([]float32, n.cfg.Modalities[j].Dim)
-	}
-	for i := range N {
-		for j := range M {
-			tok := n.itemToken(int32(i), j, bufs[j])
-			if tok == nil {
-				continue
-			}
-			y := mi.y[(i*M+j)*d : (i*M+j+1)*d]
-			copy(y, m.ProjBias[j])
-			kernel.VecMatAddTo(y, tok, m.Proj[j])
-			mi.mask[i*M+j] = true
-		}
-		if mi.b != nil {
-			mx.itemPart(mi.b[i*mx.H:(i+1)*mx.H], mi.y[i*M*d:(i+1)*M*d], mi.mask[i*M:(i+1)*M])
-		}
-	}
-	return mi
-}
-
-// mixScoreTo writes every item's score to dst for the query in ws.ew
-// (filled by n.query, nq slots) and the features in ws.feats.
-func (n *net) mixScoreTo(dst []float32, mi *mixItems, ws *scoreWS, nq int) {
-	mx, m := n.mix, n.model
-	M, d, H, F := mx.M, mx.d, mx.H, ranking.NFeatures
-	mw := &ws.ew.mix
-	if nq > 0 {
-		n.mixQuery(mw, ws.ew, nq)
-	}
-	if mx.mode == FusionEarly && nq > 0 {
-		mw.a = zeroedF32(mw.a, H)
-		mx.queryPart(mw.a, mw.xbar)
-	}
-	for c := range dst {
-		s := m.B[0]
-		if mx.p != nil && nq > 0 {
-			var b []float32
-			if mi.b != nil {
-				b = mi.b[c*H : (c+1)*H]
-			}
-			s += mx.score(mw.a, b, mw.xbar, mi.y[c*M*d:(c+1)*M*d], mi.mask[c*M:(c+1)*M])
-		}
-		f := ws.feats[c*F : (c+1)*F]
-		for k, u := range m.U {
-			s += u * f[k]
-		}
-		dst[c] = s
 	}
 }
