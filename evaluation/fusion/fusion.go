@@ -116,7 +116,7 @@ func (m *Model) Fit(ctx context.Context, train *evaluation.Sequences) error {
 	if m.Serve {
 		var k int
 		var tried []training.Tried
-		res, k, tried, err = training.Choose(in, val, training.ServeCandidates(in, o))
+		res, k, tried, err = training.Choose(in, val, training.ServeCandidates(in, o, nil))
 		if err == nil {
 			m.chosen = tried[k].Name
 		}
