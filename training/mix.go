@@ -438,3 +438,282 @@ func (tr *trainer) mixBackward(inv float64) {
 		tr.mixG.Add(r, g[r*mx.p.Dim:(r+1)*mx.p.Dim], inv)
 	}
 }
+
+// mixSearchWS is a search shard's scratch for a non-attention mode.
+type mixSearchWS struct {
+	g                     []float64 // ∂L/∂Mix, summed over the shard's examples (zeroed per step by the caller)
+	xs, ys, z             [][]float64
+	xbar, dxbar, a, v, dz []float64
+	logit, p              []float64
+}
+
+func growF64(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+func rows64(s [][]float64, n, w int) [][]float64 {
+	for len(s) < n {
+		s = append(s, nil)
+	}
+	s = s[:n]
+	for k := range s {
+		s[k] = growF64(s[k], w)
+	}
+	return s
+}
+
+// mixLossAndGrad is ranking.Model.LossAndGrad for the non-attention fusion
+// modes, on raw query and candidate tokens (the search examples): the
+// softmax cross-entropy of candidate pos, computed in float64, with the
+// gradients added to g (projections, u, b) and to ws.g (the mixer's
+// parameters, laid out as Mix, of length len(Mix)) when g is not nil. With g nil it only writes
+// the logits to ws.logit (validation). No input gradients: search examples
+// do not train the learned tables, as under attention.
+func (n *net) mixLossAndGrad(ws *mixSearchWS, g *ranking.Grads, q ranking.Query, cands []ranking.Candidate, pos int) float64 {
+	m, mx := n.model, n.mix
+	M, d := len(n.cfg.Modalities), n.cfg.DModel
+	H := d
+	proj := func(dst []float64, j int, x []float32) {
+		p := m.Proj[j]
+		for e := range d {
+			dst[e] = float64(m.ProjBias[j][e])
+		}
+		for k, v := range x {
+			if v == 0 {
+				continue
+			}
+			row := p[k*d : (k+1)*d]
+			for e, w := range row {
+				dst[e] += float64(v) * float64(w)
+			}
+		}
+	}
+	// Query side: X_i and x̄.
+	ws.xs = rows64(ws.xs, len(q.Tokens), d)
+	ws.xbar = growF64(ws.xbar, d)
+	nq := 0
+	for i, x := range q.Tokens {
+		if q.Mask != nil && !q.Mask[i] {
+			continue
+		}
+		proj(ws.xs[i], q.Modality[i], x)
+		for e, v := range ws.xs[i] {
+			ws.xbar[e] += v
+		}
+		nq++
+	}
+	if nq > 0 {
+		for e := range ws.xbar {
+			ws.xbar[e] /= float64(nq)
+		}
+	}
+	mix := func(k int) float64 { return float64(m.Mix[k]) }
+	if mx.mode == FusionEarly && nq > 0 {
+		ws.a = growF64(ws.a, H) // W1_q x̄
+		for r, v := range ws.xbar {
+			for h := range H {
+				ws.a[h] += v * mix(r*H+h)
+			}
+		}
+	}
+	nC := len(cands)
+	ws.ys = rows64(ws.ys, nC*M, d)
+	if mx.mode == FusionEarly {
+		ws.z = rows64(ws.z, nC, H)
+	}
+	ws.logit = growF64(ws.logit, nC)
+	ws.p = growF64(ws.p, nC)
+	present := func(cd *ranking.Candidate, j int) bool {
+		if cd.Mask != nil {
+			return cd.Mask[j]
+		}
+		return len(cd.Tokens[j]) > 0
+	}
+	mxl := math.Inf(-1)
+	for c := range cands {
+		cd := &cands[c]
+		l := float64(m.B[0])
+		for k, u := range m.U {
+			if cd.Features != nil {
+				l += float64(u) * float64(cd.Features[k])
+			}
+		}
+		any := false
+		for j := range M {
+			if present(cd, j) {
+				proj(ws.ys[c*M+j], j, cd.Tokens[j])
+				any = true
+			}
+		}
+		if nq > 0 && any {
+			switch mx.mode {
+			case FusionLate:
+				for j := range M {
+					if present(cd, j) {
+						l += mix(j) * dot64(ws.xbar, ws.ys[c*M+j])
+					}
+				}
+			case FusionEarly:
+				z := ws.z[c]
+				for h := range H {
+					z[h] = ws.a[h] + mix((M+1)*d*H+h)
+				}
+				for j := range M {
+					if !present(cd, j) {
+						continue
+					}
+					for e, v := range ws.ys[c*M+j] {
+						r := ((1+j)*d + e) * H
+						for h := range H {
+							z[h] += v * mix(r+h)
+						}
+					}
+				}
+				for h, v := range z {
+					if v > 0 {
+						l += mix((M+1)*d*H+H+h) * v
+					}
+				}
+			}
+		}
+		ws.logit[c] = l
+		mxl = max(mxl, l)
+	}
+	var zsum float64
+	for c, l := range ws.logit {
+		ws.p[c] = math.Exp(l - mxl)
+		zsum += ws.p[c]
+	}
+	loss := math.Log(zsum) + mxl - ws.logit[pos]
+	if g == nil {
+		return loss
+	}
+	for c := range ws.p {
+		ws.p[c] /= zsum
+	}
+	ws.dxbar = growF64(ws.dxbar, d)
+	ws.v = growF64(ws.v, max(d, H))
+	var dA []float64 // early: Σ_c ∂L/∂z_c, for W1_q and x̄
+	if mx.mode == FusionEarly {
+		dA = make([]float64, H)
+	}
+	addProj := func(j int, x []float32, dy []float64) {
+		for k, v := range x {
+			if v == 0 {
+				continue
+			}
+			row := g.Proj[j][k*d : (k+1)*d]
+			for e, gv := range dy {
+				row[e] += float64(v) * gv
+			}
+		}
+		for e, gv := range dy {
+			g.ProjBias[j][e] += gv
+		}
+	}
+	for c := range cands {
+		cd := &cands[c]
+		gc := ws.p[c]
+		if c == pos {
+			gc--
+		}
+		if gc == 0 {
+			continue
+		}
+		g.B[0] += gc
+		if cd.Features != nil {
+			for k := range g.U {
+				g.U[k] += gc * float64(cd.Features[k])
+			}
+		}
+		any := false
+		for j := range M {
+			any = any || present(cd, j)
+		}
+		if nq == 0 || !any {
+			continue
+		}
+		switch mx.mode {
+		case FusionLate:
+			for j := range M {
+				if !present(cd, j) {
+					continue
+				}
+				y := ws.ys[c*M+j]
+				ws.g[j] += gc * dot64(ws.xbar, y)
+				wj := gc * mix(j)
+				dy := ws.v[:d]
+				for e := range d {
+					ws.dxbar[e] += wj * y[e]
+					dy[e] = wj * ws.xbar[e]
+				}
+				addProj(j, cd.Tokens[j], dy)
+			}
+		case FusionEarly:
+			z := ws.z[c]
+			ws.dz = growF64(ws.dz, H)
+			dz := ws.dz
+			for h, v := range z {
+				if v > 0 {
+					ws.g[(M+1)*d*H+H+h] += gc * v
+					dz[h] = gc * mix((M+1)*d*H+H+h)
+					ws.g[(M+1)*d*H+h] += dz[h]
+					dA[h] += dz[h]
+				}
+			}
+			for j := range M {
+				if !present(cd, j) {
+					continue
+				}
+				y := ws.ys[c*M+j]
+				dy := ws.v[:d]
+				for e, v := range y {
+					r := ((1+j)*d + e) * H
+					var s float64
+					for h, dv := range dz {
+						ws.g[r+h] += v * dv
+						s += mix(r+h) * dv
+					}
+					dy[e] = s
+				}
+				addProj(j, cd.Tokens[j], dy)
+			}
+		}
+	}
+	if dA != nil {
+		for r, v := range ws.xbar {
+			var s float64
+			for h, dv := range dA {
+				ws.g[r*H+h] += v * dv
+				s += mix(r*H+h) * dv
+			}
+			ws.dxbar[r] += s
+		}
+	}
+	if nq > 0 {
+		dx := ws.v[:d]
+		for e, v := range ws.dxbar {
+			dx[e] = v / float64(nq)
+		}
+		for i, x := range q.Tokens {
+			if q.Mask != nil && !q.Mask[i] {
+				continue
+			}
+			addProj(q.Modality[i], x, dx)
+		}
+	}
+	return loss
+}
+
+func dot64(a, b []float64) float64 {
+	var s float64
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
+}
