@@ -103,7 +103,7 @@ func (m *Model) mixQueryTo(ws *Workspace, q *Query) {
 	mq.tw = resize(mq.tw, lq)
 	clear(mq.xbar)
 	for i, tok := range q.Tokens {
-		mq.valid[i] = queryValid(q, i)
+		mq.valid[i] = q.Valid(i)
 		if mq.valid[i] {
 			mq.nq++
 			m.project(mq.xs[i*d:(i+1)*d], q.Modality[i], tok)

@@ -44,7 +44,7 @@ func mixReference(m *Model, q Query, cd Candidate) (score float64, con, tok []fl
 	var xs [][]float64
 	var idx []int
 	for i, x := range q.Tokens {
-		if queryValid(&q, i) {
+		if q.Valid(i) {
 			xs = append(xs, proj(q.Modality[i], x))
 			idx = append(idx, i)
 		}
@@ -72,7 +72,7 @@ func mixReference(m *Model, q Query, cd Candidate) (score float64, con, tok []fl
 	ys := make([][]float64, M)
 	present := false
 	for j := range M {
-		if candValid(&cd, j) {
+		if cd.Valid(j) {
 			ys[j] = proj(j, cd.Tokens[j])
 			present = true
 		}

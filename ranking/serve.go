@@ -199,7 +199,7 @@ func (m *Model) QueryTo(ws *Workspace, q Query) {
 	clear(ws.r)
 	scale := float32(1 / math.Sqrt(float64(da)))
 	for i, tok := range q.Tokens {
-		valid := queryValid(&q, i)
+		valid := q.Valid(i)
 		ws.qmask[i] = valid
 		if !valid {
 			continue

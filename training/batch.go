@@ -35,10 +35,10 @@ type batchItems struct {
 
 // shard accumulates the gradients of a part of a batch.
 type shard struct {
-	g      *ranking.Grads
+	g      *Grads
 	dk, dv []float32
-	collab *ranking.SparseGrad // recent-slot token gradients
-	enc    []float64           // Recent × CollabDim: ∂L/∂ encoder Pos
+	collab *SparseGrad // recent-slot token gradients
+	enc    []float64   // Recent × CollabDim: ∂L/∂ encoder Pos
 	loss   float64
 	count  int
 	f      *featurizer

@@ -60,7 +60,7 @@
 //     examples.
 //
 // Each is the softmax cross-entropy of the positive over its candidates
-// (ranking.Model.LossAndGrad), the batch mean times the mix weight
+// (the float64 reference pass, LossAndGrad), the batch mean times the mix weight
 // (Options.SearchMix) stepping the same optimizer. Every tenth logged search
 // with two outcomes is held out; early stopping and the choice among
 // candidates maximise the behavioural plus the search validation NDCG@10.
@@ -83,11 +83,60 @@
 //
 // with s the fusion score of package ranking. Gradients of the mean batch
 // loss flow into the scorer, the collab rows (query and candidate side),
-// the attribute rows (1/|attrs(c)| each) and the encoder; AdamW (ranking.Adam,
+// the attribute rows (1/|attrs(c)| each) and the encoder; AdamW (Adam,
 // lazy for the embedding tables) applies them. The item side (K_c, V_c) is
 // computed once per batch; examples are split into a fixed number of shards
 // summed in order, so results are bit-identical for a seed whatever the
 // number of goroutines.
+//
+// # The scorer's gradient (reference.go, batch.go)
+//
+// Training minimises the softmax cross-entropy of the positive p among its
+// candidates, L = logsumexp_c(score_c) − score_p. With P_c the softmax of
+// the scores and δ_c = P_c − [c = p], LossAndGrad accumulates, for each
+// candidate with a valid pair (sums over valid pairs only):
+//
+//	∂L/∂b += δ_c          ∂L/∂u += δ_c f_c
+//	dA[i,j] = δ_c T[i,j]                     dT[i,j] = δ_c A[i,j]
+//	dS[i,j] = A[i,j] (dA[i,j] − Σ_kl A[k,l] dA[k,l])
+//	∂L/∂β_i += Σ_j dS[i,j]
+//	dQ_i += Σ_j dS[i,j] K_j / √d_a         dK_j = Σ_i dS[i,j] Q_i / √d_a
+//	dR_i += Σ_j dT[i,j] V_j                dV_j = Σ_i dT[i,j] R_i
+//	∂L/∂Wk += Y_jᵀ dK_j    ∂L/∂Wv += Y_jᵀ dV_j    dY_j = dK_j Wkᵀ + dV_j Wvᵀ
+//	∂L/∂P_j += y_jᵀ dY_j   ∂L/∂p_j += dY_j        ∂L/∂y_j = dY_j P_jᵀ
+//
+// and after all candidates, for each valid query token:
+//
+//	∂L/∂Wq += X_iᵀ dQ_i    ∂L/∂Wo += X_iᵀ dR_i    dX_i = dQ_i Wqᵀ + dR_i Woᵀ
+//	∂L/∂P_m(i) += x_iᵀ dX_i   ∂L/∂p_m(i) += dX_i   ∂L/∂x_i = dX_i P_m(i)ᵀ
+//
+// The input gradients ∂L/∂x_i and ∂L/∂y_cj (InputGrads) let a trainer
+// learn embedding tables, such as items' collab vectors and attribute
+// vectors, by backpropagating into the inputs: accumulate them per table
+// row in a SparseGrad and apply Adam.StepEmbeddings.
+//
+//	g := training.NewGrads(model)
+//	opt := training.NewAdam(training.AdamConfig{LR: 1e-3, WeightDecay: 1e-4})
+//	ig := make([]training.InputGrads, len(batch))
+//	loss := training.TrainStep(model, opt, g, batch, ig)   // zero, accumulate, average, step
+//	sg.Reset()
+//	for k := range batch { sg.Add(collabRow[k], ig[k].Query[0], 1); … }
+//	opt.StepEmbeddings(collab, sg)
+//
+// Finer control: LossAndGrad accumulates into g (call it per example, from
+// several goroutines with one Grads each and Grads.Add), then Adam.Step.
+//
+// LossAndGrad (reference.go) is the float64 reference pass: it reads the
+// float32 parameters and inputs and computes everything in float64, so its
+// gradients match the golden file to 1e-4 relative and finite differences
+// to 1e-3. The behavioural batches train with exampleStep (batch.go), the
+// same formulas in float32 over a batch's shared candidates, tested
+// against LossAndGrad; the search examples, whose candidate lists are
+// explicit, and the offline comparisons that train on explicit lists
+// (evaluation/rerank, evaluation/photos) use LossAndGrad and TrainStep.
+// Gradients (Grads, InputGrads, SparseGrad) and the model's Adam moments
+// are float64; embedding-table moments are float32 to halve their memory.
+// Adam writes the updated weights back as float32.
 //
 // # Sequence encoder (Options.Seq)
 //

@@ -42,7 +42,7 @@ func smallData(users, n int, seed uint64, timed bool) *Data {
 }
 
 // TestExampleGradients checks the batched forward and backward pass of one
-// example against ranking.LossAndGrad on the same query, candidates and
+// example against the reference pass LossAndGrad on the same query, candidates and
 // features: the loss, every scorer gradient and the gradients of the
 // learned collab and attr rows.
 func TestExampleGradients(t *testing.T) {
@@ -73,8 +73,8 @@ func TestExampleGradients(t *testing.T) {
 			}
 		}
 		tr := &trainer{n: n, x: newCounts(d), timed: timed}
-		tr.g = n.model.NewGrads()
-		tr.collabG, tr.attrG = ranking.NewSparseGrad(o.CollabDim), ranking.NewSparseGrad(o.AttrDim)
+		tr.g = NewGrads(n.model)
+		tr.collabG, tr.attrG = NewSparseGrad(o.CollabDim), NewSparseGrad(o.AttrDim)
 		tr.bi.idx = make([]int32, d.NumItems)
 		for i := range tr.bi.idx {
 			tr.bi.idx[i] = -1
@@ -84,7 +84,7 @@ func TestExampleGradients(t *testing.T) {
 			tr.bi.items = append(tr.bi.items, int32(i))
 		}
 		tr.itemForward()
-		sh := &shard{g: n.model.NewGrads(), f: newFeaturizer(tr.x), ws: n.newExampleWS(), collab: ranking.NewSparseGrad(o.CollabDim)}
+		sh := &shard{g: NewGrads(n.model), f: newFeaturizer(tr.x), ws: n.newExampleWS(), collab: NewSparseGrad(o.CollabDim)}
 		if n.enc != nil {
 			sh.enc = make([]float64, len(n.enc.Pos))
 		}
@@ -124,9 +124,9 @@ func TestExampleGradients(t *testing.T) {
 		for c := range cands {
 			cands[c] = ranking.Candidate{Tokens: tr.bi.tok[c*M : (c+1)*M], Features: ws.feats[c*ranking.NFeatures : (c+1)*ranking.NFeatures]}
 		}
-		ref := n.model.NewGrads()
-		var ig ranking.InputGrads
-		want := n.model.LossAndGrad(ref, &ig, q, cands, int(seq[pos].Item))
+		ref := NewGrads(n.model)
+		var ig InputGrads
+		want := LossAndGrad(n.model, ref, &ig, q, cands, int(seq[pos].Item))
 		if math.Abs(loss-want) > 1e-4*(1+math.Abs(want)) {
 			t.Errorf("timed=%v: loss %v, reference %v", timed, loss, want)
 		}
@@ -163,7 +163,7 @@ func TestExampleGradients(t *testing.T) {
 				}
 			}
 		}
-		check := func(name string, sg *ranking.SparseGrad, want map[int][]float64) {
+		check := func(name string, sg *SparseGrad, want map[int][]float64) {
 			for k, r := range sg.Rows() {
 				for e, v := range sg.Grad(k) {
 					if w := want[r][e]; math.Abs(v-w) > 2e-4*(1+math.Abs(w)) {

@@ -47,7 +47,7 @@ var FusionModes = ranking.FusionModes
 type mixer struct {
 	mode    string
 	M, d, H int
-	p       *ranking.Embeddings
+	p       *Embeddings
 }
 
 // newMixer returns the mixer of model m (whose Mix it aliases), with W1
@@ -58,7 +58,7 @@ func newMixer(m *ranking.Model, rng *rand.Rand) (*mixer, error) {
 	mx := &mixer{mode: mode, M: M, d: d, H: d}
 	switch mode {
 	case FusionEarly:
-		mx.p = &ranking.Embeddings{Dim: mx.H, Data: m.Mix}
+		mx.p = &Embeddings{Dim: mx.H, Data: m.Mix}
 		s := 1 / math.Sqrt(float64((M+1)*d))
 		for i := range (M + 1) * d * mx.H {
 			mx.p.Data[i] = float32(rng.NormFloat64() * s)
@@ -66,7 +66,7 @@ func newMixer(m *ranking.Model, rng *rand.Rand) (*mixer, error) {
 		// w2 starts at 0: the initial model is the scalar features alone,
 		// as every mode's is, and w2's first gradients open the MLP.
 	case FusionLate:
-		mx.p = &ranking.Embeddings{Dim: M, Data: m.Mix} // w_j start at 0
+		mx.p = &Embeddings{Dim: M, Data: m.Mix} // w_j start at 0
 	case FusionOff:
 	default:
 		return nil, fmt.Errorf("training: fusion mode %q: want one of %v", mode, FusionModes)
@@ -79,7 +79,7 @@ func newMixer(m *ranking.Model, rng *rand.Rand) (*mixer, error) {
 func (mx *mixer) cloneFor(m *ranking.Model) *mixer {
 	c := *mx
 	if mx.p != nil {
-		c.p = &ranking.Embeddings{Dim: mx.p.Dim, Data: m.Mix}
+		c.p = &Embeddings{Dim: mx.p.Dim, Data: m.Mix}
 	}
 	return &c
 }
@@ -431,7 +431,7 @@ func (tr *trainer) mixBackward(inv float64) {
 		}
 	}
 	if tr.mixG == nil {
-		tr.mixG = ranking.NewSparseGrad(mx.p.Dim)
+		tr.mixG = NewSparseGrad(mx.p.Dim)
 	}
 	tr.mixG.Reset()
 	for r := range mx.p.Rows() {
@@ -474,7 +474,7 @@ func rows64(s [][]float64, n, w int) [][]float64 {
 // parameters, laid out as Mix, of length len(Mix)) when g is not nil. With g nil it only writes
 // the logits to ws.logit (validation). No input gradients: search examples
 // do not train the learned tables, as under attention.
-func (n *net) mixLossAndGrad(ws *mixSearchWS, g *ranking.Grads, q ranking.Query, cands []ranking.Candidate, pos int) float64 {
+func (n *net) mixLossAndGrad(ws *mixSearchWS, g *Grads, q ranking.Query, cands []ranking.Candidate, pos int) float64 {
 	m, mx := n.model, n.mix
 	M, d := len(n.cfg.Modalities), n.cfg.DModel
 	H := d

@@ -60,7 +60,7 @@ func TestMixSearchGradients(t *testing.T) {
 			}
 			cands = append(cands, ranking.Candidate{Tokens: make([][]float32, M), Features: vec(ranking.NFeatures)}) // no modality
 			var ws mixSearchWS
-			g := m.NewGrads()
+			g := NewGrads(m)
 			ws.g = make([]float64, len(m.Mix))
 			n.mixLossAndGrad(&ws, g, q, cands, 1)
 			loss := func() float64 { var w mixSearchWS; return n.mixLossAndGrad(&w, nil, q, cands, 1) }

@@ -123,11 +123,11 @@ type searchTrainer struct {
 	// userTimes[u] are the event times of user u (for the history before a search).
 	userTimes [][]int64
 	// mixG is the mixer's gradient of a step (non-attention modes).
-	mixG *ranking.SparseGrad
+	mixG *SparseGrad
 }
 
 type searchShard struct {
-	g     *ranking.Grads
+	g     *Grads
 	mix   mixSearchWS // the non-attention modes' scratch and mixer gradient
 	ws    *exampleWS
 	f     *featurizer
@@ -192,7 +192,7 @@ func newSearchTrainer(n *net, x *counts) *searchTrainer {
 		}
 	}
 	for s := range st.shards {
-		st.shards[s] = &searchShard{g: n.model.NewGrads(), ws: n.newExampleWS(), f: newFeaturizer(x), idx: make([]int32, d.NumItems)}
+		st.shards[s] = &searchShard{g: NewGrads(n.model), ws: n.newExampleWS(), f: newFeaturizer(x), idx: make([]int32, d.NumItems)}
 		for i := range st.shards[s].idx {
 			st.shards[s].idx[i] = -1
 		}
@@ -407,7 +407,7 @@ func (st *searchTrainer) epochBatches(epoch int) [][]any {
 // step trains on one batch of search examples: the gradient of the mean
 // softmax cross-entropy of each positive against its negatives, times the
 // mix weight. It returns the summed loss and the number of examples.
-func (st *searchTrainer) step(opt *ranking.Adam, g *ranking.Grads, batch []any) (float64, int) {
+func (st *searchTrainer) step(opt *Adam, g *Grads, batch []any) (float64, int) {
 	n := st.n
 	d := n.d
 	var wg sync.WaitGroup
@@ -458,7 +458,7 @@ func (st *searchTrainer) step(opt *ranking.Adam, g *ranking.Grads, batch []any) 
 					if n.mix != nil {
 						sh.loss += n.mixLossAndGrad(&sh.mix, sh.g, q, cands, 0)
 					} else {
-						sh.loss += n.model.LossAndGrad(sh.g, nil, q, cands, 0)
+						sh.loss += LossAndGrad(n.model, sh.g, nil, q, cands, 0)
 					}
 					sh.count++
 				}
@@ -488,7 +488,7 @@ func (st *searchTrainer) step(opt *ranking.Adam, g *ranking.Grads, batch []any) 
 			}
 		}
 		if st.mixG == nil {
-			st.mixG = ranking.NewSparseGrad(n.mix.p.Dim)
+			st.mixG = NewSparseGrad(n.mix.p.Dim)
 		}
 		st.mixG.Reset()
 		for r := range n.mix.p.Rows() {
@@ -541,7 +541,7 @@ func (st *searchTrainer) scores(sh *searchShard, dst []float64, k int32) {
 		copy(dst, sh.mix.logit)
 		return
 	}
-	st.n.model.ScoresTo(dst, q, cands)
+	ScoresTo(dst, st.n.model, q, cands)
 }
 
 // validate returns the mean NDCG@10 of the validation searches under the

@@ -117,17 +117,17 @@ type SeqModel struct {
 	// Dim and Window are the query dimension and the pooled window.
 	Dim, Window int
 	// In and Out are the input and output item embeddings (NumItems × Dim).
-	In, Out *ranking.Embeddings
+	In, Out *Embeddings
 	// Gate is Window × Dim: row k weighs the k-th most recent item.
-	Gate *ranking.Embeddings
+	Gate *Embeddings
 	// Bias is NumItems × 1.
-	Bias *ranking.Embeddings
+	Bias *Embeddings
 	// Pos (Window × Dim) and Wq, Wk, Wv (Dim × Dim, row-major) are the
 	// attention's parameters, nil without attention.
-	Pos, Wq, Wk, Wv *ranking.Embeddings
+	Pos, Wq, Wk, Wv *Embeddings
 	// Prior (1 × 1) is α, the weight of the counting prior the encoder
 	// was trained on top of (SeqOptions.Prior); nil without it.
-	Prior *ranking.Embeddings
+	Prior *Embeddings
 }
 
 // seqScratch holds a query's intermediates for the backward pass.
@@ -140,23 +140,23 @@ type seqScratch struct {
 
 func newSeqModel(numItems int, o SeqOptions, rng *rand.Rand) *SeqModel {
 	s := &SeqModel{Dim: o.Dim, Window: o.Window,
-		In:   ranking.NewEmbeddings(numItems, o.Dim, o.EmbedStd, rng),
-		Out:  ranking.NewEmbeddings(numItems, o.Dim, o.EmbedStd, rng),
-		Gate: ranking.NewEmbeddings(o.Window, o.Dim, 0, nil),
-		Bias: ranking.NewEmbeddings(numItems, 1, 0, nil),
+		In:   NewEmbeddings(numItems, o.Dim, o.EmbedStd, rng),
+		Out:  NewEmbeddings(numItems, o.Dim, o.EmbedStd, rng),
+		Gate: NewEmbeddings(o.Window, o.Dim, 0, nil),
+		Bias: NewEmbeddings(numItems, 1, 0, nil),
 	}
 	if o.Attention {
 		std := 1 / math.Sqrt(float64(o.Dim))
-		s.Pos = ranking.NewEmbeddings(o.Window, o.Dim, o.EmbedStd, rng)
-		s.Wq = ranking.NewEmbeddings(o.Dim, o.Dim, std, rng)
-		s.Wk = ranking.NewEmbeddings(o.Dim, o.Dim, std, rng)
-		s.Wv = ranking.NewEmbeddings(o.Dim, o.Dim, std, rng)
+		s.Pos = NewEmbeddings(o.Window, o.Dim, o.EmbedStd, rng)
+		s.Wq = NewEmbeddings(o.Dim, o.Dim, std, rng)
+		s.Wk = NewEmbeddings(o.Dim, o.Dim, std, rng)
+		s.Wv = NewEmbeddings(o.Dim, o.Dim, std, rng)
 	}
 	if o.Tied {
 		s.Out = s.In
 	}
 	if o.Prior {
-		s.Prior = ranking.NewEmbeddings(1, 1, 0, nil)
+		s.Prior = NewEmbeddings(1, 1, 0, nil)
 		s.Prior.Data[0] = 1
 	}
 	for k := range o.Window {
@@ -282,8 +282,8 @@ func (s *SeqModel) ScoreTo(dst []float32, hist []Event) {
 }
 
 func (s *SeqModel) clone() *SeqModel {
-	cp := func(e *ranking.Embeddings) *ranking.Embeddings {
-		return &ranking.Embeddings{Dim: e.Dim, Data: append([]float32(nil), e.Data...)}
+	cp := func(e *Embeddings) *Embeddings {
+		return &Embeddings{Dim: e.Dim, Data: append([]float32(nil), e.Data...)}
 	}
 	c := &SeqModel{Dim: s.Dim, Window: s.Window, In: cp(s.In), Out: cp(s.Out), Gate: cp(s.Gate), Bias: cp(s.Bias)}
 	if s.Out == s.In {
@@ -302,7 +302,7 @@ func (s *SeqModel) clone() *SeqModel {
 type seqShard struct {
 	dOut  []float32 // nC × Dim
 	dBias []float64 // nC
-	dIn   *ranking.SparseGrad
+	dIn   *SparseGrad
 	dGate []float64 // Window × Dim
 	loss  float64
 	count int
@@ -337,7 +337,7 @@ type seqExample struct {
 }
 
 func (s *SeqModel) newShard() *seqShard {
-	sh := &seqShard{dIn: ranking.NewSparseGrad(s.Dim), dGate: make([]float64, s.Window*s.Dim),
+	sh := &seqShard{dIn: NewSparseGrad(s.Dim), dGate: make([]float64, s.Window*s.Dim),
 		dh: make([]float32, s.Dim), g64: make([]float64, s.Dim)}
 	if s.Wq != nil {
 		D := s.Dim
@@ -358,7 +358,7 @@ func (sh *seqShard) zeroDense() {
 }
 
 // gather writes the rows of e listed in items to dst (len(items) × e.Dim).
-func gather(dst []float32, e *ranking.Embeddings, items []int32) {
+func gather(dst []float32, e *Embeddings, items []int32) {
 	D := e.Dim
 	for c, it := range items {
 		copy(dst[c*D:(c+1)*D], e.Row(int(it)))
@@ -507,26 +507,26 @@ type seqTrainer struct {
 	timed    bool
 	examples []example
 	shards   [shards]*seqShard
-	opt      *ranking.Adam
+	opt      *Adam
 	items    []int32
 	idx      []int32
 	outG     []float32 // the batch's candidates' output rows
 	outT     []float32 // outG transposed (Dim × nC), the logits' right operand
 	masks    []float32 // the batch's dropout masks
-	gOut     *ranking.SparseGrad
-	gBias    *ranking.SparseGrad
-	gIn      *ranking.SparseGrad
-	gGate    *ranking.SparseGrad
-	gPos     *ranking.SparseGrad
-	gWq      *ranking.SparseGrad
-	gWk      *ranking.SparseGrad
-	gWv      *ranking.SparseGrad
+	gOut     *SparseGrad
+	gBias    *SparseGrad
+	gIn      *SparseGrad
+	gGate    *SparseGrad
+	gPos     *SparseGrad
+	gWq      *SparseGrad
+	gWk      *SparseGrad
+	gWv      *SparseGrad
 	// negCDF and logq (log of Negatives × the draw probability) when
 	// NegPower > 0; corr is the batch's candidates' logq.
 	negCDF, logq, corr []float64
 	// x indexes the training transitions for the prior (nil without it).
 	x      *counts
-	gPrior *ranking.SparseGrad
+	gPrior *SparseGrad
 }
 
 // TrainSeq trains a SeqModel on d, validating on val (NDCG@10 over the
@@ -550,7 +550,7 @@ func TrainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpo
 	}
 	if o.Prior {
 		tr.x = newCounts(d)
-		tr.gPrior = ranking.NewSparseGrad(1)
+		tr.gPrior = NewSparseGrad(1)
 	}
 	for k := range tr.shards {
 		tr.shards[k] = tr.s.newShard()
@@ -578,14 +578,14 @@ func TrainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpo
 			tr.logq[i] = math.Log(float64(o.Negatives) * tr.logq[i] / acc)
 		}
 	}
-	tr.opt = ranking.NewAdam(ranking.AdamConfig{LR: o.LR, WeightDecay: o.WeightDecay})
+	tr.opt = NewAdam(AdamConfig{LR: o.LR, WeightDecay: o.WeightDecay})
 	tr.idx = make([]int32, d.NumItems)
 	for i := range tr.idx {
 		tr.idx[i] = -1
 	}
-	tr.gOut, tr.gIn = ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(o.Dim)
-	tr.gGate, tr.gBias = ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(1)
-	tr.gPos, tr.gWq, tr.gWk, tr.gWv = ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(o.Dim)
+	tr.gOut, tr.gIn = NewSparseGrad(o.Dim), NewSparseGrad(o.Dim)
+	tr.gGate, tr.gBias = NewSparseGrad(o.Dim), NewSparseGrad(1)
+	tr.gPos, tr.gWq, tr.gWk, tr.gWv = NewSparseGrad(o.Dim), NewSparseGrad(o.Dim), NewSparseGrad(o.Dim), NewSparseGrad(o.Dim)
 	best, bestV, bad := tr.s.clone(), math.Inf(-1), 0
 	for epoch := 1; epoch <= o.Epochs; epoch++ {
 		loss := tr.epoch(epoch)

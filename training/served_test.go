@@ -40,12 +40,12 @@ func TestServedMatchesTraining(t *testing.T) {
 			}
 			// Training's forward pass: one example against the whole catalogue.
 			tr := &trainer{n: n, x: newCounts(in), timed: true}
-			tr.g = n.model.NewGrads()
+			tr.g = NewGrads(n.model)
 			if n.collab != nil {
-				tr.collabG = ranking.NewSparseGrad(o.CollabDim)
+				tr.collabG = NewSparseGrad(o.CollabDim)
 			}
 			if n.attr != nil {
-				tr.attrG = ranking.NewSparseGrad(o.AttrDim)
+				tr.attrG = NewSparseGrad(o.AttrDim)
 			}
 			tr.bi.idx = make([]int32, d.NumItems)
 			for i := range d.NumItems {
@@ -53,7 +53,7 @@ func TestServedMatchesTraining(t *testing.T) {
 				tr.bi.items = append(tr.bi.items, int32(i))
 			}
 			tr.itemForward()
-			sh := &shard{g: n.model.NewGrads(), f: newFeaturizer(tr.x), ws: n.newExampleWS(), collab: ranking.NewSparseGrad(o.CollabDim), enc: make([]float64, len(n.enc.Pos))}
+			sh := &shard{g: NewGrads(n.model), f: newFeaturizer(tr.x), ws: n.newExampleWS(), collab: NewSparseGrad(o.CollabDim), enc: make([]float64, len(n.enc.Pos))}
 			if n.mix != nil {
 				n.resetMixShard(sh, d.NumItems)
 			}
