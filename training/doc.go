@@ -198,23 +198,27 @@
 //
 // # Fusion modes (Options.Fusion)
 //
-// Attention is the served mode. The comparison models of the offline
-// evaluations replace its term in s_c, keeping the projections X_s, Y_cj,
-// the scalar features and the training loop (mix.go):
+// The scorer's learned part fuses the query tokens with a candidate's
+// modality vectors in one of ranking's fusion modes (ranking/fusion.go),
+// all served; the non-attention modes replace its term in s_c, keeping the
+// projections X_s, Y_cj, the scalar features and the training loop (mix.go):
 //
 //	early: e_c = w2 · relu(W1 [x̄; Y_c1; …; Y_cM] + b1),  x̄ = mean_s X_s
 //	late:  e_c = Σ_j w_j (x̄ · Y_cj)
 //	off:   e_c = 0
 //
-// a missing modality a zero block (early) or a zero score (late); w2 and w
-// start at 0, so the start is the counting model.
+// a missing modality a zero block (early) or a zero score (late), a
+// candidate without any modality e_c = 0; w2 and w start at 0, so the start
+// is the counting model.
 //
 // # What is served (ServeOptions, ServeCandidates, Choose)
 //
 // ServeOptions are the servable defaults. ServeCandidates lists the
-// configurations a shop is trained with: the recent slots holding the
+// configurations a shop is trained with: for each fusion mode (attention,
+// late and off by default; early on request), the recent slots holding the
 // learned collab vectors, or, when the data has fixed modalities, the first
-// fixed modality's vectors without collab (NoCollab); Choose trains each on
-// the same held-out cases (sharing one sequence encoder fit) and keeps the
-// best by held-out NDCG@10.
+// fixed modality's vectors without collab (NoCollab); off once. Choose
+// trains each on the same held-out cases (sharing one sequence encoder fit)
+// and keeps the best by held-out NDCG@10 (plus the held-out searches'
+// NDCG@10 when the shop has searches: criterion).
 package training

@@ -39,26 +39,61 @@ func ServeOptions() Options {
 
 // Candidate is one configuration a shop's model may be trained with.
 type Candidate struct {
-	// Name names the candidate in reports ("recent=collab", …).
-	Name    string
-	Options Options
+	// Name names the candidate in reports: "recent=collab" (attention),
+	// "recent=text,fusion=late", "fusion=off", ….
+	Name string
+	// Recent is what the recent slots hold ("collab" or a fixed modality's
+	// name), Fusion the fusion mode.
+	Recent, Fusion string
+	Options        Options
 }
 
+// ServeFusions are the fusion modes ServeCandidates tries by default:
+// attention, late fusion and off. Early fusion (its MLP over the
+// concatenation costs the most per example, and it lost to attention and
+// late fusion on every behavioural data set measured, docs/evaluation.md)
+// is tried when asked for.
+var ServeFusions = []string{FusionAttention, FusionLate, FusionOff}
+
 // ServeCandidates returns the configurations `fusionrank train` chooses
-// among for d, all from o: the recent slots holding the learned collab
-// vectors (o itself), and, when d has fixed modalities (text, photo), the
-// recent slots holding the first fixed modality's vectors without the
-// collab modality. Which works better depends on the shop: behaviour that
-// repeats (Beauty) favours collab, a catalogue with many items bought once
-// by few customers (Online Retail) favours the descriptions.
-func ServeCandidates(d *Data, o Options) []Candidate {
-	cs := []Candidate{{Name: "recent=collab", Options: o}}
+// among for d, all from o, for each fusion mode of fusions (nil:
+// ServeFusions): the recent slots holding the learned collab vectors (o
+// itself), and, when d has fixed modalities (text, photo), the recent slots
+// holding the first fixed modality's vectors without the collab modality.
+// Which works better depends on the shop: behaviour that repeats (Beauty)
+// favours collab, a catalogue with many items bought once by few customers
+// (Online Retail) favours the descriptions; and where no learned fusion
+// beats the counting features, "off" serves them alone. Off ignores the
+// query slots' contents, so it is one candidate, not one per recent
+// modality.
+func ServeCandidates(d *Data, o Options, fusions []string) []Candidate {
+	if len(fusions) == 0 {
+		fusions = ServeFusions
+	}
+	recents := []string{"collab"}
 	if len(d.Fixed) > 0 && d.hasBehaviour() {
 		// (Without behaviour the collab vectors are not learned: Train drops
 		// them, and the two candidates would be the same.)
-		nc := o
-		nc.NoCollab = true
-		cs = append(cs, Candidate{Name: "recent=" + d.Fixed[0].Name, Options: nc})
+		recents = append(recents, d.Fixed[0].Name)
+	}
+	var cs []Candidate
+	for _, f := range fusions {
+		for k, r := range recents {
+			c := Candidate{Name: "recent=" + r, Recent: r, Fusion: f, Options: o}
+			c.Options.Fusion = f
+			c.Options.NoCollab = k > 0
+			switch f {
+			case FusionAttention:
+			case FusionOff:
+				if k > 0 {
+					continue
+				}
+				c.Name, c.Recent = "fusion=off", ""
+			default:
+				c.Name += ",fusion=" + f
+			}
+			cs = append(cs, c)
+		}
 	}
 	return cs
 }
@@ -66,6 +101,8 @@ func ServeCandidates(d *Data, o Options) []Candidate {
 // Tried is a candidate's outcome in Choose.
 type Tried struct {
 	Name string
+	// Fusion is its fusion mode.
+	Fusion string
 	// Validation is the held-out NDCG@10 of its kept epoch.
 	Validation float64
 	// SearchValidation is the held-out searches' NDCG@10 of its kept epoch
@@ -78,7 +115,8 @@ type Tried struct {
 }
 
 // Choose trains every candidate on d, validating on val, and returns the
-// result with the best held-out NDCG@10 (the first on ties), its index and
+// result with the best held-out criterion (NDCG@10, plus the held-out
+// searches' NDCG@10 when there are some; the first on ties), its index and
 // every candidate's outcome. Candidates with the same sequence encoder
 // options share one encoder fit (the first's), as training it again would
 // give the same encoder.
@@ -101,7 +139,7 @@ func Choose(d *Data, val []Case, cands []Candidate) (*Result, int, []Tried, erro
 		if err != nil {
 			return nil, -1, nil, fmt.Errorf("training: candidate %s: %w", c.Name, err)
 		}
-		tried[k] = Tried{Name: c.Name, Validation: res.BestValidation, SearchValidation: res.SearchValidation, BestEpoch: res.BestEpoch, Seconds: time.Since(start).Seconds()}
+		tried[k] = Tried{Name: c.Name, Fusion: res.Model.Config().FusionMode(), Validation: res.BestValidation, SearchValidation: res.SearchValidation, BestEpoch: res.BestEpoch, Seconds: time.Since(start).Seconds()}
 		if seq == nil && o.Seq != nil && len(res.Seq) > 0 {
 			seq, seqOf = res.Seq, o.Seq
 		}

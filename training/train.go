@@ -357,7 +357,7 @@ func (n *net) snapshot() *net {
 		c.encEmb = nil
 	}
 	if n.mix != nil {
-		c.mix = n.mix.clone()
+		c.mix = n.mix.cloneFor(c.model)
 	}
 	return &c
 }
