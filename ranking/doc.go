@@ -43,6 +43,10 @@
 //	T_c[i,j] = R_i·V_cj
 //	score_c = Σ_ij A_c[i,j] T_c[i,j] + u·f_c + b
 //
+// This is the default fusion mode, attention (Config.Fusion); the early,
+// late and off modes replace the attention term and are described, with
+// their explanations, in fusion.go.
+//
 // There is one softmax per candidate over every valid (token, modality)
 // pair, not one per token. The explanations are the marginals of A_c:
 // modality weights Σ_i A_c[i,j] (which modality of the product carried the
@@ -113,7 +117,9 @@
 // [begin, end]} (byte offsets after the header) plus a "__metadata__"
 // string map holding "fusionrank.config" (the Config as JSON) and
 // "fusionrank.format" ("1"); then the tensors, little-endian F32, in the
-// order of Model.Tensors. ReadModel also accepts F64 tensors (converted to
+// order of Model.Tensors, then the fusion mode's own (Model.ModeTensors:
+// early.w1, early.b1, early.w2 or late.w). A config without "fusion" is an
+// attention model. ReadModel also accepts F64 tensors (converted to
 // float32) and files without fusionrank metadata (the config is then
 // inferred from the shapes, modality j named strconv.Itoa(j)). It rejects,
 // with errors wrapping ErrCorruptModel, a bad header length, a header that

@@ -82,7 +82,7 @@ func newNet(d *Data, o Options, rng *rand.Rand) (*net, error) {
 			}
 		}
 	}
-	n.cfg = ranking.Config{Modalities: mods, DModel: o.DModel, DAttn: o.DAttn, NFeatures: ranking.NFeatures, MaxQueryTokens: n.layout.Tokens()}
+	n.cfg = ranking.Config{Modalities: mods, DModel: o.DModel, DAttn: o.DAttn, NFeatures: ranking.NFeatures, MaxQueryTokens: n.layout.Tokens(), Fusion: o.Fusion}
 	if err := n.cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -93,12 +93,12 @@ func newNet(d *Data, o Options, rng *rand.Rand) (*net, error) {
 	if n.mAttr >= 0 {
 		n.attr = NewEmbeddings(d.NumAttributes, o.AttrDim, o.EmbedStd, rng)
 	}
-	if o.Encoder && n.mCollab >= 0 {
+	if o.RecencyEmbedding && n.mCollab >= 0 {
 		n.enc = ranking.NewRecencyEmbedding(o.Recent, o.CollabDim)
 		n.encEmb = &Embeddings{Dim: o.CollabDim, Data: n.enc.Pos}
 	}
-	if o.Fusion != "" && o.Fusion != FusionAttention {
-		mx, err := newMixer(o.Fusion, len(mods), o.DModel, rng)
+	if n.cfg.FusionMode() != FusionAttention {
+		mx, err := newMixer(n.model, rng)
 		if err != nil {
 			return nil, err
 		}

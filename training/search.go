@@ -122,10 +122,13 @@ type searchTrainer struct {
 	shards    [shards]*searchShard
 	// userTimes[u] are the event times of user u (for the history before a search).
 	userTimes [][]int64
+	// mixG is the mixer's gradient of a step (non-attention modes).
+	mixG *SparseGrad
 }
 
 type searchShard struct {
 	g     *Grads
+	mix   mixSearchWS // the non-attention modes' scratch and mixer gradient
 	ws    *exampleWS
 	f     *featurizer
 	idx   []int32
@@ -420,6 +423,9 @@ func (st *searchTrainer) step(opt *Adam, g *Grads, batch []any) (float64, int) {
 			for s := w; s < shards; s += workers {
 				sh := st.shards[s]
 				sh.g.Zero()
+				if n.mix != nil {
+					sh.mix.g = growF64(sh.mix.g, len(n.model.Mix))
+				}
 				sh.loss, sh.count = 0, 0
 				lo, hi := s*len(batch)/shards, (s+1)*len(batch)/shards
 				for _, e := range batch[lo:hi] {
@@ -449,7 +455,11 @@ func (st *searchTrainer) step(opt *Adam, g *Grads, batch []any) (float64, int) {
 					if !slices.Contains(q.Mask, true) {
 						continue
 					}
-					sh.loss += LossAndGrad(n.model, sh.g, nil, q, cands, 0)
+					if n.mix != nil {
+						sh.loss += n.mixLossAndGrad(&sh.mix, sh.g, q, cands, 0)
+					} else {
+						sh.loss += LossAndGrad(n.model, sh.g, nil, q, cands, 0)
+					}
 					sh.count++
 				}
 			}
@@ -469,6 +479,23 @@ func (st *searchTrainer) step(opt *Adam, g *Grads, batch []any) (float64, int) {
 	}
 	g.Scale(st.weight / float64(count))
 	opt.Step(n.model, g)
+	if n.mix != nil && n.mix.p != nil {
+		// The mixer's parameters, stepped as the behavioural batches step them.
+		mg := make([]float64, len(n.model.Mix))
+		for _, sh := range st.shards {
+			for k, v := range sh.mix.g {
+				mg[k] += v
+			}
+		}
+		if st.mixG == nil {
+			st.mixG = NewSparseGrad(n.mix.p.Dim)
+		}
+		st.mixG.Reset()
+		for r := range n.mix.p.Rows() {
+			st.mixG.Add(r, mg[r*n.mix.p.Dim:(r+1)*n.mix.p.Dim], st.weight/float64(count))
+		}
+		opt.StepEmbeddings(n.mix.p, st.mixG)
+	}
 	return loss, count
 }
 
@@ -507,6 +534,11 @@ func (st *searchTrainer) scores(sh *searchShard, dst []float64, k int32) {
 				dst[c] += float64(u) * float64(cands[c].Features[f])
 			}
 		}
+		return
+	}
+	if st.n.mix != nil {
+		st.n.mixLossAndGrad(&sh.mix, nil, q, cands, 0)
+		copy(dst, sh.mix.logit)
 		return
 	}
 	ScoresTo(dst, st.n.model, q, cands)

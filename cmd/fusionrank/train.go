@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -34,11 +35,16 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seq := fs.Bool("seq", true, "train the sequence encoder too (its score is the seq feature)")
 	mix := fs.String("search-mix", "1", "weight of the search examples (logged searches, pseudo-queries) against the behavioural ones; several, comma-separated (say 0.5,1,2), train one model each and keep the best on the held-out cases (behavioural plus search NDCG@10)")
 	recent := fs.String("recent", "auto", "what the recent slots hold: auto (each candidate trained, the best on the held-out cases served), collab, or a catalogue modality such as text")
+	fusionFlag := fs.String("fusion", "auto", "the fusion modes to train candidates with, the best on the held-out cases served: auto (attention, late, off), all (early too), or a comma-separated list of attention, early, late, off")
 	cfg, err := loadConfig(os.Getenv, fs, args)
 	if err != nil {
 		return err
 	}
 	if _, err := parseMix(*mix); err != nil {
+		return err
+	}
+	fusions, err := parseFusions(*fusionFlag)
+	if err != nil {
 		return err
 	}
 	if *version == "" {
@@ -104,19 +110,22 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opt.Patience = *patience
 	}
 	opt.PseudoShare = *pseudoShare
-	cands := training.ServeCandidates(data.Data, opt)
+	cands := training.ServeCandidates(data.Data, opt, fusions)
 	if *recent != "auto" {
+		// Off does not read the recent slots: it stays a candidate.
 		var keep []training.Candidate
+		found := false
+		names := []string{}
 		for _, c := range cands {
-			if c.Name == "recent="+*recent {
+			if c.Recent != "" && !slices.Contains(names, c.Recent) {
+				names = append(names, c.Recent)
+			}
+			if c.Recent == *recent || c.Recent == "" {
 				keep = append(keep, c)
+				found = found || c.Recent == *recent
 			}
 		}
-		if len(keep) == 0 {
-			var names []string
-			for _, c := range cands {
-				names = append(names, strings.TrimPrefix(c.Name, "recent="))
-			}
+		if !found && len(names) > 0 {
 			return fusionrank.Errorf(fusionrank.Invalid, "--recent %q: want auto or one of %s for this shop", *recent, strings.Join(names, ", "))
 		}
 		cands = keep
@@ -145,10 +154,16 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		res = t.res
 	}
+	// Every candidate's held-out figures and the choice: the result of the run, so on
+	// stdout (the registry keeps them in notes.candidates and notes.chosen).
 	for _, c := range t.tried {
-		logf("candidate %s: validation NDCG@10 %.4f (epoch %d, %.0fs)", c.Name, c.Validation, c.BestEpoch, c.Seconds)
+		line := fmt.Sprintf("candidate %-28s fusion %-9s held-out NDCG@10 %.4f", c.Name, c.Fusion, c.Validation)
+		if !math.IsNaN(c.SearchValidation) {
+			line += fmt.Sprintf(", searches NDCG@10 %.4f", c.SearchValidation)
+		}
+		fmt.Fprintf(stdout, "%s (kept epoch %d, %.0fs)\n", line, c.BestEpoch, c.Seconds)
 	}
-	logf("serving %s", t.tried[t.chosen].Name)
+	fmt.Fprintf(stdout, "chosen: %s (fusion %s)\n", t.tried[t.chosen].Name, t.tried[t.chosen].Fusion)
 	for e := range res.Curve.Loss {
 		logf("epoch %d: loss %.4f, validation NDCG@10 %.4f, search validation NDCG@10 %.4f", e+1, res.Curve.Loss[e], res.Curve.Validation[e], res.Curve.SearchValidation[e])
 	}
@@ -182,7 +197,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	candidates := map[string]any{}
 	for _, c := range t.tried {
-		note := map[string]any{"best_epoch": c.BestEpoch, "train_seconds": c.Seconds}
+		note := map[string]any{"best_epoch": c.BestEpoch, "train_seconds": c.Seconds, "fusion": c.Fusion}
 		// NaN (no such held-out cases: a shop with searches only has no behavioural
 		// ones) is left out: JSON has no NaN.
 		if !math.IsNaN(c.Validation) {
@@ -195,7 +210,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	spec := recommend.Spec{Ranking: res.Model.Config(), Layout: res.Layout, Features: ranking.FeatureNames, Learned: learnedMods,
 		Notes: map[string]any{"users": len(data.Users), "items": data.NumItems, "seed": *seed,
-			"chosen": t.tried[t.chosen].Name, "candidates": candidates}}
+			"chosen": t.tried[t.chosen].Name, "fusion": t.tried[t.chosen].Fusion, "candidates": candidates}}
 	if res.Model.Config().ModalityIndex(features.PhotoModality) >= 0 {
 		spec.PhotoEncoder = data.photoEncoder
 	}
@@ -229,7 +244,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	reg := recommend.NewRegistry(db)
-	if err := reg.Register(ctx, *version, res.Model, res.Encoder, spec, metrics, data.sha, learned); err != nil {
+	if err := reg.Register(ctx, *version, res.Model, res.RecencyEmbedding, spec, metrics, data.sha, learned); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "registered %s (validation NDCG@10 %.4f vs popularity %.4f, %.0fs)\n", *version, res.BestValidation, popNDCG, time.Since(start).Seconds())
@@ -371,4 +386,26 @@ func loadTrainingData(ctx context.Context, db *postgres.DB, cfg Config, maxUsers
 	}
 	logf("read %d events of %d users; %d items, %d attributes, fixed modalities %s", n, len(users), len(ids), d.NumAttributes, strings.Join(names, ","))
 	return &trainingData{photoEncoder: photoVersion, Data: d, sha: hex.EncodeToString(h.Sum(nil)), users: users}, ids, nil
+}
+
+// parseFusions reads --fusion: auto (training.ServeFusions), all (every mode), or a
+// comma-separated list of modes.
+func parseFusions(s string) ([]string, error) {
+	switch s {
+	case "auto":
+		return training.ServeFusions, nil
+	case "all":
+		return training.FusionModes, nil
+	}
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(training.FusionModes, f) {
+			return nil, fusionrank.Errorf(fusionrank.Invalid, "--fusion %q: want auto, all or a comma-separated list of %s", s, strings.Join(training.FusionModes, ", "))
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }

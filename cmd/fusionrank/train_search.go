@@ -57,23 +57,13 @@ func loadSearchData(ctx context.Context, db *postgres.DB, cfg Config, data *trai
 		index[id] = int32(i)
 	}
 	data.ItemWords = make([][]int32, len(ids))
-	rows, err := db.Pool.Query(ctx, `SELECT id, title, description FROM items ORDER BY id`)
-	if err != nil {
-		return 0, postgres.Translate(err)
-	}
-	for rows.Next() {
-		var id, title, desc string
-		if err := rows.Scan(&id, &title, &desc); err != nil {
-			rows.Close()
-			return 0, postgres.Translate(err)
-		}
+	err = features.EachItemText(ctx, db, func(id, title, desc string) {
 		if i, ok := index[id]; ok {
 			data.ItemWords[i] = wordIDs(title + " " + desc)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, postgres.Translate(err)
+	})
+	if err != nil {
+		return 0, err
 	}
 	fixed := map[string]int{}
 	for _, f := range data.Fixed {
