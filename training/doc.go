@@ -21,7 +21,7 @@
 //
 // with Ref the latest history time and h = ProfileHalfLife. Candidate c has
 // the tokens collab_c (learned), attr_c = mean_{a ∈ attrs(c)} A_a (learned
-// attribute table A) and its fixed vectors. With Options.Encoder the recent
+// attribute table A) and its fixed vectors. With Options.RecencyEmbedding the recent
 // tokens first pass through ranking.RecencyEmbedding: x'_k = x_k + e_k.
 //
 // # Scalar features (point in time)
@@ -83,7 +83,7 @@
 //
 // with s the fusion score of package ranking. Gradients of the mean batch
 // loss flow into the scorer, the collab rows (query and candidate side),
-// the attribute rows (1/|attrs(c)| each) and the encoder; AdamW (Adam,
+// the attribute rows (1/|attrs(c)| each) and the recency embedding; AdamW (Adam,
 // lazy for the embedding tables) applies them. The item side (K_c, V_c) is
 // computed once per batch; examples are split into a fixed number of shards
 // summed in order, so results are bit-identical for a seed whatever the
@@ -144,20 +144,16 @@
 // (every position of every training sequence) and with early stopping on
 // the same validation cases:
 //
-//	h      = Σ_{k < min(W, |R|)} g_k ⊙ E[r_k]  (+ the attention read below)
-//	seq(c) = h · O[c] + b_c
+//	h      = Σ_{k < min(W, |R|)} g_k ⊙ E[r_k]
+//	seq(c) = h · E[c] + b_c
 //
 // r_k the k-th most recent distinct history item (as the feature store keeps
-// recent items), E and O input and output item embeddings (one table with
-// SeqOptions.Tied), g_k a learned gate per position. With
-// SeqOptions.Attention the latest token also reads the window: x_k = E[r_k] + P_k,
-// a = softmax_k((x_0 Wq)·(x_k Wk)/√dim), h += Σ_k a_k x_k Wv. Its loss is the
+// recent items), E the item embeddings (one table for the history and the
+// scored item), g_k a learned gate per position. Its loss is the
 // softmax cross-entropy of the positive over the batch's positives and
 // SeqOptions.Negatives shared negatives (uniform, or ∝ (1+count)^NegPower
 // with log(Negatives·q_c) subtracted from the logits), the history excluded,
-// inverted dropout on h; AdamW. With SeqOptions.Prior every training logit
-// also gets α·covis(c) (point in time, α learned), so the encoder learns what
-// counting misses. SeqOptions.Members models (seeds Seed, Seed+1, …) are
+// inverted dropout on h; AdamW. SeqOptions.Members models (seeds Seed, Seed+1, …) are
 // trained and their mean score is the scorer's seq feature in training and
 // scoring. Its weight u starts at the best of Options.SeqWeights on up to
 // Options.ChooseValidation validation cases (the score is linear in u, so
@@ -169,11 +165,10 @@
 // and the scorer learns to over-trust it (held-out NDCG falls from the first
 // epoch); early stopping then keeps the start.
 //
-// The service computes seq(c) for tied encoders without attention
-// (Result.SeqEncoder exports them as one ranking.SeqEncoder: the gates and
-// each item's row [E[c], b_c]; M members side by side, gates divided by M
-// and biases averaged, so the one score is the members' mean); the other
-// variants are for offline comparison.
+// The service computes seq(c) (Result.SeqEncoder exports the encoder as
+// one ranking.SeqEncoder: the gates and each item's row [E[c], b_c]; M
+// members side by side, gates divided by M and biases averaged, so the one
+// score is the members' mean).
 //
 // The encoder's pass is three matrix products per shard of a batch
 // (logits, ∂L/∂queries, ∂L/∂output rows: kernel.MatMulTo), with

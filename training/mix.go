@@ -210,10 +210,8 @@ func (n *net) mixExampleStep(sh *shard, bi *batchItems, hist []Event, target int
 	sh.f.features(ws.feats, nC, bi.idx, bi.items, ws.recent, cutoff, own)
 	n.seqFeatures(ws.feats, bi.items, hist, ws.seqH)
 	ws.gen++
-	if !n.o.KeepHistoryNegatives {
-		for _, e := range hist {
-			ws.stamp[e.Item] = ws.gen
-		}
+	for _, e := range hist {
+		ws.stamp[e.Item] = ws.gen
 	}
 	mw := &ws.mix
 	n.mixQuery(mw, ws, nq)
@@ -237,9 +235,6 @@ func (n *net) mixExampleStep(sh *shard, bi *batchItems, hist []Event, target int
 				b = bi.mb[c*H : (c+1)*H]
 			}
 			l += float64(mx.score(mw.a, b, mw.xbar, bi.y[c*M*d:(c+1)*M*d], bi.kmask[c*M:(c+1)*M]))
-		}
-		if bi.logq != nil {
-			l -= bi.logq[bi.items[c]]
 		}
 		f := ws.feats[c*F : (c+1)*F]
 		for k, u := range m.U {

@@ -14,7 +14,7 @@ func TestMixGradients(t *testing.T) {
 	for _, mode := range []string{FusionEarly, FusionLate, FusionOff} {
 		t.Run(mode, func(t *testing.T) {
 			d := smallData(30, 12, 3, true)
-			o := Options{Seed: 5, CollabDim: 4, AttrDim: 3, DModel: 5, DAttn: 4, Recent: 3, Negatives: 6, KeepHistoryNegatives: true, Encoder: true, Fusion: mode}.withDefaults()
+			o := Options{Seed: 5, CollabDim: 4, AttrDim: 3, DModel: 5, DAttn: 4, Recent: 3, Negatives: 6, RecencyEmbedding: true, Fusion: mode}.withDefaults()
 			rng := rand.New(rand.NewPCG(1, 2))
 			n, err := newNet(d, o, rng)
 			if err != nil {

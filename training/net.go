@@ -93,7 +93,7 @@ func newNet(d *Data, o Options, rng *rand.Rand) (*net, error) {
 	if n.mAttr >= 0 {
 		n.attr = NewEmbeddings(d.NumAttributes, o.AttrDim, o.EmbedStd, rng)
 	}
-	if o.Encoder && n.mCollab >= 0 {
+	if o.RecencyEmbedding && n.mCollab >= 0 {
 		n.enc = ranking.NewRecencyEmbedding(o.Recent, o.CollabDim)
 		n.encEmb = &Embeddings{Dim: o.CollabDim, Data: n.enc.Pos}
 	}

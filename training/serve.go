@@ -8,7 +8,7 @@ import (
 
 // ScorerOptions are the scorer's servable defaults, chosen on the Beauty
 // validation split (docs/evaluation.md): 64-d collab and attr vectors,
-// d = 64, d_a = 16, five recent slots with the recency encoder, batches of
+// d = 64, d_a = 16, five recent slots with the recency embedding, batches of
 // 128 with 128 shared popularity-smoothed negatives plus 2 hard negatives
 // per example (followers of its most recent item), the covis weight
 // started at 1 (training starts from the counting model), AdamW at 2e-4
@@ -19,20 +19,20 @@ import (
 func ScorerOptions() Options {
 	return Options{
 		Seed: 1, CollabDim: 64, AttrDim: 64, DModel: 64, DAttn: 16, Recent: 5,
-		Epochs: 8, Patience: 3, Encoder: true, BatchSize: 128, Negatives: 128, NegPower: 0.75,
+		Epochs: 8, Patience: 3, RecencyEmbedding: true, BatchSize: 128, Negatives: 128, NegPower: 0.75,
 		HardNegatives: 2, InitCovis: 1, LR: 2e-4, EmbedStd: 0.1, MaxValidation: 1500,
 		PopWeights: []float64{0, 0.25, 0.5, 1, 2, 4},
 	}
 }
 
 // ServeOptions are the options of `fusionrank train`: ScorerOptions plus
-// the sequence encoder (three tied members of dimension 128 over the last
+// the sequence encoder (three members of dimension 128 over the last
 // 20 distinct items, 4,096 shared negatives, dropout 0.5), whose mean score
 // is the seq feature, its weight the best of SeqWeights on the held-out
 // cases; the service computes it (ranking.SeqEncoder).
 func ServeOptions() Options {
 	o := ScorerOptions()
-	o.Seq = &SeqOptions{Dim: 128, Window: 20, Negatives: 4096, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 3, Tied: true}
+	o.Seq = &SeqOptions{Dim: 128, Window: 20, Negatives: 4096, BatchSize: 256, LR: 1e-3, Dropout: 0.5, Epochs: 20, Patience: 2, Members: 3}
 	o.SeqWeights = []float64{0.06, 0.125, 0.18, 0.25, 0.35, 0.5, 0.7, 1}
 	return o
 }

@@ -20,7 +20,7 @@ func TestServedMatchesTraining(t *testing.T) {
 			d := smallData(120, 16, 7, true)
 			in, val := HoldOut(d)
 			o := Options{Seed: 3, CollabDim: 6, AttrDim: 5, DModel: 8, DAttn: 4, Recent: 3, Epochs: 3, Patience: 3, BatchSize: 32,
-				Negatives: 8, LR: 2e-2, KeepHistoryNegatives: true, Encoder: true, InitCovis: 0.5, Fusion: mode}
+				Negatives: 8, LR: 2e-2, RecencyEmbedding: true, InitCovis: 0.5, Fusion: mode}
 			res, err := Train(in, val, o)
 			if err != nil {
 				t.Fatal(err)
@@ -82,7 +82,7 @@ func TestServedMatchesTraining(t *testing.T) {
 			}
 			// Round trip through the model file.
 			var buf bytes.Buffer
-			if _, err := ranking.WriteModelTo(&buf, res.Model, res.Encoder); err != nil {
+			if _, err := ranking.WriteModelTo(&buf, res.Model, res.RecencyEmbedding); err != nil {
 				t.Fatal(err)
 			}
 			m2, _, err := ranking.ReadModelRecency(&buf)

@@ -3,7 +3,6 @@ package training
 import (
 	"math"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"sync"
 
@@ -37,10 +36,11 @@ type Result struct {
 	// Attr is the learned attribute table (NumAttributes × AttrDim), nil
 	// without attributes.
 	Attr *Embeddings
-	// Encoder is the query encoder, nil unless Options.Encoder. Serving
+	// RecencyEmbedding is the learned recency embedding added to the
+	// recent slots' tokens, nil unless Options.RecencyEmbedding. Serving
 	// applies it to the recent slots' vectors before Layout.Build (see
 	// ranking.RecencyEmbedding.ApplyTo).
-	Encoder *ranking.RecencyEmbedding
+	RecencyEmbedding *ranking.RecencyEmbedding
 	// Seq are the sequence encoders whose mean score is the seq feature,
 	// nil unless Options.Seq (see SeqEncoder for its served form).
 	Seq []*SeqModel
@@ -212,22 +212,6 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 		acc += math.Pow(1+c, o.NegPower)
 		tr.negCDF[i] = acc
 	}
-	if o.LogQ {
-		// q_c = B·P(positive = c) + Negatives·P(draw = c).
-		pos := make([]float64, d.NumItems)
-		for _, ex := range tr.examples {
-			pos[d.Users[ex.u][ex.t].Item]++
-		}
-		tr.bi.logq = make([]float64, d.NumItems)
-		for i := range pos {
-			w := tr.negCDF[i]
-			if i > 0 {
-				w -= tr.negCDF[i-1]
-			}
-			q := float64(o.BatchSize)*pos[i]/float64(max(len(tr.examples), 1)) + float64(o.Negatives)*w/acc
-			tr.bi.logq[i] = math.Log(q)
-		}
-	}
 	tr.bi.idx = make([]int32, d.NumItems)
 	for i := range tr.bi.idx {
 		tr.bi.idx[i] = -1
@@ -285,11 +269,6 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 		ws := o.SeqWeights
 		if len(ws) == 0 {
 			ws = []float64{1}
-		}
-		if a := meanPrior(n.seq); a > 0 {
-			// Encoders trained on top of counting were fitted to the
-			// mix covis + seq/α: try that weight too.
-			ws = append(slices.Clone(ws), 1/a)
 		}
 		chooseU(ranking.FeatSeq, ws)
 	}
@@ -359,7 +338,7 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 		best = n.snapshot()
 	}
 	res.n = best
-	res.Model, res.Collab, res.Attr, res.Encoder = best.model, best.collab, best.attr, best.enc
+	res.Model, res.Collab, res.Attr, res.RecencyEmbedding = best.model, best.collab, best.attr, best.enc
 	return res, nil
 }
 

@@ -63,12 +63,21 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
+	// The training data is read from the replica when there is one; the model is
+	// registered on the primary.
+	reads := db
+	if replica, err := openReplica(ctx, cfg); err != nil {
+		return err
+	} else if replica != nil {
+		defer replica.Close()
+		reads = replica
+	}
 	start := time.Now()
-	data, ids, err := loadTrainingData(ctx, db, cfg, *maxUsers, logf)
+	data, ids, err := loadTrainingData(ctx, reads, cfg, *maxUsers, logf)
 	if err != nil {
 		return err
 	}
-	nSearch, err := loadSearchData(ctx, db, cfg, data, ids, logf)
+	nSearch, err := loadSearchData(ctx, reads, cfg, data, ids, logf)
 	if err != nil {
 		return err
 	}
@@ -235,7 +244,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	reg := recommend.NewRegistry(db)
-	if err := reg.Register(ctx, *version, res.Model, res.Encoder, spec, metrics, data.sha, learned); err != nil {
+	if err := reg.Register(ctx, *version, res.Model, res.RecencyEmbedding, spec, metrics, data.sha, learned); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "registered %s (validation NDCG@10 %.4f vs popularity %.4f, %.0fs)\n", *version, res.BestValidation, popNDCG, time.Since(start).Seconds())

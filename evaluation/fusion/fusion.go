@@ -213,7 +213,7 @@ func (m *Model) Seconds() float64 { return m.seconds }
 func (m *Model) Version() string {
 	o := m.Options
 	v := fmt.Sprintf("%s(seed=%d,dim=%d,d=%d,da=%d,recent=%d,neg=%d,lr=%g,wd=%g", m.Name, o.Seed, o.CollabDim, o.DModel, o.DAttn, o.Recent, o.Negatives, o.LR, o.WeightDecay)
-	if o.Encoder {
+	if o.RecencyEmbedding {
 		v += ",encoder"
 	}
 	if o.Fusion != "" && o.Fusion != training.FusionAttention {
@@ -227,15 +227,6 @@ func (m *Model) Version() string {
 	}
 	if q := o.Seq; q != nil {
 		v += fmt.Sprintf(",seq(dim=%d,window=%d,neg=%d,dropout=%g,members=%d", q.Dim, q.Window, q.Negatives, q.Dropout, max(q.Members, 1))
-		if q.Attention {
-			v += ",attention"
-		}
-		if q.Tied {
-			v += ",tied"
-		}
-		if q.Prior {
-			v += ",prior"
-		}
 		v += ")"
 	}
 	if m.res != nil {
