@@ -253,8 +253,10 @@ type LineRejection struct {
 
 // ModelInfo is one version in the model registry.
 type ModelInfo struct {
-	Version     string             `json:"version"`
-	Active      bool               `json:"active"`
+	Version string `json:"version"`
+	Active  bool   `json:"active"`
+	// Fusion is the model's fusion mode (attention, early, late or off).
+	Fusion      string             `json:"fusion"`
 	CreatedAt   time.Time          `json:"created_at"`
 	ActivatedAt *time.Time         `json:"activated_at,omitempty"`
 	DataSHA256  string             `json:"data_sha256,omitempty"`

@@ -66,11 +66,19 @@ type SimilarRequest struct {
 }
 
 // Explanation says why an item ranked where it did: which of its modalities carried the
-// match (weights sum to 1 over the modalities it has) and which query tokens did.
+// match (weights sum to 1 over the modalities it has) and which query tokens did. How
+// to read them depends on the model's fusion mode (Fusion): under attention they are the
+// attention weights; under late fusion the shares of each modality's and token's
+// additive contribution to the score, Contributions the signed contributions; under
+// early fusion the shares of what leaving the modality (or token) out changes, and
+// Contributions those changes; under off the model reads no modality (the scalar
+// Features alone), and both are empty. Fallback answers (no model) carry no Fusion.
 type Explanation struct {
-	Modalities map[string]float64 `json:"modalities"`
-	Tokens     []TokenWeight      `json:"tokens,omitempty"`
-	Features   map[string]float64 `json:"features,omitempty"`
+	Fusion        string             `json:"fusion,omitempty"`
+	Modalities    map[string]float64 `json:"modalities"`
+	Contributions map[string]float64 `json:"contributions,omitempty"`
+	Tokens        []TokenWeight      `json:"tokens,omitempty"`
+	Features      map[string]float64 `json:"features,omitempty"`
 }
 
 // TokenWeight is the attention one query token received.

@@ -105,9 +105,11 @@ var schemas = obj{
 		"unknown_items": arr(str()),
 		"image_encoder": withDescription(str(), "The image encoder version that encoded the query photo and the items' photos the answer compared (one version for both); absent without a photo."),
 		"items": arr(object(obj{"id": str(), "score": num(), "source": str(), "image_url": str(), "explanation": object(obj{
-			"modalities": obj{"type": "object", "additionalProperties": num()},
-			"tokens":     arr(object(obj{"token": str(), "weight": num()})),
-			"features":   obj{"type": "object", "additionalProperties": num()},
+			"fusion":        withDescription(str(), "The model's fusion mode (attention, early, late, off): how to read modalities and tokens. Attention: attention weights. Late: shares of each modality's and token's additive contribution to the score. Early: shares of what leaving it out changes. Off: the model reads no modality (features only). Absent in fallback answers."),
+			"contributions": withDescription(obj{"type": "object", "additionalProperties": num()}, "Early and late fusion: each modality's signed contribution to the score (late: the terms of the sum; early: the change when it is left out)."),
+			"modalities":    obj{"type": "object", "additionalProperties": num()},
+			"tokens":        arr(object(obj{"token": str(), "weight": num()})),
+			"features":      obj{"type": "object", "additionalProperties": num()},
 		})}, "id", "score")),
 	}, "request_id", "model_version", "items"),
 	"UserFeatures": object(obj{
@@ -115,7 +117,7 @@ var schemas = obj{
 		"profile": obj{"type": "object", "additionalProperties": object(obj{"dim": integer(), "norm": num()})},
 	}, "user_id", "recent_items", "profile"),
 	"ModelInfo": object(obj{
-		"version": str(), "active": boolean(), "created_at": str(), "activated_at": str(), "data_sha256": str(),
+		"version": str(), "active": boolean(), "fusion": withDescription(str(), "The model's fusion mode: attention, early, late or off."), "created_at": str(), "activated_at": str(), "data_sha256": str(),
 		"metrics": obj{"type": "object", "additionalProperties": num()}, "config": obj{"type": "object"},
 	}, "version", "active"),
 	"ModelList": object(obj{"models": arr(ref("ModelInfo"))}, "models"),

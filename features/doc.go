@@ -76,6 +76,11 @@
 // to slots through an inline open-addressing table (idindex.go), one cache line per
 // lookup.
 //
+// With Options.Replica, the heavy reads (rebuilds, warm-ups, catalogue loads, exports)
+// go to a streaming replica and a profile rebuild that the replica is behind on is
+// read from the primary: replica.go says which path uses which pool and why that is
+// safe.
+//
 // Export streams the event log in time order for training: one example per labelled
 // event with the history and counters strictly before it. ImportItems and ImportEvents
 // load files through COPY in chunks, safe to rerun.

@@ -96,7 +96,7 @@ func (p *PointInTime) add(item, prev string, ts time.Time) {
 	}
 }
 
-// Export streams every event from Postgres in time order and calls fn for each labelled
+// Export streams every event from Postgres (the replica when there is one) in time order and calls fn for each labelled
 // event in the range with the history and counters strictly before it: an event never
 // sees itself or anything later. Counters and histories are built in memory from the
 // start of the log, so the export costs one sequential scan.
@@ -115,7 +115,7 @@ func (s *Store) Export(ctx context.Context, opt ExportOptions, fn func(Example) 
 		args = append(args, opt.To)
 	}
 	q += ` ORDER BY ts, seq`
-	rows, err := s.db.Pool.Query(ctx, q, args...)
+	rows, err := s.reads().Pool.Query(ctx, q, args...)
 	if err != nil {
 		return 0, postgres.Translate(err)
 	}

@@ -3,6 +3,7 @@ package features
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +32,8 @@ type ImportStats struct {
 // inserts their events, and their users' event counts are raised. Validation failures
 // are counted and reported to reject, not fatal. progress is called after each chunk
 // with the rows read so far. The cached profiles of the chunk's users are dropped after
-// its commit, and counters are not touched: both are rebuilt from Postgres on their
+// its commit, in Redis and in every serving process's local cache (RunLocalCache's
+// channel), and counters are not touched: both are rebuilt from Postgres on their
 // next read. Chunks commit in any order; a user's events are versioned by the order of
 // the commits (raiseEventCounts), as for concurrent API calls.
 func (s *Store) ImportEvents(ctx context.Context, next func() (fusionrank.Event, error), reject func(n int, err error), progress func(read int)) (ImportStats, error) {
@@ -197,6 +199,9 @@ func (s *Store) importChunk(ctx context.Context, rows [][]any, ts []time.Time) (
 	return inserted, added, postgres.Translate(err)
 }
 
+// invalidateBatch is the most users one invalidation message of an import names.
+const invalidateBatch = 1000
+
 // errDone ends an import's input.
 var errDone = doneError{}
 
@@ -310,15 +315,34 @@ func (s *Store) ImportItems(ctx context.Context, next func() (fusionrank.Item, e
 
 // dropProfiles deletes the cached profiles of users whose events were stored without
 // applyOnline (counts: user → count of stored events), raising their floors so that a
-// rebuild which read Postgres before those events does not cache its profile. When
-// Redis fails, the users are marked for a rebuild on their next read in this process.
+// rebuild which read Postgres before those events does not cache its profile, and
+// tells every serving process to drop its local copy (the local cache's channel, in
+// the same pipeline; messages of at most invalidateBatch users). When Redis fails,
+// the users are marked for a rebuild on their next read in this process.
 func (s *Store) dropProfiles(ctx context.Context, counts map[string]int64) {
 	if len(counts) == 0 || s.rdb == nil {
 		return
 	}
 	pipe := s.rdb.Pipeline()
+	var msg strings.Builder
+	users := 0
 	for u, n := range counts {
 		s.settle(ctx, pipe, u, n, true)
+		if s.lc != nil {
+			s.lc.profiles.Drop(u)
+		}
+		if users > 0 {
+			msg.WriteByte('\n')
+		}
+		msg.WriteString("u " + u)
+		if users++; users == invalidateBatch {
+			pipe.Publish(ctx, s.localChannel(), msg.String())
+			msg.Reset()
+			users = 0
+		}
+	}
+	if users > 0 {
+		pipe.Publish(ctx, s.localChannel(), msg.String())
 	}
 	_, err := pipe.Exec(ctx)
 	s.redisState.observe(err)

@@ -19,8 +19,9 @@ import (
 //
 //   - every process that stores events publishes the users and co-visitation sets they
 //     touched on one Redis channel (in the pipeline that updates Redis, so no extra
-//     round trip), and every serving process drops those entries when the message
-//     arrives, its own writes at once;
+//     round trip; `fusionrank import` the users whose profiles it drops, and retention
+//     those of the events it removes), and every serving process drops those entries
+//     when the message arrives, its own writes at once;
 //   - entries are served only while the subscription is live (RunLocalCache); after it
 //     drops, everything is forgotten, since messages may have been missed;
 //   - an entry read from Redis is kept only if no invalidation of its shard arrived

@@ -115,3 +115,48 @@ func TestProfileBusyIsUnavailable(t *testing.T) {
 		t.Fatalf("profile with every rebuild slot taken: %v (code %q), want unavailable", err, fusionrank.ErrorCode(err))
 	}
 }
+
+// TestImportInvalidatesLocalCaches: a bulk import of a user's events reaches a serving
+// process's local copy of the profile through the invalidation channel, well within
+// the local cache's lifetime.
+func TestImportInvalidatesLocalCaches(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	a := newStore(t, now) // the serving process, with a local cache
+	a.lc = &localCache{ttl: time.Hour, profiles: memo.New[*Profile](1000), covis: memo.New[*covisSet](1000)}
+	b := New(a.db, a.rdb, a.opt) // `fusionrank import`, without one
+	b.lc = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.RunLocalCache(ctx)
+	waitFor(t, "subscribed", func() bool { return a.local() != nil })
+
+	tag := runTag() + "li-"
+	raceShop(t, a, tag, 10)
+	user := tag + "u"
+	ev := eventsOf(tag, user, fusionrank.View, now)
+	ingest(t, a, ev(1))
+	waitFor(t, "kept locally", func() bool {
+		p, _, err := a.Profile(ctx, user)
+		if err != nil || p.Events != 1 {
+			t.Fatalf("profile: %v %+v", err, p)
+		}
+		_, _, ok := a.lc.profiles.Get(user, time.Now().UnixNano())
+		return ok
+	})
+	evs := []fusionrank.Event{ev(2), ev(3)}
+	st, err := b.ImportEvents(ctx, func() (fusionrank.Event, error) {
+		if len(evs) == 0 {
+			return fusionrank.Event{}, Done()
+		}
+		e := evs[0]
+		evs = evs[1:]
+		return e, nil
+	}, nil, nil)
+	if err != nil || st.Accepted != 2 {
+		t.Fatalf("import: %+v %v", st, err)
+	}
+	waitFor(t, "the imported events in the serving process", func() bool {
+		p, _, err := a.Profile(ctx, user)
+		return err == nil && p.Events == 3
+	})
+}

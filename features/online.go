@@ -175,10 +175,44 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 }
 
 // rebuildProfile computes a profile from all the user's events in Postgres, in time
-// order, exactly as the incremental updates do. One statement reads them, so one
-// snapshot: the profile's Events is the user's users.events in that snapshot.
+// order, exactly as the incremental updates do. With a replica it reads the replica
+// and keeps that profile only when it holds as many events as the primary's count of
+// the user read after it; otherwise it reads the primary (replica.go).
 func (s *Store) rebuildProfile(ctx context.Context, userID string) (*Profile, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT seq, item_id, type, ts FROM events WHERE user_id = $1 ORDER BY ts, seq`, userID)
+	if s.replica == nil {
+		p, err := s.readProfile(ctx, s.db, userID)
+		if err == nil {
+			s.onRebuildRead(PoolPrimary)
+		}
+		return p, err
+	}
+	p, err := s.readProfile(ctx, s.replica, userID)
+	pool := PoolPrimaryError
+	if err == nil {
+		counts, err := s.primaryEventCounts(ctx, []string{userID})
+		if err != nil {
+			return nil, err
+		}
+		if p.Events == counts[userID] {
+			s.onRebuildRead(PoolReplica)
+			return p, nil
+		}
+		pool = PoolPrimaryLag
+	} else if ctx.Err() != nil {
+		return nil, err
+	}
+	p, err = s.readProfile(ctx, s.db, userID)
+	if err == nil {
+		s.onRebuildRead(pool)
+	}
+	return p, err
+}
+
+// readProfile computes a profile from the user's events in db. One statement reads
+// them, so one snapshot: the profile's Events is the user's users.events in that
+// snapshot.
+func (s *Store) readProfile(ctx context.Context, db *postgres.DB, userID string) (*Profile, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT seq, item_id, type, ts FROM events WHERE user_id = $1 ORDER BY ts, seq`, userID)
 	if err != nil {
 		return nil, postgres.Translate(err)
 	}
@@ -323,23 +357,26 @@ func (s *Store) ensureCounters(ctx context.Context, keys []string, bounds [][2]t
 // A set for a window that is still open lives only a few minutes, so an event that
 // raced the rebuild is counted again soon.
 func (s *Store) rebuildCounter(ctx context.Context, key, query string, args ...any) error {
-	rows, err := s.db.Pool.Query(ctx, query, args...)
-	if err != nil {
-		return postgres.Translate(err)
-	}
-	zs := []redis.Z{{Score: 0, Member: builtMarker}}
-	for rows.Next() {
-		var id string
-		var n int64
-		if err := rows.Scan(&id, &n); err != nil {
-			rows.Close()
+	var zs []redis.Z
+	err := s.readLagged(ctx, "counter rebuild", func(db *postgres.DB) error {
+		rows, err := db.Pool.Query(ctx, query, args...)
+		if err != nil {
 			return postgres.Translate(err)
 		}
-		zs = append(zs, redis.Z{Score: float64(n), Member: id})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return postgres.Translate(err)
+		defer rows.Close()
+		zs = []redis.Z{{Score: 0, Member: builtMarker}}
+		for rows.Next() {
+			var id string
+			var n int64
+			if err := rows.Scan(&id, &n); err != nil {
+				return postgres.Translate(err)
+			}
+			zs = append(zs, redis.Z{Score: float64(n), Member: id})
+		}
+		return postgres.Translate(rows.Err())
+	})
+	if err != nil {
+		return err
 	}
 	ttl := s.opt.CounterTTL
 	now := s.opt.Now()

@@ -73,6 +73,15 @@ type Options struct {
 	// LocalCacheMax bounds the entries of each of the local cache's maps. Default
 	// 200,000.
 	LocalCacheMax int
+	// Replica, when set, is a streaming replica of the database that serves the reads
+	// which tolerate its lag or check it (see replica.go): profile and counter
+	// rebuilds, the warm-ups, catalogue loads and exports. Writes and the reads that
+	// must see them stay on the primary. nil: every read goes to the primary.
+	Replica *postgres.DB
+	// OnRebuildRead, when set, is called with the pool that served each profile
+	// rebuild's read (PoolPrimary, PoolReplica, PoolPrimaryLag, PoolPrimaryError; for
+	// metrics).
+	OnRebuildRead func(pool string)
 }
 
 // Store is the feature store: the catalogue and event history in Postgres (the source
@@ -80,6 +89,7 @@ type Options struct {
 // miss).
 type Store struct {
 	db      *postgres.DB
+	replica *postgres.DB // nil without a replica
 	rdb     redis.UniversalClient
 	opt     Options
 	catalog *Catalog
@@ -139,7 +149,7 @@ func New(db *postgres.DB, rdb redis.UniversalClient, opt Options) *Store {
 	if opt.LocalCacheMax == 0 {
 		opt.LocalCacheMax = 200_000
 	}
-	s := &Store{db: db, rdb: rdb, opt: opt, redisState: newRedisState(), rebuilds: newRebuilds()}
+	s := &Store{db: db, replica: opt.Replica, rdb: rdb, opt: opt, redisState: newRedisState(), rebuilds: newRebuilds()}
 	if opt.LocalCacheTTL > 0 {
 		s.lc = &localCache{ttl: opt.LocalCacheTTL, profiles: memo.New[*Profile](opt.LocalCacheMax), covis: memo.New[*covisSet](opt.LocalCacheMax)}
 	}
@@ -167,8 +177,16 @@ func (s *Store) Modalities() []Modality { return s.mods }
 // DB returns the Postgres database.
 func (s *Store) DB() *postgres.DB { return s.db }
 
-// Refresh brings the in-memory catalogue up to date with Postgres.
-func (s *Store) Refresh(ctx context.Context) (int, error) { return s.catalog.Refresh(ctx, s.db) }
+// Refresh brings the in-memory catalogue up to date with Postgres: from the replica
+// when there is one (the primary when the replica fails).
+func (s *Store) Refresh(ctx context.Context) (int, error) {
+	var n int
+	err := s.readLagged(ctx, "catalogue refresh", func(db *postgres.DB) (err error) {
+		n, err = s.catalog.Refresh(ctx, db)
+		return err
+	})
+	return n, err
+}
 
 func (s *Store) modality(name string) (Modality, bool) {
 	for _, m := range s.mods {

@@ -38,7 +38,7 @@ return 1`)
 // takes as long as the window's events, whatever the history. It returns how many sets
 // it wrote.
 func (s *Store) WarmCovisitation(ctx context.Context) (int, error) {
-	rows, err := s.db.Pool.Query(ctx, covisAllQuery, s.covisSince())
+	rows, err := s.reads().Pool.Query(ctx, covisAllQuery, s.covisSince())
 	if err != nil {
 		return 0, postgres.Translate(err)
 	}
@@ -145,7 +145,7 @@ ORDER BY user_id, ts, seq`
 // answers are personal again within seconds. serve runs it at start. It returns how
 // many profiles it wrote.
 func (s *Store) WarmProfiles(ctx context.Context, since time.Time) (int, error) {
-	rows, err := s.db.Pool.Query(ctx, warmProfilesQuery, since)
+	rows, err := s.reads().Pool.Query(ctx, warmProfilesQuery, since)
 	if err != nil {
 		return 0, postgres.Translate(err)
 	}
@@ -159,6 +159,26 @@ func (s *Store) WarmProfiles(ctx context.Context, since time.Time) (int, error) 
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
+		}
+		if s.replica != nil {
+			// Read from the replica: cache only the profiles that hold as many events
+			// as the primary's count of their user (replica.go); the others are
+			// rebuilt on their next read.
+			users := make([]string, len(batch))
+			for i, b := range batch {
+				users[i] = b.user
+			}
+			counts, err := s.primaryEventCounts(ctx, users)
+			if err != nil {
+				return err
+			}
+			keep := batch[:0]
+			for _, b := range batch {
+				if b.p.Events == counts[b.user] {
+					keep = append(keep, b)
+				}
+			}
+			batch = keep
 		}
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(batch))

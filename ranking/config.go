@@ -3,6 +3,7 @@ package ranking
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // MaxModalities is the largest number of item modalities a model supports.
@@ -36,6 +37,12 @@ type Config struct {
 	// MaxQueryTokens is the number of query slots, and so the length of the
 	// position bias β. A query may have fewer tokens, never more.
 	MaxQueryTokens int `json:"max_query_tokens"`
+	// Fusion is how the learned part combines the query tokens with a
+	// candidate's modality vectors: FusionAttention, FusionEarly,
+	// FusionLate or FusionOff (see FusionModes and fusion.go). Default ""
+	// means FusionAttention, so model files written without it load as
+	// attention models.
+	Fusion string `json:"fusion,omitempty"`
 }
 
 // ErrInvalidConfig is wrapped by every error returned by Config.Validate.
@@ -75,7 +82,19 @@ func (c Config) Validate() error {
 	if c.MaxQueryTokens <= 0 {
 		return fmt.Errorf("%w: max_query_tokens %d, must be positive", ErrInvalidConfig, c.MaxQueryTokens)
 	}
+	if c.Fusion != "" && !slices.Contains(FusionModes, c.Fusion) {
+		return fmt.Errorf("%w: fusion %q, want one of %v", ErrInvalidConfig, c.Fusion, FusionModes)
+	}
 	return nil
+}
+
+// FusionMode returns the model's fusion mode: Fusion, or FusionAttention
+// when it is empty.
+func (c Config) FusionMode() string {
+	if c.Fusion == "" {
+		return FusionAttention
+	}
+	return c.Fusion
 }
 
 // ModalityIndex returns the index of the modality called name, or -1.

@@ -6,9 +6,10 @@
 //
 // The package is pure computation: no I/O except encoding and decoding
 // model files on an io.Reader or io.Writer, no context, no logging, and no
-// imports from the rest of the project. It holds the forward pass
-// (serving), the backward pass (training), an AdamW optimizer with sparse
-// embedding-table updates, and the safetensors model file format.
+// imports from the rest of the project but internal/kernel. It holds the
+// model, the served forward pass and the safetensors model file format.
+// Every gradient (the scorer's float64 reference pass, its float32 training
+// step, the sequence encoder's) and the optimizer live in package training.
 //
 // # Shapes
 //
@@ -41,6 +42,10 @@
 //	A_c  = softmax of S_c over all valid (i,j) pairs together
 //	T_c[i,j] = R_i·V_cj
 //	score_c = Σ_ij A_c[i,j] T_c[i,j] + u·f_c + b
+//
+// This is the default fusion mode, attention (Config.Fusion); the early,
+// late and off modes replace the attention term and are described, with
+// their explanations, in fusion.go.
 //
 // There is one softmax per candidate over every valid (token, modality)
 // pair, not one per token. The explanations are the marginals of A_c:
@@ -80,43 +85,6 @@
 //	model.ScoreTo(scores, ws, kv, rows, features, &ranking.Explanations{Modality: mw})
 //	pool.Put(ws)
 //
-// # Backward pass
-//
-// Training minimises the softmax cross-entropy of the positive p among its
-// candidates, L = logsumexp_c(score_c) − score_p. With P_c the softmax of
-// the scores and δ_c = P_c − [c = p], LossAndGrad accumulates, for each
-// candidate with a valid pair (sums over valid pairs only):
-//
-//	∂L/∂b += δ_c          ∂L/∂u += δ_c f_c
-//	dA[i,j] = δ_c T[i,j]                     dT[i,j] = δ_c A[i,j]
-//	dS[i,j] = A[i,j] (dA[i,j] − Σ_kl A[k,l] dA[k,l])
-//	∂L/∂β_i += Σ_j dS[i,j]
-//	dQ_i += Σ_j dS[i,j] K_j / √d_a         dK_j = Σ_i dS[i,j] Q_i / √d_a
-//	dR_i += Σ_j dT[i,j] V_j                dV_j = Σ_i dT[i,j] R_i
-//	∂L/∂Wk += Y_jᵀ dK_j    ∂L/∂Wv += Y_jᵀ dV_j    dY_j = dK_j Wkᵀ + dV_j Wvᵀ
-//	∂L/∂P_j += y_jᵀ dY_j   ∂L/∂p_j += dY_j        ∂L/∂y_j = dY_j P_jᵀ
-//
-// and after all candidates, for each valid query token:
-//
-//	∂L/∂Wq += X_iᵀ dQ_i    ∂L/∂Wo += X_iᵀ dR_i    dX_i = dQ_i Wqᵀ + dR_i Woᵀ
-//	∂L/∂P_m(i) += x_iᵀ dX_i   ∂L/∂p_m(i) += dX_i   ∂L/∂x_i = dX_i P_m(i)ᵀ
-//
-// The input gradients ∂L/∂x_i and ∂L/∂y_cj (InputGrads) let a trainer
-// learn embedding tables, such as items' collab vectors and attribute
-// vectors, by backpropagating into the inputs: accumulate them per table
-// row in a SparseGrad and apply Adam.StepEmbeddings.
-//
-//	g := model.NewGrads()
-//	opt := ranking.NewAdam(ranking.AdamConfig{LR: 1e-3, WeightDecay: 1e-4})
-//	ig := make([]ranking.InputGrads, len(batch))
-//	loss := model.TrainStep(opt, g, batch, ig)   // zero, accumulate, average, step
-//	sg.Reset()
-//	for k := range batch { sg.Add(collabRow[k], ig[k].Query[0], 1); … }
-//	opt.StepEmbeddings(collab, sg)
-//
-// Finer control: LossAndGrad accumulates into g (call it per example, from
-// several goroutines with one Grads each and Grads.Add), then Adam.Step.
-//
 // # Float policy
 //
 // Parameters, inputs and item keys and values are float32. Serving computes
@@ -124,12 +92,8 @@
 // values as float32 dot products of length d_a, and the softmax with a
 // float32 exponential (exp32: range reduction and a degree-6 polynomial,
 // relative error below 3e-7); the scores match the float64 golden file to
-// 1e-4 relative. Training (LossAndGrad, Loss, ScoresTo) reads the float32
-// parameters and inputs and computes everything in float64, so gradients
-// match the golden file to 1e-4 relative and finite differences to 1e-3.
-// Gradients (Grads, InputGrads, SparseGrad) and the model's Adam moments
-// are float64; embedding-table moments are float32 to halve their memory.
-// Adam writes the updated weights back as float32.
+// 1e-4 relative. Training (package training) updates the float32
+// parameters from float64 gradients.
 //
 // # Kernels
 //
@@ -153,7 +117,9 @@
 // [begin, end]} (byte offsets after the header) plus a "__metadata__"
 // string map holding "fusionrank.config" (the Config as JSON) and
 // "fusionrank.format" ("1"); then the tensors, little-endian F32, in the
-// order of Model.Tensors. ReadModel also accepts F64 tensors (converted to
+// order of Model.Tensors, then the fusion mode's own (Model.ModeTensors:
+// early.w1, early.b1, early.w2 or late.w). A config without "fusion" is an
+// attention model. ReadModel also accepts F64 tensors (converted to
 // float32) and files without fusionrank metadata (the config is then
 // inferred from the shapes, modality j named strconv.Itoa(j)). It rejects,
 // with errors wrapping ErrCorruptModel, a bad header length, a header that

@@ -32,24 +32,27 @@ type Candidate struct {
 	Features []float32
 }
 
-// Example is one training example: a query, its candidates, and which of
-// them is the positive.
-type Example struct {
-	// Query is the example's query side.
-	Query Query
-	// Candidates are the positive and its negatives, in any order.
-	Candidates []Candidate
-	// Positive is the index in Candidates of the positive item.
-	Positive int
-}
+// Valid reports whether query token i takes part in the score: Mask[i], or
+// every token when Mask is nil.
+func (q *Query) Valid(i int) bool { return q.Mask == nil || q.Mask[i] }
 
-func queryValid(q *Query, i int) bool { return q.Mask == nil || q.Mask[i] }
-
-func candValid(c *Candidate, j int) bool {
+// Valid reports whether the candidate has modality j: Mask[j], or, when
+// Mask is nil, a non-empty token.
+func (c *Candidate) Valid(j int) bool {
 	if c.Mask == nil {
 		return len(c.Tokens[j]) > 0
 	}
 	return c.Mask[j]
+}
+
+// CheckInputs panics, with a message prefixed "ranking: ", unless q and
+// every candidate fit m's shapes; the training passes call it before their
+// own forward pass.
+func (m *Model) CheckInputs(q *Query, cands []Candidate) {
+	m.checkQuery(q)
+	for c := range cands {
+		m.checkCandidate(&cands[c])
+	}
 }
 
 func (m *Model) checkQuery(q *Query) {
@@ -64,7 +67,7 @@ func (m *Model) checkQuery(q *Query) {
 		panic("ranking: query Mask length differs from Tokens length")
 	}
 	for i, x := range q.Tokens {
-		if !queryValid(q, i) {
+		if !q.Valid(i) {
 			continue
 		}
 		mi := q.Modality[i]

@@ -28,6 +28,12 @@ type Model struct {
 	U []float32
 	// B is the scalar bias b ("b", shape [1]).
 	B [1]float32
+	// Mix holds the learned part of the early and late fusion modes,
+	// contiguous (nil under attention and off; see fusion.go): early, with
+	// H = DModel, the (M+1)·DModel rows of W1 ("early.w1", row r weighs
+	// component r of [x̄; Y_c1; …; Y_cM]), then b1 ("early.b1") and w2
+	// ("early.w2"), each H wide; late, the M weights w_j ("late.w").
+	Mix []float32
 }
 
 // Tensor is a named view of one parameter tensor of a Model.
@@ -61,12 +67,20 @@ func NewModel(cfg Config) *Model {
 	m.Wo = make([]float32, d*da)
 	m.PosBias = make([]float32, cfg.MaxQueryTokens)
 	m.U = make([]float32, cfg.NFeatures)
+	M := len(cfg.Modalities)
+	switch cfg.FusionMode() {
+	case FusionEarly:
+		m.Mix = make([]float32, ((M+1)*d+2)*d)
+	case FusionLate:
+		m.Mix = make([]float32, M)
+	}
 	return m
 }
 
 // NewRandomModel returns a model for cfg with weights drawn from rng:
 // P_m ~ N(0, 1/dim_m), Wq, Wk, Wv, Wo ~ N(0, 1/d_model), and zero biases,
-// position bias and feature weights. The same seed gives the same model.
+// position bias and feature weights. Mix (early and late fusion) stays
+// zero: a trainer initialises it. The same seed gives the same model.
 func NewRandomModel(cfg Config, rng *rand.Rand) *Model {
 	m := NewModel(cfg)
 	fill := func(w []float32, fanIn int) {
@@ -88,9 +102,10 @@ func NewRandomModel(cfg Config, rng *rand.Rand) *Model {
 // Config returns a copy of the model's configuration.
 func (m *Model) Config() Config { return m.cfg.clone() }
 
-// Tensors returns views of every parameter tensor, in the canonical order
-// proj.0…, proj_bias.0…, wq, wk, wv, wo, pos_bias, u, b. The views alias
-// the model's storage.
+// Tensors returns views of the parameter tensors every fusion mode has, in
+// the canonical order proj.0…, proj_bias.0…, wq, wk, wv, wo, pos_bias, u,
+// b; Grads mirrors them. ModeTensors returns the fusion mode's own. The
+// views alias the model's storage.
 func (m *Model) Tensors() []Tensor {
 	c := m.cfg
 	d, da := c.DModel, c.DAttn
@@ -113,10 +128,33 @@ func (m *Model) Tensors() []Tensor {
 	return ts
 }
 
+// ModeTensors returns views of the fusion mode's own parameters, the
+// parts of Mix: early.w1 ((M+1)·d × d), early.b1 (d), early.w2 (d) under
+// early fusion, late.w (M) under late fusion, none otherwise.
+func (m *Model) ModeTensors() []Tensor {
+	c := m.cfg
+	d, M := c.DModel, len(c.Modalities)
+	switch c.FusionMode() {
+	case FusionEarly:
+		n := (M + 1) * d * d
+		return []Tensor{
+			{"early.w1", []int{(M + 1) * d, d}, m.Mix[:n]},
+			{"early.b1", []int{d}, m.Mix[n : n+d]},
+			{"early.w2", []int{d}, m.Mix[n+d : n+2*d]},
+		}
+	case FusionLate:
+		return []Tensor{{"late.w", []int{M}, m.Mix}}
+	}
+	return nil
+}
+
+// allTensors returns Tensors then ModeTensors: what model files hold.
+func (m *Model) allTensors() []Tensor { return append(m.Tensors(), m.ModeTensors()...) }
+
 // Clone returns a deep copy of m.
 func (m *Model) Clone() *Model {
 	c := NewModel(m.cfg)
-	src, dst := m.Tensors(), c.Tensors()
+	src, dst := m.allTensors(), c.allTensors()
 	for i := range src {
 		copy(dst[i].Data, src[i].Data)
 	}
@@ -126,7 +164,7 @@ func (m *Model) Clone() *Model {
 // NumParams returns the number of scalar parameters.
 func (m *Model) NumParams() int {
 	n := 0
-	for _, t := range m.Tensors() {
+	for _, t := range m.allTensors() {
 		n += len(t.Data)
 	}
 	return n
@@ -134,7 +172,7 @@ func (m *Model) NumParams() int {
 
 // checkFinite reports the first non-finite parameter.
 func (m *Model) checkFinite() error {
-	for _, t := range m.Tensors() {
+	for _, t := range m.allTensors() {
 		for i, v := range t.Data {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 				return fmt.Errorf("tensor %s: element %d is %v", t.Name, i, v)
@@ -154,8 +192,8 @@ func (m *Model) WithFeatures(n int) *Model {
 	cfg := m.cfg.clone()
 	cfg.NFeatures = n
 	w := NewModel(cfg)
-	dst := w.Tensors()
-	for i, t := range m.Tensors() {
+	dst := w.allTensors()
+	for i, t := range m.allTensors() {
 		copy(dst[i].Data, t.Data) // u: the old features, a prefix
 	}
 	return w

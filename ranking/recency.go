@@ -77,7 +77,7 @@ func (e *RecencyEmbedding) Tensors() []Tensor {
 }
 
 // WriteModelTo writes m and, when e is not nil, e's tensors to w as one
-// safetensors file: every tensor of m.Tensors as little-endian F32 under its
+// safetensors file: every tensor of m.Tensors and m.ModeTensors as little-endian F32 under its
 // name, then the "enc.*" tensors, with the Config as JSON in the
 // "fusionrank.config" metadata entry. It refuses non-finite values.
 // ReadModelRecency reads it back; m.WriteTo is WriteModelTo(w, m, nil).
@@ -85,7 +85,7 @@ func WriteModelTo(w io.Writer, m *Model, e *RecencyEmbedding) (int64, error) {
 	if err := m.checkFinite(); err != nil {
 		return 0, fmt.Errorf("ranking: write model: %v", err)
 	}
-	tensors := m.Tensors()
+	tensors := m.allTensors()
 	if e != nil {
 		for _, t := range e.Tensors() {
 			for _, v := range t.Data {

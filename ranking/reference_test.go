@@ -89,23 +89,32 @@ func scoreReference(dst []float32, m *Model, ws *Workspace, kv *ItemKV, k, v []f
 	}
 }
 
+// referenceScores scores cands for q with the plain reference: the query
+// and item projections of the serving path, then attendReference.
+func referenceScores(m *Model, q Query, cands []Candidate) []float32 {
+	F := m.cfg.NFeatures
+	ws := new(Workspace)
+	m.QueryTo(ws, q)
+	kv := m.NewItemKV(len(cands))
+	feats := make([]float32, len(cands)*F)
+	for c, cd := range cands {
+		m.ItemKVTo(kv, c, cd.Tokens, cd.Mask)
+		copy(feats[c*F:], cd.Features)
+	}
+	k, v := referenceItems(kv)
+	want := make([]float32, len(cands))
+	scoreReference(want, m, ws, kv, k, v, feats, make([]float32, max(1, len(q.Tokens))*len(m.cfg.Modalities)))
+	return want
+}
+
 // TestFastMatchesReference compares ScoreTo (the fast path of this build)
 // with the plain reference on whole scores.
 func TestFastMatchesReference(t *testing.T) {
 	for i, s := range append(randomShapes, shape{dims: []int{100, 512, 64, 32}, d: 64, da: 128, f: 3, lq: 16, n: 20}) {
 		t.Run(s.String(), func(t *testing.T) {
 			m, q, cands := randomProblem(s, uint64(300+i))
-			ws := new(Workspace)
-			got := scoreCandidates(m, ws, q, cands, nil)
-			kv := m.NewItemKV(len(cands))
-			feats := make([]float32, len(cands)*s.f)
-			for c, cd := range cands {
-				m.ItemKVTo(kv, c, cd.Tokens, cd.Mask)
-				copy(feats[c*s.f:], cd.Features)
-			}
-			k, v := referenceItems(kv)
-			want := make([]float32, len(cands))
-			scoreReference(want, m, ws, kv, k, v, feats, make([]float32, s.lq*len(s.dims)))
+			got := scoreCandidates(m, new(Workspace), q, cands, nil)
+			want := referenceScores(m, q, cands)
 			for c := range want {
 				if !closeTo(float64(got[c]), float64(want[c]), 1e-4, 1e-4) {
 					t.Errorf("candidate %d: fast %v, reference %v", c, got[c], want[c])

@@ -44,7 +44,7 @@ type stEntry struct {
 }
 
 // WriteTo writes m to w in the safetensors format: every tensor of
-// m.Tensors as little-endian F32 under its name, and the Config as JSON in
+// m.Tensors and m.ModeTensors as little-endian F32 under its name, and the Config as JSON in
 // the "fusionrank.config" metadata entry. It refuses to write a model with
 // a NaN or infinite parameter. WriteTo implements io.WriterTo.
 func (m *Model) WriteTo(w io.Writer) (int64, error) { return WriteModelTo(w, m, nil) }
@@ -85,7 +85,7 @@ func ReadModel(r io.Reader) (*Model, error) {
 		return nil, corrupt("format version %q, this build reads %q", v, formatVersion)
 	}
 	m := NewModel(cfg)
-	tensors := m.Tensors()
+	tensors := m.allTensors()
 	// Check the header against the model before reading any data.
 	var spans []span
 	var total int64

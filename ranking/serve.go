@@ -11,20 +11,44 @@ import (
 // for one model, with each item's modality mask. Row r holds one item; the
 // caller maps item ids to rows.
 //
-// Each row is 2M × DAttn float32: the M keys K_c[0..M-1], then the M
-// values V_c[0..M-1], each a contiguous run of DAttn, the layout
-// kernel.Attention.Score reads.
+// Under attention each row is 2M × DAttn float32: the M keys K_c[0..M-1],
+// then the M values V_c[0..M-1], each a contiguous run of DAttn, the
+// layout kernel.Attention.Score reads. The other fusion modes store what
+// their score reads instead (fusion.go): late fusion the projections
+// Y_c1…Y_cM (M × DModel), early fusion each modality's part of the MLP's
+// pre-activation W1_j Y_cj (M × DModel), and off nothing but the mask.
 //
 // An ItemKV is safe for concurrent reads; writes (ItemKVTo, Resize) must
 // not run concurrently with reads of the same ItemKV.
 type ItemKV struct {
-	m, da int // modalities, d_a
-	data  []float32
-	masks []uint64
+	m, da  int    // modalities, d_a
+	width  int    // the length of one row
+	fusion string // the fusion mode of the model that made it
+	data   []float32
+	masks  []uint64
 }
 
 // stride is the length of one row.
-func (kv *ItemKV) stride() int { return 2 * kv.m * kv.da }
+func (kv *ItemKV) stride() int { return kv.width }
+
+// kvWidth is the length of an ItemKV row for m's fusion mode.
+func (m *Model) kvWidth() int {
+	M := len(m.cfg.Modalities)
+	switch m.cfg.FusionMode() {
+	case FusionLate, FusionEarly:
+		return M * m.cfg.DModel
+	case FusionOff:
+		return 0
+	}
+	return 2 * M * m.cfg.DAttn
+}
+
+// checkKV panics unless kv was made by a model of m's shape and mode.
+func (m *Model) checkKV(kv *ItemKV) {
+	if kv.m != len(m.cfg.Modalities) || kv.da != m.cfg.DAttn || kv.width != m.kvWidth() || kv.fusion != m.cfg.FusionMode() {
+		panic("ranking: ItemKV shape differs from the model's")
+	}
+}
 
 // NewItemKV returns a zeroed store with n rows for m's shapes. A zeroed row
 // has no valid modality, so it scores u·f + b until set with ItemKVTo.
@@ -33,7 +57,7 @@ func (m *Model) NewItemKV(n int) *ItemKV {
 		panic("ranking: negative ItemKV size")
 	}
 	M, da := len(m.cfg.Modalities), m.cfg.DAttn
-	kv := &ItemKV{m: M, da: da, masks: make([]uint64, n)}
+	kv := &ItemKV{m: M, da: da, width: m.kvWidth(), fusion: m.cfg.FusionMode(), masks: make([]uint64, n)}
 	kv.data = make([]float32, n*kv.stride())
 	return kv
 }
@@ -65,13 +89,12 @@ func (kv *ItemKV) Mask(r int) uint64 { return kv.masks[r] }
 
 // ItemKVTo computes item row's keys and values, K_j = (y_j P_j + p_j) Wk and
 // V_j = (y_j P_j + p_j) Wv for each present modality j, and stores them in
-// kv row row. Missing modalities (mask[j] false, or an empty token when mask
+// kv row row (under the other fusion modes, what their score reads; see
+// ItemKV). Missing modalities (mask[j] false, or an empty token when mask
 // is nil) store zeros and are never attended to. tokens is not modified.
 func (m *Model) ItemKVTo(kv *ItemKV, row int, tokens [][]float32, mask []bool) {
 	M, da, d := len(m.cfg.Modalities), m.cfg.DAttn, m.cfg.DModel
-	if kv.m != M || kv.da != da {
-		panic("ranking: ItemKV shape differs from the model's")
-	}
+	m.checkKV(kv)
 	if row < 0 || row >= len(kv.masks) {
 		panic("ranking: ItemKV row out of range")
 	}
@@ -95,9 +118,18 @@ func (m *Model) ItemKVTo(kv *ItemKV, row int, tokens [][]float32, mask []bool) {
 			continue
 		}
 		bits |= 1 << j
-		m.project(y, j, tok)
-		kernel.VecMatTo(dst[j*da:(j+1)*da], y, m.Wk)
-		kernel.VecMatTo(dst[(M+j)*da:(M+j+1)*da], y, m.Wv)
+		switch kv.fusion {
+		case FusionOff:
+		case FusionLate:
+			m.project(dst[j*d:(j+1)*d], j, tok)
+		case FusionEarly:
+			m.project(y, j, tok)
+			kernel.VecMatTo(dst[j*d:(j+1)*d], y, m.earlyW1(1+j))
+		default:
+			m.project(y, j, tok)
+			kernel.VecMatTo(dst[j*da:(j+1)*da], y, m.Wk)
+			kernel.VecMatTo(dst[(M+j)*da:(M+j+1)*da], y, m.Wv)
+		}
 	}
 	kv.masks[row] = bits
 }
@@ -125,6 +157,7 @@ type Workspace struct {
 	qmask     []bool           // lq
 	x         []float32        // d_model scratch
 	hasQuery  bool
+	mix       mixQuery // the query side of early and late fusion
 }
 
 // NewWorkspace returns an empty Workspace; the zero value works too.
@@ -148,6 +181,11 @@ func (m *Model) QueryTo(ws *Workspace, q Query) {
 	M, da, d := len(c.Modalities), c.DAttn, c.DModel
 	lq := len(q.Tokens)
 	ws.model, ws.m, ws.da, ws.lq = m, M, da, lq
+	if c.FusionMode() != FusionAttention {
+		m.mixQueryTo(ws, &q)
+		ws.hasQuery = true
+		return
+	}
 	ws.att.Reset(M, da, lq)
 	ws.q = resize(ws.q, lq*da)
 	ws.r = resize(ws.r, lq*da)
@@ -161,7 +199,7 @@ func (m *Model) QueryTo(ws *Workspace, q Query) {
 	clear(ws.r)
 	scale := float32(1 / math.Sqrt(float64(da)))
 	for i, tok := range q.Tokens {
-		valid := queryValid(&q, i)
+		valid := q.Valid(i)
 		ws.qmask[i] = valid
 		if !valid {
 			continue
@@ -189,6 +227,12 @@ type Explanations struct {
 	// Token is N × Lq row-major: Σ_j A_c[i,j], which query token carried
 	// the match; zero on padded tokens.
 	Token []float32
+	// Contribution is N × M row-major, early and late fusion only (zero
+	// under attention and off): modality j's signed contribution to the
+	// learned part of the score (see fusion.go). Under those modes Modality
+	// and Token hold the shares of the absolute contributions of the
+	// modalities and of the query tokens.
+	Contribution []float32
 }
 
 // ScoreTo scores the candidates stored in kv rows rows against the query
@@ -210,15 +254,16 @@ func (m *Model) ScoreTo(dst []float32, ws *Workspace, kv *ItemKV, rows []int, fe
 	if len(dst) != n {
 		panic("ranking: ScoreTo dst length differs from rows length")
 	}
-	if kv.m != M || kv.da != ws.da {
-		panic("ranking: ItemKV shape differs from the model's")
-	}
+	m.checkKV(kv)
 	if features != nil && len(features) != n*F {
 		panic("ranking: features length differs from len(rows) × NFeatures")
 	}
-	var modW, tokW []float32
+	var modW, tokW, conW []float32
 	if ex != nil {
-		modW, tokW = ex.Modality, ex.Token
+		modW, tokW, conW = ex.Modality, ex.Token, ex.Contribution
+		if conW != nil && len(conW) != n*M {
+			panic("ranking: Explanations.Contribution length differs from len(rows) × M")
+		}
 		if modW != nil && len(modW) != n*M {
 			panic("ranking: Explanations.Modality length differs from len(rows) × M")
 		}
@@ -226,6 +271,11 @@ func (m *Model) ScoreTo(dst []float32, ws *Workspace, kv *ItemKV, rows []int, fe
 			panic("ranking: Explanations.Token length differs from len(rows) × Lq")
 		}
 	}
+	if kv.fusion != FusionAttention {
+		m.mixScoreTo(dst, ws, kv, rows, features, modW, tokW, conW)
+		return
+	}
+	clear(conW)
 	stride := kv.stride()
 	nrows := len(kv.masks)
 	for c, r := range rows {

@@ -121,6 +121,9 @@ func scanModel(row pgx.Row) (fusionrank.ModelInfo, error) {
 	}
 	_ = json.Unmarshal(metrics, &m.Metrics)
 	_ = json.Unmarshal(cfg, &m.Config)
+	var spec Spec
+	_ = json.Unmarshal(cfg, &spec)
+	m.Fusion = spec.Ranking.FusionMode()
 	return m, nil
 }
 

@@ -153,6 +153,7 @@ type scratch struct {
 	feats  []float32
 	scores []float32
 	ex     ranking.Explanations
+	con    []float32 // early and late fusion: the modalities' contributions
 	hits   []retrieval.Hit
 	pops   []features.Popularity
 	slots  []int32
@@ -562,9 +563,16 @@ func (s *Service) scoreModel(l *live, rc *reqctx, cands []cand, sc *scratch, exp
 	sc.scores = resize32(sc.scores, len(cands))
 	var ex *ranking.Explanations
 	M, Lq := len(cfg.Modalities), cfg.MaxQueryTokens
+	fusion := cfg.FusionMode()
+	mixed := fusion == ranking.FusionEarly || fusion == ranking.FusionLate
 	if explain {
 		sc.ex.Modality = resize32(sc.ex.Modality, len(cands)*M)
 		sc.ex.Token = resize32(sc.ex.Token, len(cands)*Lq)
+		sc.ex.Contribution = nil
+		if mixed {
+			sc.con = resize32(sc.con, len(cands)*M)
+			sc.ex.Contribution = sc.con
+		}
 		ex = &sc.ex
 	}
 	l.model.ScoreTo(sc.scores, sc.ws, l.kv, sc.rows, feats, ex)
@@ -574,10 +582,16 @@ func (s *Service) scoreModel(l *live, rc *reqctx, cands []cand, sc *scratch, exp
 			cands[i].score = math.Inf(-1)
 		}
 		if explain {
-			e := &fusionrank.Explanation{Modalities: map[string]float64{}, Features: map[string]float64{}}
+			e := &fusionrank.Explanation{Fusion: fusion, Modalities: map[string]float64{}, Features: map[string]float64{}}
 			for j, m := range cfg.Modalities {
 				if w := sc.ex.Modality[i*M+j]; w > 0 {
 					e.Modalities[m.Name] = round4(float64(w))
+				}
+				if mixed && sc.ex.Modality[i*M+j] > 0 {
+					if e.Contributions == nil {
+						e.Contributions = map[string]float64{}
+					}
+					e.Contributions[m.Name] = round4(float64(sc.con[i*M+j]))
 				}
 			}
 			for t := 0; t < Lq; t++ {

@@ -41,6 +41,21 @@ if ! command -v pg_isready >/dev/null 2>&1 || ! pg_up; then
   pg_up || { log "PostgreSQL did not come up"; exit 1; }
 fi
 
+# Streaming replication from loopback: the read-replica test (internal/testenv's
+# StartPostgresReplica) takes a pg_basebackup of this server and streams from it over
+# 127.0.0.1. Trust for replication connections there, applied by a reload (no restart).
+# wal_level=replica and max_wal_senders=10 are Debian's defaults; changing them would
+# need a restart, so this only says so.
+hba=$(psql -h 127.0.0.1 -U postgres -tAc "SHOW hba_file" postgres 2>/dev/null || true)
+if [ -n "$hba" ] && [ -w "$hba" ] && ! grep -q "fusionrank-replication" "$hba"; then
+  log "allowing replication connections from 127.0.0.1 ($hba)"
+  sed -i '1i host replication all 127.0.0.1/32 trust # fusionrank-replication' "$hba"
+  psql -h 127.0.0.1 -U postgres -qtAc "SELECT pg_reload_conf()" postgres >/dev/null
+fi
+if [ "$(psql -h 127.0.0.1 -U postgres -tAc "SHOW wal_level" postgres 2>/dev/null)" = minimal ]; then
+  log "wal_level is minimal: the read-replica test needs wal_level=replica (a restart)"
+fi
+
 # Redis
 if ! redis_up; then
   command -v redis-server >/dev/null 2>&1 || apt_install redis-server

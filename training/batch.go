@@ -27,7 +27,6 @@ type batchItems struct {
 	y     []float32   // nC × M × d
 	k, v  []float32   // nC × M × da
 	kmask []bool      // nC × M
-	logq  []float64   // NumItems: the LogQ correction, nil when off
 	dk    []float32   // reduced ∂L/∂K
 	dv    []float32
 	mb    []float32 // nC × H: the early fusion item parts (FusionEarly)
@@ -35,10 +34,10 @@ type batchItems struct {
 
 // shard accumulates the gradients of a part of a batch.
 type shard struct {
-	g      *ranking.Grads
+	g      *Grads
 	dk, dv []float32
-	collab *ranking.SparseGrad // recent-slot token gradients
-	enc    []float64           // Recent × CollabDim: ∂L/∂ encoder Pos
+	collab *SparseGrad // recent-slot token gradients
+	enc    []float64   // Recent × CollabDim: ∂L/∂ encoder Pos
 	loss   float64
 	count  int
 	f      *featurizer
@@ -171,10 +170,8 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 	sh.f.features(ws.feats, nC, bi.idx, bi.items, ws.recent, cutoff, own)
 	n.seqFeatures(ws.feats, bi.items, hist, ws.seqH)
 	ws.gen++
-	if !n.o.KeepHistoryNegatives {
-		for _, e := range hist {
-			ws.stamp[e.Item] = ws.gen
-		}
+	for _, e := range hist {
+		ws.stamp[e.Item] = ws.gen
 	}
 	// Query side: X = x P + p, Qs = X Wq / sqrt(da), R = X Wo.
 	ws.x = zeroedF32(ws.x, nq*d)
@@ -249,9 +246,6 @@ func (n *net) exampleStep(sh *shard, bi *batchItems, hist []Event, target int32,
 		}
 		ws.att[c] = att
 		l := float64(att) + float64(m.B[0])
-		if bi.logq != nil {
-			l -= bi.logq[bi.items[c]]
-		}
 		f := ws.feats[c*F : (c+1)*F]
 		for k, u := range m.U {
 			l += float64(u) * float64(f[k])

@@ -88,9 +88,15 @@ type Case struct {
 }
 
 // HoldOut splits d for early stopping: every user with at least three
-// events gives its last event as a validation case, predicted from the
-// events before it (in timed data, those strictly earlier: the rest of its
-// basket is not history), and keeps the others for training.
+// events whose last event's item is not in its history gives that event as
+// a validation case, predicted from the events before it (in timed data,
+// those strictly earlier: the rest of its basket is not history), and keeps
+// the others for training. A last event that repeats an item of the history
+// gives no case: the service never recommends what a shopper already has
+// and the protocols mask the history, so such a target would reward
+// ranking the shopper's own past (the co-visitation of a basket bought
+// again) that no recommendation can show; those users train on all their
+// events.
 func HoldOut(d *Data) (*Data, []Case) {
 	timed := d.timed()
 	in := *d
@@ -104,6 +110,9 @@ func HoldOut(d *Data) (*Data, []Case) {
 		last := len(seq) - 1
 		end := histEnd(seq, last, timed)
 		if end == 0 {
+			continue
+		}
+		if slices.ContainsFunc(seq[:end], func(e Event) bool { return e.Item == seq[last].Item }) {
 			continue
 		}
 		in.Users[u] = seq[:last]

@@ -21,7 +21,7 @@
 //
 // with Ref the latest history time and h = ProfileHalfLife. Candidate c has
 // the tokens collab_c (learned), attr_c = mean_{a ∈ attrs(c)} A_a (learned
-// attribute table A) and its fixed vectors. With Options.Encoder the recent
+// attribute table A) and its fixed vectors. With Options.RecencyEmbedding the recent
 // tokens first pass through ranking.RecencyEmbedding: x'_k = x_k + e_k.
 //
 // # Scalar features (point in time)
@@ -60,7 +60,7 @@
 //     examples.
 //
 // Each is the softmax cross-entropy of the positive over its candidates
-// (ranking.Model.LossAndGrad), the batch mean times the mix weight
+// (the float64 reference pass, LossAndGrad), the batch mean times the mix weight
 // (Options.SearchMix) stepping the same optimizer. Every tenth logged search
 // with two outcomes is held out; early stopping and the choice among
 // candidates maximise the behavioural plus the search validation NDCG@10.
@@ -83,11 +83,60 @@
 //
 // with s the fusion score of package ranking. Gradients of the mean batch
 // loss flow into the scorer, the collab rows (query and candidate side),
-// the attribute rows (1/|attrs(c)| each) and the encoder; AdamW (ranking.Adam,
+// the attribute rows (1/|attrs(c)| each) and the recency embedding; AdamW (Adam,
 // lazy for the embedding tables) applies them. The item side (K_c, V_c) is
 // computed once per batch; examples are split into a fixed number of shards
 // summed in order, so results are bit-identical for a seed whatever the
 // number of goroutines.
+//
+// # The scorer's gradient (reference.go, batch.go)
+//
+// Training minimises the softmax cross-entropy of the positive p among its
+// candidates, L = logsumexp_c(score_c) − score_p. With P_c the softmax of
+// the scores and δ_c = P_c − [c = p], LossAndGrad accumulates, for each
+// candidate with a valid pair (sums over valid pairs only):
+//
+//	∂L/∂b += δ_c          ∂L/∂u += δ_c f_c
+//	dA[i,j] = δ_c T[i,j]                     dT[i,j] = δ_c A[i,j]
+//	dS[i,j] = A[i,j] (dA[i,j] − Σ_kl A[k,l] dA[k,l])
+//	∂L/∂β_i += Σ_j dS[i,j]
+//	dQ_i += Σ_j dS[i,j] K_j / √d_a         dK_j = Σ_i dS[i,j] Q_i / √d_a
+//	dR_i += Σ_j dT[i,j] V_j                dV_j = Σ_i dT[i,j] R_i
+//	∂L/∂Wk += Y_jᵀ dK_j    ∂L/∂Wv += Y_jᵀ dV_j    dY_j = dK_j Wkᵀ + dV_j Wvᵀ
+//	∂L/∂P_j += y_jᵀ dY_j   ∂L/∂p_j += dY_j        ∂L/∂y_j = dY_j P_jᵀ
+//
+// and after all candidates, for each valid query token:
+//
+//	∂L/∂Wq += X_iᵀ dQ_i    ∂L/∂Wo += X_iᵀ dR_i    dX_i = dQ_i Wqᵀ + dR_i Woᵀ
+//	∂L/∂P_m(i) += x_iᵀ dX_i   ∂L/∂p_m(i) += dX_i   ∂L/∂x_i = dX_i P_m(i)ᵀ
+//
+// The input gradients ∂L/∂x_i and ∂L/∂y_cj (InputGrads) let a trainer
+// learn embedding tables, such as items' collab vectors and attribute
+// vectors, by backpropagating into the inputs: accumulate them per table
+// row in a SparseGrad and apply Adam.StepEmbeddings.
+//
+//	g := training.NewGrads(model)
+//	opt := training.NewAdam(training.AdamConfig{LR: 1e-3, WeightDecay: 1e-4})
+//	ig := make([]training.InputGrads, len(batch))
+//	loss := training.TrainStep(model, opt, g, batch, ig)   // zero, accumulate, average, step
+//	sg.Reset()
+//	for k := range batch { sg.Add(collabRow[k], ig[k].Query[0], 1); … }
+//	opt.StepEmbeddings(collab, sg)
+//
+// Finer control: LossAndGrad accumulates into g (call it per example, from
+// several goroutines with one Grads each and Grads.Add), then Adam.Step.
+//
+// LossAndGrad (reference.go) is the float64 reference pass: it reads the
+// float32 parameters and inputs and computes everything in float64, so its
+// gradients match the golden file to 1e-4 relative and finite differences
+// to 1e-3. The behavioural batches train with exampleStep (batch.go), the
+// same formulas in float32 over a batch's shared candidates, tested
+// against LossAndGrad; the search examples, whose candidate lists are
+// explicit, and the offline comparisons that train on explicit lists
+// (evaluation/rerank, evaluation/photos) use LossAndGrad and TrainStep.
+// Gradients (Grads, InputGrads, SparseGrad) and the model's Adam moments
+// are float64; embedding-table moments are float32 to halve their memory.
+// Adam writes the updated weights back as float32.
 //
 // # Sequence encoder (Options.Seq)
 //
@@ -95,20 +144,16 @@
 // (every position of every training sequence) and with early stopping on
 // the same validation cases:
 //
-//	h      = Σ_{k < min(W, |R|)} g_k ⊙ E[r_k]  (+ the attention read below)
-//	seq(c) = h · O[c] + b_c
+//	h      = Σ_{k < min(W, |R|)} g_k ⊙ E[r_k]
+//	seq(c) = h · E[c] + b_c
 //
 // r_k the k-th most recent distinct history item (as the feature store keeps
-// recent items), E and O input and output item embeddings (one table with
-// SeqOptions.Tied), g_k a learned gate per position. With
-// SeqOptions.Attention the latest token also reads the window: x_k = E[r_k] + P_k,
-// a = softmax_k((x_0 Wq)·(x_k Wk)/√dim), h += Σ_k a_k x_k Wv. Its loss is the
+// recent items), E the item embeddings (one table for the history and the
+// scored item), g_k a learned gate per position. Its loss is the
 // softmax cross-entropy of the positive over the batch's positives and
 // SeqOptions.Negatives shared negatives (uniform, or ∝ (1+count)^NegPower
 // with log(Negatives·q_c) subtracted from the logits), the history excluded,
-// inverted dropout on h; AdamW. With SeqOptions.Prior every training logit
-// also gets α·covis(c) (point in time, α learned), so the encoder learns what
-// counting misses. SeqOptions.Members models (seeds Seed, Seed+1, …) are
+// inverted dropout on h; AdamW. SeqOptions.Members models (seeds Seed, Seed+1, …) are
 // trained and their mean score is the scorer's seq feature in training and
 // scoring. Its weight u starts at the best of Options.SeqWeights on up to
 // Options.ChooseValidation validation cases (the score is linear in u, so
@@ -120,11 +165,10 @@
 // and the scorer learns to over-trust it (held-out NDCG falls from the first
 // epoch); early stopping then keeps the start.
 //
-// The service computes seq(c) for tied encoders without attention
-// (Result.SeqEncoder exports them as one ranking.SeqEncoder: the gates and
-// each item's row [E[c], b_c]; M members side by side, gates divided by M
-// and biases averaged, so the one score is the members' mean); the other
-// variants are for offline comparison.
+// The service computes seq(c) (Result.SeqEncoder exports the encoder as
+// one ranking.SeqEncoder: the gates and each item's row [E[c], b_c]; M
+// members side by side, gates divided by M and biases averaged, so the one
+// score is the members' mean).
 //
 // The encoder's pass is three matrix products per shard of a batch
 // (logits, ∂L/∂queries, ∂L/∂output rows: kernel.MatMulTo), with
@@ -154,23 +198,27 @@
 //
 // # Fusion modes (Options.Fusion)
 //
-// Attention is the served mode. The comparison models of the offline
-// evaluations replace its term in s_c, keeping the projections X_s, Y_cj,
-// the scalar features and the training loop (mix.go):
+// The scorer's learned part fuses the query tokens with a candidate's
+// modality vectors in one of ranking's fusion modes (ranking/fusion.go),
+// all served; the non-attention modes replace its term in s_c, keeping the
+// projections X_s, Y_cj, the scalar features and the training loop (mix.go):
 //
 //	early: e_c = w2 · relu(W1 [x̄; Y_c1; …; Y_cM] + b1),  x̄ = mean_s X_s
 //	late:  e_c = Σ_j w_j (x̄ · Y_cj)
 //	off:   e_c = 0
 //
-// a missing modality a zero block (early) or a zero score (late); w2 and w
-// start at 0, so the start is the counting model.
+// a missing modality a zero block (early) or a zero score (late), a
+// candidate without any modality e_c = 0; w2 and w start at 0, so the start
+// is the counting model.
 //
 // # What is served (ServeOptions, ServeCandidates, Choose)
 //
 // ServeOptions are the servable defaults. ServeCandidates lists the
-// configurations a shop is trained with: the recent slots holding the
+// configurations a shop is trained with: for each fusion mode (attention,
+// late and off by default; early on request), the recent slots holding the
 // learned collab vectors, or, when the data has fixed modalities, the first
-// fixed modality's vectors without collab (NoCollab); Choose trains each on
-// the same held-out cases (sharing one sequence encoder fit) and keeps the
-// best by held-out NDCG@10.
+// fixed modality's vectors without collab (NoCollab); off once. Choose
+// trains each on the same held-out cases (sharing one sequence encoder fit)
+// and keeps the best by held-out NDCG@10 (plus the held-out searches'
+// NDCG@10 when the shop has searches: criterion).
 package training

@@ -42,14 +42,14 @@ func smallData(users, n int, seed uint64, timed bool) *Data {
 }
 
 // TestExampleGradients checks the batched forward and backward pass of one
-// example against ranking.LossAndGrad on the same query, candidates and
+// example against the reference pass LossAndGrad on the same query, candidates and
 // features: the loss, every scorer gradient and the gradients of the
 // learned collab and attr rows.
 func TestExampleGradients(t *testing.T) {
 	for _, tc := range []struct{ timed, encoder bool }{{false, false}, {true, false}, {true, true}} {
 		timed := tc.timed
 		d := smallData(30, 12, 3, timed)
-		o := Options{Seed: 5, CollabDim: 4, AttrDim: 3, DModel: 5, DAttn: 4, Recent: 3, Negatives: 6, KeepHistoryNegatives: true, Encoder: tc.encoder}.withDefaults()
+		o := Options{Seed: 5, CollabDim: 4, AttrDim: 3, DModel: 5, DAttn: 4, Recent: 3, Negatives: 6, RecencyEmbedding: tc.encoder}.withDefaults()
 		rng := rand.New(rand.NewPCG(1, 2))
 		n, err := newNet(d, o, rng)
 		if err != nil {
@@ -73,8 +73,8 @@ func TestExampleGradients(t *testing.T) {
 			}
 		}
 		tr := &trainer{n: n, x: newCounts(d), timed: timed}
-		tr.g = n.model.NewGrads()
-		tr.collabG, tr.attrG = ranking.NewSparseGrad(o.CollabDim), ranking.NewSparseGrad(o.AttrDim)
+		tr.g = NewGrads(n.model)
+		tr.collabG, tr.attrG = NewSparseGrad(o.CollabDim), NewSparseGrad(o.AttrDim)
 		tr.bi.idx = make([]int32, d.NumItems)
 		for i := range tr.bi.idx {
 			tr.bi.idx[i] = -1
@@ -84,7 +84,7 @@ func TestExampleGradients(t *testing.T) {
 			tr.bi.items = append(tr.bi.items, int32(i))
 		}
 		tr.itemForward()
-		sh := &shard{g: n.model.NewGrads(), f: newFeaturizer(tr.x), ws: n.newExampleWS(), collab: ranking.NewSparseGrad(o.CollabDim)}
+		sh := &shard{g: NewGrads(n.model), f: newFeaturizer(tr.x), ws: n.newExampleWS(), collab: NewSparseGrad(o.CollabDim)}
 		if n.enc != nil {
 			sh.enc = make([]float64, len(n.enc.Pos))
 		}
@@ -120,13 +120,31 @@ func TestExampleGradients(t *testing.T) {
 		for s := range ws.tok {
 			q.Tokens[ws.slot[s]], q.Modality[ws.slot[s]], q.Mask[ws.slot[s]] = ws.tok[s], ws.mod[s], true
 		}
-		cands := make([]ranking.Candidate, d.NumItems)
-		for c := range cands {
-			cands[c] = ranking.Candidate{Tokens: tr.bi.tok[c*M : (c+1)*M], Features: ws.feats[c*ranking.NFeatures : (c+1)*ranking.NFeatures]}
+		// The candidates: every item but the history's (the target excepted),
+		// which the example's softmax leaves out.
+		inHist := map[int32]bool{}
+		for _, e := range hist {
+			inHist[e.Item] = true
 		}
-		ref := n.model.NewGrads()
-		var ig ranking.InputGrads
-		want := n.model.LossAndGrad(ref, &ig, q, cands, int(seq[pos].Item))
+		var cands []ranking.Candidate
+		var candItem []int
+		target := -1
+		for c := range d.NumItems {
+			if inHist[int32(c)] && int32(c) != seq[pos].Item {
+				continue
+			}
+			if int32(c) == seq[pos].Item {
+				target = len(cands)
+			}
+			cands = append(cands, ranking.Candidate{Tokens: tr.bi.tok[c*M : (c+1)*M], Features: ws.feats[c*ranking.NFeatures : (c+1)*ranking.NFeatures]})
+			candItem = append(candItem, c)
+		}
+		if len(cands) == d.NumItems {
+			t.Fatal("the example's history excludes no candidate; the test needs one")
+		}
+		ref := NewGrads(n.model)
+		var ig InputGrads
+		want := LossAndGrad(n.model, ref, &ig, q, cands, target)
 		if math.Abs(loss-want) > 1e-4*(1+math.Abs(want)) {
 			t.Errorf("timed=%v: loss %v, reference %v", timed, loss, want)
 		}
@@ -155,18 +173,22 @@ func TestExampleGradients(t *testing.T) {
 			}
 		}
 		wantAttr := map[int][]float64{}
-		for c := range cands {
-			addRow(wantCollab, c, ig.Candidates[c][n.mCollab], 1)
+		for k, c := range candItem {
+			addRow(wantCollab, c, ig.Candidates[k][n.mCollab], 1)
 			if as := d.Attributes[c]; len(as) > 0 {
 				for _, a := range as {
-					addRow(wantAttr, int(a), ig.Candidates[c][n.mAttr], 1/float64(len(as)))
+					addRow(wantAttr, int(a), ig.Candidates[k][n.mAttr], 1/float64(len(as)))
 				}
 			}
 		}
-		check := func(name string, sg *ranking.SparseGrad, want map[int][]float64) {
+		check := func(name string, sg *SparseGrad, want map[int][]float64) {
 			for k, r := range sg.Rows() {
 				for e, v := range sg.Grad(k) {
-					if w := want[r][e]; math.Abs(v-w) > 2e-4*(1+math.Abs(w)) {
+					var w float64 // a row the reference does not touch: zero
+					if want[r] != nil {
+						w = want[r][e]
+					}
+					if math.Abs(v-w) > 2e-4*(1+math.Abs(w)) {
 						t.Errorf("timed=%v: %s row %d [%d] = %v, reference %v", timed, name, r, e, v, w)
 						return
 					}

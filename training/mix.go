@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/ranking"
@@ -15,45 +16,49 @@ import (
 // tokens and Y_cj = P_j y_cj + p_j of the candidate's modality vectors, the
 // scalar features u·f_c and the bias b, so comparing modes compares only
 // how the modalities are fused.
+// The ways the scorer's learned part can fuse the modalities are
+// ranking's fusion modes (formulas in ranking/fusion.go); each is served.
 const (
-	// FusionAttention is cross-modal attention (ranking.Model's
-	// formula): every query token attends over the candidate's
-	// modalities. The default, and the only mode the service serves.
-	FusionAttention = "attention"
-	// FusionEarly concatenates the mean query token and the candidate's
-	// modality vectors into one vector and scores it with a small MLP:
-	// e_c = w2 · relu(W1 [x̄; Y_c1; …; Y_cM] + b1), x̄ = mean_s X_s, a
-	// missing modality a zero block.
-	FusionEarly = "early"
-	// FusionLate scores each modality on its own and mixes the scores
-	// with learned weights: e_c = Σ_j w_j (x̄ · Y_cj), a missing modality
-	// scoring 0.
-	FusionLate = "late"
-	// FusionOff leaves the learned part out: the score is u·f_c + b (the
-	// scalar features alone, their weights still trained).
-	FusionOff = "off"
+	// FusionAttention is cross-modal attention (ranking.FusionAttention),
+	// the default.
+	FusionAttention = ranking.FusionAttention
+	// FusionEarly is early fusion (ranking.FusionEarly): e_c = w2 ·
+	// relu(W1 [x̄; Y_c1; …; Y_cM] + b1), x̄ = mean_s X_s, a missing
+	// modality a zero block.
+	FusionEarly = ranking.FusionEarly
+	// FusionLate is late fusion (ranking.FusionLate): e_c = Σ_j w_j (x̄ ·
+	// Y_cj), a missing modality scoring 0.
+	FusionLate = ranking.FusionLate
+	// FusionOff leaves the learned part out (ranking.FusionOff): the
+	// score is u·f_c + b (the scalar features alone, their weights still
+	// trained).
+	FusionOff = ranking.FusionOff
 )
 
 // FusionModes lists the modes Options.Fusion accepts.
-var FusionModes = []string{FusionAttention, FusionEarly, FusionLate, FusionOff}
+var FusionModes = ranking.FusionModes
 
 // mixer holds the parameters of a non-attention fusion mode. p's rows are
-// the trainable parameters, so the embedding optimizer updates them:
-// early: rows 0 … (M+1)·d−1 are W1 (row r weighs input component r of the
-// concatenation, x̄ first), row (M+1)·d is b1 and row (M+1)·d+1 is w2, all
-// of width H = d; late: one row of the M weights w_j; off: nil.
+// the trainable parameters, so the embedding optimizer updates them, and
+// alias the model's Mix (ranking.Model): early: rows 0 … (M+1)·d−1 are W1
+// (row r weighs input component r of the concatenation, x̄ first), row
+// (M+1)·d is b1 and row (M+1)·d+1 is w2, all of width H = d; late: one row
+// of the M weights w_j; off: nil.
 type mixer struct {
 	mode    string
 	M, d, H int
-	p       *ranking.Embeddings
+	p       *Embeddings
 }
 
-func newMixer(mode string, M, d int, rng *rand.Rand) (*mixer, error) {
+// newMixer returns the mixer of model m (whose Mix it aliases), with W1
+// drawn from rng under early fusion.
+func newMixer(m *ranking.Model, rng *rand.Rand) (*mixer, error) {
+	cfg := m.Config()
+	mode, M, d := cfg.FusionMode(), len(cfg.Modalities), cfg.DModel
 	mx := &mixer{mode: mode, M: M, d: d, H: d}
 	switch mode {
 	case FusionEarly:
-		rows := (M+1)*d + 2
-		mx.p = ranking.NewEmbeddings(rows, mx.H, 0, nil)
+		mx.p = &Embeddings{Dim: mx.H, Data: m.Mix}
 		s := 1 / math.Sqrt(float64((M+1)*d))
 		for i := range (M + 1) * d * mx.H {
 			mx.p.Data[i] = float32(rng.NormFloat64() * s)
@@ -61,7 +66,7 @@ func newMixer(mode string, M, d int, rng *rand.Rand) (*mixer, error) {
 		// w2 starts at 0: the initial model is the scalar features alone,
 		// as every mode's is, and w2's first gradients open the MLP.
 	case FusionLate:
-		mx.p = ranking.NewEmbeddings(1, M, 0, nil) // w_j start at 0
+		mx.p = &Embeddings{Dim: M, Data: m.Mix} // w_j start at 0
 	case FusionOff:
 	default:
 		return nil, fmt.Errorf("training: fusion mode %q: want one of %v", mode, FusionModes)
@@ -69,10 +74,12 @@ func newMixer(mode string, M, d int, rng *rand.Rand) (*mixer, error) {
 	return mx, nil
 }
 
-func (mx *mixer) clone() *mixer {
+// cloneFor returns a copy of mx whose parameters alias m's Mix (a clone of
+// the model mx's alias).
+func (mx *mixer) cloneFor(m *ranking.Model) *mixer {
 	c := *mx
 	if mx.p != nil {
-		c.p = &ranking.Embeddings{Dim: mx.p.Dim, Data: append([]float32(nil), mx.p.Data...)}
+		c.p = &Embeddings{Dim: mx.p.Dim, Data: m.Mix}
 	}
 	return &c
 }
@@ -115,6 +122,9 @@ func (mx *mixer) itemPart(dst, y []float32, mask []bool) {
 func (mx *mixer) score(a, b, xbar, y []float32, mask []bool) float32 {
 	switch mx.mode {
 	case FusionEarly:
+		if !slices.Contains(mask, true) {
+			return 0 // no modality: no learned part, as under attention
+		}
 		w2 := mx.w2()
 		var s float32
 		for h, av := range a {
@@ -200,10 +210,8 @@ func (n *net) mixExampleStep(sh *shard, bi *batchItems, hist []Event, target int
 	sh.f.features(ws.feats, nC, bi.idx, bi.items, ws.recent, cutoff, own)
 	n.seqFeatures(ws.feats, bi.items, hist, ws.seqH)
 	ws.gen++
-	if !n.o.KeepHistoryNegatives {
-		for _, e := range hist {
-			ws.stamp[e.Item] = ws.gen
-		}
+	for _, e := range hist {
+		ws.stamp[e.Item] = ws.gen
 	}
 	mw := &ws.mix
 	n.mixQuery(mw, ws, nq)
@@ -227,9 +235,6 @@ func (n *net) mixExampleStep(sh *shard, bi *batchItems, hist []Event, target int
 				b = bi.mb[c*H : (c+1)*H]
 			}
 			l += float64(mx.score(mw.a, b, mw.xbar, bi.y[c*M*d:(c+1)*M*d], bi.kmask[c*M:(c+1)*M]))
-		}
-		if bi.logq != nil {
-			l -= bi.logq[bi.items[c]]
 		}
 		f := ws.feats[c*F : (c+1)*F]
 		for k, u := range m.U {
@@ -258,6 +263,9 @@ func (n *net) mixExampleStep(sh *shard, bi *batchItems, hist []Event, target int
 		g32 := float32(gc)
 		switch mx.mode {
 		case FusionEarly:
+			if !slices.Contains(bi.kmask[c*M:(c+1)*M], true) {
+				break // no modality: no learned part (mixer.score)
+			}
 			b := bi.mb[c*H : (c+1)*H]
 			w2 := mx.w2()
 			gw2 := ms.g[((M+1)*d+1)*H:]
@@ -418,7 +426,7 @@ func (tr *trainer) mixBackward(inv float64) {
 		}
 	}
 	if tr.mixG == nil {
-		tr.mixG = ranking.NewSparseGrad(mx.p.Dim)
+		tr.mixG = NewSparseGrad(mx.p.Dim)
 	}
 	tr.mixG.Reset()
 	for r := range mx.p.Rows() {
@@ -426,69 +434,281 @@ func (tr *trainer) mixBackward(inv float64) {
 	}
 }
 
-// mixItems holds the whole catalogue's projections for scoring in a
-// non-attention mode: Y (N × M × d) with masks, and the early item parts.
-type mixItems struct {
-	y    []float32
-	mask []bool
-	b    []float32
+// mixSearchWS is a search shard's scratch for a non-attention mode.
+type mixSearchWS struct {
+	g                     []float64 // ∂L/∂Mix, summed over the shard's examples (zeroed per step by the caller)
+	xs, ys, z             [][]float64
+	xbar, dxbar, a, v, dz []float64
+	logit, p              []float64
 }
 
-func (n *net) newMixItems() *mixItems {
-	mx, m := n.mix, n.model
-	N, M, d := n.d.NumItems, mx.M, mx.d
-	mi := &mixItems{y: make([]float32, N*M*d), mask: make([]bool, N*M)}
-	if mx.mode == FusionEarly {
-		mi.b = make([]float32, N*mx.H)
+func growF64(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
 	}
-	bufs := make([][]float32, M)
-	for j := range M {
-		bufs[j] = make([]float32, n.cfg.Modalities[j].Dim)
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+func rows64(s [][]float64, n, w int) [][]float64 {
+	for len(s) < n {
+		s = append(s, nil)
 	}
-	for i := range N {
-		for j := range M {
-			tok := n.itemToken(int32(i), j, bufs[j])
-			if tok == nil {
+	s = s[:n]
+	for k := range s {
+		s[k] = growF64(s[k], w)
+	}
+	return s
+}
+
+// mixLossAndGrad is ranking.Model.LossAndGrad for the non-attention fusion
+// modes, on raw query and candidate tokens (the search examples): the
+// softmax cross-entropy of candidate pos, computed in float64, with the
+// gradients added to g (projections, u, b) and to ws.g (the mixer's
+// parameters, laid out as Mix, of length len(Mix)) when g is not nil. With g nil it only writes
+// the logits to ws.logit (validation). No input gradients: search examples
+// do not train the learned tables, as under attention.
+func (n *net) mixLossAndGrad(ws *mixSearchWS, g *Grads, q ranking.Query, cands []ranking.Candidate, pos int) float64 {
+	m, mx := n.model, n.mix
+	M, d := len(n.cfg.Modalities), n.cfg.DModel
+	H := d
+	proj := func(dst []float64, j int, x []float32) {
+		p := m.Proj[j]
+		for e := range d {
+			dst[e] = float64(m.ProjBias[j][e])
+		}
+		for k, v := range x {
+			if v == 0 {
 				continue
 			}
-			y := mi.y[(i*M+j)*d : (i*M+j+1)*d]
-			copy(y, m.ProjBias[j])
-			kernel.VecMatAddTo(y, tok, m.Proj[j])
-			mi.mask[i*M+j] = true
-		}
-		if mi.b != nil {
-			mx.itemPart(mi.b[i*mx.H:(i+1)*mx.H], mi.y[i*M*d:(i+1)*M*d], mi.mask[i*M:(i+1)*M])
+			row := p[k*d : (k+1)*d]
+			for e, w := range row {
+				dst[e] += float64(v) * float64(w)
+			}
 		}
 	}
-	return mi
+	// Query side: X_i and x̄.
+	ws.xs = rows64(ws.xs, len(q.Tokens), d)
+	ws.xbar = growF64(ws.xbar, d)
+	nq := 0
+	for i, x := range q.Tokens {
+		if q.Mask != nil && !q.Mask[i] {
+			continue
+		}
+		proj(ws.xs[i], q.Modality[i], x)
+		for e, v := range ws.xs[i] {
+			ws.xbar[e] += v
+		}
+		nq++
+	}
+	if nq > 0 {
+		for e := range ws.xbar {
+			ws.xbar[e] /= float64(nq)
+		}
+	}
+	mix := func(k int) float64 { return float64(m.Mix[k]) }
+	if mx.mode == FusionEarly && nq > 0 {
+		ws.a = growF64(ws.a, H) // W1_q x̄
+		for r, v := range ws.xbar {
+			for h := range H {
+				ws.a[h] += v * mix(r*H+h)
+			}
+		}
+	}
+	nC := len(cands)
+	ws.ys = rows64(ws.ys, nC*M, d)
+	if mx.mode == FusionEarly {
+		ws.z = rows64(ws.z, nC, H)
+	}
+	ws.logit = growF64(ws.logit, nC)
+	ws.p = growF64(ws.p, nC)
+	present := func(cd *ranking.Candidate, j int) bool {
+		if cd.Mask != nil {
+			return cd.Mask[j]
+		}
+		return len(cd.Tokens[j]) > 0
+	}
+	mxl := math.Inf(-1)
+	for c := range cands {
+		cd := &cands[c]
+		l := float64(m.B[0])
+		for k, u := range m.U {
+			if cd.Features != nil {
+				l += float64(u) * float64(cd.Features[k])
+			}
+		}
+		any := false
+		for j := range M {
+			if present(cd, j) {
+				proj(ws.ys[c*M+j], j, cd.Tokens[j])
+				any = true
+			}
+		}
+		if nq > 0 && any {
+			switch mx.mode {
+			case FusionLate:
+				for j := range M {
+					if present(cd, j) {
+						l += mix(j) * dot64(ws.xbar, ws.ys[c*M+j])
+					}
+				}
+			case FusionEarly:
+				z := ws.z[c]
+				for h := range H {
+					z[h] = ws.a[h] + mix((M+1)*d*H+h)
+				}
+				for j := range M {
+					if !present(cd, j) {
+						continue
+					}
+					for e, v := range ws.ys[c*M+j] {
+						r := ((1+j)*d + e) * H
+						for h := range H {
+							z[h] += v * mix(r+h)
+						}
+					}
+				}
+				for h, v := range z {
+					if v > 0 {
+						l += mix((M+1)*d*H+H+h) * v
+					}
+				}
+			}
+		}
+		ws.logit[c] = l
+		mxl = max(mxl, l)
+	}
+	var zsum float64
+	for c, l := range ws.logit {
+		ws.p[c] = math.Exp(l - mxl)
+		zsum += ws.p[c]
+	}
+	loss := math.Log(zsum) + mxl - ws.logit[pos]
+	if g == nil {
+		return loss
+	}
+	for c := range ws.p {
+		ws.p[c] /= zsum
+	}
+	ws.dxbar = growF64(ws.dxbar, d)
+	ws.v = growF64(ws.v, max(d, H))
+	var dA []float64 // early: Σ_c ∂L/∂z_c, for W1_q and x̄
+	if mx.mode == FusionEarly {
+		dA = make([]float64, H)
+	}
+	addProj := func(j int, x []float32, dy []float64) {
+		for k, v := range x {
+			if v == 0 {
+				continue
+			}
+			row := g.Proj[j][k*d : (k+1)*d]
+			for e, gv := range dy {
+				row[e] += float64(v) * gv
+			}
+		}
+		for e, gv := range dy {
+			g.ProjBias[j][e] += gv
+		}
+	}
+	for c := range cands {
+		cd := &cands[c]
+		gc := ws.p[c]
+		if c == pos {
+			gc--
+		}
+		if gc == 0 {
+			continue
+		}
+		g.B[0] += gc
+		if cd.Features != nil {
+			for k := range g.U {
+				g.U[k] += gc * float64(cd.Features[k])
+			}
+		}
+		any := false
+		for j := range M {
+			any = any || present(cd, j)
+		}
+		if nq == 0 || !any {
+			continue
+		}
+		switch mx.mode {
+		case FusionLate:
+			for j := range M {
+				if !present(cd, j) {
+					continue
+				}
+				y := ws.ys[c*M+j]
+				ws.g[j] += gc * dot64(ws.xbar, y)
+				wj := gc * mix(j)
+				dy := ws.v[:d]
+				for e := range d {
+					ws.dxbar[e] += wj * y[e]
+					dy[e] = wj * ws.xbar[e]
+				}
+				addProj(j, cd.Tokens[j], dy)
+			}
+		case FusionEarly:
+			z := ws.z[c]
+			ws.dz = growF64(ws.dz, H)
+			dz := ws.dz
+			for h, v := range z {
+				if v > 0 {
+					ws.g[(M+1)*d*H+H+h] += gc * v
+					dz[h] = gc * mix((M+1)*d*H+H+h)
+					ws.g[(M+1)*d*H+h] += dz[h]
+					dA[h] += dz[h]
+				}
+			}
+			for j := range M {
+				if !present(cd, j) {
+					continue
+				}
+				y := ws.ys[c*M+j]
+				dy := ws.v[:d]
+				for e, v := range y {
+					r := ((1+j)*d + e) * H
+					var s float64
+					for h, dv := range dz {
+						ws.g[r+h] += v * dv
+						s += mix(r+h) * dv
+					}
+					dy[e] = s
+				}
+				addProj(j, cd.Tokens[j], dy)
+			}
+		}
+	}
+	if dA != nil {
+		for r, v := range ws.xbar {
+			var s float64
+			for h, dv := range dA {
+				ws.g[r*H+h] += v * dv
+				s += mix(r*H+h) * dv
+			}
+			ws.dxbar[r] += s
+		}
+	}
+	if nq > 0 {
+		dx := ws.v[:d]
+		for e, v := range ws.dxbar {
+			dx[e] = v / float64(nq)
+		}
+		for i, x := range q.Tokens {
+			if q.Mask != nil && !q.Mask[i] {
+				continue
+			}
+			addProj(q.Modality[i], x, dx)
+		}
+	}
+	return loss
 }
 
-// mixScoreTo writes every item's score to dst for the query in ws.ew
-// (filled by n.query, nq slots) and the features in ws.feats.
-func (n *net) mixScoreTo(dst []float32, mi *mixItems, ws *scoreWS, nq int) {
-	mx, m := n.mix, n.model
-	M, d, H, F := mx.M, mx.d, mx.H, ranking.NFeatures
-	mw := &ws.ew.mix
-	if nq > 0 {
-		n.mixQuery(mw, ws.ew, nq)
+func dot64(a, b []float64) float64 {
+	var s float64
+	for i, v := range a {
+		s += v * b[i]
 	}
-	if mx.mode == FusionEarly && nq > 0 {
-		mw.a = zeroedF32(mw.a, H)
-		mx.queryPart(mw.a, mw.xbar)
-	}
-	for c := range dst {
-		s := m.B[0]
-		if mx.p != nil && nq > 0 {
-			var b []float32
-			if mi.b != nil {
-				b = mi.b[c*H : (c+1)*H]
-			}
-			s += mx.score(mw.a, b, mw.xbar, mi.y[c*M*d:(c+1)*M*d], mi.mask[c*M:(c+1)*M])
-		}
-		f := ws.feats[c*F : (c+1)*F]
-		for k, u := range m.U {
-			s += u * f[k]
-		}
-		dst[c] = s
-	}
+	return s
 }

@@ -4,8 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/fusionrank/fusionrank/ranking"
 )
 
 // TestMixGradients checks the early and late fusion modes' backward pass
@@ -16,7 +14,7 @@ func TestMixGradients(t *testing.T) {
 	for _, mode := range []string{FusionEarly, FusionLate, FusionOff} {
 		t.Run(mode, func(t *testing.T) {
 			d := smallData(30, 12, 3, true)
-			o := Options{Seed: 5, CollabDim: 4, AttrDim: 3, DModel: 5, DAttn: 4, Recent: 3, Negatives: 6, KeepHistoryNegatives: true, Encoder: true, Fusion: mode}.withDefaults()
+			o := Options{Seed: 5, CollabDim: 4, AttrDim: 3, DModel: 5, DAttn: 4, Recent: 3, Negatives: 6, RecencyEmbedding: true, Fusion: mode}.withDefaults()
 			rng := rand.New(rand.NewPCG(1, 2))
 			n, err := newNet(d, o, rng)
 			if err != nil {
@@ -50,15 +48,15 @@ func TestMixGradients(t *testing.T) {
 			// leaves the gradients in tr (scale 1).
 			run := func() (float64, *trainer, *shard) {
 				tr := &trainer{n: n, x: newCounts(d), timed: true}
-				tr.g = n.model.NewGrads()
-				tr.collabG, tr.attrG = ranking.NewSparseGrad(o.CollabDim), ranking.NewSparseGrad(o.AttrDim)
+				tr.g = NewGrads(n.model)
+				tr.collabG, tr.attrG = NewSparseGrad(o.CollabDim), NewSparseGrad(o.AttrDim)
 				tr.bi.idx = make([]int32, d.NumItems)
 				for i := range d.NumItems {
 					tr.bi.idx[i] = int32(i)
 					tr.bi.items = append(tr.bi.items, int32(i))
 				}
 				tr.itemForward()
-				sh := &shard{g: n.model.NewGrads(), f: newFeaturizer(tr.x), ws: n.newExampleWS(), collab: ranking.NewSparseGrad(o.CollabDim), enc: make([]float64, len(n.enc.Pos))}
+				sh := &shard{g: NewGrads(n.model), f: newFeaturizer(tr.x), ws: n.newExampleWS(), collab: NewSparseGrad(o.CollabDim), enc: make([]float64, len(n.enc.Pos))}
 				for s := range tr.shards {
 					tr.shards[s] = &shard{}
 				}

@@ -16,12 +16,12 @@ type net struct {
 	cfg    ranking.Config
 	layout ranking.Layout
 	model  *ranking.Model
-	collab *ranking.Embeddings // NumItems × CollabDim, nil without collab
-	attr   *ranking.Embeddings // NumAttributes × AttrDim, nil without attr
+	collab *Embeddings // NumItems × CollabDim, nil without collab
+	attr   *Embeddings // NumAttributes × AttrDim, nil without attr
 	// enc is the optional query encoder, encEmb its Pos as a table for the
 	// optimizer (one row per recent slot).
 	enc    *ranking.RecencyEmbedding
-	encEmb *ranking.Embeddings
+	encEmb *Embeddings
 	// seq is the optional sequence encoder whose score is the seq feature
 	// (ranking.FeatSeq); it is trained before the scorer and then frozen.
 	seq []*SeqModel
@@ -82,23 +82,23 @@ func newNet(d *Data, o Options, rng *rand.Rand) (*net, error) {
 			}
 		}
 	}
-	n.cfg = ranking.Config{Modalities: mods, DModel: o.DModel, DAttn: o.DAttn, NFeatures: ranking.NFeatures, MaxQueryTokens: n.layout.Tokens()}
+	n.cfg = ranking.Config{Modalities: mods, DModel: o.DModel, DAttn: o.DAttn, NFeatures: ranking.NFeatures, MaxQueryTokens: n.layout.Tokens(), Fusion: o.Fusion}
 	if err := n.cfg.Validate(); err != nil {
 		return nil, err
 	}
 	n.model = ranking.NewRandomModel(n.cfg, rng)
 	if n.mCollab >= 0 {
-		n.collab = ranking.NewEmbeddings(d.NumItems, o.CollabDim, o.EmbedStd, rng)
+		n.collab = NewEmbeddings(d.NumItems, o.CollabDim, o.EmbedStd, rng)
 	}
 	if n.mAttr >= 0 {
-		n.attr = ranking.NewEmbeddings(d.NumAttributes, o.AttrDim, o.EmbedStd, rng)
+		n.attr = NewEmbeddings(d.NumAttributes, o.AttrDim, o.EmbedStd, rng)
 	}
-	if o.Encoder && n.mCollab >= 0 {
+	if o.RecencyEmbedding && n.mCollab >= 0 {
 		n.enc = ranking.NewRecencyEmbedding(o.Recent, o.CollabDim)
-		n.encEmb = &ranking.Embeddings{Dim: o.CollabDim, Data: n.enc.Pos}
+		n.encEmb = &Embeddings{Dim: o.CollabDim, Data: n.enc.Pos}
 	}
-	if o.Fusion != "" && o.Fusion != FusionAttention {
-		mx, err := newMixer(o.Fusion, len(mods), o.DModel, rng)
+	if n.cfg.FusionMode() != FusionAttention {
+		mx, err := newMixer(n.model, rng)
 		if err != nil {
 			return nil, err
 		}

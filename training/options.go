@@ -60,14 +60,11 @@ type Options struct {
 	// ProfileHalfLife is the half-life in seconds of the profile's time
 	// decay, as the feature store's; default 7 days.
 	ProfileHalfLife int64
-	// KeepHistoryNegatives keeps items of the user's own history among an
-	// example's negatives; by default they are excluded, as evaluation and
-	// serving exclude them.
-	KeepHistoryNegatives bool
 	// NoCollab drops the collab modality; the recent slots then hold the
 	// first fixed modality's vectors (a candidate of ServeCandidates).
 	NoCollab bool
-	// NoAttr drops the attr modality even when Data has attributes.
+	// NoAttr drops the attr modality even when Data has attributes (the
+	// fusion-collab comparison model of `fusionrank eval`).
 	NoAttr bool
 	// Workers is the number of goroutines; default GOMAXPROCS. Results do not
 	// depend on it.
@@ -82,28 +79,24 @@ type Options struct {
 	// thousandths of NDCG@10, and all of them together cost one scoring
 	// per case.
 	ChooseValidation int
-	// LogQ subtracts log q_c from every training logit, q_c the expected
-	// number of times item c is in a batch's candidate set (as a positive
-	// or a sampled negative): the sampled-softmax correction that keeps
-	// popular items from being under-scored; default false. Scoring is
-	// unaffected.
-	LogQ bool
 	// Fusion is how the scorer's learned part combines the query tokens
 	// with a candidate's modality vectors: FusionAttention (default),
 	// FusionEarly, FusionLate or FusionOff (see FusionModes). Only
 	// attention is served; the others are the comparison models of the
 	// offline evaluations.
 	Fusion string
-	// Encoder adds the query-side ranking.RecencyEmbedding (a learned recency
-	// embedding added to the recent slots' collab tokens); default false.
-	Encoder bool
+	// RecencyEmbedding adds the query-side ranking.RecencyEmbedding (a
+	// learned embedding of each recent slot's position, added to the recent
+	// slots' collab tokens); default false.
+	RecencyEmbedding bool
 	// Seq, when not nil, trains a SeqModel (the sequence encoder) before
 	// the scorer and feeds its score seq(c) to the scorer as the seq
 	// feature; default nil.
 	Seq *SeqOptions
-	// SeqModels, when not empty, are used as the trained SeqModels instead
-	// of training them from Seq (for comparing member counts and weights
-	// without retraining); default nil.
+	// SeqModels, when not empty, are trained encoders used instead of
+	// training them from Seq: Choose shares one fit among a shop's
+	// candidates, and evaluation/fusion's encoder cache (--seq-cache)
+	// between models; default nil.
 	SeqModels []*SeqModel
 	// SeqWeights are the candidate initial weights u of the seq feature:
 	// each is scored on the validation cases (up to ChooseValidation)

@@ -7,11 +7,11 @@ import (
 	"github.com/fusionrank/fusionrank/ranking"
 )
 
-// Scorer scores the whole catalogue for a history the way serving does:
-// queries built with ranking.Layout.Build, items' keys and values
-// precomputed in a ranking.ItemKV, scores from Model.QueryTo and ScoreTo,
-// and the scalar features from the training interactions. It is safe for
-// concurrent use.
+// Scorer scores the whole catalogue for a history the way serving does, in
+// every fusion mode: queries built with ranking.Layout.Build, items' keys
+// and values precomputed in a ranking.ItemKV, scores from Model.QueryTo
+// and ScoreTo, and the scalar features from the training interactions. It
+// is safe for concurrent use.
 type Scorer struct {
 	n    *net
 	x    *counts
@@ -19,7 +19,6 @@ type Scorer struct {
 	rows []int
 	idx  []int32
 	its  []int32
-	mix  *mixItems // the catalogue's projections in a non-attention mode
 	pool sync.Pool
 }
 
@@ -49,13 +48,6 @@ func newScorer(n *net, x *counts) *Scorer {
 	s.pool.New = func() any {
 		return &scoreWS{rw: ranking.NewWorkspace(), ew: n.newExampleWS(), f: newFeaturizer(x),
 			feats: make([]float32, N*ranking.NFeatures), parts: ranking.QueryParts{Profile: map[string][]float32{}}}
-	}
-	if n.mix != nil {
-		for i := range N {
-			s.rows[i], s.idx[i], s.its[i] = i, int32(i), int32(i)
-		}
-		s.mix = n.newMixItems()
-		return s
 	}
 	s.kv = n.model.NewItemKV(N)
 	M := len(n.cfg.Modalities)
@@ -97,16 +89,6 @@ func (s *Scorer) score(dst []float32, history []Event, now int64, f int, x []flo
 		if s.x.timed {
 			now = s.x.maxTime + 1
 		}
-	}
-	if s.mix != nil {
-		nq := n.query(ws.ew, history)
-		ws.f.features(ws.feats, len(s.rows), s.idx, s.its, ws.ew.recent, now, ownFuture{})
-		n.seqFeatures(ws.feats, s.its, history, ws.ew.seqH)
-		n.mixScoreTo(dst, s.mix, ws, nq)
-		for c := range x {
-			x[c] = ws.feats[c*ranking.NFeatures+f]
-		}
-		return
 	}
 	// The same slot contents as training, through the serving layout.
 	n.query(ws.ew, history)

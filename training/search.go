@@ -130,10 +130,13 @@ type searchTrainer struct {
 	shards    [shards]*searchShard
 	// userTimes[u] are the event times of user u (for the history before a search).
 	userTimes [][]int64
+	// mixG is the mixer's gradient of a step (non-attention modes).
+	mixG *SparseGrad
 }
 
 type searchShard struct {
-	g     *ranking.Grads
+	g     *Grads
+	mix   mixSearchWS // the non-attention modes' scratch and mixer gradient
 	ws    *exampleWS
 	f     *featurizer
 	idx   []int32
@@ -197,7 +200,7 @@ func newSearchTrainer(n *net, x *counts) *searchTrainer {
 		}
 	}
 	for s := range st.shards {
-		st.shards[s] = &searchShard{g: n.model.NewGrads(), ws: n.newExampleWS(), f: newFeaturizer(x), idx: make([]int32, d.NumItems)}
+		st.shards[s] = &searchShard{g: NewGrads(n.model), ws: n.newExampleWS(), f: newFeaturizer(x), idx: make([]int32, d.NumItems)}
 		for i := range st.shards[s].idx {
 			st.shards[s].idx[i] = -1
 		}
@@ -418,7 +421,7 @@ func (st *searchTrainer) epochBatches(epoch int) [][]any {
 // step trains on one batch of search examples: the gradient of the mean
 // softmax cross-entropy of each positive against its negatives, times the
 // mix weight. It returns the summed loss and the number of examples.
-func (st *searchTrainer) step(opt *ranking.Adam, g *ranking.Grads, batch []any) (float64, int) {
+func (st *searchTrainer) step(opt *Adam, g *Grads, batch []any) (float64, int) {
 	n := st.n
 	d := n.d
 	var wg sync.WaitGroup
@@ -434,6 +437,9 @@ func (st *searchTrainer) step(opt *ranking.Adam, g *ranking.Grads, batch []any) 
 			for s := w; s < shards; s += workers {
 				sh := st.shards[s]
 				sh.g.Zero()
+				if n.mix != nil {
+					sh.mix.g = growF64(sh.mix.g, len(n.model.Mix))
+				}
 				sh.loss, sh.count = 0, 0
 				lo, hi := s*len(batch)/shards, (s+1)*len(batch)/shards
 				for _, e := range batch[lo:hi] {
@@ -470,7 +476,11 @@ func (st *searchTrainer) step(opt *ranking.Adam, g *ranking.Grads, batch []any) 
 					if !slices.Contains(q.Mask, true) {
 						continue
 					}
-					sh.loss += n.model.LossAndGrad(sh.g, nil, q, cands, 0)
+					if n.mix != nil {
+						sh.loss += n.mixLossAndGrad(&sh.mix, sh.g, q, cands, 0)
+					} else {
+						sh.loss += LossAndGrad(n.model, sh.g, nil, q, cands, 0)
+					}
 					sh.count++
 				}
 			}
@@ -490,6 +500,23 @@ func (st *searchTrainer) step(opt *ranking.Adam, g *ranking.Grads, batch []any) 
 	}
 	g.Scale(st.weight / float64(count))
 	opt.Step(n.model, g)
+	if n.mix != nil && n.mix.p != nil {
+		// The mixer's parameters, stepped as the behavioural batches step them.
+		mg := make([]float64, len(n.model.Mix))
+		for _, sh := range st.shards {
+			for k, v := range sh.mix.g {
+				mg[k] += v
+			}
+		}
+		if st.mixG == nil {
+			st.mixG = NewSparseGrad(n.mix.p.Dim)
+		}
+		st.mixG.Reset()
+		for r := range n.mix.p.Rows() {
+			st.mixG.Add(r, mg[r*n.mix.p.Dim:(r+1)*n.mix.p.Dim], st.weight/float64(count))
+		}
+		opt.StepEmbeddings(n.mix.p, st.mixG)
+	}
 	return loss, count
 }
 
@@ -530,7 +557,12 @@ func (st *searchTrainer) scores(sh *searchShard, dst []float64, k int32) {
 		}
 		return
 	}
-	st.n.model.ScoresTo(dst, q, cands)
+	if st.n.mix != nil {
+		st.n.mixLossAndGrad(&sh.mix, nil, q, cands, 0)
+		copy(dst, sh.mix.logit)
+		return
+	}
+	ScoresTo(dst, st.n.model, q, cands)
 }
 
 // validate returns the mean NDCG@10 of the validation searches under the

@@ -44,22 +44,9 @@ type SeqOptions struct {
 	Patience int
 	// EmbedStd is the standard deviation of the initial embeddings; default 0.05.
 	EmbedStd float64
-	// Attention adds a self-attention read of the window to the pooled
-	// query (see SeqModel); default false.
-	Attention bool
 	// Members is the number of SeqModels trained (seeds Seed, Seed+1, …)
 	// whose mean score is the feature (Options.Seq); default 1.
 	Members int
-	// Prior trains the encoder on top of counting: every training logit
-	// gets α·covis(c) added, covis(c) the point-in-time covis feature of
-	// the example (as the scorer's training computes it: the example's
-	// own target and later transitions not counted) and α a learned
-	// scalar started at 1. The encoder then learns what counting misses;
-	// its held-out metric is that of seq(c) + α·covis(c). Default false.
-	Prior bool
-	// Tied uses one table for the input and the output item embeddings
-	// (In and Out the same): half the parameters. Default false.
-	Tied bool
 }
 
 func (o SeqOptions) withDefaults() SeqOptions {
@@ -95,20 +82,14 @@ func (o SeqOptions) withDefaults() SeqOptions {
 // SeqModel is the sequence encoder of the query side: a position-aware
 // pooling of the user's last Window distinct items. With r_k the k-th most
 // recent distinct item (k = 0 the latest; an item seen twice counts at its
-// latest position, as in the feature store's recent items), E the input and
-// O the output item embeddings (one table when Tied), g_k the learned gate
-// of position k and b_c an item bias,
+// latest position, as in the feature store's recent items), E the item
+// embeddings (one table for the pooled history and the scored item), g_k
+// the learned gate of position k and b_c an item bias,
 //
 //	h      = Σ_{k < min(Window, |H|)} g_k ⊙ E[r_k]
-//	seq(c) = h · O[c] + b_c
+//	seq(c) = h · E[c] + b_c
 //
-// With attention, the latest event's token reads the window: with
-// x_k = E[r_k] + P_k (P a learned position embedding),
-//
-//	a_k    = softmax_k( (x_0 Wq)·(x_k Wk) / √Dim )
-//	h      = Σ_k g_k ⊙ E[r_k] + Σ_k a_k x_k Wv
-//
-// It is trained alone, before the fusion scorer, with the softmax
+// which is what the service computes (ranking.SeqEncoder). It is trained alone, before the fusion scorer, with the softmax
 // cross-entropy of each example's positive over the batch's positives and
 // Negatives shared uniform negatives (the history excluded, as in
 // evaluation), at every position of every training sequence. Its score
@@ -116,48 +97,30 @@ func (o SeqOptions) withDefaults() SeqOptions {
 type SeqModel struct {
 	// Dim and Window are the query dimension and the pooled window.
 	Dim, Window int
-	// In and Out are the input and output item embeddings (NumItems × Dim).
-	In, Out *ranking.Embeddings
+	// Items are the item embeddings E (NumItems × Dim).
+	Items *Embeddings
 	// Gate is Window × Dim: row k weighs the k-th most recent item.
-	Gate *ranking.Embeddings
+	Gate *Embeddings
 	// Bias is NumItems × 1.
-	Bias *ranking.Embeddings
-	// Pos (Window × Dim) and Wq, Wk, Wv (Dim × Dim, row-major) are the
-	// attention's parameters, nil without attention.
-	Pos, Wq, Wk, Wv *ranking.Embeddings
-	// Prior (1 × 1) is α, the weight of the counting prior the encoder
-	// was trained on top of (SeqOptions.Prior); nil without it.
-	Prior *ranking.Embeddings
+	Bias *Embeddings
 }
 
 // seqScratch holds a query's intermediates for the backward pass.
 type seqScratch struct {
-	items      []int32   // the distinct recent items, most recent first
-	n          int       // window length used
-	x, q, k, v []float32 // n × Dim (q: Dim)
-	a          []float64 // n
+	items []int32 // the distinct recent items, most recent first
 }
 
 func newSeqModel(numItems int, o SeqOptions, rng *rand.Rand) *SeqModel {
 	s := &SeqModel{Dim: o.Dim, Window: o.Window,
-		In:   ranking.NewEmbeddings(numItems, o.Dim, o.EmbedStd, rng),
-		Out:  ranking.NewEmbeddings(numItems, o.Dim, o.EmbedStd, rng),
-		Gate: ranking.NewEmbeddings(o.Window, o.Dim, 0, nil),
-		Bias: ranking.NewEmbeddings(numItems, 1, 0, nil),
+		Items: NewEmbeddings(numItems, o.Dim, o.EmbedStd, rng),
+		Gate:  NewEmbeddings(o.Window, o.Dim, 0, nil),
+		Bias:  NewEmbeddings(numItems, 1, 0, nil),
 	}
-	if o.Attention {
-		std := 1 / math.Sqrt(float64(o.Dim))
-		s.Pos = ranking.NewEmbeddings(o.Window, o.Dim, o.EmbedStd, rng)
-		s.Wq = ranking.NewEmbeddings(o.Dim, o.Dim, std, rng)
-		s.Wk = ranking.NewEmbeddings(o.Dim, o.Dim, std, rng)
-		s.Wv = ranking.NewEmbeddings(o.Dim, o.Dim, std, rng)
-	}
-	if o.Tied {
-		s.Out = s.In
-	}
-	if o.Prior {
-		s.Prior = ranking.NewEmbeddings(1, 1, 0, nil)
-		s.Prior.Data[0] = 1
+	// The seed's stream then skips a second table's draws, so every later
+	// draw (negatives, dropout, example order) is the one the registered
+	// models of a seed were trained with.
+	for range numItems * o.Dim {
+		rng.NormFloat64()
 	}
 	for k := range o.Window {
 		w := float32(math.Pow(0.5, float64(k)))
@@ -177,99 +140,14 @@ func (s *SeqModel) QueryTo(h []float32, hist []Event) {
 func (s *SeqModel) query(h []float32, hist []Event, sc *seqScratch) {
 	clear(h)
 	sc.items = recentItems(sc.items, hist, s.Window)
-	n := len(sc.items)
 	for k, it := range sc.items {
-		kernel.AddMul(h, s.Gate.Row(k), s.In.Row(int(it)))
-	}
-	sc.n = n
-	if s.Wq == nil || n == 0 {
-		return
-	}
-	D := s.Dim
-	sc.x = zeroedF32(sc.x, n*D)
-	sc.k = zeroedF32(sc.k, n*D)
-	sc.v = zeroedF32(sc.v, n*D)
-	sc.q = zeroedF32(sc.q, D)
-	if cap(sc.a) < n {
-		sc.a = make([]float64, n)
-	}
-	sc.a = sc.a[:n]
-	for k := range n {
-		x := sc.x[k*D : (k+1)*D]
-		copy(x, s.In.Row(int(sc.items[k])))
-		kernel.Axpy(x, 1, s.Pos.Row(k))
-		kernel.VecMatTo(sc.k[k*D:(k+1)*D], x, s.Wk.Data)
-		kernel.VecMatTo(sc.v[k*D:(k+1)*D], x, s.Wv.Data)
-	}
-	kernel.VecMatTo(sc.q, sc.x[:D], s.Wq.Data)
-	scale := 1 / math.Sqrt(float64(D))
-	mx := math.Inf(-1)
-	for k := range n {
-		sc.a[k] = float64(kernel.Dot(sc.q, sc.k[k*D:(k+1)*D])) * scale
-		mx = max(mx, sc.a[k])
-	}
-	var sum float64
-	for k := range n {
-		sc.a[k] = math.Exp(sc.a[k] - mx)
-		sum += sc.a[k]
-	}
-	for k := range n {
-		sc.a[k] /= sum
-		kernel.Axpy(h, float32(sc.a[k]), sc.v[k*D:(k+1)*D])
-	}
-}
-
-// attentionBackward adds the gradients of the attention read given ∂L/∂h
-// (dh) to sh: Pos, Wq, Wk, Wv and the In rows of the window, for the
-// query whose intermediates sc holds.
-func (s *SeqModel) attentionBackward(sh *seqShard, sc *seqScratch, dh []float32) {
-	n, D := sc.n, s.Dim
-	if s.Wq == nil || n == 0 {
-		return
-	}
-	scale := 1 / math.Sqrt(float64(D))
-	// da_k = dh·v_k; dv_k = a_k dh; ds_k = a_k (da_k − Σ_j a_j da_j).
-	sh.da = zeroedF64(sh.da, n)
-	var mean float64
-	for k := range n {
-		sh.da[k] = float64(kernel.Dot(dh, sc.v[k*D:(k+1)*D]))
-		mean += sc.a[k] * sh.da[k]
-	}
-	sh.dx = zeroedF32(sh.dx, n*D)
-	dqv := sh.dqv[:D]
-	clear(dqv)
-	dkey := sh.dkey[:D]
-	dval := sh.dval[:D]
-	for k := range n {
-		ds := float32(sc.a[k] * (sh.da[k] - mean) * scale)
-		x := sc.x[k*D : (k+1)*D]
-		// dq += ds k_k; dkey_k = ds q; dval_k = a_k dh.
-		kernel.Axpy(dqv, ds, sc.k[k*D:(k+1)*D])
-		for i := range D {
-			dkey[i] = ds * sc.q[i]
-			dval[i] = float32(sc.a[k]) * dh[i]
-		}
-		kernel.AddOuter64(sh.dWk, x, dkey)
-		kernel.AddOuter64(sh.dWv, x, dval)
-		dx := sh.dx[k*D : (k+1)*D]
-		kernel.MatVecTo(dx, s.Wk.Data, dkey)
-		kernel.MatVecAddTo(dx, s.Wv.Data, dval)
-	}
-	kernel.AddOuter64(sh.dWq, sc.x[:D], dqv)
-	kernel.MatVecAddTo(sh.dx[:D], s.Wq.Data, dqv)
-	for k := range n {
-		dx := sh.dx[k*D : (k+1)*D]
-		for i, v := range dx {
-			sh.g64[i] = float64(v)
-			sh.dPos[k*D+i] += float64(v)
-		}
-		sh.dIn.Add(int(sc.items[k]), sh.g64, 1)
+		kernel.AddMul(h, s.Gate.Row(k), s.Items.Row(int(it)))
 	}
 }
 
 // Score returns seq(c) for the query h.
 func (s *SeqModel) Score(h []float32, c int32) float32 {
-	return kernel.Dot(h, s.Out.Row(int(c))) + s.Bias.Data[c]
+	return kernel.Dot(h, s.Items.Row(int(c))) + s.Bias.Data[c]
 }
 
 // ScoreTo writes seq(c) of every item c for hist to dst (len NumItems).
@@ -282,27 +160,17 @@ func (s *SeqModel) ScoreTo(dst []float32, hist []Event) {
 }
 
 func (s *SeqModel) clone() *SeqModel {
-	cp := func(e *ranking.Embeddings) *ranking.Embeddings {
-		return &ranking.Embeddings{Dim: e.Dim, Data: append([]float32(nil), e.Data...)}
+	cp := func(e *Embeddings) *Embeddings {
+		return &Embeddings{Dim: e.Dim, Data: append([]float32(nil), e.Data...)}
 	}
-	c := &SeqModel{Dim: s.Dim, Window: s.Window, In: cp(s.In), Out: cp(s.Out), Gate: cp(s.Gate), Bias: cp(s.Bias)}
-	if s.Out == s.In {
-		c.Out = c.In
-	}
-	if s.Wq != nil {
-		c.Pos, c.Wq, c.Wk, c.Wv = cp(s.Pos), cp(s.Wq), cp(s.Wk), cp(s.Wv)
-	}
-	if s.Prior != nil {
-		c.Prior = cp(s.Prior)
-	}
-	return c
+	return &SeqModel{Dim: s.Dim, Window: s.Window, Items: cp(s.Items), Gate: cp(s.Gate), Bias: cp(s.Bias)}
 }
 
 // seqShard accumulates one part of a batch's gradients.
 type seqShard struct {
 	dOut  []float32 // nC × Dim
 	dBias []float64 // nC
-	dIn   *ranking.SparseGrad
+	dIn   *SparseGrad
 	dGate []float64 // Window × Dim
 	loss  float64
 	count int
@@ -315,50 +183,24 @@ type seqShard struct {
 	dh         []float32
 	logit      []float64
 	g64        []float64
-	// attention
-	dPos, dWq, dWk, dWv, da []float64
-	dx, dqv, dkey, dval     []float32
-	// prior: the featurizer, the examples' candidate features and ∂L/∂α
-	f      *featurizer
-	feats  [][]float32
-	recent []int32
-	dPrior float64
 }
 
 // seqExample is one training example of a shard: the history before the
-// target (point in time), the target, the query's dropout mask (nil without
-// dropout) and, with a prior, the candidates' scalar features (len(items) ×
-// ranking.NFeatures).
+// target (point in time), the target and the query's dropout mask (nil
+// without dropout).
 type seqExample struct {
 	hist   []Event
 	target int32
 	mask   []float32
-	prior  []float32
 }
 
 func (s *SeqModel) newShard() *seqShard {
-	sh := &seqShard{dIn: ranking.NewSparseGrad(s.Dim), dGate: make([]float64, s.Window*s.Dim),
+	return &seqShard{dIn: NewSparseGrad(s.Dim), dGate: make([]float64, s.Window*s.Dim),
 		dh: make([]float32, s.Dim), g64: make([]float64, s.Dim)}
-	if s.Wq != nil {
-		D := s.Dim
-		sh.dPos, sh.dWq, sh.dWk, sh.dWv = make([]float64, s.Window*D), make([]float64, D*D), make([]float64, D*D), make([]float64, D*D)
-		sh.dqv, sh.dkey, sh.dval = make([]float32, D), make([]float32, D), make([]float32, D)
-	}
-	return sh
-}
-
-// zeroDense clears the shard's dense gradients.
-func (sh *seqShard) zeroDense() {
-	clear(sh.dGate)
-	clear(sh.dPos)
-	clear(sh.dWq)
-	clear(sh.dWk)
-	clear(sh.dWv)
-	sh.dPrior = 0
 }
 
 // gather writes the rows of e listed in items to dst (len(items) × e.Dim).
-func gather(dst []float32, e *ranking.Embeddings, items []int32) {
+func gather(dst []float32, e *Embeddings, items []int32) {
 	D := e.Dim
 	for c, it := range items {
 		copy(dst[c*D:(c+1)*D], e.Row(int(it)))
@@ -371,8 +213,9 @@ func gather(dst []float32, e *ranking.Embeddings, items []int32) {
 // of examples counted (those with a history whose target is a candidate).
 // corr, when not nil, is subtracted from the candidates' logits (the
 // sampled-softmax correction). History items other than the target are
-// excluded from each example's softmax. With a prior, α·covis(c) is added
-// to each logit.
+// excluded from each example's softmax. The output side of the gradient
+// (∂L/∂E[c] of the scored items) goes to sh.dOut, the input side (the
+// pooled rows) to sh.dIn; the step sums them into the one table.
 //
 // The three products of the pass (logits Q·Outᵀ, ∂L/∂Q = P·Out and
 // ∂L/∂Out += Pᵀ·Q, P the logits' gradients) are matrix products of the
@@ -434,9 +277,6 @@ func (s *SeqModel) batchGrad(sh *seqShard, items, idx []int32, outG, outT []floa
 			if corr != nil {
 				z -= corr[c]
 			}
-			if ex.prior != nil {
-				z += float64(s.Prior.Data[0] * ex.prior[c*ranking.NFeatures+ranking.FeatCovis])
-			}
 			logit[c] = z
 		}
 		for _, e := range ex.hist {
@@ -461,9 +301,6 @@ func (s *SeqModel) batchGrad(sh *seqShard, items, idx []int32, outG, outT []floa
 			if int32(c) == pos {
 				delta--
 			}
-			if ex.prior != nil {
-				sh.dPrior += delta * float64(ex.prior[c*ranking.NFeatures+ranking.FeatCovis])
-			}
 			row[c] = float32(delta)
 			sh.dBias[c] += delta
 		}
@@ -484,7 +321,7 @@ func (s *SeqModel) batchGrad(sh *seqShard, items, idx []int32, outG, outT []floa
 		sc := &sh.scs[j]
 		for k, it := range sc.items {
 			r := int(it)
-			g, e := s.Gate.Row(k), s.In.Row(r)
+			g, e := s.Gate.Row(k), s.Items.Row(r)
 			dg := sh.dGate[k*D : (k+1)*D]
 			for i := range D {
 				sh.g64[i] = float64(g[i] * dh[i])
@@ -492,7 +329,6 @@ func (s *SeqModel) batchGrad(sh *seqShard, items, idx []int32, outG, outT []floa
 			}
 			sh.dIn.Add(r, sh.g64, 1)
 		}
-		s.attentionBackward(sh, sc, dh)
 	}
 	return loss, count
 }
@@ -507,26 +343,19 @@ type seqTrainer struct {
 	timed    bool
 	examples []example
 	shards   [shards]*seqShard
-	opt      *ranking.Adam
+	opt      *Adam
 	items    []int32
 	idx      []int32
 	outG     []float32 // the batch's candidates' output rows
 	outT     []float32 // outG transposed (Dim × nC), the logits' right operand
 	masks    []float32 // the batch's dropout masks
-	gOut     *ranking.SparseGrad
-	gBias    *ranking.SparseGrad
-	gIn      *ranking.SparseGrad
-	gGate    *ranking.SparseGrad
-	gPos     *ranking.SparseGrad
-	gWq      *ranking.SparseGrad
-	gWk      *ranking.SparseGrad
-	gWv      *ranking.SparseGrad
+	gOut     *SparseGrad
+	gBias    *SparseGrad
+	gIn      *SparseGrad
+	gGate    *SparseGrad
 	// negCDF and logq (log of Negatives × the draw probability) when
 	// NegPower > 0; corr is the batch's candidates' logq.
 	negCDF, logq, corr []float64
-	// x indexes the training transitions for the prior (nil without it).
-	x      *counts
-	gPrior *ranking.SparseGrad
 }
 
 // TrainSeq trains a SeqModel on d, validating on val (NDCG@10 over the
@@ -548,15 +377,8 @@ func TrainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpo
 			}
 		}
 	}
-	if o.Prior {
-		tr.x = newCounts(d)
-		tr.gPrior = ranking.NewSparseGrad(1)
-	}
 	for k := range tr.shards {
 		tr.shards[k] = tr.s.newShard()
-		if tr.x != nil {
-			tr.shards[k].f = newFeaturizer(tr.x)
-		}
 	}
 	if o.NegPower > 0 {
 		cnt := make([]float64, d.NumItems)
@@ -578,14 +400,13 @@ func TrainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpo
 			tr.logq[i] = math.Log(float64(o.Negatives) * tr.logq[i] / acc)
 		}
 	}
-	tr.opt = ranking.NewAdam(ranking.AdamConfig{LR: o.LR, WeightDecay: o.WeightDecay})
+	tr.opt = NewAdam(AdamConfig{LR: o.LR, WeightDecay: o.WeightDecay})
 	tr.idx = make([]int32, d.NumItems)
 	for i := range tr.idx {
 		tr.idx[i] = -1
 	}
-	tr.gOut, tr.gIn = ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(o.Dim)
-	tr.gGate, tr.gBias = ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(1)
-	tr.gPos, tr.gWq, tr.gWk, tr.gWv = ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(o.Dim), ranking.NewSparseGrad(o.Dim)
+	tr.gOut, tr.gIn = NewSparseGrad(o.Dim), NewSparseGrad(o.Dim)
+	tr.gGate, tr.gBias = NewSparseGrad(o.Dim), NewSparseGrad(1)
 	best, bestV, bad := tr.s.clone(), math.Inf(-1), 0
 	for epoch := 1; epoch <= o.Epochs; epoch++ {
 		loss := tr.epoch(epoch)
@@ -609,9 +430,36 @@ func (tr *seqTrainer) epoch(epoch int) float64 {
 	return runEpoch(tr.examples, tr.seed, epoch, tr.o.BatchSize, tr.step)
 }
 
+// step trains on one batch: the batch's candidates (its positives and the
+// drawn negatives), the dropout masks, the shards' passes, then one AdamW
+// step of the summed gradients.
 func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
-	s, d, o := tr.s, tr.d, tr.o
-	D := s.Dim
+	tr.candidates(batch, rng)
+	defer func() {
+		for _, it := range tr.items {
+			tr.idx[it] = -1
+		}
+	}()
+	masks := tr.dropout(len(batch), rng)
+	tr.shardPasses(batch, masks)
+	var loss float64
+	var count int
+	for _, sh := range tr.shards {
+		loss += sh.loss
+		count += sh.count
+	}
+	if count == 0 {
+		return 0, 0
+	}
+	tr.apply(1 / float64(count))
+	return loss, count
+}
+
+// candidates sets tr.items (and tr.idx) to the batch's positives and
+// Negatives drawn items, each once, and tr.corr to their logq when the
+// draw is not uniform.
+func (tr *seqTrainer) candidates(batch []example, rng *rand.Rand) {
+	d, o := tr.d, tr.o
 	tr.items = tr.items[:0]
 	add := func(it int32) {
 		if tr.idx[it] < 0 {
@@ -632,36 +480,41 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 			add(int32(sort.SearchFloat64s(tr.negCDF, rng.Float64()*total)))
 		}
 	}
-	defer func() {
-		for _, it := range tr.items {
-			tr.idx[it] = -1
-		}
-	}()
-	nC := len(tr.items)
 	if tr.logq != nil {
-		tr.corr = zeroedF64(tr.corr, nC)
+		tr.corr = zeroedF64(tr.corr, len(tr.items))
 		for c, it := range tr.items {
 			tr.corr[c] = tr.logq[it]
 		}
 	}
-	// Dropout masks, drawn in example order so results do not depend on
-	// the number of goroutines.
-	var masks []float32
-	if o.Dropout > 0 {
-		tr.masks = zeroedF32(tr.masks, len(batch)*D)
-		masks = tr.masks
-		keep := float32(1 / (1 - o.Dropout))
-		for i := range masks {
-			if rng.Float64() >= o.Dropout {
-				masks[i] = keep
-			}
+}
+
+// dropout returns the n examples' dropout masks (n × Dim), drawn in
+// example order so results do not depend on the number of goroutines; nil
+// without dropout.
+func (tr *seqTrainer) dropout(n int, rng *rand.Rand) []float32 {
+	o := tr.o
+	if o.Dropout <= 0 {
+		return nil
+	}
+	tr.masks = zeroedF32(tr.masks, n*tr.s.Dim)
+	keep := float32(1 / (1 - o.Dropout))
+	for i := range tr.masks {
+		if rng.Float64() >= o.Dropout {
+			tr.masks[i] = keep
 		}
 	}
+	return tr.masks
+}
+
+// shardPasses runs the batch's examples, split into the fixed shards,
+// against the candidates' output rows on up to tr.workers goroutines.
+func (tr *seqTrainer) shardPasses(batch []example, masks []float32) {
+	s, d := tr.s, tr.d
+	D, nC := s.Dim, len(tr.items)
 	tr.outG = zeroedF32(tr.outG, nC*D)
-	gather(tr.outG, s.Out, tr.items)
+	gather(tr.outG, s.Items, tr.items)
 	tr.outT = zeroedF32(tr.outT, nC*D)
 	kernel.TransposeTo(kernel.Mat{Rows: D, Cols: nC, Stride: nC, Data: tr.outT}, kernel.Mat{Rows: nC, Cols: D, Stride: D, Data: tr.outG})
-	outT := tr.outT
 	var wg sync.WaitGroup
 	workers := min(tr.workers, shards)
 	for w := range workers {
@@ -672,57 +525,38 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 				sh := tr.shards[k]
 				sh.dOut = zeroedF32(sh.dOut, nC*D)
 				sh.dBias = zeroedF64(sh.dBias, nC)
-				sh.zeroDense()
+				clear(sh.dGate)
 				sh.dIn.Reset()
-				sh.loss, sh.count = 0, 0
 				lo, hi := k*len(batch)/shards, (k+1)*len(batch)/shards
 				exs := sh.exs[:0]
 				for e := lo; e < hi; e++ {
 					ex := batch[e]
 					seq := d.Users[ex.u]
-					hist, cutoff, own := pointInTime(seq, int(ex.t), tr.timed)
+					hist, _, _ := pointInTime(seq, int(ex.t), tr.timed)
 					se := seqExample{hist: hist, target: seq[ex.t].Item}
 					if masks != nil {
 						se.mask = masks[e*D : (e+1)*D]
 					}
-					if sh.f != nil {
-						j := len(exs)
-						if j == len(sh.feats) {
-							sh.feats = append(sh.feats, nil)
-						}
-						sh.feats[j] = zeroedF32(sh.feats[j], nC*ranking.NFeatures)
-						sh.recent = recentItems(sh.recent, hist, ranking.CovisItems)
-						sh.f.features(sh.feats[j], nC, tr.idx, tr.items, sh.recent, cutoff, own)
-						se.prior = sh.feats[j]
-					}
 					exs = append(exs, se)
 				}
 				sh.exs = exs
-				sh.loss, sh.count = s.batchGrad(sh, tr.items, tr.idx, tr.outG, outT, tr.corr, exs)
+				sh.loss, sh.count = s.batchGrad(sh, tr.items, tr.idx, tr.outG, tr.outT, tr.corr, exs)
 			}
 		}()
 	}
 	wg.Wait()
-	var loss float64
-	var count int
-	for _, sh := range tr.shards {
-		loss += sh.loss
-		count += sh.count
-	}
-	if count == 0 {
-		return 0, 0
-	}
-	inv := 1 / float64(count)
+}
+
+// apply sums the shards' gradients in shard order, times inv (1 / the
+// examples counted), and steps AdamW on the item table (the pooled rows'
+// gradient plus the scored rows'), the biases and the gates.
+func (tr *seqTrainer) apply(inv float64) {
+	s := tr.s
+	D := s.Dim
 	tr.gOut.Reset()
 	tr.gBias.Reset()
 	tr.gIn.Reset()
 	tr.gGate.Reset()
-	if s.Wq != nil {
-		tr.gPos.Reset()
-		tr.gWq.Reset()
-		tr.gWk.Reset()
-		tr.gWv.Reset()
-	}
 	g := make([]float64, D)
 	for c, it := range tr.items {
 		clear(g)
@@ -743,105 +577,26 @@ func (tr *seqTrainer) step(batch []example, rng *rand.Rand) (float64, int) {
 		for k := range s.Window {
 			tr.gGate.Add(k, sh.dGate[k*D:(k+1)*D], inv)
 		}
-		if s.Wq != nil {
-			for k := range s.Window {
-				tr.gPos.Add(k, sh.dPos[k*D:(k+1)*D], inv)
-			}
-			for r := range D {
-				tr.gWq.Add(r, sh.dWq[r*D:(r+1)*D], inv)
-				tr.gWk.Add(r, sh.dWk[r*D:(r+1)*D], inv)
-				tr.gWv.Add(r, sh.dWv[r*D:(r+1)*D], inv)
-			}
-		}
 	}
 	tr.opt.Step(nil, nil) // advances the step count only
-	if s.Out == s.In {
-		// Tied tables: one step with the sum of both gradients.
-		for k, r := range tr.gOut.Rows() {
-			tr.gIn.Add(r, tr.gOut.Grad(k), 1)
-		}
-	} else {
-		tr.opt.StepEmbeddings(s.Out, tr.gOut)
+	for k, r := range tr.gOut.Rows() {
+		tr.gIn.Add(r, tr.gOut.Grad(k), 1)
 	}
 	tr.opt.StepEmbeddings(s.Bias, tr.gBias)
-	tr.opt.StepEmbeddings(s.In, tr.gIn)
+	tr.opt.StepEmbeddings(s.Items, tr.gIn)
 	tr.opt.StepEmbeddings(s.Gate, tr.gGate)
-	if s.Prior != nil {
-		var gp float64
-		for _, sh := range tr.shards {
-			gp += sh.dPrior
-		}
-		tr.gPrior.Reset()
-		tr.gPrior.Add(0, []float64{gp}, inv)
-		tr.opt.StepEmbeddings(s.Prior, tr.gPrior)
-	}
-	if s.Wq != nil {
-		tr.opt.StepEmbeddings(s.Pos, tr.gPos)
-		tr.opt.StepEmbeddings(s.Wq, tr.gWq)
-		tr.opt.StepEmbeddings(s.Wk, tr.gWk)
-		tr.opt.StepEmbeddings(s.Wv, tr.gWv)
-	}
-	return loss, count
 }
 
-// validate returns the mean NDCG@10 of the cases under the encoder, plus
-// its prior when it has one (seq(c) + α·covis(c), covis from the training
-// transitions), the whole catalogue scored.
+// validate returns the mean NDCG@10 of the cases under the encoder, the
+// whole catalogue scored.
 func (tr *seqTrainer) validate(cases []Case) float64 {
-	s := tr.s
-	if s.Prior == nil {
-		return seqNDCG(s, cases, 10, tr.workers)
-	}
-	p := newPriorScorer(s, tr.x)
-	return meanNDCG(cases, 10, tr.workers, s.In.Rows(), func(dst []float32, cs *Case) { p.ScoreTo(dst, cs.History, cs.Time) })
+	return seqNDCG(tr.s, cases, 10, tr.workers)
 }
 
 // seqNDCG returns the mean NDCG@k of the cases under s alone, the whole
 // catalogue scored, history masked (the target excepted), ties counted half.
 func seqNDCG(s *SeqModel, cases []Case, k, workers int) float64 {
-	return meanNDCG(cases, k, workers, s.In.Rows(), func(dst []float32, cs *Case) { s.ScoreTo(dst, cs.History) })
-}
-
-// priorScorer scores seq(c) + α·covis(c); safe for concurrent use.
-type priorScorer struct {
-	s    *SeqModel
-	x    *counts
-	all  []int32 // identity: every item its own candidate
-	pool sync.Pool
-}
-
-type priorScratch struct {
-	f      *featurizer
-	feat   []float32
-	recent []int32
-}
-
-func newPriorScorer(s *SeqModel, x *counts) *priorScorer {
-	p := &priorScorer{s: s, x: x, all: make([]int32, s.In.Rows())}
-	for i := range p.all {
-		p.all[i] = int32(i)
-	}
-	p.pool.New = func() any {
-		return &priorScratch{f: newFeaturizer(x), feat: make([]float32, len(p.all)*ranking.NFeatures)}
-	}
-	return p
-}
-
-// ScoreTo writes seq(c) + α·covis(c) of every item for hist to dst, covis
-// counting the transitions before now (0: all).
-func (p *priorScorer) ScoreTo(dst []float32, hist []Event, now int64) {
-	if now == 0 {
-		now = math.MaxInt64
-	}
-	p.s.ScoreTo(dst, hist)
-	sc := p.pool.Get().(*priorScratch)
-	defer p.pool.Put(sc)
-	sc.recent = recentItems(sc.recent, hist, ranking.CovisItems)
-	sc.f.features(sc.feat, len(p.all), p.all, p.all, sc.recent, now, ownFuture{})
-	a := p.s.Prior.Data[0]
-	for c := range dst {
-		dst[c] += a * sc.feat[c*ranking.NFeatures+ranking.FeatCovis]
-	}
+	return meanNDCG(cases, k, workers, s.Items.Rows(), func(dst []float32, cs *Case) { s.ScoreTo(dst, cs.History) })
 }
 
 // ndcgOf masks the case's history in scores (the target excepted) and
@@ -857,25 +612,11 @@ func ndcgOf(scores []float32, cs *Case, k int) float64 {
 	return nd
 }
 
-// meanPrior returns the mean prior weight α of the encoders, 0 when they
-// were not trained on top of counting.
-func meanPrior(ms []*SeqModel) float64 {
-	var a float64
-	for _, m := range ms {
-		if m.Prior == nil {
-			return 0
-		}
-		a += float64(m.Prior.Data[0])
-	}
-	return a / float64(len(ms))
-}
-
 // SeqEncoder returns the served form of the trained sequence encoder and
 // every item's row [e_c, b_c] (ranking.SeqEncoder), or nil, nil, nil when
 // the model has none. Several members (SeqOptions.Members) become one
 // encoder of the summed dimension whose score is their mean. It fails for
-// an encoder the service cannot compute: separate input and output tables,
-// or attention.
+// members of different windows or catalogues.
 func (r *Result) SeqEncoder() (*ranking.SeqEncoder, [][]float32, error) {
 	if len(r.Seq) == 0 {
 		return nil, nil, nil
@@ -883,10 +624,7 @@ func (r *Result) SeqEncoder() (*ranking.SeqEncoder, [][]float32, error) {
 	M := len(r.Seq)
 	s0 := r.Seq[0]
 	for _, s := range r.Seq {
-		if s.In != s.Out || s.Wq != nil {
-			return nil, nil, fmt.Errorf("training: the service computes a sequence encoder with tied tables and no attention")
-		}
-		if s.Window != s0.Window || s.In.Rows() != s0.In.Rows() {
+		if s.Window != s0.Window || s.Items.Rows() != s0.Items.Rows() {
 			return nil, nil, fmt.Errorf("training: sequence encoders of different windows or catalogues")
 		}
 	}
@@ -897,7 +635,7 @@ func (r *Result) SeqEncoder() (*ranking.SeqEncoder, [][]float32, error) {
 		D += s.Dim
 	}
 	e := &ranking.SeqEncoder{Dim: D, Window: s0.Window, Gates: make([]float32, s0.Window*D)}
-	rows := make([][]float32, s0.In.Rows())
+	rows := make([][]float32, s0.Items.Rows())
 	for c := range rows {
 		rows[c] = make([]float32, D+1)
 	}
@@ -911,7 +649,7 @@ func (r *Result) SeqEncoder() (*ranking.SeqEncoder, [][]float32, error) {
 			}
 		}
 		for c, row := range rows {
-			copy(row[off:off+s.Dim], s.In.Row(c))
+			copy(row[off:off+s.Dim], s.Items.Row(c))
 			row[D] += s.Bias.Data[c] * inv
 		}
 		off += s.Dim

@@ -11,9 +11,7 @@ import (
 
 // seqLoss is the loss of one example over every item as candidate, by the
 // formulas of SeqModel, in float64: the reference for the gradient check.
-// prior, when not nil, holds every item's features; α·covis is added to
-// its logit.
-func seqLoss(s *SeqModel, hist []Event, target int32, mask []float32, prior []float32) float64 {
+func seqLoss(s *SeqModel, hist []Event, target int32, mask []float32) float64 {
 	h := make([]float64, s.Dim)
 	var recent []int32 // distinct, most recent first
 	for k := len(hist) - 1; k >= 0 && len(recent) < s.Window; k-- {
@@ -22,45 +20,9 @@ func seqLoss(s *SeqModel, hist []Event, target int32, mask []float32, prior []fl
 		}
 	}
 	for k, it := range recent {
-		g, e := s.Gate.Row(k), s.In.Row(int(it))
+		g, e := s.Gate.Row(k), s.Items.Row(int(it))
 		for i := range h {
 			h[i] += float64(g[i]) * float64(e[i])
-		}
-	}
-	if s.Wq != nil && len(hist) > 0 {
-		n, D := len(recent), s.Dim
-		x := make([][]float64, n)
-		for k := range n {
-			x[k] = make([]float64, D)
-			for i, v := range s.In.Row(int(recent[k])) {
-				x[k][i] = float64(v) + float64(s.Pos.Row(k)[i])
-			}
-		}
-		mul := func(x []float64, w []float32) []float64 {
-			y := make([]float64, D)
-			for i := range D {
-				for j := range D {
-					y[j] += x[i] * float64(w[i*D+j])
-				}
-			}
-			return y
-		}
-		q := mul(x[0], s.Wq.Data)
-		a := make([]float64, n)
-		var sum float64
-		for k := range n {
-			kk := mul(x[k], s.Wk.Data)
-			for i := range D {
-				a[k] += q[i] * kk[i] / math.Sqrt(float64(D))
-			}
-			a[k] = math.Exp(a[k])
-			sum += a[k]
-		}
-		for k := range n {
-			v := mul(x[k], s.Wv.Data)
-			for i := range D {
-				h[i] += a[k] / sum * v[i]
-			}
 		}
 	}
 	if mask != nil {
@@ -74,15 +36,12 @@ func seqLoss(s *SeqModel, hist []Event, target int32, mask []float32, prior []fl
 	}
 	var z []float64
 	var zt float64
-	for c := range s.In.Rows() {
+	for c := range s.Items.Rows() {
 		if inHist[int32(c)] && int32(c) != target {
 			continue
 		}
 		v := float64(s.Bias.Data[c])
-		if prior != nil {
-			v += float64(s.Prior.Data[0]) * float64(prior[c*ranking.NFeatures+ranking.FeatCovis])
-		}
-		for i, o := range s.Out.Row(c) {
+		for i, o := range s.Items.Row(c) {
 			v += h[i] * float64(o)
 		}
 		z = append(z, v)
@@ -101,43 +60,18 @@ func seqLoss(s *SeqModel, hist []Event, target int32, mask []float32, prior []fl
 	return math.Log(sum) + mx - zt
 }
 
-// TestSeqGradients checks batchGrad's loss and every gradient (input and
-// output embeddings, biases, position gates, and with attention the
-// position embeddings and Wq, Wk, Wv) against central finite
+// TestSeqGradients checks batchGrad's loss and every gradient (the item
+// table, as the trainer steps it: the pooled rows' gradient plus the
+// scored rows'; biases; position gates) against central finite
 // differences of the float64 reference loss, summed over a batch of two
 // examples (histories with a repeated item, one longer than the window,
 // different dropout masks) and one without history, which must not count;
-// with and without dropout; with a counting prior, also α's.
+// with and without dropout.
 func TestSeqGradients(t *testing.T) {
-	for _, att := range []bool{false, true} {
-		for _, prior := range []bool{false, true} {
-			testSeqGradients(t, att, prior, false)
-		}
-	}
-}
-
-// TestTiedGradient: with one table for input and output embeddings, the
-// gradient the trainer steps (input rows plus output rows) matches the
-// finite differences of the shared table.
-func TestTiedGradient(t *testing.T) {
-	for _, att := range []bool{false, true} {
-		testSeqGradients(t, att, true, true)
-	}
-}
-
-func testSeqGradients(t *testing.T, att, withPrior, tied bool) {
 	const N = 9
 	rng := rand.New(rand.NewPCG(4, 5))
-	o := SeqOptions{Dim: 5, Window: 4, EmbedStd: 0.5, Attention: att, Prior: withPrior, Tied: tied}.withDefaults()
+	o := SeqOptions{Dim: 5, Window: 4, EmbedStd: 0.5}.withDefaults()
 	s := newSeqModel(N, o, rng)
-	var prior []float32
-	if withPrior {
-		s.Prior.Data[0] = 0.7
-		prior = make([]float32, N*ranking.NFeatures)
-		for c := range N {
-			prior[c*ranking.NFeatures+ranking.FeatCovis] = float32(rng.Float64() * 2)
-		}
-	}
 	for i := range s.Gate.Data {
 		s.Gate.Data[i] = float32(0.5 + 0.5*rng.NormFloat64())
 	}
@@ -161,17 +95,17 @@ func testSeqGradients(t *testing.T, att, withPrior, tied bool) {
 			m2 = mask2
 		}
 		batchLoss := func() float64 {
-			return seqLoss(s, hist, target, m, prior) + seqLoss(s, hist2, target2, m2, prior)
+			return seqLoss(s, hist, target, m) + seqLoss(s, hist2, target2, m2)
 		}
 		sh := s.newShard()
 		sh.dOut = make([]float32, N*o.Dim)
 		sh.dBias = make([]float64, N)
 		outG := make([]float32, N*o.Dim)
-		gather(outG, s.Out, items)
+		gather(outG, s.Items, items)
 		exs := []seqExample{
-			{hist: hist, target: target, mask: m, prior: prior},
-			{hist: nil, target: 1, mask: m2, prior: prior},
-			{hist: hist2, target: target2, mask: m2, prior: prior},
+			{hist: hist, target: target, mask: m},
+			{hist: nil, target: 1, mask: m2},
+			{hist: hist2, target: target2, mask: m2},
 		}
 		loss, count := s.batchGrad(sh, items, idx, outG, nil, nil, exs)
 		if count != 2 {
@@ -180,41 +114,18 @@ func testSeqGradients(t *testing.T, att, withPrior, tied bool) {
 		if want := batchLoss(); math.Abs(loss-want) > 1e-5 {
 			t.Fatalf("loss %v, reference %v", loss, want)
 		}
-		dIn := make([]float64, len(s.In.Data))
+		dItems := make([]float64, len(s.Items.Data))
 		for k, r := range sh.dIn.Rows() {
-			copy(dIn[r*o.Dim:(r+1)*o.Dim], sh.dIn.Grad(k))
+			copy(dItems[r*o.Dim:(r+1)*o.Dim], sh.dIn.Grad(k))
 		}
-		dOut := make([]float64, len(sh.dOut))
 		for i, v := range sh.dOut {
-			dOut[i] = float64(v)
+			dItems[i] += float64(v)
 		}
 		checks := []struct {
 			name string
 			w    []float32
 			g    []float64
-		}{{"in", s.In.Data, dIn}, {"out", s.Out.Data, dOut}, {"bias", s.Bias.Data, sh.dBias}, {"gate", s.Gate.Data, sh.dGate}}
-		if tied {
-			// One table: its gradient is the sum of both, as the trainer
-			// steps it.
-			for i := range dIn {
-				dIn[i] += dOut[i]
-			}
-			checks = append(checks[:1], checks[2:]...)
-		}
-		if att {
-			checks = append(checks, []struct {
-				name string
-				w    []float32
-				g    []float64
-			}{{"pos", s.Pos.Data, sh.dPos}, {"wq", s.Wq.Data, sh.dWq}, {"wk", s.Wk.Data, sh.dWk}, {"wv", s.Wv.Data, sh.dWv}}...)
-		}
-		if withPrior {
-			checks = append(checks, struct {
-				name string
-				w    []float32
-				g    []float64
-			}{"prior", s.Prior.Data, []float64{sh.dPrior}})
-		}
+		}{{"items", s.Items.Data, dItems}, {"bias", s.Bias.Data, sh.dBias}, {"gate", s.Gate.Data, sh.dGate}}
 		for _, tc := range checks {
 			for i := range tc.w {
 				const eps = 1e-2
@@ -226,7 +137,7 @@ func testSeqGradients(t *testing.T, att, withPrior, tied bool) {
 				tc.w[i] = w0
 				fd := (lp - lm) / (2 * eps)
 				if math.Abs(fd-tc.g[i]) > 1e-3*(1+math.Abs(fd)) {
-					t.Errorf("attention=%v prior=%v tied=%v mask=%v: %s[%d]: gradient %v, finite difference %v", att, withPrior, tied, m != nil, tc.name, i, tc.g[i], fd)
+					t.Errorf("mask=%v: %s[%d]: gradient %v, finite difference %v", m != nil, tc.name, i, tc.g[i], fd)
 				}
 			}
 		}
@@ -234,36 +145,30 @@ func testSeqGradients(t *testing.T, att, withPrior, tied bool) {
 }
 
 // TestTrainSeqLearnsChain: on a deterministic chain the sequence encoder
-// alone (pooled with uniform negatives; with attention and popularity-drawn
-// corrected negatives; with tied tables) must rank the next item first, and a seed gives
-// identical weights with 1 and 2 goroutines.
+// alone (with uniform negatives; with popularity-drawn corrected negatives)
+// must rank the next item first, and a seed gives identical weights with 1
+// and 2 goroutines.
 func TestTrainSeqLearnsChain(t *testing.T) {
 	d := chainData(300, 40, 6, 1)
 	var val []Case
 	for s := range 40 {
 		val = append(val, Case{History: []Event{{Item: int32(s)}, {Item: int32((s + 1) % 40)}}, Target: int32((s + 2) % 40)})
 	}
-	for _, variant := range []string{"pooled", "attention", "tied"} {
-		att := variant == "attention"
-		o := SeqOptions{Dim: 16, Window: 3, Negatives: 16, BatchSize: 64, LR: 1e-2, Epochs: 15, Dropout: 0.1, Tied: variant == "tied"}
-		if att {
-			o.Attention, o.NegPower = true, 0.75
-		}
+	for _, negPower := range []float64{0, 0.75} {
+		o := SeqOptions{Dim: 16, Window: 3, Negatives: 16, BatchSize: 64, LR: 1e-2, Epochs: 15, Dropout: 0.1, NegPower: negPower}
 		m1, err := TrainSeq(d, val, o, 3, 1, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if v := seqNDCG(m1, val, 1, 2); v < 0.95 {
-			t.Errorf("%s: NDCG@1 of the next item %.3f, want ≥ 0.95", variant, v)
+			t.Errorf("NegPower %v: NDCG@1 of the next item %.3f, want ≥ 0.95", negPower, v)
 		}
 		m2, err := TrainSeq(d, val, o, 3, 2, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := range m1.In.Data {
-			if m1.In.Data[i] != m2.In.Data[i] {
-				t.Fatalf("%s: weights differ between 1 and 2 goroutines", variant)
-			}
+		if !slices.Equal(m1.Items.Data, m2.Items.Data) {
+			t.Fatalf("NegPower %v: weights differ between 1 and 2 goroutines", negPower)
 		}
 	}
 }
@@ -290,15 +195,16 @@ func TestSeqFeature(t *testing.T) {
 	}
 }
 
-// TestSeqEncoderServed: the served form of a tied encoder scores every item
+// TestSeqEncoderServed: the served form of an encoder scores every item
 // as the trained model does, for a history with a repeated item and one
 // longer than the window, for one member and for two (the served form of
-// two members scores their mean); untied encoders are refused.
+// two members scores their mean); members of different windows are
+// refused.
 func TestSeqEncoderServed(t *testing.T) {
 	const N = 12
 	rng := rand.New(rand.NewPCG(6, 7))
 	member := func(dim int) *SeqModel {
-		s := newSeqModel(N, SeqOptions{Dim: dim, Window: 4, EmbedStd: 0.5, Tied: true}.withDefaults(), rng)
+		s := newSeqModel(N, SeqOptions{Dim: dim, Window: 4, EmbedStd: 0.5}.withDefaults(), rng)
 		for i := range s.Gate.Data {
 			s.Gate.Data[i] = float32(rng.NormFloat64())
 		}
@@ -335,12 +241,9 @@ func TestSeqEncoderServed(t *testing.T) {
 			}
 		}
 	}
-	untied := newSeqModel(N, SeqOptions{Dim: 6, Window: 4}.withDefaults(), rng)
-	if _, _, err := (&Result{Seq: []*SeqModel{untied}}).SeqEncoder(); err == nil {
-		t.Error("untied encoder exported")
-	}
-	if _, _, err := (&Result{Seq: []*SeqModel{s, untied}}).SeqEncoder(); err == nil {
-		t.Error("an untied member exported")
+	other := newSeqModel(N, SeqOptions{Dim: 6, Window: 3}.withDefaults(), rng)
+	if _, _, err := (&Result{Seq: []*SeqModel{s, other}}).SeqEncoder(); err == nil {
+		t.Error("members of different windows exported")
 	}
 	if e, r, err := (&Result{}).SeqEncoder(); e != nil || r != nil || err != nil {
 		t.Error("a model without encoder exported one")

@@ -3,7 +3,6 @@ package training
 import (
 	"math"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"sync"
 
@@ -33,14 +32,15 @@ type Result struct {
 	Layout ranking.Layout
 	// Collab is the learned collab table (NumItems × CollabDim), nil when
 	// the collab modality was dropped. Row i is item i's "collab" vector.
-	Collab *ranking.Embeddings
+	Collab *Embeddings
 	// Attr is the learned attribute table (NumAttributes × AttrDim), nil
 	// without attributes.
-	Attr *ranking.Embeddings
-	// Encoder is the query encoder, nil unless Options.Encoder. Serving
+	Attr *Embeddings
+	// RecencyEmbedding is the learned recency embedding added to the
+	// recent slots' tokens, nil unless Options.RecencyEmbedding. Serving
 	// applies it to the recent slots' vectors before Layout.Build (see
 	// ranking.RecencyEmbedding.ApplyTo).
-	Encoder *ranking.RecencyEmbedding
+	RecencyEmbedding *ranking.RecencyEmbedding
 	// Seq are the sequence encoders whose mean score is the seq feature,
 	// nil unless Options.Seq (see SeqEncoder for its served form).
 	Seq []*SeqModel
@@ -108,16 +108,16 @@ type trainer struct {
 	timed    bool
 	examples []example
 	negCDF   []float64
-	opt      *ranking.Adam
-	embOpt   *ranking.Adam // the embedding tables' optimizer (own weight decay)
-	g        *ranking.Grads
-	collabG  *ranking.SparseGrad
-	attrG    *ranking.SparseGrad
-	mixG     *ranking.SparseGrad // the mixer's parameters (non-attention modes)
+	opt      *Adam
+	embOpt   *Adam // the embedding tables' optimizer (own weight decay)
+	g        *Grads
+	collabG  *SparseGrad
+	attrG    *SparseGrad
+	mixG     *SparseGrad // the mixer's parameters (non-attention modes)
 	bi       batchItems
 	shards   [shards]*shard
 	search   *searchTrainer // nil without query slots
-	searchG  *ranking.Grads
+	searchG  *Grads
 }
 
 // Train learns the fusion scorer, the collab item vectors and the attribute
@@ -190,17 +190,17 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 	}
 	n.model.U[ranking.FeatCovis] = float32(o.InitCovis)
 	tr := &trainer{n: n, x: newCounts(d), timed: d.timed()}
-	tr.opt = ranking.NewAdam(ranking.AdamConfig{LR: o.LR, WeightDecay: o.WeightDecay})
+	tr.opt = NewAdam(AdamConfig{LR: o.LR, WeightDecay: o.WeightDecay})
 	tr.embOpt = tr.opt
 	if o.EmbedWeightDecay > 0 {
-		tr.embOpt = ranking.NewAdam(ranking.AdamConfig{LR: o.LR, WeightDecay: o.EmbedWeightDecay})
+		tr.embOpt = NewAdam(AdamConfig{LR: o.LR, WeightDecay: o.EmbedWeightDecay})
 	}
-	tr.g = n.model.NewGrads()
+	tr.g = NewGrads(n.model)
 	if n.collab != nil {
-		tr.collabG = ranking.NewSparseGrad(o.CollabDim)
+		tr.collabG = NewSparseGrad(o.CollabDim)
 	}
 	if n.attr != nil {
-		tr.attrG = ranking.NewSparseGrad(o.AttrDim)
+		tr.attrG = NewSparseGrad(o.AttrDim)
 	}
 	cnt := make([]float64, d.NumItems)
 	for u, seq := range d.Users {
@@ -216,22 +216,6 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 	for i, c := range cnt {
 		acc += math.Pow(1+c, o.NegPower)
 		tr.negCDF[i] = acc
-	}
-	if o.LogQ {
-		// q_c = B·P(positive = c) + Negatives·P(draw = c).
-		pos := make([]float64, d.NumItems)
-		for _, ex := range tr.examples {
-			pos[d.Users[ex.u][ex.t].Item]++
-		}
-		tr.bi.logq = make([]float64, d.NumItems)
-		for i := range pos {
-			w := tr.negCDF[i]
-			if i > 0 {
-				w -= tr.negCDF[i-1]
-			}
-			q := float64(o.BatchSize)*pos[i]/float64(max(len(tr.examples), 1)) + float64(o.Negatives)*w/acc
-			tr.bi.logq[i] = math.Log(q)
-		}
 	}
 	tr.bi.idx = make([]int32, d.NumItems)
 	for i := range tr.bi.idx {
@@ -291,17 +275,12 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 		if len(ws) == 0 {
 			ws = []float64{1}
 		}
-		if a := meanPrior(n.seq); a > 0 {
-			// Encoders trained on top of counting were fitted to the
-			// mix covis + seq/α: try that weight too.
-			ws = append(slices.Clone(ws), 1/a)
-		}
 		chooseU(ranking.FeatSeq, ws)
 	}
 	for s := range tr.shards {
-		sh := &shard{g: n.model.NewGrads(), f: newFeaturizer(tr.x), ws: n.newExampleWS()}
+		sh := &shard{g: NewGrads(n.model), f: newFeaturizer(tr.x), ws: n.newExampleWS()}
 		if n.collab != nil {
-			sh.collab = ranking.NewSparseGrad(o.CollabDim)
+			sh.collab = NewSparseGrad(o.CollabDim)
 		}
 		tr.shards[s] = sh
 	}
@@ -312,7 +291,7 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 		n.searchStart(rng)
 		tr.search = newSearchTrainer(n, tr.x)
 		tr.search.weight = o.SearchMix[0]
-		tr.searchG = n.model.NewGrads()
+		tr.searchG = NewGrads(n.model)
 		res.SearchExamples, res.PseudoQueries = len(tr.search.examples), tr.search.pseudoCount()
 		res.EngineWeight = float64(n.model.U[ranking.FeatEngine])
 		if len(tr.search.val) > 0 {
@@ -367,7 +346,7 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 		best = n.snapshot()
 	}
 	res.n = best
-	res.Model, res.Collab, res.Attr, res.Encoder = best.model, best.collab, best.attr, best.enc
+	res.Model, res.Collab, res.Attr, res.RecencyEmbedding = best.model, best.collab, best.attr, best.enc
 	return res, nil
 }
 
@@ -376,17 +355,17 @@ func (n *net) snapshot() *net {
 	c := *n
 	c.model = n.model.Clone()
 	if n.collab != nil {
-		c.collab = &ranking.Embeddings{Dim: n.collab.Dim, Data: append([]float32(nil), n.collab.Data...)}
+		c.collab = &Embeddings{Dim: n.collab.Dim, Data: append([]float32(nil), n.collab.Data...)}
 	}
 	if n.attr != nil {
-		c.attr = &ranking.Embeddings{Dim: n.attr.Dim, Data: append([]float32(nil), n.attr.Data...)}
+		c.attr = &Embeddings{Dim: n.attr.Dim, Data: append([]float32(nil), n.attr.Data...)}
 	}
 	if n.enc != nil {
 		c.enc = &ranking.RecencyEmbedding{Dim: n.enc.Dim, Pos: append([]float32(nil), n.enc.Pos...)}
 		c.encEmb = nil
 	}
 	if n.mix != nil {
-		c.mix = n.mix.clone()
+		c.mix = n.mix.cloneFor(c.model)
 	}
 	return &c
 }
@@ -575,9 +554,9 @@ func (tr *trainer) step(batch []example, rng *rand.Rand) (float64, int) {
 			tr.collabG.Add(r, sh.collab.Grad(k), inv)
 		}
 	}
-	var encG *ranking.SparseGrad
+	var encG *SparseGrad
 	if n.enc != nil {
-		encG = ranking.NewSparseGrad(n.enc.Dim)
+		encG = NewSparseGrad(n.enc.Dim)
 		for _, sh := range tr.shards {
 			for k := range n.enc.Recent() {
 				encG.Add(k, sh.enc[k*n.enc.Dim:(k+1)*n.enc.Dim], inv)

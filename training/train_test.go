@@ -132,6 +132,16 @@ func TestHoldOut(t *testing.T) {
 	if len(val) != 1 || len(val[0].History) != 2 || val[0].Time != 0 {
 		t.Errorf("untimed case %+v, want two history events and time 0", val)
 	}
+	// A last event that repeats a history item gives no case, and the user
+	// trains on every event; the same item in the last basket only is new.
+	r := &Data{NumItems: 4, Users: [][]Event{
+		{{Item: 0, Time: 1}, {Item: 1, Time: 2}, {Item: 0, Time: 3}},
+		{{Item: 2, Time: 1}, {Item: 3, Time: 2}, {Item: 1, Time: 3}, {Item: 1, Time: 3}},
+	}}
+	in, val = HoldOut(r)
+	if len(val) != 1 || val[0].Target != 1 || len(in.Users[0]) != 3 {
+		t.Errorf("repeat: cases %+v, user 0 trains on %d events, want one case (user 1, target 1) and 3", val, len(in.Users[0]))
+	}
 }
 
 // TestPopWeightChosen: when the held-out targets are what was popular in

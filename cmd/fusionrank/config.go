@@ -26,6 +26,7 @@ type Modality struct {
 // Config is fusionrank's configuration, read from FUSIONRANK_* variables and flags.
 type Config struct {
 	DatabaseURL    string                           // FUSIONRANK_DATABASE_URL
+	ReplicaURL     string                           // FUSIONRANK_DATABASE_REPLICA_URL (empty: every read on the primary)
 	RedisURL       string                           // FUSIONRANK_REDIS_URL
 	Addr           string                           // FUSIONRANK_ADDR
 	Auth           bool                             // FUSIONRANK_AUTH (on|off)
@@ -70,6 +71,7 @@ type Config struct {
 // configVars lists every variable with its default and meaning, for --help.
 var configVars = [][3]string{
 	{"FUSIONRANK_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fusionrank?sslmode=disable", "Postgres, the source of truth"},
+	{"FUSIONRANK_DATABASE_REPLICA_URL", "", "a streaming replica of FUSIONRANK_DATABASE_URL for the heavy reads (profile and counter rebuilds, warm-ups, catalogue loads, train's export); a rebuild the replica cannot serve whole (lag) reads the primary; empty: every read on the primary"},
 	{"FUSIONRANK_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis, the online feature cache: one node (redis://host:port/db) or a Redis Cluster (redis+cluster://host:port,host:port,…)"},
 	{"FUSIONRANK_ADDR", ":8080", "HTTP listen address"},
 	{"FUSIONRANK_REDIS_NAMESPACE", "fr", "first part of every Redis key, so that two shops can share one Redis database"},
@@ -134,6 +136,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	fs.StringVar(&retention, "event-retention", val("FUSIONRANK_EVENT_RETENTION"), "event retention (FUSIONRANK_EVENT_RETENTION)")
 	fs.StringVar(&streams, "import-streams", val("FUSIONRANK_IMPORT_STREAMS"), "import streams (FUSIONRANK_IMPORT_STREAMS)")
 	fs.StringVar(&c.DatabaseURL, "database-url", val("FUSIONRANK_DATABASE_URL"), "Postgres URL (FUSIONRANK_DATABASE_URL)")
+	fs.StringVar(&c.ReplicaURL, "database-replica-url", val("FUSIONRANK_DATABASE_REPLICA_URL"), "Postgres replica URL (FUSIONRANK_DATABASE_REPLICA_URL)")
 	fs.StringVar(&c.RedisURL, "redis-url", val("FUSIONRANK_REDIS_URL"), "Redis URL (FUSIONRANK_REDIS_URL)")
 	fs.StringVar(&c.Addr, "addr", val("FUSIONRANK_ADDR"), "listen address (FUSIONRANK_ADDR)")
 	fs.StringVar(&c.RedisNamespace, "redis-namespace", val("FUSIONRANK_REDIS_NAMESPACE"), "Redis key namespace (FUSIONRANK_REDIS_NAMESPACE)")
@@ -176,6 +179,11 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		bad("FUSIONRANK_DATABASE_URL", "expected a postgres:// URL")
+	}
+	if c.ReplicaURL != "" {
+		if u, err := url.Parse(c.ReplicaURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("FUSIONRANK_DATABASE_REPLICA_URL", "expected a postgres:// URL or nothing")
+		}
 	}
 	if redisconn.IsCluster(c.RedisURL) {
 		if _, err := redisconn.ClusterOptions(c.RedisURL); err != nil {
@@ -371,6 +379,7 @@ func (c Config) LogValue() slog.Value {
 	}
 	return slog.GroupValue(
 		slog.String("database_url", redact(c.DatabaseURL)),
+		slog.String("database_replica_url", redact(c.ReplicaURL)),
 		slog.String("redis_url", redact(c.RedisURL)),
 		slog.String("addr", c.Addr),
 		slog.Bool("auth", c.Auth),

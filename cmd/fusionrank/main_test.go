@@ -183,6 +183,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad modality", "FUSIONRANK_MODALITIES", "image:0", "FUSIONRANK_MODALITIES"},
 		{"built-in modality", "FUSIONRANK_MODALITIES", "text:100", "built in"},
 		{"bad db url", "FUSIONRANK_DATABASE_URL", "mysql://x", "FUSIONRANK_DATABASE_URL"},
+		{"bad replica url", "FUSIONRANK_DATABASE_REPLICA_URL", "mysql://x", "FUSIONRANK_DATABASE_REPLICA_URL"},
 		{"bad redis url", "FUSIONRANK_REDIS_URL", "http://x", "FUSIONRANK_REDIS_URL"},
 		{"bad timeout", "FUSIONRANK_REQUEST_TIMEOUT", "soon", "FUSIONRANK_REQUEST_TIMEOUT"},
 		{"bad level", "FUSIONRANK_LOG_LEVEL", "loud", "FUSIONRANK_LOG_LEVEL"},

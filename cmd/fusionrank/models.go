@@ -54,7 +54,7 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				metrics = append(metrics, fmt.Sprintf("%s=%.4f", k, v))
 			}
 			sort.Strings(metrics)
-			fmt.Fprintf(stdout, "%-28s %-6s %s  %s\n", m.Version, state, m.CreatedAt.Format(time.RFC3339), strings.Join(metrics, " "))
+			fmt.Fprintf(stdout, "%-28s %-6s %-9s %s  %s\n", m.Version, state, m.Fusion, m.CreatedAt.Format(time.RFC3339), strings.Join(metrics, " "))
 		}
 	case "activate":
 		if fs.NArg() != 1 {

@@ -36,6 +36,7 @@ type Main struct {
 	Config        Config
 	Log           *slog.Logger
 	DB            *postgres.DB
+	Replica       *postgres.DB // nil without FUSIONRANK_DATABASE_REPLICA_URL
 	Redis         redis.UniversalClient
 	Features      *features.Store
 	Keys          *keys.Store
@@ -86,6 +87,9 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.DB, err = openDB(stepCtx(), c.DatabaseURL); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
+	if m.Replica, err = openReplica(stepCtx(), c); err != nil {
+		return err
+	}
 	if m.Redis, err = openRedis(c.RedisURL); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
@@ -109,7 +113,11 @@ func (m *Main) Open(ctx context.Context) error {
 	storeErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "fusionrank_store_errors_total", Help: "Failed calls to a store, by store.",
 	}, []string{"store"})
-	m.Metrics.MustRegister(storeErrors)
+	rebuildReads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fusionrank_profile_rebuild_reads_total",
+		Help: "Profile rebuilds from Postgres, by the pool that served the read: primary (no replica), replica, primary_lag (the replica was behind the user's events), primary_error (the replica failed).",
+	}, []string{"pool"})
+	m.Metrics.MustRegister(storeErrors, rebuildReads)
 	mods := make([]features.Modality, len(c.Modalities))
 	for i, md := range c.Modalities {
 		mods[i] = features.Modality{Name: md.Name, Dim: md.Dim}
@@ -131,6 +139,8 @@ func (m *Main) Open(ctx context.Context) error {
 		Modalities: mods, Text: enc, Logger: m.Log, Namespace: m.Namespace,
 		Rules:         features.ProfileRules{HalfLife: c.HalfLife, Weights: c.EventWeights},
 		MaxFutureSkew: c.MaxFutureSkew, ProfileTTL: c.ProfileTTL, LocalCacheTTL: c.LocalCacheTTL, CovisWindow: c.CovisWindow,
+		Replica:       m.Replica,
+		OnRebuildRead: func(pool string) { rebuildReads.WithLabelValues(pool).Inc() },
 		OnRedisError: func(err error) {
 			storeErrors.WithLabelValues("redis").Inc()
 			if now := time.Now().Unix(); redisErrLog.Swap(now) != now {
@@ -315,6 +325,9 @@ func (m *Main) Close() {
 	if m.DB != nil {
 		m.DB.Close()
 	}
+	if m.Replica != nil {
+		m.Replica.Close()
+	}
 	if m.Redis != nil {
 		m.Redis.Close()
 	}
@@ -343,6 +356,18 @@ func (m *Main) followModels(ctx context.Context) {
 }
 
 func openDB(ctx context.Context, url string) (*postgres.DB, error) { return postgres.Open(ctx, url) }
+
+// openReplica opens FUSIONRANK_DATABASE_REPLICA_URL, or returns nil without one.
+func openReplica(ctx context.Context, c Config) (*postgres.DB, error) {
+	if c.ReplicaURL == "" {
+		return nil, nil
+	}
+	db, err := postgres.Open(ctx, c.ReplicaURL)
+	if err != nil {
+		return nil, fmt.Errorf("FUSIONRANK_DATABASE_REPLICA_URL: %w", err)
+	}
+	return db, nil
+}
 
 // openRedis makes a client of FUSIONRANK_REDIS_URL (a single node, or a Redis Cluster
 // given as redis+cluster://host:port,host:port; see internal/redisconn) with short

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -35,11 +36,16 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mix := fs.String("search-mix", "1", "weight of the search examples (logged searches, pseudo-queries) against the behavioural ones; several, comma-separated (say 0.5,1,2), train one model each and keep the best on the held-out cases (behavioural plus search NDCG@10)")
 	querySlots := fs.Bool("query-slots", true, "give the model query slots (the search's words and a photo's vector) and train them on logged searches and catalogue pseudo-queries, when the shop has a text modality and FUSIONRANK_TEXT_VECTORS is set; false: a behavioural model without them")
 	recent := fs.String("recent", "auto", "what the recent slots hold: auto (each candidate trained, the best on the held-out cases served), collab, or a catalogue modality such as text")
+	fusionFlag := fs.String("fusion", "auto", "the fusion modes to train candidates with, the best on the held-out cases served: auto (attention, late, off), all (early too), or a comma-separated list of attention, early, late, off")
 	cfg, err := loadConfig(os.Getenv, fs, args)
 	if err != nil {
 		return err
 	}
 	if _, err := parseMix(*mix); err != nil {
+		return err
+	}
+	fusions, err := parseFusions(*fusionFlag)
+	if err != nil {
 		return err
 	}
 	if *version == "" {
@@ -58,14 +64,23 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
+	// The training data is read from the replica when there is one; the model is
+	// registered on the primary.
+	reads := db
+	if replica, err := openReplica(ctx, cfg); err != nil {
+		return err
+	} else if replica != nil {
+		defer replica.Close()
+		reads = replica
+	}
 	start := time.Now()
-	data, ids, err := loadTrainingData(ctx, db, cfg, *maxUsers, logf)
+	data, ids, err := loadTrainingData(ctx, reads, cfg, *maxUsers, logf)
 	if err != nil {
 		return err
 	}
 	nSearch := 0
 	if *querySlots {
-		if nSearch, err = loadSearchData(ctx, db, cfg, data, ids, logf); err != nil {
+		if nSearch, err = loadSearchData(ctx, reads, cfg, data, ids, logf); err != nil {
 			return err
 		}
 	} else {
@@ -100,19 +115,22 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opt.Patience = *patience
 	}
 	opt.PseudoShare = *pseudoShare
-	cands := training.ServeCandidates(data.Data, opt)
+	cands := training.ServeCandidates(data.Data, opt, fusions)
 	if *recent != "auto" {
+		// Off does not read the recent slots: it stays a candidate.
 		var keep []training.Candidate
+		found := false
+		names := []string{}
 		for _, c := range cands {
-			if c.Name == "recent="+*recent {
+			if c.Recent != "" && !slices.Contains(names, c.Recent) {
+				names = append(names, c.Recent)
+			}
+			if c.Recent == *recent || c.Recent == "" {
 				keep = append(keep, c)
+				found = found || c.Recent == *recent
 			}
 		}
-		if len(keep) == 0 {
-			var names []string
-			for _, c := range cands {
-				names = append(names, strings.TrimPrefix(c.Name, "recent="))
-			}
+		if !found && len(names) > 0 {
 			return fusionrank.Errorf(fusionrank.Invalid, "--recent %q: want auto or one of %s for this shop", *recent, strings.Join(names, ", "))
 		}
 		cands = keep
@@ -141,10 +159,16 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		res = t.res
 	}
+	// Every candidate's held-out figures and the choice: the result of the run, so on
+	// stdout (the registry keeps them in notes.candidates and notes.chosen).
 	for _, c := range t.tried {
-		logf("candidate %s: validation NDCG@10 %.4f (epoch %d, %.0fs)", c.Name, c.Validation, c.BestEpoch, c.Seconds)
+		line := fmt.Sprintf("candidate %-28s fusion %-9s held-out NDCG@10 %.4f", c.Name, c.Fusion, c.Validation)
+		if !math.IsNaN(c.SearchValidation) {
+			line += fmt.Sprintf(", searches NDCG@10 %.4f", c.SearchValidation)
+		}
+		fmt.Fprintf(stdout, "%s (kept epoch %d, %.0fs)\n", line, c.BestEpoch, c.Seconds)
 	}
-	logf("serving %s", t.tried[t.chosen].Name)
+	fmt.Fprintf(stdout, "chosen: %s (fusion %s)\n", t.tried[t.chosen].Name, t.tried[t.chosen].Fusion)
 	for e := range res.Curve.Loss {
 		logf("epoch %d: loss %.4f, validation NDCG@10 %.4f, search validation NDCG@10 %.4f", e+1, res.Curve.Loss[e], res.Curve.Validation[e], res.Curve.SearchValidation[e])
 	}
@@ -178,7 +202,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	candidates := map[string]any{}
 	for _, c := range t.tried {
-		note := map[string]any{"best_epoch": c.BestEpoch, "train_seconds": c.Seconds}
+		note := map[string]any{"best_epoch": c.BestEpoch, "train_seconds": c.Seconds, "fusion": c.Fusion}
 		// NaN (no such held-out cases: a shop with searches only has no behavioural
 		// ones) is left out: JSON has no NaN.
 		if !math.IsNaN(c.Validation) {
@@ -191,7 +215,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	spec := recommend.Spec{Ranking: res.Model.Config(), Layout: res.Layout, Features: ranking.FeatureNames, Learned: learnedMods,
 		Notes: map[string]any{"users": len(data.Users), "items": data.NumItems, "seed": *seed,
-			"chosen": t.tried[t.chosen].Name, "candidates": candidates}}
+			"chosen": t.tried[t.chosen].Name, "fusion": t.tried[t.chosen].Fusion, "candidates": candidates}}
 	if res.Model.Config().ModalityIndex(features.PhotoModality) >= 0 {
 		spec.PhotoEncoder = data.photoEncoder
 	}
@@ -225,7 +249,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	reg := recommend.NewRegistry(db)
-	if err := reg.Register(ctx, *version, res.Model, res.Encoder, spec, metrics, data.sha, learned); err != nil {
+	if err := reg.Register(ctx, *version, res.Model, res.RecencyEmbedding, spec, metrics, data.sha, learned); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "registered %s (validation NDCG@10 %.4f vs popularity %.4f, %.0fs)\n", *version, res.BestValidation, popNDCG, time.Since(start).Seconds())
@@ -367,4 +391,26 @@ func loadTrainingData(ctx context.Context, db *postgres.DB, cfg Config, maxUsers
 	}
 	logf("read %d events of %d users; %d items, %d attributes, fixed modalities %s", n, len(users), len(ids), d.NumAttributes, strings.Join(names, ","))
 	return &trainingData{photoEncoder: photoVersion, Data: d, sha: hex.EncodeToString(h.Sum(nil)), users: users}, ids, nil
+}
+
+// parseFusions reads --fusion: auto (training.ServeFusions), all (every mode), or a
+// comma-separated list of modes.
+func parseFusions(s string) ([]string, error) {
+	switch s {
+	case "auto":
+		return training.ServeFusions, nil
+	case "all":
+		return training.FusionModes, nil
+	}
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(training.FusionModes, f) {
+			return nil, fusionrank.Errorf(fusionrank.Invalid, "--fusion %q: want auto, all or a comma-separated list of %s", s, strings.Join(training.FusionModes, ", "))
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }

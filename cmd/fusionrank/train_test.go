@@ -173,13 +173,19 @@ func TestTrainChoosesRecentModality(t *testing.T) {
 	v1 := fmt.Sprintf("%sauto%d", p, time.Now().UnixNano())
 	notes := train(v1)
 	cands, _ := notes["candidates"].(map[string]any)
-	if len(cands) != 2 || cands["recent=collab"] == nil {
+	// Attention and late fusion for each recent modality, and off once.
+	if len(cands) != 5 || cands["recent=collab"] == nil || cands["fusion=off"] == nil || cands["recent=collab,fusion=late"] == nil {
 		t.Fatalf("candidates %v", notes["candidates"])
 	}
 	var other string
 	for name := range cands {
-		if name != "recent=collab" {
+		if name != "recent=collab" && !strings.Contains(name, "fusion=") {
 			other = strings.TrimPrefix(name, "recent=")
+		}
+	}
+	for name, c := range cands {
+		if f, _ := c.(map[string]any)["fusion"].(string); f == "" || (strings.Contains(name, "fusion=") && !strings.HasSuffix(name, "fusion="+f)) {
+			t.Errorf("candidate %s: fusion %q", name, f)
 		}
 	}
 	if c, _ := notes["chosen"].(string); cands[c] == nil {
@@ -191,7 +197,7 @@ func TestTrainChoosesRecentModality(t *testing.T) {
 	}
 
 	v2 := fmt.Sprintf("%sother%d", p, time.Now().UnixNano())
-	if notes := train(v2, "--recent", other, "--activate"); notes["chosen"] != "recent="+other {
+	if notes := train(v2, "--recent", other, "--fusion", "attention", "--activate"); notes["chosen"] != "recent="+other {
 		t.Fatalf("chosen %v, want recent=%s", notes["chosen"], other)
 	}
 	if _, err := m.Models.Sync(ctx); err != nil || m.Models.Version() != v2 {
@@ -217,5 +223,48 @@ func TestTrainChoosesRecentModality(t *testing.T) {
 	}
 	if recentTokens == 0 {
 		t.Errorf("no recent token in the explanations: the recent slots are empty (%s)", r.body)
+	}
+
+	// A late-fusion model is served in its own mode: the registry and the API say
+	// so, and its explanations are the modalities' contributions; an off model
+	// explains by its features alone.
+	for _, mode := range []string{"late", "off"} {
+		v := fmt.Sprintf("%s%s%d", p, mode, time.Now().UnixNano())
+		if notes := train(v, "--recent", other, "--fusion", mode, "--activate"); notes["fusion"] != mode {
+			t.Fatalf("--fusion %s: notes %v", mode, notes)
+		}
+		if _, err := m.Models.Sync(ctx); err != nil || m.Models.Version() != v {
+			t.Fatalf("sync: %v, serving %s", err, m.Models.Version())
+		}
+		var lo, le bytes.Buffer
+		if err := runModels(ctx, []string{"show", "--database-url", m.Config.DatabaseURL, v}, &lo, &le); err != nil {
+			t.Fatalf("models show: %v %s", err, le.String())
+		}
+		var info fusionrank.ModelInfo
+		if err := json.Unmarshal(lo.Bytes(), &info); err != nil || info.Fusion != mode {
+			t.Fatalf("models show: fusion %q (%v): %s", info.Fusion, err, lo.String())
+		}
+		r := do(t, "POST", base+"/v1/rerank", key, map[string]any{"user_id": p + "user3", "items": cands2, "explain": true})
+		if r.status != 200 {
+			t.Fatalf("rerank: %d %s", r.status, r.body)
+		}
+		contributed := 0
+		for _, it := range r.json(t)["items"].([]any) {
+			ex := it.(map[string]any)["explanation"].(map[string]any)
+			if ex["fusion"] != mode {
+				t.Fatalf("%s model: explanation %v", mode, ex)
+			}
+			mods, _ := ex["modalities"].(map[string]any)
+			con, _ := ex["contributions"].(map[string]any)
+			if mode == "off" && (len(mods) > 0 || len(con) > 0) {
+				t.Fatalf("off model explains modalities: %v", ex)
+			}
+			if len(con) > 0 {
+				contributed++
+			}
+		}
+		if mode == "late" && contributed == 0 {
+			t.Errorf("late model: no contributions in the explanations (%s)", r.body)
+		}
 	}
 }

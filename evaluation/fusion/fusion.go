@@ -44,7 +44,8 @@ type Model struct {
 	Serve bool
 
 	res     *training.Result
-	chosen  string // the served candidate's name (Serve)
+	chosen  string           // the served candidate's name (Serve)
+	tried   []training.Tried // every candidate's held-out outcome (Serve)
 	sc      *training.Scorer
 	seconds float64
 	pool    sync.Pool
@@ -116,9 +117,9 @@ func (m *Model) Fit(ctx context.Context, train *evaluation.Sequences) error {
 	if m.Serve {
 		var k int
 		var tried []training.Tried
-		res, k, tried, err = training.Choose(in, val, training.ServeCandidates(in, o))
+		res, k, tried, err = training.Choose(in, val, training.ServeCandidates(in, o, nil))
 		if err == nil {
-			m.chosen = tried[k].Name
+			m.chosen, m.tried = tried[k].Name, tried
 		}
 	} else {
 		res, err = training.Train(in, val, o)
@@ -212,7 +213,7 @@ func (m *Model) Seconds() float64 { return m.seconds }
 func (m *Model) Version() string {
 	o := m.Options
 	v := fmt.Sprintf("%s(seed=%d,dim=%d,d=%d,da=%d,recent=%d,neg=%d,lr=%g,wd=%g", m.Name, o.Seed, o.CollabDim, o.DModel, o.DAttn, o.Recent, o.Negatives, o.LR, o.WeightDecay)
-	if o.Encoder {
+	if o.RecencyEmbedding {
 		v += ",encoder"
 	}
 	if o.Fusion != "" && o.Fusion != training.FusionAttention {
@@ -226,20 +227,18 @@ func (m *Model) Version() string {
 	}
 	if q := o.Seq; q != nil {
 		v += fmt.Sprintf(",seq(dim=%d,window=%d,neg=%d,dropout=%g,members=%d", q.Dim, q.Window, q.Negatives, q.Dropout, max(q.Members, 1))
-		if q.Attention {
-			v += ",attention"
-		}
-		if q.Tied {
-			v += ",tied"
-		}
-		if q.Prior {
-			v += ",prior"
-		}
 		v += ")"
 	}
 	if m.res != nil {
 		if m.chosen != "" {
-			v += ",chosen=" + m.chosen
+			v += ",chosen=" + m.chosen + ",tried=["
+			for k, t := range m.tried {
+				if k > 0 {
+					v += ";"
+				}
+				v += fmt.Sprintf("%s:%.4f@epoch%d,%.0fs", t.Name, t.Validation, t.BestEpoch, t.Seconds)
+			}
+			v += "]"
 		}
 		v += fmt.Sprintf(",epoch=%d", m.res.BestEpoch)
 		if m.res.Seq != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fusionrank/fusionrank/ranking"
+	"github.com/fusionrank/fusionrank/training"
 )
 
 // FusionModels are the comparison models of the fusion question: how to
@@ -457,8 +458,8 @@ func fitAttention(ctx context.Context, train [][]float32, label []int, cos [][]f
 			}
 		}
 	}
-	opt := ranking.NewAdam(ranking.AdamConfig{LR: 1e-3, WeightDecay: 1e-4})
-	g := model.NewGrads()
+	opt := training.NewAdam(training.AdamConfig{LR: 1e-3, WeightDecay: 1e-4})
+	g := training.NewGrads(model)
 	const batch, negatives = 32, 8
 	loo := make([][]float32, len(train))
 	for i, q := range train {
@@ -484,7 +485,7 @@ func fitAttention(ctx context.Context, train [][]float32, label []int, cos [][]f
 		var loss float64
 		var steps int
 		for b0 := 0; b0+batch <= len(perm); b0 += batch {
-			ex := make([]ranking.Example, batch)
+			ex := make([]training.Example, batch)
 			for e, i := range perm[b0 : b0+batch] {
 				y := label[i]
 				cands := []int{y}
@@ -509,7 +510,7 @@ func fitAttention(ctx context.Context, train [][]float32, label []int, cos [][]f
 					ex[e].Candidates = append(ex[e].Candidates, ranking.Candidate{Tokens: toks, Mask: mask, Features: feats})
 				}
 			}
-			loss += model.TrainStep(opt, g, ex, nil)
+			loss += training.TrainStep(model, opt, g, ex, nil)
 			steps++
 		}
 		progressf(d.Progress, "photos: attention epoch %d/%d: loss %.4f\n", ep+1, attentionEpochs, loss/float64(max(steps, 1)))
@@ -583,7 +584,7 @@ func (m *FusionModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 			cands[c] = ranking.Candidate{Tokens: toks, Mask: mask, Features: feats}
 		}
 		s := make([]float64, len(out))
-		m.att.ScoresTo(s, ranking.Query{Tokens: [][]float32{v}, Modality: []int{M}}, cands)
+		training.ScoresTo(s, m.att, ranking.Query{Tokens: [][]float32{v}, Modality: []int{M}}, cands)
 		for c := range out {
 			out[c] = float32(s[c])
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fusionrank/fusionrank/features/text"
 	"github.com/fusionrank/fusionrank/ranking"
+	"github.com/fusionrank/fusionrank/training"
 )
 
 // FusionOptions are the knobs of the fusion reranker. Zero values take the defaults.
@@ -147,7 +148,7 @@ func (f *Fusion) Fit(ctx context.Context, train []Query) error {
 			}
 		}
 	}
-	var examples []ranking.Example
+	var examples []training.Example
 	for _, q := range fit {
 		if q.Grades() < 2 {
 			continue
@@ -162,15 +163,15 @@ func (f *Fusion) Fit(ctx context.Context, train []Query) error {
 				}
 			}
 			if len(cands) > 1 {
-				examples = append(examples, ranking.Example{Query: p.q, Candidates: cands, Positive: 0})
+				examples = append(examples, training.Example{Query: p.q, Candidates: cands, Positive: 0})
 			}
 		}
 	}
 	if len(examples) == 0 {
 		return fmt.Errorf("rerank: fusion: no training query has two grades")
 	}
-	opt := ranking.NewAdam(ranking.AdamConfig{LR: f.opt.LR, WeightDecay: f.opt.WeightDecay})
-	g := f.model.NewGrads()
+	opt := training.NewAdam(training.AdamConfig{LR: f.opt.LR, WeightDecay: f.opt.WeightDecay})
+	g := training.NewGrads(f.model)
 	bestScore := math.Inf(-1)
 	var best *ranking.Model
 	bad := 0
@@ -180,7 +181,7 @@ func (f *Fusion) Fit(ctx context.Context, train []Query) error {
 		}
 		rng.Shuffle(len(examples), func(i, j int) { examples[i], examples[j] = examples[j], examples[i] })
 		for s := 0; s < len(examples); s += f.opt.Batch {
-			f.model.TrainStep(opt, g, examples[s:min(s+f.opt.Batch, len(examples))], nil)
+			training.TrainStep(f.model, opt, g, examples[s:min(s+f.opt.Batch, len(examples))], nil)
 		}
 		score, _ := Evaluate(val, f, 10)
 		f.curve = append(f.curve, score)
@@ -206,7 +207,7 @@ func (f *Fusion) ScoreTo(dst []float32, q Query) {
 		*buf = make([]float64, len(q.Items))
 	}
 	s := (*buf)[:len(q.Items)]
-	f.model.ScoresTo(s, p.q, p.cands)
+	training.ScoresTo(s, f.model, p.q, p.cands)
 	for i, x := range s {
 		dst[i] = float32(x)
 	}

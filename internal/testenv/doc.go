@@ -14,4 +14,10 @@
 // FUSIONRANK_TEST_REDIS_CLUSTER=1 makes the test process start a Redis Cluster of its
 // own (3 masters, one replica each, on free loopback ports; StartRedisCluster) and
 // point every test at it. StartRedisCluster also serves tests that break a cluster.
+//
+// StartPostgresReplica starts a streaming replica (a hot standby) of the test server
+// for a test: pg_basebackup -R into a temporary data directory, run by the server's own
+// binaries (Debian's /usr/lib/postgresql/<major>/bin; as the postgres user when the
+// test runs as root) on a free loopback port. The server must allow replication
+// connections from 127.0.0.1, which scripts/services.sh sets up (a reload).
 package testenv

@@ -3,7 +3,8 @@
 // fusion model with it on the Beauty validation split (each user's items
 // before the second-to-last; early stopping on the held-out last training
 // item) and prints NDCG@10 and HR@10 on the protocol's validation targets.
-// It never looks at the test item. Run from the repository root:
+// It never looks at the test item. Its flags set training.SeqOptions
+// (go run ./scripts/seqtune -help lists them). Run from the repository root:
 //
 //	go run ./scripts/seqtune -mode seq -dim 128 -drop 0.3
 //	go run ./scripts/seqtune -mode fusion -dim 128 -drop 0.5 -neg 2048
@@ -63,25 +64,22 @@ func (s *seqOnly) ScoreTo(dst []float32, h []int32) {
 }
 
 func main() {
-	mode := flag.String("mode", "seq", "seq|fusion")
-	dim := flag.Int("dim", 64, "")
-	win := flag.Int("win", 20, "")
-	neg := flag.Int("neg", 1024, "")
-	bs := flag.Int("bs", 256, "")
-	lr := flag.Float64("lr", 1e-3, "")
-	wd := flag.Float64("wd", 0, "")
-	drop := flag.Float64("drop", 0, "")
-	ep := flag.Int("epochs", 20, "")
-	pat := flag.Int("pat", 2, "")
-	fep := flag.Int("fepochs", -1, "")
-	seed := flag.Uint64("seed", 1, "")
-	members := flag.Int("members", 1, "")
-	att := flag.Bool("att", false, "")
-	negpow := flag.Float64("negpow", 0, "")
-	prior := flag.Bool("prior", false, "train the encoder on top of the covis prior")
-	tied := flag.Bool("tied", false, "one table for input and output item embeddings")
-	seqs := flag.String("sequences", "../shared/datasets/amazon-beauty/Beauty.txt", "")
-	attrs := flag.String("attributes", "../shared/datasets/amazon-beauty/Beauty_item2attributes.json", "")
+	mode := flag.String("mode", "seq", "seq|fusion|multi|blend")
+	dim := flag.Int("dim", 64, "SeqOptions.Dim")
+	win := flag.Int("win", 20, "SeqOptions.Window")
+	neg := flag.Int("neg", 1024, "SeqOptions.Negatives")
+	bs := flag.Int("bs", 256, "SeqOptions.BatchSize")
+	lr := flag.Float64("lr", 1e-3, "SeqOptions.LR")
+	wd := flag.Float64("wd", 0, "SeqOptions.WeightDecay")
+	drop := flag.Float64("drop", 0, "SeqOptions.Dropout")
+	ep := flag.Int("epochs", 20, "SeqOptions.Epochs")
+	pat := flag.Int("pat", 2, "SeqOptions.Patience")
+	fep := flag.Int("fepochs", -1, "scorer epochs of -mode fusion (negative: the scorer not trained)")
+	seed := flag.Uint64("seed", 1, "random seed")
+	members := flag.Int("members", 1, "SeqOptions.Members (-mode multi: the largest member count)")
+	negpow := flag.Float64("negpow", 0, "SeqOptions.NegPower")
+	seqs := flag.String("sequences", "../shared/datasets/amazon-beauty/Beauty.txt", "the S3-Rec sequences file")
+	attrs := flag.String("attributes", "../shared/datasets/amazon-beauty/Beauty_item2attributes.json", "the S3-Rec attributes file")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -94,7 +92,7 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	so := training.SeqOptions{Dim: *dim, Window: *win, Negatives: *neg, BatchSize: *bs, LR: *lr, WeightDecay: *wd, Dropout: *drop, Epochs: *ep, Patience: *pat, Members: *members, Attention: *att, NegPower: *negpow, Prior: *prior, Tied: *tied}
+	so := training.SeqOptions{Dim: *dim, Window: *win, Negatives: *neg, BatchSize: *bs, LR: *lr, WeightDecay: *wd, Dropout: *drop, Epochs: *ep, Patience: *pat, Members: *members, NegPower: *negpow}
 	d, err := seqfile.Load(*seqs)
 	if err != nil {
 		panic(err)
@@ -124,9 +122,6 @@ func main() {
 		m = fm
 		defer func() {
 			r := fm.Result()
-			if r.Seq[0].Prior != nil {
-				fmt.Fprintf(os.Stderr, "prior weight α %v\n", r.Seq[0].Prior.Data[0])
-			}
 			fmt.Fprintf(os.Stderr, "seq weight %v best epoch %d\n", r.SeqWeight, r.BestEpoch)
 		}()
 	}

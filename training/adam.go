@@ -1,8 +1,10 @@
-package ranking
+package training
 
 import (
 	"math"
 	"math/rand/v2"
+
+	"github.com/fusionrank/fusionrank/ranking"
 )
 
 // AdamConfig holds the knobs of the Adam optimizer with decoupled weight
@@ -65,14 +67,14 @@ func (a *Adam) Steps() int { return a.t }
 // Step advances the step count and, when m is not nil, applies one AdamW
 // update to every parameter of m from g. Pass a nil m to train embedding
 // tables only. An Adam must be used with one model shape throughout.
-func (a *Adam) Step(m *Model, g *Grads) {
+func (a *Adam) Step(m *ranking.Model, g *Grads) {
 	a.t++
 	if m == nil {
 		return
 	}
 	ps, gs := m.Tensors(), g.Tensors()
 	if len(ps) != len(gs) {
-		panic("ranking: Grads shape differs from the model's")
+		panic("training: Grads shape differs from the model's")
 	}
 	if a.m == nil {
 		a.m = make([][]float64, len(ps))
@@ -83,7 +85,7 @@ func (a *Adam) Step(m *Model, g *Grads) {
 		}
 	}
 	if len(a.m) != len(ps) {
-		panic("ranking: Adam used with a model of another shape")
+		panic("training: Adam used with a model of another shape")
 	}
 	lr, b1, b2, eps, wd := a.cfg.LR, a.cfg.Beta1, a.cfg.Beta2, a.cfg.Eps, a.cfg.WeightDecay
 	c1 := 1 - math.Pow(b1, float64(a.t))
@@ -91,7 +93,7 @@ func (a *Adam) Step(m *Model, g *Grads) {
 	for k, p := range ps {
 		gd, mk, vk := gs[k].Data, a.m[k], a.v[k]
 		if len(gd) != len(p.Data) || len(mk) != len(p.Data) {
-			panic("ranking: Grads shape differs from the model's")
+			panic("training: Grads shape differs from the model's")
 		}
 		for e, w := range p.Data {
 			gv := gd[e]
@@ -118,7 +120,7 @@ type Embeddings struct {
 // N(0, std²) by rng (all zero when rng is nil).
 func NewEmbeddings(rows, dim int, std float64, rng *rand.Rand) *Embeddings {
 	if rows < 0 || dim <= 0 {
-		panic("ranking: bad Embeddings shape")
+		panic("training: bad Embeddings shape")
 	}
 	e := &Embeddings{Dim: dim, Data: make([]float32, rows*dim)}
 	if rng != nil {
@@ -148,7 +150,7 @@ type SparseGrad struct {
 // NewSparseGrad returns an empty accumulator for rows of length dim.
 func NewSparseGrad(dim int) *SparseGrad {
 	if dim <= 0 {
-		panic("ranking: bad SparseGrad dim")
+		panic("training: bad SparseGrad dim")
 	}
 	return &SparseGrad{dim: dim, index: map[int]int{}}
 }
@@ -160,7 +162,7 @@ func (s *SparseGrad) Add(row int, g []float64, scale float64) {
 		return
 	}
 	if len(g) != s.dim {
-		panic("ranking: SparseGrad.Add gradient length differs from dim")
+		panic("training: SparseGrad.Add gradient length differs from dim")
 	}
 	k, ok := s.index[row]
 	if !ok {
@@ -194,10 +196,10 @@ func (s *SparseGrad) Reset() {
 // included ("lazy" Adam), so a step costs O(touched rows).
 func (a *Adam) StepEmbeddings(e *Embeddings, g *SparseGrad) {
 	if a.t == 0 {
-		panic("ranking: StepEmbeddings before the first Step")
+		panic("training: StepEmbeddings before the first Step")
 	}
 	if g.dim != e.Dim {
-		panic("ranking: SparseGrad dim differs from the table's")
+		panic("training: SparseGrad dim differs from the table's")
 	}
 	if e.m == nil {
 		e.m = make([]float32, len(e.Data))
@@ -209,7 +211,7 @@ func (a *Adam) StepEmbeddings(e *Embeddings, g *SparseGrad) {
 	n := e.Rows()
 	for k, r := range g.rows {
 		if r < 0 || r >= n {
-			panic("ranking: SparseGrad row out of the table's range")
+			panic("training: SparseGrad row out of the table's range")
 		}
 		gr := g.Grad(k)
 		w, mr, vr := e.Row(r), e.m[r*e.Dim:(r+1)*e.Dim], e.v[r*e.Dim:(r+1)*e.Dim]
@@ -229,13 +231,14 @@ func (a *Adam) StepEmbeddings(e *Embeddings, g *SparseGrad) {
 // have len(batch) entries; ig[k] receives example k's input gradients
 // already divided by len(batch), ready for a SparseGrad of the trainer's
 // embedding tables and opt.StepEmbeddings. g is scratch the caller keeps
-// between steps (from m.NewGrads).
-func (m *Model) TrainStep(opt *Adam, g *Grads, batch []Example, ig []InputGrads) float64 {
+// between steps (from NewGrads). It is the float64 reference pass's
+// optimizer step, for callers that train on explicit candidate lists.
+func TrainStep(m *ranking.Model, opt *Adam, g *Grads, batch []Example, ig []InputGrads) float64 {
 	if len(batch) == 0 {
-		panic("ranking: TrainStep needs a non-empty batch")
+		panic("training: TrainStep needs a non-empty batch")
 	}
 	if ig != nil && len(ig) != len(batch) {
-		panic("ranking: TrainStep ig length differs from batch length")
+		panic("training: TrainStep ig length differs from batch length")
 	}
 	g.Zero()
 	var loss float64
@@ -245,7 +248,7 @@ func (m *Model) TrainStep(opt *Adam, g *Grads, batch []Example, ig []InputGrads)
 		if ig != nil {
 			igk = &ig[k]
 		}
-		loss += m.LossAndGrad(g, igk, ex.Query, ex.Candidates, ex.Positive)
+		loss += LossAndGrad(m, g, igk, ex.Query, ex.Candidates, ex.Positive)
 	}
 	inv := 1 / float64(len(batch))
 	g.Scale(inv)
@@ -261,6 +264,17 @@ func (m *Model) TrainStep(opt *Adam, g *Grads, batch []Example, ig []InputGrads)
 	}
 	opt.Step(m, g)
 	return loss * inv
+}
+
+// Example is one training example of TrainStep: a query, its candidates,
+// and which of them is the positive.
+type Example struct {
+	// Query is the example's query side.
+	Query ranking.Query
+	// Candidates are the positive and its negatives, in any order.
+	Candidates []ranking.Candidate
+	// Positive is the index in Candidates of the positive item.
+	Positive int
 }
 
 func scale64(x []float64, a float64) {

@@ -1,14 +1,16 @@
-package ranking
+package training
 
 import (
 	"math"
 	"strconv"
+
+	"github.com/fusionrank/fusionrank/ranking"
 )
 
-// Grads holds float64 gradients, one tensor per Model parameter with the
-// same names, shapes and row-major layout.
+// Grads holds float64 gradients, one tensor per ranking.Model parameter
+// with the same names, shapes and row-major layout.
 type Grads struct {
-	cfg Config
+	cfg ranking.Config
 
 	// Proj[m] is ∂L/∂P_m, Modalities[m].Dim × DModel.
 	Proj [][]float64
@@ -35,8 +37,8 @@ type GradTensor struct {
 }
 
 // NewGrads returns zeroed gradients shaped like m's parameters.
-func (m *Model) NewGrads() *Grads {
-	c := m.cfg
+func NewGrads(m *ranking.Model) *Grads {
+	c := m.Config()
 	d, da := c.DModel, c.DAttn
 	g := &Grads{cfg: c}
 	g.Proj = make([][]float64, len(c.Modalities))
@@ -98,11 +100,11 @@ func (g *Grads) Scale(a float64) {
 func (g *Grads) Add(h *Grads) {
 	gt, ht := g.Tensors(), h.Tensors()
 	if len(gt) != len(ht) {
-		panic("ranking: Grads shapes differ")
+		panic("training: Grads shapes differ")
 	}
 	for i := range gt {
 		if len(gt[i].Data) != len(ht[i].Data) {
-			panic("ranking: Grads shapes differ")
+			panic("training: Grads shapes differ")
 		}
 		for k, v := range ht[i].Data {
 			gt[i].Data[k] += v
@@ -134,25 +136,15 @@ type InputGrads struct {
 	Candidates [][][]float64
 }
 
-// zeroedF64 returns s with length n, every element zero, reusing its memory when it can.
-func zeroedF64(s []float64, n int) []float64 {
-	if cap(s) < n {
-		return make([]float64, n)
-	}
-	s = s[:n]
-	clear(s)
-	return s
-}
-
 // reset shapes ig for q and cands, zeroed.
-func (ig *InputGrads) reset(q *Query, cands []Candidate) {
+func (ig *InputGrads) reset(q *ranking.Query, cands []ranking.Candidate) {
 	if cap(ig.Query) < len(q.Tokens) {
 		ig.Query = append(ig.Query[:cap(ig.Query)], make([][]float64, len(q.Tokens)-cap(ig.Query))...)
 	}
 	ig.Query = ig.Query[:len(q.Tokens)]
 	for i, x := range q.Tokens {
 		n := 0
-		if queryValid(q, i) {
+		if q.Valid(i) {
 			n = len(x)
 		}
 		ig.Query[i] = zeroedF64(ig.Query[i], n)
@@ -170,7 +162,7 @@ func (ig *InputGrads) reset(q *Query, cands []Candidate) {
 		row = row[:len(cd.Tokens)]
 		for j, y := range cd.Tokens {
 			n := 0
-			if candValid(cd, j) {
+			if cd.Valid(j) {
 				n = len(y)
 			}
 			row[j] = zeroedF64(row[j], n)

@@ -1,13 +1,15 @@
-package ranking
+package training
 
 import (
 	"math"
 	"sync"
+
+	"github.com/fusionrank/fusionrank/ranking"
 )
 
-// trainScratch holds the float64 activations of one example between the
-// forward and the backward pass.
-type trainScratch struct {
+// refScratch holds the float64 activations of one example between the
+// forward and the backward pass of the reference pass.
+type refScratch struct {
 	x, q, r        []float64 // Lq × d, Lq × da, Lq × da
 	qmask          []bool    // Lq
 	y, k, v        []float64 // N × M × d, N × M × da, N × M × da
@@ -20,7 +22,7 @@ type trainScratch struct {
 	tmp            []float64 // d
 }
 
-var trainPool = sync.Pool{New: func() any { return new(trainScratch) }}
+var refPool = sync.Pool{New: func() any { return new(refScratch) }}
 
 // zeroedBool returns s with length n, every element zero, reusing its memory when it can.
 func zeroedBool(s []bool, n int) []bool {
@@ -49,8 +51,8 @@ func vecMat64(dst []float64, x []float64, w []float32) {
 }
 
 // project64 sets dst = x P_j + p_j in float64.
-func (m *Model) project64(dst []float64, j int, x []float32) {
-	d := m.cfg.DModel
+func project64(m *ranking.Model, dst []float64, j int, x []float32) {
+	d := len(dst)
 	for e, b := range m.ProjBias[j] {
 		dst[e] = float64(b)
 	}
@@ -113,9 +115,8 @@ func outer64f(dst []float64, x []float32, g []float64) {
 
 // forward64 runs the float64 forward pass of one example into sc and
 // returns the loss of candidate pos (when pos ≥ 0).
-func (m *Model) forward64(sc *trainScratch, q *Query, cands []Candidate, pos int) float64 {
-	c := &m.cfg
-	M, d, da := len(c.Modalities), c.DModel, c.DAttn
+func forward64(m *ranking.Model, sc *refScratch, q *ranking.Query, cands []ranking.Candidate, pos int) float64 {
+	M, d, da := dims(m)
 	lq, n := len(q.Tokens), len(cands)
 	sc.x = zeroedF64(sc.x, lq*d)
 	sc.q = zeroedF64(sc.q, lq*da)
@@ -131,12 +132,12 @@ func (m *Model) forward64(sc *trainScratch, q *Query, cands []Candidate, pos int
 	sc.scores = zeroedF64(sc.scores, n)
 	sc.p = zeroedF64(sc.p, n)
 	for i, tok := range q.Tokens {
-		if !queryValid(q, i) {
+		if !q.Valid(i) {
 			continue
 		}
 		sc.qmask[i] = true
 		x := sc.x[i*d : (i+1)*d]
-		m.project64(x, q.Modality[i], tok)
+		project64(m, x, q.Modality[i], tok)
 		vecMat64(sc.q[i*da:(i+1)*da], x, m.Wq)
 		vecMat64(sc.r[i*da:(i+1)*da], x, m.Wo)
 	}
@@ -144,13 +145,13 @@ func (m *Model) forward64(sc *trainScratch, q *Query, cands []Candidate, pos int
 	for ci := range cands {
 		cd := &cands[ci]
 		for j, tok := range cd.Tokens {
-			if !candValid(cd, j) {
+			if !cd.Valid(j) {
 				continue
 			}
 			cj := ci*M + j
 			sc.kmask[cj] = true
 			y := sc.y[cj*d : (cj+1)*d]
-			m.project64(y, j, tok)
+			project64(m, y, j, tok)
 			vecMat64(sc.k[cj*da:(cj+1)*da], y, m.Wk)
 			vecMat64(sc.v[cj*da:(cj+1)*da], y, m.Wv)
 		}
@@ -229,50 +230,62 @@ func (m *Model) forward64(sc *trainScratch, q *Query, cands []Candidate, pos int
 	return mx + math.Log(z) - sc.scores[pos]
 }
 
-// LossAndGrad computes the softmax cross-entropy loss of candidate pos
-// among cands for query q,
+// LossAndGrad is the reference pass of the scorer: it computes the softmax
+// cross-entropy loss of candidate pos among cands for query q,
 //
 //	L = −log( exp(score_pos) / Σ_c exp(score_c) ),
 //
-// adds ∂L/∂θ for every parameter θ to g (g accumulates, so a batch is a
+// adds ∂L/∂θ for every parameter θ of m to g (g accumulates, so a batch is a
 // sequence of calls; zero it between steps), and, when ig is not nil,
 // overwrites ig with ∂L/∂x_i for each query token and ∂L/∂y_cj for each
-// candidate token. g may be nil when only the input gradients are wanted. The computation is float64 throughout, from the model's
-// float32 parameters and inputs. Inputs are not modified.
+// candidate token. g may be nil when only the input gradients are wanted.
+// The computation is float64 throughout, from the model's float32
+// parameters and inputs; it is the reference the float32 training step
+// (exampleStep) is tested against, and the step of the search examples
+// and of the offline comparisons that train on explicit candidate lists.
+// Inputs are not modified.
 //
 // It panics if shapes are inconsistent, cands is empty, or pos is out of
 // range.
-func (m *Model) LossAndGrad(g *Grads, ig *InputGrads, q Query, cands []Candidate, pos int) float64 {
-	m.checkQuery(&q)
-	if len(cands) == 0 {
-		panic("ranking: LossAndGrad needs at least one candidate")
-	}
-	if pos < 0 || pos >= len(cands) {
-		panic("ranking: positive index out of range")
-	}
-	for c := range cands {
-		m.checkCandidate(&cands[c])
-	}
+func LossAndGrad(m *ranking.Model, g *Grads, ig *InputGrads, q ranking.Query, cands []ranking.Candidate, pos int) float64 {
+	checkExample(m, &q, cands, pos)
 	if g != nil && len(g.Wq) != len(m.Wq) {
-		panic("ranking: Grads shape differs from the model's")
+		panic("training: Grads shape differs from the model's")
 	}
-	sc := trainPool.Get().(*trainScratch)
-	defer trainPool.Put(sc)
-	loss := m.forward64(sc, &q, cands, pos)
+	sc := refPool.Get().(*refScratch)
+	defer refPool.Put(sc)
+	loss := forward64(m, sc, &q, cands, pos)
 	if ig != nil {
 		ig.reset(&q, cands)
 	}
-	m.backward64(sc, g, ig, &q, cands, pos)
+	backward64(m, sc, g, ig, &q, cands, pos)
 	return loss
 }
 
+// checkExample panics unless q and cands fit m, cands is not empty and pos
+// indexes it.
+func checkExample(m *ranking.Model, q *ranking.Query, cands []ranking.Candidate, pos int) {
+	m.CheckInputs(q, cands)
+	if len(cands) == 0 {
+		panic("training: the loss needs at least one candidate")
+	}
+	if pos < 0 || pos >= len(cands) {
+		panic("training: positive index out of range")
+	}
+}
+
+// dims returns the model's number of modalities, d and d_a.
+func dims(m *ranking.Model) (M, d, da int) {
+	M, d = len(m.Proj), len(m.ProjBias[0])
+	return M, d, len(m.Wq) / d
+}
+
 // backward64 accumulates the gradients of the loss from forward64.
-func (m *Model) backward64(sc *trainScratch, g *Grads, ig *InputGrads, q *Query, cands []Candidate, pos int) {
-	c := &m.cfg
-	M, d, da := len(c.Modalities), c.DModel, c.DAttn
+func backward64(m *ranking.Model, sc *refScratch, g *Grads, ig *InputGrads, q *ranking.Query, cands []ranking.Candidate, pos int) {
+	M, d, da := dims(m)
 	lq := len(q.Tokens)
 	if g == nil {
-		g = m.NewGrads() // gradients with respect to inputs only
+		g = NewGrads(m) // gradients with respect to inputs only
 	}
 	sc.dq = zeroedF64(sc.dq, lq*da)
 	sc.dr = zeroedF64(sc.dr, lq*da)
@@ -376,39 +389,27 @@ func (m *Model) backward64(sc *trainScratch, g *Grads, ig *InputGrads, q *Query,
 }
 
 // Loss returns the loss LossAndGrad would return, without gradients.
-func (m *Model) Loss(q Query, cands []Candidate, pos int) float64 {
-	m.checkQuery(&q)
-	if len(cands) == 0 {
-		panic("ranking: Loss needs at least one candidate")
-	}
-	if pos < 0 || pos >= len(cands) {
-		panic("ranking: positive index out of range")
-	}
-	for c := range cands {
-		m.checkCandidate(&cands[c])
-	}
-	sc := trainPool.Get().(*trainScratch)
-	defer trainPool.Put(sc)
-	return m.forward64(sc, &q, cands, pos)
+func Loss(m *ranking.Model, q ranking.Query, cands []ranking.Candidate, pos int) float64 {
+	checkExample(m, &q, cands, pos)
+	sc := refPool.Get().(*refScratch)
+	defer refPool.Put(sc)
+	return forward64(m, sc, &q, cands, pos)
 }
 
-// ScoresTo writes the float64 training-path scores of cands for q to dst,
-// the same formulas as ScoreTo without precomputed item keys; use it for
-// offline evaluation of small candidate lists and for checking the serving
-// path.
-func (m *Model) ScoresTo(dst []float64, q Query, cands []Candidate) {
-	m.checkQuery(&q)
+// ScoresTo writes the float64 reference scores of cands for q under m to
+// dst: the formulas of ranking.Model.ScoreTo without precomputed item keys.
+// Offline evaluation of small candidate lists and the validation of the
+// search examples use it.
+func ScoresTo(dst []float64, m *ranking.Model, q ranking.Query, cands []ranking.Candidate) {
+	m.CheckInputs(&q, cands)
 	if len(dst) != len(cands) {
-		panic("ranking: ScoresTo dst length differs from cands length")
-	}
-	for c := range cands {
-		m.checkCandidate(&cands[c])
+		panic("training: ScoresTo dst length differs from cands length")
 	}
 	if len(cands) == 0 {
 		return
 	}
-	sc := trainPool.Get().(*trainScratch)
-	defer trainPool.Put(sc)
-	m.forward64(sc, &q, cands, -1)
+	sc := refPool.Get().(*refScratch)
+	defer refPool.Put(sc)
+	forward64(m, sc, &q, cands, -1)
 	copy(dst, sc.scores)
 }

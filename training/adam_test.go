@@ -1,10 +1,13 @@
-package ranking
+package training
 
 import (
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/fusionrank/fusionrank/internal/rankingtest"
+	"github.com/fusionrank/fusionrank/ranking"
 )
 
 // adamRef is a scalar AdamW written straight from the paper, the reference
@@ -33,14 +36,14 @@ func TestAdamMatchesReference(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg.withDefaults()
-			s := shape{dims: []int{3, 2}, d: 2, da: 2, f: 1, lq: 1}
+			s := rankingtest.Shape{Dims: []int{3, 2}, D: 2, DA: 2, F: 1, LQ: 1}
 			rng := rand.New(rand.NewPCG(1, 2))
-			m := NewRandomModel(s.config(), rng)
+			m := ranking.NewRandomModel(s.Config(), rng)
 			w0 := m.Wq[1]
 			e := NewEmbeddings(3, 2, 1, rng)
 			e0 := e.Data[2] // row 1, column 0
 			opt := NewAdam(tt.cfg)
-			g := m.NewGrads()
+			g := NewGrads(m)
 			sg := NewSparseGrad(2)
 			var hist []float64
 			for step := range 5 {
@@ -55,11 +58,11 @@ func TestAdamMatchesReference(t *testing.T) {
 				opt.StepEmbeddings(e, sg)
 			}
 			want := adamRef(cfg, float64(w0), hist)
-			if !closeTo(float64(m.Wq[1]), want, 1e-6, 1e-7) {
+			if !rankingtest.Close(float64(m.Wq[1]), want, 1e-6, 1e-7) {
 				t.Errorf("model weight %v, reference %v", m.Wq[1], want)
 			}
 			want = adamRef(cfg, float64(e0), hist)
-			if !closeTo(float64(e.Data[2]), want, 1e-5, 1e-7) {
+			if !rankingtest.Close(float64(e.Data[2]), want, 1e-5, 1e-7) {
 				t.Errorf("embedding weight %v, reference %v", e.Data[2], want)
 			}
 			if opt.Steps() != 5 {
@@ -83,7 +86,7 @@ type syntheticTask struct {
 func newSyntheticTask(rng *rand.Rand) *syntheticTask {
 	st := &syntheticTask{items: 12, emb: NewEmbeddings(12, 4, 0.3, rng)}
 	for range st.items {
-		st.text = append(st.text, randVec(rng, 5))
+		st.text = append(st.text, rankingtest.RandVec(rng, 5))
 	}
 	st.next = rng.Perm(st.items)
 	return st
@@ -95,11 +98,11 @@ func (st *syntheticTask) batch(rng *rand.Rand, n int) ([]Example, []int) {
 	for range n {
 		h := rng.IntN(st.items)
 		ex := Example{
-			Query:    Query{Tokens: [][]float32{st.emb.Row(h)}, Modality: []int{1}},
+			Query:    ranking.Query{Tokens: [][]float32{st.emb.Row(h)}, Modality: []int{1}},
 			Positive: st.next[h],
 		}
 		for c := range st.items {
-			ex.Candidates = append(ex.Candidates, Candidate{Tokens: [][]float32{st.text[c], st.emb.Row(c)}})
+			ex.Candidates = append(ex.Candidates, ranking.Candidate{Tokens: [][]float32{st.text[c], st.emb.Row(c)}})
 		}
 		batch = append(batch, ex)
 		last = append(last, h)
@@ -109,18 +112,18 @@ func (st *syntheticTask) batch(rng *rand.Rand, n int) ([]Example, []int) {
 
 // train runs steps of TrainStep plus embedding updates and returns the mean
 // loss of the first and last ten steps.
-func trainSynthetic(seed uint64, steps int) (first, last float64, m *Model, emb *Embeddings) {
+func trainSynthetic(seed uint64, steps int) (first, last float64, m *ranking.Model, emb *Embeddings) {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	st := newSyntheticTask(rng)
-	cfg := Config{Modalities: []Modality{{"text", 5}, {"collab", 4}}, DModel: 8, DAttn: 8, MaxQueryTokens: 1}
-	m = NewRandomModel(cfg, rng)
+	cfg := ranking.Config{Modalities: []ranking.Modality{{Name: "text", Dim: 5}, {Name: "collab", Dim: 4}}, DModel: 8, DAttn: 8, MaxQueryTokens: 1}
+	m = ranking.NewRandomModel(cfg, rng)
 	opt := NewAdam(AdamConfig{LR: 0.02, WeightDecay: 1e-4})
-	g := m.NewGrads()
+	g := NewGrads(m)
 	sg := NewSparseGrad(4)
 	ig := make([]InputGrads, 8)
 	for step := range steps {
 		batch, hist := st.batch(rng, len(ig))
-		loss := m.TrainStep(opt, g, batch, ig)
+		loss := TrainStep(m, opt, g, batch, ig)
 		sg.Reset()
 		for k := range batch {
 			sg.Add(hist[k], ig[k].Query[0], 1)
