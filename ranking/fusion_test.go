@@ -311,3 +311,40 @@ func TestFusionModeFile(t *testing.T) {
 	}()
 	m.ItemKVTo(other.NewItemKV(1), 0, make([][]float32, 4), []bool{false, false, false, false})
 }
+
+// BenchmarkFusionModes measures ScoreTo per candidate in each fusion mode
+// on the served training shape (d = 64, d_a = 16, M = 2 modalities of 64
+// and 100 dimensions, 9 query slots), 1,000 candidates, without and with
+// explanations.
+func BenchmarkFusionModes(b *testing.B) {
+	const n = 1000
+	for _, mode := range FusionModes {
+		for _, explain := range []bool{false, true} {
+			name := mode
+			if explain {
+				name += "/explain"
+			}
+			b.Run(name, func(b *testing.B) {
+				s := shape{dims: []int{64, 100}, d: 64, da: 16, f: 7, lq: 9, n: n}
+				m, q, cands := mixProblem(s, mode, 11)
+				kv := m.NewItemKV(n)
+				rows := make([]int, n)
+				var feats []float32
+				for c, cd := range cands {
+					cd.Mask = []bool{true, c%4 != 3}
+					m.ItemKVTo(kv, c, cd.Tokens, cd.Mask)
+					rows[c] = c
+					feats = append(feats, cd.Features...)
+				}
+				ws := new(Workspace)
+				m.QueryTo(ws, q)
+				dst := make([]float32, n)
+				var ex *Explanations
+				if explain {
+					ex = &Explanations{Modality: make([]float32, n*2), Token: make([]float32, n*s.lq), Contribution: make([]float32, n*2)}
+				}
+				perCandidate(b, n, func() { m.ScoreTo(dst, ws, kv, rows, feats, ex) })
+			})
+		}
+	}
+}

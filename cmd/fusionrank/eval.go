@@ -63,8 +63,10 @@ func withEpochs(o training.Options, n int) training.Options {
 //	fusion-off      the attention switched off: scalar features only (training.FusionOff)
 //	fusion-collab   attention over the collab modality alone
 //	fusion-text     (retail) attention over the text modality alone
+//	fusion-text-late, fusion-text-early   (retail) late or early fusion with text in the recent slots, no collab
 //	fusion-start    the counting start plus the encoder, the scorer not trained (Epochs < 0)
 //	fusion-query    (retail) fusion with the query slots and pseudo-queries of a searchable shop
+//	fusion-served-query (retail) fusion-served with those query slots: what `fusionrank train` serves on a shop with word vectors
 func fusionModels(f fusionFlags) (s3recModels, retailModels map[string]func() evaluation.Model) {
 	s3recModels, retailModels = map[string]func() evaluation.Model{}, map[string]func() evaluation.Model{}
 	glove := f.glove
@@ -116,15 +118,25 @@ func fusionModels(f fusionFlags) (s3recModels, retailModels map[string]func() ev
 		add(p.reg, "fusion-start", func(o *training.Options) { o.Epochs = -1 }, p.text)
 	}
 	add(retailModels, "fusion-text", func(o *training.Options) { o.NoCollab = true }, true)
+	for _, f := range []string{training.FusionLate, training.FusionEarly} {
+		add(retailModels, "fusion-text-"+f, func(o *training.Options) { o.NoCollab, o.Fusion = true, f }, true)
+	}
 	// fusion-query is fusion with the query slots `fusionrank train` adds for a shop
 	// with a text modality (word slots, trained with catalogue pseudo-queries): its
 	// behavioural figures against fusion's show what the slots cost behaviour.
 	add(retailModels, "fusion-query", none, true)
-	inner := retailModels["fusion-query"]
-	retailModels["fusion-query"] = func() evaluation.Model {
-		m := inner().(*fusion.Model)
-		m.Words = fusion.ItemWords(glove)
-		return m
+	// fusion-served-query is fusion-served with the same query slots: the served
+	// configuration of a shop with word vectors (FUSIONRANK_TEXT_VECTORS), to be
+	// compared with fusion-served (`fusionrank train --query-slots=false`).
+	add(retailModels, "fusion-served-query", none, true)
+	for _, name := range []string{"fusion-query", "fusion-served-query"} {
+		inner := retailModels[name]
+		retailModels[name] = func() evaluation.Model {
+			m := inner().(*fusion.Model)
+			m.Words = fusion.ItemWords(glove)
+			m.Serve = name == "fusion-served-query"
+			return m
+		}
 	}
 	return s3recModels, retailModels
 }
