@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"strconv"
-	"strings"
 
 	"github.com/fusionrank/fusionrank"
 )
@@ -292,16 +291,7 @@ func DecodeEvent(data []byte, ev *fusionrank.Event) error {
 		*ev = fast
 		return nil
 	}
-	err := DecodeStrict(data, ev)
-	// encoding/json passes time.Time's own error on without the field's name; an
-	// event's only time is its timestamp.
-	if err != nil {
-		msg := strings.TrimPrefix(err.Error(), "body: ")
-		if strings.HasPrefix(msg, "parsing time") || strings.HasPrefix(msg, "Time.UnmarshalJSON") {
-			return invalid("timestamp: expected an RFC 3339 time (%s)", msg)
-		}
-	}
-	return err
+	return DecodeStrict(data, ev)
 }
 
 // decodeEventFast parses the usual shape of an event: an object with the keys
