@@ -2,7 +2,9 @@ package api
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/fusionrank/fusionrank"
 )
@@ -68,5 +70,59 @@ func TestRerankFastPathTakesTheUsualShape(t *testing.T) {
 	if req.UserID != "lu-1" || req.Query.Text != "red dress" || len(req.Items) != 3 || *req.Items[0].Score != 1.5 ||
 		req.Items[1].Score != nil || req.Items[2].ID != "c" || *req.Items[2].Score != -2e-3 || req.Count != 2 || !req.Explain {
 		t.Fatalf("decoded %+v", req)
+	}
+}
+
+var eventSeeds = []string{
+	`{"event_id":"g0","user_id":"u311","item_id":"i39808","type":"view","timestamp":"2024-12-01T00:00:05.60069904Z"}`,
+	` { "type" : "purchase", "timestamp" : "2026-01-02T03:04:05+02:00" , "item_id":"i","user_id":"u","event_id":"e","request_id":"r","session_id":"s"} `,
+	`{}`,
+	`{"event_id":"g0","event_id":"g1"}`,
+	`{"event_id":null}`,
+	`{"Event_ID":"g0"}`,
+	`{"event_id":"g\u0030"}`,
+	`{"timestamp":"2024-12-01 00:00:05Z"}`,
+	`{"timestamp":"2024-13-01T00:00:05Z"}`,
+	`{"event_id":"g0","extra":1}`,
+	`{"event_id":"g0"} x`,
+	`{"event_id":1}`,
+}
+
+// FuzzEventFastPath: whenever the fast event decoder accepts an object, DecodeStrict
+// accepts it too and produces the same event.
+func FuzzEventFastPath(f *testing.F) {
+	for _, s := range eventSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast, slow fusionrank.Event
+		if !decodeEventFast(data, &fast) {
+			return
+		}
+		if err := DecodeStrict(data, &slow); err != nil {
+			t.Fatalf("fast path accepted %q; DecodeStrict: %v", data, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: fast %+v, DecodeStrict %+v", data, fast, slow)
+		}
+	})
+}
+
+// TestEventFastPathTakesTheUsualShape: the fast path serves the usual events, defers
+// the unusual ones, and DecodeEvent's errors are DecodeStrict's (naming the field).
+func TestEventFastPathTakesTheUsualShape(t *testing.T) {
+	for i, s := range eventSeeds {
+		var ev fusionrank.Event
+		if ok := decodeEventFast([]byte(s), &ev); ok != (i < 3) {
+			t.Errorf("%q: fast path accepted=%v, want %v", s, ok, i < 3)
+		}
+	}
+	var ev fusionrank.Event
+	if err := DecodeEvent([]byte(eventSeeds[1]), &ev); err != nil || ev.Type != fusionrank.Purchase || ev.SessionID != "s" ||
+		!ev.Timestamp.Equal(time.Date(2026, 1, 2, 1, 4, 5, 0, time.UTC)) {
+		t.Fatalf("decoded %+v %v", ev, err)
+	}
+	if err := DecodeEvent([]byte(`{"event_id":1}`), &ev); err == nil || !strings.Contains(err.Error(), "event_id") {
+		t.Fatalf("error %v, want it to name event_id", err)
 	}
 }

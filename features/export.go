@@ -209,3 +209,21 @@ func EachFixedVector(ctx context.Context, db *postgres.DB, fn func(id, mod strin
 	}
 	return postgres.Translate(rows.Err())
 }
+
+// EachItemText calls fn with every item's id, title and description, in id order, for
+// training's word slots (the words a pseudo-query or a match feature reads).
+func EachItemText(ctx context.Context, db *postgres.DB, fn func(id, title, description string)) error {
+	rows, err := db.Pool.Query(ctx, `SELECT id, title, description FROM items ORDER BY id`)
+	if err != nil {
+		return postgres.Translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, title, desc string
+		if err := rows.Scan(&id, &title, &desc); err != nil {
+			return postgres.Translate(err)
+		}
+		fn(id, title, desc)
+	}
+	return postgres.Translate(rows.Err())
+}

@@ -97,12 +97,20 @@ func finite(v []float32) bool {
 
 // FeatureNames are the scalar features f_c of the scorer, in order. Counts enter as
 // log(1+x); the engine score is standardised within the request; seq is the
-// sequence encoder's score (SeqEncoder), 0 for models without one. New
-// features are appended, so a model trained with fewer (a prefix) still loads.
-var FeatureNames = []string{"pop_1h", "pop_1d", "pop_7d", "covis", "engine_score", "has_engine_score", "seq"}
+// sequence encoder's score (SeqEncoder), 0 for models without one. The match
+// features compare a search's words with the candidate's title (package
+// features/text, Match.Features): the share of the query's words in the title,
+// whether all are, whether the last is, and log(1 + title words); all four are
+// 0 without query words. New features are appended, so a model trained with
+// fewer (a prefix) still loads.
+var FeatureNames = []string{"pop_1h", "pop_1d", "pop_7d", "covis", "engine_score", "has_engine_score", "seq",
+	"match_share", "match_all", "match_last", "title_words"}
+
+// NMatch is the number of match features (FeatMatchShare … FeatTitleWords).
+const NMatch = 4
 
 // NFeatures is len(FeatureNames).
-const NFeatures = 7
+const NFeatures = 11
 
 // Feature indexes.
 const (
@@ -113,6 +121,10 @@ const (
 	FeatEngine
 	FeatHasEngine
 	FeatSeq
+	FeatMatchShare
+	FeatMatchAll
+	FeatMatchLast
+	FeatTitleWords
 )
 
 // CovisDecay weighs the co-visitation count with the j-th most recent item by

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/features/text"
 	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/internal/memo"
 	"github.com/fusionrank/fusionrank/ranking"
@@ -182,6 +183,7 @@ type reqctx struct {
 	warnings  []string
 	personal  bool
 	queryText []float32   // the query text pooled like item text (fallback and retrieval)
+	match     text.Match  // the query's words for the match features (empty without text)
 	rawRecent [][]float32 // the recent items' learned vectors before the query encoder
 	// The query photo: its bytes and the image encoder version of its vector (in
 	// parts.Vectors under features.PhotoModality); "" without a photo.
@@ -342,6 +344,7 @@ func (s *Service) context(ctx context.Context, l *live, userID string, q *fusion
 			rc.parts.Vectors[features.PhotoModality] = v
 			rc.photo, rc.photoVersion = q.Image, version
 		}
+		rc.match = text.NewMatch(q.Text)
 		if enc := s.fs.Text(); enc != nil && q.Text != "" {
 			words, vecs, _ := enc.Tokens(q.Text)
 			rc.parts.Words, rc.parts.WordIDs = vecs, words
@@ -354,6 +357,9 @@ func (s *Service) context(ctx context.Context, l *live, userID string, q *fusion
 	}
 	return rc, nil
 }
+
+// text.Match writes the ranking.NMatch match features (a compile error when the two differ).
+const _ = uint(ranking.NMatch-text.MatchFeatures) + uint(text.MatchFeatures-ranking.NMatch)
 
 // features computes every candidate's scalar features into feats (len(cands) ×
 // ranking.NFeatures).
@@ -410,6 +416,14 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, sc *sc
 				k++
 			}
 		}
+	}
+	// The query's words against each candidate's title.
+	if !rc.match.Empty() {
+		s.catalog.RLock()
+		for i, c := range cands {
+			rc.match.Features(feats[i*ranking.NFeatures+ranking.FeatMatchShare:], s.catalog.Meta(c.slot).Title)
+		}
+		s.catalog.RUnlock()
 	}
 }
 

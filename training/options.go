@@ -137,6 +137,11 @@ type Options struct {
 	// chosen on the validation searches before training; default
 	// {0, 0.5, 1, 2, 4}.
 	EngineWeights []float64
+	// MatchWeights are the candidate initial weights of match_share (the
+	// share of a search's words in the candidate's title), chosen on the
+	// validation searches after the engine weight, when the logged searches
+	// carry match features; default {0, 0.5, 1, 2}.
+	MatchWeights []float64
 	// OnSeqEpoch, when not nil, gets the SeqModel's training progress.
 	OnSeqEpoch func(epoch int, loss, validation float64)
 	// OnEpoch, when not nil, is called after each epoch with its number
@@ -200,6 +205,9 @@ func (o Options) withDefaults() Options {
 	def(&o.SearchBatch, 64)
 	if len(o.EngineWeights) == 0 {
 		o.EngineWeights = []float64{0, 0.5, 1, 2, 4}
+	}
+	if len(o.MatchWeights) == 0 {
+		o.MatchWeights = []float64{0, 0.5, 1, 2}
 	}
 	if o.ProfileHalfLife <= 0 {
 		o.ProfileHalfLife = 7 * 86400

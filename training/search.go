@@ -33,6 +33,11 @@ type Search struct {
 	// Outcome is what followed each shown item: 0 nothing, more is better (a
 	// click, a cart, a purchase; the grade of a judged search).
 	Outcome []float32
+	// Match holds the lexical match features of each shown item against
+	// the query (ranking.NMatch values per item, from ranking.FeatMatchShare
+	// on; features/text Match.Features), nil for none: they are 0 then, as
+	// for the catalogue pseudo-queries.
+	Match []float32
 	// Judged marks a judgement set: every shown item was examined, so every
 	// item is compared with every item of a lower outcome, whatever its
 	// position.
@@ -62,6 +67,9 @@ func (d *Data) validateSearches() error {
 		}
 		if len(s.Engine) != len(s.Items) || len(s.Outcome) != len(s.Items) {
 			return fmt.Errorf("training: search %d: %d items, %d engine scores, %d outcomes", k, len(s.Items), len(s.Engine), len(s.Outcome))
+		}
+		if s.Match != nil && len(s.Match) != len(s.Items)*ranking.NMatch {
+			return fmt.Errorf("training: search %d: %d match values for %d items", k, len(s.Match), len(s.Items))
 		}
 		for _, it := range s.Items {
 			if it < 0 || int(it) >= d.NumItems {
@@ -232,9 +240,10 @@ func (st *searchTrainer) history(u int32, t int64) []Event {
 // build lays out the query of a search (words, vectors, the user's history
 // before it) into q, and the candidates items (with their engine scores, NaN
 // none; already z-scores when standardized, else standardised here) into
-// cands, using sh's scratch. It returns the candidates.
+// cands, using sh's scratch; match, when not nil, holds the items' match
+// features (ranking.NMatch each). It returns the candidates.
 func (st *searchTrainer) build(sh *searchShard, q *ranking.Query, cands []ranking.Candidate, hist []Event, t int64,
-	words []int32, vectors map[string][]float32, items []int32, engine []float32, standardized bool) []ranking.Candidate {
+	words []int32, vectors map[string][]float32, items []int32, engine []float32, standardized bool, match []float32) []ranking.Candidate {
 	n, d := st.n, st.n.d
 	L := n.layout.Tokens()
 	if cap(q.Tokens) < L {
@@ -294,6 +303,11 @@ func (st *searchTrainer) build(sh *searchShard, q *ranking.Query, cands []rankin
 		}
 	} else {
 		standardizeEngine(sh.feats, engine)
+	}
+	if match != nil {
+		for c := range items {
+			copy(sh.feats[c*F+ranking.FeatMatchShare:c*F+ranking.FeatMatchShare+ranking.NMatch], match[c*ranking.NMatch:])
+		}
 	}
 	cands = cands[:0]
 	for c, it := range items {
@@ -419,7 +433,7 @@ func (st *searchTrainer) step(opt *Adam, g *Grads, batch []any) (float64, int) {
 			var q ranking.Query
 			var cands []ranking.Candidate
 			var items []int32
-			var engine []float32
+			var engine, match []float32
 			for s := w; s < shards; s += workers {
 				sh := st.shards[s]
 				sh.g.Zero()
@@ -429,7 +443,7 @@ func (st *searchTrainer) step(opt *Adam, g *Grads, batch []any) (float64, int) {
 				sh.loss, sh.count = 0, 0
 				lo, hi := s*len(batch)/shards, (s+1)*len(batch)/shards
 				for _, e := range batch[lo:hi] {
-					items, engine = items[:0], engine[:0]
+					items, engine, match = items[:0], engine[:0], match[:0]
 					switch ex := e.(type) {
 					case *searchEx:
 						sr := &d.Searches[ex.s]
@@ -439,7 +453,14 @@ func (st *searchTrainer) step(opt *Adam, g *Grads, batch []any) (float64, int) {
 						}
 						// The engine's scores are standardised over the whole list shown.
 						engine = standardizedSubset(engine, sr.Engine, ex)
-						cands = st.build(sh, &q, cands, st.history(sr.User, sr.Time), sr.Time, sr.Words, sr.Vectors, items, engine, true)
+						var m []float32
+						if sr.Match != nil {
+							for _, k := range append([]int32{ex.pos}, ex.negs...) {
+								match = append(match, sr.Match[int(k)*ranking.NMatch:(int(k)+1)*ranking.NMatch]...)
+							}
+							m = match
+						}
+						cands = st.build(sh, &q, cands, st.history(sr.User, sr.Time), sr.Time, sr.Words, sr.Vectors, items, engine, true, m)
 					case *pseudoEx:
 						items = append(append(items, ex.item), ex.negs...)
 						for range items {
@@ -450,7 +471,7 @@ func (st *searchTrainer) step(opt *Adam, g *Grads, batch []any) (float64, int) {
 							f := &d.Fixed[ex.mod]
 							vecs = map[string][]float32{f.Name: f.Vectors[ex.item]}
 						}
-						cands = st.build(sh, &q, cands, nil, 0, ex.words, vecs, items, engine, false)
+						cands = st.build(sh, &q, cands, nil, 0, ex.words, vecs, items, engine, false, nil)
 					}
 					if !slices.Contains(q.Mask, true) {
 						continue
@@ -525,7 +546,7 @@ func standardizedSubset(dst []float32, all []float32, ex *searchEx) []float32 {
 func (st *searchTrainer) scores(sh *searchShard, dst []float64, k int32) {
 	sr := &st.n.d.Searches[k]
 	var q ranking.Query
-	cands := st.build(sh, &q, nil, st.history(sr.User, sr.Time), sr.Time, sr.Words, sr.Vectors, sr.Items, sr.Engine, false)
+	cands := st.build(sh, &q, nil, st.history(sr.User, sr.Time), sr.Time, sr.Words, sr.Vectors, sr.Items, sr.Engine, false, sr.Match)
 	if !slices.Contains(q.Mask, true) {
 		// No query token: the score is the scalar features' part alone.
 		for c := range cands {
@@ -582,13 +603,13 @@ func (st *searchTrainer) validate() (model, engine float64) {
 	return model / float64(len(st.val)), engine / float64(len(st.val))
 }
 
-// chooseEngineWeight sets the engine_score weight to the best of ws on the
+// chooseWeight sets the weight of scalar feature f to the best of ws on the
 // validation searches (the first on ties; ws[0] without them) and returns it.
-func (st *searchTrainer) chooseEngineWeight(ws []float64) float64 {
+func (st *searchTrainer) chooseWeight(f int, ws []float64) float64 {
 	m := st.n.model
 	best, bestV := ws[0], math.Inf(-1)
 	for _, w := range ws {
-		m.U[ranking.FeatEngine] = float32(w)
+		m.U[f] = float32(w)
 		v, _ := st.validate()
 		if math.IsNaN(v) {
 			break
@@ -597,8 +618,13 @@ func (st *searchTrainer) chooseEngineWeight(ws []float64) float64 {
 			best, bestV = w, v
 		}
 	}
-	m.U[ranking.FeatEngine] = float32(best)
+	m.U[f] = float32(best)
 	return best
+}
+
+// hasMatch reports whether some logged search carries match features.
+func (st *searchTrainer) hasMatch() bool {
+	return slices.ContainsFunc(st.n.d.Searches, func(s Search) bool { return s.Match != nil })
 }
 
 // GradedNDCG is NDCG@k of ordering items by scores (higher first; ties keep

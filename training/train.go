@@ -74,6 +74,11 @@ type Result struct {
 	// Options.EngineWeights on the validation searches); the learned weight
 	// is Model.U[ranking.FeatEngine].
 	EngineWeight float64
+	// MatchWeight is match_share's initial weight (chosen among
+	// Options.MatchWeights on the validation searches when the logged
+	// searches carry match features); the learned weight is
+	// Model.U[ranking.FeatMatchShare].
+	MatchWeight float64
 
 	n *net
 }
@@ -290,7 +295,10 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 		res.SearchExamples, res.PseudoQueries = len(tr.search.examples), tr.search.pseudoCount()
 		res.EngineWeight = float64(n.model.U[ranking.FeatEngine])
 		if len(tr.search.val) > 0 {
-			res.EngineWeight = tr.search.chooseEngineWeight(o.EngineWeights)
+			res.EngineWeight = tr.search.chooseWeight(ranking.FeatEngine, o.EngineWeights)
+			if tr.search.hasMatch() {
+				res.MatchWeight = tr.search.chooseWeight(ranking.FeatMatchShare, o.MatchWeights)
+			}
 		}
 	}
 	// validate returns the behavioural and the search validation NDCG@10 (NaN

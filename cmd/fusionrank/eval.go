@@ -66,6 +66,7 @@ func withEpochs(o training.Options, n int) training.Options {
 //	fusion-text-late, fusion-text-early   (retail) late or early fusion with text in the recent slots, no collab
 //	fusion-start    the counting start plus the encoder, the scorer not trained (Epochs < 0)
 //	fusion-query    (retail) fusion with the query slots and pseudo-queries of a searchable shop
+//	fusion-served-query (retail) fusion-served with those query slots: what `fusionrank train` serves on a shop with word vectors
 func fusionModels(f fusionFlags) (s3recModels, retailModels map[string]func() evaluation.Model) {
 	s3recModels, retailModels = map[string]func() evaluation.Model{}, map[string]func() evaluation.Model{}
 	glove := f.glove
@@ -124,11 +125,18 @@ func fusionModels(f fusionFlags) (s3recModels, retailModels map[string]func() ev
 	// with a text modality (word slots, trained with catalogue pseudo-queries): its
 	// behavioural figures against fusion's show what the slots cost behaviour.
 	add(retailModels, "fusion-query", none, true)
-	inner := retailModels["fusion-query"]
-	retailModels["fusion-query"] = func() evaluation.Model {
-		m := inner().(*fusion.Model)
-		m.Words = fusion.ItemWords(glove)
-		return m
+	// fusion-served-query is fusion-served with the same query slots: the served
+	// configuration of a shop with word vectors (FUSIONRANK_TEXT_VECTORS), to be
+	// compared with fusion-served (`fusionrank train --query-slots=false`).
+	add(retailModels, "fusion-served-query", none, true)
+	for _, name := range []string{"fusion-query", "fusion-served-query"} {
+		inner := retailModels[name]
+		retailModels[name] = func() evaluation.Model {
+			m := inner().(*fusion.Model)
+			m.Words = fusion.ItemWords(glove)
+			m.Serve = name == "fusion-served-query"
+			return m
+		}
 	}
 	return s3recModels, retailModels
 }

@@ -233,7 +233,7 @@ func ndjsonEvents(r io.Reader) func() (fusionrank.Event, error) {
 				continue
 			}
 			var ev fusionrank.Event
-			err := api.DecodeStrict([]byte(b), &ev)
+			err := api.DecodeEvent([]byte(b), &ev)
 			return ev, err
 		}
 		if err := sc.Err(); err != nil {

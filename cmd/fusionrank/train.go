@@ -34,6 +34,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	patience := fs.Int("patience", 0, "epochs without a better validation before stopping (0: the trainer's default)")
 	seq := fs.Bool("seq", true, "train the sequence encoder too (its score is the seq feature)")
 	mix := fs.String("search-mix", "1", "weight of the search examples (logged searches, pseudo-queries) against the behavioural ones; several, comma-separated (say 0.5,1,2), train one model each and keep the best on the held-out cases (behavioural plus search NDCG@10)")
+	querySlots := fs.Bool("query-slots", true, "give the model query slots (the search's words and a photo's vector) and train them on logged searches and catalogue pseudo-queries, when the shop has a text modality and FUSIONRANK_TEXT_VECTORS is set; false: a behavioural model without them")
 	recent := fs.String("recent", "auto", "what the recent slots hold: auto (each candidate trained, the best on the held-out cases served), collab, or a catalogue modality such as text")
 	fusionFlag := fs.String("fusion", "auto", "the fusion modes to train candidates with, the best on the held-out cases served: auto (attention, late, off), all (early too), or a comma-separated list of attention, early, late, off")
 	cfg, err := loadConfig(os.Getenv, fs, args)
@@ -77,9 +78,13 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	nSearch, err := loadSearchData(ctx, reads, cfg, data, ids, logf)
-	if err != nil {
-		return err
+	nSearch := 0
+	if *querySlots {
+		if nSearch, err = loadSearchData(ctx, reads, cfg, data, ids, logf); err != nil {
+			return err
+		}
+	} else {
+		logf("--query-slots=false: no query slots, no search examples")
 	}
 	if len(data.Users) == 0 && nSearch == 0 {
 		return fusionrank.Errorf(fusionrank.Conflict, "no events or searches to learn from: import or send events first")

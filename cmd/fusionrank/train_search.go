@@ -57,23 +57,15 @@ func loadSearchData(ctx context.Context, db *postgres.DB, cfg Config, data *trai
 		index[id] = int32(i)
 	}
 	data.ItemWords = make([][]int32, len(ids))
-	rows, err := db.Pool.Query(ctx, `SELECT id, title, description FROM items ORDER BY id`)
-	if err != nil {
-		return 0, postgres.Translate(err)
-	}
-	for rows.Next() {
-		var id, title, desc string
-		if err := rows.Scan(&id, &title, &desc); err != nil {
-			rows.Close()
-			return 0, postgres.Translate(err)
-		}
+	titles := make([]string, len(ids))
+	err = features.EachItemText(ctx, db, func(id, title, desc string) {
 		if i, ok := index[id]; ok {
 			data.ItemWords[i] = wordIDs(title + " " + desc)
+			titles[i] = title
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, postgres.Translate(err)
+	})
+	if err != nil {
+		return 0, err
 	}
 	fixed := map[string]int{}
 	for _, f := range data.Fixed {
@@ -106,6 +98,14 @@ func loadSearchData(ctx context.Context, db *postgres.DB, cfg Config, data *trai
 			s.Items = append(s.Items, i)
 			s.Engine = append(s.Engine, e)
 			s.Outcome = append(s.Outcome, float32(ls.Outcomes[p]))
+		}
+		// The match features of each shown item, as the service computes them for a
+		// rerank request (the query's words against the item's title).
+		if m := text.NewMatch(ls.Text); !m.Empty() && len(s.Items) > 0 {
+			s.Match = make([]float32, len(s.Items)*ranking.NMatch)
+			for c, it := range s.Items {
+				m.Features(s.Match[c*ranking.NMatch:], titles[it])
+			}
 		}
 		if len(s.Items) > 0 {
 			data.Searches = append(data.Searches, s)
@@ -148,6 +148,10 @@ func searchMetrics(m map[string]float64, res *training.Result, mix string) {
 	}
 	m["engine_weight"] = float64(res.Model.U[ranking.FeatEngine])
 	m["engine_weight_start"] = res.EngineWeight
+	for _, f := range []int{ranking.FeatMatchShare, ranking.FeatMatchAll, ranking.FeatMatchLast, ranking.FeatTitleWords} {
+		m[ranking.FeatureNames[f]+"_weight"] = float64(res.Model.U[f])
+	}
+	m["match_share_weight_start"] = res.MatchWeight
 	m["search_mix"] = res.SearchMix
 	m["search_examples"] = float64(res.SearchExamples)
 	m["pseudo_queries"] = float64(res.PseudoQueries)

@@ -214,7 +214,7 @@ func (m *Model) Version() string {
 	o := m.Options
 	v := fmt.Sprintf("%s(seed=%d,dim=%d,d=%d,da=%d,recent=%d,neg=%d,lr=%g,wd=%g", m.Name, o.Seed, o.CollabDim, o.DModel, o.DAttn, o.Recent, o.Negatives, o.LR, o.WeightDecay)
 	if o.RecencyEmbedding {
-		v += ",encoder"
+		v += ",recency"
 	}
 	if o.Fusion != "" && o.Fusion != training.FusionAttention {
 		v += ",fusion=" + o.Fusion

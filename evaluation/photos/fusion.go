@@ -30,7 +30,8 @@ import (
 //     tokens, with the per-modality cosines as its scalar features, from
 //     the cosine start (d = d_a = the encoder's dimension, projections, Wv
 //     and Wo the identity), with the query's product and 8 others drawn
-//     at random as the candidates of each training photo.
+//     at random as the candidates of each training photo, trained with
+//     training.TrainStep (the float64 reference pass).
 //
 // The modalities are those a task allows: photo search knows a product by
 // its web-shop photo, its description and its learned vector; words →

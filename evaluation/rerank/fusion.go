@@ -34,8 +34,9 @@ type FusionOptions struct {
 // encodes items), and the BM25 score, standardised within the query, enters as the
 // scorer's engine_score feature — exactly how the service's rerank sees a search
 // engine's score. Fit learns the scorer on the training queries with softmax
-// cross-entropy: for every grade level of a query, each product of that grade against
-// the query's products of lower grades. Epochs are chosen on held-out training queries.
+// cross-entropy (training.TrainStep, the float64 reference pass): for every grade
+// level of a query, each product of that grade against the query's products of lower
+// grades. Epochs are chosen on held-out training queries.
 //
 // Training starts from the "cosine start": d = d_a = the word vectors' dimension,
 // P_text = Wv = Wo = I and small random Wq, Wk, so that at first every word attends

@@ -18,6 +18,8 @@
 // StartPostgresReplica starts a streaming replica (a hot standby) of the test server
 // for a test: pg_basebackup -R into a temporary data directory, run by the server's own
 // binaries (Debian's /usr/lib/postgresql/<major>/bin; as the postgres user when the
-// test runs as root) on a free loopback port. The server must allow replication
+// test runs as root) on a free loopback port, streaming through a replication slot of
+// its own (dropped at Stop). The base backup copies every database of the server, so
+// it takes as long as the server is large. The server must allow replication
 // connections from 127.0.0.1, which scripts/services.sh sets up (a reload).
 package testenv

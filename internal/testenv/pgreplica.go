@@ -29,6 +29,7 @@ import (
 // started, is on it. scripts/services.sh allows the replication connection.
 type PostgresReplica struct {
 	Port int
+	slot string // the replication slot on the server
 	dir  string
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -117,9 +118,16 @@ func startPostgresReplica(ctx context.Context) (*PostgresReplica, error) {
 		}
 		return nil
 	}
-	// -R writes standby.signal and primary_conninfo; -X stream takes the WAL of the
-	// backup's own span over a second connection.
-	if err := run("pg_basebackup", "-d", AdminURL(), "-D", data, "-R", "-X", "stream", "-c", "fast", "--no-sync"); err != nil {
+	// A physical replication slot of the replica's own keeps the server's WAL from the
+	// backup's start until the replica has it (a busy shared server otherwise recycles
+	// segments the backup still needs); Stop drops it, and a start drops the inactive
+	// slots of test processes that are gone.
+	dropStaleSlots(ctx, admin)
+	r.slot = fmt.Sprintf("%s%d_%d", slotPrefix, os.Getpid(), time.Now().UnixNano())
+	// -R writes standby.signal, primary_conninfo and primary_slot_name; -C -S creates
+	// the slot; -X stream takes the WAL of the backup's own span over a second
+	// connection.
+	if err := run("pg_basebackup", "-d", AdminURL(), "-D", data, "-R", "-C", "-S", r.slot, "-X", "stream", "-c", "fast", "--no-sync"); err != nil {
 		return fail(fmt.Errorf("%w(scripts/services.sh allows replication connections from 127.0.0.1)", err))
 	}
 	ports, err := freePorts(1)
@@ -197,6 +205,27 @@ logging_collector = off
 		}
 	}
 	return r, nil
+}
+
+// slotPrefix starts the name of every replication slot of a test replica; the test
+// process's pid follows.
+const slotPrefix = "fusionrank_test_"
+
+// dropStaleSlots drops the inactive replication slots of test replicas whose test
+// process no longer runs (killed before its Stop): they would hold WAL for ever.
+func dropStaleSlots(ctx context.Context, admin *pgx.Conn) {
+	rows, err := admin.Query(ctx, `SELECT slot_name FROM pg_replication_slots WHERE NOT active AND slot_name LIKE $1`, slotPrefix+"%")
+	if err != nil {
+		return
+	}
+	names, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+	for _, name := range names {
+		pid, _, _ := strings.Cut(strings.TrimPrefix(name, slotPrefix), "_")
+		if _, err := os.Stat("/proc/" + pid); err == nil {
+			continue
+		}
+		_, _ = admin.Exec(ctx, `SELECT pg_drop_replication_slot($1) WHERE EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND NOT active)`, name)
+	}
 }
 
 // postgresBinDir is the directory of the server's binaries for major version major:
@@ -299,5 +328,23 @@ func (r *PostgresReplica) Stop() {
 	}
 	if r.dir != "" && !strings.Contains(r.dir, "..") {
 		_ = os.RemoveAll(r.dir)
+	}
+	if r.slot != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, AdminURL()); err == nil {
+			// The walsender may take a moment to notice its replica is gone.
+			for range 50 {
+				if _, err := conn.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, r.slot); err != nil {
+					break
+				}
+				var left bool
+				if conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, r.slot).Scan(&left) != nil || !left {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			conn.Close(ctx)
+		}
 	}
 }
