@@ -13,6 +13,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -97,6 +98,9 @@ func decodeStrict(data []byte, v any, checkDepth int) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if f, ok := timeField(data, err); ok {
+			return invalid("%s: expected an RFC3339 timestamp string (%s)", f, strings.TrimPrefix(err.Error(), "Time.UnmarshalJSON: "))
+		}
 		return jsonError(err)
 	}
 	if dec.More() {
@@ -107,6 +111,32 @@ func decodeStrict(data []byte, v any, checkDepth int) error {
 		return invalid("body: unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// timeField names the top-level field of the object data whose value time.Time
+// refuses with err: encoding/json passes time.Time's own errors on (a malformed
+// string, or a value that is not a string) without the field's name.
+func timeField(data []byte, err error) (string, bool) {
+	var pe *time.ParseError
+	if !errors.As(err, &pe) && !strings.HasPrefix(err.Error(), "Time.UnmarshalJSON") {
+		return "", false
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil {
+		return "", false
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		var t time.Time
+		if e := json.Unmarshal(fields[k], &t); e != nil && e.Error() == err.Error() {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 // jsonKind names the kind of JSON value that starts with b, for messages.

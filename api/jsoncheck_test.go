@@ -3,10 +3,13 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/fusionrank/fusionrank"
 )
 
 func TestCheckJSON(t *testing.T) {
@@ -142,4 +145,28 @@ func FuzzCheckJSON(f *testing.F) {
 			t.Fatalf("checkJSON(%q) = %v; the reference says ok=%v", data, err, want)
 		}
 	})
+}
+
+// TestTimeErrorsNameTheField: a timestamp time.Time refuses (a malformed string, a
+// number) is answered naming the field, as every other type mismatch is; encoding/json
+// alone says only "parsing time …".
+func TestTimeErrorsNameTheField(t *testing.T) {
+	for _, body := range []string{
+		`{"event_id":"e","user_id":"u","item_id":"i","type":"view","timestamp":"yesterday"}`,
+		`{"event_id":"e","user_id":"u","item_id":"i","type":"view","timestamp":1767323045}`,
+		`{"event_id":"e","user_id":"u","item_id":"i","type":"view","timestamp":"2026-13-02T03:04:05Z"}`,
+	} {
+		var ev fusionrank.Event
+		err := DecodeStrict([]byte(body), &ev)
+		if err == nil || !strings.HasPrefix(err.Error(), "timestamp: ") {
+			t.Errorf("%s: error %v, want one starting with the field name", body, err)
+		}
+		var fe *fusionrank.Error
+		if !errors.As(err, &fe) || fe.Code != fusionrank.Invalid {
+			t.Errorf("%s: error %v is not an invalid-argument error", body, err)
+		}
+		if err2 := DecodeEvent([]byte(body), &ev); err2 == nil || err2.Error() != err.Error() {
+			t.Errorf("%s: DecodeEvent says %v, DecodeStrict %v", body, err2, err)
+		}
+	}
 }

@@ -33,8 +33,10 @@ type ImportStats struct {
 // are counted and reported to reject, not fatal. progress is called after each chunk
 // with the rows read so far. The cached profiles of the chunk's users are dropped after
 // its commit, in Redis and in every serving process's local cache (RunLocalCache's
-// channel), and counters are not touched: both are rebuilt from Postgres on their
-// next read. Chunks commit in any order; a user's events are versioned by the order of
+// channel), and rebuilt from Postgres on their next read. Counters are not touched: a
+// counter set not in Redis is built from Postgres on its next read, imported events
+// included; a set already cached counts them once it expires (Options.CounterTTL, or
+// the few minutes an open popularity window lives). Chunks commit in any order; a user's events are versioned by the order of
 // the commits (raiseEventCounts), as for concurrent API calls.
 func (s *Store) ImportEvents(ctx context.Context, next func() (fusionrank.Event, error), reject func(n int, err error), progress func(read int)) (ImportStats, error) {
 	var st ImportStats

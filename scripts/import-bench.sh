@@ -45,7 +45,7 @@ pg_sample > /tmp/import-bench.pg0.$$
 sampler=$!
 /usr/bin/time -f "client: %e s wall, %U s user, %S s system" "$BIN" import events --quiet --format "$FORMAT" "$FILE"
 kill "$sampler" 2>/dev/null || true
-awk -v hz="$(getconf CLK_TCK)" 'NR == FNR {base[$1] = $2; next} {last[$1] = $2}
+awk -v hz="$(getconf CLK_TCK)" -v f0=/tmp/import-bench.pg0.$$ 'FILENAME == f0 {base[$1] = $2; next} {last[$1] = $2}
   END {for (p in last) s += last[p] - base[p]; printf "postgres: %.1f s CPU (the import database'"'"'s backends)\n", s / hz}' \
   /tmp/import-bench.pg0.$$ /tmp/import-bench.pg.$$
 rm -f /tmp/import-bench.pg0.$$ /tmp/import-bench.pg.$$

@@ -61,7 +61,9 @@ func TestFaultProcesses(t *testing.T) {
 func testImportKilledAndRerun(t *testing.T, bin string) {
 	dbURL := faultDB(t).Pool.Config().ConnString()
 	p := runPrefix("frk-import")
-	const n = 2*features.ImportChunk + features.ImportChunk/5 // three chunks, the last one short
+	// Seven chunks, the last one short; the first run stores two at once, so at the
+	// kill (once the first is committed) at least three are still to come.
+	const n = 6*features.ImportChunk + features.ImportChunk/5
 	const bad = 7
 	path := filepath.Join(t.TempDir(), "events.ndjson")
 	f, err := os.Create(path)
@@ -86,7 +88,7 @@ func testImportKilledAndRerun(t *testing.T, bin string) {
 	// First run: SIGKILL once the first chunk is committed.
 	var out1 bytes.Buffer
 	cmd := exec.Command(bin, "import", "events", "--quiet", path)
-	cmd.Env = childEnv(dbURL)
+	cmd.Env = childEnv(dbURL, "FUSIONRANK_IMPORT_STREAMS=2")
 	cmd.Stdout, cmd.Stderr = &out1, &out1
 	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
