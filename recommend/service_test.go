@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,8 +26,22 @@ type env struct {
 	now    time.Time
 }
 
+// envRuns counts the environments made per name, so that a test run again in the same
+// process (go test -count N) gets a database of its own, not the last run's events,
+// items and models.
+var (
+	envRunsMu sync.Mutex
+	envRuns   = map[string]int{}
+)
+
 func newEnv(t *testing.T, name string, opt Options) *env {
 	t.Helper()
+	envRunsMu.Lock()
+	envRuns[name]++
+	if n := envRuns[name]; n > 1 {
+		name = fmt.Sprintf("%s_%d", name, n)
+	}
+	envRunsMu.Unlock()
 	db := testenv.DB(t, "recommend_"+name)
 	rdb, ns := testenv.Redis(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
