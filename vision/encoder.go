@@ -11,6 +11,8 @@ import (
 	"math"
 	"slices"
 	"sync"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 // Encoder is a trained convolutional image encoder, with its text tower
@@ -131,29 +133,12 @@ func (e *Encoder) EncodeTextTo(dst, x []float32) {
 func textForward(t, h []float32, p *params, x []float32) float32 {
 	td, th, d := p.cfg.TextDim, p.cfg.TextHidden, p.cfg.Dim
 	for j := range th {
-		h[j] = max(dot32(p.tw1[j*td:(j+1)*td], x)+p.tb1[j], 0)
+		h[j] = max(kernel.DotFixed(p.tw1[j*td:(j+1)*td], x)+p.tb1[j], 0)
 	}
 	for r := range d {
-		t[r] = dot32(p.tw2[r*th:(r+1)*th], h) + p.tb2[r]
+		t[r] = kernel.DotFixed(p.tw2[r*th:(r+1)*th], h) + p.tb2[r]
 	}
 	return unit(t)
-}
-
-// dot32 returns Σ x[k]·y[k] in a fixed order (four partial sums).
-func dot32(x, y []float32) float32 {
-	y = y[:len(x)]
-	var s0, s1, s2, s3 float32
-	k := 0
-	for ; k+4 <= len(x); k += 4 {
-		s0 += x[k] * y[k]
-		s1 += x[k+1] * y[k+1]
-		s2 += x[k+2] * y[k+2]
-		s3 += x[k+3] * y[k+3]
-	}
-	for ; k < len(x); k++ {
-		s0 += x[k] * y[k]
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // Products returns the names of the learned product vectors, in order.

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 // featureInfer is the scratch of one photo's encoding by the features kind.
@@ -245,7 +247,7 @@ func trainFeatures(t *trainer, rng *rand.Rand) (*Encoder, []EpochStats) {
 					clear(db)
 					continue
 				}
-				dd := dot32(ub, db)
+				dd := kernel.DotFixed(ub, db)
 				for j := range dim {
 					db[j] = (db[j] - ub[j]*dd) / norms[b]
 				}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 // TrainData is what Train learns from. Label i always means Products[i].
@@ -608,7 +610,7 @@ func (cl *cosLoss) add(x []float32, y int, weight float32, dx []float32) float64
 	k, dim, s, prod, logits := cl.k, cl.dim, cl.s, cl.prod, cl.logits
 	mx := float32(math.Inf(-1))
 	for c := range k {
-		logits[c] = s * dot32(x, prod[c*dim:(c+1)*dim])
+		logits[c] = s * kernel.DotFixed(x, prod[c*dim:(c+1)*dim])
 		mx = max(mx, logits[c])
 	}
 	var z float64
@@ -644,7 +646,7 @@ func (cl *cosLoss) finish(g, p *params) {
 			continue
 		}
 		u, du := cl.prod[c*dim:(c+1)*dim], cl.dprod[c*dim:(c+1)*dim]
-		d := dot32(u, du)
+		d := kernel.DotFixed(u, du)
 		for j := range dim {
 			g.prod[c*dim+j] += (du[j] - u[j]*d) / cl.pnorm[c]
 		}
@@ -670,7 +672,7 @@ func textBackward(g, p *params, x, h, t []float32, norm float32, dt, dh []float3
 	if norm == 0 {
 		return
 	}
-	dd := dot32(t, dt)
+	dd := kernel.DotFixed(t, dt)
 	clear(dh)
 	for r := range d {
 		gr := (dt[r] - t[r]*dd) / norm
@@ -809,7 +811,7 @@ func heldOutAccuracy(e *Encoder, photos []*Planar, labels []int, workers int) fl
 		e.EncodeTo(v, photos[i])
 		best, bs := -1, float32(math.Inf(-1))
 		for c := range k {
-			if s := dot32(v, prod[c*dim:(c+1)*dim]); s > bs {
+			if s := kernel.DotFixed(v, prod[c*dim:(c+1)*dim]); s > bs {
 				best, bs = c, s
 			}
 		}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 func TestLabFromRGB(t *testing.T) {
@@ -146,7 +148,7 @@ func TestDescriptor(t *testing.T) {
 	if math.Abs(n-1) > 1e-4 {
 		t.Errorf("descriptor norm² = %v, want 1", n)
 	}
-	if s1, s2 := dot32(red, red2), dot32(red, blue); !(s1 > s2+0.2) {
+	if s1, s2 := kernel.DotFixed(red, red2), kernel.DotFixed(red, blue); !(s1 > s2+0.2) {
 		t.Errorf("red·red' = %.3f, red·blue = %.3f: want the two reds far closer", s1, s2)
 	}
 	if again := enc(solid(220, 30, 30)); !slices.Equal(again, red) {

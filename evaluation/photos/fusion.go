@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/ranking"
 	"github.com/fusionrank/fusionrank/training"
 )
@@ -155,7 +156,7 @@ func (m *FusionModel) Fit(ctx context.Context, d *Data) error {
 					unit(loo)
 					v = loo
 				}
-				row[c*M+j] = dot(q, v)
+				row[c*M+j] = kernel.DotFixed(q, v)
 			}
 		}
 		cos[i] = row
@@ -546,7 +547,7 @@ func (m *FusionModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 		for c := range out {
 			var s float64
 			for j := range M {
-				s += m.w[j] * float64(dot(v, m.mods[j][c]))
+				s += m.w[j] * float64(kernel.DotFixed(v, m.mods[j][c]))
 			}
 			out[c] = float32(s)
 		}
@@ -580,7 +581,7 @@ func (m *FusionModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 			feats := make([]float32, M)
 			for j := range M {
 				toks[j], mask[j] = m.mods[j][c], true
-				feats[j] = dot(v, m.mods[j][c])
+				feats[j] = kernel.DotFixed(v, m.mods[j][c])
 			}
 			cands[c] = ranking.Candidate{Tokens: toks, Mask: mask, Features: feats}
 		}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/fusionrank/fusionrank/evaluation"
+	"github.com/fusionrank/fusionrank/internal/kernel"
 )
 
 // target is a case's product and coarse class.
@@ -133,7 +134,7 @@ func scoreAll(dst, v []float32, reps [][]float32) {
 	for c, r := range reps {
 		dst[c] = 0
 		if r != nil {
-			dst[c] = dot(v, r)
+			dst[c] = kernel.DotFixed(v, r)
 		}
 	}
 }
@@ -146,19 +147,10 @@ func nearest(dst, v []float32, train [][]float32, label []int) {
 		dst[c] = -2
 	}
 	for i, tv := range train {
-		if s := dot(v, tv); s > dst[label[i]] {
+		if s := kernel.DotFixed(v, tv); s > dst[label[i]] {
 			dst[label[i]] = s
 		}
 	}
-}
-
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s float32
-	for i, x := range a {
-		s += x * b[i]
-	}
-	return s
 }
 
 func addTo(dst, x []float32) {

@@ -10,6 +10,27 @@ func Dot(x, y []float32) float32 {
 	return dot(x, y)
 }
 
+// DotFixed returns Σ x[i]·y[i] for i < len(x) summed in one fixed order (four partial
+// sums over i mod 4, then (s0+s1)+(s2+s3)), in plain Go on every CPU, so its result
+// does not depend on the kernel level: for computations whose figures must reproduce
+// bit for bit across machines (the image encoder's training and inference, the photo
+// protocol). It panics if y is shorter than x.
+func DotFixed(x, y []float32) float32 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float32
+	k := 0
+	for ; k+4 <= len(x); k += 4 {
+		s0 += x[k] * y[k]
+		s1 += x[k+1] * y[k+1]
+		s2 += x[k+2] * y[k+2]
+		s3 += x[k+3] * y[k+3]
+	}
+	for ; k < len(x); k++ {
+		s0 += x[k] * y[k]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
 // Axpy sets dst[i] += a·x[i] for i < len(x). It panics if dst is shorter
 // than x; dst[len(x):] is left alone.
 func Axpy(dst []float32, a float32, x []float32) {

@@ -571,3 +571,25 @@ func TestTransposeTo(t *testing.T) {
 		}
 	}
 }
+
+// TestDotFixed: DotFixed sums in its documented order (four partial sums, then
+// (s0+s1)+(s2+s3)) on every length, so its result is the same bit for bit on every CPU.
+func TestDotFixed(t *testing.T) {
+	for n := range 19 {
+		x, y := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], y[i] = float32(i%7)*0.3-0.9, float32(i%5)*1.7-2.1
+		}
+		var s [4]float32
+		for i := range x {
+			if i < n-n%4 {
+				s[i%4] += x[i] * y[i]
+			} else {
+				s[0] += x[i] * y[i]
+			}
+		}
+		if got, want := DotFixed(x, y), (s[0]+s[1])+(s[2]+s[3]); got != want {
+			t.Errorf("n=%d: %v, want %v", n, got, want)
+		}
+	}
+}
