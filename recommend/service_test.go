@@ -51,6 +51,16 @@ func newEnv(t *testing.T, name string, opt Options) *env {
 	return &env{fs: fs, models: models, svc: New(fs, models, nil, opt), now: now}
 }
 
+// requestContext is a request's context with a deadline, as the API gives every
+// request: the optional reads (profile, counters) get half of what is left. Without a
+// deadline they get 100 ms, which a loaded test machine can miss, and the answer would
+// then be the unpersonalised one the service gives when a profile is late.
+func requestContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // put stores items and loads them into the catalogue.
 func (e *env) put(t *testing.T, items ...fusionrank.Item) {
 	t.Helper()
@@ -126,7 +136,7 @@ func near(a, b float64) bool { return math.Abs(a-b) < 2e-6 }
 // + 1.0·z(engine score).
 func TestFallbackFormula(t *testing.T) {
 	e := newEnv(t, "fallback", Options{})
-	ctx := context.Background()
+	ctx := requestContext(t)
 	vecs := map[string][]float32{"fa": {1, 0, 0, 0}, "fb": {1, 1, 0, 0}, "fc": {0, 1, 1, 0}, "fd": {0, 0, 1, 1}}
 	for _, id := range []string{"fa", "fb", "fc", "fd"} {
 		e.put(t, item(id, "", 0, vecs[id]...))
@@ -238,7 +248,7 @@ func TestFallbackFormula(t *testing.T) {
 // turned off.
 func TestDiversity(t *testing.T) {
 	e := newEnv(t, "diversity", Options{MaxPerCategory: 2})
-	ctx := context.Background()
+	ctx := requestContext(t)
 	// Six shoes nearest the query, then three hats.
 	for i := range 6 {
 		e.put(t, item(fmt.Sprintf("shoe%d", i), "shoes", 0, 1, 0.01*float32(i), 0, 0))
@@ -274,7 +284,7 @@ func TestDiversity(t *testing.T) {
 // filters.
 func TestFilters(t *testing.T) {
 	e := newEnv(t, "filters", Options{MaxPerCategory: -1})
-	ctx := context.Background()
+	ctx := requestContext(t)
 	e.put(t,
 		item("p1", "red", 10, 1, 0, 0, 0),
 		item("p2", "red", 20, 1, 0.1, 0, 0),
@@ -295,7 +305,7 @@ func TestFilters(t *testing.T) {
 	}{
 		{"inactive items never appear", fusionrank.RecommendRequest{UserID: "nobody", Query: q}, []string{"p1", "p2", "p3", "p4", "p5"}},
 		{"exclude", fusionrank.RecommendRequest{UserID: "nobody", Query: q, Exclude: []string{"p1", "p4", "unknown"}}, []string{"p2", "p3", "p5"}},
-		{"bought items", fusionrank.RecommendRequest{UserID: "buyer", Query: q}, []string{"p1", "p3", "p4", "p5"}},
+		{"bought items", fusionrank.RecommendRequest{UserID: "buyer", Query: q}, []string{"p1", "p3", "p4", "p5"}}, // personalised: the profile holds the purchase
 		{"bought items of an anonymous request", fusionrank.RecommendRequest{UserID: "buyer", Anonymous: true, Query: q}, []string{"p1", "p2", "p3", "p4", "p5"}},
 		{"category", fusionrank.RecommendRequest{UserID: "nobody", Query: q, Filters: &fusionrank.Filters{Category: []string{"blue"}}}, []string{"p3", "p4"}},
 		{"price range", fusionrank.RecommendRequest{UserID: "nobody", Query: q, Filters: &fusionrank.Filters{PriceMin: f(20), PriceMax: f(40)}}, []string{"p2", "p3", "p4"}},
@@ -306,6 +316,9 @@ func TestFilters(t *testing.T) {
 			r, err := e.svc.Recommend(ctx, c.req)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if c.req.UserID == "buyer" && !c.req.Anonymous && !r.Personalized {
+				t.Fatal("the buyer's answer is not personalised: their purchases are unknown to it")
 			}
 			got := ids(r)
 			slices.Sort(got)
@@ -365,7 +378,7 @@ func register(t *testing.T, e *env, version string, seed uint64, items []string)
 // model's exact scores again.
 func TestModelSwap(t *testing.T) {
 	e := newEnv(t, "swap", Options{})
-	ctx := context.Background()
+	ctx := requestContext(t)
 	var items []string
 	var cands []fusionrank.Candidate
 	for i := range 8 {
