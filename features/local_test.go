@@ -77,13 +77,16 @@ func TestLocalCache(t *testing.T) {
 	if _, err := a.WarmCovisitation(ctx); err != nil {
 		t.Fatal(err)
 	}
-	counts, err := a.Covisitation(ctx, []string{tag + "3"}, []string{tag + "4", tag + "5"})
-	if err != nil || counts[0][0] != 1 || counts[0][1] != 0 {
-		t.Fatalf("covisitation: %v %v", counts, err)
-	}
-	if set, _, ok := a.lc.covis.Get(tag+"3", time.Now().UnixNano()); !ok || set.count[tag+"4"] != 1 {
-		t.Fatalf("covisitation set not held locally: %+v", set)
-	}
+	// The read keeps the set unless an invalidation message of item 3 (from b's event
+	// above) crossed it; then the next read keeps it.
+	waitFor(t, "covisitation set held locally", func() bool {
+		counts, err := a.Covisitation(ctx, []string{tag + "3"}, []string{tag + "4", tag + "5"})
+		if err != nil || counts[0][0] != 1 || counts[0][1] != 0 {
+			t.Fatalf("covisitation: %v %v", counts, err)
+		}
+		set, _, ok := a.lc.covis.Get(tag+"3", time.Now().UnixNano())
+		return ok && set.count[tag+"4"] == 1
+	})
 	other := eventsOf(tag+"o", tag+"v", fusionrank.View, now)
 	e1, e2 := other(1), other(2)
 	e1.ItemID, e2.ItemID = tag+"3", tag+"5"
