@@ -17,54 +17,56 @@ import (
 // produces the same value: FuzzRerankFastPath checks exactly that.
 func decodeRerankFast(data []byte, req *fusionrank.RerankRequest) bool {
 	p := fastParser{b: data}
+	var seen [5]bool
+	ok := p.object(seen[:], func(key string) (k int, ok bool) {
+		switch key {
+		case "user_id":
+			req.UserID, ok = p.str()
+		case "query":
+			k = 1
+			ok = p.query(&req.Query)
+		case "items":
+			k = 2
+			ok = p.items(&req.Items)
+		case "count":
+			k = 3
+			req.Count, ok = p.int()
+		case "explain":
+			k = 4
+			req.Explain, ok = p.bool()
+		default:
+			return 0, false
+		}
+		return k, ok
+	})
+	p.space()
+	return ok && p.i == len(p.b)
+}
+
+// object parses an object whose fields field reads: for each key it parses the
+// value and says which of seen's slots the key is (a key seen twice is refused) and
+// whether its value parsed; an unknown key is refused with ok false.
+func (p *fastParser) object(seen []bool, field func(key string) (slot int, ok bool)) bool {
 	if !p.byte('{') {
 		return false
 	}
-	var seen [5]bool
 	if p.peek('}') {
-		p.space()
-		return p.i == len(p.b)
+		return true
 	}
-	{
-		for {
-			key, ok := p.str()
-			if !ok || !p.byte(':') {
-				return false
-			}
-			var k int
-			switch key {
-			case "user_id":
-				req.UserID, ok = p.str()
-			case "query":
-				k = 1
-				ok = p.query(&req.Query)
-			case "items":
-				k = 2
-				ok = p.items(&req.Items)
-			case "count":
-				k = 3
-				req.Count, ok = p.int()
-			case "explain":
-				k = 4
-				req.Explain, ok = p.bool()
-			default:
-				return false
-			}
-			if !ok || seen[k] {
-				return false
-			}
-			seen[k] = true
-			if p.byte(',') {
-				continue
-			}
-			break
+	for {
+		key, ok := p.str()
+		if !ok || !p.byte(':') {
+			return false
+		}
+		k, ok := field(key)
+		if !ok || seen[k] {
+			return false
+		}
+		seen[k] = true
+		if !p.byte(',') {
+			return p.byte('}')
 		}
 	}
-	if !p.byte('}') {
-		return false
-	}
-	p.space()
-	return p.i == len(p.b)
 }
 
 type fastParser struct {
@@ -302,60 +304,40 @@ func DecodeEvent(data []byte, ev *fusionrank.Event) error {
 // accepts, DecodeStrict produces the same value: FuzzEventFastPath checks exactly that.
 func decodeEventFast(data []byte, ev *fusionrank.Event) bool {
 	p := fastParser{b: data}
-	if !p.byte('{') {
-		return false
-	}
 	var seen [7]bool
-	if !p.peek('}') {
-		for {
-			key, ok := p.str()
-			if !ok || !p.byte(':') {
-				return false
+	ok := p.object(seen[:], func(key string) (k int, ok bool) {
+		switch key {
+		case "event_id":
+			ev.EventID, ok = p.str()
+		case "user_id":
+			k = 1
+			ev.UserID, ok = p.str()
+		case "item_id":
+			k = 2
+			ev.ItemID, ok = p.str()
+		case "type":
+			k = 3
+			var s string
+			s, ok = p.str()
+			ev.Type = fusionrank.EventType(s)
+		case "timestamp":
+			k = 4
+			start := p.i
+			if _, ok = p.str(); ok {
+				raw := bytes.TrimLeft(data[start:p.i], " \t\r\n")
+				ok = ev.Timestamp.UnmarshalJSON(raw) == nil
 			}
-			var k int
-			switch key {
-			case "event_id":
-				ev.EventID, ok = p.str()
-			case "user_id":
-				k = 1
-				ev.UserID, ok = p.str()
-			case "item_id":
-				k = 2
-				ev.ItemID, ok = p.str()
-			case "type":
-				k = 3
-				var s string
-				s, ok = p.str()
-				ev.Type = fusionrank.EventType(s)
-			case "timestamp":
-				k = 4
-				start := p.i
-				if _, ok = p.str(); ok {
-					raw := bytes.TrimLeft(data[start:p.i], " \t\r\n")
-					ok = ev.Timestamp.UnmarshalJSON(raw) == nil
-				}
-			case "request_id":
-				k = 5
-				ev.RequestID, ok = p.str()
-			case "session_id":
-				k = 6
-				ev.SessionID, ok = p.str()
-			default:
-				return false
-			}
-			if !ok || seen[k] {
-				return false
-			}
-			seen[k] = true
-			if p.byte(',') {
-				continue
-			}
-			break
+		case "request_id":
+			k = 5
+			ev.RequestID, ok = p.str()
+		case "session_id":
+			k = 6
+			ev.SessionID, ok = p.str()
+		default:
+			return 0, false
 		}
-		if !p.byte('}') {
-			return false
-		}
-	}
+		return k, ok
+	})
 	p.space()
-	return p.i == len(p.b)
+	return ok && p.i == len(p.b)
 }
