@@ -152,12 +152,7 @@ func (s *Store) insertEvents(ctx context.Context, space fusionrank.EventIDSpace,
 				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
 					WITH ORDINALITY AS t(event_id, user_id, item_id, type, ts, request_id, session_id, n)),
 			first AS (SELECT DISTINCT ON (event_id) * FROM input ORDER BY event_id, n),
-			reg AS (
-				INSERT INTO event_ids (event_id, user_id, ts)
-				SELECT event_id, user_id, ts FROM first f
-				WHERE NOT EXISTS (SELECT 1 FROM events_legacy l WHERE l.event_id = f.event_id)
-				ON CONFLICT (event_id) DO NOTHING
-				RETURNING event_id),
+			`+registerIDs+`,
 			ins AS (
 				INSERT INTO events (event_id, user_id, item_id, type, ts, request_id, session_id)
 				SELECT f.event_id, f.user_id, f.item_id, f.type, f.ts, f.request_id, f.session_id FROM first f JOIN reg USING (event_id)
@@ -683,3 +678,14 @@ func (s *Store) TopUsers(ctx context.Context, n int) ([]UserEvents, error) {
 	}
 	return out, postgres.Translate(rows.Err())
 }
+
+// registerIDs is the CTE "reg" that the API's and the importer's inserts share: it
+// registers the ids of the CTE "first" (one row per event_id) in event_ids, skipping ids
+// already there or in events_legacy, and returns the ids it registered: the events to
+// insert.
+const registerIDs = `reg AS (
+				INSERT INTO event_ids (event_id, user_id, ts)
+				SELECT event_id, user_id, ts FROM first f
+				WHERE NOT EXISTS (SELECT 1 FROM events_legacy l WHERE l.event_id = f.event_id)
+				ON CONFLICT (event_id) DO NOTHING
+				RETURNING event_id)`

@@ -170,16 +170,11 @@ func (s *Store) importChunk(ctx context.Context, rows [][]any, ts []time.Time) (
 		// in events_legacy from before partitioning (see insertEvents). The ids are
 		// registered in id order and the events inserted in (user, time) order, so
 		// that consecutive inserts land on neighbouring pages of event_ids' and
-		// events_user_ts's B-trees instead of random ones: with indexes larger than
-		// shared_buffers that is most of a row's cost.
+		// events_user_ts's B-trees (docs/benchmarks.md: the index upkeep is most of
+		// a row's cost; the ordering did not measurably lower it).
 		qrows, err := tx.Query(ctx, `
 			WITH first AS (SELECT DISTINCT ON (event_id) * FROM staged_events ORDER BY event_id, ctid),
-			reg AS (
-				INSERT INTO event_ids (event_id, user_id, ts)
-				SELECT event_id, user_id, ts FROM first f
-				WHERE NOT EXISTS (SELECT 1 FROM events_legacy l WHERE l.event_id = f.event_id)
-				ON CONFLICT (event_id) DO NOTHING
-				RETURNING event_id),
+			`+registerIDs+`,
 			ins AS (
 				INSERT INTO events (event_id, user_id, item_id, type, ts, request_id, session_id)
 				SELECT f.event_id, f.user_id, f.item_id, f.type, f.ts, f.request_id, f.session_id FROM first f JOIN reg USING (event_id)
