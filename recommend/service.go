@@ -421,7 +421,7 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, sc *sc
 	if !rc.match.Empty() {
 		s.catalog.RLock()
 		for i, c := range cands {
-			rc.match.Features(feats[i*ranking.NFeatures+ranking.FeatMatchShare:], s.catalog.Meta(c.slot).Title)
+			rc.match.FeaturesOf(feats[i*ranking.NFeatures+ranking.FeatMatchShare:], &s.catalog.Meta(c.slot).TitleStems)
 		}
 		s.catalog.RUnlock()
 	}
