@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/fusionrank/fusionrank"
@@ -32,8 +33,8 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	}
 	// Duplicates are found by catalogue slot (a mark per slot in pooled memory), and
 	// only ids outside the catalogue, which are rare, by a map.
-	dd := s.dedup.Get().(*slotMarks)
-	defer s.dedup.Put(dd)
+	dd := s.marks.get()
+	defer s.marks.put(dd)
 	var seenUnknown map[string]bool
 	cands := make([]cand, 0, len(req.Items))
 	var unknown []string
@@ -94,17 +95,23 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 
 // filter says whether a slot may be recommended.
 type filter struct {
-	s       *Service
-	exclude map[int32]bool // slots
-	f       *fusionrank.Filters
-	cats    map[string]bool
+	s *Service
+	// exclude holds the excluded slots: a request's few bought and excluded items,
+	// scanned in a loop; bigExclude holds them instead when there are more than
+	// maxScanExclude (a map lookup costs more than scanning a few).
+	exclude    []int32
+	bigExclude map[int32]bool
+	f          *fusionrank.Filters
+	cats       map[string]bool
 }
+
+const maxScanExclude = 32
 
 func (s *Service) newFilter(rc *reqctx, exclude []string, f *fusionrank.Filters) (*filter, error) {
 	if len(exclude) > s.opt.MaxExclude {
 		return nil, fusionrank.Errorf(fusionrank.TooLarge, "exclude: %d ids is over the limit of %d", len(exclude), s.opt.MaxExclude)
 	}
-	fl := &filter{s: s, exclude: map[int32]bool{}, f: f}
+	fl := &filter{s: s, f: f}
 	for i, id := range exclude {
 		if !fusionrank.ValidID(id) {
 			return nil, fusionrank.ValidateID("exclude["+strconv.Itoa(i)+"]", id)
@@ -148,14 +155,38 @@ func (s *Service) newFilter(rc *reqctx, exclude []string, f *fusionrank.Filters)
 // Callers hold the catalogue's RLock.
 func (fl *filter) excludeID(id string) {
 	if slot, ok := fl.s.catalog.Slot(id); ok {
-		fl.exclude[slot] = true
+		fl.excludeSlot(slot)
 	}
+}
+
+func (fl *filter) excludeSlot(slot int32) {
+	switch {
+	case fl.bigExclude != nil:
+		fl.bigExclude[slot] = true
+	case len(fl.exclude) < maxScanExclude:
+		fl.exclude = append(fl.exclude, slot)
+	default:
+		fl.bigExclude = make(map[int32]bool, 2*len(fl.exclude))
+		for _, e := range fl.exclude {
+			fl.bigExclude[e] = true
+		}
+		fl.bigExclude[slot] = true
+		fl.exclude = nil
+	}
+}
+
+// excluded reports whether slot was excluded.
+func (fl *filter) excluded(slot int32) bool {
+	if fl.bigExclude != nil {
+		return fl.bigExclude[slot]
+	}
+	return slices.Contains(fl.exclude, slot)
 }
 
 // allow reports whether slot passes; callers hold the catalogue's RLock.
 func (fl *filter) allow(slot int32) bool {
 	m := fl.s.catalog.Meta(slot)
-	if !m.Active || fl.exclude[slot] {
+	if !m.Active || fl.excluded(slot) {
 		return false
 	}
 	if fl.f == nil {
@@ -179,22 +210,30 @@ type pool struct {
 	s     *Service
 	k     int // items per retrieval source: max(RetrievalK, the answer's count)
 	fl    *filter
-	index map[int32]int
+	seen  *slotMarks // the slots added or refused
 	cands []cand
 }
 
 // newPool returns an empty candidate pool sized for a typical request's sources.
+// Callers hold the catalogue's RLock, and call release when done adding.
 func (s *Service) newPool(fl *filter, count int) *pool {
 	k := max(s.opt.RetrievalK, count)
 	n := 4*k + ranking.CovisItems*s.opt.CovisK + s.opt.TrendingK
-	return &pool{s: s, fl: fl, k: k, index: make(map[int32]int, n), cands: make([]cand, 0, n)}
+	seen := s.marks.get()
+	seen.start(s.catalog.Len())
+	return &pool{s: s, fl: fl, k: k, seen: seen, cands: make([]cand, 0, n)}
+}
+
+// release returns the pool's marks; the candidates stay the caller's.
+func (p *pool) release() {
+	p.s.marks.put(p.seen)
+	p.seen = nil
 }
 
 func (p *pool) add(slot int32, source string) {
-	if _, ok := p.index[slot]; ok || !p.fl.allow(slot) {
-		return
+	if !p.seen.mark(slot) || !p.fl.allow(slot) {
+		return // already in, or refused (and the filter's answer does not change)
 	}
-	p.index[slot] = len(p.cands)
 	p.cands = append(p.cands, cand{slot: slot, id: p.s.catalog.Meta(slot).ID, source: source, order: len(p.cands)})
 }
 
@@ -290,6 +329,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 				p.add(c.slot, c.source)
 			}
 			cands := p.cands
+			p.release()
 			s.catalog.RUnlock()
 			s.score(ctx, l, rc, cands, req.Explain)
 			cands = s.diversify(cands, count)
@@ -365,6 +405,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 		}
 	}
 	cands := p.cands
+	p.release()
 	s.catalog.RUnlock()
 	if cacheable && len(rc.warnings) == 0 { // a pool short of a source is not kept
 		e := &candEntry{events: rc.profile.Events, model: versionOf(l), cands: make([]candRef, len(cands))}
@@ -419,12 +460,22 @@ func (s *Service) diversify(cands []cand, count int) []cand {
 	}
 	s.catalog.RLock()
 	defer s.catalog.RUnlock()
+	return diversifyBy(cands, func(slot int32) string { return s.catalog.Meta(slot).Category }, k, count)
+}
+
+// diversifyBy is diversify with the categories given by category.
+func diversifyBy(cands []cand, category func(slot int32) string, k, count int) []cand {
 	out := make([]cand, 0, len(cands))
 	var held []cand
 	per := map[string]int{}
-	for _, c := range cands {
-		cat := s.catalog.Meta(c.slot).Category
-		if cat != "" && per[cat] >= k && len(out) < count {
+	for i, c := range cands {
+		if len(out) >= count {
+			// The first count places are filled: the rest keep their order.
+			out = append(out, cands[i:]...)
+			break
+		}
+		cat := category(c.slot)
+		if cat != "" && per[cat] >= k {
 			held = append(held, c)
 			continue
 		}
@@ -484,7 +535,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 	if cerr != nil {
 		rc.warn("co-visitation counters unavailable")
 	}
-	fl := &filter{s: s, exclude: map[int32]bool{slot: true}}
+	fl := &filter{s: s, exclude: []int32{slot}}
 	s.catalog.RLock()
 	p := s.newPool(fl, count)
 	if len(zs) > 0 {
@@ -502,6 +553,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 		s.retrieveLearned(p, l, rc.rawRecent[0])
 	}
 	cands := p.cands
+	p.release()
 	s.catalog.RUnlock()
 	s.score(ctx, l, rc, cands, req.Explain)
 	return s.answer(ctx, "similar", l, rc, cands, count, ""), nil
@@ -541,6 +593,7 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 		hits = s.retrieve(p, m, v, "retrieval:"+m, hits)
 	}
 	cands := p.cands
+	p.release()
 	s.catalog.RUnlock()
 	if len(cands) == 0 && rc.queryText == nil && len(rc.parts.Vectors) == 0 {
 		rc.warn("no known word in query.text")
@@ -549,6 +602,37 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 	r := s.answer(ctx, "search", l, rc, cands, count, req.UserID)
 	s.logSearch(features.SearchFromSearch, r, req.UserID, &req.Query, nil)
 	return r, nil
+}
+
+// markPool keeps slotMarks between requests. Unlike a sync.Pool it is not emptied by
+// garbage collections: each holds 4 bytes per catalogue slot, which a request would
+// otherwise allocate and clear again after every collection.
+type markPool struct {
+	mu   sync.Mutex
+	free []*slotMarks
+}
+
+// maxFreeMarks bounds the marks kept: more than the requests that run at once on a
+// few cores.
+const maxFreeMarks = 64
+
+func (p *markPool) get() *slotMarks {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		m := p.free[n-1]
+		p.free = p.free[:n-1]
+		return m
+	}
+	return &slotMarks{}
+}
+
+func (p *markPool) put(m *slotMarks) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < maxFreeMarks {
+		p.free = append(p.free, m)
+	}
 }
 
 // slotMarks tells whether a catalogue slot was seen in the current request: a slot is
