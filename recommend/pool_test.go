@@ -43,23 +43,30 @@ func diversifyReference(cands []cand, cat func(cand) string, k, count int) []can
 	return append(out, held...)
 }
 
-// TestMarkPoolReuse: marks come back cleared for the next request (a slot marked in
-// one request is unmarked in the next), and grow with the catalogue.
-func TestMarkPoolReuse(t *testing.T) {
-	var p markPool
-	m := p.get()
-	m.start(10)
-	if !m.mark(3) || m.mark(3) {
-		t.Fatal("a slot is new once per request")
+// TestSlotSet: mark reports a slot new exactly once per request, through growth far
+// past the size given to start, and start forgets the last request's slots.
+func TestSlotSet(t *testing.T) {
+	var m slotSet
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, n := range []int{0, 10, 100, 3000} {
+		m.start(n / 4)
+		seen := map[int32]bool{}
+		for range n {
+			slot := int32(r.IntN(1 << 20))
+			if got := m.mark(slot); got != !seen[slot] {
+				t.Fatalf("n %d: mark(%d) = %v, seen before %v", n, slot, got, seen[slot])
+			}
+			seen[slot] = true
+		}
+		for slot := range seen {
+			if m.mark(slot) {
+				t.Fatalf("n %d: slot %d forgotten after growth", n, slot)
+			}
+		}
 	}
-	p.put(m)
-	m2 := p.get()
-	if m2 != m {
-		t.Fatal("the marks were not reused")
-	}
-	m2.start(20)
-	if !m2.mark(3) || !m2.mark(19) {
-		t.Fatal("marks of the last request leaked into this one")
+	m.start(1)
+	if !m.mark(0) || !m.mark(1<<30) || m.mark(0) {
+		t.Fatal("start must forget the last request's slots; slot 0 is a slot like another")
 	}
 }
 
@@ -80,6 +87,24 @@ func TestDiversify(t *testing.T) {
 		want := diversifyReference(cands, func(c cand) string { return catOf[c.slot] }, k, count)
 		if !slices.EqualFunc(got, want, func(a, b cand) bool { return a.slot == b.slot }) {
 			t.Fatalf("trial %d (k %d, count %d): %v, want %v", trial, k, count, got, want)
+		}
+	}
+}
+
+// BenchmarkSlotSet: a rerank's duplicate check, 100 slots spread over a catalogue of
+// 100,000.
+func BenchmarkSlotSet(b *testing.B) {
+	r := rand.New(rand.NewPCG(4, 4))
+	slots := make([]int32, 100)
+	for i := range slots {
+		slots[i] = int32(r.IntN(100_000))
+	}
+	var m slotSet
+	b.ReportAllocs()
+	for b.Loop() {
+		m.start(len(slots))
+		for _, s := range slots {
+			m.mark(s)
 		}
 	}
 }

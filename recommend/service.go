@@ -127,7 +127,7 @@ type Service struct {
 	opt     Options
 	attrib  *Attribution
 	pool    sync.Pool
-	marks   markPool
+	marks   sync.Pool             // *slotSet
 	cands   *memo.Map[*candEntry] // by user id; nil when CandidateTTL is negative
 }
 
@@ -137,6 +137,7 @@ func New(fs FeatureStore, models *LiveModel, attrib *Attribution, opt Options) *
 	s := &Service{fs: fs, catalog: fs.Catalog(), models: models, opt: opt, attrib: attrib}
 	s.ix = newIndexes(fs.Catalog())
 	s.pool.New = func() any { return &scratch{ws: ranking.NewWorkspace()} }
+	s.marks.New = func() any { return &slotSet{} }
 	if opt.CandidateTTL > 0 {
 		s.cands = memo.New[*candEntry](opt.CandidateCacheMax)
 	}

@@ -3,9 +3,9 @@ package recommend
 import (
 	"context"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/fusionrank/fusionrank"
@@ -31,15 +31,15 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	if err := s.validateQuery(&req.Query, "query"); err != nil {
 		return fusionrank.Ranking{}, err
 	}
-	// Duplicates are found by catalogue slot (a mark per slot in pooled memory), and
+	// Duplicates are found by catalogue slot (a set of the request's slots), and
 	// only ids outside the catalogue, which are rare, by a map.
-	dd := s.marks.get()
-	defer s.marks.put(dd)
+	dd := s.marks.Get().(*slotSet)
+	defer s.marks.Put(dd)
 	var seenUnknown map[string]bool
 	cands := make([]cand, 0, len(req.Items))
 	var unknown []string
 	s.catalog.RLock()
-	dd.start(s.catalog.Len())
+	dd.start(len(req.Items))
 	for i, it := range req.Items {
 		if !fusionrank.ValidID(it.ID) {
 			s.catalog.RUnlock()
@@ -210,7 +210,7 @@ type pool struct {
 	s     *Service
 	k     int // items per retrieval source: max(RetrievalK, the answer's count)
 	fl    *filter
-	seen  *slotMarks // the slots added or refused
+	seen  *slotSet // the slots added or refused
 	cands []cand
 }
 
@@ -219,14 +219,14 @@ type pool struct {
 func (s *Service) newPool(fl *filter, count int) *pool {
 	k := max(s.opt.RetrievalK, count)
 	n := 4*k + ranking.CovisItems*s.opt.CovisK + s.opt.TrendingK
-	seen := s.marks.get()
-	seen.start(s.catalog.Len())
+	seen := s.marks.Get().(*slotSet)
+	seen.start(n)
 	return &pool{s: s, fl: fl, k: k, seen: seen, cands: make([]cand, 0, n)}
 }
 
 // release returns the pool's marks; the candidates stay the caller's.
 func (p *pool) release() {
-	p.s.marks.put(p.seen)
+	p.s.marks.Put(p.seen)
 	p.seen = nil
 }
 
@@ -604,62 +604,60 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 	return r, nil
 }
 
-// markPool keeps slotMarks between requests. Unlike a sync.Pool it is not emptied by
-// garbage collections: each holds 4 bytes per catalogue slot, which a request would
-// otherwise allocate and clear again after every collection.
-type markPool struct {
-	mu   sync.Mutex
-	free []*slotMarks
+// slotSet is the set of catalogue slots a request has seen: open addressing over a
+// table sized to the request (twice its slots, grown when half full), so that it stays
+// in the core's cache whatever the catalogue's size, and starting a request clears a
+// few kilobytes. Slots are stored plus one, 0 marking an empty place.
+type slotSet struct {
+	keys  []int32
+	n     int
+	shift uint8
 }
 
-// maxFreeMarks bounds the marks kept: more than the requests that run at once on a
-// few cores.
-const maxFreeMarks = 64
-
-func (p *markPool) get() *slotMarks {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n := len(p.free); n > 0 {
-		m := p.free[n-1]
-		p.free = p.free[:n-1]
-		return m
+// start empties the set for a request that will mark about n slots.
+func (m *slotSet) start(n int) {
+	size := 64
+	for size < 2*n {
+		size *= 2
 	}
-	return &slotMarks{}
-}
-
-func (p *markPool) put(m *slotMarks) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.free) < maxFreeMarks {
-		p.free = append(p.free, m)
+	if cap(m.keys) >= size {
+		m.keys = m.keys[:size]
+		clear(m.keys)
+	} else {
+		m.keys = make([]int32, size)
 	}
+	m.n = 0
+	m.shift = uint8(64 - bits.TrailingZeros(uint(size)))
 }
 
-// slotMarks tells whether a catalogue slot was seen in the current request: a slot is
-// seen when its mark equals the request's generation, so starting a request clears
-// nothing.
-type slotMarks struct {
-	gen   uint32
-	marks []uint32
-}
-
-// start begins a request over a catalogue of n slots.
-func (m *slotMarks) start(n int) {
-	if len(m.marks) < n {
-		m.marks = append(m.marks, make([]uint32, n-len(m.marks))...)
+// mark adds slot and reports whether it was not in the set yet.
+func (m *slotSet) mark(slot int32) bool {
+	if 2*(m.n+1) > len(m.keys) {
+		m.grow()
 	}
-	m.gen++
-	if m.gen == 0 { // wrapped: every old mark could look current
-		clear(m.marks)
-		m.gen = 1
+	k := slot + 1
+	mask := len(m.keys) - 1
+	for i := int(uint64(uint32(k))*0x9E3779B97F4A7C15>>m.shift) & mask; ; i = (i + 1) & mask {
+		switch m.keys[i] {
+		case k:
+			return false
+		case 0:
+			m.keys[i] = k
+			m.n++
+			return true
+		}
 	}
 }
 
-// mark marks slot and reports whether it was not marked yet.
-func (m *slotMarks) mark(slot int32) bool {
-	if m.marks[slot] == m.gen {
-		return false
+// grow doubles the table and places the slots again.
+func (m *slotSet) grow() {
+	old := m.keys
+	m.keys = make([]int32, 2*len(old))
+	m.shift--
+	m.n = 0
+	for _, k := range old {
+		if k != 0 {
+			m.mark(k - 1)
+		}
 	}
-	m.marks[slot] = m.gen
-	return true
 }
