@@ -89,7 +89,23 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	if unknown != nil {
 		r.UnknownItems = unknown
 	}
-	s.logSearch(features.SearchFromRerank, r, req.UserID, &req.Query, req.Items)
+	// The answer's first items are the scored candidates in order, each the first
+	// occurrence of its id; the rest are the unknown ids, found in the request.
+	s.logSearch(features.SearchFromRerank, r, req.UserID, &req.Query, func(p int, id string) *float64 {
+		if p < len(cands) {
+			if c := cands[p]; c.hasEngine {
+				e := c.engine
+				return &e
+			}
+			return nil
+		}
+		for _, it := range req.Items {
+			if it.ID == id {
+				return it.Score
+			}
+		}
+		return nil
+	})
 	return r, nil
 }
 
