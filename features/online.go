@@ -487,7 +487,9 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 		}
 		return out, nil
 	}
-	if sets, ok := s.localCovisSets(ctx, recent); ok {
+	if sets, ok, err := s.localCovisSets(ctx, recent); err != nil {
+		return nil, err
+	} else if ok {
 		for j, set := range sets {
 			out[j] = make([]float64, len(candidates))
 			for i, c := range candidates {
@@ -525,7 +527,9 @@ type Neighbour struct {
 // CovisNeighbours returns, for each of items, up to n items that most often directly
 // followed it, most frequent first. One Redis round trip unless a set has to be rebuilt.
 func (s *Store) CovisNeighbours(ctx context.Context, items []string, n int) ([][]Neighbour, error) {
-	if sets, ok := s.localCovisSets(ctx, items); ok {
+	if sets, ok, err := s.localCovisSets(ctx, items); err != nil {
+		return nil, err
+	} else if ok {
 		out := make([][]Neighbour, len(items))
 		for i, set := range sets {
 			for _, z := range set.zs[:min(len(set.zs), n+1)] {
