@@ -235,8 +235,27 @@ func (s *Store) localCovisSets(ctx context.Context, items []string) (sets []*cov
 		return nil, false, nil
 	}
 	sets, gens, missing := c.getCovis(items, time.Now().UnixNano())
-	if missing > 0 && !s.fillCovis(ctx, c, items, sets, gens) {
+	if missing == 0 {
+		return sets, true, nil
+	}
+	// The read runs on its own deadline (detached), and the request waits for it only
+	// as long as its own allows. A request that runs out of time does not cut
+	// the read short: go-redis closes a connection whose reply is still pending, and
+	// under load those redials (a TCP handshake and two 32 KB buffers each) cost more
+	// than the reads; the finished read fills the cache for the next request.
+	done := make(chan bool, 1)
+	go func() {
+		fctx, cancel := detached(ctx)
+		defer cancel()
+		done <- s.fillCovis(fctx, c, items, sets, gens)
+	}()
+	select {
+	case ok := <-done:
+		if !ok {
+			return nil, false, ctx.Err()
+		}
+		return sets, true, nil
+	case <-ctx.Done():
 		return nil, false, ctx.Err()
 	}
-	return sets, true, nil
 }
