@@ -63,6 +63,7 @@ done
 for r in $(seq 1 "$ROUNDS"); do
   for v in a b; do
     for s in $SCENARIOS; do
+      kill -0 "${spid[$v]}" 2>/dev/null || { log "$v's server exited; see $OUT/$v/server.log"; exit 1; }
       log "round $r, $v, $s"
       "$OUT/loadtest" run -url "http://${addr[$v]}" -key "$KEY" -scenario "$s" -duration "$DURATION" \
         -pid "${spid[$v]}" -redis "127.0.0.1:$redis_port" | sed "s/^/$v: /"
