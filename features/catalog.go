@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fusionrank/fusionrank/features/text"
 	"github.com/fusionrank/fusionrank/postgres"
 )
 
@@ -40,6 +41,8 @@ type ItemMeta struct {
 	Active   bool
 	// ImageURL is the address a page shows the item's photo at ("" without one).
 	ImageURL string
+	// TitleStems is Title prepared for the match features (text.NewTitleStems).
+	TitleStems text.TitleStems
 }
 
 // Catalog is the serving process's copy of the catalogue: item metadata and the
@@ -230,7 +233,7 @@ func (c *Catalog) ResidentBytes() (total int64, perItem float64) {
 		total += int64(cap(b.Data))*4 + int64(cap(b.Has))
 	}
 	for _, it := range c.items {
-		total += int64(len(it.ID)*2+len(it.Title)+len(it.Category)+len(it.Brand)) + 96 + 16 // meta struct, map entry
+		total += int64(len(it.ID)*2+len(it.Title)+len(it.Category)+len(it.Brand)+8*cap(it.TitleStems.Hashes)) + 128 + 16 // meta struct, map entry
 	}
 	if n := len(c.items); n > 0 {
 		perItem = float64(total) / float64(n)
@@ -270,6 +273,7 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 		if url != nil && sha != nil {
 			m.ImageURL = DisplayURL(*url, *sha)
 		}
+		m.TitleStems = text.NewTitleStems(m.Title)
 		metas = append(metas, m)
 		maxSeq = max(maxSeq, seq)
 	}

@@ -179,7 +179,8 @@ func (c *localCache) getCovis(items []string, now int64) ([]*covisSet, []uint64,
 
 // fillCovis reads the missing sets of items whole, in one round trip, and keeps them.
 // It reports false when one is missing in Redis (it must be rebuilt) or too large to
-// keep; the caller then reads through Redis.
+// keep, or when Redis failed; the caller then reads through Redis, unless the request's
+// time is up (ctx's error), since a second round trip would fail the same way.
 func (s *Store) fillCovis(ctx context.Context, c *localCache, items []string, sets []*covisSet, gens []uint64) bool {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.ZSliceCmd, len(items))
@@ -226,15 +227,35 @@ func (s *Store) fillCovis(ctx context.Context, c *localCache, items []string, se
 
 // localCovisSets returns the co-visitation sets of items from the local cache, reading
 // the missing ones from Redis in one round trip; ok is false when the local cache is
-// off or cannot answer (a set missing in Redis, or too large).
-func (s *Store) localCovisSets(ctx context.Context, items []string) ([]*covisSet, bool) {
+// off or cannot answer (a set missing in Redis, or too large). err is ctx's error when
+// the request's time ran out meanwhile: the caller gives up rather than try Redis again.
+func (s *Store) localCovisSets(ctx context.Context, items []string) (sets []*covisSet, ok bool, err error) {
 	c := s.local()
 	if c == nil {
-		return nil, false
+		return nil, false, nil
 	}
 	sets, gens, missing := c.getCovis(items, time.Now().UnixNano())
-	if missing > 0 && !s.fillCovis(ctx, c, items, sets, gens) {
-		return nil, false
+	if missing == 0 {
+		return sets, true, nil
 	}
-	return sets, true
+	// The read runs on its own deadline (detached), and the request waits for it only
+	// as long as its own allows. A request that runs out of time does not cut
+	// the read short: go-redis closes a connection whose reply is still pending, and
+	// under load those redials (a TCP handshake and two 32 KB buffers each) cost more
+	// than the reads; the finished read fills the cache for the next request.
+	done := make(chan bool, 1)
+	go func() {
+		fctx, cancel := detached(ctx)
+		defer cancel()
+		done <- s.fillCovis(fctx, c, items, sets, gens)
+	}()
+	select {
+	case ok := <-done:
+		if !ok {
+			return nil, false, ctx.Err()
+		}
+		return sets, true, nil
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
 }

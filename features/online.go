@@ -111,14 +111,10 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 		}
 	}
 	if redisOK && !s.redisState.has(userID) {
-		b, err := s.rdb.Get(ctx, key).Bytes()
-		s.redisState.observe(err)
+		p, err := s.readCachedProfile(ctx, key, userID, lc, lgen)
 		switch {
 		case err == nil:
-			if p, ok := decodeProfile(b); ok {
-				if lc != nil {
-					lc.profiles.Put(userID, p, lgen, time.Now().Add(lc.ttl).UnixNano())
-				}
+			if p != nil {
 				return p, SourceCache, nil
 			}
 		case errors.Is(err, redis.Nil):
@@ -172,6 +168,63 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 	}
 	r := v.(rebuilt)
 	return r.p, r.src, nil
+}
+
+// readCachedProfile reads the user's cached profile from Redis (nil when the bytes do
+// not decode) and keeps it in the local cache lc (when not nil) under generation lgen.
+// The read runs on its own deadline (detachedReadTimeout) and the caller waits for it
+// only as long as ctx allows, returning ctx's error then: a read cut short by a
+// request's deadline would make go-redis close the connection (its reply is still
+// pending), and redials under load cost more than the reads; a read that finishes
+// late still fills the local cache for the shopper's next request.
+func (s *Store) readCachedProfile(ctx context.Context, key, userID string, lc *localCache, lgen uint64) (*Profile, error) {
+	type result struct {
+		p   *Profile
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rctx, cancel := detached(ctx)
+		defer cancel()
+		b, err := s.rdb.Get(rctx, key).Bytes()
+		s.redisState.observe(err)
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		p, ok := decodeProfile(b)
+		if !ok {
+			done <- result{}
+			return
+		}
+		if lc != nil {
+			lc.profiles.Put(userID, p, lgen, time.Now().Add(lc.ttl).UnixNano())
+		}
+		done <- result{p, nil}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return r.p, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// detachedReadTimeout is the least time given to a Redis read that may outlive the
+// request that started it (readCachedProfile, the local cache's co-visitation fills).
+const detachedReadTimeout = 200 * time.Millisecond
+
+// detached returns a context for such a read: ctx's values, not its cancellation, and
+// the later of ctx's deadline and detachedReadTimeout from now.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl := time.Now().Add(detachedReadTimeout)
+	if d, ok := ctx.Deadline(); ok && d.After(dl) {
+		dl = d
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), dl)
 }
 
 // rebuildProfile computes a profile from all the user's events in Postgres, in time
@@ -487,7 +540,9 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 		}
 		return out, nil
 	}
-	if sets, ok := s.localCovisSets(ctx, recent); ok {
+	if sets, ok, err := s.localCovisSets(ctx, recent); err != nil {
+		return nil, err
+	} else if ok {
 		for j, set := range sets {
 			out[j] = make([]float64, len(candidates))
 			for i, c := range candidates {
@@ -525,7 +580,9 @@ type Neighbour struct {
 // CovisNeighbours returns, for each of items, up to n items that most often directly
 // followed it, most frequent first. One Redis round trip unless a set has to be rebuilt.
 func (s *Store) CovisNeighbours(ctx context.Context, items []string, n int) ([][]Neighbour, error) {
-	if sets, ok := s.localCovisSets(ctx, items); ok {
+	if sets, ok, err := s.localCovisSets(ctx, items); err != nil {
+		return nil, err
+	} else if ok {
 		out := make([][]Neighbour, len(items))
 		for i, set := range sets {
 			for _, z := range set.zs[:min(len(set.zs), n+1)] {

@@ -13,20 +13,11 @@ import (
 // and the engine's scores of the candidates given) in the search log, under the
 // answer's request id, so that the clicks, carts and purchases that carry that id are
 // attributed to it. The write happens in the background (features.SearchLog.Run).
-func (s *Service) logSearch(source string, r fusionrank.Ranking, userID string, q *fusionrank.Query, given []fusionrank.Candidate) {
+//
+// engine returns the engine's score of the item shown at position p (nil: none).
+func (s *Service) logSearch(source string, r fusionrank.Ranking, userID string, q *fusionrank.Query, engine func(p int, id string) *float64) {
 	if s.opt.Searches == nil {
 		return
-	}
-	var engine map[string]float64
-	for _, c := range given {
-		if c.Score != nil {
-			if engine == nil {
-				engine = make(map[string]float64, len(given))
-			}
-			if _, dup := engine[c.ID]; !dup {
-				engine[c.ID] = *c.Score
-			}
-		}
 	}
 	shown := r.Items[:min(len(r.Items), s.opt.SearchLogDepth)]
 	rec := features.Search{ID: r.RequestID, At: time.Now(), Source: source, UserID: userID, Text: q.Text,
@@ -37,8 +28,8 @@ func (s *Service) logSearch(source string, r fusionrank.Ranking, userID string, 
 	}
 	for p, it := range shown {
 		rec.Impressions[p].ItemID = it.ID
-		if e, ok := engine[it.ID]; ok {
-			rec.Impressions[p].EngineScore = &e
+		if engine != nil {
+			rec.Impressions[p].EngineScore = engine(p, it.ID)
 		}
 	}
 	s.opt.Searches.Record(rec)

@@ -127,7 +127,7 @@ type Service struct {
 	opt     Options
 	attrib  *Attribution
 	pool    sync.Pool
-	dedup   sync.Pool             // *slotMarks
+	marks   sync.Pool             // *slotSet
 	cands   *memo.Map[*candEntry] // by user id; nil when CandidateTTL is negative
 }
 
@@ -137,7 +137,7 @@ func New(fs FeatureStore, models *LiveModel, attrib *Attribution, opt Options) *
 	s := &Service{fs: fs, catalog: fs.Catalog(), models: models, opt: opt, attrib: attrib}
 	s.ix = newIndexes(fs.Catalog())
 	s.pool.New = func() any { return &scratch{ws: ranking.NewWorkspace()} }
-	s.dedup.New = func() any { return &slotMarks{} }
+	s.marks.New = func() any { return &slotSet{} }
 	if opt.CandidateTTL > 0 {
 		s.cands = memo.New[*candEntry](opt.CandidateCacheMax)
 	}
@@ -421,7 +421,7 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, sc *sc
 	if !rc.match.Empty() {
 		s.catalog.RLock()
 		for i, c := range cands {
-			rc.match.Features(feats[i*ranking.NFeatures+ranking.FeatMatchShare:], s.catalog.Meta(c.slot).Title)
+			rc.match.FeaturesOf(feats[i*ranking.NFeatures+ranking.FeatMatchShare:], &s.catalog.Meta(c.slot).TitleStems)
 		}
 		s.catalog.RUnlock()
 	}

@@ -3,6 +3,7 @@ package recommend
 import (
 	"context"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
@@ -30,15 +31,15 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	if err := s.validateQuery(&req.Query, "query"); err != nil {
 		return fusionrank.Ranking{}, err
 	}
-	// Duplicates are found by catalogue slot (a mark per slot in pooled memory), and
+	// Duplicates are found by catalogue slot (a set of the request's slots), and
 	// only ids outside the catalogue, which are rare, by a map.
-	dd := s.dedup.Get().(*slotMarks)
-	defer s.dedup.Put(dd)
+	dd := s.marks.Get().(*slotSet)
+	defer s.marks.Put(dd)
 	var seenUnknown map[string]bool
 	cands := make([]cand, 0, len(req.Items))
 	var unknown []string
 	s.catalog.RLock()
-	dd.start(s.catalog.Len())
+	dd.start(len(req.Items))
 	for i, it := range req.Items {
 		if !fusionrank.ValidID(it.ID) {
 			s.catalog.RUnlock()
@@ -88,23 +89,45 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	if unknown != nil {
 		r.UnknownItems = unknown
 	}
-	s.logSearch(features.SearchFromRerank, r, req.UserID, &req.Query, req.Items)
+	// The answer's first items are the scored candidates in order, each the first
+	// occurrence of its id; the rest are the unknown ids, found in the request.
+	s.logSearch(features.SearchFromRerank, r, req.UserID, &req.Query, func(p int, id string) *float64 {
+		if p < len(cands) {
+			if c := cands[p]; c.hasEngine {
+				e := c.engine
+				return &e
+			}
+			return nil
+		}
+		for _, it := range req.Items {
+			if it.ID == id {
+				return it.Score
+			}
+		}
+		return nil
+	})
 	return r, nil
 }
 
 // filter says whether a slot may be recommended.
 type filter struct {
-	s       *Service
-	exclude map[int32]bool // slots
-	f       *fusionrank.Filters
-	cats    map[string]bool
+	s *Service
+	// exclude holds the excluded slots: a request's few bought and excluded items,
+	// scanned in a loop; bigExclude holds them instead when there are more than
+	// maxScanExclude (a map lookup costs more than scanning a few).
+	exclude    []int32
+	bigExclude map[int32]bool
+	f          *fusionrank.Filters
+	cats       map[string]bool
 }
+
+const maxScanExclude = 32
 
 func (s *Service) newFilter(rc *reqctx, exclude []string, f *fusionrank.Filters) (*filter, error) {
 	if len(exclude) > s.opt.MaxExclude {
 		return nil, fusionrank.Errorf(fusionrank.TooLarge, "exclude: %d ids is over the limit of %d", len(exclude), s.opt.MaxExclude)
 	}
-	fl := &filter{s: s, exclude: map[int32]bool{}, f: f}
+	fl := &filter{s: s, f: f}
 	for i, id := range exclude {
 		if !fusionrank.ValidID(id) {
 			return nil, fusionrank.ValidateID("exclude["+strconv.Itoa(i)+"]", id)
@@ -148,14 +171,38 @@ func (s *Service) newFilter(rc *reqctx, exclude []string, f *fusionrank.Filters)
 // Callers hold the catalogue's RLock.
 func (fl *filter) excludeID(id string) {
 	if slot, ok := fl.s.catalog.Slot(id); ok {
-		fl.exclude[slot] = true
+		fl.excludeSlot(slot)
 	}
+}
+
+func (fl *filter) excludeSlot(slot int32) {
+	switch {
+	case fl.bigExclude != nil:
+		fl.bigExclude[slot] = true
+	case len(fl.exclude) < maxScanExclude:
+		fl.exclude = append(fl.exclude, slot)
+	default:
+		fl.bigExclude = make(map[int32]bool, 2*len(fl.exclude))
+		for _, e := range fl.exclude {
+			fl.bigExclude[e] = true
+		}
+		fl.bigExclude[slot] = true
+		fl.exclude = nil
+	}
+}
+
+// excluded reports whether slot was excluded.
+func (fl *filter) excluded(slot int32) bool {
+	if fl.bigExclude != nil {
+		return fl.bigExclude[slot]
+	}
+	return slices.Contains(fl.exclude, slot)
 }
 
 // allow reports whether slot passes; callers hold the catalogue's RLock.
 func (fl *filter) allow(slot int32) bool {
 	m := fl.s.catalog.Meta(slot)
-	if !m.Active || fl.exclude[slot] {
+	if !m.Active || fl.excluded(slot) {
 		return false
 	}
 	if fl.f == nil {
@@ -179,22 +226,30 @@ type pool struct {
 	s     *Service
 	k     int // items per retrieval source: max(RetrievalK, the answer's count)
 	fl    *filter
-	index map[int32]int
+	seen  *slotSet // the slots added or refused
 	cands []cand
 }
 
 // newPool returns an empty candidate pool sized for a typical request's sources.
+// Callers hold the catalogue's RLock, and call release when done adding.
 func (s *Service) newPool(fl *filter, count int) *pool {
 	k := max(s.opt.RetrievalK, count)
 	n := 4*k + ranking.CovisItems*s.opt.CovisK + s.opt.TrendingK
-	return &pool{s: s, fl: fl, k: k, index: make(map[int32]int, n), cands: make([]cand, 0, n)}
+	seen := s.marks.Get().(*slotSet)
+	seen.start(n)
+	return &pool{s: s, fl: fl, k: k, seen: seen, cands: make([]cand, 0, n)}
+}
+
+// release returns the pool's marks; the candidates stay the caller's.
+func (p *pool) release() {
+	p.s.marks.Put(p.seen)
+	p.seen = nil
 }
 
 func (p *pool) add(slot int32, source string) {
-	if _, ok := p.index[slot]; ok || !p.fl.allow(slot) {
-		return
+	if !p.seen.mark(slot) || !p.fl.allow(slot) {
+		return // already in, or refused (and the filter's answer does not change)
 	}
-	p.index[slot] = len(p.cands)
 	p.cands = append(p.cands, cand{slot: slot, id: p.s.catalog.Meta(slot).ID, source: source, order: len(p.cands)})
 }
 
@@ -290,6 +345,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 				p.add(c.slot, c.source)
 			}
 			cands := p.cands
+			p.release()
 			s.catalog.RUnlock()
 			s.score(ctx, l, rc, cands, req.Explain)
 			cands = s.diversify(cands, count)
@@ -365,6 +421,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 		}
 	}
 	cands := p.cands
+	p.release()
 	s.catalog.RUnlock()
 	if cacheable && len(rc.warnings) == 0 { // a pool short of a source is not kept
 		e := &candEntry{events: rc.profile.Events, model: versionOf(l), cands: make([]candRef, len(cands))}
@@ -419,12 +476,22 @@ func (s *Service) diversify(cands []cand, count int) []cand {
 	}
 	s.catalog.RLock()
 	defer s.catalog.RUnlock()
+	return diversifyBy(cands, func(slot int32) string { return s.catalog.Meta(slot).Category }, k, count)
+}
+
+// diversifyBy is diversify with the categories given by category.
+func diversifyBy(cands []cand, category func(slot int32) string, k, count int) []cand {
 	out := make([]cand, 0, len(cands))
 	var held []cand
 	per := map[string]int{}
-	for _, c := range cands {
-		cat := s.catalog.Meta(c.slot).Category
-		if cat != "" && per[cat] >= k && len(out) < count {
+	for i, c := range cands {
+		if len(out) >= count {
+			// The first count places are filled: the rest keep their order.
+			out = append(out, cands[i:]...)
+			break
+		}
+		cat := category(c.slot)
+		if cat != "" && per[cat] >= k {
 			held = append(held, c)
 			continue
 		}
@@ -484,7 +551,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 	if cerr != nil {
 		rc.warn("co-visitation counters unavailable")
 	}
-	fl := &filter{s: s, exclude: map[int32]bool{slot: true}}
+	fl := &filter{s: s, exclude: []int32{slot}}
 	s.catalog.RLock()
 	p := s.newPool(fl, count)
 	if len(zs) > 0 {
@@ -502,6 +569,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 		s.retrieveLearned(p, l, rc.rawRecent[0])
 	}
 	cands := p.cands
+	p.release()
 	s.catalog.RUnlock()
 	s.score(ctx, l, rc, cands, req.Explain)
 	return s.answer(ctx, "similar", l, rc, cands, count, ""), nil
@@ -541,6 +609,7 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 		hits = s.retrieve(p, m, v, "retrieval:"+m, hits)
 	}
 	cands := p.cands
+	p.release()
 	s.catalog.RUnlock()
 	if len(cands) == 0 && rc.queryText == nil && len(rc.parts.Vectors) == 0 {
 		rc.warn("no known word in query.text")
@@ -551,31 +620,60 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 	return r, nil
 }
 
-// slotMarks tells whether a catalogue slot was seen in the current request: a slot is
-// seen when its mark equals the request's generation, so starting a request clears
-// nothing.
-type slotMarks struct {
-	gen   uint32
-	marks []uint32
+// slotSet is the set of catalogue slots a request has seen: open addressing over a
+// table sized to the request (twice its slots, grown when half full), so that it stays
+// in the core's cache whatever the catalogue's size, and starting a request clears a
+// few kilobytes. Slots are stored plus one, 0 marking an empty place.
+type slotSet struct {
+	keys  []int32
+	n     int
+	shift uint8
 }
 
-// start begins a request over a catalogue of n slots.
-func (m *slotMarks) start(n int) {
-	if len(m.marks) < n {
-		m.marks = append(m.marks, make([]uint32, n-len(m.marks))...)
+// start empties the set for a request that will mark about n slots.
+func (m *slotSet) start(n int) {
+	size := 64
+	for size < 2*n {
+		size *= 2
 	}
-	m.gen++
-	if m.gen == 0 { // wrapped: every old mark could look current
-		clear(m.marks)
-		m.gen = 1
+	if cap(m.keys) >= size {
+		m.keys = m.keys[:size]
+		clear(m.keys)
+	} else {
+		m.keys = make([]int32, size)
+	}
+	m.n = 0
+	m.shift = uint8(64 - bits.TrailingZeros(uint(size)))
+}
+
+// mark adds slot and reports whether it was not in the set yet.
+func (m *slotSet) mark(slot int32) bool {
+	if 2*(m.n+1) > len(m.keys) {
+		m.grow()
+	}
+	k := slot + 1
+	mask := len(m.keys) - 1
+	for i := int(uint64(uint32(k))*0x9E3779B97F4A7C15>>m.shift) & mask; ; i = (i + 1) & mask {
+		switch m.keys[i] {
+		case k:
+			return false
+		case 0:
+			m.keys[i] = k
+			m.n++
+			return true
+		}
 	}
 }
 
-// mark marks slot and reports whether it was not marked yet.
-func (m *slotMarks) mark(slot int32) bool {
-	if m.marks[slot] == m.gen {
-		return false
+// grow doubles the table and places the slots again.
+func (m *slotSet) grow() {
+	old := m.keys
+	m.keys = make([]int32, 2*len(old))
+	m.shift--
+	m.n = 0
+	for _, k := range old {
+		if k != 0 {
+			m.mark(k - 1)
+		}
 	}
-	m.marks[slot] = m.gen
-	return true
 }

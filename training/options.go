@@ -149,6 +149,10 @@ type Options struct {
 	// reports; and once before training with epoch 0, loss NaN and the
 	// initial model's validation NDCG@10. It must not modify anything Train uses.
 	OnEpoch func(epoch int, loss, validation float64)
+	// Stop, when not nil, stops training once it is closed: Train (and the
+	// sequence encoder's training within it) checks it before every batch
+	// of behavioural examples and after every epoch, and returns ErrStopped.
+	Stop <-chan struct{}
 }
 
 func (o Options) withDefaults() Options {

@@ -363,6 +363,12 @@ type seqTrainer struct {
 // epoch. onEpoch, when not nil, gets each epoch's number, mean loss and
 // validation NDCG@10. The result depends only on d, val, o and seed.
 func TrainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpoch func(epoch int, loss, validation float64)) (*SeqModel, error) {
+	return trainSeq(d, val, o, seed, workers, onEpoch, nil)
+}
+
+// trainSeq is TrainSeq stopping with ErrStopped once stop is closed (checked
+// before every batch and after every epoch).
+func trainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpoch func(epoch int, loss, validation float64), stop <-chan struct{}) (*SeqModel, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
@@ -409,7 +415,10 @@ func TrainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpo
 	tr.gGate, tr.gBias = NewSparseGrad(o.Dim), NewSparseGrad(1)
 	best, bestV, bad := tr.s.clone(), math.Inf(-1), 0
 	for epoch := 1; epoch <= o.Epochs; epoch++ {
-		loss := tr.epoch(epoch)
+		loss := tr.epoch(epoch, stop)
+		if stopped(stop) {
+			return nil, ErrStopped
+		}
 		v := math.NaN()
 		if len(val) > 0 {
 			v = tr.validate(val)
@@ -426,8 +435,8 @@ func TrainSeq(d *Data, val []Case, o SeqOptions, seed uint64, workers int, onEpo
 	return best, nil
 }
 
-func (tr *seqTrainer) epoch(epoch int) float64 {
-	return runEpoch(tr.examples, tr.seed, epoch, tr.o.BatchSize, tr.step)
+func (tr *seqTrainer) epoch(epoch int, stop <-chan struct{}) float64 {
+	return runEpoch(tr.examples, tr.seed, epoch, tr.o.BatchSize, stop, tr.step)
 }
 
 // step trains on one batch: the batch's candidates (its positives and the

@@ -1,6 +1,7 @@
 package training
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -169,6 +170,19 @@ func Train(d *Data, val []Case, o Options) (*Result, error) {
 	return best, nil
 }
 
+// ErrStopped is Train's error when Options.Stop was closed.
+var ErrStopped = errors.New("training: stopped")
+
+// stopped reports whether stop is closed (never, for nil).
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}
+
 // criterion is what early stopping and the mix choice maximise: the sum of the
 // behavioural and the search validation NDCG@10 (those that exist; NaN when
 // neither does).
@@ -240,12 +254,15 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 					o.OnSeqEpoch(epoch, loss, v)
 				}
 			}
-			sm, err := TrainSeq(d, val, *o.Seq, o.Seed+uint64(k), o.Workers, on)
+			sm, err := trainSeq(d, val, *o.Seq, o.Seed+uint64(k), o.Workers, on, o.Stop)
 			if err != nil {
 				return nil, err
 			}
 			n.seq = append(n.seq, sm)
 		}
+	}
+	if stopped(o.Stop) {
+		return nil, ErrStopped
 	}
 	// chooseU sets the initial weight of scalar feature f to the best of
 	// ws on the held-out cases (the first without them); Result reports
@@ -276,6 +293,9 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 			ws = []float64{1}
 		}
 		chooseU(ranking.FeatSeq, ws)
+	}
+	if stopped(o.Stop) {
+		return nil, ErrStopped
 	}
 	for s := range tr.shards {
 		sh := &shard{g: NewGrads(n.model), f: newFeaturizer(tr.x), ws: n.newExampleWS()}
@@ -326,7 +346,13 @@ func train(d *Data, val []Case, o Options) (*Result, error) {
 		}
 	}
 	for epoch := 1; epoch <= o.Epochs; epoch++ {
+		if stopped(o.Stop) {
+			return nil, ErrStopped
+		}
 		loss := tr.epoch(epoch)
+		if stopped(o.Stop) {
+			return nil, ErrStopped
+		}
 		res.Curve.Loss = append(res.Curve.Loss, loss)
 		v, sv := validate()
 		res.Curve.Validation = append(res.Curve.Validation, v)
@@ -398,7 +424,7 @@ func (tr *trainer) epoch(epoch int) float64 {
 	bs := tr.n.o.BatchSize
 	nb := (len(tr.examples) + bs - 1) / bs
 	k := 0
-	loss := runEpoch(tr.examples, tr.n.o.Seed, epoch, bs, func(batch []example, rng *rand.Rand) (float64, int) {
+	loss := runEpoch(tr.examples, tr.n.o.Seed, epoch, bs, tr.n.o.Stop, func(batch []example, rng *rand.Rand) (float64, int) {
 		l, c := tr.step(batch, rng)
 		k++
 		runSearch(k * len(sb) / nb)
@@ -411,14 +437,18 @@ func (tr *trainer) epoch(epoch int) float64 {
 // runEpoch shuffles the examples with a generator seeded by (seed, epoch), runs step on
 // each batch with its own generator seeded by (seed, epoch, batch), and returns the
 // mean loss over the examples that counted (NaN if none did). The seeding makes an
-// epoch reproducible whatever the number of goroutines step uses.
-func runEpoch(examples []example, seed uint64, epoch, batchSize int, step func([]example, *rand.Rand) (float64, int)) float64 {
+// epoch reproducible whatever the number of goroutines step uses. Once stop is
+// closed it runs no further batch (the caller checks stop).
+func runEpoch(examples []example, seed uint64, epoch, batchSize int, stop <-chan struct{}, step func([]example, *rand.Rand) (float64, int)) float64 {
 	order := append([]example(nil), examples...)
 	rng := rand.New(rand.NewPCG(seed, uint64(epoch)))
 	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	var loss float64
 	var count int
 	for b, start := 0, 0; start < len(order); b, start = b+1, start+batchSize {
+		if stopped(stop) {
+			break
+		}
 		batch := order[start:min(start+batchSize, len(order))]
 		brng := rand.New(rand.NewPCG(seed^0x6e6567, uint64(epoch)<<32|uint64(b)))
 		l, c := step(batch, brng)

@@ -299,17 +299,18 @@ func (sh *searchShop) rerankScores(t *testing.T) map[string]float64 {
 
 // TestSearchesAreLogged: a rerank answer is in the search log with its query, the
 // items in the order returned (the top FUSIONRANK_SEARCH_LOG_DEPTH of them) and the
-// engine's scores, under its request_id; a
+// engine's scores (a repeated id's first, an unknown id's too), under its request_id; a
 // shop's search with a missing field is a 400 naming it; /openapi.json documents the
 // endpoint.
 func TestSearchesAreLogged(t *testing.T) {
-	m := startMainOn(t, testenv.DB(t, "cmdsearchlog"), map[string]string{"FUSIONRANK_TEXT_VECTORS": glove, "FUSIONRANK_SEARCH_LOG_DEPTH": "2"}, slog.New(slog.DiscardHandler))
+	m := startMainOn(t, testenv.DB(t, "cmdsearchlog"), map[string]string{"FUSIONRANK_TEXT_VECTORS": glove, "FUSIONRANK_SEARCH_LOG_DEPTH": "4"}, slog.New(slog.DiscardHandler))
 	key := createKey(t, m, fusionrank.ScopeAdmin)
 	ids := putItems(t, m, key, "sl-", 3, func(i int) map[string]any {
 		return map[string]any{"title": []string{"red bag", "black jacket", "blue shoes"}[i]}
 	})
 	r := do(t, "POST", m.URL()+"/v1/rerank", key, map[string]any{"query": map[string]any{"text": "red bag"},
-		"items": []any{map[string]any{"id": ids[0], "score": 1}, map[string]any{"id": ids[1], "score": 3}, map[string]any{"id": ids[2]}}})
+		"items": []any{map[string]any{"id": ids[0], "score": 1}, map[string]any{"id": ids[1], "score": 3}, map[string]any{"id": ids[2]},
+			map[string]any{"id": ids[0], "score": 9}, map[string]any{"id": "sl-unknown", "score": 5}, map[string]any{"id": "sl-unknown-2"}}})
 	if r.status != 200 {
 		t.Fatalf("rerank: %d %s", r.status, r.body)
 	}
@@ -335,10 +336,13 @@ func TestSearchesAreLogged(t *testing.T) {
 	if got == nil {
 		t.Fatalf("the rerank answer %s is not in the search log", ans.RequestID)
 	}
-	if got.Text != "red bag" || got.Source != features.SearchFromRerank || got.ModelVersion != ans.ModelVersion || len(ans.Items) != 3 || len(got.Impressions) != 2 {
+	if got.Text != "red bag" || got.Source != features.SearchFromRerank || got.ModelVersion != ans.ModelVersion || len(ans.Items) != 5 || len(got.Impressions) != 4 {
 		t.Fatalf("logged %+v for answer %+v", got, ans)
 	}
-	want := map[string]float64{ids[0]: 1, ids[1]: 3}
+	want := map[string]float64{ids[0]: 1, ids[1]: 3, "sl-unknown": 5}
+	if got.Impressions[3].ItemID != "sl-unknown" {
+		t.Errorf("the fourth item logged is %s, want the first unknown id", got.Impressions[3].ItemID)
+	}
 	for p, im := range got.Impressions {
 		if im.ItemID != ans.Items[p].ID {
 			t.Errorf("position %d: logged %s, answered %s", p, im.ItemID, ans.Items[p].ID)

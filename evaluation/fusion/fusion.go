@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/gob"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -75,7 +76,8 @@ func Data(s *evaluation.Sequences) *training.Data {
 // HoldOut splits d for early stopping (training.HoldOut).
 func HoldOut(d *training.Data) (*training.Data, []training.Case) { return training.HoldOut(d) }
 
-// Fit trains on train.
+// Fit trains on train. Cancelling ctx stops the training at its next batch
+// (training.Options.Stop): Fit then returns an error wrapping ctx's cause.
 func (m *Model) Fit(ctx context.Context, train *evaluation.Sequences) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -98,6 +100,7 @@ func (m *Model) Fit(ctx context.Context, train *evaluation.Sequences) error {
 	}
 	in, val := HoldOut(d)
 	o := m.Options
+	o.Stop = ctx.Done()
 	var cache string
 	if o.Seq != nil && len(o.SeqModels) == 0 && m.SeqCache != "" {
 		cache = filepath.Join(m.SeqCache, "seq-"+seqKey(in, val, o)+".gob")
@@ -125,6 +128,9 @@ func (m *Model) Fit(ctx context.Context, train *evaluation.Sequences) error {
 		res, err = training.Train(in, val, o)
 	}
 	if err != nil {
+		if errors.Is(err, training.ErrStopped) && ctx.Err() != nil {
+			return fmt.Errorf("fusion: training interrupted: %w", context.Cause(ctx))
+		}
 		return fmt.Errorf("fusion: %w", err)
 	}
 	if cache != "" {

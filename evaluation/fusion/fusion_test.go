@@ -2,6 +2,7 @@ package fusion
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -203,5 +204,29 @@ func TestServeChoosesCandidate(t *testing.T) {
 	}
 	if v := m.Version(); !strings.Contains(v, "chosen=recent=collab") {
 		t.Errorf("Version() = %q: want the collab candidate chosen", v)
+	}
+}
+
+// TestFitStopsWhenCancelled: a context cancelled while the scorer trains stops
+// Fit after that epoch with the context's error.
+func TestFitStopsWhenCancelled(t *testing.T) {
+	s := chain(200, 30, 6)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	epochs := 0
+	o := training.Options{Seed: 3, CollabDim: 16, AttrDim: 8, DModel: 16, DAttn: 8, Recent: 2, Epochs: 6, Patience: 6, BatchSize: 64, Negatives: 16, LR: 5e-3,
+		OnEpoch: func(e int, _, _ float64) {
+			epochs++
+			if e == 1 {
+				cancel()
+			}
+		}}
+	m := New("fusion", o)
+	err := m.Fit(ctx, s)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("Fit error %v, want an interruption wrapping context.Canceled", err)
+	}
+	if epochs != 2 || m.Result() != nil {
+		t.Errorf("%d epoch reports (want 2: the start and epoch 1), result %v", epochs, m.Result())
 	}
 }

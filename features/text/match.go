@@ -1,6 +1,7 @@
 package text
 
 import (
+	"hash/maphash"
 	"math"
 	"unsafe"
 )
@@ -12,7 +13,64 @@ import (
 // ranking.FeatTitleWords), computed the same way in training and in a rerank
 // request.
 type Match struct {
-	stems []string
+	stems  []string
+	hashes []uint64 // stemHash of each stem
+}
+
+// TitleStems is a title prepared for Match: the hashes of its tokens' stems,
+// in title order, and its number of words. The catalogue keeps one per item,
+// so that a request compares a few integers per candidate instead of
+// tokenizing every candidate's title.
+type TitleStems struct {
+	Hashes []uint64
+	Words  int
+}
+
+// NewTitleStems prepares title for Match.FeaturesOf.
+func NewTitleStems(title string) TitleStems {
+	h, n := appendTitleStems(nil, title)
+	return TitleStems{Hashes: h, Words: n}
+}
+
+// stemSeed seeds the stems' hashes. It is chosen when the process starts:
+// the hashes are compared only within one process and never stored.
+var stemSeed = maphash.MakeSeed()
+
+// stemHash is the hash of the stem base, followed by "y" when y (stemParts),
+// equal to maphash.String(stemSeed, Stem(w)). Two different stems share a
+// hash with probability 2⁻⁶⁴.
+func stemHash(base string, y bool) uint64 {
+	if !y {
+		return maphash.String(stemSeed, base)
+	}
+	var h maphash.Hash
+	h.SetSeed(stemSeed)
+	h.WriteString(base)
+	h.WriteByte('y')
+	return h.Sum64()
+}
+
+// appendTitleStems appends the stem hash of each of title's tokens
+// (lower-cased, then stemParts) to dst and returns it with the number of
+// tokens. It allocates only when dst is too short.
+func appendTitleStems(dst []uint64, title string) ([]uint64, int) {
+	var buf [64]byte
+	words := 0
+	t := tokenizer{s: title}
+	for {
+		tok, ok := t.next()
+		if !ok {
+			return dst, words
+		}
+		words++
+		w := tok
+		if !isLowerASCII(tok) {
+			// Only read in this iteration, while buf holds it.
+			b := appendLower(buf[:0], tok)
+			w = unsafe.String(unsafe.SliceData(b), len(b))
+		}
+		dst = append(dst, stemHash(stemParts(w)))
+	}
 }
 
 // NewMatch prepares query for matching.
@@ -26,6 +84,7 @@ func NewMatch(query string) Match {
 		}
 		if !dup {
 			m.stems = append(m.stems, s)
+			m.hashes = append(m.hashes, maphash.String(stemSeed, s))
 		}
 	}
 	return m
@@ -49,64 +108,43 @@ const MatchFeatures = 4
 // An empty query writes zeros (the title length too, so that a request
 // without words scores as before).
 func (m Match) Features(dst []float32, title string) {
-	clear(dst[:MatchFeatures])
 	if len(m.stems) == 0 {
+		clear(dst[:MatchFeatures])
 		return
 	}
-	// found[i]: the query's i-th stem is among the title's. The title is walked
-	// once, each token lower-cased into buf and stemmed without allocating: a
-	// rerank computes this for every candidate.
-	var fb [16]bool
-	found := fb[:0]
-	if len(m.stems) > len(fb) {
-		found = make([]bool, len(m.stems))
-	} else {
-		found = fb[:len(m.stems)]
+	var buf [32]uint64
+	hashes, words := appendTitleStems(buf[:0], title)
+	m.featuresOf(dst, hashes, words)
+}
+
+// FeaturesOf writes what Features writes for the title ts was prepared from.
+func (m Match) FeaturesOf(dst []float32, ts *TitleStems) {
+	m.featuresOf(dst, ts.Hashes, ts.Words)
+}
+
+func (m Match) featuresOf(dst []float32, title []uint64, words int) {
+	clear(dst[:MatchFeatures])
+	if len(m.hashes) == 0 {
+		return
 	}
-	var buf [64]byte
-	words := 0
-	t := tokenizer{s: title}
-	for {
-		tok, ok := t.next()
-		if !ok {
-			break
-		}
-		words++
-		w := tok
-		if !isLowerASCII(tok) {
-			// Only read in this iteration, while buf holds it.
-			b := appendLower(buf[:0], tok)
-			w = unsafe.String(unsafe.SliceData(b), len(b))
-		}
-		base, y := stemParts(w)
-		for i, s := range m.stems {
-			if !found[i] && stemIs(s, base, y) {
-				found[i] = true
+	n, last := 0, false
+	for i, q := range m.hashes {
+		for _, h := range title {
+			if h == q {
+				n++
+				last = last || i == len(m.hashes)-1
+				break
 			}
 		}
 	}
-	n := 0
-	for _, f := range found {
-		if f {
-			n++
-		}
-	}
-	dst[0] = float32(n) / float32(len(m.stems))
-	if n == len(m.stems) {
+	dst[0] = float32(n) / float32(len(m.hashes))
+	if n == len(m.hashes) {
 		dst[1] = 1
 	}
-	if found[len(found)-1] {
+	if last {
 		dst[2] = 1
 	}
 	dst[3] = float32(math.Log1p(float64(words)))
-}
-
-// stemIs reports whether s is the stem base, followed by "y" when y.
-func stemIs(s, base string, y bool) bool {
-	if !y {
-		return s == base
-	}
-	return len(s) == len(base)+1 && s[len(base)] == 'y' && s[:len(base)] == base
 }
 
 // Stem reduces an English word to a light stem so that singular and plural

@@ -1,6 +1,7 @@
 package text
 
 import (
+	"hash/maphash"
 	"math"
 	"strings"
 	"testing"
@@ -98,8 +99,16 @@ func TestMatchFeaturesAsReference(t *testing.T) {
 		for _, title := range titles {
 			var got [MatchFeatures]float32
 			m.Features(got[:], title)
-			if want := matchReference(m, title); got != want {
+			want := matchReference(m, title)
+			if got != want {
 				t.Errorf("query %q, title %q: %v, want %v", q, title, got, want)
+			}
+			// The catalogue's prepared title gives the same values.
+			ts := NewTitleStems(title)
+			var of [MatchFeatures]float32
+			m.FeaturesOf(of[:], &ts)
+			if of != want {
+				t.Errorf("query %q, title %q: FeaturesOf %v, want %v", q, title, of, want)
 			}
 		}
 	}
@@ -107,6 +116,24 @@ func TestMatchFeaturesAsReference(t *testing.T) {
 	dst := make([]float32, MatchFeatures)
 	if n := testing.AllocsPerRun(100, func() { m.Features(dst, "Vintage Red Leather Shoulder Bag with Brass Buckles") }); n != 0 {
 		t.Errorf("Features allocates %v times per title", n)
+	}
+	ts := NewTitleStems("Vintage Red Leather Shoulder Bag with Brass Buckles")
+	if n := testing.AllocsPerRun(100, func() { m.FeaturesOf(dst, &ts) }); n != 0 {
+		t.Errorf("FeaturesOf allocates %v times per title", n)
+	}
+}
+
+// TestStemHash: a title token's hash, computed from its stem's parts without
+// building the stem, is the hash of the query's stem string (the "ies" → "y"
+// rule included), and different stems hash apart.
+func TestStemHash(t *testing.T) {
+	for _, w := range []string{"berries", "batteries", "bracket", "brackets", "hinges", "railing", "水壶"} {
+		if got, want := stemHash(stemParts(w)), maphash.String(stemSeed, Stem(w)); got != want {
+			t.Errorf("%q: stemHash %x, hash of Stem %q %x", w, got, Stem(w), want)
+		}
+	}
+	if stemHash(stemParts("berries")) == stemHash(stemParts("berr")) {
+		t.Error(`"berries" (stem "berry") and "berr" hash alike`)
 	}
 }
 
@@ -120,6 +147,20 @@ func BenchmarkMatchFeatures(b *testing.B) {
 	for b.Loop() {
 		for range 100 {
 			m.Features(dst, title)
+		}
+	}
+}
+
+// BenchmarkMatchFeaturesOf: the same with the titles prepared as the catalogue
+// keeps them (NewTitleStems), what a rerank computes.
+func BenchmarkMatchFeaturesOf(b *testing.B) {
+	m := NewMatch("red summer bags")
+	dst := make([]float32, MatchFeatures)
+	ts := NewTitleStems("Vintage red leather shoulder bag with brass buckles and adjustable strap")
+	b.ReportAllocs()
+	for b.Loop() {
+		for range 100 {
+			m.FeaturesOf(dst, &ts)
 		}
 	}
 }

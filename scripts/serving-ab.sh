@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Server CPU per request and latency of two revisions in the same run, alternating, on
+# scripts/serving-bench.sh's shop (100k items, 10k users with 20 events each, a briefly
+# trained model): each scenario open-loop with `loadtest run -pid`, every user's profile
+# touched first.
+#
+#   scripts/serving-ab.sh                                   # BASE=HEAD~1 against the working tree
+#   BASE=03359a2 ROUNDS=2 SCENARIOS="rerank:500 recommend:250" scripts/serving-ab.sh
+#
+# Both revisions serve the same database (BENCH_DB, default fusionrank_servab, recreated)
+# with their own Redis database on one redis-server of our own (free port, stopped at
+# the end) and their own server; only one is loaded at a time. Read the CPU per request
+# first: the load generator, Redis and Postgres share the machine with the servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BASE=${BASE:-HEAD~1}
+ROUNDS=${ROUNDS:-2}
+DURATION=${DURATION:-20s}
+SCENARIOS=${SCENARIOS:-"rerank:500 recommend:250"}
+OUT=${OUT:-/tmp/fusionrank-serving-ab}
+DB=${BENCH_DB:-fusionrank_servab} NAME=serving-ab
+. scripts/lib/shop.sh
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+  shop_cleanup
+  git worktree remove --force "$OUT/base-src" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+mkdir -p "$OUT/a" "$OUT/b"
+shop_build
+log "building $BASE (a); the working tree is b"
+git worktree remove --force "$OUT/base-src" 2>/dev/null || true
+git worktree add -f --detach "$OUT/base-src" "$BASE" >/dev/null 2>&1
+(cd "$OUT/base-src" && go build -o "$OUT/a/fusionrank" ./cmd/fusionrank)
+cp "$OUT/fusionrank" "$OUT/b/fusionrank"
+shop_redis
+shop_env
+shop_data
+declare -A addr spid
+rdbn=1
+for v in a b; do
+  export FUSIONRANK_REDIS_URL=redis://127.0.0.1:$redis_port/$rdbn
+  export FUSIONRANK_ADDR=127.0.0.1:$(free_port)
+  rdbn=$((rdbn + 1))
+  "$OUT/$v/fusionrank" serve >"$OUT/$v/server.log" 2>&1 &
+  spid[$v]=$!
+  pids+=($!)
+  addr[$v]=$FUSIONRANK_ADDR
+  for _ in $(seq 1 240); do curl -fsS "http://$FUSIONRANK_ADDR/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
+  sleep 5
+  log "$v: touching every user's profile"
+  "$OUT/loadtest" run -url "http://$FUSIONRANK_ADDR" -key "$KEY" -scenario features -sequential-users -rate 500 -duration 20s | tail -n 1 >/dev/null
+done
+for r in $(seq 1 "$ROUNDS"); do
+  for v in a b; do
+    for s in $SCENARIOS; do
+      log "round $r, $v, $s"
+      "$OUT/loadtest" run -url "http://${addr[$v]}" -key "$KEY" -scenario "$s" -duration "$DURATION" \
+        -pid "${spid[$v]}" -redis "127.0.0.1:$redis_port" | sed "s/^/$v: /"
+      sleep 3
+    done
+  done
+done
