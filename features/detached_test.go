@@ -45,10 +45,10 @@ func privateRedis(t *testing.T) (*exec.Cmd, string) {
 	return cmd, url
 }
 
-// TestLateRedisReadKeepsConnection: a profile read that outlasts its request's budget
-// answers the request with its deadline error at once, while the read itself finishes
-// on the same connection (no redial) and keeps the profile locally for the next
-// request.
+// TestLateRedisReadKeepsConnection: a profile read, and a co-visitation fill, that
+// outlast their request's budget answer the request with its deadline error at once,
+// while the read itself finishes on the same connection (no redial) and keeps what it
+// read locally for the next request.
 func TestLateRedisReadKeepsConnection(t *testing.T) {
 	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	proc, url := privateRedis(t)
@@ -100,5 +100,31 @@ func TestLateRedisReadKeepsConnection(t *testing.T) {
 	p, src, err := s.Profile(ctx, user)
 	if err != nil || src != SourceCache || p.Events != 2 {
 		t.Fatalf("next request: %s %v %+v", src, err, p)
+	}
+
+	// The co-visitation set of item 1 (followed by item 2), dropped locally.
+	recent, cands := []string{tag + "1"}, []string{tag + "2", tag + "3"}
+	if c, err := s.Covisitation(ctx, recent, cands); err != nil || c[0][0] != 1 {
+		t.Fatalf("co-visitation: %v %v", err, c)
+	}
+	s.lc.covis.Drop(tag + "1")
+	conns = rdb.PoolStats().TotalConns
+	if err := proc.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel = context.WithTimeout(ctx, 30*time.Millisecond)
+	_, err = s.Covisitation(rctx, recent, cands)
+	rcancel()
+	time.Sleep(100 * time.Millisecond)
+	proc.Process.Signal(syscall.SIGCONT)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("co-visitation past the request's deadline: %v, want its deadline's error", err)
+	}
+	waitFor(t, "the late fill kept locally", func() bool {
+		set, _, ok := s.lc.covis.Get(tag+"1", time.Now().UnixNano())
+		return ok && set.count[tag+"2"] == 1
+	})
+	if got := rdb.PoolStats().TotalConns; got > conns {
+		t.Errorf("connections %d → %d: the late fill's connection was closed and redialled", conns, got)
 	}
 }

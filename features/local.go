@@ -229,7 +229,7 @@ func (s *Store) fillCovis(ctx context.Context, c *localCache, items []string, se
 // the missing ones from Redis in one round trip; ok is false when the local cache is
 // off or cannot answer (a set missing in Redis, or too large). err is ctx's error when
 // the request's time ran out meanwhile: the caller gives up rather than try Redis again.
-func (s *Store) localCovisSets(ctx context.Context, items []string) (sets []*covisSet, ok bool, err error) {
+func (s *Store) localCovisSets(ctx context.Context, items []string) ([]*covisSet, bool, error) {
 	c := s.local()
 	if c == nil {
 		return nil, false, nil

@@ -6,6 +6,7 @@
 #
 #   scripts/serving-ab.sh                                   # BASE=HEAD~1 against the working tree
 #   BASE=03359a2 ROUNDS=2 SCENARIOS="rerank:500 recommend:250" scripts/serving-ab.sh
+#   KEEP_DB=1 scripts/serving-ab.sh                        # reuse the last run's database and model
 #
 # Both revisions serve the same database (BENCH_DB, default fusionrank_servab, recreated)
 # with their own Redis database on one redis-server of our own (free port, stopped at
@@ -38,7 +39,12 @@ git worktree add -f --detach "$OUT/base-src" "$BASE" >/dev/null 2>&1
 cp "$OUT/fusionrank" "$OUT/b/fusionrank"
 shop_redis
 shop_env
-shop_data
+if [ -n "${KEEP_DB:-}" ] && psql "$ADMIN_URL" -qtAX -c "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then
+  log "database $DB kept"
+  KEY=$("$OUT/fusionrank" keys create --scope read --name "$NAME" 2>/dev/null)
+else
+  shop_data
+fi
 declare -A addr spid
 rdbn=1
 for v in a b; do
