@@ -157,6 +157,7 @@
 //
 // Encoder.WriteTo writes the safetensors format of the project's model
 // files (ranking.WriteTensors): every tensor as little-endian F32 and the
-// Config as JSON in the metadata; ReadEncoder checks it and restores an
+// Config as JSON in the metadata (and Encoder.TrainedOn, the digest of the
+// training photos, when known); ReadEncoder checks it and restores an
 // encoder that encodes bit-identically.
 package vision

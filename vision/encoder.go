@@ -25,8 +25,10 @@ type Encoder struct {
 	p       *params
 	f       folded
 	version string
-	pool    sync.Pool // *inferWork for one image
-	hidden  sync.Pool // *[]float32 of TextHidden, the text tower's scratch
+	// trainedOn is TrainData.PhotosDigest of the training ("" unknown).
+	trainedOn string
+	pool      sync.Pool // *inferWork for one image
+	hidden    sync.Pool // *[]float32 of TextHidden, the text tower's scratch
 }
 
 // newEncoder wraps trained parameters (which it keeps: the caller must not
@@ -69,6 +71,12 @@ func (e *Encoder) Config() Config {
 	c.Products = slices.Clone(c.Products)
 	return c
 }
+
+// TrainedOn returns the digest of the shopper photos the encoder was
+// trained on (TrainData.PhotosDigest, kept in its file), or "" when it
+// was not recorded. It is not part of Version: equal weights trained from
+// differently named photos keep one version.
+func (e *Encoder) TrainedOn() string { return e.trainedOn }
 
 // Dim returns the length of every vector the encoder writes.
 func (e *Encoder) Dim() int { return e.cfg.Dim }

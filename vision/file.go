@@ -15,13 +15,17 @@ import (
 // the format of the project's model files: every tensor of the encoder as
 // little-endian F32 under its name (conv.<l>.weight, conv.<l>.bn_scale,
 // conv.<l>.bn_shift, conv.<l>.bn_mean, conv.<l>.bn_var, head.weight,
-// head.bias, text.w1, text.b1, text.w2, text.b2, products), and the Config
-// as JSON in the metadata.
+// head.bias, text.w1, text.b1, text.w2, text.b2, products), the Config
+// as JSON in the metadata, and the digest of the training photos
+// (Encoder.TrainedOn) when known.
 const (
 	// metaConfig is the metadata key holding the Config as JSON.
 	metaConfig = "fusionrank.vision.config"
 	// metaFormat is the metadata key holding the file format version.
 	metaFormat = "fusionrank.vision.format"
+	// metaTrainedOn is the metadata key holding Encoder.TrainedOn (absent
+	// when empty).
+	metaTrainedOn = "fusionrank.vision.trained_on"
 	// fileFormat is the version WriteTo writes and ReadEncoder reads.
 	fileFormat = "1"
 )
@@ -42,7 +46,11 @@ func (e *Encoder) WriteTo(w io.Writer) (int64, error) {
 	for _, t := range e.p.tensors() {
 		ts = append(ts, ranking.Tensor{Name: t.name, Shape: t.shape, Data: t.data})
 	}
-	n, err := ranking.WriteTensors(w, ts, map[string]string{metaConfig: string(cj), metaFormat: fileFormat})
+	meta := map[string]string{metaConfig: string(cj), metaFormat: fileFormat}
+	if e.trainedOn != "" {
+		meta[metaTrainedOn] = e.trainedOn
+	}
+	n, err := ranking.WriteTensors(w, ts, meta)
 	if err != nil {
 		return n, fmt.Errorf("vision: write encoder: %w", err)
 	}
@@ -113,5 +121,7 @@ func ReadEncoder(r io.Reader) (*Encoder, error) {
 			}
 		}
 	}
-	return newEncoder(p), nil
+	e := newEncoder(p)
+	e.trainedOn = meta[metaTrainedOn]
+	return e, nil
 }

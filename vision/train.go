@@ -33,6 +33,10 @@ type TrainData struct {
 	// accuracy of the nearest learned product vector); never trained on.
 	HeldOut       []*Planar
 	HeldOutLabels []int
+	// PhotosDigest names the photos of Photos (for a catalogue read by
+	// package photoset, the Digest of its photo list); Train records it
+	// in the encoder (Encoder.TrainedOn). Empty: not recorded.
+	PhotosDigest string
 }
 
 // TrainOptions are the knobs of Train. A zero field takes its default.
@@ -233,6 +237,7 @@ func Train(d *TrainData, o TrainOptions) (*Encoder, []EpochStats, error) {
 	o = t.o
 	if t.p.cfg.features() {
 		e, stats := trainFeatures(t, rng)
+		e.trainedOn = d.PhotosDigest
 		return e, stats, nil
 	}
 	photosPerStep := o.Batch - o.Iconic
@@ -275,7 +280,9 @@ func Train(d *TrainData, o TrainOptions) (*Encoder, []EpochStats, error) {
 			o.Progress(es)
 		}
 	}
-	return newEncoder(t.p), stats, nil
+	e := newEncoder(t.p)
+	e.trainedOn = d.PhotosDigest
+	return e, stats, nil
 }
 
 // newTrainer checks the data and options and sets up the initial weights,

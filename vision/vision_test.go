@@ -360,11 +360,13 @@ func TestTrainLearns(t *testing.T) {
 }
 
 // TestEncoderFile: an encoder read back from its file encodes every photo
-// and text exactly as before, has the same version, and corrupt files are
-// refused with ErrCorruptEncoder.
+// and text exactly as before, has the same version and the same record of
+// its training photos, and corrupt files are refused with
+// ErrCorruptEncoder.
 func TestEncoderFile(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	d := tinyData(rng, 3, 4, 32, 5)
+	d.PhotosDigest = "photos-digest"
 	o := tinyOptions(5, 0)
 	o.Epochs = 2
 	e, _, err := Train(d, o)
@@ -382,6 +384,9 @@ func TestEncoderFile(t *testing.T) {
 	}
 	if r.Version() != e.Version() {
 		t.Errorf("version %s after reading, %s before", r.Version(), e.Version())
+	}
+	if e.TrainedOn() != d.PhotosDigest || r.TrainedOn() != d.PhotosDigest {
+		t.Errorf("trained on %q, %q after reading, want %q", e.TrainedOn(), r.TrainedOn(), d.PhotosDigest)
 	}
 	img := photo(rng, 348, 348)
 	a, b := make([]float32, e.Dim()), make([]float32, e.Dim())

@@ -30,6 +30,9 @@ func runEvalPhotos(ctx context.Context, args []string, stdout, stderr io.Writer)
 	kind := fs.String("kind", vision.KindFeatures, "model encoder without --encoder: the image network, features or cnn (as train-images --kind)")
 	epochs := fs.Int("epochs", 0, "model encoder without --encoder: training epochs (0: the default of train-images)")
 	seed := fs.Uint64("seed", 1, "model encoder without --encoder: training seed")
+	holdOut := fs.Float64("fusion-holdout", 0, "share of each product's training photos held out of the encoder, for the learned fusions to fit on (a quarter of them to choose early fusion's and attention's epoch); 0: none, the fusions fit on the encoder's own photos. With --encoder, the file must come from train-images with the same --fusion-holdout, --holdout-seed and --holdout-scenes")
+	holdOutSeed := fs.Uint64("holdout-seed", 1, "seed of the --fusion-holdout split")
+	holdOutScenes := fs.Float64("holdout-scenes", photos.DefaultSceneThreshold, "--fusion-holdout holds out whole scenes: a product's photos whose fixed descriptors have at least this cosine, transitively; 0: single photos")
 	vectors := fs.String("vectors", firstNonEmpty(os.Getenv("FUSIONRANK_TEXT_VECTORS"), defaultGlove), "GloVe-format word vectors for the text side (FUSIONRANK_TEXT_VECTORS)")
 	out := fs.String("out", "", "output directory for metrics.json, report.md, plots and ranks.tsv (required)")
 	workers := fs.Int("workers", 0, "goroutines (0: one per CPU)")
@@ -57,9 +60,16 @@ func runEvalPhotos(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *epochs < 0 {
 		return fmt.Errorf("eval photos: --epochs %d: want 0 (the default) or more", *epochs)
 	}
+	if !(*holdOut >= 0 && *holdOut < 1) {
+		return fmt.Errorf("eval photos: --fusion-holdout %v: want 0 ≤ share < 1", *holdOut)
+	}
+	if !(*holdOutScenes >= 0 && *holdOutScenes <= 1) {
+		return fmt.Errorf("eval photos: --holdout-scenes %v: want a cosine in [0, 1]", *holdOutScenes)
+	}
 	cfg := photos.Config{
 		Data: *data, Split: *split, Task: t, Model: *model,
-		Encoder: *encoder, Train: trainImagesOptions(*kind, *epochs, *seed), Vectors: *vectors, Workers: *workers,
+		Encoder: *encoder, Train: trainImagesOptions(*kind, *epochs, *seed), FusionHoldOut: *holdOut, HoldOutSeed: *holdOutSeed, HoldOutScenes: float32(*holdOutScenes),
+		Vectors: *vectors, Workers: *workers,
 		Command: "fusionrank eval photos " + strings.Join(args, " "), Progress: progressWriter(stderr, *quiet),
 	}
 	rep, err := photos.Run(ctx, cfg)

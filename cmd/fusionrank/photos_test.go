@@ -94,6 +94,38 @@ func TestTrainImagesAndEvalPhotos(t *testing.T) {
 			}
 		}
 	}
+	// The fusion hold-out (single photos; scenes are tested in package
+	// photos): an encoder trained without a third of each product's
+	// photos, the fusions fitted on those; the file trained on every photo
+	// is refused for such a run, and the hold-out file for a run without
+	// one.
+	heldModel := filepath.Join(dir, "held.safetensors")
+	stdout.Reset()
+	stderr.Reset()
+	if err := runTrainImages(context.Background(), []string{"--data", data, "--out", heldModel, "--vectors", words, "--epochs", "3",
+		"--size", "16", "--hidden", "16", "--dim", "16", "--fusion-holdout", "0.34", "--holdout-scenes", "0"}, &stdout, &stderr); err != nil {
+		t.Fatalf("train-images --fusion-holdout: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "training on 32 photos, 16 held out") {
+		t.Errorf("train-images --fusion-holdout 0.34 of 6 photos a product: %s", stderr.String())
+	}
+	for _, task := range []string{"photo", "words"} {
+		eval("held-"+task, "--model", "attention", "--encoder", heldModel, "--task", task, "--fusion-holdout", "0.34", "--holdout-scenes", "0")
+		report, err := os.ReadFile(filepath.Join(dir, "held-"+task, "report.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(report), "never trained on") || !strings.Contains(string(report), "held-out training photos") {
+			t.Errorf("attention with a fusion hold-out, %s: report.md lacks the fit's protocol:\n%s", task, report)
+		}
+	}
+	for _, c := range []struct{ file, share string }{{featModel, "0.34"}, {heldModel, "0"}} {
+		err := runEval(context.Background(), []string{"photos", "--data", data, "--vectors", words, "--quiet", "--out", filepath.Join(dir, "x"),
+			"--model", "late", "--encoder", c.file, "--fusion-holdout", c.share, "--holdout-scenes", "0"}, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "trained on other photos") {
+			t.Errorf("%s with --fusion-holdout %s: %v, want a refusal", filepath.Base(c.file), c.share, err)
+		}
+	}
 	if err := runEval(context.Background(), []string{"photos", "--data", data, "--vectors", words, "--quiet", "--out", filepath.Join(dir, "x"),
 		"--model", "text", "--encoder", model, "--task", "words"}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "photos only") {
 		t.Errorf("the text-only model on the words task: %v, want a refusal", err)

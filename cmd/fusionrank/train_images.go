@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fusionrank/fusionrank/evaluation/photos"
 	"github.com/fusionrank/fusionrank/features/text"
 	"github.com/fusionrank/fusionrank/vision"
 	"github.com/fusionrank/fusionrank/vision/photoset"
@@ -40,6 +41,9 @@ func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer
 	vectors := fs.String("vectors", firstNonEmpty(os.Getenv("FUSIONRANK_TEXT_VECTORS"), defaultGlove), "GloVe-format word vectors for the text tower (FUSIONRANK_TEXT_VECTORS); empty: no text tower")
 	epochs := fs.Int("epochs", 0, "training epochs (0: the default, "+strconv.Itoa(defaultImageEpochs())+")")
 	seed := fs.Uint64("seed", 1, "seed of the initial weights, the photo order and the augmentation")
+	holdOut := fs.Float64("fusion-holdout", 0, "share of each product's photos of --split held out of the training (as `eval photos --fusion-holdout` holds them out for the learned fusions); 0: none")
+	holdOutSeed := fs.Uint64("holdout-seed", 1, "seed of the --fusion-holdout split")
+	holdOutScenes := fs.Float64("holdout-scenes", photos.DefaultSceneThreshold, "--fusion-holdout holds out whole scenes: a product's photos whose fixed descriptors have at least this cosine, transitively; 0: single photos")
 	workers := fs.Int("workers", 0, "goroutines (0: one per CPU); the result does not depend on it")
 	kind := fs.String("kind", vision.KindFeatures, "image network: features (hand-made colour and gradient features through a learned hidden layer) or cnn (a convolutional network)")
 	size := fs.Int("size", vision.DefaultConfig.Size, "side of the square photos are resampled to")
@@ -63,6 +67,12 @@ func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *kind != vision.KindFeatures && *kind != vision.KindCNN {
 		return fmt.Errorf("train-images: --kind %q: want %s or %s", *kind, vision.KindFeatures, vision.KindCNN)
 	}
+	if !(*holdOut >= 0 && *holdOut < 1) {
+		return fmt.Errorf("train-images: --fusion-holdout %v: want 0 ≤ share < 1", *holdOut)
+	}
+	if !(*holdOutScenes >= 0 && *holdOutScenes <= 1) {
+		return fmt.Errorf("train-images: --holdout-scenes %v: want a cosine in [0, 1]", *holdOutScenes)
+	}
 	o := trainImagesOptions(*kind, *epochs, *seed)
 	o.Workers = *workers
 	if *kind == vision.KindCNN {
@@ -85,6 +95,20 @@ func runTrainImages(ctx context.Context, args []string, stdout, stderr io.Writer
 	train, err := set.Split(*split)
 	if err != nil {
 		return fmt.Errorf("train-images: %w", err)
+	}
+	if *holdOut > 0 {
+		// The encoder part of eval photos' split, so that its fusions fit
+		// on photos this encoder never saw.
+		parts, err := photos.TrainingParts(ctx, train, *holdOut, float32(*holdOutScenes), *holdOutSeed)
+		if err != nil {
+			return fmt.Errorf("train-images: %w", err)
+		}
+		fmt.Fprintf(stderr, "train-images: --fusion-holdout %v: training on %d photos, %d held out\n", *holdOut, len(parts.Encoder), len(train)-len(parts.Encoder))
+		ks := make([]photoset.Photo, len(parts.Encoder))
+		for i, j := range parts.Encoder {
+			ks[i] = train[j]
+		}
+		train = ks
 	}
 	var held []photoset.Photo
 	if *heldOut != "" {

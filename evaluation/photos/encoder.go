@@ -15,7 +15,8 @@ import (
 
 // EncoderModel is the trained convolutional encoder (vision.Encoder): read
 // from a file that `fusionrank train-images` wrote, or trained in Fit on the
-// training split. Query photos and product photos are encoded by it, texts
+// training split's encoder part (Parts.Encoder: all of it without a fusion
+// hold-out). Query photos and product photos are encoded by it, texts
 // by its text tower, and compared by cosine.
 //
 // For photos a product is known by its learned product vector (the
@@ -27,13 +28,17 @@ import (
 // For words a product is known by its photos only: its web-shop photo and
 // the mean of its training photos (the headline), and each alone.
 type EncoderModel struct {
-	// Path is the encoder file; empty means: train one in Fit.
+	// Path is the encoder file; empty means: train one in Fit. A file that
+	// records its training photos (vision.Encoder.TrainedOn) must have been
+	// trained on exactly Parts.Encoder; with a fusion hold-out it must
+	// record them.
 	Path string
 	// Train are the options of the training in Fit (Path empty); Fit fills
 	// in Workers and Progress.
 	Train vision.TrainOptions
 
 	enc     *vision.Encoder
+	holdOut float64 // Parts.HoldOut of the Fit
 	text    textPooler
 	k       int
 	curve   *evaluation.TrainingCurve
@@ -85,6 +90,23 @@ func (m *EncoderModel) Fit(ctx context.Context, d *Data) error {
 		}
 	} else if err := m.trainEncoder(ctx, d); err != nil {
 		return err
+	}
+	// The encoder must have learned from the photos the protocol gives it
+	// and no others: with a fusion hold-out, a file trained on all the
+	// training photos has seen the fusions' queries.
+	parts := d.parts()
+	m.holdOut = parts.HoldOut
+	want := d.Set.Digest(photosAt(d.Train, parts.Encoder))
+	name := m.Path
+	if name == "" {
+		name = "the encoder trained in this run"
+	}
+	switch got := m.enc.TrainedOn(); {
+	case got == want:
+	case got == "" && parts.HoldOut > 0:
+		return fmt.Errorf("photos: %s does not record its training photos; with a fusion hold-out the encoder must be one trained on the encoder part (train-images --fusion-holdout %v)", name, parts.HoldOut)
+	case got != "":
+		return fmt.Errorf("photos: %s was trained on other photos than this run's %d encoder photos (fusion hold-out %v; train-images with the same --fusion-holdout, --holdout-seed and --holdout-scenes)", name, len(parts.Encoder), parts.HoldOut)
 	}
 	names := m.enc.Products()
 	m.k = len(d.Set.Products)
@@ -155,12 +177,13 @@ func (m *EncoderModel) trainEncoder(ctx context.Context, d *Data) error {
 	if cfg.Size == 0 {
 		cfg.Size = vision.DefaultConfig.Size
 	}
-	progressf(d.Progress, "photos: reading %d training photos\n", len(d.Train))
+	photos := photosAt(d.Train, d.parts().Encoder)
+	progressf(d.Progress, "photos: reading %d training photos for the encoder\n", len(photos))
 	var enc photoset.TextEncoder
 	if d.Text != nil {
 		enc = d.Text
 	}
-	td, err := d.Set.TrainData(ctx, d.Train, nil, 2*cfg.Size, enc)
+	td, err := d.Set.TrainData(ctx, photos, nil, 2*cfg.Size, enc)
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
+	"github.com/fusionrank/fusionrank/evaluation"
 	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/ranking"
 	"github.com/fusionrank/fusionrank/training"
@@ -37,10 +39,12 @@ import (
 // The modalities are those a task allows: photo search knows a product by
 // its web-shop photo, its description and its learned vector; words →
 // photo by its photos only (the web-shop photo and the training photos'
-// mean). The learned models are fitted on the training photos as queries
-// (for the shoppers' mean, each photo's own product leaves that photo
-// out): early fusion 10 epochs of Adam, late fusion's weights 200
-// full-batch steps, attention 2 epochs (see attentionEpochs).
+// mean). The learned models are fitted on training photos as queries (for
+// the shoppers' mean, each photo's own product leaves that photo out):
+// with a fusion hold-out (Parts), on photos the encoder never trained on,
+// early fusion and attention keeping the epoch with the best MRR on
+// further held-out photos (Parts.Select); without one, on the encoder's
+// own training photos with fixed budgets (see the budgets below).
 var FusionModels = []string{"image", "text", "collab", "shoppers", "early", "late", "attention"}
 
 // FusionModel is one of FusionModels.
@@ -60,12 +64,56 @@ type FusionModel struct {
 	early *earlyNet
 	// attention
 	att *ranking.Model
+	// shoppers is the index of the shoppers modality in names (−1: none).
+	shoppers int
+	// What the fit used: the number of query and selection photos, whether
+	// the encoder never saw them, the epochs kept, the training curve.
+	fitted, selected int
+	unseen           bool
+	chosen           int
+	lr               float64 // attention's learning rate (0: none, the start kept)
+	curve            *evaluation.TrainingCurve
+	// attention's best epoch of one learning rate (trainAttention)
+	selModel *ranking.Model
+	selEpoch int
+	selBest  float64
 }
 
 // NewFusionModel returns the model mode of FusionModels with the encoder
 // options of enc.
 func NewFusionModel(mode string, enc EncoderModel) *FusionModel {
 	return &FusionModel{Mode: mode, Encoder: enc}
+}
+
+// TrainingCurve returns early fusion's or attention's loss by epoch, with
+// the selection MRR when the epoch was chosen (nil for the others).
+func (m *FusionModel) TrainingCurve() *evaluation.TrainingCurve { return m.curve }
+
+// FitNote says what the fusion was fitted on, for the report (empty for a
+// single modality).
+func (m *FusionModel) FitNote() string {
+	if len(m.names) < 2 {
+		return ""
+	}
+	s := fmt.Sprintf("The %s fusion is fitted on %d training photos as queries", m.Mode, m.fitted)
+	if m.unseen {
+		s += fmt.Sprintf(" that the encoder never trained on (fusion hold-out %v)", m.Encoder.holdOut)
+	} else {
+		s += " (the encoder's own training photos)"
+	}
+	switch {
+	case m.Mode == "late":
+		s += fmt.Sprintf("; %d full-batch steps; weights %.2f over %v.", lateSteps, m.w, m.names)
+	case m.selected > 0 && m.Mode == "attention" && m.chosen == 0:
+		s += fmt.Sprintf("; the cosine start kept (untrained): no epoch at learning rates %v (up to %d each) beat its MRR on %d further held-out training photos.", attentionLRs, maxAttentionEpochs, m.selected)
+	case m.selected > 0 && m.Mode == "attention":
+		s += fmt.Sprintf("; learning rate %g, epoch %d kept, chosen among learning rates %v, up to %d epochs each, and the cosine start by MRR on %d further held-out training photos.", m.lr, m.chosen, attentionLRs, maxAttentionEpochs, m.selected)
+	case m.selected > 0:
+		s += fmt.Sprintf("; epoch %d kept (0: the start), chosen by MRR on %d further held-out training photos.", m.chosen, m.selected)
+	default:
+		s += fmt.Sprintf("; %d epochs, no selection.", m.chosen)
+	}
+	return s
 }
 
 // Version returns the shared encoder's version.
@@ -91,7 +139,9 @@ func (m *FusionModel) modalityNames(t Task) []string {
 	return all
 }
 
-// Fit fits the shared encoder and then the fusion on the training photos.
+// Fit fits the shared encoder and then the fusion on the fusion photos as
+// queries (Parts.Fit), choosing early fusion's and attention's epoch on
+// Parts.Select when it is not empty.
 func (m *FusionModel) Fit(ctx context.Context, d *Data) error {
 	if err := m.Encoder.Fit(ctx, d); err != nil {
 		return err
@@ -99,19 +149,8 @@ func (m *FusionModel) Fit(ctx context.Context, d *Data) error {
 	m.task = d.Task
 	m.names = m.modalityNames(d.Task)
 	e := &m.Encoder
-	k := e.k
-	// Leave-one-out means of the training photos, for the training
-	// queries of the shoppers modality.
-	sums := make([][]float32, k)
-	counts := make([]int, k)
-	for c := range k {
-		sums[c] = make([]float32, len(e.centroid[c]))
-	}
-	for i, v := range e.train {
-		addTo(sums[e.label[i]], v)
-		counts[e.label[i]]++
-	}
-	for _, name := range m.names {
+	m.shoppers = -1
+	for j, name := range m.names {
 		var vs [][]float32
 		switch name {
 		case "image":
@@ -122,6 +161,7 @@ func (m *FusionModel) Fit(ctx context.Context, d *Data) error {
 			vs = e.learned
 		case "shoppers":
 			vs = e.centroid
+			m.shoppers = j
 		default:
 			return fmt.Errorf("photos: unknown modality %q", name)
 		}
@@ -136,47 +176,115 @@ func (m *FusionModel) Fit(ctx context.Context, d *Data) error {
 	if len(m.names) == 1 {
 		return nil
 	}
-	// The training examples: every training photo, its product, and per
-	// modality its cosine with every product (the shoppers' mean without
-	// the photo itself).
-	n := len(e.train)
-	M := len(m.names)
-	loo := make([]float32, len(e.centroid[0]))
-	cos := make([][]float32, n) // [i][c*M + j]
-	for i, q := range e.train {
-		row := make([]float32, k*M)
-		for j, name := range m.names {
-			for c := range k {
-				v := m.mods[j][c]
-				if name == "shoppers" && c == e.label[i] && counts[c] > 1 {
-					copy(loo, sums[c])
-					for x := range loo {
-						loo[x] -= q[x]
-					}
-					unit(loo)
-					v = loo
-				}
-				row[c*M+j] = kernel.DotFixed(q, v)
-			}
-		}
-		cos[i] = row
-	}
+	parts := d.parts()
+	fit, sel := m.queries(parts.Fit), m.queries(parts.Select)
+	m.fitted, m.selected = len(parts.Fit), len(parts.Select)
+	m.unseen = parts.HoldOut > 0
 	rng := rand.New(rand.NewPCG(1, 0x667573696f6e))
 	switch m.Mode {
 	case "late":
-		m.w = fitLate(cos, e.label, k, M)
+		m.w = fitLate(fit.cos, fit.label, e.k, len(m.names))
 		progressf(d.Progress, "photos: late fusion weights %v over %v\n", m.w, m.names)
 	case "early":
-		m.early = fitEarly(ctx, e.train, e.label, m.mods, m.names, sums, counts, rng)
+		m.fitEarly(ctx, fit, sel, rng, d)
 	case "attention":
-		var err error
-		if m.att, err = fitAttention(ctx, e.train, e.label, cos, m.mods, m.names, sums, counts, rng, d); err != nil {
+		if err := m.fitAttention(ctx, fit, sel, rng, d); err != nil {
 			return err
 		}
 	default:
 		return fmt.Errorf("photos: unknown fusion model %q", m.Mode)
 	}
-	return nil
+	return ctx.Err()
+}
+
+// fusionQueries are training photos as a fusion's queries.
+type fusionQueries struct {
+	vec   [][]float32 // the photo's encoding
+	label []int       // its product
+	cos   [][]float32 // [i][c·M + j]: cosine with product c's modality j
+	// own[i] is the shoppers' mean of the photo's product without the
+	// photo itself (nil: no shoppers modality, or the product's only
+	// photo): every training photo is in the means the products are
+	// known by, and a query must not meet itself.
+	own [][]float32
+}
+
+// queries builds the fusion queries of the training photos at idx (indices
+// into Data.Train, the rows of the encoder's train and label).
+func (m *FusionModel) queries(idx []int) fusionQueries {
+	e := &m.Encoder
+	k, M := e.k, len(m.names)
+	var q fusionQueries
+	var sums [][]float32
+	var counts []int
+	if m.shoppers >= 0 {
+		sums, counts = make([][]float32, k), make([]int, k)
+		for c := range k {
+			sums[c] = make([]float32, e.enc.Dim())
+		}
+		for i, v := range e.train {
+			addTo(sums[e.label[i]], v)
+			counts[e.label[i]]++
+		}
+	}
+	for _, i := range idx {
+		v, y := e.train[i], e.label[i]
+		var own []float32
+		if m.shoppers >= 0 && counts[y] > 1 {
+			own = make([]float32, len(v))
+			copy(own, sums[y])
+			for x := range own {
+				own[x] -= v[x]
+			}
+			unit(own)
+		}
+		row := make([]float32, k*M)
+		for j := range M {
+			for c := range k {
+				row[c*M+j] = kernel.DotFixed(v, m.modality(j, c, y, own))
+			}
+		}
+		q.vec = append(q.vec, v)
+		q.label = append(q.label, y)
+		q.cos = append(q.cos, row)
+		q.own = append(q.own, own)
+	}
+	return q
+}
+
+// modality returns product c's vector of modality j for a query whose own
+// product is y with the shoppers' mean own (y −1 or own nil: none).
+func (m *FusionModel) modality(j, c, y int, own []float32) []float32 {
+	if j == m.shoppers && c == y && own != nil {
+		return own
+	}
+	return m.mods[j][c]
+}
+
+// selectionMRR is the mean reciprocal rank of the queries' products under
+// the model as it stands (ties count half).
+func (m *FusionModel) selectionMRR(q fusionQueries) float64 {
+	if len(q.vec) == 0 {
+		return math.NaN()
+	}
+	out := make([]float32, m.Encoder.k)
+	var sum float64
+	for i, v := range q.vec {
+		m.scoreTo(out, v, q.label[i], q.own[i])
+		y := q.label[i]
+		rank := 1.0
+		for c, s := range out {
+			switch {
+			case c == y:
+			case s > out[y]:
+				rank++
+			case s == out[y]:
+				rank += 0.5
+			}
+		}
+		sum += 1 / rank
+	}
+	return sum / float64(len(q.vec))
 }
 
 func isZero(v []float32) bool {
@@ -188,14 +296,45 @@ func isZero(v []float32) bool {
 	return true
 }
 
-// fusionEpochs is the training budget of the early fusion; attentionEpochs
-// the fusion scorer's, smaller because its float64 training pass costs
-// about 10 CPU-seconds an epoch here (it starts from the cosine start, so
-// it begins where the mean cosine is).
+// The fusions' budgets. Without a selection slice (Parts.Select empty),
+// early fusion trains fusionEpochs epochs and attention attentionEpochs
+// (its float64 training pass costs about 10 CPU-seconds an epoch on 2,640
+// queries; it starts from the cosine start, so it begins where the mean
+// cosine is). With one, early fusion trains up to maxEarlyEpochs and
+// attention up to maxAttentionEpochs at each learning rate of
+// attentionLRs, each stopping after selectPatience epochs without a better
+// selection MRR, and they keep the epoch (0: the start) and learning rate
+// with the best. Late fusion's three weights take lateSteps full-batch
+// steps.
 const (
-	fusionEpochs    = 10
-	attentionEpochs = 2
+	fusionEpochs       = 10
+	attentionEpochs    = 2
+	maxEarlyEpochs     = 100
+	maxAttentionEpochs = 20
+	selectPatience     = 5
+	lateSteps          = 200
 )
+
+// selector keeps the best epoch by selection MRR.
+type selector struct {
+	best      float64
+	bestEpoch int
+	curve     evaluation.TrainingCurve
+}
+
+// epoch records epoch ep's loss and selection MRR and says whether it is
+// the best so far and whether to stop.
+func (s *selector) epoch(ep int, loss, mrr float64) (better, stop bool) {
+	if ep > 0 {
+		s.curve.Loss = append(s.curve.Loss, loss)
+		s.curve.Validation = append(s.curve.Validation, mrr)
+	}
+	if ep == 0 || mrr > s.best {
+		s.best, s.bestEpoch = mrr, ep
+		return true, false
+	}
+	return false, ep-s.bestEpoch >= selectPatience
+}
 
 // fitLate learns w by full-batch Adam on the softmax cross-entropy over
 // the products of score_c = Σ_j w_j cos[c·M+j].
@@ -206,7 +345,7 @@ func fitLate(cos [][]float32, label []int, k, M int) []float64 {
 	}
 	mo, vo := make([]float64, M), make([]float64, M)
 	s := make([]float64, k)
-	for step := 1; step <= 200; step++ {
+	for step := 1; step <= lateSteps; step++ {
 		g := make([]float64, M)
 		for i, row := range cos {
 			mx := math.Inf(-1)
@@ -264,9 +403,22 @@ func (n *earlyNet) project(dst []float64, w []float64, v []float32) {
 	}
 }
 
-func fitEarly(ctx context.Context, train [][]float32, label []int, mods [][][]float32, names []string, sums [][]float32, counts []int, rng *rand.Rand) *earlyNet {
+// clone returns a deep copy of n.
+func (n *earlyNet) clone() *earlyNet {
+	c := &earlyNet{h: n.h, dim: n.dim, a: slices.Clone(n.a), bias: slices.Clone(n.bias), u: slices.Clone(n.u)}
+	for _, b := range n.b {
+		c.b = append(c.b, slices.Clone(b))
+	}
+	return c
+}
+
+// fitEarly trains the early-fusion network on the queries fit by Adam on
+// the softmax cross-entropy over all products, with the epoch chosen on
+// sel (see the budgets); it sets m.early.
+func (m *FusionModel) fitEarly(ctx context.Context, fit, sel fusionQueries, rng *rand.Rand, d *Data) {
 	const H = 64
-	D := len(train[0])
+	mods := m.mods
+	D := m.Encoder.enc.Dim()
 	M, k := len(mods), len(mods[0])
 	n := &earlyNet{h: H, dim: D, a: make([]float64, H*D), bias: make([]float64, H), u: make([]float64, H)}
 	std := math.Sqrt(2 / float64(D*(M+1)))
@@ -283,6 +435,7 @@ func fitEarly(ctx context.Context, train [][]float32, label []int, mods [][][]fl
 	for i := range n.u {
 		n.u[i] = rng.NormFloat64() / math.Sqrt(H)
 	}
+	m.early = n
 	params := append([][]float64{n.a, n.bias, n.u}, n.b...)
 	grads := make([][]float64, len(params))
 	mo, vo := make([][]float64, len(params)), make([][]float64, len(params))
@@ -295,6 +448,8 @@ func fitEarly(ctx context.Context, train [][]float32, label []int, mods [][][]fl
 	}
 	tmp := make([]float64, H)
 	aq := make([]float64, H)
+	own := make([]float64, H)
+	full := make([]float64, H)
 	hc := make([][]float64, k)
 	for c := range hc {
 		hc[c] = make([]float64, H)
@@ -304,14 +459,24 @@ func fitEarly(ctx context.Context, train [][]float32, label []int, mods [][][]fl
 	for c := range dbv {
 		dbv[c] = make([]float64, H)
 	}
-	loo := make([]float32, D)
+	diff := make([]float32, D)
+	epochs := fusionEpochs
+	var pick selector
+	if len(sel.vec) > 0 {
+		epochs = maxEarlyEpochs
+		pick.epoch(0, 0, m.selectionMRR(sel))
+		pick.curve.ValidationName = "MRR (selection photos)"
+	}
+	best := n.clone()
 	const batch = 32
 	step := 0
-	for range fusionEpochs {
+	for ep := 1; ep <= epochs; ep++ {
 		if ctx.Err() != nil {
-			return n
+			return
 		}
-		perm := rng.Perm(len(train))
+		perm := rng.Perm(len(fit.vec))
+		var loss float64
+		var seen int
 		for b0 := 0; b0+batch <= len(perm); b0 += batch {
 			for c := range k {
 				clear(bv[c])
@@ -327,32 +492,27 @@ func fitEarly(ctx context.Context, train [][]float32, label []int, mods [][][]fl
 				clear(g)
 			}
 			for _, i := range perm[b0 : b0+batch] {
-				q := train[i]
-				y := label[i]
+				q := fit.vec[i]
+				y := fit.label[i]
 				n.project(aq, n.a, q)
 				// The query's own product: the shoppers' mean without it.
-				var own []float64
-				for j, name := range names {
-					if name == "shoppers" && counts[y] > 1 {
-						copy(loo, sums[y])
-						for x := range loo {
-							loo[x] -= q[x]
-						}
-						unit(loo)
-						n.project(tmp, n.b[j], loo)
-						own = make([]float64, H)
-						copy(own, bv[y])
-						full := make([]float64, H)
-						n.project(full, n.b[j], mods[j][y])
-						for r := range H {
-							own[r] += tmp[r] - full[r]
-						}
+				ownVec := fit.own[i]
+				if ownVec != nil {
+					j := m.shoppers
+					for x := range diff {
+						diff[x] = ownVec[x] - mods[j][y][x]
+					}
+					copy(own, bv[y])
+					n.project(tmp, n.b[j], ownVec)
+					n.project(full, n.b[j], mods[j][y])
+					for r := range H {
+						own[r] += tmp[r] - full[r]
 					}
 				}
 				mx := math.Inf(-1)
 				for c := range k {
 					src := bv[c]
-					if c == y && own != nil {
+					if c == y && ownVec != nil {
 						src = own
 					}
 					var sc float64
@@ -372,6 +532,8 @@ func fitEarly(ctx context.Context, train [][]float32, label []int, mods [][][]fl
 					s[c] = math.Exp(s[c] - mx)
 					z += s[c]
 				}
+				loss -= math.Log(s[y] / z)
+				seen++
 				daq := tmp
 				clear(daq)
 				for c := range k {
@@ -387,6 +549,15 @@ func fitEarly(ctx context.Context, train [][]float32, label []int, mods [][][]fl
 							grads[1][r] += dh
 							daq[r] += dh
 							dbv[c][r] += dh
+							if c == y && ownVec != nil {
+								// B_j met own, not the full mean: move that
+								// part of the gradient (added below for the
+								// full mean) to own.
+								row := grads[3+m.shoppers][r*D : (r+1)*D]
+								for x, dx := range diff {
+									row[x] += dh * float64(dx)
+								}
+							}
 						}
 					}
 				}
@@ -423,31 +594,57 @@ func fitEarly(ctx context.Context, train [][]float32, label []int, mods [][][]fl
 				}
 			}
 		}
+		loss /= float64(max(seen, 1))
+		if len(sel.vec) == 0 {
+			pick.curve.Loss = append(pick.curve.Loss, loss)
+			progressf(d.Progress, "photos: early fusion epoch %d/%d: loss %.4f\n", ep, epochs, loss)
+			continue
+		}
+		mrr := m.selectionMRR(sel)
+		better, stop := pick.epoch(ep, loss, mrr)
+		progressf(d.Progress, "photos: early fusion epoch %d/%d: loss %.4f, selection MRR %.4f\n", ep, epochs, loss, mrr)
+		if better {
+			best = n.clone()
+		}
+		if stop {
+			break
+		}
 	}
-	return n
+	if len(sel.vec) > 0 {
+		m.early = best
+		m.chosen = pick.bestEpoch
+	} else {
+		m.chosen = epochs
+	}
+	m.curve = &pick.curve
 }
 
 // fitAttention trains the fusion scorer: modalities = the task's item
 // modalities plus "query" (the query vector's slot, which no product has);
 // the candidates of a training photo are its product and 8 others drawn
-// at random; the scalar features are the per-modality cosines.
-func fitAttention(ctx context.Context, train [][]float32, label []int, cos [][]float32, mods [][][]float32, names []string, sums [][]float32, counts []int, rng *rand.Rand, d *Data) (*ranking.Model, error) {
-	D := len(train[0])
-	M, k := len(mods), len(mods[0])
+// at random; the scalar features are the per-modality cosines. With
+// selection photos it trains from the cosine start once per learning rate
+// of attentionLRs and keeps the learning rate and epoch (0: the start)
+// with the best selection MRR; without, it trains attentionEpochs at the
+// first. It sets m.att.
+func (m *FusionModel) fitAttention(ctx context.Context, fit, sel fusionQueries, rng *rand.Rand, d *Data) error {
+	mods, names := m.mods, m.names
+	D := m.Encoder.enc.Dim()
+	M := len(mods)
 	cfg := ranking.Config{DModel: D, DAttn: D, NFeatures: M, MaxQueryTokens: 1}
 	for _, name := range names {
 		cfg.Modalities = append(cfg.Modalities, ranking.Modality{Name: name, Dim: D})
 	}
 	cfg.Modalities = append(cfg.Modalities, ranking.Modality{Name: "query", Dim: D})
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return err
 	}
-	model := ranking.NewRandomModel(cfg, rng)
+	start := ranking.NewRandomModel(cfg, rng)
 	// The cosine start (as the rerank protocol's fusion): every projection,
 	// Wv and Wo the identity, Wq and Wk small, so that at first every
 	// modality is attended alike and R·V_j is the cosine of the query with
 	// modality j: the score starts as the mean cosine plus u·f.
-	for _, t := range model.Tensors() {
+	for _, t := range start.Tensors() {
 		switch {
 		case t.Name == "wv" || t.Name == "wo" || strings.HasPrefix(t.Name, "proj."):
 			clear(t.Data)
@@ -460,36 +657,67 @@ func fitAttention(ctx context.Context, train [][]float32, label []int, cos [][]f
 			}
 		}
 	}
-	opt := training.NewAdam(training.AdamConfig{LR: 1e-3, WeightDecay: 1e-4})
-	g := training.NewGrads(model)
-	const batch, negatives = 32, 8
-	loo := make([][]float32, len(train))
-	for i, q := range train {
-		y := label[i]
-		for j, name := range names {
-			_ = j
-			if name == "shoppers" && counts[y] > 1 {
-				v := make([]float32, D)
-				copy(v, sums[y])
-				for x := range v {
-					v[x] -= q[x]
-				}
-				unit(v)
-				loo[i] = v
-			}
+	if len(sel.vec) == 0 {
+		m.att = start.Clone()
+		m.lr = attentionLRs[0]
+		curve, err := m.trainAttention(ctx, fit, sel, m.lr, attentionEpochs, rng.Uint64(), d)
+		m.chosen, m.curve = attentionEpochs, curve
+		return err
+	}
+	m.att = start
+	startMRR := m.selectionMRR(sel)
+	progressf(d.Progress, "photos: attention at the cosine start: selection MRR %.4f\n", startMRR)
+	best, bestMRR := start, startMRR
+	m.chosen, m.lr = 0, 0
+	trainSeed := rng.Uint64()
+	for _, lr := range attentionLRs {
+		m.att = start.Clone()
+		curve, err := m.trainAttention(ctx, fit, sel, lr, maxAttentionEpochs, trainSeed, d)
+		if err != nil {
+			return err
+		}
+		if m.selBest > bestMRR {
+			best, bestMRR, m.chosen, m.lr = m.selModel, m.selBest, m.selEpoch, lr
+			m.curve = curve
+		}
+		if m.curve == nil {
+			m.curve = curve
 		}
 	}
-	for ep := range attentionEpochs {
+	m.att, m.selModel = best, nil
+	progressf(d.Progress, "photos: attention keeps learning rate %g, epoch %d: selection MRR %.4f\n", m.lr, m.chosen, bestMRR)
+	return nil
+}
+
+// attentionLRs are the learning rates the fusion scorer tries (the first
+// without selection photos).
+var attentionLRs = []float64{1e-3, 1e-4, 1e-5}
+
+// trainAttention trains m.att on fit for up to epochs epochs at learning
+// rate lr. With selection photos it stops after selectPatience epochs
+// without a better selection MRR and leaves the best epoch (≥ 1) in
+// m.selModel, m.selEpoch and m.selBest.
+func (m *FusionModel) trainAttention(ctx context.Context, fit, sel fusionQueries, lr float64, epochs int, seed uint64, d *Data) (*evaluation.TrainingCurve, error) {
+	model := m.att
+	M, k := len(m.mods), len(m.mods[0])
+	rng := rand.New(rand.NewPCG(seed, 0x6174746e))
+	opt := training.NewAdam(training.AdamConfig{LR: lr, WeightDecay: 1e-4})
+	g := training.NewGrads(model)
+	const batch, negatives = 32, 8
+	var pick selector
+	pick.curve.ValidationName = "MRR (selection photos)"
+	m.selModel, m.selEpoch, m.selBest = nil, 0, math.Inf(-1)
+	for ep := 1; ep <= epochs; ep++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		perm := rng.Perm(len(train))
+		perm := rng.Perm(len(fit.vec))
 		var loss float64
 		var steps int
 		for b0 := 0; b0+batch <= len(perm); b0 += batch {
 			ex := make([]training.Example, batch)
 			for e, i := range perm[b0 : b0+batch] {
-				y := label[i]
+				y := fit.label[i]
 				cands := []int{y}
 				for len(cands) < negatives+1 {
 					c := rng.IntN(k)
@@ -497,17 +725,14 @@ func fitAttention(ctx context.Context, train [][]float32, label []int, cos [][]f
 						cands = append(cands, c)
 					}
 				}
-				ex[e].Query = ranking.Query{Tokens: [][]float32{train[i]}, Modality: []int{M}}
+				ex[e].Query = ranking.Query{Tokens: [][]float32{fit.vec[i]}, Modality: []int{M}}
 				for _, c := range cands {
 					toks := make([][]float32, M+1)
 					mask := make([]bool, M+1)
 					feats := make([]float32, M)
-					for j, name := range names {
-						toks[j], mask[j] = mods[j][c], true
-						if name == "shoppers" && c == y && loo[i] != nil {
-							toks[j] = loo[i]
-						}
-						feats[j] = cos[i][c*M+j]
+					for j := range M {
+						toks[j], mask[j] = m.modality(j, c, y, fit.own[i]), true
+						feats[j] = fit.cos[i][c*M+j]
 					}
 					ex[e].Candidates = append(ex[e].Candidates, ranking.Candidate{Tokens: toks, Mask: mask, Features: feats})
 				}
@@ -515,9 +740,24 @@ func fitAttention(ctx context.Context, train [][]float32, label []int, cos [][]f
 			loss += training.TrainStep(model, opt, g, ex, nil)
 			steps++
 		}
-		progressf(d.Progress, "photos: attention epoch %d/%d: loss %.4f\n", ep+1, attentionEpochs, loss/float64(max(steps, 1)))
+		loss /= float64(max(steps, 1))
+		if len(sel.vec) == 0 {
+			pick.curve.Loss = append(pick.curve.Loss, loss)
+			progressf(d.Progress, "photos: attention epoch %d/%d: loss %.4f\n", ep, epochs, loss)
+			continue
+		}
+		mrr := m.selectionMRR(sel)
+		pick.curve.Loss = append(pick.curve.Loss, loss)
+		pick.curve.Validation = append(pick.curve.Validation, mrr)
+		progressf(d.Progress, "photos: attention lr %g epoch %d/%d: loss %.4f, selection MRR %.4f\n", lr, ep, epochs, loss, mrr)
+		if mrr > m.selBest {
+			m.selModel, m.selEpoch, m.selBest = model.Clone(), ep, mrr
+		}
+		if ep-m.selEpoch >= selectPatience {
+			break
+		}
 	}
-	return model, nil
+	return &pick.curve, nil
 }
 
 // ScoreTo scores every product for one query (see Model).
@@ -538,16 +778,24 @@ func (m *FusionModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 	} else {
 		e.enc.EncodeTo(v, q.Photo)
 	}
+	return m.scoreTo(dst[0], v, -1, nil)
+}
+
+// scoreTo writes every product's score for the query vector v into out;
+// product y's shoppers' mean is own when y ≥ 0 and own is not nil (a
+// training photo as the query, see fusionQueries).
+func (m *FusionModel) scoreTo(out, v []float32, y int, own []float32) bool {
 	M := len(m.mods)
-	out := dst[0]
 	switch {
 	case M == 1:
-		scoreAll(out, v, m.mods[0])
+		for c := range out {
+			out[c] = kernel.DotFixed(v, m.modality(0, c, y, own))
+		}
 	case m.w != nil:
 		for c := range out {
 			var s float64
 			for j := range M {
-				s += m.w[j] * float64(kernel.DotFixed(v, m.mods[j][c]))
+				s += m.w[j] * float64(kernel.DotFixed(v, m.modality(j, c, y, own)))
 			}
 			out[c] = float32(s)
 		}
@@ -555,12 +803,12 @@ func (m *FusionModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 		n := m.early
 		aq := make([]float64, n.h)
 		tmp := make([]float64, n.h)
+		h := make([]float64, n.h)
 		n.project(aq, n.a, v)
 		for c := range out {
-			h := make([]float64, n.h)
 			copy(h, aq)
 			for j := range M {
-				n.project(tmp, n.b[j], m.mods[j][c])
+				n.project(tmp, n.b[j], m.modality(j, c, y, own))
 				for r := range h {
 					h[r] += tmp[r]
 				}
@@ -580,8 +828,8 @@ func (m *FusionModel) ScoreTo(dst [][]float32, t Task, q Query) bool {
 			mask := make([]bool, M+1)
 			feats := make([]float32, M)
 			for j := range M {
-				toks[j], mask[j] = m.mods[j][c], true
-				feats[j] = kernel.DotFixed(v, m.mods[j][c])
+				toks[j], mask[j] = m.modality(j, c, y, own), true
+				feats[j] = kernel.DotFixed(v, toks[j])
 			}
 			cands[c] = ranking.Candidate{Tokens: toks, Mask: mask, Features: feats}
 		}

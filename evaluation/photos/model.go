@@ -49,9 +49,15 @@ func ParseTask(s string) (Task, error) {
 type Data struct {
 	// Task is the task the model will be asked (models that fit something
 	// per task fit it for this one).
-	Task  Task
-	Set   *photoset.Set
+	Task Task
+	Set  *photoset.Set
+	// Train are the training split's photos, all of them: the shoppers'
+	// means and the nearest-photo rows use every one.
 	Train []photoset.Photo
+	// Parts says which of Train the encoder learns from and which the
+	// learned fusions are fitted and selected on (see SplitTraining); the
+	// zero value: the encoder and the fusions use all of Train.
+	Parts Parts
 	// Text holds the word vectors for models with a text side (nil when
 	// none were given).
 	Text *text.Encoder

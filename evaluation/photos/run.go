@@ -47,6 +47,16 @@ type Config struct {
 	Encoder string
 	// Train are the training options of model "encoder" without a file.
 	Train vision.TrainOptions
+	// FusionHoldOut is the share of each product's training photos held
+	// out of the encoder for the learned fusions (SplitTraining); 0 (the
+	// default): none, the fusions are fitted on the encoder's own
+	// training photos. HoldOutSeed seeds the split.
+	FusionHoldOut float64
+	HoldOutSeed   uint64
+	// HoldOutScenes is the scene threshold of the hold-out
+	// (photoset.Scenes; the fusion photos are whole scenes); 0: single
+	// photos. `eval photos` defaults it to DefaultSceneThreshold.
+	HoldOutScenes float32
 	// Vectors is the path of GloVe-format word vectors (the text side of
 	// both tasks; required for words).
 	Vectors string
@@ -120,8 +130,13 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 	} else if cfg.Task == TaskWords {
 		return rep, errors.New("photos: the words task needs word vectors")
 	}
-	progressf(cfg.Progress, "photos: fitting %s on %d %s photos\n", cfg.Model, len(train), cfg.TrainSplit)
-	d := &Data{Task: cfg.Task, Set: set, Train: train, Text: words, Workers: cfg.Workers, Progress: cfg.Progress}
+	parts, err := TrainingParts(ctx, train, cfg.FusionHoldOut, cfg.HoldOutScenes, cfg.HoldOutSeed)
+	if err != nil {
+		return rep, err
+	}
+	progressf(cfg.Progress, "photos: fitting %s on %d %s photos (encoder %d, fusion fit %d, selection %d)\n",
+		cfg.Model, len(train), cfg.TrainSplit, len(parts.Encoder), len(parts.Fit), len(parts.Select))
+	d := &Data{Task: cfg.Task, Set: set, Train: train, Parts: parts, Text: words, Workers: cfg.Workers, Progress: cfg.Progress}
 	if err := m.Fit(ctx, d); err != nil {
 		return rep, fmt.Errorf("photos: fit %s: %w", cfg.Model, err)
 	}
@@ -219,13 +234,24 @@ func Run(ctx context.Context, cfg Config) (evaluation.Report, error) {
 		rep.Extra = append(rep.Extra, evaluation.Row{Label: cfg.Model + ": products unseen by the text link (linear, 5 folds)", Metrics: row, Plot: true})
 	}
 	rep.Notes = append(rep.Notes, protocolNote(cfg, set, len(train), len(cases), variants[0]))
+	if parts.HoldOut > 0 {
+		unit := "single photos"
+		if parts.Scenes > 0 {
+			unit = fmt.Sprintf("whole scenes (a product's photos linked by a fixed-descriptor cosine of at least %v)", parts.Scenes)
+		}
+		rep.Notes = append(rep.Notes, fmt.Sprintf("Fusion hold-out %v (seed %d), by %s: the encoder learns from %d of the %d training photos; the other %d (about that share of each product's photos) are queries it never saw, %d to fit the learned fusions on and %d to choose their epoch on.",
+			parts.HoldOut, cfg.HoldOutSeed, unit, len(parts.Encoder), len(train), len(parts.Fit)+len(parts.Select), len(parts.Fit), len(parts.Select)))
+	}
+	if fn, ok := m.(interface{ FitNote() string }); ok && fn.FitNote() != "" {
+		rep.Notes = append(rep.Notes, fn.FitNote())
+	}
 	if cr, ok := m.(evaluation.CurveReporter); ok {
 		if c := cr.TrainingCurve(); c != nil && len(c.Loss) > 0 {
 			rep.Curve = c
 		}
 	}
 	if ts, ok := m.(interface{ TrainSeconds() float64 }); ok && ts.TrainSeconds() > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("The encoder was trained in this run on the %s split: %.0f s.", cfg.TrainSplit, ts.TrainSeconds()))
+		rep.Notes = append(rep.Notes, fmt.Sprintf("The encoder was trained in this run on %d photos of the %s split: %.0f s.", len(parts.Encoder), cfg.TrainSplit, ts.TrainSeconds()))
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
