@@ -161,7 +161,7 @@ func (s *Scorer) weightNDCG(cases []Case, f int, ws []float64, workers int) []fl
 }
 
 // NDCG returns the mean NDCG@k of cases, scoring the whole catalogue with
-// each case's history masked (the target excepted) and ties counted half,
+// each case's history masked (the target excepted) and ties at their expected rank (ndcgOf),
 // on the given number of goroutines.
 func (s *Scorer) NDCG(cases []Case, k, workers int) float64 {
 	return meanNDCG(cases, k, workers, len(s.rows), func(dst []float32, cs *Case) { s.ScoreTo(dst, cs.History, cs.Time) })

@@ -603,7 +603,7 @@ func (tr *seqTrainer) validate(cases []Case) float64 {
 }
 
 // seqNDCG returns the mean NDCG@k of the cases under s alone, the whole
-// catalogue scored, history masked (the target excepted), ties counted half.
+// catalogue scored, history masked (the target excepted), ties at their expected rank (ndcgOf).
 func seqNDCG(s *SeqModel, cases []Case, k, workers int) float64 {
 	return meanNDCG(cases, k, workers, s.Items.Rows(), func(dst []float32, cs *Case) { s.ScoreTo(dst, cs.History) })
 }

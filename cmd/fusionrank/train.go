@@ -115,6 +115,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opt.Patience = *patience
 	}
 	opt.PseudoShare = *pseudoShare
+	opt.Stop = ctx.Done() // SIGINT/SIGTERM stop training at its next batch
 	cands := training.ServeCandidates(data.Data, opt, fusions)
 	if *recent != "auto" {
 		// Off does not read the recent slots: it stays a candidate.
@@ -135,8 +136,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cands = keep
 	}
-	// Training does not watch ctx; on SIGINT/SIGTERM stop waiting for it and return
-	// (the process exits, nothing was registered).
+	// On SIGINT/SIGTERM return at once (nothing was registered); training itself
+	// stops at its next batch (Options.Stop).
 	type trained struct {
 		res    *training.Result
 		chosen int
