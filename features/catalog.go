@@ -58,6 +58,7 @@ type Catalog struct {
 	mu     sync.RWMutex
 	slots  *idIndex
 	items  []ItemMeta
+	active []bool // items[s].Active
 	blocks []*Block
 	seq    int64
 	loaded bool
@@ -102,6 +103,11 @@ func (c *Catalog) Slot(id string) (int32, bool) {
 
 // Meta returns the metadata of slot. Callers hold RLock.
 func (c *Catalog) Meta(slot int32) *ItemMeta { return &c.items[slot] }
+
+// Active reports whether the item of slot is active: Meta(slot).Active, from a dense
+// array a byte per slot, which the retrieval indexes' filters read for every item they
+// visit (an item's metadata is a cache miss of its own). Callers hold RLock.
+func (c *Catalog) Active(slot int32) bool { return c.active[slot] }
 
 // Blocks returns the modality blocks. Callers hold RLock.
 func (c *Catalog) Blocks() []*Block { return c.blocks }
@@ -348,6 +354,7 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 		if !ok {
 			s = int32(len(c.items))
 			c.items = append(c.items, m)
+			c.active = append(c.active, m.Active)
 			c.slots.put(m.ID, s)
 			for _, b := range c.blocks {
 				b.Data = append(b.Data, make([]float32, b.Dim)...)
@@ -355,6 +362,7 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 			}
 		} else {
 			c.items[s] = m
+			c.active[s] = m.Active
 			for _, b := range c.blocks {
 				b.Has[s] = false
 			}

@@ -327,6 +327,20 @@ func TestFilters(t *testing.T) {
 			}
 		})
 	}
+	t.Run("an item deactivated after it was served", func(t *testing.T) {
+		p5 := item("p5", "red", 50, 1, 0.4, 0, 0)
+		p5.Active = false
+		e.put(t, p5)
+		r, err := e.svc.Recommend(ctx, fusionrank.RecommendRequest{UserID: "nobody", Query: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ids(r)
+		slices.Sort(got)
+		if want := []string{"p1", "p2", "p3", "p4"}; !slices.Equal(got, want) {
+			t.Fatalf("%v, want %v", got, want)
+		}
+	})
 
 	bad := []struct {
 		name    string

@@ -201,13 +201,13 @@ func (fl *filter) excluded(slot int32) bool {
 
 // allow reports whether slot passes; callers hold the catalogue's RLock.
 func (fl *filter) allow(slot int32) bool {
-	m := fl.s.catalog.Meta(slot)
-	if !m.Active || fl.excluded(slot) {
+	if !fl.s.catalog.Active(slot) || fl.excluded(slot) {
 		return false
 	}
 	if fl.f == nil {
 		return true
 	}
+	m := fl.s.catalog.Meta(slot)
 	if fl.cats != nil && !fl.cats[m.Category] {
 		return false
 	}
