@@ -16,13 +16,13 @@ import (
 // of the same dataset, compared case by case (HR@k and NDCG@k, mean
 // difference A − B with a 95% bootstrap interval), from their ranks.tsv
 // (one target per case: s3rec, photos) or else their values.tsv (several
-// targets per case: retail).
+// targets per case: retail; NDCG only: eval rerank --model served).
 func runEvalCompare(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := evalFlags("compare", "[--k 10] [--resamples 10000] DIR_A DIR_B",
 		"Compares two runs of the same protocol and dataset on the same test cases: the mean\n"+
 			"difference A − B of HR@k and NDCG@k with a 95% paired bootstrap interval, and the share\n"+
 			"of cases each model ranks better. Reads DIR/metrics.json and DIR/"+evaluation.RanksFile+
-			" (s3rec, photos) or DIR/"+evaluation.ValuesFile+" (retail).", stderr)
+			" (s3rec, photos) or DIR/"+evaluation.ValuesFile+" (retail, rerank --model served: NDCG only).", stderr)
 	k := fs.Int("k", 10, "cutoff")
 	resamples := fs.Int("resamples", 10000, "bootstrap resamples")
 	seed := fs.Uint64("seed", 1, "bootstrap seed")
@@ -55,6 +55,9 @@ func runEvalCompare(_ context.Context, args []string, stdout, stderr io.Writer) 
 			return fmt.Errorf("eval compare: %s: %w", dir, err)
 		}
 		names[i], sums[i] = m.Model, m.SHA256
+		if m.ModelVersion != "" {
+			names[i] += " " + m.ModelVersion
+		}
 		rp, vp := filepath.Join(dir, evaluation.RanksFile), filepath.Join(dir, evaluation.ValuesFile)
 		if _, err := os.Stat(rp); err == nil {
 			if ranks[i], err = evaluation.ReadRanks(rp); err != nil {
@@ -75,7 +78,7 @@ func runEvalCompare(_ context.Context, args []string, stdout, stderr io.Writer) 
 		ps, err = evaluation.ComparePaired(ranks[0], ranks[1], *k, evaluation.TiesExpected, *resamples, *seed)
 		cases = len(ranks[0])
 	case vals[0] != nil && vals[1] != nil:
-		ps, err = evaluation.ComparePairedValues(vals[0], vals[1], []string{fmt.Sprintf("HR@%d", *k), fmt.Sprintf("NDCG@%d", *k)}, *resamples, *seed)
+		ps, err = evaluation.ComparePairedValues(vals[0], vals[1], caseMetrics(vals[0], *k), *resamples, *seed)
 		for _, v := range vals[0] {
 			if v != nil {
 				cases++
@@ -96,4 +99,22 @@ func runEvalCompare(_ context.Context, args []string, stdout, stderr io.Writer) 
 			p.Metric, p.A, p.B, p.Diff, p.Lo, p.Hi, 100*p.Better, 100*p.Worse)
 	}
 	return nil
+}
+
+// caseMetrics returns those of HR@k and NDCG@k that the first case with values in
+// vals has (retail runs write both, served rerank runs NDCG only).
+func caseMetrics(vals []evaluation.Metrics, k int) []string {
+	var names []string
+	for _, v := range vals {
+		if v == nil {
+			continue
+		}
+		for _, name := range []string{fmt.Sprintf("HR@%d", k), fmt.Sprintf("NDCG@%d", k)} {
+			if _, ok := v.Get(name); ok {
+				names = append(names, name)
+			}
+		}
+		break
+	}
+	return names
 }

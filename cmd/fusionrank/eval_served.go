@@ -35,7 +35,8 @@ func servedModel(args []string) bool {
 // with its query text and its engine scores as a shop's engine would send them. NDCG@k
 // uses the searches' grades as gains, over the searches with at least two grades; the
 // engine's own order on the same searches is the baseline row, and the paired bootstrap
-// of the per-search NDCG@10 difference is in the notes.
+// of the per-search NDCG@10 difference is in the notes. Each search's NDCG@k goes to
+// values.tsv, for eval compare against another served run of the same searches.
 func runEvalServed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval rerank", "eval rerank --model served --out DIR", stderr)
 	_ = fs.String("model", "served", "served: the active model version, through the service's rerank")
@@ -124,7 +125,11 @@ func runEvalServed(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return s / float64(len(xs))
 	}
 	var ms, es evaluation.Metrics
+	cases := make([]evaluation.Metrics, len(searches))
 	for i, k := range ks {
+		for j := range searches {
+			cases[j] = append(cases[j], evaluation.Metric{Name: "NDCG", K: k, Value: served[i][j]})
+		}
 		ms = append(ms, evaluation.Metric{Name: "NDCG", K: k, Value: mean(served[i])})
 		es = append(es, evaluation.Metric{Name: "NDCG", K: k, Value: mean(engine[i])})
 	}
@@ -135,7 +140,7 @@ func runEvalServed(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	rep := evaluation.Report{
 		Dataset: "held-out searches of " + redact(cfg.DatabaseURL), SHA256: hex.EncodeToString(h.Sum(nil)), Model: "served", ModelVersion: version,
-		CountKey: evaluation.CountQueries, Count: len(searches), Metrics: ms,
+		CountKey: evaluation.CountQueries, Count: len(searches), Metrics: ms, CaseValues: cases,
 		Title:   "Held-out searches, reranked by the served model " + version,
 		Command: "fusionrank eval rerank " + strings.Join(args, " "),
 		Extra:   []evaluation.Row{{Label: "engine order (the engine scores sent in the requests; same searches)", Metrics: es}},

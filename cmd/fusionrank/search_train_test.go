@@ -9,11 +9,14 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/evaluation"
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/internal/testenv"
 	"github.com/fusionrank/fusionrank/ranking"
@@ -424,5 +427,34 @@ func TestJudgementSetThroughTheServedPath(t *testing.T) {
 	}
 	if !bytes.Contains(out.Bytes(), []byte("paired NDCG@10: served")) {
 		t.Errorf("no paired comparison: %s", out.String())
+	}
+	// Each search's NDCG@k is in values.tsv (their mean is the report's), and eval
+	// compare reads it: NDCG only, a run against itself differs by exactly 0.
+	vals, err := evaluation.ReadCaseValues(filepath.Join(outDir, evaluation.ValuesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vals) != 15 {
+		t.Fatalf("values.tsv: %d searches, want 15", len(vals))
+	}
+	for _, k := range []string{"NDCG@5", "NDCG@10", "NDCG@20"} {
+		var sum float64
+		for _, v := range vals {
+			x, ok := v.Get(k)
+			if !ok {
+				t.Fatalf("values.tsv: no %s", k)
+			}
+			sum += x
+		}
+		if math.Abs(sum/15-met.Metrics[k]) > 1e-9 {
+			t.Errorf("values.tsv: mean %s %g, metrics.json %g", k, sum/15, met.Metrics[k])
+		}
+	}
+	out.Reset()
+	if err := runEval(context.Background(), []string{"compare", "--resamples", "200", outDir, outDir}, &out, &errb); err != nil {
+		t.Fatalf("eval compare of served runs: %v %s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "| NDCG@10 |") || !strings.Contains(out.String(), "+0.0000 | [+0.0000, +0.0000]") || strings.Contains(out.String(), "HR@10") {
+		t.Errorf("eval compare, a served run against itself:\n%s", out.String())
 	}
 }
