@@ -17,18 +17,7 @@ import (
 // product's photos from the encoder, and are the same for the same seed;
 // without one, the encoder and the fusions share every photo.
 func TestSplitTraining(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := photosettest.Write(dir, photosettest.Options{Products: 6, Train: 12, Val: 1, Seed: 2}); err != nil {
-		t.Fatal(err)
-	}
-	set, err := photoset.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	train, err := set.Split("train")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, train := writeSet(t, photosettest.Options{Products: 6, Train: 12, Val: 1, Seed: 2})
 	p, err := SplitTraining(train, nil, 0.33, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -125,19 +114,8 @@ func TestSplitTraining(t *testing.T) {
 // training split's), the fusions are fitted on the other photos, and an
 // encoder file that saw the fusion photos is refused.
 func TestFusionHoldOut(t *testing.T) {
-	dir := t.TempDir()
-	words, err := photosettest.Write(dir, photosettest.Options{Products: 6, Train: 9, Val: 2, Seed: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := photoset.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	train, err := set.Split("train")
-	if err != nil {
-		t.Fatal(err)
-	}
+	words, set, train := writeSet(t, photosettest.Options{Products: 6, Train: 9, Val: 2, Seed: 5})
+	dir := set.Dir
 	vecs, err := text.LoadFile(words)
 	if err != nil {
 		t.Fatal(err)
@@ -198,4 +176,25 @@ func writeEncoder(t *testing.T, path string, m *EncoderModel) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writeSet writes a generated catalogue (photosettest.Write) into a temporary
+// folder and returns the word-vector file Write made, the set and its
+// training split.
+func writeSet(t *testing.T, o photosettest.Options) (string, *photoset.Set, []photoset.Photo) {
+	t.Helper()
+	dir := t.TempDir()
+	words, err := photosettest.Write(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := photoset.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, err := set.Split("train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return words, set, train
 }
