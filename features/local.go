@@ -179,8 +179,8 @@ func (c *localCache) getCovis(items []string, now int64) ([]*covisSet, []uint64,
 
 // fillCovis reads the missing sets of items whole, in one round trip, and keeps them.
 // It reports false when one is missing in Redis (it must be rebuilt) or too large to
-// keep, or when Redis failed; the caller then reads through Redis, unless the request's
-// time is up (ctx's error), since a second round trip would fail the same way.
+// keep, or when Redis failed. The caller then reads through Redis, unless ctx has
+// ended: a second round trip could not finish within it either.
 func (s *Store) fillCovis(ctx context.Context, c *localCache, items []string, sets []*covisSet, gens []uint64) bool {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.ZSliceCmd, len(items))

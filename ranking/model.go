@@ -183,8 +183,8 @@ func (m *Model) checkFinite() error {
 }
 
 // WithFeatures returns a copy of m that takes n ≥ NFeatures scalar features,
-// the new ones weighted 0: a model trained before features were appended
-// scores exactly as before.
+// the new ones weighted 0: a model trained with fewer features scores the
+// same with n.
 func (m *Model) WithFeatures(n int) *Model {
 	if n < m.cfg.NFeatures {
 		panic("ranking: WithFeatures cannot drop features")

@@ -360,7 +360,7 @@ func TestTrainLearns(t *testing.T) {
 }
 
 // TestEncoderFile: an encoder read back from its file encodes every photo
-// and text exactly as before, has the same version and the same record of
+// and text exactly as the encoder that wrote it, has the same version and the same record of
 // its training photos, and corrupt files are refused with
 // ErrCorruptEncoder.
 func TestEncoderFile(t *testing.T) {

@@ -106,7 +106,7 @@ const MatchFeatures = 4
 //	dst[3] log(1 + the number of title words)
 //
 // An empty query writes zeros (the title length too, so that a request
-// without words scores as before).
+// without words scores as it would without the match features).
 func (m Match) Features(dst []float32, title string) {
 	if len(m.stems) == 0 {
 		clear(dst[:MatchFeatures])
