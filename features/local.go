@@ -238,24 +238,15 @@ func (s *Store) localCovisSets(ctx context.Context, items []string) ([]*covisSet
 	if missing == 0 {
 		return sets, true, nil
 	}
-	// The read runs on its own deadline (detached), and the request waits for it only
-	// as long as its own allows. A request that runs out of time does not cut
-	// the read short: go-redis closes a connection whose reply is still pending, and
-	// under load those redials (a TCP handshake and two 32 KB buffers each) cost more
-	// than the reads; the finished read fills the cache for the next request.
-	done := make(chan bool, 1)
-	go func() {
-		fctx, cancel := detached(ctx)
-		defer cancel()
-		done <- s.fillCovis(fctx, c, items, sets, gens)
-	}()
-	select {
-	case ok := <-done:
-		if !ok {
-			return nil, false, ctx.Err()
-		}
-		return sets, true, nil
-	case <-ctx.Done():
+	// A request that runs out of time does not cut the read short (detachedRead:
+	// go-redis closes a connection whose reply is still pending, and under load those
+	// redials cost more than the reads); the finished read fills the cache for the
+	// next request.
+	filled, done := detachedRead(ctx, func(rctx context.Context) bool {
+		return s.fillCovis(rctx, c, items, sets, gens)
+	})
+	if !done || !filled {
 		return nil, false, ctx.Err()
 	}
+	return sets, true, nil
 }

@@ -182,34 +182,42 @@ func (s *Store) readCachedProfile(ctx context.Context, key, userID string, lc *l
 		p   *Profile
 		err error
 	}
-	done := make(chan result, 1)
-	go func() {
-		rctx, cancel := detached(ctx)
-		defer cancel()
+	r, ok := detachedRead(ctx, func(rctx context.Context) result {
 		b, err := s.rdb.Get(rctx, key).Bytes()
 		s.redisState.observe(err)
 		if err != nil {
-			done <- result{nil, err}
-			return
+			return result{nil, err}
 		}
 		p, ok := decodeProfile(b)
 		if !ok {
-			done <- result{}
-			return
+			return result{}
 		}
 		if lc != nil {
 			lc.profiles.Put(userID, p, lgen, time.Now().Add(lc.ttl).UnixNano())
 		}
-		done <- result{p, nil}
+		return result{p, nil}
+	})
+	if !ok || (r.err != nil && ctx.Err() != nil) {
+		return nil, ctx.Err()
+	}
+	return r.p, r.err
+}
+
+// detachedRead runs read in its own goroutine on a detached context and waits for it
+// as long as ctx allows; ok is false when ctx ended first (read then goes on alone).
+// read must not touch anything its caller changes after returning.
+func detachedRead[T any](ctx context.Context, read func(context.Context) T) (v T, ok bool) {
+	done := make(chan T, 1)
+	go func() {
+		rctx, cancel := detached(ctx)
+		defer cancel()
+		done <- read(rctx)
 	}()
 	select {
-	case r := <-done:
-		if r.err != nil && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return r.p, r.err
+	case v = <-done:
+		return v, true
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return v, false
 	}
 }
 
