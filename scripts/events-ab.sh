@@ -20,24 +20,10 @@ OUT=${OUT:-/tmp/fusionrank-events-ab}
 ADMIN_URL=${ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 NAME=events-ab
 . scripts/lib/shop.sh
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
-  shop_cleanup
-  git worktree remove --force "$OUT/base-src" 2>/dev/null || true
-}
-trap cleanup EXIT
-
 mkdir -p "$OUT/a" "$OUT/b"
 scripts/services.sh
 log "building $BASE (a) and the working tree (b)"
-git worktree remove --force "$OUT/base-src" 2>/dev/null || true
-git worktree add -f --detach "$OUT/base-src" "$BASE" >/dev/null 2>&1
-# A revision without internal/kernel has its fast scorer only under GOEXPERIMENT=simd
-# (served with GODEBUG=asyncpreemptoff=1); every later one is fast in a plain go build.
-base_env=()
-if [ ! -d "$OUT/base-src/internal/kernel" ]; then base_env=(env GOEXPERIMENT=simd); fi
-(cd "$OUT/base-src" && "${base_env[@]}" go build -o "$OUT/a/fusionrank" ./cmd/fusionrank)
+shop_base "$BASE"
 go build -o "$OUT/b/fusionrank" ./cmd/fusionrank
 go build -o "$OUT/loadtest" ./scripts/loadtest
 [ -f "$OUT/shop/events.ndjson" ] || "$OUT/loadtest" gen -items 100000 -users 10000 -image-dim 32 -out "$OUT/shop"

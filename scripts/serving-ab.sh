@@ -22,20 +22,10 @@ SCENARIOS=${SCENARIOS:-"rerank:500 recommend:250"}
 OUT=${OUT:-/tmp/fusionrank-serving-ab}
 DB=${BENCH_DB:-fusionrank_servab} NAME=serving-ab
 . scripts/lib/shop.sh
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
-  shop_cleanup
-  git worktree remove --force "$OUT/base-src" 2>/dev/null || true
-}
-trap cleanup EXIT
-
 mkdir -p "$OUT/a" "$OUT/b"
 shop_build
 log "building $BASE (a); the working tree is b"
-git worktree remove --force "$OUT/base-src" 2>/dev/null || true
-git worktree add -f --detach "$OUT/base-src" "$BASE" >/dev/null 2>&1
-(cd "$OUT/base-src" && go build -o "$OUT/a/fusionrank" ./cmd/fusionrank)
+shop_base "$BASE"
 cp "$OUT/fusionrank" "$OUT/b/fusionrank"
 shop_redis
 shop_env
@@ -51,7 +41,11 @@ for v in a b; do
   export FUSIONRANK_REDIS_URL=redis://127.0.0.1:$redis_port/$rdbn
   export FUSIONRANK_ADDR=127.0.0.1:$(free_port)
   rdbn=$((rdbn + 1))
-  "$OUT/$v/fusionrank" serve >"$OUT/$v/server.log" 2>&1 &
+  if [ "$v" = a ] && [ ${#base_env[@]} -gt 0 ]; then
+    GODEBUG=asyncpreemptoff=1 "$OUT/$v/fusionrank" serve >"$OUT/$v/server.log" 2>&1 &
+  else
+    "$OUT/$v/fusionrank" serve >"$OUT/$v/server.log" 2>&1 &
+  fi
   spid[$v]=$!
   pids+=($!)
   addr[$v]=$FUSIONRANK_ADDR

@@ -9,11 +9,14 @@
 ITEMS=${ITEMS:-100000}
 USERS=${USERS:-10000}
 ADMIN_URL=${ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
-server_pid="" redis_pid=""
+server_pid="" redis_pid="" base_src=""
+pids=() # more servers of the caller's, stopped on exit
 
 log() { echo "$NAME: $(date -u +%H:%M:%S) $*" >&2; }
 
 shop_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+  [ -n "$base_src" ] && git worktree remove --force "$base_src" 2>/dev/null || true
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null || true
 }
@@ -29,6 +32,19 @@ shop_build() {
   log "building"
   go build -o "$OUT/fusionrank" ./cmd/fusionrank
   go build -o "$OUT/loadtest" ./scripts/loadtest
+}
+
+# shop_base REV: revision REV's serving binary as $OUT/a/fusionrank, built in a
+# worktree of its own ($OUT/base-src, removed on exit), for the A/B scripts. A revision
+# without internal/kernel has its fast scorer only under GOEXPERIMENT=simd (served with
+# GODEBUG=asyncpreemptoff=1): base_env is then (env GOEXPERIMENT=simd), else empty.
+shop_base() {
+  base_src=$OUT/base-src base_env=()
+  mkdir -p "$OUT/a"
+  git worktree remove --force "$base_src" 2>/dev/null || true
+  git worktree add -f --detach "$base_src" "$1" >/dev/null 2>&1
+  if [ ! -d "$base_src/internal/kernel" ]; then base_env=(env GOEXPERIMENT=simd); fi
+  (cd "$base_src" && "${base_env[@]}" go build -o "$OUT/a/fusionrank" ./cmd/fusionrank)
 }
 
 # shop_redis: a redis-server of our own on a free port, without persistence.
