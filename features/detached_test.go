@@ -122,7 +122,7 @@ func TestLateRedisReadKeepsConnection(t *testing.T) {
 	}
 	waitFor(t, "the late fill kept locally", func() bool {
 		set, _, ok := s.lc.covis.Get(tag+"1", time.Now().UnixNano())
-		return ok && set.count[tag+"2"] == 1
+		return ok && set.lookup(covisHash(tag+"2"), tag+"2") == 1
 	})
 	if got := rdb.PoolStats().TotalConns; got > conns {
 		t.Errorf("connections %d → %d: the late fill's connection was closed and redialled", conns, got)

@@ -2,7 +2,6 @@ package features
 
 import (
 	"context"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -32,13 +31,6 @@ import (
 //
 // A wipe of Redis does not empty it: the profiles it holds are still right, and they
 // carry the process through the rebuilds.
-
-// covisSet is a co-visitation set as held locally: the followers best first, in
-// Redis's ZREVRANGE order (score, then member, descending), and their counts by id.
-type covisSet struct {
-	zs    []redis.Z
-	count map[string]float64
-}
 
 // maxLocalCovis is the largest co-visitation set kept locally; larger ones are read
 // from Redis (ZMSCORE) every time.
@@ -203,22 +195,17 @@ func (s *Store) fillCovis(ctx context.Context, c *localCache, items []string, se
 		if len(zs) == 0 || len(zs) > maxLocalCovis {
 			return false // missing (every built set holds the marker) or too large
 		}
-		set := &covisSet{count: make(map[string]float64, len(zs))}
+		ids := make([]string, 0, len(zs))
+		counts := make([]float64, 0, len(zs))
 		for _, z := range zs {
 			m, _ := z.Member.(string)
 			if m == builtMarker {
 				continue
 			}
-			set.count[m] = z.Score
-			set.zs = append(set.zs, z)
+			ids = append(ids, m)
+			counts = append(counts, z.Score)
 		}
-		// ZREVRANGE's order already; sort anyway so the order never depends on it.
-		sort.SliceStable(set.zs, func(a, b int) bool {
-			if set.zs[a].Score != set.zs[b].Score {
-				return set.zs[a].Score > set.zs[b].Score
-			}
-			return set.zs[a].Member.(string) > set.zs[b].Member.(string)
-		})
+		set := newCovisSet(ids, counts)
 		sets[i] = set
 		c.covis.Put(items[i], set, gens[i], exp)
 	}

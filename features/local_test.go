@@ -85,7 +85,7 @@ func TestLocalCache(t *testing.T) {
 			t.Fatalf("covisitation: %v %v", counts, err)
 		}
 		set, _, ok := a.lc.covis.Get(tag+"3", time.Now().UnixNano())
-		return ok && set.count[tag+"4"] == 1
+		return ok && set.lookup(covisHash(tag+"4"), tag+"4") == 1
 	})
 	other := eventsOf(tag+"o", tag+"v", fusionrank.View, now)
 	e1, e2 := other(1), other(2)

@@ -551,10 +551,14 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 	if sets, ok, err := s.localCovisSets(ctx, recent); err != nil {
 		return nil, err
 	} else if ok {
+		hs := make([]uint64, len(candidates))
+		for i, c := range candidates {
+			hs[i] = covisHash(c)
+		}
 		for j, set := range sets {
 			out[j] = make([]float64, len(candidates))
 			for i, c := range candidates {
-				out[j][i] = set.count[c]
+				out[j][i] = set.lookup(hs[i], c)
 			}
 		}
 		return out, nil
@@ -593,9 +597,9 @@ func (s *Store) CovisNeighbours(ctx context.Context, items []string, n int) ([][
 	} else if ok {
 		out := make([][]Neighbour, len(items))
 		for i, set := range sets {
-			for _, z := range set.zs[:min(len(set.zs), n+1)] {
-				if z.Score > 0 {
-					out[i] = append(out[i], Neighbour{ItemID: z.Member.(string), Count: z.Score})
+			for k := range min(set.len(), n+1) {
+				if set.count[k] > 0 {
+					out[i] = append(out[i], Neighbour{ItemID: set.member(k), Count: set.count[k]})
 				}
 			}
 		}

@@ -158,6 +158,8 @@ type scratch struct {
 	pops   []features.Popularity
 	slots  []int32
 	engine []float64
+	perm   []int32 // sortByScore's permutation and its copy of the candidates
+	sorted []cand
 	// the sequence encoder's recent rows and query
 	seqRecent [][]float32
 	seqH      []float32
@@ -519,7 +521,30 @@ func (s *Service) score(ctx context.Context, l *live, rc *reqctx, cands []cand, 
 	} else {
 		s.scoreFallback(rc, cands, sc.feats, explain)
 	}
-	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(b.score, a.score) })
+	sortByScore(cands, sc)
+}
+
+// sortByScore sorts cands best first, ties in their given order: what
+// slices.SortStableFunc does, without its many moves of whole candidates (its merge
+// sort was 6% of a recommendation's CPU at 250 candidates). It sorts the positions,
+// breaking ties by position, then moves each candidate once.
+func sortByScore(cands []cand, sc *scratch) {
+	sc.perm = slices.Grow(sc.perm[:0], len(cands))
+	for i := range cands {
+		sc.perm = append(sc.perm, int32(i))
+	}
+	slices.SortFunc(sc.perm, func(a, b int32) int {
+		if c := cmp.Compare(cands[b].score, cands[a].score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	sc.sorted = slices.Grow(sc.sorted[:0], len(cands))
+	for _, i := range sc.perm {
+		sc.sorted = append(sc.sorted, cands[i])
+	}
+	copy(cands, sc.sorted)
+	clear(sc.sorted) // the scratch outlives the request: keep no ids or explanations
 }
 
 // resize32 returns s with length n, reusing its memory when it can; the contents are
