@@ -18,7 +18,7 @@ func TestCovisSet(t *testing.T) {
 		want := map[string]float64{}
 		for i := range ids {
 			ids[i] = fmt.Sprintf("item-%d", r.IntN(1_000_000)*n+i) // distinct
-			counts[i] = float64(r.IntN(4)) // many ties, so the id breaks them
+			counts[i] = float64(r.IntN(4))                         // many ties, so the id breaks them
 			want[ids[i]] = counts[i]
 		}
 		set := newCovisSet(ids, counts)
