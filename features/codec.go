@@ -101,13 +101,16 @@ func (r *reader) i64() int64 {
 
 func (r *reader) f64() float64 { return math.Float64frombits(uint64(r.i64())) }
 
-func (r *reader) str() string {
+func (r *reader) str() string { return string(r.strBytes()) }
+
+// strBytes reads a string's bytes (nil on a short read), aliasing r.b.
+func (r *reader) strBytes() []byte {
 	n := r.u32()
 	if n > 1<<16 {
 		r.ok = false
-		return ""
+		return nil
 	}
-	return string(r.take(int(n)))
+	return r.take(int(n))
 }
 
 func appendStr(dst []byte, s string) []byte {

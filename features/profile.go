@@ -199,21 +199,41 @@ func decodeProfile(b []byte) (*Profile, bool) {
 	}
 	r := &reader{b: b, ok: true}
 	p := &Profile{UpdatedAt: r.i64(), Events: r.i64()}
+	// The item ids of Recent and Bought share one string: a cached profile is then a
+	// few objects for the garbage collector, not one per item.
+	var ids []byte
+	var ends []int
+	items := func(max int64) []RecentItem {
+		n := r.i64()
+		if n < 0 || n > max {
+			r.ok = false
+			return nil
+		}
+		var list []RecentItem
+		if n > 0 {
+			list = make([]RecentItem, n)
+		}
+		for i := range list {
+			ids = append(ids, r.strBytes()...)
+			ends = append(ends, len(ids))
+			list[i].TS, list[i].Seq = r.i64(), r.i64()
+		}
+		return list
+	}
+	p.Recent = items(10000)
+	p.Bought = items(100000)
+	if !r.ok {
+		return nil, false
+	}
+	all, k, start := string(ids), 0, 0
+	for _, list := range [][]RecentItem{p.Recent, p.Bought} {
+		for i := range list {
+			list[i].ItemID = all[start:ends[k]]
+			start = ends[k]
+			k++
+		}
+	}
 	n := r.i64()
-	if n < 0 || n > 10000 {
-		return nil, false
-	}
-	for range n {
-		p.Recent = append(p.Recent, RecentItem{ItemID: r.str(), TS: r.i64(), Seq: r.i64()})
-	}
-	n = r.i64()
-	if n < 0 || n > 100000 {
-		return nil, false
-	}
-	for range n {
-		p.Bought = append(p.Bought, RecentItem{ItemID: r.str(), TS: r.i64(), Seq: r.i64()})
-	}
-	n = r.i64()
 	if n < 0 || n > 64 {
 		return nil, false
 	}
