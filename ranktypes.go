@@ -31,6 +31,34 @@ type RerankRequest struct {
 	Explain bool        `json:"explain,omitempty"`
 }
 
+// RerankBatchRequest is several rerank requests in one call (POST /v1/rerank:batch): a
+// page that reranks several lists at once, or a caller that gathers its shoppers'
+// searches for a moment, pays for one HTTP exchange instead of one per list. Each
+// request is answered as POST /v1/rerank would answer it alone.
+type RerankBatchRequest struct {
+	Requests []RerankRequest `json:"requests"`
+}
+
+// RerankBatch answers a RerankBatchRequest: one result per request, in order.
+type RerankBatch struct {
+	Results []RerankResult `json:"results"`
+}
+
+// RerankResult is one request's answer in a batch: the status POST /v1/rerank would
+// have answered it with, and the ranking (status 200) or the error.
+type RerankResult struct {
+	Status  int          `json:"status"`
+	Ranking *Ranking     `json:"ranking,omitempty"`
+	Error   *ErrorDetail `json:"error,omitempty"`
+}
+
+// ErrorDetail is what an error answer says: its code and what went wrong (the API's
+// error envelope holds one).
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
 // RecommendRequest asks what a shopper should see.
 type RecommendRequest struct {
 	UserID string `json:"user_id"`

@@ -44,10 +44,7 @@ type ErrorBody struct {
 }
 
 // ErrorDetail names the error's code and says what went wrong.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+type ErrorDetail = fusionrank.ErrorDetail
 
 // fail answers with the error's status and envelope, and logs server-side failures with
 // their cause. It aborts the handler chain.
@@ -82,6 +79,13 @@ func (s *Server) failWith(c *gin.Context, err error, result any) {
 // message (generic for a 5xx, whose cause only the log sees). It also returns err,
 // rewritten where the message must name a limit.
 func (s *Server) describe(c *gin.Context, err error) (error, int, fusionrank.Code, string) {
+	d, _ := c.Get(deadlineKey)
+	return describeIn(c.Request.Context(), d, err)
+}
+
+// describeIn is describe for a call that ran under ctx with deadline d (a
+// time.Duration, or nil when the call had none): each request of a batch has its own.
+func describeIn(ctx context.Context, d any, err error) (error, int, fusionrank.Code, string) {
 	code := fusionrank.ErrorCode(err)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
@@ -90,7 +94,7 @@ func (s *Server) describe(c *gin.Context, err error) (error, int, fusionrank.Cod
 	}
 	// A request that ran out of its deadline is a 503 that names the limit, whatever
 	// shape the error took on its way up (a bare context error carries no code).
-	overDeadline := errors.Is(c.Request.Context().Err(), context.DeadlineExceeded) &&
+	overDeadline := errors.Is(ctx.Err(), context.DeadlineExceeded) &&
 		(code == fusionrank.Unavailable || code == fusionrank.Internal)
 	if overDeadline {
 		code = fusionrank.Unavailable
@@ -103,7 +107,7 @@ func (s *Server) describe(c *gin.Context, err error) (error, int, fusionrank.Cod
 	switch {
 	case status == http.StatusServiceUnavailable:
 		msg = "a store is unavailable; retry"
-		if d, ok := c.Get(deadlineKey); ok && overDeadline {
+		if d != nil && overDeadline {
 			msg = fmt.Sprintf("deadline: the request did not finish within its deadline of %s; retry", d)
 		}
 	case status >= 500:

@@ -17,8 +17,43 @@ import (
 // produces the same value: FuzzRerankFastPath checks exactly that.
 func decodeRerankFast(data []byte, req *fusionrank.RerankRequest) bool {
 	p := fastParser{b: data}
+	ok := p.rerank(req)
+	p.space()
+	return ok && p.i == len(p.b)
+}
+
+// decodeRerankBatchFast is decodeRerankFast for a batch: an object with the one key
+// requests, an array of rerank objects of the usual shape. The same rules hold: false
+// for anything else, and FuzzRerankBatchFastPath checks it against DecodeStrict.
+func decodeRerankBatchFast(data []byte, req *fusionrank.RerankBatchRequest) bool {
+	p := fastParser{b: data}
+	var seen [1]bool
+	ok := p.object(seen[:], func(key string) (int, bool) {
+		if key != "requests" || !p.byte('[') {
+			return 0, false
+		}
+		req.Requests = []fusionrank.RerankRequest{}
+		if p.peek(']') {
+			return 0, true
+		}
+		for {
+			req.Requests = append(req.Requests, fusionrank.RerankRequest{})
+			if !p.rerank(&req.Requests[len(req.Requests)-1]) {
+				return 0, false
+			}
+			if !p.byte(',') {
+				return 0, p.byte(']')
+			}
+		}
+	})
+	p.space()
+	return ok && p.i == len(p.b)
+}
+
+// rerank reads one rerank object of the usual shape (decodeRerankFast).
+func (p *fastParser) rerank(req *fusionrank.RerankRequest) bool {
 	var seen [5]bool
-	ok := p.object(seen[:], func(key string) (k int, ok bool) {
+	return p.object(seen[:], func(key string) (k int, ok bool) {
 		switch key {
 		case "user_id":
 			req.UserID, ok = p.str()
@@ -39,8 +74,6 @@ func decodeRerankFast(data []byte, req *fusionrank.RerankRequest) bool {
 		}
 		return k, ok
 	})
-	p.space()
-	return ok && p.i == len(p.b)
 }
 
 // object parses an object whose fields field reads: for each key it parses the

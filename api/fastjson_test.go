@@ -73,6 +73,62 @@ func TestRerankFastPathTakesTheUsualShape(t *testing.T) {
 	}
 }
 
+// rerankBatchSeeds: the first four are of the usual shape; the rest are not.
+var rerankBatchSeeds = []string{
+	`{"requests":[{"user_id":"lu-1","query":{"text":"red dress"},"items":[{"id":"a","score":1.5},{"id":"b"}],"count":1},{"items":[{"id":"c"}]}]}`,
+	`{"requests":[]}`,
+	` { "requests" : [ {} , { "items" : [ ] } ] } `,
+	`{}`,
+	`{"requests":null}`,
+	`{"requests":[null]}`,
+	`{"requests":[{"items":[{"id":"a"}]},]}`,
+	`{"requests":[{"items":[{"id":"a"}]}],"requests":[]}`,
+	`{"requests":[{"items":[{"id":"a","id":"b"}]}]}`,
+	`{"requests":[{"query":{"text":"a","vectors":{"image":[1,2]}}}]}`,
+	`{"requests":[{"ITEMS":[]}]}`,
+	`{"requests":{}}`,
+	`{"requests":[]} x`,
+	`[]`,
+	``,
+}
+
+// FuzzRerankBatchFastPath: whenever the fast batch decoder accepts a body, DecodeStrict
+// accepts it too and produces the same requests.
+func FuzzRerankBatchFastPath(f *testing.F) {
+	for _, s := range append(rerankBatchSeeds, rerankSeeds...) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast, slow fusionrank.RerankBatchRequest
+		if !decodeRerankBatchFast(data, &fast) {
+			return
+		}
+		if err := DecodeStrict(data, &slow); err != nil {
+			t.Fatalf("fast path accepted %q; DecodeStrict: %v", data, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: fast %+v, DecodeStrict %+v", data, fast, slow)
+		}
+	})
+}
+
+// TestRerankBatchFastPathTakesTheUsualShape: the fast path serves the usual batches and
+// defers the rest.
+func TestRerankBatchFastPathTakesTheUsualShape(t *testing.T) {
+	for i, s := range rerankBatchSeeds {
+		var req fusionrank.RerankBatchRequest
+		if ok, want := decodeRerankBatchFast([]byte(s), &req), i < 4; ok != want {
+			t.Errorf("%q: fast path accepted=%v, want %v", s, ok, want)
+		}
+	}
+	var req fusionrank.RerankBatchRequest
+	decodeRerankBatchFast([]byte(rerankBatchSeeds[0]), &req)
+	if len(req.Requests) != 2 || req.Requests[0].UserID != "lu-1" || req.Requests[0].Query.Text != "red dress" ||
+		len(req.Requests[0].Items) != 2 || req.Requests[0].Count != 1 || req.Requests[1].Items[0].ID != "c" {
+		t.Fatalf("decoded %+v", req)
+	}
+}
+
 var eventSeeds = []string{
 	`{"event_id":"g0","user_id":"u311","item_id":"i39808","type":"view","timestamp":"2024-12-01T00:00:05.60069904Z"}`,
 	` { "type" : "purchase", "timestamp" : "2026-01-02T03:04:05+02:00" , "item_id":"i","user_id":"u","event_id":"e","request_id":"r","session_id":"s"} `,

@@ -93,6 +93,13 @@ var schemas = obj{
 		"user_id": str(), "query": ref("Query"),
 		"items": arr(object(obj{"id": str(), "score": withDescription(num(), "The search engine's score: any finite number; standardised within the request without overflow, so its scale does not matter.")}, "id")), "count": integer(), "explain": boolean(),
 	}, "items"),
+	"RerankBatchRequest": object(obj{"requests": withDescription(obj{"type": "array", "minItems": 1, "maxItems": MaxRerankBatch, "items": ref("RerankRequest")},
+		"Each is answered as POST /v1/rerank would answer it alone; the rate limits count each one.")}, "requests"),
+	"RerankBatch": object(obj{"results": withDescription(arr(object(obj{
+		"status":  withDescription(integer(), "The status POST /v1/rerank would have answered this request with."),
+		"ranking": ref("Ranking"),
+		"error":   withDescription(object(obj{"code": str(), "message": str()}, "code", "message"), "The error POST /v1/rerank would have answered, when status is not 200; its field names are the request's own (items[3].id)."),
+	}, "status")), "One result per request, in the order of requests.")}, "results"),
 	"RecommendRequest": object(obj{"user_id": str(),
 		"user_token": withDescription(str(), "With a key of scope public, the answer is personal only when this is the shop's valid token for user_id; otherwise it is the answer an unknown shopper gets, with personalized false and a warning. Explanations for public keys carry the attention weights but no features (co-visitation and popularity counts come from other shoppers)."),
 		"count":      integer(), "exclude": arr(str()), "filters": ref("Filters"), "query": ref("Query"), "explain": boolean()}, "user_id"),

@@ -131,6 +131,7 @@ func (s *Server) routes() []Route {
 	if s.deps.Rank != nil {
 		rs = append(rs,
 			Route{Method: "POST", Path: "/v1/rerank", Scope: ScopeRead, Summary: "Reorder a search engine's candidates for a query and a shopper.", Request: "RerankRequest", Response: "Ranking", Photo: true, Handler: s.rerank},
+			Route{Method: "POST", Path: "/v1/rerank:batch", Scope: ScopeRead, Summary: "Several rerank requests in one exchange, each answered as POST /v1/rerank would answer it alone (its own status, answer id and deadline).", Request: "RerankBatchRequest", Response: "RerankBatch", Photo: true, Timeout: s.cfg.RequestTimeout * MaxRerankBatch, Handler: s.rerankBatch},
 			Route{Method: "POST", Path: "/v1/recommendations", Scope: ScopePublic, Summary: "Personalised recommendations for a shopper (public keys: personal only with a valid user_token).", Request: "RecommendRequest", Response: "Ranking", Photo: true, Handler: s.recommend},
 			Route{Method: "GET", Path: "/v1/items/{id}/similar", Scope: ScopeRead, Summary: "Items similar to an item.", Response: "Ranking", Handler: s.similar},
 			Route{Method: "POST", Path: "/v1/search", Scope: ScopeRead, Summary: "Search the whole catalogue with text, a photo and/or vectors (JSON, or multipart/form-data with the parts request and image).", Request: "SearchRequest", Response: "Ranking", Photo: true, Handler: s.search},

@@ -298,16 +298,23 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// answerID returns a new unique answer id for the request c: 16 random hex
+// characters, after the caller's X-Request-ID and a dot when it sent a valid one.
+func answerID(c *gin.Context) string {
+	id := newRequestID()
+	if h := c.GetHeader("X-Request-ID"); h != "" && fusionrank.ValidID(h) {
+		id = h[:min(len(h), fusionrank.MaxIDLen-len(id)-1)] + "." + id
+	}
+	return id
+}
+
 // requestID gives every request a unique id: 16 random hex characters, after the
 // caller's X-Request-ID and a dot when the caller sent a valid one. The id is unique
 // even when a caller reuses its header, since ranking answers are attributed by it
 // (rank_requests keeps one record per id); the caller's part keeps it findable in the
 // log.
 func (s *Server) requestID(c *gin.Context) {
-	id := newRequestID()
-	if h := c.GetHeader("X-Request-ID"); h != "" && fusionrank.ValidID(h) {
-		id = h[:min(len(h), fusionrank.MaxIDLen-len(id)-1)] + "." + id
-	}
+	id := answerID(c)
 	c.Set(requestIDKey, id)
 	c.Header("X-Request-ID", id)
 	c.Next()

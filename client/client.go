@@ -113,6 +113,16 @@ func (c *Client) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fusi
 	return r, err
 }
 
+// RerankBatch sends several rerank requests in one exchange (POST /v1/rerank:batch,
+// read scope; at most api.MaxRerankBatch). Each result holds what Rerank would have
+// returned for its request: the ranking, or the status and error. The error is for the
+// batch as a whole (malformed, empty, too long, refused).
+func (c *Client) RerankBatch(ctx context.Context, reqs []fusionrank.RerankRequest) (fusionrank.RerankBatch, error) {
+	var r fusionrank.RerankBatch
+	err := c.do(ctx, http.MethodPost, "/v1/rerank:batch", fusionrank.RerankBatchRequest{Requests: reqs}, &r)
+	return r, err
+}
+
 // Recommend asks what a shopper should see (POST /v1/recommendations, public scope).
 // With a public key the answer is personal only when req.UserToken is a valid token for
 // req.UserID (see UserTokens); otherwise Personalized is false.

@@ -374,6 +374,22 @@ func TestRateLimit(t *testing.T) {
 	if d := time.Since(again); d > time.Duration(wait)*time.Second+200*time.Millisecond {
 		t.Errorf("got through only after %s; Retry-After said %ds", d, wait)
 	}
+	// A batch takes a token per request: eight reranks in one call are over a burst of
+	// four, two are not.
+	one := map[string]any{"items": []any{map[string]any{"id": "x"}}}
+	batch := func(n int) map[string]any {
+		reqs := make([]any, n)
+		for i := range reqs {
+			reqs[i] = one
+		}
+		return map[string]any{"requests": reqs}
+	}
+	if r := do(t, "POST", m.URL()+"/v1/rerank:batch", createKey(t, m, fusionrank.ScopeRead), batch(8)); r.status != 429 || errorCode(t, r) != "rate_limited" {
+		t.Fatalf("a batch of 8 at a burst of 4: %d %s", r.status, r.body)
+	}
+	if r := do(t, "POST", m.URL()+"/v1/rerank:batch", createKey(t, m, fusionrank.ScopeRead), batch(2)); r.status != 200 {
+		t.Fatalf("a batch of 2 at a burst of 4: %d %s", r.status, r.body)
+	}
 }
 
 // TestRequestDeadline: a request that cannot finish within FUSIONRANK_REQUEST_TIMEOUT

@@ -8,7 +8,8 @@
 //	go run ./scripts/loadtest soak -rerank-rate 2000 -recommend-rate 1000 -duration 10m -pid $PID -csv soak.csv -key $KEY
 //
 // Scenarios: events (closed loop, batches of -batch events, reports events/s), rerank
-// (-candidates per request, personalised), recommend, features, similar, search; open-loop
+// (-candidates per request, personalised), rerank-batch (-rerank-batch such reranks per
+// POST /v1/rerank:batch), recommend, features, similar, search; open-loop
 // ones run together when given with their rates (-scenario rerank:1000,recommend:500).
 // Rerank and recommend report the fraction of answers that said "personalized": true,
 // overall and after -settle. -vegeta-targets writes the requests as vegeta targets
@@ -198,12 +199,13 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	base := fs.String("url", "http://127.0.0.1:8080", "fusionrank base URL (loopback only)")
 	key := fs.String("key", os.Getenv("FUSIONRANK_KEY"), "API key (write scope for events, read for the rest)")
-	scenario := fs.String("scenario", "rerank", "events|rerank|recommend|features|similar|search, or several open-loop ones at once with their rates: rerank:1000,recommend:500")
+	scenario := fs.String("scenario", "rerank", "events|rerank|rerank-batch|recommend|features|similar|search, or several open-loop ones at once with their rates: rerank:1000,recommend:500")
 	rate := fs.Float64("rate", 1000, "requests per second (open-loop scenarios)")
 	duration := fs.Duration("duration", 20*time.Second, "how long to send (at most 15m)")
 	items := fs.Int("items", 100000, "catalogue size of the generated shop")
 	users := fs.Int("users", 10000, "users of the generated shop")
 	candidates := fs.Int("candidates", 100, "rerank: candidates per request")
+	rerankBatch := fs.Int("rerank-batch", 8, "rerank-batch: rerank requests per POST /v1/rerank:batch")
 	batch := fs.Int("batch", 500, "events: events per request")
 	conc := fs.Int("concurrency", 8, "events: concurrent senders (closed loop)")
 	maxInflight := fs.Int("max-inflight", 2000, "open loop: cap on requests in flight per scenario")
@@ -232,7 +234,7 @@ func run(args []string) error {
 			}
 			name, r = n, x
 		}
-		mk, err := requestMaker(name, *items, *users, *candidates, *sequential)
+		mk, err := requestMaker(name, *items, *users, *candidates, *rerankBatch, *sequential)
 		if err != nil {
 			return err
 		}
@@ -249,17 +251,29 @@ func run(args []string) error {
 }
 
 // requestMaker returns the request generator of an open-loop scenario.
-func requestMaker(scenario string, items, users, candidates int, sequential bool) (func(r *rand.Rand) (string, string, []byte), error) {
+func requestMaker(scenario string, items, users, candidates, rerankBatch int, sequential bool) (func(r *rand.Rand) (string, string, []byte), error) {
+	rerank := func(r *rand.Rand) map[string]any {
+		cs := make([]map[string]any, candidates)
+		for i := range cs {
+			cs[i] = map[string]any{"id": itemID(r.IntN(items)), "score": r.Float64()}
+		}
+		return map[string]any{"user_id": userID(r.IntN(users)), "items": cs,
+			"query": map[string]any{"text": words[r.IntN(len(words))] + " " + words[r.IntN(len(words))]}}
+	}
 	switch scenario {
 	case "rerank":
 		return func(r *rand.Rand) (string, string, []byte) {
-			cs := make([]map[string]any, candidates)
-			for i := range cs {
-				cs[i] = map[string]any{"id": itemID(r.IntN(items)), "score": r.Float64()}
-			}
-			b, _ := json.Marshal(map[string]any{"user_id": userID(r.IntN(users)), "items": cs,
-				"query": map[string]any{"text": words[r.IntN(len(words))] + " " + words[r.IntN(len(words))]}})
+			b, _ := json.Marshal(rerank(r))
 			return "POST", "/v1/rerank", b
+		}, nil
+	case "rerank-batch":
+		return func(r *rand.Rand) (string, string, []byte) {
+			reqs := make([]map[string]any, rerankBatch)
+			for i := range reqs {
+				reqs[i] = rerank(r)
+			}
+			b, _ := json.Marshal(map[string]any{"requests": reqs})
+			return "POST", "/v1/rerank:batch", b
 		}, nil
 	case "recommend":
 		return func(r *rand.Rand) (string, string, []byte) {

@@ -1,0 +1,120 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/fusionrank/fusionrank"
+)
+
+// MaxRerankBatch caps the requests of one POST /v1/rerank:batch.
+const MaxRerankBatch = 64
+
+// rerankBatch answers several rerank requests in one exchange. Each is answered as
+// POST /v1/rerank would answer it alone: its own answer id (after the caller's
+// X-Request-ID, as for a single call), its own deadline (RequestTimeout, from when it
+// starts), its search logged under its id, and its own status in the result. The rate
+// limits count each request of the batch; a batch whose body does not parse, is empty
+// or is over MaxRerankBatch fails whole.
+func (s *Server) rerankBatch(c *gin.Context) {
+	body, err := readJSON(c)
+	var req fusionrank.RerankBatchRequest
+	if err == nil && !decodeRerankBatchFast(body, &req) {
+		req = fusionrank.RerankBatchRequest{}
+		err = DecodeStrict(body, &req)
+	}
+	switch {
+	case err != nil:
+	case len(req.Requests) == 0:
+		err = invalid("requests: empty; expected 1 to %d rerank requests", MaxRerankBatch)
+	case len(req.Requests) > MaxRerankBatch:
+		err = fusionrank.Errorf(fusionrank.TooLarge, "requests: %d requests is over the limit of %d", len(req.Requests), MaxRerankBatch)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	// The route's limits took one token; the batch's other requests take theirs.
+	for range len(req.Requests) - 1 {
+		if !s.allow(c, false) {
+			return
+		}
+	}
+	out := fusionrank.RerankBatch{Results: make([]fusionrank.RerankResult, len(req.Requests))}
+	for i := range req.Requests {
+		out.Results[i] = s.rerankOne(c, &req.Requests[i])
+	}
+	bp := answerBufs.Get().(*[]byte)
+	if b, ok := appendRerankBatch((*bp)[:0], &out); ok {
+		c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+		if cap(b) <= 1<<20 {
+			*bp = b[:0]
+			answerBufs.Put(bp)
+		}
+		return
+	}
+	answerBufs.Put(bp)
+	s.writeJSON(c, http.StatusOK, out)
+}
+
+// rerankOne answers one request of a batch.
+func (s *Server) rerankOne(c *gin.Context, req *fusionrank.RerankRequest) fusionrank.RerankResult {
+	id := answerID(c)
+	ctx, cancel := context.WithTimeout(fusionrank.WithRequestID(c.Request.Context(), id), s.cfg.RequestTimeout)
+	defer cancel()
+	r, err := s.deps.Rank.Rerank(ctx, *req)
+	if err != nil {
+		err, status, code, msg := describeIn(ctx, s.cfg.RequestTimeout, err)
+		if status >= 500 {
+			level := slog.LevelError
+			if status == http.StatusServiceUnavailable {
+				level = slog.LevelWarn
+				s.metrics.unavailable.Inc()
+			} else {
+				s.metrics.internalErrors.Inc()
+			}
+			s.log.Log(ctx, level, "request failed", "request_id", id, "route", c.FullPath(), "status", status, "err", err.Error())
+		}
+		return fusionrank.RerankResult{Status: status, Error: &fusionrank.ErrorDetail{Code: string(code), Message: msg}}
+	}
+	if r.Items == nil {
+		r.Items = []fusionrank.RankedItem{}
+	}
+	return fusionrank.RerankResult{Status: http.StatusOK, Ranking: &r}
+}
+
+// appendRerankBatch appends the JSON of a batch's answer as encoding/json writes it,
+// each ranking through appendRanking; ok is false when one of them cannot be written
+// that way (the caller then uses json.Marshal).
+func appendRerankBatch(b []byte, out *fusionrank.RerankBatch) (_ []byte, ok bool) {
+	b = append(b, `{"results":[`...)
+	for i := range out.Results {
+		r := &out.Results[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"status":`...)
+		b = strconv.AppendInt(b, int64(r.Status), 10)
+		if r.Ranking != nil {
+			b = append(b, `,"ranking":`...)
+			if b, ok = appendRanking(b, r.Ranking); !ok {
+				return b, false
+			}
+		}
+		if r.Error != nil {
+			e, err := json.Marshal(r.Error)
+			if err != nil {
+				return b, false
+			}
+			b = append(b, `,"error":`...)
+			b = append(b, e...)
+		}
+		b = append(b, '}')
+	}
+	return append(b, "]}"...), true
+}
