@@ -17,5 +17,6 @@
 //
 // Errors always leave as {"error":{"code":…,"message":…}}. The status comes from
 // statusOf; a 5xx answer carries a generic message while the detail goes to the log
-// with the request id.
+// with the request id. POST /v1/rerank:batch answers each of its requests with the
+// same status, code and message a single call would have had, inside its result.
 package api

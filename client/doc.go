@@ -1,5 +1,6 @@
 // Package client is the Go client of the fusionrank API for services that call it: a
-// search service reranking its results (Rerank), a backend asking for recommendations
+// search service reranking its results (Rerank, or RerankBatch for several lists in one
+// exchange), a backend asking for recommendations
 // (Recommend, Similar, Search) or reporting events (SendEvents). Requests and answers
 // are the domain types of package fusionrank, exactly what the server decodes and
 // encodes.
