@@ -1,10 +1,14 @@
 package api
 
 import (
+	"fmt"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/fusionrank/fusionrank"
 )
@@ -180,5 +184,43 @@ func TestEventFastPathTakesTheUsualShape(t *testing.T) {
 	}
 	if err := DecodeEvent([]byte(`{"event_id":1}`), &ev); err == nil || !strings.Contains(err.Error(), "event_id") {
 		t.Fatalf("error %v, want it to name event_id", err)
+	}
+}
+
+// TestPooledBodyIsNotKept: a rerank decoded from a pooled body buffer keeps nothing of
+// it: after the buffer is given back and filled with another body, the first request
+// (through the fast path and through DecodeStrict) is unchanged.
+func TestPooledBodyIsNotKept(t *testing.T) {
+	read := func(body string) (*gin.Context, []byte, func()) {
+		c, _ := gin.CreateTestContext(httptest.NewRecorder())
+		c.Request = httptest.NewRequest("POST", "/v1/rerank", strings.NewReader(body))
+		b, release, err := readJSONPooled(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, b, release
+	}
+	for _, body := range []string{
+		`{"user_id":"u-first","query":{"text":"red dress"},"items":[{"id":"a1","score":1.5},{"id":"a2"}]}`,
+		`{"user_id":"u-first","query":{"text":"red dress","image":"AQID"},"items":[{"id":"a1","score":1.5},{"id":"a2"}]}`, // not the fast path
+	} {
+		_, b, release := read(body)
+		var req fusionrank.RerankRequest
+		if !decodeRerankFast(b, &req) {
+			req = fusionrank.RerankRequest{}
+			if err := DecodeStrict(b, &req); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := fmt.Sprintf("%+v", req)
+		release()
+		for range 4 {
+			_, b2, release2 := read(strings.Repeat("x", len(body)))
+			copy(b2, strings.Repeat("z", len(b2)))
+			release2()
+		}
+		if got := fmt.Sprintf("%+v", req); got != want {
+			t.Fatalf("the request changed with the buffer: %s, was %s", got, want)
+		}
 	}
 }

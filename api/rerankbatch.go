@@ -22,12 +22,13 @@ const MaxRerankBatch = 64
 // limits count each request of the batch; a batch whose body does not parse, is empty
 // or is over MaxRerankBatch fails whole.
 func (s *Server) rerankBatch(c *gin.Context) {
-	body, err := readJSON(c)
+	body, release, err := readJSONPooled(c)
 	var req fusionrank.RerankBatchRequest
 	if err == nil && !decodeRerankBatchFast(body, &req) {
 		req = fusionrank.RerankBatchRequest{}
 		err = DecodeStrict(body, &req)
 	}
+	release()
 	switch {
 	case err != nil:
 	case len(req.Requests) == 0:

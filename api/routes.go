@@ -473,11 +473,13 @@ func (s *Server) rerank(c *gin.Context) {
 		err = decodeMultipart(c, &req, &req.Query)
 	} else {
 		var body []byte
-		body, err = readJSON(c)
+		var release func()
+		body, release, err = readJSONPooled(c)
 		if err == nil && !decodeRerankFast(body, &req) {
 			req = fusionrank.RerankRequest{}
 			err = queryImageField(DecodeStrict(body, &req))
 		}
+		release()
 	}
 	if err != nil {
 		s.fail(c, err)

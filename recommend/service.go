@@ -128,6 +128,7 @@ type Service struct {
 	attrib  *Attribution
 	pool    sync.Pool
 	marks   sync.Pool             // *slotSet
+	reranks sync.Pool             // *[]cand: a rerank's candidates, which do not outlive it
 	cands   *memo.Map[*candEntry] // by user id; nil when CandidateTTL is negative
 }
 
@@ -138,6 +139,7 @@ func New(fs FeatureStore, models *LiveModel, attrib *Attribution, opt Options) *
 	s.ix = newIndexes(fs.Catalog())
 	s.pool.New = func() any { return &scratch{ws: ranking.NewWorkspace()} }
 	s.marks.New = func() any { return &slotSet{} }
+	s.reranks.New = func() any { return new([]cand) }
 	if opt.CandidateTTL > 0 {
 		s.cands = memo.New[*candEntry](opt.CandidateCacheMax)
 	}

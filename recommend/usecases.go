@@ -36,7 +36,16 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	dd := s.marks.Get().(*slotSet)
 	defer s.marks.Put(dd)
 	var seenUnknown map[string]bool
-	cands := make([]cand, 0, len(req.Items))
+	// The candidates come from a pool: nothing keeps them past this call (the answer
+	// and the search log copy what they need), and a 100-candidate slice was an eighth
+	// of the bytes a loaded server allocated.
+	cp := s.reranks.Get().(*[]cand)
+	cands := slices.Grow((*cp)[:0], len(req.Items))
+	defer func() {
+		clear(cands[:cap(cands)]) // no ids or explanations kept alive in the pool
+		*cp = cands[:0]
+		s.reranks.Put(cp)
+	}()
 	var unknown []string
 	s.catalog.RLock()
 	dd.start(len(req.Items))
