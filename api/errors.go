@@ -53,17 +53,7 @@ func (s *Server) fail(c *gin.Context, err error) { s.failWith(c, err, nil) }
 // failWith is fail with a result in the envelope (see ErrorBody).
 func (s *Server) failWith(c *gin.Context, err error, result any) {
 	err, status, code, msg := s.describe(c, err)
-	if status >= 500 {
-		level := slog.LevelError
-		if status == http.StatusServiceUnavailable {
-			level = slog.LevelWarn
-			s.metrics.unavailable.Inc()
-		} else {
-			s.metrics.internalErrors.Inc()
-		}
-		s.log.Log(c.Request.Context(), level, "request failed",
-			"request_id", requestID(c), "route", c.FullPath(), "status", status, "err", err.Error())
-	}
+	s.serverFailure(c.Request.Context(), requestID(c), c.FullPath(), status, err)
 	if code == fusionrank.RateLimited {
 		var e *fusionrank.Error
 		if errors.As(err, &e) {
@@ -73,6 +63,23 @@ func (s *Server) failWith(c *gin.Context, err error, result any) {
 		}
 	}
 	c.AbortWithStatusJSON(status, ErrorBody{Error: ErrorDetail{Code: string(code), Message: msg}, Result: result})
+}
+
+// serverFailure counts and logs, with its cause, an answer of status 5xx (nothing for
+// a lower status): a 503 as a warning (a store was down or the deadline passed), any
+// other as an error (a bug).
+func (s *Server) serverFailure(ctx context.Context, requestID, route string, status int, err error) {
+	if status < 500 {
+		return
+	}
+	level := slog.LevelError
+	if status == http.StatusServiceUnavailable {
+		level = slog.LevelWarn
+		s.metrics.unavailable.Inc()
+	} else {
+		s.metrics.internalErrors.Inc()
+	}
+	s.log.Log(ctx, level, "request failed", "request_id", requestID, "route", route, "status", status, "err", err.Error())
 }
 
 // describe maps an error to what the client is told: the status, the code and the

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -50,17 +49,7 @@ func (s *Server) rerankBatch(c *gin.Context) {
 	for i := range req.Requests {
 		out.Results[i] = s.rerankOne(c, &req.Requests[i])
 	}
-	bp := answerBufs.Get().(*[]byte)
-	if b, ok := appendRerankBatch((*bp)[:0], &out); ok {
-		c.Data(http.StatusOK, "application/json; charset=utf-8", b)
-		if cap(b) <= 1<<20 {
-			*bp = b[:0]
-			answerBufs.Put(bp)
-		}
-		return
-	}
-	answerBufs.Put(bp)
-	s.writeJSON(c, http.StatusOK, out)
+	s.writeFast(c, out, func(b []byte) ([]byte, bool) { return appendRerankBatch(b, &out) })
 }
 
 // rerankOne answers one request of a batch.
@@ -71,16 +60,7 @@ func (s *Server) rerankOne(c *gin.Context, req *fusionrank.RerankRequest) fusion
 	r, err := s.deps.Rank.Rerank(ctx, *req)
 	if err != nil {
 		err, status, code, msg := describeIn(ctx, s.cfg.RequestTimeout, err)
-		if status >= 500 {
-			level := slog.LevelError
-			if status == http.StatusServiceUnavailable {
-				level = slog.LevelWarn
-				s.metrics.unavailable.Inc()
-			} else {
-				s.metrics.internalErrors.Inc()
-			}
-			s.log.Log(ctx, level, "request failed", "request_id", id, "route", c.FullPath(), "status", status, "err", err.Error())
-		}
+		s.serverFailure(ctx, id, c.FullPath(), status, err)
 		return fusionrank.RerankResult{Status: status, Error: &fusionrank.ErrorDetail{Code: string(code), Message: msg}}
 	}
 	if r.Items == nil {

@@ -584,8 +584,14 @@ func (s *Server) answer(c *gin.Context, call func(context.Context) (fusionrank.R
 			}
 		}
 	}
+	s.writeFast(c, r, func(b []byte) ([]byte, bool) { return appendRanking(b, &r) })
+}
+
+// writeFast answers 200 with v encoded by appendTo into a pooled buffer, or by
+// encoding/json (writeJSON) when appendTo cannot write it (ok false).
+func (s *Server) writeFast(c *gin.Context, v any, appendTo func([]byte) ([]byte, bool)) {
 	bp := answerBufs.Get().(*[]byte)
-	if b, ok := appendRanking((*bp)[:0], &r); ok {
+	if b, ok := appendTo((*bp)[:0]); ok {
 		c.Data(http.StatusOK, "application/json; charset=utf-8", b)
 		if cap(b) <= 1<<20 { // an unusually long answer's buffer is left to the GC
 			*bp = b[:0]
@@ -594,7 +600,7 @@ func (s *Server) answer(c *gin.Context, call func(context.Context) (fusionrank.R
 		return
 	}
 	answerBufs.Put(bp)
-	s.writeJSON(c, http.StatusOK, r)
+	s.writeJSON(c, http.StatusOK, v)
 }
 
 func (s *Server) userFeatures(c *gin.Context) {

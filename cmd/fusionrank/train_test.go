@@ -34,6 +34,15 @@ func TestTrainServesSequenceEncoder(t *testing.T) {
 		return map[string]any{"title": fmt.Sprintf("thing %d", i), "category": "c"}
 	})
 	item := func(i int) string { return ids[i%n] }
+	// A candidate the serving catalogue has not loaded yet is answered as unknown,
+	// without an explanation.
+	waitFor(t, "the catalogue to load the items", func() bool {
+		c := m.Features.Catalog()
+		c.RLock()
+		defer c.RUnlock()
+		_, ok := c.Slot(ids[n-1])
+		return ok
+	})
 	// Users walk the chain item i → item i+1 from different starts.
 	t0 := time.Now().UTC().Add(-48 * time.Hour)
 	var events []any
@@ -113,7 +122,11 @@ func TestTrainServesSequenceEncoder(t *testing.T) {
 	distinct := map[float64]bool{}
 	for _, it := range r.json(t)["items"].([]any) {
 		it := it.(map[string]any)
-		got := it["explanation"].(map[string]any)["features"].(map[string]any)["seq"].(float64)
+		ex, ok := it["explanation"].(map[string]any)
+		if !ok {
+			t.Fatalf("%s has no explanation: %s", it["id"], r.body)
+		}
+		got := ex["features"].(map[string]any)["seq"].(float64)
 		want := float64(spec.Seq.Score(h, rows[it["id"].(string)]))
 		if math.Abs(got-want) > 1e-3*(1+math.Abs(want)) {
 			t.Errorf("%s: served seq %v, formula %v", it["id"], got, want)
