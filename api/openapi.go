@@ -94,7 +94,7 @@ var schemas = obj{
 		"items": arr(object(obj{"id": str(), "score": withDescription(num(), "The search engine's score: any finite number; standardised within the request without overflow, so its scale does not matter.")}, "id")), "count": integer(), "explain": boolean(),
 	}, "items"),
 	"RerankBatchRequest": object(obj{"requests": withDescription(obj{"type": "array", "minItems": 1, "maxItems": MaxRerankBatch, "items": ref("RerankRequest")},
-		"Each is answered as POST /v1/rerank would answer it alone; the rate limits count each one.")}, "requests"),
+		"Each is answered as POST /v1/rerank would answer it alone; the rate limits and the in-flight cap count each one.")}, "requests"),
 	"RerankBatch": object(obj{"results": withDescription(arr(object(obj{
 		"status":  withDescription(integer(), "The status POST /v1/rerank would have answered this request with."),
 		"ranking": ref("Ranking"),

@@ -18,8 +18,8 @@ const MaxRerankBatch = 64
 // POST /v1/rerank would answer it alone: its own answer id (after the caller's
 // X-Request-ID, as for a single call), its own deadline (RequestTimeout, from when it
 // starts), its search logged under its id, and its own status in the result. The rate
-// limits count each request of the batch; a batch whose body does not parse, is empty
-// or is over MaxRerankBatch fails whole.
+// limits and MaxInFlight count each request of the batch; a batch whose body does not
+// parse, is empty or is over MaxRerankBatch fails whole.
 func (s *Server) rerankBatch(c *gin.Context) {
 	body, release, err := readJSONPooled(c)
 	var req fusionrank.RerankBatchRequest
@@ -39,9 +39,19 @@ func (s *Server) rerankBatch(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	// The route's limits took one token; the batch's other requests take theirs.
+	// The route's limits took one token and one in-flight place; the batch's other
+	// requests take theirs, so a batch is shed as its requests would be.
 	for range len(req.Requests) - 1 {
 		if !s.allow(c, false) {
+			return
+		}
+	}
+	if s.cfg.MaxInFlight > 0 {
+		more := int64(len(req.Requests) - 1)
+		n := s.inFlight.Add(more)
+		defer s.inFlight.Add(-more)
+		if n > int64(s.cfg.MaxInFlight) {
+			s.overloaded(c)
 			return
 		}
 	}

@@ -55,3 +55,26 @@ func TestShedsPastMaxInFlight(t *testing.T) {
 		t.Fatalf("after the others finished: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestShedsBatchPastMaxInFlight: a batch takes an in-flight place per request, so a
+// batch of three is shed at MaxInFlight 2 while one of two is answered.
+func TestShedsBatchPastMaxInFlight(t *testing.T) {
+	b := blocking{started: make(chan struct{}, 8), release: make(chan struct{})}
+	close(b.release)
+	s := New(Config{Auth: false, MaxInFlight: 2}, Deps{Rank: b})
+	batch := func(n int) *httptest.ResponseRecorder {
+		reqs := strings.TrimSuffix(strings.Repeat(`{"items":[{"id":"a"}]},`, n), ",")
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, httptest.NewRequest("POST", "/v1/rerank:batch", strings.NewReader(`{"requests":[`+reqs+`]}`)))
+		return w
+	}
+	if w := batch(3); w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
+		t.Fatalf("a batch of 3 at MaxInFlight 2: %d %s", w.Code, w.Body)
+	}
+	if w := batch(2); w.Code != 200 || strings.Count(w.Body.String(), `"status":200`) != 2 {
+		t.Fatalf("a batch of 2 at MaxInFlight 2: %d %s", w.Code, w.Body)
+	}
+	if n := s.inFlight.Load(); n != 0 {
+		t.Fatalf("%d requests still counted in flight", n)
+	}
+}
