@@ -136,7 +136,7 @@ func TestSortByScore(t *testing.T) {
 }
 
 // BenchmarkSortByScore: a recommendation pool of 250 candidates with tied scores,
-// against the stable sort it replaced.
+// against slices.SortStableFunc, which gives the same order.
 func BenchmarkSortByScore(b *testing.B) {
 	r := rand.New(rand.NewPCG(4, 4))
 	base := make([]cand, 250)

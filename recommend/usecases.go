@@ -37,8 +37,8 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	defer s.marks.Put(dd)
 	var seenUnknown map[string]bool
 	// The candidates come from a pool: nothing keeps them past this call (the answer
-	// and the search log copy what they need), and a 100-candidate slice was an eighth
-	// of the bytes a loaded server allocated.
+	// and the search log copy what they need), and 100 of them are 8 KB, about an
+	// eighth of what a rerank would otherwise allocate.
 	cp := s.reranks.Get().(*[]cand)
 	cands := slices.Grow((*cp)[:0], len(req.Items))
 	defer func() {
