@@ -57,6 +57,19 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// waitForItem waits until m's serving catalogue holds item id (a candidate it has not
+// loaded yet is answered as unknown).
+func waitForItem(t testing.TB, m *Main, id string) {
+	t.Helper()
+	waitFor(t, "the catalogue to load "+id, func() bool {
+		c := m.Features.Catalog()
+		c.RLock()
+		defer c.RUnlock()
+		_, ok := c.Slot(id)
+		return ok
+	})
+}
+
 func TestAPIEndToEnd(t *testing.T) {
 	m := startMain(t, map[string]string{"FUSIONRANK_MODALITIES": "image:4", "FUSIONRANK_TEXT_VECTORS": glove})
 	base := m.URL()
@@ -104,13 +117,7 @@ func TestAPIEndToEnd(t *testing.T) {
 	if r.status != 200 || r.json(t)["modalities"].(map[string]any)["text"] == nil {
 		t.Fatalf("get item: %d %s", r.status, r.body)
 	}
-	waitFor(t, "the catalogue to load the items", func() bool {
-		c := m.Features.Catalog()
-		c.RLock()
-		defer c.RUnlock()
-		_, ok := c.Slot(p + "item5")
-		return ok
-	})
+	waitForItem(t, m, p + "item5")
 
 	// Events.
 	now := time.Now().UTC()
@@ -338,13 +345,7 @@ func TestRecommendFiltersAndDiversity(t *testing.T) {
 	if r := do(t, "POST", base+"/v1/items:batch", key, nd.String()); r.status != 200 {
 		t.Fatalf("batch: %d %s", r.status, r.body)
 	}
-	waitFor(t, "items", func() bool {
-		c := m.Features.Catalog()
-		c.RLock()
-		defer c.RUnlock()
-		_, ok := c.Slot(p + "29")
-		return ok
-	})
+	waitForItem(t, m, p + "29")
 	do(t, "POST", base+"/v1/events", key, map[string]any{"events": []any{map[string]any{"event_id": p + "e", "user_id": p + "u",
 		"item_id": p + "1", "type": "click", "timestamp": time.Now().UTC().Format(time.RFC3339)}}})
 	rec := func(body map[string]any) []map[string]any {

@@ -35,13 +35,7 @@ func shop(t testing.TB, m *Main, key, prefix string, n int) []string {
 	if r.status != 200 || r.json(t)["accepted"] != float64(n) {
 		t.Fatalf("loading the shop: %d %s", r.status, r.body)
 	}
-	waitFor(t, "the catalogue to load the shop", func() bool {
-		c := m.Features.Catalog()
-		c.RLock()
-		defer c.RUnlock()
-		_, ok := c.Slot(ids[n-1])
-		return ok
-	})
+	waitForItem(t, m, ids[n-1])
 	return ids
 }
 

@@ -36,13 +36,7 @@ func TestTrainServesSequenceEncoder(t *testing.T) {
 	item := func(i int) string { return ids[i%n] }
 	// A candidate the serving catalogue has not loaded yet is answered as unknown,
 	// without an explanation.
-	waitFor(t, "the catalogue to load the items", func() bool {
-		c := m.Features.Catalog()
-		c.RLock()
-		defer c.RUnlock()
-		_, ok := c.Slot(ids[n-1])
-		return ok
-	})
+	waitForItem(t, m, ids[n-1])
 	// Users walk the chain item i → item i+1 from different starts.
 	t0 := time.Now().UTC().Add(-48 * time.Hour)
 	var events []any
