@@ -117,7 +117,7 @@ func TestAPIEndToEnd(t *testing.T) {
 	if r.status != 200 || r.json(t)["modalities"].(map[string]any)["text"] == nil {
 		t.Fatalf("get item: %d %s", r.status, r.body)
 	}
-	waitForItem(t, m, p + "item5")
+	waitForItem(t, m, p+"item5")
 
 	// Events.
 	now := time.Now().UTC()
@@ -345,7 +345,7 @@ func TestRecommendFiltersAndDiversity(t *testing.T) {
 	if r := do(t, "POST", base+"/v1/items:batch", key, nd.String()); r.status != 200 {
 		t.Fatalf("batch: %d %s", r.status, r.body)
 	}
-	waitForItem(t, m, p + "29")
+	waitForItem(t, m, p+"29")
 	do(t, "POST", base+"/v1/events", key, map[string]any{"events": []any{map[string]any{"event_id": p + "e", "user_id": p + "u",
 		"item_id": p + "1", "type": "click", "timestamp": time.Now().UTC().Format(time.RFC3339)}}})
 	rec := func(body map[string]any) []map[string]any {

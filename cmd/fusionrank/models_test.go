@@ -55,7 +55,7 @@ func TestModelSwapUnderLoad(t *testing.T) {
 		return map[string]any{"title": fmt.Sprintf("product number %d red blue", i),
 			"category": fmt.Sprintf("c%d", i%5), "vectors": map[string]any{"image": []float32{1, float32(i), 0, 1}}}
 	})
-	waitForItem(t, m, p + "item39")
+	waitForItem(t, m, p+"item39")
 	v1, v2 := p+"v1-"+fmt.Sprint(time.Now().UnixNano()), p+"v2-"+fmt.Sprint(time.Now().UnixNano())
 	registerRandomModel(t, m, v1, 1, items)
 	registerRandomModel(t, m, v2, 2, items)

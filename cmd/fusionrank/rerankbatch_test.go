@@ -30,7 +30,7 @@ func TestRerankBatch(t *testing.T) {
 	if r := do(t, "POST", base+"/v1/items:batch", write, nd.String()); r.status != 200 {
 		t.Fatalf("items: %d %s", r.status, r.body)
 	}
-	waitForItem(t, m, p + "item4")
+	waitForItem(t, m, p+"item4")
 	item := func(id string, score float64) map[string]any { return map[string]any{"id": p + id, "score": score} }
 	byQuery := map[string]any{"query": map[string]any{"text": "shoes for running"},
 		"items": []any{item("item4", 1), item("item2", 1), map[string]any{"id": "ghost"}, item("item3", 1)}}

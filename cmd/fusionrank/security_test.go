@@ -101,7 +101,7 @@ func TestPublicRecommendationsRevealNothing(t *testing.T) {
 	if r := do(t, "POST", base+"/v1/items:batch", write, nd.String()); r.status != 200 {
 		t.Fatalf("items: %d %s", r.status, r.body)
 	}
-	waitForItem(t, m, p + "sku-23")
+	waitForItem(t, m, p+"sku-23")
 	victim := p + "u3"
 	bought := []string{p + "sku-0", p + "sku-1", p + "sku-3"} // accessories, shoes, accessories
 	var evs []any
