@@ -34,7 +34,7 @@ func faultDB(t *testing.T) *postgres.DB { return testenv.DB(t, "cmd_faults") }
 // recreate the database the package's other tests use).
 func startFaultMain(t *testing.T, env map[string]string) *Main {
 	t.Helper()
-	return startFaultMainLog(t, env, slog.New(slog.DiscardHandler))
+	return startFaultMainLog(t, env, testLog(t))
 }
 
 // startFaultMainLog is startFaultMain with the service's log going to log.

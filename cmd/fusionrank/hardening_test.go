@@ -461,8 +461,8 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 	_, ns := testenv.Redis(t)
 	shared := func(m *Main) { m.Namespace = ns }
 	env := map[string]string{"FUSIONRANK_RATE_LIMIT": "0.1", "FUSIONRANK_REQUEST_TIMEOUT": "5s"} // burst 1, a token every 10 s
-	m1 := startMainWith(t, faultDB(t), env, slog.New(slog.DiscardHandler), shared)
-	m2 := startMainWith(t, faultDB(t), env, slog.New(slog.DiscardHandler), shared)
+	m1 := startMainWith(t, faultDB(t), env, testLog(t), shared)
+	m2 := startMainWith(t, faultDB(t), env, testLog(t), shared)
 	key := createKey(t, m1, fusionrank.ScopeRead)
 	if r := do(t, "GET", m1.URL()+"/v1/stats/models", key, nil); r.status != 200 {
 		t.Fatalf("first request, replica 1: %d %s", r.status, r.body)

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +22,7 @@ import (
 // database and a Redis namespace of the test's own.
 func startMain(t testing.TB, env map[string]string) *Main {
 	t.Helper()
-	return startMainOn(t, testenv.DB(t, "cmd"), env, slog.New(slog.DiscardHandler))
+	return startMainOn(t, testenv.DB(t, "cmd"), env, testLog(t))
 }
 
 // startMainOn starts a server on a free port against db (migrated) and a Redis
@@ -233,4 +235,60 @@ func TestConfigErrors(t *testing.T) {
 			t.Fatalf("password logged: %s", buf.String())
 		}
 	})
+}
+
+// testLog returns the logger of a server under test. It keeps the server's last
+// records (Info and above) and writes them to the test's output when the test fails,
+// so that the cause a server logged for an answer (a 5xx's error, say) is in the
+// failure's report instead of discarded.
+func testLog(t testing.TB) *slog.Logger {
+	r := &logRing{max: 300}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, l := range r.lines() {
+				t.Log("server: " + l)
+			}
+		}
+	})
+	return slog.New(slog.NewJSONHandler(r, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// logRing is an io.Writer that keeps the last max writes (a slog handler writes one
+// record per call), safe for the server's goroutines.
+type logRing struct {
+	mu    sync.Mutex
+	max   int
+	next  int
+	ring  []string
+	total int
+}
+
+func (r *logRing) Write(p []byte) (int, error) {
+	s := strings.TrimRight(string(p), "\n")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.ring) < r.max {
+		r.ring = append(r.ring, s)
+	} else {
+		r.ring[r.next] = s
+	}
+	r.next = (r.next + 1) % r.max
+	r.total++
+	return len(p), nil
+}
+
+// lines returns the kept records, oldest first, after a line saying how many were
+// dropped when there were more than max.
+func (r *logRing) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	if r.total > len(r.ring) {
+		out = append(out, fmt.Sprintf("(%d earlier records not kept)", r.total-len(r.ring)))
+	}
+	if len(r.ring) < r.max {
+		return append(out, r.ring...)
+	}
+	out = append(out, r.ring[r.next:]...)
+	return append(out, r.ring[:r.next]...)
 }

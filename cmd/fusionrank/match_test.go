@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -22,7 +21,7 @@ import (
 // given: only the match features (the query's words against the title) carry it.
 func TestMatchFeaturesThroughTheServedPath(t *testing.T) {
 	db := testenv.DB(t, "cmdmatch")
-	m := startMainOn(t, db, map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, slog.New(slog.DiscardHandler))
+	m := startMainOn(t, db, map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, testLog(t))
 	dir := t.TempDir()
 	codes := []string{"zqxa", "zqxb", "zqxc", "zqxd", "zqxe", "zqxf"}
 	var csv bytes.Buffer

@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +32,7 @@ func TestONNXImageEncoderServes(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := startMainWith(t, testenv.DB(t, "cmdonnx"), map[string]string{"FUSIONRANK_IMAGE_ENCODER": "onnx:" + path,
-		"FUSIONRANK_ONNXRUNTIME_LIB": lib}, slog.New(slog.DiscardHandler), nil)
+		"FUSIONRANK_ONNXRUNTIME_LIB": lib}, testLog(t), nil)
 	write, read := createKey(t, m, fusionrank.ScopeWrite), createKey(t, m, fusionrank.ScopeRead)
 	var lines []string
 	for i := range 6 {

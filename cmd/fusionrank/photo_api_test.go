@@ -10,7 +10,6 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"log/slog"
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
@@ -98,7 +97,7 @@ func TestPhotoIngestLimits(t *testing.T) {
 	// A service that may fetch from loopback (to reach the slow test server), with a
 	// fetch timeout shorter than the PUT's wait.
 	lm := startMainWith(t, testenv.DB(t, "cmd"), map[string]string{"FUSIONRANK_IMAGE_FETCH_PRIVATE": "on",
-		"FUSIONRANK_IMAGE_FETCH_TIMEOUT": "300ms", "FUSIONRANK_IMAGE_FETCH_WAIT": "3s"}, slog.New(slog.DiscardHandler), nil)
+		"FUSIONRANK_IMAGE_FETCH_TIMEOUT": "300ms", "FUSIONRANK_IMAGE_FETCH_WAIT": "3s"}, testLog(t), nil)
 	jpg := catalogPhoto(t, 1)
 	for _, tc := range []struct {
 		name   string
@@ -172,7 +171,7 @@ func TestPhotoIngestLimits(t *testing.T) {
 func photoShop(t *testing.T, name string, n int, env map[string]string) (*Main, string, string) {
 	t.Helper()
 	db := testenv.DB(t, name)
-	m := startMainWith(t, db, env, slog.New(slog.DiscardHandler), func(m *Main) {
+	m := startMainWith(t, db, env, testLog(t), func(m *Main) {
 		base := loadImageEncoder(m.Config)
 		m.LoadImageEncoder = func(ctx context.Context, rec features.EncoderRecord) (photo.Encoder, error) {
 			if rec.Version == negDescriptor {
@@ -424,7 +423,7 @@ func writeEncoder(path string, enc *vision.Encoder) error {
 func TestChineseTitleMatchesChineseQuery(t *testing.T) {
 	// A database of its own: in the package's shared one, other tests' popular items
 	// would weigh in through the fallback's popularity term.
-	m := startMainWith(t, testenv.DB(t, "cmdzh"), map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, slog.New(slog.DiscardHandler), nil)
+	m := startMainWith(t, testenv.DB(t, "cmdzh"), map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, testLog(t), nil)
 	write, read := createKey(t, m, fusionrank.ScopeWrite), createKey(t, m, fusionrank.ScopeRead)
 	for id, title := range map[string]string{"zh-dress": "红色长裙 夏季新款", "zh-jeans": "蓝色牛仔裤", "zh-shirt": "白色衬衫",
 		"en-dress": "red long dress", "zh-shoes": "红色运动鞋"} {

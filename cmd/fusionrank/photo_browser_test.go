@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -36,7 +35,7 @@ func TestPhotoSearchInBrowser(t *testing.T) {
 	for k, v := range browserEnv {
 		env[k] = v
 	}
-	m := startMainWith(t, testenv.DB(t, "cmdphotoweb"), env, slog.New(slog.DiscardHandler), nil)
+	m := startMainWith(t, testenv.DB(t, "cmdphotoweb"), env, testLog(t), nil)
 	ctx := context.Background()
 	var out, errb bytes.Buffer
 	if err := runImport(ctx, []string{"items", "--format", "grocery", "--quiet", "--database-url", m.Config.DatabaseURL, grocery}, &out, &errb); err != nil {

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +22,7 @@ func TestServeReadsFromTheReplica(t *testing.T) {
 	m := startMainOn(t, db, map[string]string{
 		"FUSIONRANK_DATABASE_REPLICA_URL": replica.Pool.Config().ConnString(),
 		"FUSIONRANK_WARM_PROFILES":        "0",
-	}, slog.New(slog.DiscardHandler))
+	}, testLog(t))
 	if m.Replica == nil {
 		t.Fatal("no replica pool")
 	}

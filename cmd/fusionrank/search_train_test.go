@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -36,7 +35,7 @@ type searchShop struct {
 }
 
 func newSearchShop(t *testing.T) *searchShop {
-	m := startMainOn(t, testenv.DB(t, "cmdsearch"), map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, slog.New(slog.DiscardHandler))
+	m := startMainOn(t, testenv.DB(t, "cmdsearch"), map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, testLog(t))
 	sh := &searchShop{m: m, key: createKey(t, m, fusionrank.ScopeAdmin), user: "sq-user0",
 		kinds: [][2]string{{"red", "bag"}, {"black", "jacket"}, {"blue", "shoes"}, {"wooden", "table"}, {"silver", "watch"}, {"green", "chair"}}}
 	extra := []string{"classic", "large", "small", "new"}
@@ -306,7 +305,7 @@ func (sh *searchShop) rerankScores(t *testing.T) map[string]float64 {
 // shop's search with a missing field is a 400 naming it; /openapi.json documents the
 // endpoint.
 func TestSearchesAreLogged(t *testing.T) {
-	m := startMainOn(t, testenv.DB(t, "cmdsearchlog"), map[string]string{"FUSIONRANK_TEXT_VECTORS": glove, "FUSIONRANK_SEARCH_LOG_DEPTH": "4"}, slog.New(slog.DiscardHandler))
+	m := startMainOn(t, testenv.DB(t, "cmdsearchlog"), map[string]string{"FUSIONRANK_TEXT_VECTORS": glove, "FUSIONRANK_SEARCH_LOG_DEPTH": "4"}, testLog(t))
 	key := createKey(t, m, fusionrank.ScopeAdmin)
 	ids := putItems(t, m, key, "sl-", 3, func(i int) map[string]any {
 		return map[string]any{"title": []string{"red bag", "black jacket", "blue shoes"}[i]}
@@ -370,7 +369,7 @@ func TestSearchesAreLogged(t *testing.T) {
 // held-out searches through the service with that version, beside the engine's order.
 func TestJudgementSetThroughTheServedPath(t *testing.T) {
 	db := testenv.DB(t, "cmdjudged")
-	m := startMainOn(t, db, map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, slog.New(slog.DiscardHandler))
+	m := startMainOn(t, db, map[string]string{"FUSIONRANK_TEXT_VECTORS": glove}, testLog(t))
 	dir := t.TempDir()
 	kinds := [][2]string{{"red", "bag"}, {"black", "jacket"}, {"blue", "shoes"}, {"wooden", "table"}, {"silver", "watch"}, {"green", "chair"}}
 	var csv bytes.Buffer

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math"
 	"strings"
 	"testing"
@@ -25,7 +24,7 @@ import (
 // weight in the model.
 func TestTrainServesSequenceEncoder(t *testing.T) {
 	// A database of its own: training reads every event of the database.
-	m := startMainOn(t, testenv.DB(t, "cmdtrain"), nil, slog.New(slog.DiscardHandler))
+	m := startMainOn(t, testenv.DB(t, "cmdtrain"), nil, testLog(t))
 	ctx := context.Background()
 	base := m.URL()
 	key := createKey(t, m, fusionrank.ScopeAdmin)
@@ -139,7 +138,7 @@ func TestTrainServesSequenceEncoder(t *testing.T) {
 // modality in the recent slots (--recent) serves them from the catalogue:
 // the explanation of a user with history has recent tokens.
 func TestTrainChoosesRecentModality(t *testing.T) {
-	m := startMainOn(t, testenv.DB(t, "cmdtrainrecent"), nil, slog.New(slog.DiscardHandler))
+	m := startMainOn(t, testenv.DB(t, "cmdtrainrecent"), nil, testLog(t))
 	ctx := context.Background()
 	base := m.URL()
 	key := createKey(t, m, fusionrank.ScopeAdmin)
