@@ -2,11 +2,13 @@ package features
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/internal/memo"
+	"golang.org/x/sync/singleflight"
 )
 
 // waitFor polls cond until it holds or a few seconds pass: the invalidation message
@@ -117,6 +119,51 @@ func TestProfileBusyIsUnavailable(t *testing.T) {
 	if fusionrank.ErrorCode(err) != fusionrank.Unavailable {
 		t.Fatalf("profile with every rebuild slot taken: %v (code %q), want unavailable", err, fusionrank.ErrorCode(err))
 	}
+}
+
+// TestProfileRebuildsHaveAReserve: counter-set rebuilds, which a Redis wipe makes
+// missing all at once, never take the slots kept for profiles. With as many counter
+// rebuilds running as they may, another is refused (unavailable), and a shopper's
+// profile is still rebuilt.
+func TestProfileRebuildsHaveAReserve(t *testing.T) {
+	s := newStore(t, time.Now())
+	if keys, _, _ := s.windowKeys(time.Now()); len(keys) > MaxCounterRebuilds {
+		t.Fatalf("a popularity read rebuilds %d buckets at once, more than MaxCounterRebuilds (%d)", len(keys), MaxCounterRebuilds)
+	}
+	tag := runTag()
+	release := make(chan struct{})
+	started := make(chan struct{}, MaxRebuilds)
+	var pending []<-chan singleflight.Result
+	for i := range MaxRebuilds {
+		pending = append(pending, s.startRebuild(context.Background(), fmt.Sprintf("%scounter-%d", tag, i), counterRebuild,
+			func(context.Context) (any, error) {
+				started <- struct{}{}
+				<-release
+				return nil, nil
+			}))
+	}
+	for range MaxCounterRebuilds {
+		<-started
+	}
+	refused := 0
+	for _, ch := range pending {
+		select {
+		case r := <-ch:
+			if fusionrank.ErrorCode(r.Err) != fusionrank.Unavailable {
+				t.Fatalf("a counter rebuild past the counters' share: %v, want unavailable", r.Err)
+			}
+			refused++
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if refused != MaxRebuilds-MaxCounterRebuilds {
+		t.Fatalf("%d counter rebuilds refused, want %d", refused, MaxRebuilds-MaxCounterRebuilds)
+	}
+	_, src, err := s.Profile(context.Background(), tag+"reserved")
+	if err != nil || src != SourceRebuilt {
+		t.Fatalf("profile with the counters' share taken: source %q, err %v; want rebuilt", src, err)
+	}
+	close(release)
 }
 
 // TestImportInvalidatesLocalCaches: a bulk import of a user's events reaches a serving

@@ -47,10 +47,10 @@ const (
 // even when that request's deadline passes first, so the next request finds it.
 const RebuildTimeout = 30 * time.Second
 
-// rebuildOnce runs fn once per key across concurrent callers, detached from the
+// rebuildOnce runs a profile's rebuild fn once per key across concurrent callers, detached from the
 // caller's cancellation, and waits for it no longer than ctx allows.
 func (s *Store) rebuildOnce(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
-	ch := s.startRebuild(ctx, key, fn)
+	ch := s.startRebuild(ctx, key, profileRebuild, fn)
 	select {
 	case r := <-ch:
 		return r.Val, r.Err
@@ -65,24 +65,52 @@ func (s *Store) rebuildOnce(ctx context.Context, key string, fn func(context.Con
 // on without that feature (and says so) instead.
 const MaxRebuilds = 16
 
-// rebuilds runs the store's rebuilds from Postgres: one at a time per key (flights)
-// and at most MaxRebuilds at once (slots).
+// MaxCounterRebuilds of the MaxRebuilds may rebuild counter sets (co-visitation,
+// popularity); the other 4 are kept for profiles. A Redis wipe makes every counter set
+// missing at once, and the items' sets are many and heavier to rebuild than a
+// shopper's events: without the reserve they took every slot, and a profile (the
+// shopper's personalisation, GET /v1/users/{id}/features) was refused until they
+// finished. 12 is at least the 11 buckets one popularity read rebuilds at once.
+const MaxCounterRebuilds = 12
+
+// rebuildKind says which share of the slots a rebuild takes.
+type rebuildKind int
+
+const (
+	profileRebuild rebuildKind = iota
+	counterRebuild
+)
+
+// rebuilds runs the store's rebuilds from Postgres: one at a time per key (flights),
+// at most MaxRebuilds at once (slots), of which at most MaxCounterRebuilds rebuild
+// counter sets (counterSlots).
 type rebuilds struct {
-	flights singleflight.Group
-	slots   chan struct{}
+	flights      singleflight.Group
+	slots        chan struct{}
+	counterSlots chan struct{}
 }
 
-func newRebuilds() *rebuilds { return &rebuilds{slots: make(chan struct{}, MaxRebuilds)} }
+func newRebuilds() *rebuilds {
+	return &rebuilds{slots: make(chan struct{}, MaxRebuilds), counterSlots: make(chan struct{}, MaxCounterRebuilds)}
+}
 
 // errBusy reports that the rebuild cap was reached: the store is unavailable for the
 // moment (a 503 for an API call that needs the rebuild, not a 500).
 var errBusy = fusionrank.Errorf(fusionrank.Unavailable, "too many rebuilds from Postgres in progress")
 
 // startRebuild starts fn for key unless it is already running, detached from ctx's
-// cancellation and bounded by RebuildTimeout. When MaxRebuilds are running it starts
-// nothing and the result is errBusy.
-func (s *Store) startRebuild(ctx context.Context, key string, fn func(context.Context) (any, error)) <-chan singleflight.Result {
+// cancellation and bounded by RebuildTimeout. When its kind's share of the slots is
+// taken it starts nothing and the result is errBusy.
+func (s *Store) startRebuild(ctx context.Context, key string, kind rebuildKind, fn func(context.Context) (any, error)) <-chan singleflight.Result {
 	return s.rebuilds.flights.DoChan(key, func() (any, error) {
+		if kind == counterRebuild {
+			select {
+			case s.rebuilds.counterSlots <- struct{}{}:
+				defer func() { <-s.rebuilds.counterSlots }()
+			default:
+				return nil, errBusy
+			}
+		}
 		select {
 		case s.rebuilds.slots <- struct{}{}:
 			defer func() { <-s.rebuilds.slots }()
@@ -506,7 +534,7 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 			continue
 		}
 		missing = append(missing, i)
-		pending = append(pending, s.startRebuild(ctx, k, func(ctx context.Context) (any, error) { return nil, rebuild(ctx, i) }))
+		pending = append(pending, s.startRebuild(ctx, k, counterRebuild, func(ctx context.Context) (any, error) { return nil, rebuild(ctx, i) }))
 	}
 	if len(missing) == 0 {
 		return nil

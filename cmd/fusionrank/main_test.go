@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -240,11 +241,12 @@ func TestConfigErrors(t *testing.T) {
 // testLog returns the logger of a server under test. It keeps the server's last
 // records (Info and above) and writes them to the test's output when the test fails,
 // so that the cause a server logged for an answer (a 5xx's error, say) is in the
-// failure's report instead of discarded.
+// failure's report instead of discarded. FUSIONRANK_TEST_SERVER_LOG=1 writes them for
+// a passing test too.
 func testLog(t testing.TB) *slog.Logger {
 	r := &logRing{max: 300}
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("FUSIONRANK_TEST_SERVER_LOG") != "" {
 			for _, l := range r.lines() {
 				t.Log("server: " + l)
 			}
