@@ -437,11 +437,19 @@ func (w *photoWrite) vectorsFor(versions map[string]bool) map[string][]float32 {
 	return out
 }
 
-// lockEncoderVersions returns every registered encoder version and takes a share lock
-// on the active and target rows, which a switch updates before it checks that every
-// photo has a vector of the target.
+// encoderLock is the advisory lock key of the encoder registry. A transaction that
+// changes which encoder is active or the target takes it exclusively, first; a photo
+// write takes it shared before it reads the registry. A switch therefore waits for
+// every write that read the old state to commit (and counts its vectors), and a
+// write that starts after the switch reads the new state. Being one lock taken before
+// any row lock of the registry, it cannot close a cycle with them, as row locks taken
+// in different orders by a write and a switch did.
+const encoderLock = 7005
+
+// lockEncoderVersions takes the encoder registry's lock shared (see encoderLock) and
+// returns every registered encoder version.
 func lockEncoderVersions(ctx context.Context, tx pgx.Tx) (map[string]bool, error) {
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM image_encoders WHERE active OR target FOR SHARE`); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, encoderLock); err != nil {
 		return nil, postgres.Translate(err)
 	}
 	rows, err := tx.Query(ctx, `SELECT version FROM image_encoders`)
@@ -609,7 +617,7 @@ func (s *Store) EnsureActiveEncoder(ctx context.Context, rec EncoderRecord) (boo
 	}
 	var made bool
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7005)`); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, encoderLock); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE image_encoders SET active = true, target = false, activated_at = now()
@@ -630,7 +638,7 @@ func (s *Store) ActivateEncoder(ctx context.Context, version string) (fusionrank
 		return fusionrank.ImageEncoderInfo{}, err
 	}
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7005)`); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, encoderLock); err != nil {
 			return err
 		}
 		var active bool
@@ -943,6 +951,10 @@ func (s *Store) completeFetch(ctx context.Context, id string, rev int64, attempt
 		ferr = s.encodeInto(w, "image_url", data)
 	}
 	return s.db.Transact(ctx, func(tx pgx.Tx) error {
+		// The item's row first, as every write of an item locks it before its photo's.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM items WHERE id = $1 FOR NO KEY UPDATE`, id); err != nil {
+			return err
+		}
 		if ferr != nil {
 			msg := fusionrank.ErrorMessage(ferr)
 			if photo.Retryable(ferr) && attempts < s.photos.opt.MaxAttempts {
@@ -1014,9 +1026,13 @@ func (s *Store) ReencodeStep(ctx context.Context, n int) (int, error) {
 func (s *Store) encodeMissing(ctx context.Context, sp *space, n int) (int, error) {
 	var done int
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT g.item_id, g.data FROM item_images g
+		// The item's row is locked with its photo's: a write of the item holds the
+		// item's row while it waits for the photo's, so waiting here for the item's
+		// (the update of seq below) could close a cycle; a pair either is not free
+		// is skipped instead.
+		rows, err := tx.Query(ctx, `SELECT g.item_id, g.data FROM item_images g JOIN items i ON i.id = g.item_id
 			WHERE g.status = 'ready' AND NOT EXISTS (SELECT 1 FROM item_photo_vectors v WHERE v.item_id = g.item_id AND v.encoder_version = $1)
-			ORDER BY g.item_id LIMIT $2 FOR UPDATE OF g SKIP LOCKED`, sp.version, n)
+			ORDER BY g.item_id LIMIT $2 FOR NO KEY UPDATE OF i, g SKIP LOCKED`, sp.version, n)
 		if err != nil {
 			return err
 		}
@@ -1071,7 +1087,7 @@ var errNotComplete = errors.New("photos without a vector of the target remain")
 // that read the old state has committed, and is counted).
 func (s *Store) completeSwitch(ctx context.Context, version string) (bool, error) {
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7005)`); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, encoderLock); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE image_encoders SET target = false WHERE version = $1 AND target`, version)

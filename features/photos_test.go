@@ -3,12 +3,14 @@ package features
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -362,5 +364,138 @@ func TestEncoderSwitch(t *testing.T) {
 	c.RUnlock()
 	if version != "test-b-neg" || n != 41 {
 		t.Fatalf("block %s with %d vectors", version, n)
+	}
+}
+
+// TestEncoderSwitchRacesPhotoWrites: photo writes that run while switches complete
+// neither fail (a write's read of the registry and a switch's update of it must not
+// deadlock) nor leave a ready photo without a vector of the encoder that ends active.
+func TestEncoderSwitchRacesPhotoWrites(t *testing.T) {
+	s := newPhotoStore(t, PhotoOptions{})
+	ctx := context.Background()
+	if err := s.RegisterEncoder(ctx, EncoderRecord{Version: "test-b-neg", Kind: EncoderCNN, Dim: 4}); err != nil {
+		t.Fatal(err)
+	}
+	var photos [][]byte
+	for i := range 8 {
+		photos = append(photos, solidJPEG(t, color.RGBA{R: uint8(30 * i), G: 90, B: uint8(200 - 20*i)}))
+	}
+	stop := make(chan struct{})
+	failed := make(chan error, 2)
+	var wg sync.WaitGroup
+	writes := atomic.Int64{}
+	for w := range 2 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				it := fusionrank.Item{ID: fmt.Sprintf("race-%d-%d", w, i%16), Title: "x", Active: true, Image: photos[(i+w)%len(photos)]}
+				if _, err := s.PutItem(ctx, it); err != nil {
+					failed <- fmt.Errorf("write %d of writer %d: %w", i, w, err)
+					return
+				}
+				writes.Add(1)
+			}
+		})
+	}
+	var once sync.Once
+	stopWriters := func() { once.Do(func() { close(stop) }); wg.Wait() }
+	defer stopWriters()
+	for round := range 10 {
+		want := []string{"test-b-neg", "test-a"}[round%2]
+		if _, err := s.ActivateEncoder(ctx, want); err != nil {
+			t.Fatalf("round %d: activate %s: %v", round, want, err)
+		}
+		if _, err := s.SyncEncoders(ctx); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		for end := time.Now().Add(20 * time.Second); ; {
+			select {
+			case err := <-failed:
+				t.Fatal(err)
+			default:
+			}
+			if _, err := s.ReencodeStep(ctx, 16); err != nil {
+				t.Fatalf("round %d: re-encode: %v", round, err)
+			}
+			if _, v := s.PhotoEncoder(); v == want {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("round %d: the switch to %s did not complete", round, want)
+			}
+		}
+	}
+	stopWriters()
+	select {
+	case err := <-failed:
+		t.Fatal(err)
+	default:
+	}
+	var missing int
+	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM item_images g WHERE g.status = 'ready' AND NOT EXISTS
+		(SELECT 1 FROM item_photo_vectors v WHERE v.item_id = g.item_id AND v.encoder_version = 'test-a')`).Scan(&missing); err != nil {
+		t.Fatal(err)
+	}
+	if missing != 0 {
+		t.Fatalf("%d ready photos without a vector of the active encoder", missing)
+	}
+	t.Logf("%d photo writes during 10 switches", writes.Load())
+}
+
+// TestReencodeSkipsItemsBeingWritten: the background re-encode never waits for an item
+// that a write holds. A write locks the item's row, then its photo's; a re-encode that
+// took the photo's row and then waited for the item's closed a cycle (a deadlock that
+// failed one of them). Now it leaves the pair to a later step.
+func TestReencodeSkipsItemsBeingWritten(t *testing.T) {
+	s := newPhotoStore(t, PhotoOptions{})
+	ctx := context.Background()
+	if _, err := s.PutItem(ctx, fusionrank.Item{ID: "held", Title: "x", Active: true, Image: solidJPEG(t, color.RGBA{R: 200, G: 10, B: 10})}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Pool.Exec(ctx, `DELETE FROM item_photo_vectors WHERE item_id = 'held'`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE items SET title = 'y' WHERE id = 'held'`); err != nil {
+		t.Fatal(err)
+	}
+	type step struct {
+		n   int
+		err error
+	}
+	done := make(chan step, 1)
+	go func() {
+		n, err := s.ReencodeStep(ctx, 16)
+		done <- step{n, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil || r.n != 0 {
+			t.Fatalf("re-encode beside the write: %d photos, %v; want 0 (the held item skipped)", r.n, r.err)
+		}
+	case <-time.After(500 * time.Millisecond):
+		// Waiting for the item: the write's next statement would close the cycle.
+	}
+	if _, err := tx.Exec(ctx, `UPDATE item_images SET updated_at = now() WHERE item_id = 'held'`); err != nil {
+		t.Fatalf("the write's photo row: %v", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("the re-encode waited for the held item: %d photos, %v", r.n, r.err)
+	default:
+	}
+	if n, err := s.ReencodeStep(ctx, 16); err != nil || n != 1 {
+		t.Fatalf("re-encode after the write: %d photos, %v; want 1", n, err)
 	}
 }
