@@ -7,6 +7,13 @@
 #   scripts/serving-ab.sh                                   # BASE=HEAD~1 against the working tree
 #   BASE=03359a2 ROUNDS=2 SCENARIOS="rerank:500 recommend:250" scripts/serving-ab.sh
 #   KEEP_DB=1 scripts/serving-ab.sh                        # reuse the last run's database and model
+#   WIPE_AT=10 SCENARIOS="rerank:1000,recommend:500" DURATION=30s FUSIONRANK_LOCAL_CACHE_TTL=2s scripts/serving-ab.sh
+#
+# WIPE_AT=N empties the loaded server's Redis database (FLUSHDB) N seconds into each
+# scenario, as a Redis restart without persistence would; the personalised fraction
+# is then also given for the requests due from 5 s after the wipe. A short
+# FUSIONRANK_LOCAL_CACHE_TTL (the servers inherit the environment) lets the wipe reach
+# the profiles the servers hold in memory within the run.
 #
 # Both revisions serve the same database (BENCH_DB, default fusionrank_servab, recreated)
 # with their own Redis database on one redis-server of our own (free port, stopped at
@@ -35,11 +42,12 @@ if [ -n "${KEEP_DB:-}" ] && psql "$ADMIN_URL" -qtAX -c "SELECT 1 FROM pg_databas
 else
   shop_data
 fi
-declare -A addr spid
+declare -A addr spid rdb
 rdbn=1
 for v in a b; do
   export FUSIONRANK_REDIS_URL=redis://127.0.0.1:$redis_port/$rdbn
   export FUSIONRANK_ADDR=127.0.0.1:$(free_port)
+  rdb[$v]=$rdbn
   rdbn=$((rdbn + 1))
   if [ "$v" = a ] && [ ${#base_env[@]} -gt 0 ]; then
     GODEBUG=asyncpreemptoff=1 "$OUT/$v/fusionrank" serve >"$OUT/$v/server.log" 2>&1 &
@@ -59,8 +67,15 @@ for r in $(seq 1 "$ROUNDS"); do
     for s in $SCENARIOS; do
       kill -0 "${spid[$v]}" 2>/dev/null || { log "$v's server exited; see $OUT/$v/server.log"; exit 1; }
       log "round $r, $v, $s"
-      "$OUT/loadtest" run -url "http://${addr[$v]}" -key "$KEY" -scenario "$s" -duration "$DURATION" \
+      settle=() wiper=""
+      if [ -n "${WIPE_AT:-}" ]; then
+        (sleep "$WIPE_AT" && redis-cli -p "$redis_port" -n "${rdb[$v]}" FLUSHDB >/dev/null && log "$v: Redis database ${rdb[$v]} emptied") &
+        wiper=$!
+        settle=(-settle "$((WIPE_AT + 5))s")
+      fi
+      "$OUT/loadtest" run -url "http://${addr[$v]}" -key "$KEY" -scenario "$s" -duration "$DURATION" "${settle[@]}" \
         -pid "${spid[$v]}" -redis "127.0.0.1:$redis_port" | sed "s/^/$v: /"
+      [ -z "$wiper" ] || wait "$wiper"
       sleep 3
     done
   done
