@@ -47,8 +47,8 @@ const (
 // even when that request's deadline passes first, so the next request finds it.
 const RebuildTimeout = 30 * time.Second
 
-// rebuildOnce runs a profile's rebuild fn once per key across concurrent callers, detached from the
-// caller's cancellation, and waits for it no longer than ctx allows.
+// rebuildOnce runs a profile's rebuild fn once per key across concurrent callers,
+// detached from the caller's cancellation, and waits for it no longer than ctx allows.
 func (s *Store) rebuildOnce(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
 	ch := s.startRebuild(ctx, key, profileRebuild, fn)
 	select {
