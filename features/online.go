@@ -127,6 +127,18 @@ func (s *Store) startRebuild(ctx context.Context, key string, kind rebuildKind, 
 // Postgres on a miss (and written back with a TTL). With Redis down it is rebuilt from
 // Postgres every time. A user with no events has an empty profile.
 func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, error) {
+	return s.profile(ctx, userID, false)
+}
+
+// ServingProfile is Profile for answering a ranking request, which can go on without
+// the profile: while a warm-up builds every recent shopper's profile after Redis lost
+// its data (RunWarm), a profile missing in Redis is not rebuilt for the request, which
+// gets errWarming (unavailable) at once.
+func (s *Store) ServingProfile(ctx context.Context, userID string) (*Profile, string, error) {
+	return s.profile(ctx, userID, true)
+}
+
+func (s *Store) profile(ctx context.Context, userID string, serving bool) (*Profile, string, error) {
 	key := s.userKey("profile", userID)
 	redisOK := s.redisState.redisUp()
 	lc := s.local()
@@ -153,6 +165,9 @@ func (s *Store) Profile(ctx context.Context, userID string) (*Profile, string, e
 		default:
 			redisOK = false
 		}
+	}
+	if serving && redisOK && s.warm.profilesDeclined() {
+		return nil, "", errWarming
 	}
 	type rebuilt struct {
 		p   *Profile
@@ -596,7 +611,7 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 	err := s.readCounters(ctx, keys,
 		func(p redis.Pipeliner, j int) { cmds[j] = p.ZMScore(ctx, keys[j], candidates...) },
 		func(ctx context.Context, j int) error {
-			return s.rebuildCounter(ctx, keys[j], covisQuery, s.covisSince(), recent[j])
+			return s.rebuildCovis(ctx, keys[j], recent[j])
 		})
 	if err != nil {
 		return nil, err
@@ -638,7 +653,7 @@ func (s *Store) CovisNeighbours(ctx context.Context, items []string, n int) ([][
 	err := s.readCounters(ctx, keys,
 		func(p redis.Pipeliner, i int) { cmds[i] = p.ZRevRangeWithScores(ctx, keys[i], 0, int64(n)) },
 		func(ctx context.Context, i int) error {
-			return s.rebuildCounter(ctx, keys[i], covisQuery, s.covisSince(), items[i])
+			return s.rebuildCovis(ctx, keys[i], items[i])
 		})
 	if err != nil {
 		return nil, err

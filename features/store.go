@@ -100,6 +100,7 @@ type Store struct {
 	// rebuilds are the profile and counter rebuilds from Postgres in progress.
 	rebuilds *rebuilds
 	pop      popCache
+	warm     warmState
 	hooks    testHooks
 	photos   *photos     // nil without photos
 	lc       *localCache // nil without a local cache

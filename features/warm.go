@@ -2,6 +2,8 @@ package features
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -224,4 +226,187 @@ func (s *Store) WarmProfiles(ctx context.Context, since time.Time) (int, error) 
 		return written, postgres.Translate(err)
 	}
 	return written, flush()
+}
+
+// The warm-up marker, a key of the namespace: while a warm-up that found Redis empty
+// runs, it holds the warm-up's phase ("profiles", then "covis"; it expires after
+// warmingTTL unless the warm-up refreshes it), and once that warm-up is done, "warm"
+// (without expiry). Its absence tells that Redis lost its data (a restart without
+// persistence, a flush, the marker's node of a cluster) or that a warm-up's process
+// died: either way the state must be warmed again.
+const (
+	markProfiles = "profiles"
+	markCovis    = "covis"
+	markWarm     = "warm"
+	warmingTTL   = time.Minute
+)
+
+// Phases of a warm-up that found Redis empty.
+const (
+	phaseNone int32 = iota
+	phaseProfiles
+	phaseCovis
+)
+
+// warmState is the phase of a warm-up that found Redis empty, run by this process
+// (own) or, as the marker said, by another (others).
+type warmState struct {
+	own, others atomic.Int32
+}
+
+func phaseOf(mark string) int32 {
+	switch mark {
+	case markProfiles:
+		return phaseProfiles
+	case markCovis:
+		return phaseCovis
+	}
+	return phaseNone
+}
+
+// covisDeclined reports whether co-visitation sets are left to a warm-up now: from
+// its start (the profiles come first) to its end.
+func (w *warmState) covisDeclined() bool {
+	return w.own.Load() != phaseNone || w.others.Load() != phaseNone
+}
+
+// profilesDeclined reports whether serving leaves profiles to a warm-up now.
+func (w *warmState) profilesDeclined() bool {
+	return w.own.Load() == phaseProfiles || w.others.Load() == phaseProfiles
+}
+
+// errWarming is a rebuild declined because a warm-up is building the same state in one
+// pass: the request goes on without it, and says so.
+var errWarming = fusionrank.Errorf(fusionrank.Unavailable, "Redis is being warmed from Postgres")
+
+// rebuildCovis rebuilds item's co-visitation set (key) from Postgres, unless a warm-up
+// will build every set (errWarming). The warm-up's one pass costs a fraction of what
+// the per-item window queries of a busy shop do, and those queries took Postgres's CPU
+// from the profiles' rebuilds: after a Redis wipe under load hardly any shopper was
+// personalised again while the load lasted.
+func (s *Store) rebuildCovis(ctx context.Context, key, item string) error {
+	if s.warm.covisDeclined() {
+		return errWarming
+	}
+	return s.rebuildCounter(ctx, key, covisQuery, s.covisSince(), item)
+}
+
+func (s *Store) warmKey() string { return s.key("warm") }
+
+// RunWarm warms Redis from Postgres in the background: at start, and again whenever
+// Redis has lost its data since, which it tells every every by the warm-up marker's
+// absence (see markWarm). A warm-up is WarmProfiles for the users with an event within
+// profiles (none when 0), then WarmCovisitation. One process claims the warm-up of an
+// empty Redis (SET NX of the marker). While such a warm-up runs, in any process, no
+// co-visitation set is rebuilt per item (rebuildCovis), and while it builds the
+// profiles, serving answers a shopper whose profile is missing without
+// personalisation at once (ServingProfile) instead of waiting for a rebuild of its
+// own: under load those waits held requests until the server shed them, and the
+// rebuilds' queries starved the pass that builds every profile in a few seconds.
+// It returns when ctx ends.
+func (s *Store) RunWarm(ctx context.Context, every, profiles time.Duration) {
+	claimed, err := s.rdb.SetNX(ctx, s.warmKey(), markProfiles, warmingTTL).Result()
+	s.redisState.observe(err)
+	// At start the warm-up runs whatever the marker says: it writes only what is
+	// missing, so on a Redis that kept its data it is one pass over the events.
+	s.runWarmup(ctx, "start", claimed, profiles)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		claimed, err := s.rdb.SetNX(ctx, s.warmKey(), markProfiles, warmingTTL).Result()
+		s.redisState.observe(err)
+		if err != nil {
+			continue
+		}
+		if claimed {
+			s.opt.Logger.Warn("Redis lost its data (the warm-up marker is gone): warming it again from Postgres")
+			s.runWarmup(ctx, "Redis lost its data", true, profiles)
+			continue
+		}
+		v, err := s.rdb.Get(ctx, s.warmKey()).Result()
+		s.redisState.observe(err)
+		if err != nil {
+			v = ""
+		}
+		s.warm.others.Store(phaseOf(v))
+	}
+}
+
+// runWarmup runs one warm-up. When claimed (this process wrote the marker on an empty
+// Redis), it keeps the marker's phase current and alive while it runs, and marks
+// Redis warm at the end.
+func (s *Store) runWarmup(ctx context.Context, why string, claimed bool, profiles time.Duration) {
+	phase := func(p int32, mark string) {
+		if !claimed {
+			return
+		}
+		s.warm.own.Store(p)
+		ttl := warmingTTL
+		if mark == markWarm {
+			ttl = 0
+		}
+		s.redisState.observe(s.rdb.Set(ctx, s.warmKey(), mark, ttl).Err())
+	}
+	if claimed {
+		defer s.warm.own.Store(phaseNone)
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			t := time.NewTicker(warmingTTL / 3)
+			defer t.Stop()
+			for {
+				select {
+				case <-wctx.Done():
+					return
+				case <-t.C:
+					s.rdb.Expire(wctx, s.warmKey(), warmingTTL)
+				}
+			}
+		}()
+	}
+	// Profiles first: they are what personalises an answer, and their pass is the
+	// shorter one (one user's events after another, against a window over all events).
+	if profiles > 0 {
+		phase(phaseProfiles, markProfiles)
+		start := time.Now()
+		n, err := s.WarmProfiles(ctx, start.Add(-profiles))
+		if err != nil {
+			if ctx.Err() == nil {
+				s.opt.Logger.Warn("profile warm-up failed; profiles are rebuilt as requests need them", "why", why, "err", err)
+				s.dropWarmClaim(claimed)
+			}
+			return
+		}
+		s.opt.Logger.Info("profiles warmed", "why", why, "profiles_written", n, "seconds", time.Since(start).Seconds())
+	}
+	phase(phaseCovis, markCovis)
+	start := time.Now()
+	n, err := s.WarmCovisitation(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.opt.Logger.Warn("co-visitation warm-up failed; sets are rebuilt as requests need them", "why", why, "err", err)
+			s.dropWarmClaim(claimed)
+		}
+		return
+	}
+	s.opt.Logger.Info("co-visitation warmed", "why", why, "sets_written", n, "seconds", time.Since(start).Seconds())
+	phase(phaseNone, markWarm)
+}
+
+// dropWarmClaim deletes the marker of a warm-up that failed, so that the next check
+// (of any process) tries again.
+func (s *Store) dropWarmClaim(claimed bool) {
+	if !claimed {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.rdb.Del(ctx, s.warmKey()).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		s.redisState.observe(err)
+	}
 }

@@ -122,3 +122,91 @@ func TestWarmProfiles(t *testing.T) {
 		t.Fatal("u2's profile was cached although events arrived after the read")
 	}
 }
+
+// TestRunWarmAfterWipe: RunWarm marks Redis warm after its start-up warm-up; when Redis
+// then loses its data, it builds the co-visitation sets and the recent shoppers'
+// profiles again without a request asking for them, and marks Redis warm again.
+func TestRunWarmAfterWipe(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	s := newStore(t, now)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tag := runTag() + "rw-"
+	user := tag + "u"
+	ev := eventsOf(tag, user, fusionrank.View, now)
+	ingest(t, s, ev(1), ev(2), ev(3))
+	done := make(chan struct{})
+	go func() { s.RunWarm(ctx, 20*time.Millisecond, 24*time.Hour); close(done) }()
+	marked := func() bool { v, _ := s.rdb.Get(ctx, s.warmKey()).Result(); return v == markWarm }
+	waitFor(t, "the start-up warm-up's mark", marked)
+
+	testenv.DeleteNamespace(ctx, s.rdb, s.opt.Namespace) // Redis lost its data
+	waitFor(t, "the warm-up after the wipe", func() bool {
+		a, _ := s.rdb.Exists(ctx, s.itemKey("covis", tag+"1")).Result()
+		p, _ := s.rdb.Exists(ctx, s.userKey("profile", user)).Result()
+		return a == 1 && p == 1 && marked()
+	})
+	p, src, err := s.Profile(ctx, user)
+	if err != nil || src != SourceCache || p.Events != 3 {
+		t.Fatalf("profile after the wipe's warm-up: source %q, %v; want 3 events from the cache", src, err)
+	}
+	zs, err := s.CovisNeighbours(ctx, []string{tag + "1"}, 5)
+	if err != nil || len(zs[0]) != 1 || zs[0][0].ItemID != tag+"2" {
+		t.Fatalf("co-visitation after the wipe's warm-up: %v, %v; want %s2 after %s1", zs, err, tag, tag)
+	}
+	cancel()
+	<-done
+}
+
+// TestNoCovisRebuildWhileWarming: while a warm-up builds every co-visitation set (here
+// another process's, as its marker said), a read does not rebuild a missing set from
+// Postgres: it is unavailable for the moment, and the set is left for the warm-up.
+// After the warm-up the read rebuilds it.
+func TestNoCovisRebuildWhileWarming(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	s := newStore(t, now)
+	ctx := context.Background()
+	tag := runTag() + "nw-"
+	ev := eventsOf(tag, tag+"u", fusionrank.View, now)
+	ingest(t, s, ev(1), ev(2))
+	key := s.itemKey("covis", tag+"1")
+	s.warm.others.Store(phaseCovis)
+	if _, err := s.Covisitation(ctx, []string{tag + "1"}, []string{tag + "2"}); fusionrank.ErrorCode(err) != fusionrank.Unavailable {
+		t.Fatalf("co-visitation read during a warm-up: %v, want unavailable", err)
+	}
+	if n, _ := s.rdb.Exists(ctx, key).Result(); n != 0 {
+		t.Fatal("a set was rebuilt during the warm-up")
+	}
+	s.warm.others.Store(phaseNone)
+	counts, err := s.Covisitation(ctx, []string{tag + "1"}, []string{tag + "2"})
+	if err != nil || counts[0][0] != 1 {
+		t.Fatalf("co-visitation after the warm-up: %v, %v; want 1", counts, err)
+	}
+}
+
+// TestServingProfileDuringTheWarmup: while a warm-up builds the profiles (here another
+// process's, as its marker said), serving does not rebuild a missing profile for a
+// request: it is unavailable at once. The API's own read (Profile) still rebuilds it,
+// and once the warm-up has moved on to the co-visitation sets, so does serving.
+func TestServingProfileDuringTheWarmup(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	s := newStore(t, now)
+	ctx := context.Background()
+	tag := runTag() + "sp-"
+	ev := eventsOf(tag, tag+"u", fusionrank.View, now)
+	ingest(t, s, ev(1), ev(2))
+	s.warm.others.Store(phaseProfiles)
+	if _, _, err := s.ServingProfile(ctx, tag+"u"); fusionrank.ErrorCode(err) != fusionrank.Unavailable {
+		t.Fatalf("serving profile while the warm-up builds profiles: %v, want unavailable", err)
+	}
+	if p, src, err := s.Profile(ctx, tag+"u"); err != nil || src != SourceRebuilt || p.Events != 2 {
+		t.Fatalf("the API's profile read: source %q, %v; want rebuilt with 2 events", src, err)
+	}
+	if p, src, err := s.ServingProfile(ctx, tag+"u"); err != nil || src != SourceCache || p.Events != 2 {
+		t.Fatalf("a cached profile during the warm-up: source %q, %v; want it from the cache", src, err)
+	}
+	s.warm.others.Store(phaseCovis)
+	if p, src, err := s.ServingProfile(ctx, tag+"v"); err != nil || src != SourceRebuilt || p.Events != 0 {
+		t.Fatalf("serving profile while the warm-up builds co-visitation: source %q, %v; want rebuilt", src, err)
+	}
+}

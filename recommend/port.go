@@ -22,9 +22,10 @@ type FeatureStore interface {
 	// Now is the store's clock.
 	Now() time.Time
 
-	// Profile returns a shopper's profile and where it came from (features.SourceCache,
-	// SourceRebuilt or SourcePostgres).
-	Profile(ctx context.Context, userID string) (*features.Profile, string, error)
+	// ServingProfile returns a shopper's profile and where it came from
+	// (features.SourceCache, SourceRebuilt or SourcePostgres), or an error when it is
+	// unavailable for the moment (the request then goes on without it).
+	ServingProfile(ctx context.Context, userID string) (*features.Profile, string, error)
 
 	// EncodePhoto checks and encodes a query photo with the active image encoder and
 	// returns the vector and the encoder's version; field names the photo in errors.

@@ -294,7 +294,7 @@ func (s *Service) context(ctx context.Context, l *live, userID string, q *fusion
 			return nil, err
 		}
 		octx, cancel := withOptionalBudget(ctx)
-		p, src, err := s.fs.Profile(octx, userID)
+		p, src, err := s.fs.ServingProfile(octx, userID)
 		cancel()
 		switch {
 		case err != nil:

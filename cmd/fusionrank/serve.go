@@ -260,28 +260,10 @@ func (m *Main) Run(ctx context.Context) error {
 	// The coming months' event partitions exist before their events arrive; those past
 	// FUSIONRANK_EVENT_RETENTION are dropped.
 	go m.Features.RunPartitions(bg, time.Hour, 2, m.Config.EventRetention)
-	go func() {
-		// After Redis lost its data, one pass over the events instead of one query
-		// per item as requests find co-visitation sets missing.
-		start := time.Now()
-		n, err := m.Features.WarmCovisitation(bg)
-		if err != nil && bg.Err() == nil {
-			m.Log.Warn("co-visitation warm-up failed; sets are rebuilt as requests need them", "err", err)
-			return
-		}
-		m.Log.Info("co-visitation warmed", "sets_written", n, "seconds", time.Since(start).Seconds())
-		if m.Config.WarmProfiles > 0 {
-			// Likewise the profiles of recent shoppers: one ordered pass instead of a
-			// rebuild per shopper that competes with the requests and times out.
-			start = time.Now()
-			n, err = m.Features.WarmProfiles(bg, start.Add(-m.Config.WarmProfiles))
-			if err != nil && bg.Err() == nil {
-				m.Log.Warn("profile warm-up failed; profiles are rebuilt as requests need them", "err", err)
-				return
-			}
-			m.Log.Info("profiles warmed", "profiles_written", n, "seconds", time.Since(start).Seconds())
-		}
-	}()
+	// After Redis lost its data (checked every second, and at start), one pass over
+	// the events builds the co-visitation sets and the recent shoppers' profiles,
+	// instead of a query per item or shopper as requests find them missing.
+	go m.Features.RunWarm(bg, time.Second, m.Config.WarmProfiles)
 	m.attribDone = make(chan struct{})
 	m.searchesDone = make(chan struct{})
 	go func() { m.Attrib.Run(bg); close(m.attribDone) }()
