@@ -96,7 +96,7 @@ var configVars = [][3]string{
 	{"FUSIONRANK_COUNTER_REFRESH", "1s", "serve: how often popularity windows and trending are re-read from Redis into memory"},
 	{"FUSIONRANK_LOCAL_CACHE_TTL", "30s", "serve: how long profiles and co-visitation sets read from Redis may be served from process memory (dropped sooner when events change them, whichever process stores the events); 0: off"},
 	{"FUSIONRANK_MAX_IN_FLIGHT", "auto", "serve: read requests (rankings, search, features) in progress at once; past it a request is answered 503 with Retry-After: 1 at once instead of queueing; auto: 64 per CPU; off: no cap"},
-	{"FUSIONRANK_WARM_PROFILES", "720h", "serve: at start, the profiles of users with events this recent that Redis lacks are built in one pass over their events (after a cold start or a Redis wipe); 0: off"},
+	{"FUSIONRANK_WARM_PROFILES", "720h", "serve: at start and whenever Redis has lost its data since, the profiles of users with events this recent that Redis lacks are built in one pass over their events; 0: off"},
 	{"FUSIONRANK_PPROF_ADDR", "", "serve: a loopback address for Go's pprof handlers (off when empty)"},
 	{"FUSIONRANK_IMAGE_ENCODER", "registry", "registry: item and query photos are encoded by the registry's active image encoder (the fixed descriptor until one is trained and activated); onnx:PATH: by the ONNX model at PATH; off: no photos"},
 	{"FUSIONRANK_TEXT_SUBWORDS", "on", "on: words missing from the word vectors (brands, codes, other languages; Chinese and Japanese are split into character bigrams) get vectors from their hashed character n-grams; off: they are skipped"},
