@@ -369,32 +369,33 @@ func (s *Store) runWarmup(ctx context.Context, why string, claimed bool, profile
 			}
 		}()
 	}
+	// pass runs one pass and logs it. On a failure it drops the claim (the next check
+	// tries again) and reports false.
+	pass := func(what string, run func() (int, error)) bool {
+		start := time.Now()
+		n, err := run()
+		if err != nil {
+			if ctx.Err() == nil {
+				s.opt.Logger.Warn(what+" warm-up failed; they are rebuilt as requests need them", "why", why, "err", err)
+				s.dropWarmClaim(claimed)
+			}
+			return false
+		}
+		s.opt.Logger.Info(what+" warmed", "why", why, "written", n, "seconds", time.Since(start).Seconds())
+		return true
+	}
 	// Profiles first: they are what personalises an answer, and their pass is the
 	// shorter one (one user's events after another, against a window over all events).
 	if profiles > 0 {
 		phase(phaseProfiles, markProfiles)
-		start := time.Now()
-		n, err := s.WarmProfiles(ctx, start.Add(-profiles))
-		if err != nil {
-			if ctx.Err() == nil {
-				s.opt.Logger.Warn("profile warm-up failed; profiles are rebuilt as requests need them", "why", why, "err", err)
-				s.dropWarmClaim(claimed)
-			}
+		if !pass("profiles", func() (int, error) { return s.WarmProfiles(ctx, time.Now().Add(-profiles)) }) {
 			return
 		}
-		s.opt.Logger.Info("profiles warmed", "why", why, "profiles_written", n, "seconds", time.Since(start).Seconds())
 	}
 	phase(phaseCovis, markCovis)
-	start := time.Now()
-	n, err := s.WarmCovisitation(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.opt.Logger.Warn("co-visitation warm-up failed; sets are rebuilt as requests need them", "why", why, "err", err)
-			s.dropWarmClaim(claimed)
-		}
+	if !pass("co-visitation", func() (int, error) { return s.WarmCovisitation(ctx) }) {
 		return
 	}
-	s.opt.Logger.Info("co-visitation warmed", "why", why, "sets_written", n, "seconds", time.Since(start).Seconds())
 	phase(phaseNone, markWarm)
 }
 
