@@ -53,11 +53,11 @@
 // Postgres on its next read, so a partial set is never created. WarmCovisitation builds
 // every missing co-visitation set in one pass over the events, and WarmProfiles every
 // recent shopper's profile. RunWarm (serve runs it) runs both at start and again when
-// Redis has lost its data, which it tells by the absence of a marker key
-// (the key warm); while such a warm-up runs, co-visitation sets are not rebuilt per item
-// and serving answers a missing profile without personalisation instead of waiting
-// for its rebuild: under load those per-item and per-shopper rebuilds piled up on
-// Postgres, and hardly anyone was personalised again while the load lasted.
+// Redis has lost its data, which it tells by the absence of a marker key (the key
+// warm). While a warm-up after a wipe runs, co-visitation sets are not rebuilt per
+// item, and serving answers a missing profile without personalisation instead of
+// waiting for its rebuild: under load those per-item and per-shopper rebuilds piled up
+// on Postgres, and hardly anyone was personalised again while the load lasted.
 //
 // Serving reads counters cheaply: RunCounters keeps every catalogue item's popularity
 // windows and the trending list in process memory (popcache.go), re-reading the hour

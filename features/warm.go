@@ -296,20 +296,21 @@ func (s *Store) warmKey() string { return s.key("warm") }
 // RunWarm warms Redis from Postgres in the background: at start, and again whenever
 // Redis has lost its data since, which it tells every every by the warm-up marker's
 // absence (see markWarm). A warm-up is WarmProfiles for the users with an event within
-// profiles (none when 0), then WarmCovisitation. One process claims the warm-up of an
-// empty Redis (SET NX of the marker). While such a warm-up runs, in any process, no
+// profiles (none when 0), then WarmCovisitation. One process claims the warm-up after
+// a wipe (SET NX of the marker). While that warm-up runs, in any process, no
 // co-visitation set is rebuilt per item (rebuildCovis), and while it builds the
 // profiles, serving answers a shopper whose profile is missing without
 // personalisation at once (ServingProfile) instead of waiting for a rebuild of its
 // own: under load those waits held requests until the server shed them, and the
 // rebuilds' queries starved the pass that builds every profile in a few seconds.
-// It returns when ctx ends.
+// The start-up warm-up declines nothing: a process starts before its traffic, and
+// its requests' rebuilds meanwhile are few. It returns when ctx ends.
 func (s *Store) RunWarm(ctx context.Context, every, profiles time.Duration) {
-	claimed, err := s.rdb.SetNX(ctx, s.warmKey(), markProfiles, warmingTTL).Result()
-	s.redisState.observe(err)
 	// At start the warm-up runs whatever the marker says: it writes only what is
-	// missing, so on a Redis that kept its data it is one pass over the events.
-	s.runWarmup(ctx, "start", claimed, profiles)
+	// missing, so on a Redis that kept its data it is one pass over the events. The
+	// marker is set first, so that a wipe during the warm-up is noticed.
+	s.redisState.observe(s.rdb.SetNX(ctx, s.warmKey(), markWarm, 0).Err())
+	s.runWarmup(ctx, "start", false, profiles)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -337,9 +338,9 @@ func (s *Store) RunWarm(ctx context.Context, every, profiles time.Duration) {
 	}
 }
 
-// runWarmup runs one warm-up. When claimed (this process wrote the marker on an empty
-// Redis), it keeps the marker's phase current and alive while it runs, and marks
-// Redis warm at the end.
+// runWarmup runs one warm-up. When claimed (this process wrote the marker after a
+// wipe), it publishes its phase (own, and the marker, kept alive while it runs), so
+// that serving declines what it will build, and marks Redis warm at the end.
 func (s *Store) runWarmup(ctx context.Context, why string, claimed bool, profiles time.Duration) {
 	phase := func(p int32, mark string) {
 		if !claimed {
