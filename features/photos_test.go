@@ -499,3 +499,51 @@ func TestReencodeSkipsItemsBeingWritten(t *testing.T) {
 		t.Fatalf("re-encode after the write: %d photos, %v; want 1", n, err)
 	}
 }
+
+// TestFetchedPhotoWaitsForItsItem: storing a fetched photo locks the item's row before
+// the photo's, as a write of the item does, so a write and a fetch's store of the same
+// item queue one behind the other instead of deadlocking.
+func TestFetchedPhotoWaitsForItsItem(t *testing.T) {
+	s := newPhotoStore(t, PhotoOptions{Fetcher: photo.NewFetcher(photo.FetchOptions{AllowPrivate: true, Timeout: 2 * time.Second})})
+	ctx := context.Background()
+	if errs, err := s.PutItems(ctx, []fusionrank.Item{{ID: "fetched", Title: "x", Active: true, ImageURL: "http://127.0.0.1:1/p.jpg"}}); err != nil || errs[0] != nil {
+		t.Fatal(err, errs)
+	}
+	var rev int64
+	if err := s.db.Pool.QueryRow(ctx, `SELECT revision FROM item_images WHERE item_id = 'fetched'`).Scan(&rev); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE items SET title = 'y' WHERE id = 'fetched'`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.completeFetch(ctx, "fetched", rev, 0, solidJPEG(t, color.RGBA{R: 10, G: 200, B: 10}), nil) }()
+	time.Sleep(300 * time.Millisecond) // the store runs up to the lock it waits for
+	select {
+	case err := <-done:
+		t.Fatalf("the fetched photo was stored while a write held its item: %v", err)
+	default:
+	}
+	if _, err := tx.Exec(ctx, `UPDATE item_images SET updated_at = now() WHERE item_id = 'fetched'`); err != nil {
+		t.Fatalf("the write's photo row: %v", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("storing the fetched photo after the write: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("storing the fetched photo did not finish")
+	}
+	if v, _ := s.GetItem(ctx, "fetched"); v.ImageStatus != fusionrank.ImageReady {
+		t.Fatalf("after the fetch: %+v", v)
+	}
+}
