@@ -296,7 +296,7 @@ func (s *Store) warmKey() string { return s.key("warm") }
 // RunWarm warms Redis from Postgres in the background: at start, and again whenever
 // Redis has lost its data since, which it tells every every by the warm-up marker's
 // absence (see markWarm). A warm-up is WarmProfiles for the users with an event within
-// profiles (none when 0), then WarmCovisitation. One process claims the warm-up after
+// profiles (none when 0) and WarmCovisitation. One process claims the warm-up after
 // a wipe (SET NX of the marker). While that warm-up runs, in any process, no
 // co-visitation set is rebuilt per item (rebuildCovis), and while it builds the
 // profiles, serving answers a shopper whose profile is missing without
@@ -343,9 +343,6 @@ func (s *Store) RunWarm(ctx context.Context, every, profiles time.Duration) {
 // that serving declines what it will build, and marks Redis warm at the end.
 func (s *Store) runWarmup(ctx context.Context, why string, claimed bool, profiles time.Duration) {
 	phase := func(p int32, mark string) {
-		if !claimed {
-			return
-		}
 		s.warm.own.Store(p)
 		ttl := warmingTTL
 		if mark == markWarm {
@@ -385,16 +382,30 @@ func (s *Store) runWarmup(ctx context.Context, why string, claimed bool, profile
 		s.opt.Logger.Info(what+" warmed", "why", why, "written", n, "seconds", time.Since(start).Seconds())
 		return true
 	}
-	// Profiles first: they are what personalises an answer, and their pass is the
-	// shorter one (one user's events after another, against a window over all events).
-	if profiles > 0 {
-		phase(phaseProfiles, markProfiles)
-		if !pass("profiles", func() (int, error) { return s.WarmProfiles(ctx, time.Now().Add(-profiles)) }) {
-			return
+	warmProfiles := func() bool {
+		if profiles <= 0 {
+			return true
 		}
+		return pass("profiles", func() (int, error) { return s.WarmProfiles(ctx, time.Now().Add(-profiles)) })
+	}
+	warmCovis := func() bool { return pass("co-visitation", func() (int, error) { return s.WarmCovisitation(ctx) }) }
+	if !claimed {
+		// Nothing is declined meanwhile, so the co-visitation sets come first: until
+		// they exist every request may start a window query per recent item.
+		if warmCovis() {
+			warmProfiles()
+		}
+		return
+	}
+	// After a wipe the profiles come first: they are what personalises an answer, and
+	// their pass is the shorter one (one user's events after another, against a window
+	// over all events); no set is rebuilt per item meanwhile.
+	phase(phaseProfiles, markProfiles)
+	if !warmProfiles() {
+		return
 	}
 	phase(phaseCovis, markCovis)
-	if !pass("co-visitation", func() (int, error) { return s.WarmCovisitation(ctx) }) {
+	if !warmCovis() {
 		return
 	}
 	phase(phaseNone, markWarm)

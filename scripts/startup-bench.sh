@@ -2,7 +2,7 @@
 # Serving start-up time on an existing database: starts BIN serve (default bin/fusionrank)
 # on DATABASE_URL with a redis-server of its own (empty: the worst case, every
 # co-visitation set missing) and reports when it answered /readyz and when its
-# start-up warm-ups (profiles, then co-visitation sets) finished, from its log. Extra
+# start-up warm-ups (co-visitation sets, profiles) finished, from its log. Extra
 # settings come from the environment (e.g. FUSIONRANK_COVIS_WINDOW=720h).
 #
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/fusionrank_scale_before?sslmode=disable \
@@ -29,7 +29,7 @@ while :; do
   if [ -z "$ready" ] && curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then
     ready=$(echo "$now - $start" | bc); echo "ready (/readyz 200) after ${ready} s"
   fi
-  if grep -q 'co-visitation warmed\|warm-up failed' "$OUT/log"; then
+  if grep -q 'profiles warmed\|warm-up failed' "$OUT/log"; then
     echo "warm-ups done after $(echo "$now - $start" | bc) s"; break
   fi
   if [ "$(echo "$now - $start > $LIMIT" | bc)" = 1 ]; then echo "warm-ups not done after $LIMIT s"; break; fi
