@@ -521,8 +521,9 @@ func TestFetchedPhotoWaitsForItsItem(t *testing.T) {
 	if _, err := tx.Exec(ctx, `UPDATE items SET title = 'y' WHERE id = 'fetched'`); err != nil {
 		t.Fatal(err)
 	}
+	jpg := solidJPEG(t, color.RGBA{R: 10, G: 200, B: 10})
 	done := make(chan error, 1)
-	go func() { done <- s.completeFetch(ctx, "fetched", rev, 0, solidJPEG(t, color.RGBA{R: 10, G: 200, B: 10}), nil) }()
+	go func() { done <- s.completeFetch(ctx, "fetched", rev, 0, jpg, nil) }()
 	time.Sleep(300 * time.Millisecond) // the store runs up to the lock it waits for
 	select {
 	case err := <-done:
