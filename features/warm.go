@@ -228,10 +228,10 @@ func (s *Store) WarmProfiles(ctx context.Context, since time.Time) (int, error) 
 	return written, flush()
 }
 
-// The warm-up marker, a key of the namespace: while a warm-up that found Redis empty
-// runs, it holds the warm-up's phase ("profiles", then "covis"; it expires after
+// The warm-up marker, a key of the namespace: while a warm-up after a wipe runs, it
+// holds the warm-up's phase ("profiles", then "covis"; it expires after
 // warmingTTL unless the warm-up refreshes it), and once that warm-up is done, "warm"
-// (without expiry). Its absence tells that Redis lost its data (a restart without
+// (without expiry; the start-up warm-up writes that at once). Its absence tells that Redis lost its data (a restart without
 // persistence, a flush, the marker's node of a cluster) or that a warm-up's process
 // died: either way the state must be warmed again.
 const (
@@ -241,15 +241,15 @@ const (
 	warmingTTL   = time.Minute
 )
 
-// Phases of a warm-up that found Redis empty.
+// Phases of a warm-up after a wipe.
 const (
 	phaseNone int32 = iota
 	phaseProfiles
 	phaseCovis
 )
 
-// warmState is the phase of a warm-up that found Redis empty, run by this process
-// (own) or, as the marker said, by another (others).
+// warmState is the phase of a warm-up after a wipe, run by this process (own) or, as
+// the marker said, by another (others).
 type warmState struct {
 	own, others atomic.Int32
 }
