@@ -229,11 +229,11 @@ func (s *Store) WarmProfiles(ctx context.Context, since time.Time) (int, error) 
 }
 
 // The warm-up marker, a key of the namespace: while a warm-up after a wipe runs, it
-// holds the warm-up's phase ("profiles", then "covis"; it expires after
-// warmingTTL unless the warm-up refreshes it), and once that warm-up is done, "warm"
-// (without expiry; the start-up warm-up writes that at once). Its absence tells that Redis lost its data (a restart without
-// persistence, a flush, the marker's node of a cluster) or that a warm-up's process
-// died: either way the state must be warmed again.
+// holds the warm-up's phase ("profiles", then "covis"; it expires after warmingTTL
+// unless the warm-up refreshes it), and once that warm-up is done, "warm" (without
+// expiry; the start-up warm-up writes that at once). Its absence tells that Redis lost
+// its data (a restart without persistence, a flush, the marker's node of a cluster) or
+// that a warm-up's process died: either way the state must be warmed again.
 const (
 	markProfiles = "profiles"
 	markCovis    = "covis"
