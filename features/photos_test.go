@@ -18,6 +18,7 @@ import (
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features/photo"
 	"github.com/fusionrank/fusionrank/internal/testenv"
+	"github.com/jackc/pgx/v5"
 )
 
 // meanColour is a test image encoder: the mean red, green and blue of the photo and
@@ -459,14 +460,7 @@ func TestReencodeSkipsItemsBeingWritten(t *testing.T) {
 	if _, err := s.db.Pool.Exec(ctx, `DELETE FROM item_photo_vectors WHERE item_id = 'held'`); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := s.db.Pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `UPDATE items SET title = 'y' WHERE id = 'held'`); err != nil {
-		t.Fatal(err)
-	}
+	tx := holdItem(t, s, "held")
 	type step struct {
 		n   int
 		err error
@@ -513,14 +507,7 @@ func TestFetchedPhotoWaitsForItsItem(t *testing.T) {
 	if err := s.db.Pool.QueryRow(ctx, `SELECT revision FROM item_images WHERE item_id = 'fetched'`).Scan(&rev); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := s.db.Pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `UPDATE items SET title = 'y' WHERE id = 'fetched'`); err != nil {
-		t.Fatal(err)
-	}
+	tx := holdItem(t, s, "fetched")
 	jpg := solidJPEG(t, color.RGBA{R: 10, G: 200, B: 10})
 	done := make(chan error, 1)
 	go func() { done <- s.completeFetch(ctx, "fetched", rev, 0, jpg, nil) }()
@@ -547,4 +534,20 @@ func TestFetchedPhotoWaitsForItsItem(t *testing.T) {
 	if v, _ := s.GetItem(ctx, "fetched"); v.ImageStatus != fusionrank.ImageReady {
 		t.Fatalf("after the fetch: %+v", v)
 	}
+}
+
+// holdItem begins a transaction that writes item id's row, as an item's write does
+// first, and holds it until the caller commits (rolled back when the test ends).
+func holdItem(t *testing.T, s *Store, id string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := s.db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	if _, err := tx.Exec(ctx, `UPDATE items SET title = 'y' WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
