@@ -56,8 +56,8 @@
 // Redis has lost its data, which it tells by the absence of a marker key (the key
 // warm). While a warm-up after a wipe runs, co-visitation sets are not rebuilt per
 // item, and serving answers a missing profile without personalisation instead of
-// waiting for its rebuild: under load those per-item and per-shopper rebuilds piled up
-// on Postgres, and hardly anyone was personalised again while the load lasted.
+// waiting for its rebuild: under load, per-item and per-shopper rebuilds pile up on
+// Postgres faster than they finish, and the shoppers stay unpersonalised.
 //
 // Serving reads counters cheaply: RunCounters keeps every catalogue item's popularity
 // windows and the trending list in process memory (popcache.go), re-reading the hour

@@ -68,9 +68,9 @@ const MaxRebuilds = 16
 // MaxCounterRebuilds of the MaxRebuilds may rebuild counter sets (co-visitation,
 // popularity); the other 4 are kept for profiles. A Redis wipe makes every counter set
 // missing at once, and the items' sets are many and heavier to rebuild than a
-// shopper's events: without the reserve they took every slot, and a profile (the
-// shopper's personalisation, GET /v1/users/{id}/features) was refused until they
-// finished. 12 is at least the 11 buckets one popularity read rebuilds at once.
+// shopper's events: the reserve keeps them from taking every slot, so that a profile
+// (the shopper's personalisation, GET /v1/users/{id}/features) is rebuilt meanwhile.
+// 12 is at least the 11 buckets one popularity read rebuilds at once.
 const MaxCounterRebuilds = 12
 
 // rebuildKind says which share of the slots a rebuild takes.

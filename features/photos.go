@@ -442,8 +442,8 @@ func (w *photoWrite) vectorsFor(versions map[string]bool) map[string][]float32 {
 // write takes it shared before it reads the registry. A switch therefore waits for
 // every write that read the old state to commit (and counts its vectors), and a
 // write that starts after the switch reads the new state. Being one lock taken before
-// any row lock of the registry, it cannot close a cycle with them, as row locks taken
-// in different orders by a write and a switch did.
+// any row lock of the registry, it cannot close a cycle with them (row locks of the
+// registry taken in different orders by a write and a switch can).
 const encoderLock = 7005
 
 // lockEncoderVersions takes the encoder registry's lock shared (see encoderLock) and

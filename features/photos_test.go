@@ -449,8 +449,8 @@ func TestEncoderSwitchRacesPhotoWrites(t *testing.T) {
 
 // TestReencodeSkipsItemsBeingWritten: the background re-encode never waits for an item
 // that a write holds. A write locks the item's row, then its photo's; a re-encode that
-// took the photo's row and then waited for the item's closed a cycle (a deadlock that
-// failed one of them). Now it leaves the pair to a later step.
+// took the photo's row and then waited for the item's would close a cycle (a deadlock
+// that fails one of them), so it leaves the pair to a later step.
 func TestReencodeSkipsItemsBeingWritten(t *testing.T) {
 	s := newPhotoStore(t, PhotoOptions{})
 	ctx := context.Background()

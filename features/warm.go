@@ -281,9 +281,9 @@ var errWarming = fusionrank.Errorf(fusionrank.Unavailable, "Redis is being warme
 
 // rebuildCovis rebuilds item's co-visitation set (key) from Postgres, unless a warm-up
 // will build every set (errWarming). The warm-up's one pass costs a fraction of what
-// the per-item window queries of a busy shop do, and those queries took Postgres's CPU
-// from the profiles' rebuilds: after a Redis wipe under load hardly any shopper was
-// personalised again while the load lasted.
+// the per-item window queries of a busy shop do, and those queries take Postgres's CPU
+// from the profiles' rebuilds: after a Redis wipe under load, the shoppers would stay
+// unpersonalised while the load lasts.
 func (s *Store) rebuildCovis(ctx context.Context, key, item string) error {
 	if s.warm.covisDeclined() {
 		return errWarming
@@ -301,8 +301,8 @@ func (s *Store) warmKey() string { return s.key("warm") }
 // co-visitation set is rebuilt per item (rebuildCovis), and while it builds the
 // profiles, serving answers a shopper whose profile is missing without
 // personalisation at once (ServingProfile) instead of waiting for a rebuild of its
-// own: under load those waits held requests until the server shed them, and the
-// rebuilds' queries starved the pass that builds every profile in a few seconds.
+// own: under load those waits hold requests until the server sheds them, and the
+// rebuilds' queries starve the pass that builds every profile in a few seconds.
 // The start-up warm-up declines nothing: a process starts before its traffic, and
 // its requests' rebuilds meanwhile are few. It returns when ctx ends.
 func (s *Store) RunWarm(ctx context.Context, every, profiles time.Duration) {
