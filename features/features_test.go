@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -165,6 +166,31 @@ func TestItemsRoundTrip(t *testing.T) {
 	}
 	if v, _ := s.GetItem(ctx, "b-1"); v.Title != "one again" {
 		t.Fatalf("batch duplicate: title %q", v.Title)
+	}
+	// SlotsOf gives what Slot and Active give, in order, for an active item, a deleted
+	// one and unknown ids, over more ids than it looks up at once.
+	if _, err := s.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 2*lookAhead + 7 {
+		ids = append(ids, []string{"b-1", "rt-1", "nope-" + strconv.Itoa(i)}[i%3])
+	}
+	next := 0
+	c.RLock()
+	c.SlotsOf(len(ids), func(i int) string { return ids[i] }, func(i int, slot int32, ok, active bool) {
+		wantSlot, wantOK := c.Slot(ids[i])
+		if i != next || ok != wantOK || (ok && (slot != wantSlot || active != c.Active(slot))) || (!ok && active) {
+			t.Errorf("SlotsOf: %d (want %d) %q = %d %v active %v; Slot gives %d %v", i, next, ids[i], slot, ok, active, wantSlot, wantOK)
+		}
+		next++
+	})
+	c.RUnlock()
+	if next != len(ids) {
+		t.Fatalf("SlotsOf gave %d of %d ids", next, len(ids))
+	}
+	if slot, _ := c.Slot("b-1"); !c.Active(slot) {
+		t.Fatal("b-1 is not active: the test does not cover an active item")
 	}
 }
 

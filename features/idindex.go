@@ -1,6 +1,9 @@
 package features
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"sync/atomic"
+)
 
 // idIndex maps item ids to catalogue slots: an open-addressing hash table whose
 // 32-byte entries hold the id itself when it is at most idInline bytes long (the usual
@@ -8,8 +11,8 @@ import "hash/maphash"
 // reads its directory, table, control word and slot, then the key's bytes wherever the
 // string was allocated; in a server whose heap holds the whole catalogue those are
 // cache and TLB misses, and a rerank of 100 candidates spent a fifth of its CPU on
-// them. BenchmarkIDIndexScattered reproduces that setting: about 100 ns per lookup
-// against 200 for the map. Longer ids are compared through the slot's id.
+// them. BenchmarkIDIndexScattered reproduces that setting, with the map and getAll
+// beside get. Longer ids are compared through the slot's id.
 //
 // Slots are never removed (an item keeps its slot for the life of the process), so
 // the table only grows. Writes need the catalogue's write lock; reads its read lock.
@@ -41,8 +44,13 @@ func (x *idIndex) hash(id string) (uint32, int) {
 // get returns the slot of id.
 func (x *idIndex) get(id string) (int32, bool) {
 	tag, h := x.hash(id)
+	return x.probe(id, tag, h&(len(x.entries)-1))
+}
+
+// probe finds id, whose hash gave tag and first entry at, from that entry on.
+func (x *idIndex) probe(id string, tag uint32, at int) (int32, bool) {
 	mask := len(x.entries) - 1
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := at; ; i = (i + 1) & mask {
 		e := &x.entries[i]
 		switch {
 		case e.tag == 0:
@@ -57,6 +65,39 @@ func (x *idIndex) get(id string) (int32, bool) {
 		}
 	}
 }
+
+// lookAhead is how many ids getAll hashes, and whose first entries it reads, before it
+// probes for any of them.
+const lookAhead = 32
+
+// getAll calls found(i, slot, ok) for i in [0, n) with the result of get(id(i)), in
+// order. It looks the ids up lookAhead at a time: it hashes each and reads its first
+// entry, in a loop that does nothing else, and probes only then. In a table much
+// larger than the caches each first entry is a cache miss; read one after another
+// like this, many are in flight at once, where get in a loop waits for each in turn.
+func (x *idIndex) getAll(n int, id func(int) string, found func(i int, slot int32, ok bool)) {
+	var tags [lookAhead]uint32
+	var at [lookAhead]int
+	mask := len(x.entries) - 1
+	for i0 := 0; i0 < n; i0 += lookAhead {
+		k := min(lookAhead, n-i0)
+		var t uint32
+		for j := range k {
+			tag, h := x.hash(id(i0 + j))
+			tags[j], at[j] = tag, h&mask
+			t += x.entries[at[j]].tag
+		}
+		touchSink.Add(uint64(t))
+		for j := range k {
+			slot, ok := x.probe(id(i0+j), tags[j], at[j])
+			found(i0+j, slot, ok)
+		}
+	}
+}
+
+// touchSink keeps the reads of the look-ahead loops: a loop whose reads go nowhere
+// would be compiled away.
+var touchSink atomic.Uint64
 
 // put records id → slot; id must not be present, and ids(slot) must return it.
 func (x *idIndex) put(id string, slot int32) {

@@ -43,6 +43,29 @@ func TestIDIndexMatchesMap(t *testing.T) {
 			}
 		}
 	}
+	// getAll answers as get, in order, over a run longer than its look-ahead with
+	// present and absent ids mixed.
+	var run []string
+	for id := range want {
+		run = append(run, id, id+"0")
+		if len(run) >= 3*lookAhead+5 {
+			break
+		}
+	}
+	next := 0
+	x.getAll(len(run), func(i int) string { return run[i] }, func(i int, slot int32, ok bool) {
+		if i != next {
+			t.Fatalf("getAll gave index %d, want %d", i, next)
+		}
+		next++
+		want, wantOK := x.get(run[i])
+		if slot != want || ok != wantOK {
+			t.Fatalf("getAll(%q) = %d, %v; get gives %d, %v", run[i], slot, ok, want, wantOK)
+		}
+	})
+	if next != len(run) {
+		t.Fatalf("getAll gave %d of %d ids", next, len(run))
+	}
 	if x.n != len(want) || 2*x.n > len(x.entries) {
 		t.Fatalf("%d entries in a table of %d", x.n, len(x.entries))
 	}
@@ -92,6 +115,23 @@ func BenchmarkIDIndexScattered(b *testing.B) {
 	b.Run("map", func(b *testing.B) { run(b, func(s string) int32 { return m[s] }) })
 	b.Run("index", func(b *testing.B) {
 		run(b, func(s string) int32 { v, _ := x.get(s); return v })
+	})
+	// getAll over the same 100 ids per request.
+	b.Run("getAll", func(b *testing.B) {
+		var sum int32
+		r := 0
+		for b.Loop() {
+			b.StopTimer()
+			for k := 0; k < len(evict); k += 64 {
+				evict[k]++
+			}
+			b.StartTimer()
+			req := q[r*100 : r*100+100]
+			x.getAll(len(req), func(i int) string { return req[i] }, func(_ int, slot int32, _ bool) { sum += slot })
+			r = (r + 1) % 1000
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/lookup")
+		_ = sum
 	})
 	_ = keep
 }

@@ -46,41 +46,42 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 		*cp = cands[:0]
 		s.reranks.Put(cp)
 	}()
-	var unknown []string
-	s.catalog.RLock()
-	dd.start(len(req.Items))
 	for i, it := range req.Items {
 		if !fusionrank.ValidID(it.ID) {
-			s.catalog.RUnlock()
 			return fusionrank.Ranking{}, fusionrank.ValidateID("items["+strconv.Itoa(i)+"].id", it.ID)
 		}
 		if it.Score != nil && (math.IsNaN(*it.Score) || math.IsInf(*it.Score, 0)) {
-			s.catalog.RUnlock()
 			return fusionrank.Ranking{}, fusionrank.Errorf(fusionrank.Invalid, "items[%d].score: not a finite number", i)
 		}
-		slot, ok := s.catalog.Slot(it.ID)
+	}
+	var unknown []string
+	s.catalog.RLock()
+	dd.start(len(req.Items))
+	s.catalog.SlotsOf(len(req.Items), func(i int) string { return req.Items[i].ID }, func(i int, slot int32, ok, active bool) {
+		it := &req.Items[i]
 		if ok && !dd.mark(slot) {
-			continue
+			return
 		}
 		if !ok {
 			if seenUnknown[it.ID] {
-				continue
+				return
 			}
 			if seenUnknown == nil {
 				seenUnknown = map[string]bool{}
 			}
 			seenUnknown[it.ID] = true
 		}
-		if !ok || !s.catalog.Meta(slot).Active {
+		if !active {
 			unknown = append(unknown, it.ID)
-			continue
+			return
 		}
 		c := cand{slot: slot, id: it.ID, order: i}
 		if it.Score != nil {
 			c.engine, c.hasEngine = *it.Score, true
 		}
 		cands = append(cands, c)
-	}
+	})
+	s.touchMeta(cands)
 	s.catalog.RUnlock()
 	l := s.models.current()
 	rc, err := s.context(ctx, l, req.UserID, &req.Query)
