@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fusionrank/fusionrank/features/text"
+	"github.com/fusionrank/fusionrank/internal/touch"
 	"github.com/fusionrank/fusionrank/postgres"
 )
 
@@ -103,9 +104,9 @@ func (c *Catalog) Slot(id string) (int32, bool) {
 
 // SlotsOf calls found(i, slot, ok, active) for each i in [0, n), in order, with the
 // slot of id(i) (ok false when the catalogue has no such item) and whether the item is
-// active. It gives what Slot and Active would, with their cache misses overlapped: a
-// request's ids are looked up and their flags read a few dozen at a time, each step in
-// a loop of its own (see idIndex.getAll). Callers hold RLock; found must not call into
+// active. It gives what Slot and Active would, with their cache misses overlapped: the
+// ids are looked up (idIndex.getAll), then their flags read in a look-ahead loop
+// (package touch), a few dozen at a time. Callers hold RLock; found must not call into
 // the catalogue's locks.
 func (c *Catalog) SlotsOf(n int, id func(int) string, found func(i int, slot int32, ok, active bool)) {
 	var slots [lookAhead]int32
@@ -121,7 +122,7 @@ func (c *Catalog) SlotsOf(n int, id func(int) string, found func(i int, slot int
 				t++
 			}
 		}
-		touchSink.Add(t)
+		touch.Keep(t)
 		for j := range k {
 			found(i0+j, slots[j], known[j], known[j] && c.active[slots[j]])
 		}

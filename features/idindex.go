@@ -2,7 +2,8 @@ package features
 
 import (
 	"hash/maphash"
-	"sync/atomic"
+
+	"github.com/fusionrank/fusionrank/internal/touch"
 )
 
 // idIndex maps item ids to catalogue slots: an open-addressing hash table whose
@@ -72,9 +73,8 @@ const lookAhead = 32
 
 // getAll calls found(i, slot, ok) for i in [0, n) with the result of get(id(i)), in
 // order. It looks the ids up lookAhead at a time: it hashes each and reads its first
-// entry, in a loop that does nothing else, and probes only then. In a table much
-// larger than the caches each first entry is a cache miss; read one after another
-// like this, many are in flight at once, where get in a loop waits for each in turn.
+// entry in a look-ahead loop (package touch), and probes only then, so that the cache
+// misses of a request's lookups are in flight together rather than one after another.
 func (x *idIndex) getAll(n int, id func(int) string, found func(i int, slot int32, ok bool)) {
 	var tags [lookAhead]uint32
 	var at [lookAhead]int
@@ -87,17 +87,13 @@ func (x *idIndex) getAll(n int, id func(int) string, found func(i int, slot int3
 			tags[j], at[j] = tag, h&mask
 			t += x.entries[at[j]].tag
 		}
-		touchSink.Add(uint64(t))
+		touch.Keep(uint64(t))
 		for j := range k {
 			slot, ok := x.probe(id(i0+j), tags[j], at[j])
 			found(i0+j, slot, ok)
 		}
 	}
 }
-
-// touchSink keeps the reads of the look-ahead loops: a loop whose reads go nowhere
-// would be compiled away.
-var touchSink atomic.Uint64
 
 // put records id → slot; id must not be present, and ids(slot) must return it.
 func (x *idIndex) put(id string, slot int32) {

@@ -3,9 +3,9 @@ package ranking
 import (
 	"math"
 	"sync"
-	"sync/atomic"
 
 	"github.com/fusionrank/fusionrank/internal/kernel"
+	"github.com/fusionrank/fusionrank/internal/touch"
 )
 
 // ItemKV is a contiguous store of items' precomputed keys K_c and values V_c
@@ -317,10 +317,8 @@ func (m *Model) ScoreTo(dst []float32, ws *Workspace, kv *ItemKV, rows []int, fe
 	}
 }
 
-// touch reads the mask and the first element of each of rows (those in range): in a
-// store much larger than the caches each is a cache miss, and in this loop, which does
-// nothing else, the processor has many in flight at once, where the scoring loop would
-// wait for each in turn.
+// touch reads the mask and the first element of each of rows (those in range) in a
+// look-ahead loop (package touch), so that the scoring loop finds them in the cache.
 func (kv *ItemKV) touch(rows []int) {
 	var x uint64
 	n, w := len(kv.masks), kv.width
@@ -332,9 +330,5 @@ func (kv *ItemKV) touch(rows []int) {
 			}
 		}
 	}
-	touchSink.Add(x)
+	touch.Keep(x)
 }
-
-// touchSink keeps the reads of touch: a loop whose reads go nowhere would be compiled
-// away.
-var touchSink atomic.Uint64

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fusionrank/fusionrank"
@@ -18,6 +17,7 @@ import (
 	"github.com/fusionrank/fusionrank/features/text"
 	"github.com/fusionrank/fusionrank/internal/kernel"
 	"github.com/fusionrank/fusionrank/internal/memo"
+	"github.com/fusionrank/fusionrank/internal/touch"
 	"github.com/fusionrank/fusionrank/ranking"
 	"github.com/fusionrank/fusionrank/recommend/retrieval"
 )
@@ -488,6 +488,13 @@ func (s *Service) seqFeature(l *live, rc *reqctx, cands []cand, sc *scratch) {
 		sc.seqRecent = append(sc.seqRecent, v)
 	}
 	s.catalog.RUnlock()
+	var x uint64
+	for _, c := range cands { // a look-ahead loop (package touch) over the rows scored below
+		if v := b.Vector(c.slot); len(v) > 0 {
+			x += uint64(math.Float32bits(v[0]))
+		}
+	}
+	touch.Keep(x)
 	sc.seqH = resize32(sc.seqH, e.Dim)
 	e.QueryTo(sc.seqH, sc.seqRecent)
 	for i, c := range cands {
@@ -773,11 +780,8 @@ func requestID(ctx context.Context) string {
 }
 
 // touchMeta reads, for every candidate, the catalogue memory that scoring and the answer
-// read later: the item's metadata and its title's stems. Each is a cache miss of its
-// own in a catalogue much larger than the caches; here, one after another in a loop that
-// does nothing else, the processor has many of them in flight at once, where the later
-// loops, with work between their reads, would wait for each in turn. Callers hold the
-// catalogue's read lock.
+// read later, the item's metadata and its title's stems, in a look-ahead loop (package
+// touch). Callers hold the catalogue's read lock.
 func (s *Service) touchMeta(cands []cand) {
 	var x int
 	for i := range cands {
@@ -787,9 +791,5 @@ func (s *Service) touchMeta(cands []cand) {
 			x += int(h[0])
 		}
 	}
-	touchSink.Add(int64(x))
+	touch.Keep(uint64(x))
 }
-
-// touchSink keeps the reads of the touch loops: a loop whose reads go nowhere would be
-// compiled away.
-var touchSink atomic.Int64
