@@ -524,6 +524,7 @@ func (s *Service) score(ctx context.Context, l *live, rc *reqctx, cands []cand, 
 	sc := s.pool.Get().(*scratch)
 	defer s.pool.Put(sc)
 	sc.feats = resize32(sc.feats, len(cands)*ranking.NFeatures)
+	s.touchMeta(cands)
 	s.features(ctx, rc, cands, sc)
 	if l != nil {
 		s.seqFeature(l, rc, cands, sc)
@@ -781,8 +782,10 @@ func requestID(ctx context.Context) string {
 
 // touchMeta reads, for every candidate, the catalogue memory that scoring and the answer
 // read later, the item's metadata and its title's stems, in a look-ahead loop (package
-// touch). Callers hold the catalogue's read lock.
+// touch).
 func (s *Service) touchMeta(cands []cand) {
+	s.catalog.RLock()
+	defer s.catalog.RUnlock()
 	var x int
 	for i := range cands {
 		m := s.catalog.Meta(cands[i].slot)

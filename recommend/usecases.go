@@ -81,7 +81,6 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 		}
 		cands = append(cands, c)
 	})
-	s.touchMeta(cands)
 	s.catalog.RUnlock()
 	l := s.models.current()
 	rc, err := s.context(ctx, l, req.UserID, &req.Query)
