@@ -14,7 +14,8 @@
 # mixed scenario above). COLD=1 skips the warm-up: the server starts on an empty Redis
 # (profiles and counters cold, only the server's own start-up warm-up) and the
 # scenarios start at once; the personalised fraction is then also given for the
-# requests due after the first 5 s. VEGETA=1 repeats each scenario with vegeta
+# requests due after the first 5 s. Each scenario's figures per second of the run go to
+# $OUT/timeline-SCENARIO.tsv (loadtest run -timeline). VEGETA=1 repeats each scenario with vegeta
 # (github.com/tsenart/vegeta/v12 on PATH) as the load generator, the scenarios of a
 # mixed one as concurrent attacks, and reports the server's CPU per request beside
 # vegeta's latencies.
@@ -76,8 +77,11 @@ print("personalised %.2f%% of %d 200 answers" % (100 * p / max(n, 1), n))'
 
 for s in $SCENARIOS; do
   log "${s} req/s for $DURATION$([ -n "${COLD:-}" ] && echo ", cold")"
+  tl=$OUT/timeline-${s//[:,]/-}.tsv
+  rm -f "$tl"
   "$OUT/loadtest" run -url "http://$FUSIONRANK_ADDR" -key "$KEY" -scenario "$s" -rate 1000 -duration "$DURATION" \
-    -pid "$server_pid" -redis "127.0.0.1:$redis_port"
+    -pid "$server_pid" -redis "127.0.0.1:$redis_port" -timeline "$tl"
+  log "per second: $tl"
   sleep 5
   if [ -n "${VEGETA:-}" ]; then
     log "${s} req/s for $DURATION with vegeta"

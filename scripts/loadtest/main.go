@@ -12,8 +12,9 @@
 // POST /v1/rerank:batch), recommend, features, similar, search; open-loop
 // ones run together when given with their rates (-scenario rerank:1000,recommend:500).
 // Rerank and recommend report the fraction of answers that said "personalized": true,
-// overall and after -settle. -vegeta-targets writes the requests as vegeta targets
-// instead of sending them. soak
+// overall and after -settle; -timeline FILE adds their figures per second of the run
+// (requests, 200s, 503s, p50, p99, personalised share). -vegeta-targets writes the
+// requests as vegeta targets instead of sending them. soak
 // runs rerank and recommendations together and writes p99 and the server's resident
 // memory per window to a CSV (scripts/soak.sh drives it).
 package main
@@ -32,6 +33,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -214,6 +216,7 @@ func run(args []string) error {
 	pid := fs.Int("pid", 0, "server process id: report its CPU time per request (0: not measured)")
 	redisAddr := fs.String("redis", "", "Redis host:port: report its CPU time per request (empty: not measured)")
 	settle := fs.Duration("settle", 5*time.Second, "the personalised fraction is also reported for the requests due after this much of the run")
+	fs.StringVar(&timelinePath, "timeline", "", "open loop: also write each scenario's figures per second of the run (by when requests were due) to this file, tab-separated")
 	targets := fs.String("vegeta-targets", "", "write the requests to this file as vegeta JSON targets (one per line) instead of sending them")
 	fs.Parse(args)
 	meter := cpuMeter{pid: *pid, redisAddr: *redisAddr}
@@ -418,7 +421,78 @@ func openLoop(send func(string, string, []byte) result, parts []loadPart, d time
 	return nil
 }
 
+// timelinePath is run's -timeline: where report writes the per-second figures.
+var timelinePath string
+
+// writeTimeline appends, for each second of the run, the scenario's requests due in
+// it, their 200 and 503 answers, transport errors, latency quantiles of the answered
+// ones (ms) and the personalised share of the 200s (%).
+func writeTimeline(path, name string, rs []result) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	w := bufio.NewWriter(f)
+	if info.Size() == 0 {
+		fmt.Fprintln(w, "scenario\tsecond\trequests\tok\tshed\terrors\tp50_ms\tp99_ms\tmax_ms\tpersonalised_pct")
+	}
+	bySecond := map[int][]result{}
+	last := 0
+	for _, r := range rs {
+		sec := int(r.due / time.Second)
+		bySecond[sec] = append(bySecond[sec], r)
+		last = max(last, sec)
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	for sec := 0; sec <= last; sec++ {
+		var lat []time.Duration
+		var ok, shed, errs, personal int
+		for _, r := range bySecond[sec] {
+			switch {
+			case r.err:
+				errs++
+				continue
+			case r.status == 200:
+				ok++
+				if r.personal {
+					personal++
+				}
+			case r.status == 503:
+				shed++
+			}
+			lat = append(lat, r.latency)
+		}
+		slices.Sort(lat)
+		q := func(p float64) float64 {
+			if len(lat) == 0 {
+				return 0
+			}
+			return ms(lat[min(len(lat)-1, int(p*float64(len(lat))))])
+		}
+		pct := 0.0
+		if ok > 0 {
+			pct = 100 * float64(personal) / float64(ok)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\n", name, sec, len(bySecond[sec]), ok, shed, errs, q(.5), q(.99), q(1), pct)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func report(name string, rs []result, sent time.Duration, rate float64, dropped int64, settle time.Duration) {
+	if timelinePath != "" {
+		if err := writeTimeline(timelinePath, name, rs); err != nil {
+			fmt.Fprintln(os.Stderr, "timeline:", err)
+		}
+	}
 	var lat []time.Duration
 	codes := map[int]int{}
 	errs := 0
