@@ -524,7 +524,9 @@ func (s *Service) score(ctx context.Context, l *live, rc *reqctx, cands []cand, 
 	sc := s.pool.Get().(*scratch)
 	defer s.pool.Put(sc)
 	sc.feats = resize32(sc.feats, len(cands)*ranking.NFeatures)
-	s.touchMeta(cands)
+	s.catalog.RLock()
+	s.touchMeta(len(cands), func(i int) int32 { return cands[i].slot })
+	s.catalog.RUnlock()
 	s.features(ctx, rc, cands, sc)
 	if l != nil {
 		s.seqFeature(l, rc, cands, sc)
@@ -780,18 +782,22 @@ func requestID(ctx context.Context) string {
 	return fmt.Sprintf("r%x", time.Now().UnixNano())
 }
 
-// touchMeta reads, for every candidate, the catalogue memory that scoring and the answer
-// read later, the item's metadata and its title's stems, in a look-ahead loop (package
-// touch).
-func (s *Service) touchMeta(cands []cand) {
-	s.catalog.RLock()
-	defer s.catalog.RUnlock()
+// touchMeta reads ahead, for the n slots slot(0) … slot(n−1), the catalogue memory that
+// pools, filters, scoring and the answer read later: the item's active flag, its
+// metadata (the id at its start, the photo address and the title's stems further on)
+// and the stems themselves, in a look-ahead loop (package touch). Callers hold the
+// catalogue's read lock.
+func (s *Service) touchMeta(n int, slot func(i int) int32) {
 	var x int
-	for i := range cands {
-		m := s.catalog.Meta(cands[i].slot)
-		x += len(m.ImageURL)
+	for i := range n {
+		sl := slot(i)
+		m := s.catalog.Meta(sl)
+		x += len(m.ID) + len(m.ImageURL)
 		if h := m.TitleStems.Hashes; len(h) > 0 {
 			x += int(h[0])
+		}
+		if s.catalog.Active(sl) {
+			x++
 		}
 	}
 	touch.Keep(uint64(x))
