@@ -478,12 +478,7 @@ func TestReencodeSkipsItemsBeingWritten(t *testing.T) {
 	case <-time.After(500 * time.Millisecond):
 		// Waiting for the item: the write's next statement would close the cycle.
 	}
-	if _, err := tx.Exec(ctx, `UPDATE item_images SET updated_at = now() WHERE item_id = 'held'`); err != nil {
-		t.Fatalf("the write's photo row: %v", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	finishWrite(t, tx, "held")
 	select {
 	case r := <-done:
 		t.Fatalf("the re-encode waited for the held item: %d photos, %v", r.n, r.err)
@@ -517,12 +512,7 @@ func TestFetchedPhotoWaitsForItsItem(t *testing.T) {
 		t.Fatalf("the fetched photo was stored while a write held its item: %v", err)
 	default:
 	}
-	if _, err := tx.Exec(ctx, `UPDATE item_images SET updated_at = now() WHERE item_id = 'fetched'`); err != nil {
-		t.Fatalf("the write's photo row: %v", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	finishWrite(t, tx, "fetched")
 	select {
 	case err := <-done:
 		if err != nil {
@@ -537,7 +527,7 @@ func TestFetchedPhotoWaitsForItsItem(t *testing.T) {
 }
 
 // holdItem begins a transaction that writes item id's row, as an item's write does
-// first, and holds it until the caller commits (rolled back when the test ends).
+// first, and holds it until finishWrite commits it (rolled back when the test ends).
 func holdItem(t *testing.T, s *Store, id string) pgx.Tx {
 	t.Helper()
 	ctx := context.Background()
@@ -550,4 +540,17 @@ func holdItem(t *testing.T, s *Store, id string) pgx.Tx {
 		t.Fatal(err)
 	}
 	return tx
+}
+
+// finishWrite completes the write holdItem began: it locks the item's photo row, as a
+// write of the item does after its item row, and commits.
+func finishWrite(t *testing.T, tx pgx.Tx, id string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := tx.Exec(ctx, `UPDATE item_images SET updated_at = now() WHERE item_id = $1`, id); err != nil {
+		t.Fatalf("the write's photo row: %v", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -163,12 +163,8 @@ func TestRunWarmAfterWipe(t *testing.T) {
 // Postgres: it is unavailable for the moment, and the set is left for the warm-up.
 // After the warm-up the read rebuilds it.
 func TestNoCovisRebuildWhileWarming(t *testing.T) {
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	s := newStore(t, now)
+	s, tag := twoViews(t, "nw-")
 	ctx := context.Background()
-	tag := runTag() + "nw-"
-	ev := eventsOf(tag, tag+"u", fusionrank.View, now)
-	ingest(t, s, ev(1), ev(2))
 	key := s.itemKey("covis", tag+"1")
 	s.warm.others.Store(phaseCovis)
 	if _, err := s.Covisitation(ctx, []string{tag + "1"}, []string{tag + "2"}); fusionrank.ErrorCode(err) != fusionrank.Unavailable {
@@ -189,12 +185,8 @@ func TestNoCovisRebuildWhileWarming(t *testing.T) {
 // request: it is unavailable at once. The API's own read (Profile) still rebuilds it,
 // and once the warm-up has moved on to the co-visitation sets, so does serving.
 func TestServingProfileDuringTheWarmup(t *testing.T) {
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	s := newStore(t, now)
+	s, tag := twoViews(t, "sp-")
 	ctx := context.Background()
-	tag := runTag() + "sp-"
-	ev := eventsOf(tag, tag+"u", fusionrank.View, now)
-	ingest(t, s, ev(1), ev(2))
 	s.warm.others.Store(phaseProfiles)
 	if _, _, err := s.ServingProfile(ctx, tag+"u"); fusionrank.ErrorCode(err) != fusionrank.Unavailable {
 		t.Fatalf("serving profile while the warm-up builds profiles: %v, want unavailable", err)
@@ -209,4 +201,16 @@ func TestServingProfileDuringTheWarmup(t *testing.T) {
 	if p, src, err := s.ServingProfile(ctx, tag+"v"); err != nil || src != SourceRebuilt || p.Events != 0 {
 		t.Fatalf("serving profile while the warm-up builds co-visitation: source %q, %v; want rebuilt", src, err)
 	}
+}
+
+// twoViews returns a store whose shopper tag+"u" viewed tag+"1", then tag+"2" (tag is
+// prefix after a tag of the run's own).
+func twoViews(t *testing.T, prefix string) (*Store, string) {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	s := newStore(t, now)
+	tag := runTag() + prefix
+	ev := eventsOf(tag, tag+"u", fusionrank.View, now)
+	ingest(t, s, ev(1), ev(2))
+	return s, tag
 }
