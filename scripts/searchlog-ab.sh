@@ -17,7 +17,7 @@ for round in $(seq 1 "$ROUNDS"); do
     export FUSIONRANK_SEARCH_LOG_DEPTH=$depth
     shop_serve
     echo "=== FUSIONRANK_SEARCH_LOG_DEPTH=$depth round $round; $(uptime)"
-    "$OUT/loadtest" run -url "http://$FUSIONRANK_ADDR" -key "$KEY" -items "$ITEMS" -users "$USERS" -scenario rerank -rate "$RATE" -duration "$DURATION" -pid "$server_pid" -redis "127.0.0.1:$redis_port"
+    "$OUT/loadtest" run -url "http://$FUSIONRANK_ADDR" -key "$KEY" -items "$ITEMS" -users "$USERS" -scenario rerank -rate "$RATE" -duration "$DURATION" -pid "$server_pid" -redis "127.0.0.1:$redis_port" -postgres
     echo "impressions stored: $(psql "$FUSIONRANK_DATABASE_URL" -qtAX -c 'SELECT count(*) FROM search_impressions')"
   done
 done

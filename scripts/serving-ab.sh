@@ -74,7 +74,7 @@ for r in $(seq 1 "$ROUNDS"); do
         settle=(-settle "$((WIPE_AT + 5))s")
       fi
       "$OUT/loadtest" run -url "http://${addr[$v]}" -key "$KEY" -scenario "$s" -duration "$DURATION" "${settle[@]}" \
-        -pid "${spid[$v]}" -redis "127.0.0.1:$redis_port" | sed "s/^/$v: /"
+        -pid "${spid[$v]}" -redis "127.0.0.1:$redis_port" -postgres | sed "s/^/$v: /"
       [ -z "$wiper" ] || wait "$wiper"
       sleep 3
     done
