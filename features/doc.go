@@ -7,9 +7,10 @@
 // accepted write is committed there before the API answers. Text that Postgres cannot
 // store (a NUL character) or that is not UTF-8 is refused per field before the write.
 //
-// Search logs (SearchLog; tables searches and search_impressions, partitioned by
-// day): each search's query (text, query vectors, a photo's SHA-256), the items shown in
-// order with the engine's scores, under the answer's request_id or a shop's search id.
+// Search logs (SearchLog; table searches, partitioned by day): one row per search with
+// its query (text, query vectors, a photo's SHA-256) and the items shown in order with
+// the engine's scores and grades as arrays, under the answer's request_id or a shop's
+// search id.
 // ExportSearches gives each impression its outcome, the strongest event that carries the
 // search's id for that item (or a judged search's grade); Prune drops whole days past
 // the retention.

@@ -129,14 +129,9 @@ func (l *SearchLog) ensureDays(ctx context.Context, ss []Search) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('searches_p' || $1))`, name); err != nil {
 				return err
 			}
-			for _, table := range []string{"searches", "search_impressions"} {
-				q := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s_p%s PARTITION OF %s FOR VALUES FROM ('%s') TO ('%s')`,
-					table, name, table, from.Format(time.RFC3339), to.Format(time.RFC3339))
-				if _, err := tx.Exec(ctx, q); err != nil {
-					return err
-				}
-			}
-			return nil
+			_, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS searches_p%s PARTITION OF searches FOR VALUES FROM ('%s') TO ('%s')`,
+				name, from.Format(time.RFC3339), to.Format(time.RFC3339)))
+			return err
 		})
 		if err != nil {
 			return postgres.Translate(err)
@@ -157,7 +152,7 @@ func (l *SearchLog) Write(ctx context.Context, ss []Search) error {
 	if err := l.ensureDays(ctx, ss); err != nil {
 		return err
 	}
-	var srows, irows [][]any
+	rows := make([][]any, 0, len(ss))
 	for _, s := range ss {
 		vecs := []byte("{}")
 		if len(s.Vectors) > 0 {
@@ -167,29 +162,25 @@ func (l *SearchLog) Write(ctx context.Context, ss []Search) error {
 			}
 			vecs = b
 		}
-		at := s.At.UTC()
-		srows = append(srows, []any{s.ID, at, s.Source, s.UserID, s.Text, string(vecs), s.PhotoSHA256, s.ModelVersion, s.Judged, s.Holdout})
+		ids := make([]string, len(s.Impressions))
+		scores := make([]*float64, len(s.Impressions))
+		grades := make([]*float64, len(s.Impressions))
 		for p, im := range s.Impressions {
-			irows = append(irows, []any{s.ID, at, int32(p), im.ItemID, im.EngineScore, im.Grade})
+			ids[p], scores[p], grades[p] = im.ItemID, im.EngineScore, im.Grade
 		}
+		rows = append(rows, []any{s.ID, s.At.UTC(), s.Source, s.UserID, s.Text, string(vecs), s.PhotoSHA256, s.ModelVersion,
+			s.Judged, s.Holdout, ids, scores, grades})
 	}
 	err := l.db.Transact(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_searches (LIKE searches) ON COMMIT DROP;
-			CREATE TEMP TABLE staged_impressions (LIKE search_impressions) ON COMMIT DROP`); err != nil {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_searches (LIKE searches) ON COMMIT DROP`); err != nil {
 			return err
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_searches"}, []string{"search_id", "created_at", "source", "user_id",
-			"query_text", "query_vectors", "photo_sha256", "model_version", "judged", "holdout"}, pgx.CopyFromRows(srows)); err != nil {
+			"query_text", "query_vectors", "photo_sha256", "model_version", "judged", "holdout", "item_ids", "engine_scores", "grades"},
+			pgx.CopyFromRows(rows)); err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_impressions"}, []string{"search_id", "created_at", "position", "item_id",
-			"engine_score", "grade"}, pgx.CopyFromRows(irows)); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO searches SELECT * FROM staged_searches ON CONFLICT DO NOTHING`); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO search_impressions SELECT * FROM staged_impressions ON CONFLICT DO NOTHING`)
+		_, err := tx.Exec(ctx, `INSERT INTO searches SELECT * FROM staged_searches ON CONFLICT DO NOTHING`)
 		return err
 	})
 	return postgres.Translate(err)
@@ -230,7 +221,7 @@ func (l *SearchLog) Prune(ctx context.Context, cutoff time.Time) ([]string, erro
 	}
 	for _, day := range days {
 		err := l.db.Transact(ctx, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS search_impressions_p%s; DROP TABLE IF EXISTS searches_p%s`, day, day))
+			_, err := tx.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS searches_p%s`, day))
 			return err
 		})
 		if err != nil {
@@ -263,7 +254,8 @@ func ExportSearches(ctx context.Context, db *postgres.DB, holdout bool, fn func(
 			CASE WHEN s.judged THEN coalesce(i.grade, 0) ELSE coalesce((
 				SELECT max(CASE e.type WHEN 'click' THEN 1 WHEN 'add_to_cart' THEN 2 WHEN 'purchase' THEN 3 ELSE 0 END)
 				FROM events e WHERE e.request_id = s.search_id AND e.item_id = i.item_id), 0) END
-		FROM searches s JOIN search_impressions i ON i.search_id = s.search_id AND i.created_at = s.created_at
+		FROM searches s
+		CROSS JOIN LATERAL unnest(s.item_ids, s.engine_scores, s.grades) WITH ORDINALITY AS i(item_id, engine_score, grade, position)
 		WHERE s.holdout = $1
 		ORDER BY s.created_at, s.search_id, i.position`, holdout)
 	if err != nil {
@@ -311,13 +303,7 @@ func ExportSearches(ctx context.Context, db *postgres.DB, holdout bool, fn func(
 // Delete removes the searches with the given ids (all their times) and their
 // impressions: a re-imported judgement set replaces the earlier import.
 func (l *SearchLog) Delete(ctx context.Context, ids []string) error {
-	err := l.db.Transact(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM search_impressions WHERE search_id = ANY($1)`, ids); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `DELETE FROM searches WHERE search_id = ANY($1)`, ids)
-		return err
-	})
+	_, err := l.db.Pool.Exec(ctx, `DELETE FROM searches WHERE search_id = ANY($1)`, ids)
 	return postgres.Translate(err)
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features"
 	"github.com/fusionrank/fusionrank/internal/testenv"
+	"github.com/fusionrank/fusionrank/postgres"
 )
 
 // TestSearchLogOutcomesAndRetention: a logged search comes back from the export with
@@ -88,5 +89,64 @@ func TestSearchLogOutcomesAndRetention(t *testing.T) {
 	}
 	if err := log.Write(ctx, []features.Search{live}); err != nil { // the day is created again
 		t.Fatal(err)
+	}
+}
+
+// TestSearchImpressionsMigration migrates a database whose search log keeps one row per
+// impression (the schema before 008): each search comes back from the export with its
+// impressions in position order, their engine scores and grades, NULL kept as none.
+func TestSearchImpressionsMigration(t *testing.T) {
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, testenv.FreshDatabase(t, "features_searchmig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.MigrateTo(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	if _, err := db.Pool.Exec(ctx, `
+		CREATE TABLE searches_p20260301 PARTITION OF searches FOR VALUES FROM ('2026-03-01') TO ('2026-03-02');
+		CREATE TABLE search_impressions_p20260301 PARTITION OF search_impressions FOR VALUES FROM ('2026-03-01') TO ('2026-03-02')`); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO searches (search_id, created_at, source, query_text, judged) VALUES ('m1', $1, 'rerank', 'red bag', false), ('m2', $1, 'import', 'hat', true)`,
+		`INSERT INTO search_impressions (search_id, created_at, position, item_id, engine_score, grade) VALUES
+			('m1', $1, 2, 'c', NULL, NULL), ('m1', $1, 0, 'a', 1.5, NULL), ('m1', $1, 1, 'b', NULL, NULL),
+			('m2', $1, 0, 'x', NULL, 2), ('m2', $1, 1, 'y', NULL, 0)`,
+	} {
+		if _, err := db.Pool.Exec(ctx, q, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]features.LoggedSearch{}
+	for _, holdout := range []bool{false, true} {
+		if _, err := features.ExportSearches(ctx, db, holdout, func(s features.LoggedSearch) error { got[s.ID] = s; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m1, m2 := got["m1"], got["m2"]
+	if len(got) != 2 || len(m1.Impressions) != 3 || len(m2.Impressions) != 2 || m1.Text != "red bag" || !m2.Judged {
+		t.Fatalf("migrated searches: %+v", got)
+	}
+	for p, id := range []string{"a", "b", "c"} {
+		if im := m1.Impressions[p]; im.ItemID != id || im.Grade != nil || (p == 0) != (im.EngineScore != nil) {
+			t.Errorf("m1 position %d: %+v, want %s", p, im, id)
+		}
+	}
+	if e := m1.Impressions[0].EngineScore; *e != 1.5 {
+		t.Errorf("engine score %v, want 1.5", *e)
+	}
+	if g := m2.Impressions[0].Grade; g == nil || *g != 2 || m2.Outcomes[0] != 2 || m2.Outcomes[1] != 0 {
+		t.Errorf("judged search: %+v, outcomes %v", m2.Impressions, m2.Outcomes)
+	}
+	var tables int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname LIKE 'search_impressions%'`).Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("%d tables of the old impressions left (%v)", tables, err)
 	}
 }

@@ -18,6 +18,6 @@ for round in $(seq 1 "$ROUNDS"); do
     shop_serve
     echo "=== FUSIONRANK_SEARCH_LOG_DEPTH=$depth round $round; $(uptime)"
     "$OUT/loadtest" run -url "http://$FUSIONRANK_ADDR" -key "$KEY" -items "$ITEMS" -users "$USERS" -scenario rerank -rate "$RATE" -duration "$DURATION" -pid "$server_pid" -redis "127.0.0.1:$redis_port" -postgres
-    echo "impressions stored: $(psql "$FUSIONRANK_DATABASE_URL" -qtAX -c 'SELECT count(*) FROM search_impressions')"
+    echo "impressions stored: $(psql "$FUSIONRANK_DATABASE_URL" -qtAX -c 'SELECT coalesce(sum(cardinality(item_ids)), 0) FROM searches')"
   done
 done
