@@ -171,13 +171,13 @@ func (l *SearchLog) Write(ctx context.Context, ss []Search) error {
 		rows = append(rows, []any{s.ID, s.At.UTC(), s.Source, s.UserID, s.Text, string(vecs), s.PhotoSHA256, s.ModelVersion,
 			s.Judged, s.Holdout, ids, scores, grades})
 	}
+	cols := []string{"search_id", "created_at", "source", "user_id", "query_text", "query_vectors", "photo_sha256",
+		"model_version", "judged", "holdout", "item_ids", "engine_scores", "grades"}
 	err := l.db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_searches (LIKE searches) ON COMMIT DROP`); err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_searches"}, []string{"search_id", "created_at", "source", "user_id",
-			"query_text", "query_vectors", "photo_sha256", "model_version", "judged", "holdout", "item_ids", "engine_scores", "grades"},
-			pgx.CopyFromRows(rows)); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_searches"}, cols, pgx.CopyFromRows(rows)); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO searches SELECT * FROM staged_searches ON CONFLICT DO NOTHING`)

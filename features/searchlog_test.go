@@ -149,4 +149,18 @@ func TestSearchImpressionsMigration(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname LIKE 'search_impressions%'`).Scan(&tables); err != nil || tables != 0 {
 		t.Errorf("%d tables of the old impressions left (%v)", tables, err)
 	}
+	// A batch that repeats a stored search stores the new one and leaves the stored one.
+	log := features.NewSearchLog(db, nil)
+	again := features.Search{ID: "m1", At: at, Source: features.SearchFromRerank, Text: "changed", Impressions: []features.Impression{{ItemID: "z"}}}
+	fresh := features.Search{ID: "m3", At: at.Add(time.Second), Source: features.SearchFromRerank, Text: "shoes", Impressions: []features.Impression{{ItemID: "s"}}}
+	if err := log.Write(ctx, []features.Search{again, fresh}); err != nil {
+		t.Fatal(err)
+	}
+	clear(got)
+	if _, err := features.ExportSearches(ctx, db, false, func(s features.LoggedSearch) error { got[s.ID] = s; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if m1, m3 := got["m1"], got["m3"]; m1.Text != "red bag" || len(m1.Impressions) != 3 || m3.Text != "shoes" || len(m3.Impressions) != 1 {
+		t.Errorf("after a batch with a repeated search: %+v", got)
+	}
 }

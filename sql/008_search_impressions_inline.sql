@@ -6,6 +6,9 @@
 --
 -- The impressions already logged are copied into their searches, then the old table
 -- and its day partitions are dropped. The copy rewrites every logged search once.
+--
+-- The index searches_id goes too: the primary key (search_id, created_at) already finds
+-- a search by its id, and every logged search paid for a second index entry.
 ALTER TABLE searches
     ADD COLUMN item_ids      text[] NOT NULL DEFAULT '{}',
     ADD COLUMN engine_scores double precision[] NOT NULL DEFAULT '{}',
@@ -27,3 +30,5 @@ DROP TABLE search_impressions;
 
 ALTER TABLE searches ADD CONSTRAINT searches_impressions_aligned
     CHECK (cardinality(engine_scores) = cardinality(item_ids) AND cardinality(grades) = cardinality(item_ids));
+
+DROP INDEX searches_id;
