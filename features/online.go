@@ -584,11 +584,13 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 // given (recent) items in users' histories: counts[j][i] for recent[j], candidate i.
 // One Redis round trip unless a set has to be rebuilt.
 func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) ([][]float64, error) {
+	// One backing array for every row: one allocation per request, not one per item.
+	flat := make([]float64, len(recent)*len(candidates))
 	out := make([][]float64, len(recent))
+	for j := range out {
+		out[j] = flat[j*len(candidates) : (j+1)*len(candidates) : (j+1)*len(candidates)]
+	}
 	if len(recent) == 0 || len(candidates) == 0 {
-		for j := range out {
-			out[j] = make([]float64, len(candidates))
-		}
 		return out, nil
 	}
 	if sets, ok, err := s.localCovisSets(ctx, recent); err != nil {
@@ -599,7 +601,6 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 			hs[i] = covisHash(c)
 		}
 		for j, set := range sets {
-			out[j] = make([]float64, len(candidates))
 			for i, c := range candidates {
 				out[j][i] = set.lookup(hs[i], c)
 			}
@@ -617,9 +618,8 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 		return nil, err
 	}
 	for j, c := range cmds {
-		out[j], _ = c.Result()
-		if len(out[j]) != len(candidates) {
-			out[j] = make([]float64, len(candidates))
+		if counts, _ := c.Result(); len(counts) == len(candidates) {
+			copy(out[j], counts)
 		}
 	}
 	return out, nil
