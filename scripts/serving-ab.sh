@@ -15,9 +15,11 @@
 # FUSIONRANK_LOCAL_CACHE_TTL (the servers inherit the environment) lets the wipe reach
 # the profiles the servers hold in memory within the run.
 #
-# Both revisions serve the same database (BENCH_DB, default fusionrank_servab, recreated)
-# with their own Redis database on one redis-server of our own (free port, stopped at
-# the end) and their own server; only one is loaded at a time. Read the CPU per request
+# The base revision builds the shop in its database (BENCH_DB, default fusionrank_servab,
+# recreated); the other serves a copy of it (BENCH_DB_b) migrated by its own binary, so
+# that revisions with different schemas compare. Each has its own Redis database on one
+# redis-server of our own (free port, stopped at the end) and its own server; only one
+# is loaded at a time. Read the CPU per request
 # first: the load generator, Redis and Postgres share the machine with the servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,15 +38,23 @@ shop_base "$BASE"
 cp "$OUT/fusionrank" "$OUT/b/fusionrank"
 shop_redis
 shop_env
+# The shop's database is made by a (the base, usually the older schema); b serves a copy
+# of it migrated by b, so that each revision runs on its own schema.
+SHOP_BIN=$OUT/a/fusionrank
 if [ -n "${KEEP_DB:-}" ] && psql "$ADMIN_URL" -qtAX -c "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then
   log "database $DB kept"
-  KEY=$("$OUT/fusionrank" keys create --scope read --name "$NAME" 2>/dev/null)
+  KEY=$("$SHOP_BIN" keys create --scope read --name "$NAME" 2>/dev/null)
 else
   shop_data
 fi
-declare -A addr spid rdb
+log "database ${DB}_b: a copy of $DB, migrated by b"
+psql "$ADMIN_URL" -qtAX -c "DROP DATABASE IF EXISTS ${DB}_b WITH (FORCE)" -c "CREATE DATABASE ${DB}_b TEMPLATE $DB"
+declare -A addr spid rdb dburl
+dburl[a]=$FUSIONRANK_DATABASE_URL dburl[b]=${ADMIN_URL%/*}/${DB}_b?sslmode=disable
+FUSIONRANK_DATABASE_URL=${dburl[b]} "$OUT/b/fusionrank" migrate >/dev/null
 rdbn=1
 for v in a b; do
+  export FUSIONRANK_DATABASE_URL=${dburl[$v]}
   export FUSIONRANK_REDIS_URL=redis://127.0.0.1:$redis_port/$rdbn
   export FUSIONRANK_ADDR=127.0.0.1:$(free_port)
   rdb[$v]=$rdbn

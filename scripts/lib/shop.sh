@@ -73,20 +73,22 @@ shop_env() {
 
 # shop_data: the database recreated, the shop generated (once per OUT) and imported,
 # a model trained briefly (the shapes of a real one: text 100-d, image 32-d, learned
-# collab and attribute vectors; this measures serving, not accuracy), a read key.
+# collab and attribute vectors; this measures serving, not accuracy), a read key. The
+# binary that does it is $SHOP_BIN (default $OUT/fusionrank).
 shop_data() {
+  local bin=${SHOP_BIN:-$OUT/fusionrank}
   log "database $DB (recreated)"
   psql "$ADMIN_URL" -qtAX -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-  "$OUT/fusionrank" migrate >/dev/null
+  "$bin" migrate >/dev/null
   if [ ! -f "$OUT/shop/events.ndjson" ]; then
     log "generating the shop ($ITEMS items, $USERS users)"
     "$OUT/loadtest" gen -items "$ITEMS" -users "$USERS" -image-dim 32 -out "$OUT/shop"
   fi
-  "$OUT/fusionrank" import items --quiet "$OUT/shop/items.ndjson" | tail -n 1
-  "$OUT/fusionrank" import events --quiet "$OUT/shop/events.ndjson" | tail -n 1
+  "$bin" import items --quiet "$OUT/shop/items.ndjson" | tail -n 1
+  "$bin" import events --quiet "$OUT/shop/events.ndjson" | tail -n 1
   log "training a model (200 users, 1 epoch)"
-  "$OUT/fusionrank" train --max-users 200 --epochs 1 --version "$DB-1" --activate 2>&1 | tail -n 1
-  KEY=$("$OUT/fusionrank" keys create --scope read --name "$NAME" 2>/dev/null)
+  "$bin" train --max-users 200 --epochs 1 --version "$DB-1" --activate 2>&1 | tail -n 1
+  KEY=$("$bin" keys create --scope read --name "$NAME" 2>/dev/null)
 }
 
 # shop_serve: the server, up and past its co-visitation warm-up.
