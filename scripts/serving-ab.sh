@@ -48,7 +48,7 @@ else
   shop_data
 fi
 log "database ${DB}_b: a copy of $DB, migrated by b"
-psql "$ADMIN_URL" -qtAX -c "DROP DATABASE IF EXISTS ${DB}_b WITH (FORCE)" -c "CREATE DATABASE ${DB}_b TEMPLATE $DB"
+PGOPTIONS="-c client_min_messages=warning" psql "$ADMIN_URL" -qtAX -c "DROP DATABASE IF EXISTS ${DB}_b WITH (FORCE)" -c "CREATE DATABASE ${DB}_b TEMPLATE $DB"
 declare -A addr spid rdb dburl
 dburl[a]=$FUSIONRANK_DATABASE_URL dburl[b]=${ADMIN_URL%/*}/${DB}_b?sslmode=disable
 FUSIONRANK_DATABASE_URL=${dburl[b]} "$OUT/b/fusionrank" migrate >/dev/null
