@@ -139,8 +139,8 @@ func TestSearchImpressionsMigration(t *testing.T) {
 			t.Errorf("m1 position %d: %+v, want %s", p, im, id)
 		}
 	}
-	if e := m1.Impressions[0].EngineScore; *e != 1.5 {
-		t.Errorf("engine score %v, want 1.5", *e)
+	if e := m1.Impressions[0].EngineScore; e == nil || *e != 1.5 {
+		t.Errorf("engine score %v, want 1.5", e)
 	}
 	if g := m2.Impressions[0].Grade; g == nil || *g != 2 || m2.Outcomes[0] != 2 || m2.Outcomes[1] != 0 {
 		t.Errorf("judged search: %+v, outcomes %v", m2.Impressions, m2.Outcomes)
