@@ -329,7 +329,7 @@ func (s *Store) writePhotos(ctx context.Context, tx pgx.Tx, ids []string, ws []*
 	}
 	// The encoders a vector is needed for, read under a share lock: a switch commits
 	// only after this transaction, and then sees its vectors.
-	versions, err := lockEncoderVersions(ctx, tx)
+	reg, err := lockEncoderVersions(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
@@ -410,7 +410,7 @@ func (s *Store) writePhotos(ctx context.Context, tx pgx.Tx, ids []string, ws []*
 			if !changed[id] {
 				continue
 			}
-			for ver, v := range ws[readyAt[i]].vectorsFor(versions) {
+			for ver, v := range s.vectorsOf(ws[readyAt[i]], reg) {
 				vItem, vVer, vDim = append(vItem, id), append(vVer, ver), append(vDim, int32(len(v)))
 				vData = append(vData, AppendFloats(make([]byte, 0, 4*len(v)), v))
 			}
@@ -425,47 +425,91 @@ func (s *Store) writePhotos(ctx context.Context, tx pgx.Tx, ids []string, ws []*
 	return revisions, nil
 }
 
-// vectorsFor returns the vectors of the registered encoder versions (a vector for an
-// encoder that was deleted meanwhile is dropped).
-func (w *photoWrite) vectorsFor(versions map[string]bool) map[string][]float32 {
+// registry is the encoder registry as a photo write reads it under encoderLock: every
+// registered version, and the active one and the target of a switch, whose vectors a
+// ready photo must have.
+type registry struct {
+	versions map[string]bool
+	need     []string
+}
+
+// vectorsOf returns w's vectors for the registered encoder versions (a vector for an
+// encoder that was deleted meanwhile is dropped). A needed version that w was not
+// encoded with is encoded now when this process has that encoder loaded: a write
+// encodes before its transaction, so a switch can complete in between, and the photo
+// must not then go in without the newly active encoder's vector. A version this
+// process has not loaded is left to ReencodeStep.
+func (s *Store) vectorsOf(w *photoWrite, reg registry) map[string][]float32 {
 	out := map[string][]float32{}
 	for v, vec := range w.vectors {
-		if versions[v] {
+		if reg.versions[v] {
 			out[v] = vec
 		}
 	}
+	var img image.Image
+	for _, v := range reg.need {
+		sp := s.photos.spaceOf(v)
+		if _, ok := out[v]; ok || sp == nil {
+			continue
+		}
+		if img == nil {
+			var err error
+			if img, _, err = photo.Decode("image", w.data, s.photos.opt.Limits); err != nil {
+				return out // the bytes decoded before the transaction; nothing to add
+			}
+		}
+		vec := make([]float32, sp.enc.Dim())
+		sp.enc.EncodeTo(vec, img)
+		out[v] = vec
+	}
 	return out
+}
+
+// spaceOf returns the active encoder or the target of a switch when its version is v,
+// nil when this process has neither.
+func (p *photos) spaceOf(v string) *space {
+	for _, sp := range []*space{p.active.Load(), p.target.Load()} {
+		if sp != nil && sp.version == v {
+			return sp
+		}
+	}
+	return nil
 }
 
 // encoderLock is the advisory lock key of the encoder registry. A transaction that
 // changes which encoder is active or the target takes it exclusively, first; a photo
 // write takes it shared before it reads the registry. A switch therefore waits for
 // every write that read the old state to commit (and counts its vectors), and a
-// write that starts after the switch reads the new state. Being one lock taken before
-// any row lock of the registry, it cannot close a cycle with them (row locks of the
-// registry taken in different orders by a write and a switch can).
+// write whose transaction starts after the switch reads the new state and adds the
+// vectors it needs (vectorsOf). Being one lock taken before any row lock of the
+// registry, it cannot close a cycle with them (row locks of the registry taken in
+// different orders by a write and a switch can).
 const encoderLock = 7005
 
 // lockEncoderVersions takes the encoder registry's lock shared (see encoderLock) and
-// returns every registered encoder version.
-func lockEncoderVersions(ctx context.Context, tx pgx.Tx) (map[string]bool, error) {
+// reads the registry.
+func lockEncoderVersions(ctx context.Context, tx pgx.Tx) (registry, error) {
+	reg := registry{versions: map[string]bool{}}
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, encoderLock); err != nil {
-		return nil, postgres.Translate(err)
+		return reg, postgres.Translate(err)
 	}
-	rows, err := tx.Query(ctx, `SELECT version FROM image_encoders`)
+	rows, err := tx.Query(ctx, `SELECT version, active OR target FROM image_encoders`)
 	if err != nil {
-		return nil, postgres.Translate(err)
+		return reg, postgres.Translate(err)
 	}
 	defer rows.Close()
-	out := map[string]bool{}
 	for rows.Next() {
 		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, postgres.Translate(err)
+		var needed bool
+		if err := rows.Scan(&v, &needed); err != nil {
+			return reg, postgres.Translate(err)
 		}
-		out[v] = true
+		reg.versions[v] = true
+		if needed {
+			reg.need = append(reg.need, v)
+		}
 	}
-	return out, postgres.Translate(rows.Err())
+	return reg, postgres.Translate(rows.Err())
 }
 
 // PutItemImage replaces the photo of an existing item with data (PUT
@@ -971,7 +1015,7 @@ func (s *Store) completeFetch(ctx context.Context, id string, rev int64, attempt
 			_, err = tx.Exec(ctx, `UPDATE items SET seq = nextval('item_changes') WHERE id = $1`, id)
 			return err
 		}
-		versions, err := lockEncoderVersions(ctx, tx)
+		reg, err := lockEncoderVersions(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -984,7 +1028,7 @@ func (s *Store) completeFetch(ctx context.Context, id string, rev int64, attempt
 		if _, err := tx.Exec(ctx, `DELETE FROM item_photo_vectors WHERE item_id = $1`, id); err != nil {
 			return err
 		}
-		for ver, v := range w.vectorsFor(versions) {
+		for ver, v := range s.vectorsOf(w, reg) {
 			if _, err := tx.Exec(ctx, `INSERT INTO item_photo_vectors (item_id, encoder_version, dim, data) VALUES ($1, $2, $3, $4)`,
 				id, ver, len(v), AppendFloats(make([]byte, 0, 4*len(v)), v)); err != nil {
 				return err

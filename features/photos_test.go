@@ -9,6 +9,7 @@ import (
 	"image/jpeg"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -445,6 +446,55 @@ func TestEncoderSwitchRacesPhotoWrites(t *testing.T) {
 		t.Fatalf("%d ready photos without a vector of the active encoder", missing)
 	}
 	t.Logf("%d photo writes during 10 switches", writes.Load())
+}
+
+// TestWriteEncodedBeforeSwitchStoresNewVector: a photo write encodes before its
+// transaction, so a switch can complete in between. The write, stored after the switch,
+// still carries a vector of the encoder that is now active (the deterministic form of a
+// race TestEncoderSwitchRacesPhotoWrites can hit).
+func TestWriteEncodedBeforeSwitchStoresNewVector(t *testing.T) {
+	s := newPhotoStore(t, PhotoOptions{})
+	ctx := context.Background()
+	if err := s.RegisterEncoder(ctx, EncoderRecord{Version: "test-b-neg", Kind: EncoderCNN, Dim: 4}); err != nil {
+		t.Fatal(err)
+	}
+	it := fusionrank.Item{ID: "late", Title: "x", Active: true}
+	if _, err := s.PutItem(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	it.Image = solidJPEG(t, color.RGBA{R: 20, G: 140, B: 60})
+	w, err := s.preparePhoto(&it) // encoded with test-a only
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.vectors["test-b-neg"]; ok || len(w.vectors) != 1 {
+		t.Fatalf("encoded for %v before the switch", w.vectors)
+	}
+	if _, err := s.ActivateEncoder(ctx, "test-b-neg"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SyncEncoders(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReencodeStep(ctx, 16); err != nil { // no photo yet: the switch completes
+		t.Fatal(err)
+	}
+	if _, v := s.PhotoEncoder(); v != "test-b-neg" {
+		t.Fatalf("active encoder %s after the switch", v)
+	}
+	if err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		_, err := s.writePhotos(ctx, tx, []string{"late"}, []*photoWrite{w})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var versions []string
+	if err := s.db.Pool.QueryRow(ctx, `SELECT coalesce(array_agg(encoder_version ORDER BY encoder_version), '{}') FROM item_photo_vectors WHERE item_id = 'late'`).Scan(&versions); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(versions, "test-b-neg") {
+		t.Fatalf("the photo stored after the switch has vectors of %v, not of the active test-b-neg", versions)
+	}
 }
 
 // TestReencodeSkipsItemsBeingWritten: the background re-encode never waits for an item
