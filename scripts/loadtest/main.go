@@ -34,7 +34,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -422,6 +421,15 @@ func openLoop(send func(string, string, []byte) result, parts []loadPart, d time
 	return nil
 }
 
+// quantile returns the p-quantile (0 ≤ p ≤ 1) of sorted latencies, 0 when there are
+// none.
+func quantile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}
+
 // timelinePath is run's -timeline: where report writes the per-second figures.
 var timelinePath string
 
@@ -469,12 +477,7 @@ func writeTimeline(path, name string, rs []result) error {
 			lat = append(lat, r.latency)
 		}
 		slices.Sort(lat)
-		q := func(p float64) float64 {
-			if len(lat) == 0 {
-				return 0
-			}
-			return ms(lat[min(len(lat)-1, int(p*float64(len(lat))))])
-		}
+		q := func(p float64) float64 { return ms(quantile(lat, p)) }
 		pct := 0.0
 		if ok > 0 {
 			pct = 100 * float64(personal) / float64(ok)
@@ -518,13 +521,8 @@ func report(name string, rs []result, sent time.Duration, rate float64, dropped 
 			}
 		}
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	q := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
-	}
+	slices.Sort(lat)
+	q := func(p float64) time.Duration { return quantile(lat, p) }
 	frac := func(a, b int) float64 {
 		if b == 0 {
 			return 0
@@ -575,11 +573,11 @@ func runEvents(send func(string, string, []byte) result, users, items, batch, co
 	}
 	wg.Wait()
 	el := time.Since(start)
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	slices.Sort(lat)
 	fmt.Printf("scenario=events batch=%d concurrency=%d events_acknowledged=%d in %.1fs: %.0f events/s statuses=%v\n",
 		batch, conc, okEvents.Load(), el.Seconds(), float64(okEvents.Load())/el.Seconds(), codes)
 	if len(lat) > 0 {
-		fmt.Printf("batch latency p50=%s p99=%s max=%s\n", lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)], lat[len(lat)-1])
+		fmt.Printf("batch latency p50=%s p99=%s max=%s\n", quantile(lat, .5), quantile(lat, .99), quantile(lat, 1))
 	}
 	return nil
 }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -255,11 +255,8 @@ func (s *windowStats) merge(o windowStats) {
 func (s *windowStats) sent() int { return s.s2 + s.s4 + s.s5 + s.other + s.errs + s.dropped }
 
 func (s *windowStats) quantile(q float64) time.Duration {
-	if len(s.lat) == 0 {
-		return 0
-	}
-	sort.Slice(s.lat, func(i, j int) bool { return s.lat[i] < s.lat[j] })
-	return s.lat[min(len(s.lat)-1, int(q*float64(len(s.lat))))]
+	slices.Sort(s.lat)
+	return quantile(s.lat, q)
 }
 
 func (s *windowStats) row(w int, end float64, name string, rate float64, window time.Duration, rssKB int64) []string {
