@@ -171,8 +171,8 @@ func (c *localCache) getCovis(items []string, now int64) ([]*covisSet, []uint64,
 
 // fillCovis reads the missing sets of items whole, in one round trip, and keeps them.
 // It reports false when one is missing in Redis (it must be rebuilt) or too large to
-// keep, or when Redis failed. The caller then reads through Redis, unless ctx is
-// done: a second round trip needs time that ctx does not have.
+// keep, or when Redis failed. On false, localCovisSets returns ctx's error when ctx is
+// done, and the caller reads the counts from Redis only while ctx is not.
 func (s *Store) fillCovis(ctx context.Context, c *localCache, items []string, sets []*covisSet, gens []uint64) bool {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.ZSliceCmd, len(items))

@@ -17,7 +17,7 @@ import (
 type cpuMeter struct {
 	pid       int    // server process (0: not measured)
 	redisAddr string // host:port (empty: not measured)
-	postgres  bool   // measure every process of this machine named postgres
+	postgres  bool   // measure the Postgres server and its backends (processes named postgres)
 }
 
 type cpuSample struct {
@@ -96,9 +96,9 @@ func procStat(pid int) (string, time.Duration) {
 }
 
 // postgresCPU is the user+system time of every process named postgres: the server and
-// its backends, which take the service's writes (events, the search log) on the same
-// cores. A backend that exits between two samples takes its time with it; the service
-// keeps its connections pooled.
+// its backends, which take the service's writes (events, the search log), and the
+// backends of any other client. A backend that exits between two samples takes its
+// time with it; the service keeps its connections pooled.
 func postgresCPU() time.Duration {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {

@@ -214,7 +214,7 @@ func run(args []string) error {
 	sequential := fs.Bool("sequential-users", false, "features: user i for request i (every request a different user, to measure profile rebuilds)")
 	pid := fs.Int("pid", 0, "server process id: report its CPU time per request (0: not measured)")
 	redisAddr := fs.String("redis", "", "Redis host:port: report its CPU time per request (empty: not measured)")
-	pgCPU := fs.Bool("postgres", false, "report the CPU time per request of every process on this machine named postgres")
+	pgCPU := fs.Bool("postgres", false, "report the CPU time per request of the Postgres server and its backends (every process named postgres)")
 	settle := fs.Duration("settle", 5*time.Second, "the personalised fraction is also reported for the requests due after this much of the run")
 	fs.StringVar(&timelinePath, "timeline", "", "open loop: also write each scenario's figures per second of the run (by when requests were due) to this file, tab-separated")
 	targets := fs.String("vegeta-targets", "", "write the requests to this file as vegeta JSON targets (one per line) instead of sending them")
