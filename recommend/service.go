@@ -525,7 +525,7 @@ func (s *Service) score(ctx context.Context, l *live, rc *reqctx, cands []cand, 
 	defer s.pool.Put(sc)
 	sc.feats = resize32(sc.feats, len(cands)*ranking.NFeatures)
 	s.catalog.RLock()
-	s.touchMeta(len(cands), func(i int) int32 { return cands[i].slot })
+	s.touchMeta(cands)
 	s.catalog.RUnlock()
 	s.features(ctx, rc, cands, sc)
 	if l != nil {
@@ -782,15 +782,14 @@ func requestID(ctx context.Context) string {
 	return fmt.Sprintf("r%x", time.Now().UnixNano())
 }
 
-// touchMeta reads ahead, for the n slots slot(0) … slot(n−1), the catalogue memory that
-// pools, filters, scoring and the answer read later: the item's active flag, its
-// metadata (the id at its start, the photo address and the title's stems further on)
-// and the stems themselves, in a look-ahead loop (package touch). Callers hold the
-// catalogue's read lock.
-func (s *Service) touchMeta(n int, slot func(i int) int32) {
+// touchMeta reads ahead, for the candidates, the catalogue memory that scoring and the
+// answer read later: the item's active flag, its metadata (the id at its start, the
+// photo address and the title's stems further on) and the stems themselves, in a
+// look-ahead loop (package touch). Callers hold the catalogue's read lock.
+func (s *Service) touchMeta(cands []cand) {
 	var x int
-	for i := range n {
-		sl := slot(i)
+	for _, c := range cands {
+		sl := c.slot
 		m := s.catalog.Meta(sl)
 		x += len(m.ID) + len(m.ImageURL)
 		if h := m.TitleStems.Hashes; len(h) > 0 {

@@ -279,7 +279,6 @@ func (s *Service) retrieve(p *pool, mod string, v []float32, source string, hits
 		return hits
 	}
 	hits = idx.SearchEfTo(hits, v, p.k, s.opt.RetrievalEf, p.fl.allow)
-	s.touchMeta(len(hits), func(i int) int32 { return hits[i].Slot })
 	for _, h := range hits {
 		p.add(h.Slot, source)
 	}
@@ -351,7 +350,6 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 		if ok && e.events == rc.profile.Events && e.model == versionOf(l) {
 			s.catalog.RLock()
 			p := s.newPool(fl, count)
-			s.touchMeta(len(e.cands), func(i int) int32 { return e.cands[i].slot })
 			for _, c := range e.cands {
 				p.add(c.slot, c.source)
 			}
@@ -474,7 +472,6 @@ func (s *Service) retrieveLearned(p *pool, l *live, q []float32) {
 		return
 	}
 	hits := l.recentIndex.SearchEfTo(nil, q, p.k, s.opt.RetrievalEf, p.fl.allow)
-	s.touchMeta(len(hits), func(i int) int32 { return hits[i].Slot })
 	source := "retrieval:" + l.spec.Layout.RecentMod
 	for _, h := range hits {
 		p.add(h.Slot, source)
