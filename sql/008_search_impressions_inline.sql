@@ -1,14 +1,12 @@
--- A search's impressions move into its row: item_ids, engine_scores and grades are
+-- A search's impressions live in its row: item_ids, engine_scores and grades are
 -- arrays in position order (0 first), one element per item shown; engine_scores and
--- grades hold NULL where none was given. One row per search, where there was one per
--- item shown, is what a log of every answer costs Postgres: the rows and index entries
--- written per search drop from 1 + the depth logged (21 by default) to one.
+-- grades hold NULL where none was given. Logging an answer writes one row and one
+-- index entry, whatever the depth logged.
 --
--- The impressions already logged are copied into their searches, then the old table
--- and its day partitions are dropped. The copy rewrites every logged search once.
---
--- The index searches_id goes too: the primary key (search_id, created_at) already finds
--- a search by its id, and every logged search paid for a second index entry.
+-- This migration copies the impressions of search_impressions into their searches,
+-- then drops that table and its day partitions; it rewrites every logged search once.
+-- It drops the index searches_id: the primary key (search_id, created_at) finds a
+-- search by its id.
 ALTER TABLE searches
     ADD COLUMN item_ids      text[] NOT NULL DEFAULT '{}',
     ADD COLUMN engine_scores double precision[] NOT NULL DEFAULT '{}',
