@@ -74,7 +74,7 @@ type SearchLog struct {
 
 	db  *postgres.DB
 	log *slog.Logger
-	ch  chan Search
+	q   *batch.Queue[Search]
 	// days holds the day partitions known to exist ("20061225").
 	mu   sync.Mutex
 	days map[string]bool
@@ -85,20 +85,17 @@ func NewSearchLog(db *postgres.DB, log *slog.Logger) *SearchLog {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &SearchLog{db: db, log: log, ch: make(chan Search, 10000), days: map[string]bool{}}
+	return &SearchLog{db: db, log: log, q: batch.NewQueue[Search](10000, 2000), days: map[string]bool{}}
 }
 
 // Record queues one search. When the queue is full the search is dropped.
 func (l *SearchLog) Record(s Search) {
-	select {
-	case l.ch <- s:
-	default:
-	}
+	l.q.Put(s)
 }
 
 // Run writes queued searches every 200ms until ctx ends, then flushes what is left.
 func (l *SearchLog) Run(ctx context.Context) {
-	batch.Run(ctx, l.ch, 200*time.Millisecond, 2000, func(ctx context.Context, ss []Search) {
+	l.q.Run(ctx, 200*time.Millisecond, func(ctx context.Context, ss []Search) {
 		if err := l.Write(ctx, ss); err != nil {
 			l.log.Warn("search log: could not write searches", "n", len(ss), "err", err)
 		}

@@ -19,7 +19,7 @@ import (
 type Attribution struct {
 	db  *postgres.DB
 	log *slog.Logger
-	ch  chan record
+	q   *batch.Queue[record]
 }
 
 type record struct {
@@ -30,20 +30,17 @@ type record struct {
 
 // NewAttribution returns a recorder; call Run to start writing.
 func NewAttribution(db *postgres.DB, log *slog.Logger) *Attribution {
-	return &Attribution{db: db, log: log, ch: make(chan record, 10000)}
+	return &Attribution{db: db, log: log, q: batch.NewQueue[record](10000, 5000)}
 }
 
 // Record queues one answer. When the queue is full the record is dropped.
 func (a *Attribution) Record(id, kind, version, user string, n int) {
-	select {
-	case a.ch <- record{id, kind, version, user, n, time.Now()}:
-	default:
-	}
+	a.q.Put(record{id, kind, version, user, n, time.Now()})
 }
 
 // Run writes queued records every 200ms until ctx ends, then flushes what is left.
 func (a *Attribution) Run(ctx context.Context) {
-	batch.Run(ctx, a.ch, 200*time.Millisecond, 5000, a.write)
+	a.q.Run(ctx, 200*time.Millisecond, a.write)
 }
 
 // write stores one batch of records (a replay of a request id is ignored).

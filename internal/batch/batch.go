@@ -8,40 +8,71 @@ import (
 	"time"
 )
 
-// Run collects values from ch and calls write with them every interval, or at once when
-// max have gathered, until ctx ends; then it writes what is still queued, with five
-// seconds for that last write. write keeps no reference to the slice it gets.
-func Run[T any](ctx context.Context, ch <-chan T, interval time.Duration, max int, write func(context.Context, []T)) {
+// Queue holds values for one background writer (Run). Put neither blocks nor wakes
+// the writer unless a whole batch has gathered: the writer sleeps until its interval
+// or a full batch, so a request that queues a value costs a channel send and no
+// goroutine wake-up (a loaded server queues a search and an attribution record per
+// answer, thousands a second).
+type Queue[T any] struct {
+	ch   chan T
+	full chan struct{} // holds a signal while a batch of max may be waiting
+	max  int
+}
+
+// NewQueue returns a queue that holds at most capacity values and writes in batches of
+// at most max.
+func NewQueue[T any](capacity, max int) *Queue[T] {
+	return &Queue[T]{ch: make(chan T, capacity), full: make(chan struct{}, 1), max: max}
+}
+
+// Put queues v, or drops it and returns false when the queue is full. It wakes the
+// writer only when max values are waiting.
+func (q *Queue[T]) Put(v T) bool {
+	select {
+	case q.ch <- v:
+	default:
+		return false
+	}
+	if len(q.ch) >= q.max {
+		select {
+		case q.full <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// Run calls write with the queued values every interval, and at once with each batch
+// of max that gathers, until ctx ends; then it writes what is still queued, with five
+// seconds for that last write. write gets at most max values at a time and keeps no
+// reference to the slice.
+func (q *Queue[T]) Run(ctx context.Context, interval time.Duration, write func(context.Context, []T)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	var pending []T
-	flush := func(ctx context.Context) {
-		if len(pending) > 0 {
+	pending := make([]T, 0, min(q.max, cap(q.ch)))
+	// drain writes the queued values in batches of max; with fullOnly, values short of
+	// a whole batch stay queued for the interval.
+	drain := func(ctx context.Context, fullOnly bool) {
+		for n := len(q.ch); n >= q.max || (!fullOnly && n > 0); n = len(q.ch) {
+			for range min(n, q.max) {
+				pending = append(pending, <-q.ch)
+			}
 			write(ctx, pending)
+			clear(pending)
 			pending = pending[:0]
 		}
 	}
 	for {
 		select {
-		case v := <-ch:
-			pending = append(pending, v)
-			if len(pending) >= max {
-				flush(ctx)
-			}
+		case <-q.full:
+			drain(ctx, true)
 		case <-t.C:
-			flush(ctx)
+			drain(ctx, false)
 		case <-ctx.Done():
-			for {
-				select {
-				case v := <-ch:
-					pending = append(pending, v)
-				default:
-					fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-					flush(fctx)
-					cancel()
-					return
-				}
-			}
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			drain(fctx, false)
+			cancel()
+			return
 		}
 	}
 }

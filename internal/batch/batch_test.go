@@ -11,13 +11,13 @@ import (
 // TestRun: a full batch is written at once, a partial one at the interval, and what is
 // queued when ctx ends is written before Run returns; nothing is lost or repeated.
 func TestRun(t *testing.T) {
-	ch := make(chan int, 100)
+	q := NewQueue[int](100, 3)
 	var mu sync.Mutex
 	var got [][]int
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		Run(ctx, ch, time.Hour, 3, func(_ context.Context, vs []int) {
+		q.Run(ctx, time.Hour, func(_ context.Context, vs []int) {
 			mu.Lock()
 			got = append(got, slices.Clone(vs))
 			mu.Unlock()
@@ -25,7 +25,9 @@ func TestRun(t *testing.T) {
 		close(done)
 	}()
 	for i := range 7 {
-		ch <- i
+		if !q.Put(i) {
+			t.Fatalf("Put(%d) refused with room in the queue", i)
+		}
 	}
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		mu.Lock()
@@ -43,12 +45,12 @@ func TestRun(t *testing.T) {
 	}
 
 	// A partial batch goes out at the interval.
-	ch2 := make(chan int, 1)
+	q2 := NewQueue[int](10, 100)
 	wrote := make(chan []int, 1)
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
-	go Run(ctx2, ch2, 20*time.Millisecond, 100, func(_ context.Context, vs []int) { wrote <- slices.Clone(vs) })
-	ch2 <- 9
+	go q2.Run(ctx2, 20*time.Millisecond, func(_ context.Context, vs []int) { wrote <- slices.Clone(vs) })
+	q2.Put(9)
 	select {
 	case vs := <-wrote:
 		if !slices.Equal(vs, []int{9}) {
@@ -56,5 +58,32 @@ func TestRun(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a partial batch was not written at the interval")
+	}
+}
+
+// TestPutFullQueue: a full queue refuses a value at once instead of blocking, and
+// takes values again once the writer has drained it.
+func TestPutFullQueue(t *testing.T) {
+	q := NewQueue[int](2, 10)
+	if !q.Put(1) || !q.Put(2) {
+		t.Fatal("Put refused with room in the queue")
+	}
+	if q.Put(3) {
+		t.Fatal("Put took a value into a full queue")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var got []int
+	go func() {
+		q.Run(ctx, time.Hour, func(_ context.Context, vs []int) { got = append(got, vs...) })
+		close(done)
+	}()
+	cancel()
+	<-done
+	if !slices.Equal(got, []int{1, 2}) {
+		t.Fatalf("written %v, want [1 2]", got)
+	}
+	if !q.Put(4) {
+		t.Fatal("Put refused after the queue was drained")
 	}
 }
