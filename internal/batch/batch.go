@@ -50,13 +50,21 @@ func (q *Queue[T]) Run(ctx context.Context, interval time.Duration, write func(c
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	pending := make([]T, 0, min(q.max, cap(q.ch)))
-	// drain writes the queued values in batches of max; with fullOnly, values short of
-	// a whole batch stay queued for the interval.
+	// drain writes the values queued when it starts, in batches of max (values that
+	// arrive meanwhile wait for the next call: a busy queue is written once an
+	// interval, not batch after small batch); with fullOnly, values short of a whole
+	// batch stay queued for the interval.
 	drain := func(ctx context.Context, fullOnly bool) {
-		for n := len(q.ch); n >= q.max || (!fullOnly && n > 0); n = len(q.ch) {
-			for range min(n, q.max) {
+		n := len(q.ch)
+		if fullOnly {
+			n -= n % q.max
+		}
+		for n > 0 {
+			k := min(n, q.max)
+			for range k {
 				pending = append(pending, <-q.ch)
 			}
+			n -= k
 			write(ctx, pending)
 			clear(pending)
 			pending = pending[:0]

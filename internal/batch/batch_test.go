@@ -87,3 +87,42 @@ func TestPutFullQueue(t *testing.T) {
 		t.Fatal("Put refused after the queue was drained")
 	}
 }
+
+// TestBusyQueueWrittenOncePerInterval: values that keep arriving while a batch is
+// written wait for the next interval; a busy queue is not written in a stream of
+// small batches (each is a transaction in Postgres).
+func TestBusyQueueWrittenOncePerInterval(t *testing.T) {
+	const interval = 20 * time.Millisecond
+	q := NewQueue[int](100000, 100000)
+	var mu sync.Mutex
+	writes, values := 0, 0
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		q.Run(ctx, interval, func(_ context.Context, vs []int) {
+			time.Sleep(2 * time.Millisecond) // a write takes a while
+			mu.Lock()
+			writes++
+			values += len(vs)
+			mu.Unlock()
+		})
+		close(done)
+	}()
+	start := time.Now()
+	sent := 0
+	for time.Since(start) < 200*time.Millisecond {
+		q.Put(sent)
+		sent++
+		time.Sleep(50 * time.Microsecond)
+	}
+	cancel()
+	<-done
+	elapsed := time.Since(start)
+	// One write per tick at most, and the last one when ctx ends.
+	if bound := int(elapsed/interval) + 2; writes > bound {
+		t.Errorf("%d writes in %v at an interval of %v; want at most %d", writes, elapsed, interval, bound)
+	}
+	if values != sent {
+		t.Errorf("%d values written of %d queued", values, sent)
+	}
+}
