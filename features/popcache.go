@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fusionrank/fusionrank/internal/yield"
 )
 
 // The popularity cache keeps every catalogue item's popularity windows and the trending
@@ -139,11 +141,15 @@ func (s *Store) RefreshCounters(ctx context.Context) error {
 	s.catalog.RLock()
 	n := s.catalog.Len()
 	s.catalog.RUnlock()
+	// The passes over every bucket and slot below give way to requests (yield): at a
+	// shop's size they take milliseconds, once a second.
+	var y yield.Yielder
 	snap := &popSnapshot{at: now, pops: make([]Popularity, n)}
 	for i, k := range keys {
 		w := weights[i]
 		b := c.buckets[k]
 		for j, slot := range b.slots {
+			y.Maybe()
 			if int(slot) < n {
 				p := &snap.pops[slot]
 				v := b.counts[j]
@@ -153,7 +159,7 @@ func (s *Store) RefreshCounters(ctx context.Context) error {
 			}
 		}
 	}
-	snap.trending = topDay(snap.pops, TrendingCached)
+	snap.trending = topDay(snap.pops, TrendingCached, &y)
 	c.snap.Store(snap)
 	return nil
 }
@@ -251,10 +257,11 @@ func (s *Store) TrendingOf(n int) ([]int32, bool) {
 }
 
 // topDay returns up to n slots with the highest positive one-day popularity, best
-// first (ties by slot).
-func topDay(pops []Popularity, n int) []int32 {
+// first (ties by slot). It calls y.Maybe once per slot.
+func topDay(pops []Popularity, n int, y *yield.Yielder) []int32 {
 	h := &slotHeap{}
 	for slot, p := range pops {
+		y.Maybe()
 		if p.Day <= 0 {
 			continue
 		}
