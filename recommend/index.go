@@ -33,12 +33,12 @@ func newIndexes(c *features.Catalog) *indexes {
 	ix := &indexes{catalog: c, by: map[string]indexEntry{}}
 	c.RLock()
 	for _, b := range c.Blocks() {
-		ix.by[b.Name] = indexEntry{ix.build(b), b.Version}
+		ix.by[b.Name] = indexEntry{ix.build(b, 0), b.Version}
 	}
 	c.RUnlock()
 	c.OnPhotoSwap(func(b *features.Block) func() {
 		c.RLock()
-		e := indexEntry{ix.build(b), b.Version}
+		e := indexEntry{ix.build(b, servingWorkers()), b.Version}
 		c.RUnlock()
 		return func() {
 			ix.mu.Lock()
@@ -50,9 +50,9 @@ func newIndexes(c *features.Catalog) *indexes {
 	return ix
 }
 
-// build returns an index of every active item that has b's modality. Callers hold the
-// catalogue's RLock.
-func (ix *indexes) build(b *features.Block) retrieval.Index {
+// build returns an index of every active item that has b's modality, a graph built by
+// workers goroutines (0: the index default). Callers hold the catalogue's RLock.
+func (ix *indexes) build(b *features.Block, workers int) retrieval.Index {
 	c := ix.catalog
 	n := c.Len()
 	if n <= ExactLimit {
@@ -65,7 +65,7 @@ func (ix *indexes) build(b *features.Block) retrieval.Index {
 		return e
 	}
 	// The graph is built in parallel from every active item that has the modality.
-	h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{})
+	h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{Workers: workers})
 	var slots []int32
 	var vecs []float32
 	for s := range int32(n) {

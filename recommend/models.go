@@ -5,15 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/internal/yield"
 	"github.com/fusionrank/fusionrank/postgres"
 	"github.com/fusionrank/fusionrank/ranking"
 	"github.com/fusionrank/fusionrank/recommend/retrieval"
@@ -268,7 +269,11 @@ func (m *LiveModel) Sync(ctx context.Context) (bool, error) {
 		m.cur.Store(nil)
 		return true, nil
 	}
-	l, err := m.load(ctx, v)
+	workers := 0 // the index default: every processor, before anything is served
+	if cur != nil {
+		workers = servingWorkers()
+	}
+	l, err := m.load(ctx, v, workers)
 	if err != nil {
 		return false, fmt.Errorf("loading model %s: %w", v, err)
 	}
@@ -276,7 +281,7 @@ func (m *LiveModel) Sync(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-func (m *LiveModel) load(ctx context.Context, version string) (*live, error) {
+func (m *LiveModel) load(ctx context.Context, version string, workers int) (*live, error) {
 	var cfg, weights []byte
 	if err := m.reg.db.Pool.QueryRow(ctx, `SELECT config, weights FROM models WHERE version = $1`, version).Scan(&cfg, &weights); err != nil {
 		return nil, postgres.Translate(err)
@@ -341,7 +346,6 @@ func (m *LiveModel) load(ctx context.Context, version string) (*live, error) {
 	if err := rows.Err(); err != nil {
 		return nil, postgres.Translate(err)
 	}
-	start := time.Now()
 	m.catalog.RLock()
 	n := m.catalog.Len()
 	ids := make([]string, n)
@@ -374,7 +378,7 @@ func (m *LiveModel) load(ctx context.Context, version string) (*live, error) {
 	m.catalog.RUnlock()
 	if b != nil {
 		if n > ExactLimit {
-			h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{})
+			h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{Workers: workers})
 			h.SetBatch(rslots, rvecs)
 			l.recentIndex = h
 		} else {
@@ -390,8 +394,7 @@ func (m *LiveModel) load(ctx context.Context, version string) (*live, error) {
 	for s := range slots {
 		slots[s] = int32(s)
 	}
-	m.fillKV(l, slots)
-	_ = start
+	m.fillKV(l, slots, &yield.Yielder{Stride: 1})
 	return l, nil
 }
 
@@ -415,20 +418,43 @@ func (l *live) recentBlock(c *features.Catalog) *features.Block {
 	return nil
 }
 
+// servingWorkers is how many goroutines build a retrieval index in the background of
+// a process that serves requests meanwhile (a model or an encoder switch): one
+// processor fewer than there are, at least one. The inserts give way to requests
+// (package yield), but a processor busy with background work does not poll the
+// network for new requests; one left free does.
+func servingWorkers() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+
+// kvChunk is how many rows a model being loaded computes under one hold of the
+// catalogue's read lock.
+const kvChunk = 32
+
 // fillKV computes the keys and values of the given slots. Callers hold l.mu for writing
-// or own l exclusively.
-func (m *LiveModel) fillKV(l *live, slots []int32) {
+// or own l exclusively. With y nil it holds the catalogue's read lock throughout. With
+// y (a model being loaded, not yet served) it holds it for kvChunk rows at a time and
+// gives way to requests between (y.Maybe): a catalogue refresh that waits for the write
+// lock stops new readers, so one hold over a whole catalogue would stop the requests
+// until the last row. Each row reads one state of the catalogue; l.photoVersion is the
+// photo block's at the last hold.
+func (m *LiveModel) fillKV(l *live, slots []int32, y *yield.Yielder) {
 	cfg := l.spec.Ranking
 	M := len(cfg.Modalities)
 	tokens := make([][]float32, M)
 	mask := make([]bool, M)
-	m.catalog.RLock()
-	defer m.catalog.RUnlock()
-	l.photoVersion = ""
-	if b := m.catalog.Block(features.PhotoModality); b != nil && b.Version != "" && b.Version == l.spec.PhotoEncoder {
-		l.photoVersion = b.Version
+	lock := func() {
+		m.catalog.RLock()
+		l.photoVersion = ""
+		if b := m.catalog.Block(features.PhotoModality); b != nil && b.Version != "" && b.Version == l.spec.PhotoEncoder {
+			l.photoVersion = b.Version
+		}
 	}
-	for _, s := range slots {
+	lock()
+	for i, s := range slots {
+		if y != nil && i > 0 && i%kvChunk == 0 {
+			m.catalog.RUnlock()
+			y.Maybe()
+			lock()
+		}
 		for j, md := range cfg.Modalities {
 			tokens[j], mask[j] = nil, false
 			var v []float32
@@ -443,6 +469,7 @@ func (m *LiveModel) fillKV(l *live, slots []int32) {
 		}
 		l.model.ItemKVTo(l.kv, int(s), tokens, mask)
 	}
+	m.catalog.RUnlock()
 }
 
 // itemsChanged recomputes the keys and values of changed catalogue slots, growing the
@@ -464,5 +491,5 @@ func (m *LiveModel) itemsChanged(slots []int32) {
 			b.Has = append(b.Has, make([]bool, n-len(b.Has))...)
 		}
 	}
-	m.fillKV(l, slots)
+	m.fillKV(l, slots, nil)
 }

@@ -2,12 +2,18 @@
 # Server CPU per request and latency of two revisions in the same run, alternating, on
 # scripts/serving-bench.sh's shop (100k items, 10k users with 20 events each, a briefly
 # trained model): each scenario open-loop with `loadtest run -pid`, every user's profile
-# touched first.
+# touched first. Each run's figures per second go to $OUT/a|b/timeline-ROUND-SCENARIO.tsv.
 #
 #   scripts/serving-ab.sh                                   # BASE=HEAD~1 against the working tree
 #   BASE=03359a2 ROUNDS=2 SCENARIOS="rerank:500 recommend:250" scripts/serving-ab.sh
 #   KEEP_DB=1 scripts/serving-ab.sh                        # reuse the last run's database and model
+#   SWITCH_AT=10 SCENARIOS="rerank:1000,recommend:500" DURATION=60s scripts/serving-ab.sh
 #   WIPE_AT=10 SCENARIOS="rerank:1000,recommend:500" DURATION=30s FUSIONRANK_LOCAL_CACHE_TTL=2s scripts/serving-ab.sh
+#
+# SWITCH_AT=N activates the other of two trained models N s into each scenario (the
+# shop gets a second model, $BENCH_DB-2, trained at setup and not activated) and logs
+# when the loaded server first answers with it: a model switch under load builds the
+# new model's item keys and values and its retrieval index while the old one serves.
 #
 # WIPE_AT=N empties the loaded server's Redis database (FLUSHDB) N seconds into each
 # scenario, as a Redis restart without persistence would; the personalised fraction
@@ -47,6 +53,10 @@ if [ -n "${KEEP_DB:-}" ] && psql "$ADMIN_URL" -qtAX -c "SELECT 1 FROM pg_databas
 else
   shop_data
 fi
+if [ -n "${SWITCH_AT:-}" ] && ! "$SHOP_BIN" models list 2>/dev/null | grep -q "^$DB-2 "; then
+  log "training a second model for SWITCH_AT"
+  "$SHOP_BIN" train --max-users 200 --epochs 1 --version "$DB-2" 2>&1 | tail -n 1
+fi
 log "database ${DB}_b: a copy of $DB, migrated by b"
 PGOPTIONS="-c client_min_messages=warning" psql "$ADMIN_URL" -qtAX -c "DROP DATABASE IF EXISTS ${DB}_b WITH (FORCE)" -c "CREATE DATABASE ${DB}_b TEMPLATE $DB"
 declare -A addr spid rdb dburl
@@ -72,6 +82,27 @@ for v in a b; do
   log "$v: touching every user's profile"
   "$OUT/loadtest" run -url "http://$FUSIONRANK_ADDR" -key "$KEY" -scenario features -sequential-users -rate 500 -duration 20s | tail -n 1 >/dev/null
 done
+# switch_model V: after SWITCH_AT seconds, activates in V's database the model that is
+# not active, then logs when V's server first answers a recommendation with it.
+switch_model() {
+  local v=$1 cur to t0 t
+  sleep "$SWITCH_AT"
+  cur=$(FUSIONRANK_DATABASE_URL=${dburl[$v]} "$OUT/$v/fusionrank" models list | awk '$2 == "ACTIVE" {print $1}')
+  to=$DB-2
+  [ "$cur" = "$DB-2" ] && to=$DB-1
+  t0=$(date +%s%N)
+  FUSIONRANK_DATABASE_URL=${dburl[$v]} "$OUT/$v/fusionrank" models activate "$to" >/dev/null
+  for _ in $(seq 1 600); do
+    if curl -fsS -H "Authorization: Bearer $KEY" -d '{"user_id":"lu-1","count":1}' "http://${addr[$v]}/v1/recommendations" | grep -q "\"model_version\":\"$to\""; then
+      t=$(( ($(date +%s%N) - t0) / 1000000 ))
+      log "$v: model $to activated at ${SWITCH_AT}s, served $((t / 1000)).$(printf %03d $((t % 1000)))s later"
+      return
+    fi
+    sleep 0.2
+  done
+  log "$v: model $to activated at ${SWITCH_AT}s, not served after 2 min"
+}
+
 for r in $(seq 1 "$ROUNDS"); do
   for v in a b; do
     for s in $SCENARIOS; do
@@ -83,8 +114,12 @@ for r in $(seq 1 "$ROUNDS"); do
         wiper=$!
         settle=(-settle "$((WIPE_AT + 5))s")
       fi
+      if [ -n "${SWITCH_AT:-}" ]; then
+        (switch_model "$v") &
+        wiper=$!
+      fi
       "$OUT/loadtest" run -url "http://${addr[$v]}" -key "$KEY" -scenario "$s" -duration "$DURATION" "${settle[@]}" \
-        -pid "${spid[$v]}" -redis "127.0.0.1:$redis_port" -postgres | sed "s/^/$v: /"
+        -pid "${spid[$v]}" -redis "127.0.0.1:$redis_port" -postgres -timeline "$OUT/$v/timeline-$r-${s//[:,]/-}.tsv" | sed "s/^/$v: /"
       [ -z "$wiper" ] || wait "$wiper"
       sleep 3
     done

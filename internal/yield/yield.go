@@ -19,21 +19,26 @@ import (
 // Slice is about how long a loop runs between two yields.
 const Slice = 100 * time.Microsecond
 
-// checkEvery is how many calls of Maybe pass between two reads of the clock.
-const checkEvery = 64
-
 // Yielder tracks one loop's time since it last yielded. The zero value is ready; one
 // Yielder belongs to one goroutine.
 type Yielder struct {
-	n     uint32
-	since time.Time
+	// Stride is how many calls of Maybe pass between two reads of the clock; 0 means
+	// 64, for loops whose iterations take nanoseconds. A loop whose iterations take
+	// microseconds or more sets 1.
+	Stride uint32
+	n      uint32
+	since  time.Time
 }
 
 // Maybe yields the processor when the loop has run for Slice since it started or last
-// yielded. It reads the clock once in checkEvery calls.
+// yielded. It reads the clock once in Stride calls.
 func (y *Yielder) Maybe() {
 	y.n++
-	if y.n%checkEvery != 0 {
+	stride := y.Stride
+	if stride == 0 {
+		stride = 64
+	}
+	if y.n%stride != 0 {
 		return
 	}
 	now := time.Now()

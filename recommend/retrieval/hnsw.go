@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/fusionrank/fusionrank/internal/kernel"
+	"github.com/fusionrank/fusionrank/internal/yield"
 )
 
 // HNSW defaults, chosen from the measurements recorded in doc.go: with them
@@ -209,7 +210,10 @@ func (h *HNSW) Set(slot int32, v []float32) {
 // parallel by HNSWConfig.Workers goroutines (this is how a service builds
 // the index at start); slots already present, and repeats within the
 // batch, are then applied one by one in order, so the last vector given
-// for a slot wins. Searches wait until the whole batch is in.
+// for a slot wins. Searches wait until the whole batch is in. The inserts give
+// way to other goroutines about every 100 µs (package yield): a serving
+// process builds an index in the background, before it serves it, and its
+// requests come first.
 func (h *HNSW) SetBatch(slots []int32, vecs []float32) {
 	checkDim("vecs", len(vecs), len(slots)*h.dim)
 	maxSlot := int32(-1)
@@ -247,8 +251,10 @@ func (h *HNSW) SetBatch(slots []int32, vecs []float32) {
 	}
 	workers := min(h.workers, max(1, len(fresh)/64))
 	if workers <= 1 {
+		y := yield.Yielder{Stride: 1}
 		for _, i := range fresh {
 			h.insert(ws, slots[i])
+			y.Maybe()
 		}
 	} else {
 		h.concurrent = true
@@ -259,12 +265,14 @@ func (h *HNSW) SetBatch(slots []int32, vecs []float32) {
 			go func() {
 				defer wg.Done()
 				w := h.getWS()
+				y := yield.Yielder{Stride: 1}
 				for {
 					j := int(next.Add(1)) - 1
 					if j >= len(fresh) {
 						break
 					}
 					h.insert(w, slots[fresh[j]])
+					y.Maybe()
 				}
 				h.putWS(w)
 			}()
