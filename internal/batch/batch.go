@@ -1,6 +1,6 @@
 // Package batch drains a queue into batched writes: the background writers of the
 // search log and the answer attribution queue from the request path without blocking
-// and write to Postgres in batches.
+// or waking the writer, and write to Postgres in batches.
 package batch
 
 import (
