@@ -232,6 +232,7 @@ type LiveModel struct {
 	// a slow Sync that read an older activation cannot store its model after a newer
 	// Sync stored the current one.
 	syncMu sync.Mutex
+	synced bool // Sync has run before (guarded by syncMu)
 }
 
 // NewLiveModel returns an empty holder (the fallback answers until Sync loads a model).
@@ -257,6 +258,13 @@ func (m *LiveModel) Version() string {
 func (m *LiveModel) Sync(ctx context.Context) (bool, error) {
 	m.syncMu.Lock()
 	defer m.syncMu.Unlock()
+	// The first Sync runs at start, before the server listens: the index it builds may
+	// take every processor. Later ones load while requests are served.
+	workers := 0
+	if m.synced {
+		workers = servingWorkers()
+	}
+	m.synced = true
 	v, err := m.reg.activeVersion(ctx)
 	if err != nil {
 		return false, err
@@ -268,10 +276,6 @@ func (m *LiveModel) Sync(ctx context.Context) (bool, error) {
 	if v == "" {
 		m.cur.Store(nil)
 		return true, nil
-	}
-	workers := 0 // the index default: every processor, before anything is served
-	if cur != nil {
-		workers = servingWorkers()
 	}
 	l, err := m.load(ctx, v, workers)
 	if err != nil {
@@ -441,8 +445,15 @@ func (m *LiveModel) fillKV(l *live, slots []int32, y *yield.Yielder) {
 	M := len(cfg.Modalities)
 	tokens := make([][]float32, M)
 	mask := make([]bool, M)
+	locked := false
+	defer func() {
+		if locked {
+			m.catalog.RUnlock()
+		}
+	}()
 	lock := func() {
 		m.catalog.RLock()
+		locked = true
 		l.photoVersion = ""
 		if b := m.catalog.Block(features.PhotoModality); b != nil && b.Version != "" && b.Version == l.spec.PhotoEncoder {
 			l.photoVersion = b.Version
@@ -452,6 +463,7 @@ func (m *LiveModel) fillKV(l *live, slots []int32, y *yield.Yielder) {
 	for i, s := range slots {
 		if y != nil && i > 0 && i%kvChunk == 0 {
 			m.catalog.RUnlock()
+			locked = false
 			y.Maybe()
 			lock()
 		}
@@ -469,7 +481,6 @@ func (m *LiveModel) fillKV(l *live, slots []int32, y *yield.Yielder) {
 		}
 		l.model.ItemKVTo(l.kv, int(s), tokens, mask)
 	}
-	m.catalog.RUnlock()
 }
 
 // itemsChanged recomputes the keys and values of changed catalogue slots, growing the

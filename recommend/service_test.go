@@ -478,3 +478,58 @@ func TestModelSwap(t *testing.T) {
 		}
 	}
 }
+
+// TestModelLoadedInChunks: a model loaded while requests are served computes its item
+// keys and values a chunk of rows at a time (fillKV with a yielder); every item, on
+// either side of a chunk's edge, scores exactly as with the rows computed under one
+// hold of the catalogue's lock.
+func TestModelLoadedInChunks(t *testing.T) {
+	e := newEnv(t, "chunks", Options{})
+	ctx := requestContext(t)
+	n := 3*kvChunk + 5
+	var items []string
+	for i := range n {
+		id := fmt.Sprintf("k%d", i)
+		e.put(t, item(id, "", 0, 1, float32(i%7), float32(i%3), 1))
+		items = append(items, id)
+	}
+	register(t, e, "v1", 1, items)
+	if _, err := e.models.reg.ActivateModel(ctx, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.models.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	chunked := e.models.current()
+	whole := &live{version: chunked.version, model: chunked.model, enc: chunked.enc, spec: chunked.spec,
+		learned: chunked.learned, kv: chunked.model.NewItemKV(chunked.kv.Len()), recentIndex: chunked.recentIndex}
+	slots := make([]int32, chunked.kv.Len())
+	for s := range slots {
+		slots[s] = int32(s)
+	}
+	e.models.fillKV(whole, slots, nil)
+	score := func(l *live) []cand {
+		rc := &reqctx{parts: ranking.QueryParts{Profile: map[string][]float32{}, Vectors: map[string][]float32{"image": unit(0, 1, 0, 1)}}}
+		cs := make([]cand, len(items))
+		e.fs.Catalog().RLock()
+		for i, id := range items {
+			slot, _ := e.fs.Catalog().Slot(id)
+			cs[i] = cand{slot: slot, id: id}
+		}
+		e.fs.Catalog().RUnlock()
+		e.svc.score(ctx, l, rc, cs, false)
+		return cs
+	}
+	want := map[string]float64{}
+	for _, c := range score(whole) {
+		want[c.id] = c.score
+	}
+	for _, c := range score(chunked) {
+		if c.score != want[c.id] {
+			t.Errorf("%s: %v loaded in chunks, %v in one hold", c.id, c.score, want[c.id])
+		}
+	}
+	if chunked.photoVersion != whole.photoVersion {
+		t.Errorf("photo version %q loaded in chunks, %q in one hold", chunked.photoVersion, whole.photoVersion)
+	}
+}
