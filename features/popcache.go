@@ -142,8 +142,13 @@ func (s *Store) RefreshCounters(ctx context.Context) error {
 	n := s.catalog.Len()
 	s.catalog.RUnlock()
 	// The passes over every bucket and slot below give way to requests (yield): at a
-	// shop's size they take milliseconds, once a second.
-	var y yield.Yielder
+	// shop's size they take milliseconds, once a second. Not while no snapshot is
+	// served: requests then read Redis for every popularity, and this pass is what they
+	// wait for.
+	var y *yield.Yielder
+	if s.snapshot() != nil {
+		y = &yield.Yielder{}
+	}
 	snap := &popSnapshot{at: now, pops: make([]Popularity, n)}
 	for i, k := range keys {
 		w := weights[i]
@@ -159,7 +164,7 @@ func (s *Store) RefreshCounters(ctx context.Context) error {
 			}
 		}
 	}
-	snap.trending = topDay(snap.pops, TrendingCached, &y)
+	snap.trending = topDay(snap.pops, TrendingCached, y)
 	c.snap.Store(snap)
 	return nil
 }
@@ -257,7 +262,7 @@ func (s *Store) TrendingOf(n int) ([]int32, bool) {
 }
 
 // topDay returns up to n slots with the highest positive one-day popularity, best
-// first (ties by slot). It calls y.Maybe once per slot.
+// first (ties by slot). It calls y.Maybe once per slot (y may be nil).
 func topDay(pops []Popularity, n int, y *yield.Yielder) []int32 {
 	h := &slotHeap{}
 	for slot, p := range pops {

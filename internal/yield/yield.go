@@ -31,8 +31,12 @@ type Yielder struct {
 }
 
 // Maybe yields the processor when the loop has run for Slice since it started or last
-// yielded. It reads the clock once in Stride calls.
+// yielded. It reads the clock once in Stride calls. On a nil Yielder it does nothing:
+// a pass whose result requests are waiting for runs straight through.
 func (y *Yielder) Maybe() {
+	if y == nil {
+		return
+	}
 	y.n++
 	stride := y.Stride
 	if stride == 0 {

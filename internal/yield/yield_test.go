@@ -60,3 +60,12 @@ func TestMaybeLetsReadyGoroutinesRun(t *testing.T) {
 		t.Errorf("without Maybe, a ready goroutine waited only %v: the loop is not holding the processor, so the test shows nothing", w)
 	}
 }
+
+// TestNilYielder: a nil Yielder never yields (a pass that requests wait for), and
+// calling it is safe.
+func TestNilYielder(t *testing.T) {
+	var y *Yielder
+	for range 1000 {
+		y.Maybe()
+	}
+}
