@@ -61,8 +61,8 @@ func TestMaybeLetsReadyGoroutinesRun(t *testing.T) {
 	}
 }
 
-// TestNilYielder: a nil Yielder never yields (a pass that requests wait for), and
-// calling it is safe.
+// TestNilYielder: Maybe on a nil Yielder (a pass that requests wait for) is safe and
+// returns at once.
 func TestNilYielder(t *testing.T) {
 	var y *Yielder
 	for range 1000 {
