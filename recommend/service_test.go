@@ -365,6 +365,21 @@ func TestFilters(t *testing.T) {
 
 // register stores a model with random weights (seeded) and random learned collab
 // vectors for items.
+// scoreWith scores items with model l for a query of one image vector, as a request
+// that took l would, and returns them best first.
+func (e *env) scoreWith(ctx context.Context, l *live, items []string) []cand {
+	rc := &reqctx{parts: ranking.QueryParts{Profile: map[string][]float32{}, Vectors: map[string][]float32{"image": unit(0, 1, 0, 1)}}}
+	cs := make([]cand, len(items))
+	e.fs.Catalog().RLock()
+	for i, id := range items {
+		slot, _ := e.fs.Catalog().Slot(id)
+		cs[i] = cand{slot: slot, id: id}
+	}
+	e.fs.Catalog().RUnlock()
+	e.svc.score(ctx, l, rc, cs, false)
+	return cs
+}
+
 func register(t *testing.T, e *env, version string, seed uint64, items []string) {
 	t.Helper()
 	layout := ranking.Layout{Recent: 2, RecentMod: "collab", ProfileMods: []string{"image"}, QueryMods: []string{"image"}}
@@ -449,16 +464,7 @@ func TestModelSwap(t *testing.T) {
 		t.Fatalf("a request's model changed under it: %q", inFlight.version)
 	}
 	// The in-flight request's model still scores.
-	rc := &reqctx{parts: ranking.QueryParts{Profile: map[string][]float32{}, Vectors: map[string][]float32{"image": unit(0, 1, 0, 1)}}}
-	cs := make([]cand, len(items))
-	e.fs.Catalog().RLock()
-	for i, id := range items {
-		slot, _ := e.fs.Catalog().Slot(id)
-		cs[i] = cand{slot: slot, id: id}
-	}
-	e.fs.Catalog().RUnlock()
-	e.svc.score(ctx, inFlight, rc, cs, false)
-	for _, c := range cs {
+	for _, c := range e.scoreWith(ctx, inFlight, items) {
 		if want := scores(r1)[c.id]; !near(round6(c.score), want) {
 			t.Fatalf("the old model scored %s %v after the swap, %v before", c.id, c.score, want)
 		}
@@ -508,23 +514,11 @@ func TestModelLoadedInChunks(t *testing.T) {
 		slots[s] = int32(s)
 	}
 	e.models.fillKV(whole, slots, nil)
-	score := func(l *live) []cand {
-		rc := &reqctx{parts: ranking.QueryParts{Profile: map[string][]float32{}, Vectors: map[string][]float32{"image": unit(0, 1, 0, 1)}}}
-		cs := make([]cand, len(items))
-		e.fs.Catalog().RLock()
-		for i, id := range items {
-			slot, _ := e.fs.Catalog().Slot(id)
-			cs[i] = cand{slot: slot, id: id}
-		}
-		e.fs.Catalog().RUnlock()
-		e.svc.score(ctx, l, rc, cs, false)
-		return cs
-	}
 	want := map[string]float64{}
-	for _, c := range score(whole) {
+	for _, c := range e.scoreWith(ctx, whole, items) {
 		want[c.id] = c.score
 	}
-	for _, c := range score(chunked) {
+	for _, c := range e.scoreWith(ctx, chunked, items) {
 		if c.score != want[c.id] {
 			t.Errorf("%s: %v loaded in chunks, %v in one hold", c.id, c.score, want[c.id])
 		}
