@@ -108,19 +108,19 @@ for r in $(seq 1 "$ROUNDS"); do
     for s in $SCENARIOS; do
       kill -0 "${spid[$v]}" 2>/dev/null || { log "$v's server exited; see $OUT/$v/server.log"; exit 1; }
       log "round $r, $v, $s"
-      settle=() wiper=""
+      settle=() bg=""
       if [ -n "${WIPE_AT:-}" ]; then
         (sleep "$WIPE_AT" && redis-cli -p "$redis_port" -n "${rdb[$v]}" FLUSHDB >/dev/null && log "$v: Redis database ${rdb[$v]} emptied") &
-        wiper=$!
+        bg=$!
         settle=(-settle "$((WIPE_AT + 5))s")
       fi
       if [ -n "${SWITCH_AT:-}" ]; then
         (switch_model "$v") &
-        wiper=$!
+        bg=$!
       fi
       "$OUT/loadtest" run -url "http://${addr[$v]}" -key "$KEY" -scenario "$s" -duration "$DURATION" "${settle[@]}" \
         -pid "${spid[$v]}" -redis "127.0.0.1:$redis_port" -postgres -timeline "$OUT/$v/timeline-$r-${s//[:,]/-}.tsv" | sed "s/^/$v: /"
-      [ -z "$wiper" ] || wait "$wiper"
+      [ -z "$bg" ] || wait "$bg"
       sleep 3
     done
   done
