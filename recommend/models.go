@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -107,9 +109,95 @@ func (r *Registry) Register(ctx context.Context, version string, m *ranking.Mode
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_vectors"}, []string{"item_id", "modality", "model_version", "dim", "data"}, pgx.CopyFromRows(rows)); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO item_vectors SELECT s.* FROM staged_vectors s JOIN items i ON i.id = s.item_id`)
+		if _, err := tx.Exec(ctx, `INSERT INTO item_vectors SELECT s.* FROM staged_vectors s JOIN items i ON i.id = s.item_id`); err != nil {
+			return err
+		}
+		_, err := storeGraph(ctx, tx, version, spec)
 		return err
 	})
+}
+
+// storeGraph builds the retrieval graph (HNSW) of the model's learned recent-item
+// vectors as stored in item_vectors (vectors of items the catalogue lacks were
+// skipped) and stores it in model_graphs, replacing any, when there are more than
+// ExactLimit of them: a serving process then loads the graph with the model instead of
+// building it, which costs about a search per item (tens of seconds of CPU at 100k
+// items) in every process at every switch. It reports whether it stored one: not when
+// the recent modality is not learned, there are at most ExactLimit vectors, or one
+// does not fit the model (loading then builds the index).
+func storeGraph(ctx context.Context, tx pgx.Tx, version string, spec Spec) (bool, error) {
+	mod := spec.Layout.RecentMod
+	j := spec.Ranking.ModalityIndex(mod)
+	if !slices.Contains(spec.Learned, mod) || j < 0 {
+		return false, nil
+	}
+	dim := spec.Ranking.Modalities[j].Dim
+	rows, err := tx.Query(ctx, `SELECT item_id, data FROM item_vectors WHERE model_version = $1 AND modality = $2 ORDER BY item_id`, version, mod)
+	if err != nil {
+		return false, err
+	}
+	var ids []string
+	var vecs []float32
+	var id string
+	var data []byte
+	fits := true
+	_, err = pgx.ForEachRow(rows, []any{&id, &data}, func() error {
+		if len(data) != 4*dim {
+			fits = false
+			return nil
+		}
+		ids = append(ids, id)
+		vecs = append(vecs, make([]float32, dim)...)
+		features.ReadFloats(vecs[len(vecs)-dim:], data)
+		return nil
+	})
+	if err != nil || !fits || len(ids) <= ExactLimit {
+		return false, err
+	}
+	if slices.ContainsFunc(vecs, func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) }) {
+		return false, nil
+	}
+	slots := make([]int32, len(ids))
+	for i := range slots {
+		slots[i] = int32(i)
+	}
+	h := retrieval.NewHNSW(dim, retrieval.HNSWConfig{})
+	h.SetBatch(slots, vecs)
+	graph, err := h.AppendGraph(nil, slots)
+	if err != nil {
+		return false, err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO model_graphs (model_version, modality, item_ids, graph) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (model_version, modality) DO UPDATE SET item_ids = excluded.item_ids, graph = excluded.graph`, version, mod, ids, graph)
+	return err == nil, err
+}
+
+// IndexModel builds and stores the retrieval graph of a registered model, as Register
+// does for a new one (a model registered without it then loads faster). It reports
+// whether the model has such a graph now; a model whose recent-item vectors are not
+// learned, or at most ExactLimit, has none.
+func (r *Registry) IndexModel(ctx context.Context, version string) (bool, error) {
+	if err := fusionrank.ValidateID("version", version); err != nil {
+		return false, err
+	}
+	stored := false
+	err := r.db.Transact(ctx, func(tx pgx.Tx) error {
+		var cfg []byte
+		if err := tx.QueryRow(ctx, `SELECT config FROM models WHERE version = $1 FOR SHARE`, version).Scan(&cfg); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fusionrank.Errorf(fusionrank.NotFound, "model version %q does not exist", version)
+			}
+			return err
+		}
+		var spec Spec
+		if err := json.Unmarshal(cfg, &spec); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		var err error
+		stored, err = storeGraph(ctx, tx, version, spec)
+		return err
+	})
+	return stored, postgres.Translate(err)
 }
 
 const modelColumns = `version, active, created_at, activated_at, data_sha256, metrics, config`
@@ -218,8 +306,10 @@ type live struct {
 	photoVersion string
 
 	// recentIndex finds the nearest items in the learned recent-item modality (exact up
-	// to ExactLimit items, HNSW above); built when the model loads.
+	// to ExactLimit items, HNSW above): the graph stored with the model (storeGraph),
+	// or built when the model loads. recentFrom says which, for the log.
 	recentIndex retrieval.Index
+	recentFrom  string
 }
 
 // LiveModel holds the model the serving process answers with: the registry's active
@@ -251,6 +341,15 @@ func (m *LiveModel) Version() string {
 		return l.version
 	}
 	return "none"
+}
+
+// RecentIndex says how the live model's recent-item index was made: "stored graph",
+// "exact", "built (why)", or "" without a model or index.
+func (m *LiveModel) RecentIndex() string {
+	if l := m.cur.Load(); l != nil {
+		return l.recentFrom
+	}
+	return ""
 }
 
 // Sync loads the active model when it differs from the one being served. It returns
@@ -328,7 +427,10 @@ func (m *LiveModel) load(ctx context.Context, version string, workers int) (*liv
 	if spec.Seq != nil {
 		l.learned[SeqModality] = &features.Block{Name: SeqModality, Dim: spec.Seq.Dim + 1}
 	}
-	// Learned vectors, by item id.
+	// Learned vectors, by item id. Reading them, like every step of a load that takes
+	// time, gives way to requests (package yield): a model may load while the process
+	// serves.
+	y := &yield.Yielder{}
 	vecs := map[string]map[string][]byte{}
 	rows, err := m.reg.db.Pool.Query(ctx, `SELECT item_id, modality, data FROM item_vectors WHERE model_version = $1`, version)
 	if err != nil {
@@ -345,6 +447,7 @@ func (m *LiveModel) load(ctx context.Context, version string, workers int) (*liv
 			vecs[id] = map[string][]byte{}
 		}
 		vecs[id][mod] = data
+		y.Maybe()
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -365,6 +468,7 @@ func (m *LiveModel) load(ctx context.Context, version string, workers int) (*liv
 				features.ReadFloats(b.Data[s*b.Dim:(s+1)*b.Dim], d)
 				b.Has[s] = true
 			}
+			y.Maybe()
 		}
 	}
 	m.catalog.RLock()
@@ -383,7 +487,15 @@ func (m *LiveModel) load(ctx context.Context, version string, workers int) (*liv
 	if b != nil {
 		if n > ExactLimit {
 			h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{Workers: workers})
-			h.SetBatch(rslots, rvecs)
+			l.recentFrom = "stored graph"
+			if b != l.learned[l.spec.Layout.RecentMod] {
+				l.recentFrom = "built (the catalogue's vectors)"
+				h.SetBatch(rslots, rvecs)
+			} else if err := m.loadGraph(ctx, h, version, b, len(rslots)); err != nil {
+				l.recentFrom = "built (" + err.Error() + ")"
+				h = retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{Workers: workers})
+				h.SetBatch(rslots, rvecs)
+			}
 			l.recentIndex = h
 		} else {
 			e := retrieval.NewExact(b.Dim)
@@ -391,6 +503,7 @@ func (m *LiveModel) load(ctx context.Context, version string, workers int) (*liv
 				e.Set(s, rvecs[i*b.Dim:(i+1)*b.Dim])
 			}
 			l.recentIndex = e
+			l.recentFrom = "exact"
 		}
 	}
 	l.kv = model.NewItemKV(n)
@@ -400,6 +513,38 @@ func (m *LiveModel) load(ctx context.Context, version string, workers int) (*liv
 	}
 	m.fillKV(l, slots, &yield.Yielder{Stride: 1})
 	return l, nil
+}
+
+// loadGraph fills the empty index h from the model's stored graph over the learned
+// block b, which has vectors for n slots. It is an error when there is no stored graph
+// or it does not cover exactly those slots (an item deleted since training, or vectors
+// that failed to load): the caller then builds the index.
+func (m *LiveModel) loadGraph(ctx context.Context, h *retrieval.HNSW, version string, b *features.Block, n int) error {
+	var ids []string
+	var graph []byte
+	err := m.reg.db.Pool.QueryRow(ctx, `SELECT item_ids, graph FROM model_graphs WHERE model_version = $1 AND modality = $2`, version, b.Name).Scan(&ids, &graph)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errors.New("no stored graph")
+	} else if err != nil {
+		return postgres.Translate(err)
+	}
+	if len(ids) != n {
+		return fmt.Errorf("the stored graph has %d items, the model's vectors %d", len(ids), n)
+	}
+	slots := make([]int32, len(ids))
+	vecs := make([]float32, 0, len(ids)*b.Dim)
+	m.catalog.RLock()
+	for i, id := range ids {
+		s, ok := m.catalog.Slot(id)
+		if !ok || int(s) >= len(b.Has) || !b.Has[s] {
+			m.catalog.RUnlock()
+			return fmt.Errorf("the stored graph's item %q has no vector", id)
+		}
+		slots[i] = s
+		vecs = append(vecs, b.Data[int(s)*b.Dim:int(s+1)*b.Dim]...)
+	}
+	m.catalog.RUnlock()
+	return h.LoadGraph(slots, vecs, graph)
 }
 
 // recentBlock returns the vectors the recent slots hold: the model's learned

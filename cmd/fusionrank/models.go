@@ -15,7 +15,7 @@ import (
 )
 
 func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const synopsis = "models list | activate VERSION | rollback"
+	const synopsis = "models list | activate VERSION | rollback | index VERSION"
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stderr, "usage: fusionrank "+synopsis)
 		if len(args) == 0 {
@@ -65,6 +65,22 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		fmt.Fprintf(stdout, "active: %s (serving processes switch within a second)\n", m.Version)
+	case "index":
+		// Builds and stores the retrieval graph of a model that has none, so serving
+		// processes load it instead of building it.
+		if fs.NArg() != 1 {
+			return errors.New("usage: fusionrank models index VERSION")
+		}
+		start := time.Now()
+		stored, err := reg.IndexModel(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if !stored {
+			fmt.Fprintf(stdout, "%s: no graph to store (its recent-item vectors are not learned, or at most %d; serving indexes them exactly or builds the index)\n", fs.Arg(0), recommend.ExactLimit)
+			return nil
+		}
+		fmt.Fprintf(stdout, "%s: retrieval graph stored (%.1fs)\n", fs.Arg(0), time.Since(start).Seconds())
 	case "rollback":
 		m, err := reg.RollbackModel(ctx)
 		if err != nil {

@@ -168,7 +168,7 @@ func (m *Main) Open(ctx context.Context) error {
 		// A broken model must not keep the service down: answer from the fallback.
 		m.Log.Error("the active model could not be loaded; answering with the fallback", "err", err)
 	}
-	m.Log.Info("model", "version", m.Models.Version())
+	m.Log.Info("model", "version", m.Models.Version(), "recent_index", m.Models.RecentIndex())
 	m.Attrib = recommend.NewAttribution(m.DB, m.Log)
 	m.Searches = features.NewSearchLog(m.DB, m.Log)
 	m.Searches.MaxFutureSkew = c.MaxFutureSkew
@@ -332,7 +332,7 @@ func (m *Main) followModels(ctx context.Context) {
 			m.Log.Warn("model sync failed; keeping the current model", "err", err)
 		}
 		if changed {
-			m.Log.Info("model switched", "version", m.Models.Version())
+			m.Log.Info("model switched", "version", m.Models.Version(), "recent_index", m.Models.RecentIndex())
 		}
 	}
 }

@@ -1,0 +1,208 @@
+package retrieval
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/fusionrank/fusionrank/internal/yield"
+)
+
+// A graph is an HNSW's structure without its vectors: which node links to which on
+// each layer. Built once where the vectors are made (training), it lets every serving
+// process load the index in the time it takes to read it, instead of spending about a
+// search with EfConstruction per item to build it again.
+//
+// Nodes are numbered 0..n-1 in an order the caller chooses (AppendGraph's slots); the
+// loader gives each node its own slot and vector (LoadGraph), so the two processes
+// need not share slot numbers, only the order.
+//
+// Encoding, little-endian: the magic "FRHNSW01", then uint32 M, uint32 n, int32 entry
+// node (-1 for an empty graph); n bytes of levels; for each node and each of its
+// layers 0..level, a uint8 count and count uint32 node numbers; then the CRC-32
+// (IEEE) of everything before it.
+const graphMagic = "FRHNSW01"
+
+// AppendGraph appends the encoding of the index's graph to dst, node i standing for
+// slots[i]. slots must hold every live slot of the index exactly once; an index with
+// tombstones has no such graph and gives an error.
+func (h *HNSW) AppendGraph(dst []byte, slots []int32) ([]byte, error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.nodes != h.n {
+		return dst, fmt.Errorf("retrieval: a graph with %d tombstones cannot be exported", h.nodes-h.n)
+	}
+	if len(slots) != h.n {
+		return dst, fmt.Errorf("retrieval: %d slots given for a graph of %d nodes", len(slots), h.n)
+	}
+	node := make(map[int32]uint32, len(slots))
+	for i, s := range slots {
+		if s < 0 || int(s) >= len(h.levels) || h.levels[s] < 0 {
+			return dst, fmt.Errorf("retrieval: slot %d is not in the index", s)
+		}
+		if _, dup := node[s]; dup {
+			return dst, fmt.Errorf("retrieval: slot %d given twice", s)
+		}
+		node[s] = uint32(i)
+	}
+	start := len(dst)
+	dst = append(dst, graphMagic...)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(h.m))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(slots)))
+	entry := int32(-1)
+	if h.entry >= 0 {
+		entry = int32(node[h.entry])
+	}
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(entry))
+	for _, s := range slots {
+		dst = append(dst, byte(h.levels[s]))
+	}
+	for _, s := range slots {
+		for l := 0; l <= int(h.levels[s]); l++ {
+			ll := h.linkList(s, l)
+			dst = append(dst, byte(ll[0]))
+			for _, t := range ll[1 : 1+ll[0]] {
+				dst = binary.LittleEndian.AppendUint32(dst, node[t])
+			}
+		}
+	}
+	return binary.LittleEndian.AppendUint32(dst, crc32.ChecksumIEEE(dst[start:])), nil
+}
+
+// errGraph is the error of a graph that does not decode.
+var errGraph = errors.New("retrieval: malformed graph")
+
+// LoadGraph fills an empty index from a graph of AppendGraph: node i gets slot
+// slots[i] and vector vecs[i*Dim():(i+1)*Dim()]. The vectors must be those the graph
+// was built from (the index normalises them as Set does); the graph's M must be the
+// index's. On an error the index is left empty. It panics, as SetBatch does, on a
+// vector of the wrong length or with NaN or Inf. Like SetBatch it gives way to other
+// goroutines about every 100 µs (package yield).
+func (h *HNSW) LoadGraph(slots []int32, vecs []float32, graph []byte) error {
+	checkDim("vecs", len(vecs), len(slots)*h.dim)
+	maxSlot := int32(-1)
+	for i, s := range slots {
+		checkSlot(s)
+		checkFinite(vecs[i*h.dim : (i+1)*h.dim])
+		maxSlot = max(maxSlot, s)
+	}
+	y := &yield.Yielder{}
+	g, err := decodeGraph(graph, h.m, len(slots), y)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.nodes != 0 {
+		return errors.New("retrieval: LoadGraph needs an empty index")
+	}
+	h.ensure(int(maxSlot) + 1)
+	seen := make([]bool, len(h.levels))
+	for _, s := range slots {
+		if seen[s] {
+			return fmt.Errorf("retrieval: slot %d given twice", s)
+		}
+		seen[s] = true
+	}
+	d := h.dim
+	for i, s := range slots {
+		normaliseTo(h.vec(s), vecs[i*d:i*d+d])
+		lvl := int(g.levels[i])
+		h.levels[s] = int8(lvl)
+		if lvl > 0 {
+			h.upper[s] = make([]int32, lvl*(h.m+1))
+		}
+		for l := 0; l <= lvl; l++ {
+			ll := h.linkList(s, l)
+			links := g.links[i][l]
+			ll[0] = int32(len(links))
+			for j, t := range links {
+				ll[1+j] = slots[t]
+			}
+		}
+		y.Maybe()
+	}
+	h.n, h.nodes = len(slots), len(slots)
+	if g.entry >= 0 {
+		h.entry, h.topLevel = slots[g.entry], int(g.levels[g.entry])
+	}
+	return nil
+}
+
+// decodedGraph is a graph's nodes: levels[i], and links[i][l] the node numbers node
+// i links to on layer l.
+type decodedGraph struct {
+	levels []int8
+	links  [][][]uint32
+	entry  int32
+}
+
+// decodeGraph checks and decodes a graph of n nodes built with M = m: its checksum,
+// counts within each layer's capacity, links to nodes that exist and not to
+// themselves, and an entry node on the top layer. y (nil: none) gives way between nodes.
+func decodeGraph(b []byte, m, n int, y *yield.Yielder) (*decodedGraph, error) {
+	const head = len(graphMagic) + 12
+	if len(b) < head+4 || string(b[:len(graphMagic)]) != graphMagic {
+		return nil, errGraph
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if crc32.ChecksumIEEE(body) != sum {
+		return nil, fmt.Errorf("%w: checksum", errGraph)
+	}
+	p := body[len(graphMagic):]
+	if gm := int(binary.LittleEndian.Uint32(p)); gm != m {
+		return nil, fmt.Errorf("retrieval: graph built with M=%d, index has M=%d", gm, m)
+	}
+	if gn := int(binary.LittleEndian.Uint32(p[4:])); gn != n {
+		return nil, fmt.Errorf("retrieval: graph of %d nodes, %d slots given", gn, n)
+	}
+	g := &decodedGraph{entry: int32(binary.LittleEndian.Uint32(p[8:])), links: make([][][]uint32, n)}
+	p = p[12:]
+	if len(p) < n || g.entry < -1 || int(g.entry) >= n || (g.entry == -1) != (n == 0) {
+		return nil, errGraph
+	}
+	g.levels = make([]int8, n)
+	top := -1
+	for i := range n {
+		lvl := int(int8(p[i]))
+		if lvl < 0 || lvl > maxLevelCap {
+			return nil, fmt.Errorf("%w: level %d", errGraph, lvl)
+		}
+		g.levels[i] = int8(lvl)
+		top = max(top, lvl)
+	}
+	if n > 0 && int(g.levels[g.entry]) != top {
+		return nil, fmt.Errorf("%w: the entry node is not on the top layer", errGraph)
+	}
+	p = p[n:]
+	for i := range n {
+		g.links[i] = make([][]uint32, int(g.levels[i])+1)
+		for l := range g.links[i] {
+			capL := m
+			if l == 0 {
+				capL = 2 * m
+			}
+			if len(p) < 1 || int(p[0]) > capL || len(p) < 1+4*int(p[0]) {
+				return nil, fmt.Errorf("%w: node %d, layer %d", errGraph, i, l)
+			}
+			c := int(p[0])
+			links := make([]uint32, c)
+			for j := range links {
+				t := binary.LittleEndian.Uint32(p[1+4*j:])
+				// A link goes to another node that has this layer.
+				if int(t) >= n || int(t) == i || int(g.levels[t]) < l {
+					return nil, fmt.Errorf("%w: node %d, layer %d links to %d", errGraph, i, l, t)
+				}
+				links[j] = t
+			}
+			g.links[i][l] = links
+			p = p[1+4*c:]
+		}
+		y.Maybe()
+	}
+	if len(p) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the last node", errGraph, len(p))
+	}
+	return g, nil
+}
