@@ -12,8 +12,9 @@
 #
 # SWITCH_AT=N activates the other of two trained models N s into each scenario (the
 # shop gets a second model, $BENCH_DB-2, trained at setup and not activated) and logs
-# when the loaded server first answers with it: a model switch under load builds the
-# new model's item keys and values and its retrieval index while the old one serves.
+# when the loaded server first answers with it: a model switch under load computes the
+# new model's item keys and values and reads its retrieval graph (or builds it, for a
+# revision that stores none) while the old one serves.
 #
 # WIPE_AT=N empties the loaded server's Redis database (FLUSHDB) N seconds into each
 # scenario, as a Redis restart without persistence would; the personalised fraction
@@ -62,6 +63,16 @@ PGOPTIONS="-c client_min_messages=warning" psql "$ADMIN_URL" -qtAX -c "DROP DATA
 declare -A addr spid rdb dburl
 dburl[a]=$FUSIONRANK_DATABASE_URL dburl[b]=${ADMIN_URL%/*}/${DB}_b?sslmode=disable
 FUSIONRANK_DATABASE_URL=${dburl[b]} "$OUT/b/fusionrank" migrate >/dev/null
+# A revision that stores a model's retrieval graph with it (models index) gets the graphs
+# of the models in its database, as a shop upgrading to it would; the other builds the
+# index when a model loads.
+for v in a b; do
+  if "$OUT/$v/fusionrank" models --help 2>&1 | grep -q "index VERSION"; then
+    for m in $(FUSIONRANK_DATABASE_URL=${dburl[$v]} "$OUT/$v/fusionrank" models list | awk '$1 ~ /^'"$DB"'-/ {print $1}'); do
+      FUSIONRANK_DATABASE_URL=${dburl[$v]} "$OUT/$v/fusionrank" models index "$m" | sed "s/^/$v: /"
+    done
+  fi
+done
 rdbn=1
 for v in a b; do
   export FUSIONRANK_DATABASE_URL=${dburl[$v]}
