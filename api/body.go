@@ -52,8 +52,9 @@ var bodyBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 const maxPooledBody = 256 << 10
 
-// readJSONPooled is readJSON into a pooled buffer, for the rerank routes: a body of
-// 100 candidates is about 5 KB, a twelfth of what a rerank would otherwise allocate.
+// readJSONPooled is readJSON into a pooled buffer, for the rerank and recommendation
+// routes: a rerank body of 100 candidates is about 5 KB, a twelfth of what a rerank
+// would otherwise allocate.
 // release gives the buffer back: the caller must not keep any part of the
 // body past it, so it suits decoders that copy what they keep (the fast paths, and
 // encoding/json into types without json.RawMessage).

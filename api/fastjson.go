@@ -50,6 +50,60 @@ func decodeRerankBatchFast(data []byte, req *fusionrank.RerankBatchRequest) bool
 	return ok && p.i == len(p.b)
 }
 
+// decodeRecommendFast is decodeRerankFast for a recommendation request of the usual
+// shape: an object with any of user_id, user_token, count, explain and exclude (an array
+// of strings), strings of printable ASCII without escapes. A query or filters, and
+// anything else, are left to DecodeStrict. FuzzRecommendFastPath checks it against
+// DecodeStrict.
+func decodeRecommendFast(data []byte, req *fusionrank.RecommendRequest) bool {
+	p := fastParser{b: data}
+	var seen [5]bool
+	ok := p.object(seen[:], func(key string) (k int, ok bool) {
+		switch key {
+		case "user_id":
+			req.UserID, ok = p.str()
+		case "user_token":
+			k = 1
+			req.UserToken, ok = p.str()
+		case "count":
+			k = 2
+			req.Count, ok = p.int()
+		case "explain":
+			k = 3
+			req.Explain, ok = p.bool()
+		case "exclude":
+			k = 4
+			ok = p.strs(&req.Exclude)
+		default:
+			return 0, false
+		}
+		return k, ok
+	})
+	p.space()
+	return ok && p.i == len(p.b)
+}
+
+// strs reads an array of strings (str's kind) into a new slice, empty for [].
+func (p *fastParser) strs(dst *[]string) bool {
+	if !p.byte('[') {
+		return false
+	}
+	*dst = []string{}
+	if p.peek(']') {
+		return true
+	}
+	for {
+		s, ok := p.str()
+		if !ok {
+			return false
+		}
+		*dst = append(*dst, s)
+		if !p.byte(',') {
+			return p.byte(']')
+		}
+	}
+}
+
 // rerank reads one rerank object of the usual shape (decodeRerankFast).
 func (p *fastParser) rerank(req *fusionrank.RerankRequest) bool {
 	var seen [5]bool

@@ -77,6 +77,69 @@ func TestRerankFastPathTakesTheUsualShape(t *testing.T) {
 	}
 }
 
+// recommendSeeds: the first five are of the usual shape; the rest are not.
+var recommendSeeds = []string{
+	`{"user_id":"lu-1","count":10}`,
+	`{}`,
+	` { "user_id" : "u" , "user_token" : "t.x-1" , "explain" : true , "exclude" : [ "a" , "b" ] , "count" : 0 } `,
+	`{"exclude":[]}`,
+	`{"count":-3,"explain":false}`,
+	`{"user_id":"u","query":{"text":"red"}}`,
+	`{"filters":{"category":"x"}}`,
+	`{"user_id":"a","user_id":"b"}`,
+	`{"USER_ID":"a"}`,
+	`{"user_id":"a\u0041"}`,
+	`{"user_id":"é"}`,
+	`{"user_id":null}`,
+	`{"exclude":null}`,
+	`{"exclude":["a",]}`,
+	`{"exclude":["a",1]}`,
+	`{"count":1.0}`,
+	`{"count":99999999999999999999}`,
+	`{"explain":tru}`,
+	`{"user_id":"a"} x`,
+	`{"anonymous":true}`,
+	`[]`,
+	``,
+}
+
+// FuzzRecommendFastPath: whenever the fast recommendation decoder accepts a body,
+// DecodeStrict accepts it too and produces the same request.
+func FuzzRecommendFastPath(f *testing.F) {
+	for _, s := range recommendSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast, slow fusionrank.RecommendRequest
+		if !decodeRecommendFast(data, &fast) {
+			return
+		}
+		if err := DecodeStrict(data, &slow); err != nil {
+			t.Fatalf("fast path accepted %q; DecodeStrict: %v", data, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: fast %+v, DecodeStrict %+v", data, fast, slow)
+		}
+	})
+}
+
+// TestRecommendFastPathTakesTheUsualShape: the fast path serves the usual requests
+// (and defers the rest).
+func TestRecommendFastPathTakesTheUsualShape(t *testing.T) {
+	for i, s := range recommendSeeds {
+		var req fusionrank.RecommendRequest
+		if ok := decodeRecommendFast([]byte(s), &req); ok != (i < 5) {
+			t.Errorf("%q: fast path accepted=%v, want %v", s, ok, i < 5)
+		}
+	}
+	var req fusionrank.RecommendRequest
+	decodeRecommendFast([]byte(recommendSeeds[2]), &req)
+	want := fusionrank.RecommendRequest{UserID: "u", UserToken: "t.x-1", Explain: true, Exclude: []string{"a", "b"}}
+	if !reflect.DeepEqual(req, want) {
+		t.Fatalf("decoded %+v, want %+v", req, want)
+	}
+}
+
 // rerankBatchSeeds: the first four are of the usual shape; the rest are not.
 var rerankBatchSeeds = []string{
 	`{"requests":[{"user_id":"lu-1","query":{"text":"red dress"},"items":[{"id":"a","score":1.5},{"id":"b"}],"count":1},{"items":[{"id":"c"}]}]}`,

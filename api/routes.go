@@ -495,7 +495,13 @@ func (s *Server) rerank(c *gin.Context) {
 // false and a warning saying why.
 func (s *Server) recommend(c *gin.Context) {
 	var req fusionrank.RecommendRequest
-	if err := queryImageField(decodeJSON(c, &req)); err != nil {
+	body, release, err := readJSONPooled(c)
+	if err == nil && !decodeRecommendFast(body, &req) {
+		req = fusionrank.RecommendRequest{}
+		err = queryImageField(DecodeStrict(body, &req))
+	}
+	release()
+	if err != nil {
 		s.fail(c, err)
 		return
 	}

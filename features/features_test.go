@@ -192,6 +192,17 @@ func TestItemsRoundTrip(t *testing.T) {
 	if slot, _ := c.Slot("b-1"); !c.Active(slot) {
 		t.Fatal("b-1 is not active: the test does not cover an active item")
 	}
+	// ID gives every slot's item id, after the inserts, replacements and deletes above.
+	c.RLock()
+	for s := range int32(c.Len()) {
+		if c.ID(s) != c.Meta(s).ID {
+			t.Errorf("ID(%d) = %q, Meta(%d).ID = %q", s, c.ID(s), s, c.Meta(s).ID)
+		}
+		if back, _ := c.Slot(c.ID(s)); back != s {
+			t.Errorf("ID(%d) = %q, whose slot is %d", s, c.ID(s), back)
+		}
+	}
+	c.RUnlock()
 }
 
 func TestEventsIdempotentUnderConcurrentReplays(t *testing.T) {

@@ -457,7 +457,7 @@ func (m *LiveModel) load(ctx context.Context, version string, workers int) (*liv
 	n := m.catalog.Len()
 	ids := make([]string, n)
 	for s := range n {
-		ids[s] = m.catalog.Meta(int32(s)).ID
+		ids[s] = m.catalog.ID(int32(s))
 	}
 	m.catalog.RUnlock()
 	for _, b := range l.learned {

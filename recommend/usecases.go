@@ -259,7 +259,7 @@ func (p *pool) add(slot int32, source string) {
 	if !p.seen.mark(slot) || !p.fl.allow(slot) {
 		return // already in, or refused (and the filter's answer does not change)
 	}
-	p.cands = append(p.cands, cand{slot: slot, id: p.s.catalog.Meta(slot).ID, source: source, order: len(p.cands)})
+	p.cands = append(p.cands, cand{slot: slot, id: p.s.catalog.ID(slot), source: source, order: len(p.cands)})
 }
 
 func (p *pool) addID(id, source string) {
