@@ -49,7 +49,8 @@ shop_env
 # of it migrated by b, so that each revision runs on its own schema.
 SHOP_BIN=$OUT/a/fusionrank
 if [ -n "${KEEP_DB:-}" ] && psql "$ADMIN_URL" -qtAX -c "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then
-  log "database $DB kept"
+  log "database $DB kept (migrated by a)"
+  "$SHOP_BIN" migrate >/dev/null
   KEY=$("$SHOP_BIN" keys create --scope read --name "$NAME" 2>/dev/null)
 else
   shop_data

@@ -6,7 +6,7 @@
 //	fusionrank keys create|list|revoke   API keys (only hashes are stored)
 //	fusionrank import items|events FILE  bulk loads through COPY
 //	fusionrank train                     train the fusion scorer and register it
-//	fusionrank models list|activate|rollback|index
+//	fusionrank models list|activate|rollback|show|index
 //	fusionrank eval s3rec|retail|rerank  offline evaluation
 //
 // This package is the only one that reads configuration (FUSIONRANK_* variables,

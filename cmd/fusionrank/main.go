@@ -28,7 +28,7 @@ var commands = map[string]command{
 	"import":       {"bulk load items, events (ndjson, s3rec, online-retail) or searches (homedepot) through COPY", runImport},
 	"keys":         {"create, list, revoke or rotate API keys; create or rotate the user-token secret", runKeys},
 	"migrate":      {"apply the embedded SQL migrations (idempotent)", runMigrate},
-	"models":       {"the model registry: list, activate VERSION, rollback, index VERSION", runModels},
+	"models":       {"the model registry: list, activate VERSION, rollback, show VERSION, index VERSION", runModels},
 	"serve":        {"run the HTTP API", runServe},
 	"train":        {"train the fusion scorer from the event log and register the version (--activate makes it live)", runTrain},
 	"train-images": {"train the image encoder from a folder of product photos and write the encoder file", runTrainImages},

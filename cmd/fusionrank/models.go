@@ -15,7 +15,7 @@ import (
 )
 
 func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const synopsis = "models list | activate VERSION | rollback | index VERSION"
+	const synopsis = "models list | activate VERSION | rollback | show VERSION | index VERSION"
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stderr, "usage: fusionrank "+synopsis)
 		if len(args) == 0 {
