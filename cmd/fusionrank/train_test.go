@@ -250,6 +250,12 @@ func TestTrainChoosesRecentModality(t *testing.T) {
 		if err := json.Unmarshal(lo.Bytes(), &info); err != nil || info.Fusion != mode {
 			t.Fatalf("models show: fusion %q (%v): %s", info.Fusion, err, lo.String())
 		}
+		// This shop is below recommend.ExactLimit items: models index stores no graph
+		// and says why.
+		lo.Reset()
+		if err := runModels(ctx, []string{"index", "--database-url", m.Config.DatabaseURL, v}, &lo, &le); err != nil || !strings.Contains(lo.String(), "no graph to store") {
+			t.Fatalf("models index: %v %q %s", err, lo.String(), le.String())
+		}
 		r := do(t, "POST", base+"/v1/rerank", key, map[string]any{"user_id": p + "user3", "items": cands2, "explain": true})
 		if r.status != 200 {
 			t.Fatalf("rerank: %d %s", r.status, r.body)
