@@ -1,9 +1,11 @@
 package recommend
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/recommend/retrieval"
@@ -15,8 +17,14 @@ import (
 // the model's vectors is not used: the index is built, and works; IndexModel then
 // stores one that fits.
 func TestModelGraphStored(t *testing.T) {
+	if raceEnabled {
+		t.Skip("builds four 20k-item graphs (about 50 s under the race detector); make test runs it without")
+	}
 	e := newEnv(t, "graph", Options{})
-	ctx := requestContext(t)
+	// Three graphs of 20k items are built (two registrations and IndexModel), and one
+	// index at a load: far more than a request's time, tenfold under the race detector.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	n := ExactLimit + 2 // one more than a graph needs, since v2 loses one below
 	items := make([]fusionrank.Item, n)
 	ids := make([]string, n)
