@@ -9,6 +9,11 @@
 #   KEEP_DB=1 scripts/serving-ab.sh                        # reuse the last run's database and model
 #   SWITCH_AT=10 SCENARIOS="rerank:1000,recommend:500" DURATION=60s scripts/serving-ab.sh
 #   WIPE_AT=10 SCENARIOS="rerank:1000,recommend:500" DURATION=30s FUSIONRANK_LOCAL_CACHE_TTL=2s scripts/serving-ab.sh
+#   BASE=HEAD ENV_B="GOGC=400" scripts/serving-ab.sh       # one binary, a setting of b's server only
+#
+# ENV_B is a list of VAR=value words set for b's server alone (a runtime or fusionrank
+# setting against the same revision, BASE=HEAD); with BASE=HEAD and no ENV_B the two
+# sides run the same code, which shows the spread of the measurement itself.
 #
 # SWITCH_AT=N activates the other of two trained models N s into each scenario (the
 # shop gets a second model, $BENCH_DB-2, trained at setup and not activated) and logs
@@ -83,6 +88,9 @@ for v in a b; do
   rdbn=$((rdbn + 1))
   if [ "$v" = a ] && [ ${#base_env[@]} -gt 0 ]; then
     GODEBUG=asyncpreemptoff=1 "$OUT/$v/fusionrank" serve >"$OUT/$v/server.log" 2>&1 &
+  elif [ "$v" = b ] && [ -n "${ENV_B:-}" ]; then
+    # shellcheck disable=SC2086 # ENV_B is a list of VAR=value words
+    env $ENV_B "$OUT/$v/fusionrank" serve >"$OUT/$v/server.log" 2>&1 &
   else
     "$OUT/$v/fusionrank" serve >"$OUT/$v/server.log" 2>&1 &
   fi
