@@ -31,7 +31,9 @@
 // before a scalar feature was appended loads with that feature weighted 0. A newly
 // activated model is loaded beside the old one and swapped in with one atomic store; a
 // request takes the pointer once, so in-flight requests finish on the model they began
-// with. Registry is the model registry in Postgres.
+// with. Registry is the model registry in Postgres; it stores with a model the retrieval
+// graph of its learned recent-item vectors (model_graphs), which the load reads instead
+// of building the index (LiveModel.RecentIndex says which it did).
 //
 // Retrieval indexes (package recommend/retrieval) hold the active items' vectors per
 // modality: an exact scan up to ExactLimit items, an HNSW graph above, searched for

@@ -58,6 +58,16 @@
 // Tombstones() reports how many there are; rebuild the index (SetBatch into
 // a new HNSW, then swap) when they pass about a fifth of the slots.
 //
+// # Stored graphs
+//
+// HNSW.AppendGraph encodes an index's graph without its vectors (M, the node
+// count, the entry node, each node's level and links, a CRC-32), node i
+// standing for a slot the caller names; HNSW.LoadGraph fills an empty index
+// from such a graph, giving node i its own slot and vector. A graph built
+// once where the vectors are made (a model's registration) is then loaded in
+// the time it takes to read it, instead of about a search per item; LoadGraph
+// checks the encoding and the links before it changes anything.
+//
 // # Concurrency
 //
 // Each index has an RWMutex: SearchTo takes the read lock, so any number of
