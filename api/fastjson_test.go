@@ -41,22 +41,28 @@ var rerankSeeds = []string{
 
 // FuzzRerankFastPath: whenever the fast rerank decoder accepts a body, encoding/json
 // (DecodeStrict) accepts it too and produces the same request.
-func FuzzRerankFastPath(f *testing.F) {
-	for _, s := range rerankSeeds {
+// fuzzAgainstStrict fuzzes a fast decoder from seeds: whenever fast accepts a body,
+// DecodeStrict must accept it too and produce the same value.
+func fuzzAgainstStrict[T any](f *testing.F, seeds []string, fast func([]byte, *T) bool) {
+	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var fast, slow fusionrank.RerankRequest
-		if !decodeRerankFast(data, &fast) {
+		var got, want T
+		if !fast(data, &got) {
 			return
 		}
-		if err := DecodeStrict(data, &slow); err != nil {
+		if err := DecodeStrict(data, &want); err != nil {
 			t.Fatalf("fast path accepted %q; DecodeStrict: %v", data, err)
 		}
-		if !reflect.DeepEqual(fast, slow) {
-			t.Fatalf("%q: fast %+v, DecodeStrict %+v", data, fast, slow)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: fast %+v, DecodeStrict %+v", data, got, want)
 		}
 	})
+}
+
+func FuzzRerankFastPath(f *testing.F) {
+	fuzzAgainstStrict(f, rerankSeeds, decodeRerankFast)
 }
 
 // TestRerankFastPathTakesTheUsualShape: the fast path must actually serve the usual
@@ -106,21 +112,7 @@ var recommendSeeds = []string{
 // FuzzRecommendFastPath: whenever the fast recommendation decoder accepts a body,
 // DecodeStrict accepts it too and produces the same request.
 func FuzzRecommendFastPath(f *testing.F) {
-	for _, s := range recommendSeeds {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var fast, slow fusionrank.RecommendRequest
-		if !decodeRecommendFast(data, &fast) {
-			return
-		}
-		if err := DecodeStrict(data, &slow); err != nil {
-			t.Fatalf("fast path accepted %q; DecodeStrict: %v", data, err)
-		}
-		if !reflect.DeepEqual(fast, slow) {
-			t.Fatalf("%q: fast %+v, DecodeStrict %+v", data, fast, slow)
-		}
-	})
+	fuzzAgainstStrict(f, recommendSeeds, decodeRecommendFast)
 }
 
 // TestRecommendFastPathTakesTheUsualShape: the fast path serves the usual requests
@@ -162,21 +154,7 @@ var rerankBatchSeeds = []string{
 // FuzzRerankBatchFastPath: whenever the fast batch decoder accepts a body, DecodeStrict
 // accepts it too and produces the same requests.
 func FuzzRerankBatchFastPath(f *testing.F) {
-	for _, s := range append(rerankBatchSeeds, rerankSeeds...) {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var fast, slow fusionrank.RerankBatchRequest
-		if !decodeRerankBatchFast(data, &fast) {
-			return
-		}
-		if err := DecodeStrict(data, &slow); err != nil {
-			t.Fatalf("fast path accepted %q; DecodeStrict: %v", data, err)
-		}
-		if !reflect.DeepEqual(fast, slow) {
-			t.Fatalf("%q: fast %+v, DecodeStrict %+v", data, fast, slow)
-		}
-	})
+	fuzzAgainstStrict(f, append(rerankBatchSeeds, rerankSeeds...), decodeRerankBatchFast)
 }
 
 // TestRerankBatchFastPathTakesTheUsualShape: the fast path serves the usual batches and
@@ -214,21 +192,7 @@ var eventSeeds = []string{
 // FuzzEventFastPath: whenever the fast event decoder accepts an object, DecodeStrict
 // accepts it too and produces the same event.
 func FuzzEventFastPath(f *testing.F) {
-	for _, s := range eventSeeds {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var fast, slow fusionrank.Event
-		if !decodeEventFast(data, &fast) {
-			return
-		}
-		if err := DecodeStrict(data, &slow); err != nil {
-			t.Fatalf("fast path accepted %q; DecodeStrict: %v", data, err)
-		}
-		if !reflect.DeepEqual(fast, slow) {
-			t.Fatalf("%q: fast %+v, DecodeStrict %+v", data, fast, slow)
-		}
-	})
+	fuzzAgainstStrict(f, eventSeeds, decodeEventFast)
 }
 
 // TestEventFastPathTakesTheUsualShape: the fast path serves the usual events, defers

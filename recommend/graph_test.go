@@ -53,6 +53,16 @@ func TestModelGraphStored(t *testing.T) {
 		t.Fatalf("stored graph of %d items, want %d", stored, n)
 	}
 
+	// serve activates version v and loads it as a server's Sync does.
+	serve := func(v string) {
+		t.Helper()
+		if _, err := e.models.reg.ActivateModel(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.models.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// recall is the index's recall@10 against an exact scan of the same vectors, over
 	// 50 of the items' own vectors as queries.
 	recall := func(l *live) float64 {
@@ -83,12 +93,7 @@ func TestModelGraphStored(t *testing.T) {
 		return float64(found) / float64(total)
 	}
 
-	if _, err := e.models.reg.ActivateModel(ctx, "v1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.models.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	serve("v1")
 	if got := e.models.RecentIndex(); got != "stored graph" {
 		t.Fatalf("v1's recent-item index: %q, want the stored graph", got)
 	}
@@ -101,12 +106,7 @@ func TestModelGraphStored(t *testing.T) {
 	if _, err := e.models.reg.db.Pool.Exec(ctx, `DELETE FROM item_vectors WHERE model_version = 'v2' AND item_id = 'g00007'`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.models.reg.ActivateModel(ctx, "v2"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.models.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	serve("v2")
 	if got := e.models.RecentIndex(); !strings.HasPrefix(got, "built (the stored graph has 20002 items, the model's vectors 20001") {
 		t.Fatalf("v2's recent-item index: %q, want one built because the graph does not fit", got)
 	}
@@ -118,14 +118,8 @@ func TestModelGraphStored(t *testing.T) {
 	if stored, err := e.models.reg.IndexModel(ctx, "v2"); err != nil || !stored {
 		t.Fatalf("IndexModel(v2): stored %v, %v", stored, err)
 	}
-	for _, v := range []string{"v1", "v2"} {
-		if _, err := e.models.reg.ActivateModel(ctx, v); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.models.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	serve("v1")
+	serve("v2")
 	if got := e.models.RecentIndex(); got != "stored graph" {
 		t.Fatalf("v2 after IndexModel: %q, want the stored graph", got)
 	}
