@@ -427,49 +427,44 @@ func (m *LiveModel) load(ctx context.Context, version string, workers int) (*liv
 	if spec.Seq != nil {
 		l.learned[SeqModality] = &features.Block{Name: SeqModality, Dim: spec.Seq.Dim + 1}
 	}
-	// Learned vectors, by item id. Reading them, like every step of a load that takes
-	// time, gives way to requests (package yield): a model may load while the process
-	// serves.
+	// Learned vectors, straight into their blocks by catalogue slot (an item the
+	// catalogue lacks, or added after n was read, is left out). Reading them, like every
+	// step of a load that takes time, gives way to requests (package yield): a model may
+	// load while the process serves. The catalogue's read lock is taken per row, never
+	// across the read.
 	y := &yield.Yielder{}
-	vecs := map[string]map[string][]byte{}
+	m.catalog.RLock()
+	n := m.catalog.Len()
+	m.catalog.RUnlock()
+	for _, b := range l.learned {
+		b.Data = make([]float32, n*b.Dim)
+		b.Has = make([]bool, n)
+	}
 	rows, err := m.reg.db.Pool.Query(ctx, `SELECT item_id, modality, data FROM item_vectors WHERE model_version = $1`, version)
 	if err != nil {
 		return nil, postgres.Translate(err)
 	}
+	var id, mod string
+	var data []byte
 	for rows.Next() {
-		var id, mod string
-		var data []byte
 		if err := rows.Scan(&id, &mod, &data); err != nil {
 			rows.Close()
 			return nil, postgres.Translate(err)
 		}
-		if vecs[id] == nil {
-			vecs[id] = map[string][]byte{}
+		if b := l.learned[mod]; b != nil && len(data) == 4*b.Dim {
+			m.catalog.RLock()
+			s, ok := m.catalog.Slot(id)
+			m.catalog.RUnlock()
+			if ok && int(s) < n {
+				features.ReadFloats(b.Data[int(s)*b.Dim:int(s+1)*b.Dim], data)
+				b.Has[s] = true
+			}
 		}
-		vecs[id][mod] = data
 		y.Maybe()
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, postgres.Translate(err)
-	}
-	m.catalog.RLock()
-	n := m.catalog.Len()
-	ids := make([]string, n)
-	for s := range n {
-		ids[s] = m.catalog.ID(int32(s))
-	}
-	m.catalog.RUnlock()
-	for _, b := range l.learned {
-		b.Data = make([]float32, n*b.Dim)
-		b.Has = make([]bool, n)
-		for s, id := range ids {
-			if d, ok := vecs[id][b.Name]; ok && len(d) == 4*b.Dim {
-				features.ReadFloats(b.Data[s*b.Dim:(s+1)*b.Dim], d)
-				b.Has[s] = true
-			}
-			y.Maybe()
-		}
 	}
 	m.catalog.RLock()
 	b := l.recentBlock(m.catalog)
