@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/internal/batch"
 	"github.com/fusionrank/fusionrank/postgres"
@@ -43,27 +41,25 @@ func (a *Attribution) Run(ctx context.Context) {
 	a.q.Run(ctx, 200*time.Millisecond, a.write)
 }
 
-// write stores one batch of records (a replay of a request id is ignored).
+// write stores one batch of records (a replay of a request id, in the batch or
+// before it, is ignored): one INSERT of the batch's columns as arrays, without a staging
+// table, which Postgres would create and drop in its catalogue five times a second.
 func (a *Attribution) write(ctx context.Context, recs []record) {
-	rows := make([][]any, len(recs))
+	ids := make([]string, len(recs))
+	kinds := make([]string, len(recs))
+	versions := make([]string, len(recs))
+	users := make([]*string, len(recs))
+	ns := make([]int32, len(recs))
+	ats := make([]time.Time, len(recs))
 	for i, r := range recs {
-		var user *string
+		ids[i], kinds[i], versions[i], ns[i], ats[i] = r.id, r.kind, r.version, int32(r.n), r.at
 		if r.user != "" {
-			user = &recs[i].user
+			users[i] = &recs[i].user
 		}
-		rows[i] = []any{r.id, r.kind, r.version, user, int32(r.n), r.at}
 	}
-	err := a.db.Transact(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_requests (LIKE rank_requests) ON COMMIT DROP`); err != nil {
-			return err
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_requests"},
-			[]string{"request_id", "kind", "model_version", "user_id", "n_items", "created_at"}, pgx.CopyFromRows(rows)); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO rank_requests SELECT * FROM staged_requests ON CONFLICT DO NOTHING`)
-		return err
-	})
+	_, err := a.db.Pool.Exec(ctx, `INSERT INTO rank_requests (request_id, kind, model_version, user_id, n_items, created_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::timestamptz[])
+		ON CONFLICT DO NOTHING`, ids, kinds, versions, users, ns, ats)
 	if err != nil {
 		a.log.Warn("attribution: could not write records", "n", len(recs), "err", err)
 	}
