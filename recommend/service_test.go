@@ -363,8 +363,6 @@ func TestFilters(t *testing.T) {
 	}
 }
 
-// register stores a model with random weights (seeded) and random learned collab
-// vectors for items.
 // scoreWith scores items with model l for a query of one image vector, as a request
 // that took l would, and returns them best first.
 func (e *env) scoreWith(ctx context.Context, l *live, items []string) []cand {
@@ -380,6 +378,8 @@ func (e *env) scoreWith(ctx context.Context, l *live, items []string) []cand {
 	return cs
 }
 
+// register stores a model with random weights (seeded) and random learned collab
+// vectors for items.
 func register(t *testing.T, e *env, version string, seed uint64, items []string) {
 	t.Helper()
 	layout := ranking.Layout{Recent: 2, RecentMod: "collab", ProfileMods: []string{"image"}, QueryMods: []string{"image"}}
