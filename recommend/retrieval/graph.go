@@ -106,6 +106,7 @@ func (h *HNSW) LoadGraph(slots []int32, vecs []float32, graph []byte) error {
 		seen[s] = true
 	}
 	d := h.dim
+	p := g.links
 	for i, s := range slots {
 		normaliseTo(h.vec(s), vecs[i*d:i*d+d])
 		lvl := int(g.levels[i])
@@ -115,11 +116,12 @@ func (h *HNSW) LoadGraph(slots []int32, vecs []float32, graph []byte) error {
 		}
 		for l := 0; l <= lvl; l++ {
 			ll := h.linkList(s, l)
-			links := g.links[i][l]
-			ll[0] = int32(len(links))
-			for j, t := range links {
-				ll[1+j] = slots[t]
+			c := int(p[0])
+			ll[0] = int32(c)
+			for j := range c {
+				ll[1+j] = slots[binary.LittleEndian.Uint32(p[1+4*j:])]
 			}
+			p = p[1+4*c:]
 		}
 		y.Maybe()
 	}
@@ -130,18 +132,20 @@ func (h *HNSW) LoadGraph(slots []int32, vecs []float32, graph []byte) error {
 	return nil
 }
 
-// decodedGraph is a graph's nodes: levels[i], and links[i][l] the node numbers node
-// i links to on layer l.
-type decodedGraph struct {
+// checkedGraph is a graph that decodeGraph checked: its nodes' levels, its entry node,
+// and its link lists as encoded (each node's layers 0..level in node order: a count
+// byte, then that many uint32 node numbers), which LoadGraph reads in place.
+type checkedGraph struct {
 	levels []int8
-	links  [][][]uint32
 	entry  int32
+	links  []byte
 }
 
-// decodeGraph checks and decodes a graph of n nodes built with M = m: its checksum,
-// counts within each layer's capacity, links to nodes that exist and not to
-// themselves, and an entry node on the top layer. y (nil: none) gives way between nodes.
-func decodeGraph(b []byte, m, n int, y *yield.Yielder) (*decodedGraph, error) {
+// decodeGraph checks a graph of n nodes built with M = m: its checksum, counts within
+// each layer's capacity, links to nodes that exist, have that layer and are not the
+// node itself, and an entry node on the top layer. It copies nothing but the levels.
+// y (nil: none) gives way between nodes.
+func decodeGraph(b []byte, m, n int, y *yield.Yielder) (*checkedGraph, error) {
 	const head = len(graphMagic) + 12
 	if len(b) < head+4 || string(b[:len(graphMagic)]) != graphMagic {
 		return nil, errGraph
@@ -157,7 +161,7 @@ func decodeGraph(b []byte, m, n int, y *yield.Yielder) (*decodedGraph, error) {
 	if gn := int(binary.LittleEndian.Uint32(p[4:])); gn != n {
 		return nil, fmt.Errorf("retrieval: graph of %d nodes, %d slots given", gn, n)
 	}
-	g := &decodedGraph{entry: int32(binary.LittleEndian.Uint32(p[8:])), links: make([][][]uint32, n)}
+	g := &checkedGraph{entry: int32(binary.LittleEndian.Uint32(p[8:]))}
 	p = p[12:]
 	if len(p) < n || g.entry < -1 || int(g.entry) >= n || (g.entry == -1) != (n == 0) {
 		return nil, errGraph
@@ -176,9 +180,9 @@ func decodeGraph(b []byte, m, n int, y *yield.Yielder) (*decodedGraph, error) {
 		return nil, fmt.Errorf("%w: the entry node is not on the top layer", errGraph)
 	}
 	p = p[n:]
+	g.links = p
 	for i := range n {
-		g.links[i] = make([][]uint32, int(g.levels[i])+1)
-		for l := range g.links[i] {
+		for l := 0; l <= int(g.levels[i]); l++ {
 			capL := m
 			if l == 0 {
 				capL = 2 * m
@@ -187,16 +191,13 @@ func decodeGraph(b []byte, m, n int, y *yield.Yielder) (*decodedGraph, error) {
 				return nil, fmt.Errorf("%w: node %d, layer %d", errGraph, i, l)
 			}
 			c := int(p[0])
-			links := make([]uint32, c)
-			for j := range links {
+			for j := range c {
 				t := binary.LittleEndian.Uint32(p[1+4*j:])
 				// A link goes to another node that has this layer.
 				if int(t) >= n || int(t) == i || int(g.levels[t]) < l {
 					return nil, fmt.Errorf("%w: node %d, layer %d links to %d", errGraph, i, l, t)
 				}
-				links[j] = t
 			}
-			g.links[i][l] = links
 			p = p[1+4*c:]
 		}
 		y.Maybe()
