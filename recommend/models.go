@@ -466,40 +466,38 @@ func (m *LiveModel) load(ctx context.Context, version string, workers int) (*liv
 	if err := rows.Err(); err != nil {
 		return nil, postgres.Translate(err)
 	}
+	// The recent slots' index. Its vectors are copied out of the block only to build an
+	// index; a stored graph is loaded from the block itself, which is the model's own.
 	m.catalog.RLock()
 	b := l.recentBlock(m.catalog)
+	learned := b != nil && b == l.learned[l.spec.Layout.RecentMod]
 	var rslots []int32
 	var rvecs []float32
-	if b != nil {
-		for s := range int32(n) {
-			if v := b.Vector(s); v != nil {
-				rslots = append(rslots, s)
-				rvecs = append(rvecs, v...)
-			}
-		}
+	if b != nil && (n <= ExactLimit || !learned) {
+		rslots, rvecs = vectorsOf(b, n)
 	}
 	m.catalog.RUnlock()
-	if b != nil {
-		if n > ExactLimit {
-			h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{Workers: workers})
-			l.recentFrom = "stored graph"
-			if b != l.learned[l.spec.Layout.RecentMod] {
-				l.recentFrom = "built (the catalogue's vectors)"
-				h.SetBatch(rslots, rvecs)
-			} else if err := m.loadGraph(ctx, h, version, b, len(rslots)); err != nil {
-				l.recentFrom = "built (" + err.Error() + ")"
-				h = retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{Workers: workers})
-				h.SetBatch(rslots, rvecs)
-			}
-			l.recentIndex = h
-		} else {
-			e := retrieval.NewExact(b.Dim)
-			for i, s := range rslots {
-				e.Set(s, rvecs[i*b.Dim:(i+1)*b.Dim])
-			}
-			l.recentIndex = e
-			l.recentFrom = "exact"
+	switch {
+	case b == nil:
+	case n <= ExactLimit:
+		e := retrieval.NewExact(b.Dim)
+		for i, s := range rslots {
+			e.Set(s, rvecs[i*b.Dim:(i+1)*b.Dim])
 		}
+		l.recentIndex, l.recentFrom = e, "exact"
+	case !learned:
+		h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{Workers: workers})
+		h.SetBatch(rslots, rvecs)
+		l.recentIndex, l.recentFrom = h, "built (the catalogue's vectors)"
+	default:
+		h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{Workers: workers})
+		l.recentFrom = "stored graph"
+		if err := m.loadGraph(ctx, h, version, b); err != nil {
+			l.recentFrom = "built (" + err.Error() + ")"
+			h = retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{Workers: workers})
+			h.SetBatch(vectorsOf(b, n))
+		}
+		l.recentIndex = h
 	}
 	l.kv = model.NewItemKV(n)
 	slots := make([]int32, n)
@@ -510,11 +508,32 @@ func (m *LiveModel) load(ctx context.Context, version string, workers int) (*liv
 	return l, nil
 }
 
+// vectorsOf returns the slots below n that have a vector in b, and those vectors
+// copied in slot order. Callers hold the catalogue's read lock when b is one of its
+// blocks.
+func vectorsOf(b *features.Block, n int) ([]int32, []float32) {
+	var slots []int32
+	var vecs []float32
+	for s := range int32(n) {
+		if v := b.Vector(s); v != nil {
+			slots = append(slots, s)
+			vecs = append(vecs, v...)
+		}
+	}
+	return slots, vecs
+}
+
 // loadGraph fills the empty index h from the model's stored graph over the learned
-// block b, which has vectors for n slots. It is an error when there is no stored graph
-// or it does not cover exactly those slots (an item deleted since training, or vectors
-// that failed to load): the caller then builds the index.
-func (m *LiveModel) loadGraph(ctx context.Context, h *retrieval.HNSW, version string, b *features.Block, n int) error {
+// block b. It is an error when there is no stored graph or it does not cover exactly
+// the slots that have a vector in b (an item deleted since training, or vectors that
+// failed to load): the caller then builds the index.
+func (m *LiveModel) loadGraph(ctx context.Context, h *retrieval.HNSW, version string, b *features.Block) error {
+	n := 0
+	for _, has := range b.Has {
+		if has {
+			n++
+		}
+	}
 	var ids []string
 	var graph []byte
 	err := m.reg.db.Pool.QueryRow(ctx, `SELECT item_ids, graph FROM model_graphs WHERE model_version = $1 AND modality = $2`, version, b.Name).Scan(&ids, &graph)
