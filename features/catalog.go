@@ -95,6 +95,10 @@ func (c *Catalog) RLock() { c.mu.RLock() }
 // RUnlock undoes RLock.
 func (c *Catalog) RUnlock() { c.mu.RUnlock() }
 
+// Seq returns the highest items.seq among the changes the catalogue has loaded (the
+// next refresh asks for those above it). Callers hold RLock.
+func (c *Catalog) Seq() int64 { return c.seq }
+
 // Len returns the number of slots (items ever seen, active or not). Callers hold RLock.
 func (c *Catalog) Len() int { return len(c.items) }
 

@@ -1,6 +1,8 @@
 package recommend
 
 import (
+	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/fusionrank/fusionrank/features"
@@ -17,9 +19,11 @@ const ExactLimit = 20_000
 // holding the active items that have that modality. The photo modality's index is
 // rebuilt when the image encoder changes; each index records the encoder version of
 // the vectors it holds, so a query is only ever searched against vectors of its own
-// version.
+// version. With graphs, an approximate index is loaded from the modality's stored
+// graph when one fits, and a built one is stored for the next process.
 type indexes struct {
 	catalog *features.Catalog
+	graphs  *CatalogGraphs // nil: every index is built and none stored
 	mu      sync.RWMutex
 	by      map[string]indexEntry
 }
@@ -27,18 +31,24 @@ type indexes struct {
 type indexEntry struct {
 	idx     retrieval.Index
 	version string // the block's Version when the index was built
+	how     string // how it was made: "exact", "stored graph (…)", "built", "built (why)" or "empty"
 }
 
-func newIndexes(c *features.Catalog) *indexes {
-	ix := &indexes{catalog: c, by: map[string]indexEntry{}}
+func newIndexes(c *features.Catalog, graphs *CatalogGraphs) *indexes {
+	ix := &indexes{catalog: c, graphs: graphs, by: map[string]indexEntry{}}
 	c.RLock()
-	for _, b := range c.Blocks() {
-		ix.by[b.Name] = indexEntry{ix.build(b, 0), b.Version}
-	}
+	blocks := slices.Clone(c.Blocks())
 	c.RUnlock()
-	c.OnPhotoSwap(func(b *features.Block) func() {
+	for _, b := range blocks {
+		sg, why := ix.stored(b)
 		c.RLock()
-		e := indexEntry{ix.build(b, servingWorkers()), b.Version}
+		ix.by[b.Name] = ix.build(b, 0, sg, why)
+		c.RUnlock()
+	}
+	c.OnPhotoSwap(func(b *features.Block) func() {
+		sg, why := ix.stored(b)
+		c.RLock()
+		e := ix.build(b, servingWorkers(), sg, why)
 		c.RUnlock()
 		return func() {
 			ix.mu.Lock()
@@ -50,32 +60,83 @@ func newIndexes(c *features.Catalog) *indexes {
 	return ix
 }
 
-// build returns an index of every active item that has b's modality, a graph built by
-// workers goroutines (0: the index default). Callers hold the catalogue's RLock.
-func (ix *indexes) build(b *features.Block, workers int) retrieval.Index {
+// stored reads block b's stored graph when its index will be approximate and not
+// empty, without holding the catalogue's lock (a refresh waiting for the write lock
+// would stop the requests). It gives nil and why when there is none to use.
+func (ix *indexes) stored(b *features.Block) (*storedGraph, string) {
+	if ix.graphs == nil {
+		return nil, ""
+	}
+	ix.catalog.RLock()
+	n, some := ix.catalog.Len(), slices.Contains(b.Has, true)
+	ix.catalog.RUnlock()
+	if n <= ExactLimit || !some {
+		return nil, ""
+	}
+	sg, err := ix.graphs.load(b.Name)
+	switch {
+	case err != nil:
+		return nil, "reading the stored graph: " + err.Error()
+	case sg == nil:
+		return nil, "no stored graph"
+	}
+	return sg, ""
+}
+
+// build returns the index of every active item that has b's modality: an exact one
+// for a catalogue of at most ExactLimit items, else an HNSW loaded from the stored
+// graph sg when it fits, or built by workers goroutines (0: the index default), why
+// saying why it was not loaded. A built graph is stored for the next process (in
+// the background). Callers hold the catalogue's RLock.
+func (ix *indexes) build(b *features.Block, workers int, sg *storedGraph, why string) indexEntry {
 	c := ix.catalog
 	n := c.Len()
 	if n <= ExactLimit {
 		e := retrieval.NewExact(b.Dim)
 		for s := range int32(n) {
-			if v := b.Vector(s); v != nil && c.Meta(s).Active {
+			if v := b.Vector(s); v != nil && c.Active(s) {
 				e.Set(s, v)
 			}
 		}
-		return e
+		return indexEntry{e, b.Version, "exact"}
+	}
+	if sg != nil {
+		h, k, err := ix.fromStored(b, sg, workers)
+		if err == nil {
+			return indexEntry{h, b.Version, fmt.Sprintf("stored graph (%d items changed since)", k)}
+		}
+		why = err.Error()
 	}
 	// The graph is built in parallel from every active item that has the modality.
 	h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{Workers: workers})
 	var slots []int32
 	var vecs []float32
 	for s := range int32(n) {
-		if v := b.Vector(s); v != nil && c.Meta(s).Active {
+		if v := b.Vector(s); v != nil && c.Active(s) {
 			slots = append(slots, s)
 			vecs = append(vecs, v...)
 		}
 	}
 	h.SetBatch(slots, vecs)
-	return h
+	if ix.graphs != nil && len(slots) > 0 {
+		ids := make([]string, len(slots))
+		for i, s := range slots {
+			ids[i] = c.ID(s)
+		}
+		if graph, err := h.AppendGraph(nil, slots); err != nil {
+			ix.graphs.log.Warn("the catalogue's retrieval graph could not be encoded", "modality", b.Name, "err", err)
+		} else {
+			go ix.graphs.store(b.Name, b.Version, b.Dim, c.Seq(), ids, graph)
+		}
+	}
+	how := "built"
+	switch {
+	case len(slots) == 0:
+		how = "empty"
+	case why != "":
+		how += " (" + why + ")"
+	}
+	return indexEntry{h, b.Version, how}
 }
 
 func (ix *indexes) update(slots []int32) {
@@ -109,4 +170,16 @@ func (ix *indexes) getVersion(mod, version string) retrieval.Index {
 		return nil
 	}
 	return e.idx
+}
+
+// made says how each modality's index was made, by modality ("exact", "stored graph
+// (N items changed since)", "built (why)").
+func (ix *indexes) made() map[string]string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := make(map[string]string, len(ix.by))
+	for mod, e := range ix.by {
+		out[mod] = e.how
+	}
+	return out
 }

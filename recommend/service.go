@@ -71,6 +71,9 @@ type Options struct {
 	// requests a second writes tens of thousands of rows a second into Postgres, on
 	// the machine's own cores. Default 20.
 	SearchLogDepth int
+	// CatalogGraphs, when not nil, stores the catalogue's retrieval graphs and loads
+	// them at start (see CatalogGraphs); nil: every start builds them.
+	CatalogGraphs *CatalogGraphs
 }
 
 func (o *Options) defaults() {
@@ -137,7 +140,7 @@ type Service struct {
 func New(fs FeatureStore, models *LiveModel, attrib *Attribution, opt Options) *Service {
 	opt.defaults()
 	s := &Service{fs: fs, catalog: fs.Catalog(), models: models, opt: opt, attrib: attrib}
-	s.ix = newIndexes(fs.Catalog())
+	s.ix = newIndexes(fs.Catalog(), opt.CatalogGraphs)
 	s.pool.New = func() any { return &scratch{ws: ranking.NewWorkspace()} }
 	s.marks.New = func() any { return &slotSet{} }
 	s.reranks.New = func() any { return new([]cand) }
@@ -146,6 +149,11 @@ func New(fs FeatureStore, models *LiveModel, attrib *Attribution, opt Options) *
 	}
 	return s
 }
+
+// CatalogIndexes says how the retrieval index of each catalogue modality was made:
+// "exact", "stored graph (N items changed since)", "built", "built (why)" or "empty"
+// (no item has the modality).
+func (s *Service) CatalogIndexes() map[string]string { return s.ix.made() }
 
 // scratch is one request's reusable memory.
 type scratch struct {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -172,11 +174,18 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Attrib = recommend.NewAttribution(m.DB, m.Log)
 	m.Searches = features.NewSearchLog(m.DB, m.Log)
 	m.Searches.MaxFutureSkew = c.MaxFutureSkew
-	ropt := recommend.Options{Logger: m.Log, SearchLogDepth: c.SearchLogDepth}
+	ropt := recommend.Options{Logger: m.Log, SearchLogDepth: c.SearchLogDepth, CatalogGraphs: recommend.NewCatalogGraphs(m.DB, m.Log)}
 	if c.SearchLogDepth > 0 {
 		ropt.Searches = m.Searches
 	}
+	start = time.Now()
 	m.Rank = recommend.New(m.Features, m.Models, m.Attrib, ropt)
+	made := m.Rank.CatalogIndexes()
+	args := []any{"seconds", time.Since(start).Seconds()}
+	for _, mod := range slices.Sorted(maps.Keys(made)) {
+		args = append(args, mod, made[mod])
+	}
+	m.Log.Info("catalogue retrieval indexes", args...)
 
 	m.Keys = keys.New(m.DB)
 	if err := m.Keys.Refresh(stepCtx()); err != nil {

@@ -1,0 +1,165 @@
+package recommend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fusionrank/fusionrank/features"
+	"github.com/fusionrank/fusionrank/postgres"
+	"github.com/fusionrank/fusionrank/recommend/retrieval"
+)
+
+// CatalogGraphs keeps the catalogue's retrieval graphs in Postgres (catalog_graphs):
+// a serving process that builds the HNSW of a catalogue modality stores its graph, and
+// the next one to start loads it and re-inserts only the items changed since, instead
+// of spending about a search per item on every item (13 s of a 16 s start at 100k
+// items with text and image vectors).
+type CatalogGraphs struct {
+	db  *postgres.DB
+	log *slog.Logger
+	// Timeout bounds reading a graph at start and storing one. Default 2 minutes.
+	Timeout time.Duration
+}
+
+// NewCatalogGraphs returns the store of the catalogue's graphs in db; log (nil:
+// discard) gets a line for every graph stored or not.
+func NewCatalogGraphs(db *postgres.DB, log *slog.Logger) *CatalogGraphs {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &CatalogGraphs{db: db, log: log, Timeout: 2 * time.Minute}
+}
+
+// storedGraph is a stored graph of one modality and the items changed since it was
+// stored.
+type storedGraph struct {
+	version string
+	dim     int
+	seq     int64
+	ids     []string
+	graph   []byte
+	changed []string // the ids of the items whose seq is above the graph's
+}
+
+// load reads modality mod's stored graph; (nil, nil) when there is none.
+func (g *CatalogGraphs) load(mod string) (*storedGraph, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.Timeout)
+	defer cancel()
+	var sg storedGraph
+	err := g.db.Pool.QueryRow(ctx, `SELECT version, dim, seq, item_ids, graph FROM catalog_graphs WHERE modality = $1`, mod).
+		Scan(&sg.version, &sg.dim, &sg.seq, &sg.ids, &sg.graph)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	rows, err := g.db.Pool.Query(ctx, `SELECT id FROM items WHERE seq > $1`, sg.seq)
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	sg.changed, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, postgres.Translate(err)
+	}
+	return &sg, nil
+}
+
+// store writes a graph built at catalogue seq, unless a graph of a later seq is there
+// already (another process stored it first).
+func (g *CatalogGraphs) store(mod, version string, dim int, seq int64, ids []string, graph []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.Timeout)
+	defer cancel()
+	start := time.Now()
+	tag, err := g.db.Pool.Exec(ctx, `INSERT INTO catalog_graphs (modality, version, dim, seq, item_ids, graph) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (modality) DO UPDATE SET version = excluded.version, dim = excluded.dim, seq = excluded.seq,
+			item_ids = excluded.item_ids, graph = excluded.graph, stored_at = now()
+		WHERE catalog_graphs.seq <= excluded.seq`, mod, version, dim, seq, ids, graph)
+	switch {
+	case err != nil:
+		g.log.Warn("the catalogue's retrieval graph could not be stored; the next start builds it again", "modality", mod, "err", postgres.Translate(err))
+	case tag.RowsAffected() == 0:
+		g.log.Info("the catalogue's retrieval graph was not stored: a later one is there", "modality", mod, "seq", seq)
+	default:
+		g.log.Info("catalogue retrieval graph stored", "modality", mod, "items", len(ids), "bytes", len(graph), "seq", seq,
+			"seconds", time.Since(start).Seconds())
+	}
+}
+
+// maxGraphChanges is the share of a stored graph's items that may have changed for
+// the graph to be loaded: the changed ones are re-inserted one by one (new items in
+// parallel), and past a tenth a fresh parallel build costs less and stores a graph
+// that needs no catch-up at the next start.
+const maxGraphChanges = 10
+
+// fromStored returns the index of block b loaded from its stored graph g, with the
+// items changed since (or added, removed or deactivated) brought up to date, and how
+// many those were. An error says why g does not serve (the caller then builds the
+// index). Callers hold the catalogue's read lock.
+func (ix *indexes) fromStored(b *features.Block, g *storedGraph, workers int) (*retrieval.HNSW, int, error) {
+	c := ix.catalog
+	if g.version != b.Version {
+		return nil, 0, fmt.Errorf("the stored graph holds vectors of encoder version %q, the catalogue %q", g.version, b.Version)
+	}
+	if g.dim != b.Dim {
+		return nil, 0, fmt.Errorf("the stored graph holds %d-dimensional vectors, the catalogue %d", g.dim, b.Dim)
+	}
+	n := c.Len()
+	node := make([]bool, n)
+	slots := make([]int32, len(g.ids))
+	vecs := make([]float32, 0, len(g.ids)*b.Dim)
+	for i, id := range g.ids {
+		s, ok := c.Slot(id)
+		if !ok {
+			return nil, 0, fmt.Errorf("the stored graph's item %q is not in the catalogue", id)
+		}
+		v := b.Vector(s)
+		if v == nil {
+			return nil, 0, fmt.Errorf("the stored graph's item %q has no %s vector", id, b.Name)
+		}
+		if node[s] {
+			return nil, 0, fmt.Errorf("the stored graph holds item %q twice", id)
+		}
+		node[s] = true
+		slots[i] = s
+		vecs = append(vecs, v...)
+	}
+	changed := make([]bool, n)
+	for _, id := range g.changed {
+		if s, ok := c.Slot(id); ok {
+			changed[s] = true
+		}
+	}
+	// An item is re-inserted when it changed since (its vector may have) or the graph
+	// lacks it, and removed when the graph has it but it is no longer served.
+	var set, del []int32
+	for s := range int32(n) {
+		want := c.Active(s) && b.Vector(s) != nil
+		switch {
+		case want && (changed[s] || !node[s]):
+			set = append(set, s)
+		case !want && node[s]:
+			del = append(del, s)
+		}
+	}
+	if k := len(set) + len(del); k*maxGraphChanges > len(g.ids) {
+		return nil, 0, fmt.Errorf("%d of the stored graph's %d items changed since it was stored", k, len(g.ids))
+	}
+	h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{Workers: workers})
+	if err := h.LoadGraph(slots, vecs, g.graph); err != nil {
+		return nil, 0, err
+	}
+	sv := make([]float32, 0, len(set)*b.Dim)
+	for _, s := range set {
+		sv = append(sv, b.Vector(s)...)
+	}
+	h.SetBatch(set, sv)
+	for _, s := range del {
+		h.Delete(s)
+	}
+	return h, len(set) + len(del), nil
+}

@@ -1,0 +1,207 @@
+package recommend
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fusionrank/fusionrank"
+	"github.com/fusionrank/fusionrank/recommend/retrieval"
+)
+
+// TestCatalogGraphStored: a process that builds the catalogue's retrieval graph stores
+// it; the next one loads it and answers exactly as the builder's index does; items
+// changed, deactivated or added since are brought up to date when it loads; a graph
+// too far behind the catalogue, or of other vectors, is not loaded but built again and
+// stored anew.
+func TestCatalogGraphStored(t *testing.T) {
+	if raceEnabled {
+		t.Skip("builds three 20k-item graphs (tens of seconds under the race detector); make test runs it without")
+	}
+	e := newEnv(t, "catgraph", Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	db := e.models.reg.db
+	c := e.fs.Catalog()
+	rng := rand.New(rand.NewPCG(7, 11))
+	vec := func() []float32 {
+		v := make([]float32, 4)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	putItems := func(items []fusionrank.Item) {
+		t.Helper()
+		errs, err := e.fs.PutItems(ctx, items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.fs.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := ExactLimit + 200
+	items := make([]fusionrank.Item, n)
+	for i := range items {
+		items[i] = item(fmt.Sprintf("c%05d", i), "", 0, vec()...)
+	}
+	putItems(items)
+
+	graphs := NewCatalogGraphs(db, nil)
+	// storedSeq waits until the image graph stored is of the catalogue's current seq
+	// (the store runs in the background) and returns its item count.
+	storedSeq := func() int {
+		t.Helper()
+		c.RLock()
+		want := c.Seq()
+		c.RUnlock()
+		for {
+			var seq int64
+			var items int
+			err := db.Pool.QueryRow(ctx, `SELECT seq, cardinality(item_ids) FROM catalog_graphs WHERE modality = 'image'`).Scan(&seq, &items)
+			if err == nil && seq == want {
+				return items
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("no image graph of seq %d stored: seq %d, %v", want, seq, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// search is the image index's top 10 for q.
+	search := func(ix *indexes, q []float32) []retrieval.Hit {
+		return ix.get("image").SearchTo(nil, q, 10, nil)
+	}
+	// recall is the index's recall@10 against an exact scan of the active items.
+	recall := func(ix *indexes) float64 {
+		t.Helper()
+		exact := retrieval.NewExact(4)
+		c.RLock()
+		b := c.Block("image")
+		for s := range int32(c.Len()) {
+			if v := b.Vector(s); v != nil && c.Active(s) {
+				exact.Set(s, v)
+			}
+		}
+		c.RUnlock()
+		found, total := 0, 0
+		for range 50 {
+			q := vec()
+			in := map[int32]bool{}
+			for _, h := range search(ix, q) {
+				in[h.Slot] = true
+			}
+			for _, h := range exact.SearchTo(nil, q, 10, nil) {
+				total++
+				if in[h.Slot] {
+					found++
+				}
+			}
+		}
+		return float64(found) / float64(total)
+	}
+	how := func(ix *indexes) string { return ix.made()["image"] }
+
+	built := newIndexes(c, graphs)
+	if got := how(built); got != "built (no stored graph)" {
+		t.Fatalf("first index: %q, want built for want of a stored graph", got)
+	}
+	if got := storedSeq(); got != n {
+		t.Fatalf("stored graph of %d items, want %d", got, n)
+	}
+	loaded := newIndexes(c, graphs)
+	if got := how(loaded); got != "stored graph (0 items changed since)" {
+		t.Fatalf("second index: %q, want the stored graph", got)
+	}
+	for range 50 {
+		q := vec()
+		if a, b := search(built, q), search(loaded, q); !slices.Equal(a, b) {
+			t.Fatalf("the loaded index answers %v, the one it was stored from %v", b, a)
+		}
+	}
+
+	// Since the graph was stored: one item's vector turns, one item is deleted, one is
+	// added. The next load brings all three up to date.
+	turned, gone, added := vec(), "c00011", vec()
+	putItems([]fusionrank.Item{item("c00010", "", 0, turned...), item("new", "", 0, added...)})
+	if err := e.fs.DeleteItem(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fs.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	goneVec := slices.Clone(items[11].Vectors["image"])
+	caught := newIndexes(c, graphs)
+	if got := how(caught); got != "stored graph (3 items changed since)" {
+		t.Fatalf("index after three changes: %q, want the stored graph with 3 changes", got)
+	}
+	slotOf := func(id string) int32 {
+		c.RLock()
+		defer c.RUnlock()
+		s, _ := c.Slot(id)
+		return s
+	}
+	if h := search(caught, turned); len(h) == 0 || h[0].Slot != slotOf("c00010") {
+		t.Errorf("the turned item is not the top hit for its new vector: %v", h)
+	}
+	if h := search(caught, added); len(h) == 0 || h[0].Slot != slotOf("new") {
+		t.Errorf("the added item is not the top hit for its vector: %v", h)
+	}
+	if h := search(caught, goneVec); slices.ContainsFunc(h, func(h retrieval.Hit) bool { return h.Slot == slotOf(gone) }) {
+		t.Errorf("the deleted item is still found: %v", h)
+	}
+	if r := recall(caught); r < 0.95 {
+		t.Errorf("the caught-up index: recall@10 %.3f against an exact scan, want ≥ 0.95", r)
+	}
+
+	// More than a tenth of the items change: the graph is built, and the new one
+	// stored.
+	var many []fusionrank.Item
+	for i := 100; i < 100+n/10; i++ {
+		many = append(many, item(fmt.Sprintf("c%05d", i), "", 0, vec()...))
+	}
+	putItems(many)
+	rebuilt := newIndexes(c, graphs)
+	if got, want := how(rebuilt), fmt.Sprintf("built (%d of the stored graph's %d items changed since it was stored)", n/10+3, n); got != want {
+		t.Fatalf("index after many changes: %q, want %q", got, want)
+	}
+	if got := storedSeq(); got != n {
+		t.Fatalf("graph stored after the rebuild: %d items, want %d (one deleted, one added)", got, n)
+	}
+	if got := how(newIndexes(c, graphs)); got != "stored graph (0 items changed since)" {
+		t.Fatalf("index after the rebuild's graph was stored: %q", got)
+	}
+	if r := recall(rebuilt); r < 0.95 {
+		t.Errorf("the rebuilt index: recall@10 %.3f against an exact scan, want ≥ 0.95", r)
+	}
+
+	// A graph of other vectors, or one that does not decode, is built again.
+	for _, tc := range []struct{ change, why string }{
+		{`UPDATE catalog_graphs SET seq = seq - 1, dim = 5`, "the stored graph holds 5-dimensional vectors, the catalogue 4"},
+		{`UPDATE catalog_graphs SET seq = seq - 1, version = 'enc-2'`, `the stored graph holds vectors of encoder version "enc-2", the catalogue ""`},
+		{`UPDATE catalog_graphs SET seq = seq - 1, graph = substr(graph, 1, 100)`, "retrieval: malformed graph"},
+		{`UPDATE catalog_graphs SET seq = seq - 1, item_ids[5] = 'nope'`, `the stored graph's item "nope" is not in the catalogue`},
+	} {
+		if _, err := db.Pool.Exec(ctx, tc.change); err != nil {
+			t.Fatal(err)
+		}
+		if got := how(newIndexes(c, graphs)); !strings.HasPrefix(got, "built ("+tc.why) {
+			t.Errorf("after %s: %q, want built because %s", tc.change, got, tc.why)
+		}
+		storedSeq() // the rebuilt graph replaces the damaged one
+		var dim int
+		if err := db.Pool.QueryRow(ctx, `SELECT dim FROM catalog_graphs WHERE modality = 'image' AND version = '' AND item_ids[5] <> 'nope'`).Scan(&dim); err != nil || dim != 4 {
+			t.Fatalf("after %s the rebuilt graph was not stored: dim %d, %v", tc.change, dim, err)
+		}
+	}
+}
