@@ -39,6 +39,10 @@
 // modality: an exact scan up to ExactLimit items, an HNSW graph above, searched for
 // candidates with effort RetrievalEf (64; the index default of 250 is for stand-alone
 // recall): the candidates of several sources are rescored, so each needs less recall.
+// A process that builds a catalogue modality's graph stores it (CatalogGraphs, table
+// catalog_graphs); the next one to start loads it and re-inserts only the items changed
+// since (and stores the caught-up graph again), or builds afresh when more than a
+// tenth changed (Service.CatalogIndexes says which it did).
 // Exclusions (bought items, the request's exclude list) are resolved to catalogue slots
 // once per request, so the filter the index calls on every visited item is an integer
 // lookup.

@@ -86,8 +86,9 @@ func (ix *indexes) stored(b *features.Block) (*storedGraph, string) {
 // build returns the index of every active item that has b's modality: an exact one
 // for a catalogue of at most ExactLimit items, else an HNSW loaded from the stored
 // graph sg when it fits, or built by workers goroutines (0: the index default), why
-// saying why it was not loaded. A built graph is stored for the next process (in
-// the background). Callers hold the catalogue's RLock.
+// saying why it was not loaded. A built graph, or a loaded one that had to catch up,
+// is stored for the next process (in the background). Callers hold the catalogue's
+// RLock.
 func (ix *indexes) build(b *features.Block, workers int, sg *storedGraph, why string) indexEntry {
 	c := ix.catalog
 	n := c.Len()
@@ -103,6 +104,12 @@ func (ix *indexes) build(b *features.Block, workers int, sg *storedGraph, why st
 	if sg != nil {
 		h, k, err := ix.fromStored(b, sg, workers)
 		if err == nil {
+			// Caught up, the graph is stored again, so the next start catches up only
+			// on what changes from now on; one with removed items (tombstones) has no
+			// graph to export, and the next start removes them again.
+			if k > 0 && h.Tombstones() == 0 {
+				ix.save(b, h, min(c.Seq(), sg.upTo))
+			}
 			return indexEntry{h, b.Version, fmt.Sprintf("stored graph (%d items changed since)", k)}
 		}
 		why = err.Error()
@@ -118,16 +125,8 @@ func (ix *indexes) build(b *features.Block, workers int, sg *storedGraph, why st
 		}
 	}
 	h.SetBatch(slots, vecs)
-	if ix.graphs != nil && len(slots) > 0 {
-		ids := make([]string, len(slots))
-		for i, s := range slots {
-			ids[i] = c.ID(s)
-		}
-		if graph, err := h.AppendGraph(nil, slots); err != nil {
-			ix.graphs.log.Warn("the catalogue's retrieval graph could not be encoded", "modality", b.Name, "err", err)
-		} else {
-			go ix.graphs.store(b.Name, b.Version, b.Dim, c.Seq(), ids, graph)
-		}
+	if len(slots) > 0 {
+		ix.save(b, h, c.Seq())
 	}
 	how := "built"
 	switch {
@@ -137,6 +136,30 @@ func (ix *indexes) build(b *features.Block, workers int, sg *storedGraph, why st
 		how += " (" + why + ")"
 	}
 	return indexEntry{h, b.Version, how}
+}
+
+// save stores h, the index of every active item with b's vector, up to date to
+// catalogue seq, for the next process (in the background). Callers hold the
+// catalogue's RLock.
+func (ix *indexes) save(b *features.Block, h *retrieval.HNSW, seq int64) {
+	if ix.graphs == nil {
+		return
+	}
+	c := ix.catalog
+	var slots []int32
+	var ids []string
+	for s := range int32(c.Len()) {
+		if c.Active(s) && b.Vector(s) != nil {
+			slots = append(slots, s)
+			ids = append(ids, c.ID(s))
+		}
+	}
+	graph, err := h.AppendGraph(nil, slots)
+	if err != nil {
+		ix.graphs.log.Warn("the catalogue's retrieval graph could not be encoded", "modality", b.Name, "err", err)
+		return
+	}
+	go ix.graphs.store(b.Name, b.Version, b.Dim, seq, ids, graph)
 }
 
 func (ix *indexes) update(slots []int32) {

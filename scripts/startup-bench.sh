@@ -16,7 +16,8 @@ LIMIT=${LIMIT:-900}
 OUT=$(mktemp -d)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$OUT" --loglevel warning >/dev/null 2>&1 &
 rpid=$!
-trap 'kill $rpid ${spid:-} 2>/dev/null || true; rm -rf "$OUT"' EXIT
+# Both are waited for: the next run reuses their ports.
+trap 'kill $rpid ${spid:-} 2>/dev/null || true; wait $rpid ${spid:-} 2>/dev/null || true; rm -rf "$OUT"' EXIT
 for _ in $(seq 1 40); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.25; done
 echo "machine: $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); events: $(psql "$DATABASE_URL" -tAc 'SELECT count(*) FROM events')"
 start=$(date +%s.%N)
