@@ -2,8 +2,10 @@
 # Serving start-up time on an existing database: starts BIN serve (default bin/fusionrank)
 # on DATABASE_URL with a redis-server of its own (empty: the worst case, every
 # co-visitation set missing) and reports when it answered /readyz and when its
-# start-up warm-ups (co-visitation sets, profiles) finished, from its log. Extra
-# settings come from the environment (e.g. FUSIONRANK_COVIS_WINDOW=720h).
+# start-up warm-ups (co-visitation sets, profiles) finished, from its log, with its log
+# lines saying how it got the model's and the catalogue's retrieval indexes (loaded
+# from a stored graph or built). Extra settings come from the environment (e.g.
+# FUSIONRANK_COVIS_WINDOW=720h).
 #
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/fusionrank_scale_before?sslmode=disable \
 #     BIN=/tmp/fr-main scripts/startup-bench.sh
@@ -36,4 +38,4 @@ while :; do
   if [ "$(echo "$now - $start > $LIMIT" | bc)" = 1 ]; then echo "warm-ups not done after $LIMIT s"; break; fi
   sleep 0.5
 done
-grep -h 'warmed\|warm-up' "$OUT/log" | cut -c1-300 || true
+grep -h 'warmed\|warm-up\|"model"\|catalogue retrieval indexes' "$OUT/log" | cut -c1-300 || true

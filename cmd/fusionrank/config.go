@@ -45,6 +45,8 @@ type Config struct {
 	HeaderTimeout  time.Duration                    // FUSIONRANK_HEADER_TIMEOUT
 	BodyTimeout    time.Duration                    // FUSIONRANK_BODY_TIMEOUT
 	PprofAddr      string                           // FUSIONRANK_PPROF_ADDR
+	TraceSlow      time.Duration                    // FUSIONRANK_TRACE_SLOW (0: off)
+	TraceDir       string                           // FUSIONRANK_TRACE_DIR
 	ProfileTTL     time.Duration                    // FUSIONRANK_PROFILE_TTL
 	QueryRetention time.Duration                    // FUSIONRANK_QUERY_RETENTION (0: keep every search)
 	SearchLogDepth int                              // FUSIONRANK_SEARCH_LOG_DEPTH (0: answers are not logged)
@@ -98,6 +100,8 @@ var configVars = [][3]string{
 	{"FUSIONRANK_MAX_IN_FLIGHT", "auto", "serve: read requests (rankings, search, features) in progress at once; past it a request is answered 503 with Retry-After: 1 at once instead of queueing; auto: 64 per CPU; off: no cap"},
 	{"FUSIONRANK_WARM_PROFILES", "720h", "serve: at start and whenever Redis has lost its data since, the profiles of users with events this recent that Redis lacks are built in one pass over their events; 0: off"},
 	{"FUSIONRANK_PPROF_ADDR", "", "serve: a loopback address for Go's pprof handlers (off when empty)"},
+	{"FUSIONRANK_TRACE_SLOW", "0", "serve: keep the last seconds of Go's execution trace in memory and write them to FUSIONRANK_TRACE_DIR when a request takes longer than this (at most one file per 10 s), like 100ms; 0: off"},
+	{"FUSIONRANK_TRACE_DIR", "", "serve: where FUSIONRANK_TRACE_SLOW writes its traces; empty: the system's temporary directory"},
 	{"FUSIONRANK_IMAGE_ENCODER", "registry", "registry: item and query photos are encoded by the registry's active image encoder (the fixed descriptor until one is trained and activated); onnx:PATH: by the ONNX model at PATH; off: no photos"},
 	{"FUSIONRANK_TEXT_SUBWORDS", "on", "on: words missing from the word vectors (brands, codes, other languages; Chinese and Japanese are split into character bigrams) get vectors from their hashed character n-grams; off: they are skipped"},
 	{"FUSIONRANK_TEXT_ENCODER", "builtin", "builtin: the word-vector encoder (FUSIONRANK_TEXT_VECTORS); onnx:PATH: an ONNX text model"},
@@ -131,7 +135,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	var auth, modalities, level, timeout, wtimeout, halfLife, weights, skew, rate, ttl, refresh, localTTL string
 	var publicRate, clientRate, proxies, htimeout, btimeout string
 	var imgBytes, imgPixels, fetchTimeout, fetchWait, fetchPrivate, subwords, inFlight, warm string
-	var covisWindow, retention, streams string
+	var covisWindow, retention, streams, traceSlow string
+	fs.StringVar(&traceSlow, "trace-slow", val("FUSIONRANK_TRACE_SLOW"), "write the execution trace around requests slower than this, 0 for off (FUSIONRANK_TRACE_SLOW)")
+	fs.StringVar(&c.TraceDir, "trace-dir", val("FUSIONRANK_TRACE_DIR"), "where slow requests' traces go (FUSIONRANK_TRACE_DIR)")
 	fs.StringVar(&covisWindow, "covis-window", val("FUSIONRANK_COVIS_WINDOW"), "co-visitation window (FUSIONRANK_COVIS_WINDOW)")
 	fs.StringVar(&retention, "event-retention", val("FUSIONRANK_EVENT_RETENTION"), "event retention (FUSIONRANK_EVENT_RETENTION)")
 	fs.StringVar(&streams, "import-streams", val("FUSIONRANK_IMPORT_STREAMS"), "import streams (FUSIONRANK_IMPORT_STREAMS)")
@@ -252,6 +258,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	dur("FUSIONRANK_HEADER_TIMEOUT", htimeout, &c.HeaderTimeout, 100*time.Millisecond)
 	dur("FUSIONRANK_BODY_TIMEOUT", btimeout, &c.BodyTimeout, 100*time.Millisecond)
 	dur("FUSIONRANK_COVIS_WINDOW", covisWindow, &c.CovisWindow, 0)
+	dur("FUSIONRANK_TRACE_SLOW", traceSlow, &c.TraceSlow, 0)
 	dur("FUSIONRANK_EVENT_RETENTION", retention, &c.EventRetention, 0)
 	if c.EventRetention > 0 && c.EventRetention < 31*24*time.Hour {
 		bad("FUSIONRANK_EVENT_RETENTION", "expected 0 or at least 744h (partitions are months), got %q", retention)

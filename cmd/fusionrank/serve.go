@@ -249,6 +249,16 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	handler := web.CORS(m.API.Handler())
+	if m.Config.TraceSlow > 0 {
+		st, err := newSlowTracer(m.Config.TraceSlow, m.Config.TraceDir, m.Log)
+		if err != nil {
+			return err
+		}
+		defer st.stop()
+		handler = st.wrap(handler)
+		m.Log.Info("requests slower than FUSIONRANK_TRACE_SLOW get their execution trace written", "threshold", m.Config.TraceSlow.String(), "dir", st.dir)
+	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
 	go m.Keys.Run(bg, m.Log)
@@ -282,7 +292,7 @@ func (m *Main) Run(ctx context.Context) error {
 	// within that plus FUSIONRANK_BODY_TIMEOUT; each route then sets its own body
 	// deadline (the bulk item load's is longer), so a client that announces a body and
 	// never sends it holds a connection for seconds, not for ever.
-	m.server = &http.Server{Handler: web.CORS(m.API.Handler()), ReadHeaderTimeout: m.Config.HeaderTimeout,
+	m.server = &http.Server{Handler: handler, ReadHeaderTimeout: m.Config.HeaderTimeout,
 		ReadTimeout: m.API.ReadTimeout(m.Config.HeaderTimeout), IdleTimeout: 120 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
