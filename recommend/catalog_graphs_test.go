@@ -113,6 +113,17 @@ func TestCatalogGraphStored(t *testing.T) {
 		return float64(found) / float64(total)
 	}
 	how := func(ix *indexes) string { return ix.made()["image"] }
+	// sameAnswers checks that an index loaded from a stored graph answers 50 queries
+	// exactly as the index the graph was stored from.
+	sameAnswers := func(stored, loaded *indexes) {
+		t.Helper()
+		for range 50 {
+			q := vec()
+			if a, b := search(stored, q), search(loaded, q); !slices.Equal(a, b) {
+				t.Fatalf("the loaded index answers %v, the one its graph was stored from %v", b, a)
+			}
+		}
+	}
 
 	built := newIndexes(c, graphs)
 	if got := how(built); got != "built (no stored graph)" {
@@ -125,12 +136,7 @@ func TestCatalogGraphStored(t *testing.T) {
 	if got := how(loaded); got != "stored graph (0 items changed since)" {
 		t.Fatalf("second index: %q, want the stored graph", got)
 	}
-	for range 50 {
-		q := vec()
-		if a, b := search(built, q), search(loaded, q); !slices.Equal(a, b) {
-			t.Fatalf("the loaded index answers %v, the one it was stored from %v", b, a)
-		}
-	}
+	sameAnswers(built, loaded)
 
 	// Since the graph was stored: one item's vector turns, one item is deleted, one is
 	// added. The next load brings all three up to date.
@@ -199,12 +205,7 @@ func TestCatalogGraphStored(t *testing.T) {
 	if got := how(again); got != "stored graph (0 items changed since)" {
 		t.Fatalf("index after the caught-up graph was stored: %q", got)
 	}
-	for range 50 {
-		q := vec()
-		if a, b := search(caughtUp, q), search(again, q); !slices.Equal(a, b) {
-			t.Fatalf("the index loaded from the caught-up graph answers %v, the caught-up one %v", b, a)
-		}
-	}
+	sameAnswers(caughtUp, again)
 
 	// A graph of other vectors, or one that does not decode, is built again.
 	for _, tc := range []struct{ change, why string }{
