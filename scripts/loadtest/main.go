@@ -191,6 +191,7 @@ var (
 type result struct {
 	latency  time.Duration
 	due      time.Duration // when the request was due, from the start of the run
+	late     time.Duration // from when it was due to when its goroutine began to send it
 	status   int
 	err      bool
 	personal bool // the answer said "personalized": true
@@ -402,9 +403,11 @@ func openLoop(send func(string, string, []byte) result, parts []loadPart, d time
 				q := r.reqs[k%len(r.reqs)]
 				reqs.Go(func() {
 					defer inflight.Add(-1)
+					late := time.Since(due)
 					res := send(q.method, q.path, q.body)
 					res.latency = time.Since(due)
 					res.due = due.Sub(start)
+					res.late = late
 					r.results[k] = res
 				})
 			}
@@ -497,7 +500,7 @@ func report(name string, rs []result, sent time.Duration, rate float64, dropped 
 			fmt.Fprintln(os.Stderr, "timeline:", err)
 		}
 	}
-	var lat []time.Duration
+	var lat, late []time.Duration
 	codes := map[int]int{}
 	errs := 0
 	var ok, personal, okLate, personalLate int
@@ -508,6 +511,7 @@ func report(name string, rs []result, sent time.Duration, rate float64, dropped 
 		}
 		codes[r.status]++
 		lat = append(lat, r.latency)
+		late = append(late, r.late)
 		if r.status == 200 {
 			ok++
 			if r.personal {
@@ -532,6 +536,10 @@ func report(name string, rs []result, sent time.Duration, rate float64, dropped 
 	fmt.Printf("scenario=%s target_rate=%.0f/s sent=%d in %.1fs (%.0f/s) ok=%d errors=%d dropped=%d statuses=%v\n",
 		name, rate, len(rs), sent.Seconds(), float64(len(rs))/sent.Seconds(), codes[200], errs, dropped, codes)
 	fmt.Printf("latency p50=%s p90=%s p99=%s p99.9=%s max=%s\n", q(.5), q(.9), q(.99), q(.999), q(1))
+	// The generator's own part: how late each request began to be sent (its sleep's
+	// wake-up and the scheduling of its goroutine, on the same machine as the server).
+	slices.Sort(late)
+	fmt.Printf("sent late by p50=%s p99=%s max=%s (included in the latency above)\n", quantile(late, .5), quantile(late, .99), quantile(late, 1))
 	if name == "rerank" || name == "recommend" {
 		fmt.Printf("personalised %.2f%% of 200 answers; %.2f%% of those due after %s\n", frac(personal, ok), frac(personalLate, okLate), settle)
 	}
