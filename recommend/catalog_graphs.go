@@ -107,9 +107,11 @@ func (g *CatalogGraphs) store(mod, version string, dim int, seq int64, ids []str
 const maxGraphChanges = 10
 
 // fromStored returns the index of block b loaded from its stored graph g, with the
-// items changed since (or added, removed or deactivated) brought up to date, and how
-// many those were. An error says why g does not serve (the caller then builds the
-// index). Callers hold the catalogue's read lock.
+// items changed since (or added, or deactivated) brought up to date, and how many
+// those were. The graph's nodes of items no longer served are deleted again; they
+// count towards the tenth, so that a graph full of them is built afresh. An error says
+// why g does not serve (the caller then builds the index). Callers hold the
+// catalogue's read lock.
 func (ix *indexes) fromStored(b *features.Block, g *storedGraph, workers int) (*retrieval.HNSW, int, error) {
 	c := ix.catalog
 	if g.version != b.Version {
@@ -145,8 +147,10 @@ func (ix *indexes) fromStored(b *features.Block, g *storedGraph, workers int) (*
 		}
 	}
 	// An item is re-inserted when it changed since (its vector may have) or the graph
-	// lacks it, and removed when the graph has it but it is no longer served.
+	// lacks it, and deleted when the graph has it but it is no longer served (newly,
+	// when it changed since).
 	var set, del []int32
+	removed := 0
 	for s := range int32(n) {
 		want := c.Active(s) && b.Vector(s) != nil
 		switch {
@@ -154,10 +158,13 @@ func (ix *indexes) fromStored(b *features.Block, g *storedGraph, workers int) (*
 			set = append(set, s)
 		case !want && node[s]:
 			del = append(del, s)
+			if changed[s] {
+				removed++
+			}
 		}
 	}
 	if k := len(set) + len(del); k*maxGraphChanges > len(g.ids) {
-		return nil, 0, fmt.Errorf("%d of the stored graph's %d items changed since it was stored", k, len(g.ids))
+		return nil, 0, fmt.Errorf("%d of the stored graph's %d items changed or are no longer served", k, len(g.ids))
 	}
 	h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{Workers: workers})
 	if err := h.LoadGraph(slots, vecs, g.graph); err != nil {
@@ -171,5 +178,5 @@ func (ix *indexes) fromStored(b *features.Block, g *storedGraph, workers int) (*
 	for _, s := range del {
 		h.Delete(s)
 	}
-	return h, len(set) + len(del), nil
+	return h, len(set) + removed, nil
 }

@@ -105,9 +105,8 @@ func (ix *indexes) build(b *features.Block, workers int, sg *storedGraph, why st
 		h, k, err := ix.fromStored(b, sg, workers)
 		if err == nil {
 			// Caught up, the graph is stored again, so the next start catches up only
-			// on what changes from now on; one with removed items (tombstones) has no
-			// graph to export, and the next start removes them again.
-			if k > 0 && h.Tombstones() == 0 {
+			// on what changes from now on.
+			if k > 0 {
 				ix.save(b, h, min(c.Seq(), sg.upTo))
 			}
 			return indexEntry{h, b.Version, fmt.Sprintf("stored graph (%d items changed since)", k)}
@@ -138,21 +137,18 @@ func (ix *indexes) build(b *features.Block, workers int, sg *storedGraph, why st
 	return indexEntry{h, b.Version, how}
 }
 
-// save stores h, the index of every active item with b's vector, up to date to
-// catalogue seq, for the next process (in the background). Callers hold the
-// catalogue's RLock.
+// save stores h, the index of b's vectors up to date to catalogue seq, for the next
+// process (in the background): every node of its graph, those of items no longer
+// served too (the loader deletes them again). Callers hold the catalogue's RLock.
 func (ix *indexes) save(b *features.Block, h *retrieval.HNSW, seq int64) {
 	if ix.graphs == nil {
 		return
 	}
 	c := ix.catalog
-	var slots []int32
-	var ids []string
-	for s := range int32(c.Len()) {
-		if c.Active(s) && b.Vector(s) != nil {
-			slots = append(slots, s)
-			ids = append(ids, c.ID(s))
-		}
+	slots := h.Nodes(nil)
+	ids := make([]string, len(slots))
+	for i, s := range slots {
+		ids[i] = c.ID(s)
 	}
 	graph, err := h.AppendGraph(nil, slots)
 	if err != nil {

@@ -25,16 +25,14 @@ import (
 const graphMagic = "FRHNSW01"
 
 // AppendGraph appends the encoding of the index's graph to dst, node i standing for
-// slots[i]. slots must hold every live slot of the index exactly once; an index with
-// tombstones has no such graph and gives an error.
+// slots[i]. slots must hold every node of the index exactly once (Nodes), deleted ones
+// too: a deleted node still routes searches, and the encoding has no mark for it, so
+// the loader deletes it again.
 func (h *HNSW) AppendGraph(dst []byte, slots []int32) ([]byte, error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if h.nodes != h.n {
-		return dst, fmt.Errorf("retrieval: a graph with %d tombstones cannot be exported", h.nodes-h.n)
-	}
-	if len(slots) != h.n {
-		return dst, fmt.Errorf("retrieval: %d slots given for a graph of %d nodes", len(slots), h.n)
+	if len(slots) != h.nodes {
+		return dst, fmt.Errorf("retrieval: %d slots given for a graph of %d nodes", len(slots), h.nodes)
 	}
 	node := make(map[int32]uint32, len(slots))
 	for i, s := range slots {
@@ -68,6 +66,19 @@ func (h *HNSW) AppendGraph(dst []byte, slots []int32) ([]byte, error) {
 		}
 	}
 	return binary.LittleEndian.AppendUint32(dst, crc32.ChecksumIEEE(dst[start:])), nil
+}
+
+// Nodes appends to dst every slot that is a node of the graph, live or deleted, in
+// slot order: the slots AppendGraph needs.
+func (h *HNSW) Nodes(dst []int32) []int32 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for s, l := range h.levels {
+		if l >= 0 {
+			dst = append(dst, int32(s))
+		}
+	}
+	return dst
 }
 
 // errGraph is the error of a graph that does not decode.

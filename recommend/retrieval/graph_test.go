@@ -70,7 +70,7 @@ func TestGraphRoundTrip(t *testing.T) {
 }
 
 // TestGraphRejected: a graph that does not fit the index, or is damaged, is an error
-// and leaves the index empty; an index with tombstones has no graph to export.
+// and leaves the index empty; an export must name every node, deleted ones too.
 func TestGraphRejected(t *testing.T) {
 	const n, dim = 200, 8
 	items := mixture(n, dim, 4, 0.5, 9)
@@ -145,6 +145,43 @@ func TestGraphRejected(t *testing.T) {
 	}
 	built.Delete(5)
 	if _, err := built.AppendGraph(nil, slices.DeleteFunc(seqSlots(n), func(s int32) bool { return s == 5 })); err == nil {
-		t.Error("AppendGraph with a tombstone: no error")
+		t.Error("AppendGraph without its deleted node: no error")
+	}
+}
+
+// TestGraphWithTombstones: an index with deleted slots exports them as nodes; loaded
+// and the same slots deleted again, it answers as the index it came from.
+func TestGraphWithTombstones(t *testing.T) {
+	const n, dim = 2000, 8
+	items, queries := mixtureSplit(n, 30, dim, 6, 0.5, 3)
+	built := NewHNSW(dim, HNSWConfig{EfSearch: 64})
+	built.SetBatch(seqSlots(n), items)
+	deleted := []int32{0, 5, 77, 1999}
+	for _, s := range deleted {
+		built.Delete(s)
+	}
+	nodes := built.Nodes(nil)
+	if !slices.Equal(nodes, seqSlots(n)) {
+		t.Fatalf("Nodes: %d slots, want all %d, deleted ones too", len(nodes), n)
+	}
+	graph, err := built.AppendGraph(nil, nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := NewHNSW(dim, HNSWConfig{EfSearch: 64})
+	if err := loaded.LoadGraph(nodes, items, graph); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range deleted {
+		loaded.Delete(s)
+	}
+	if loaded.Len() != built.Len() || loaded.Tombstones() != len(deleted) {
+		t.Fatalf("loaded %d live, %d tombstones; want %d, %d", loaded.Len(), loaded.Tombstones(), built.Len(), len(deleted))
+	}
+	for i := range len(queries) / dim {
+		q := queries[i*dim : (i+1)*dim]
+		if got, want := loaded.SearchTo(nil, q, 10, nil), built.SearchTo(nil, q, 10, nil); !slices.Equal(got, want) {
+			t.Fatalf("query %d: loaded answers %v, built %v", i, got, want)
+		}
 	}
 }
