@@ -100,10 +100,10 @@ func (g *CatalogGraphs) store(mod, version string, dim int, seq int64, ids []str
 	}
 }
 
-// maxGraphChanges is the share of a stored graph's items that may have changed for
-// the graph to be loaded: the changed ones are re-inserted one by one (new items in
-// parallel), and past a tenth a fresh parallel build costs less and stores a graph
-// that needs no catch-up at the next start.
+// A stored graph is loaded while at most 1/maxGraphChanges of its items changed or are
+// no longer served: changed items are re-inserted one by one (new items in parallel),
+// and past a tenth a fresh parallel build costs less and stores a graph that needs no
+// catch-up at the next start.
 const maxGraphChanges = 10
 
 // fromStored returns the index of block b loaded from its stored graph g, with the
