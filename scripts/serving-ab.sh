@@ -139,7 +139,7 @@ for r in $(seq 1 "$ROUNDS"); do
         bg=$!
       fi
       "$OUT/loadtest" run -url "http://${addr[$v]}" -key "$KEY" -scenario "$s" -duration "$DURATION" "${settle[@]}" \
-        -pid "${spid[$v]}" -redis "127.0.0.1:$redis_port" -postgres -timeline "$OUT/$v/timeline-$r-${s//[:,]/-}.tsv" | sed "s/^/$v: /"
+        -pid "${spid[$v]}" -redis "127.0.0.1:$redis_port" -postgres -server-latency -timeline "$OUT/$v/timeline-$r-${s//[:,]/-}.tsv" | sed "s/^/$v: /"
       [ -z "$bg" ] || wait "$bg"
       sleep 3
     done

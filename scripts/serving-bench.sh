@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Serving latency at fixed request rates (open loop) on a generated shop: 100k items,
 # 10k users with 20 events each, a briefly trained model (the shapes of a real one).
-# Prints, per scenario, latency quantiles, the fraction of personalised answers and CPU
-# per request of the server, Redis, Postgres and the load generator (scripts/loadtest
-# run -pid -redis -postgres).
+# Prints, per scenario, latency quantiles, how late the load generator sent, the share
+# of requests the server itself answered within 5, 10, 20 and 50 ms (its latency
+# histogram on /metrics), the fraction of personalised answers and CPU per request of
+# the server, Redis, Postgres and the load generator (scripts/loadtest run -pid -redis
+# -postgres -server-latency).
 #
 #   scripts/serving-bench.sh                         # rerank 2000/s, recommend 1000/s
 #   SCENARIOS="rerank:1000 recommend:500" DURATION=20s scripts/serving-bench.sh
@@ -80,7 +82,7 @@ for s in $SCENARIOS; do
   tl=$OUT/timeline-${s//[:,]/-}.tsv
   rm -f "$tl"
   "$OUT/loadtest" run -url "http://$FUSIONRANK_ADDR" -key "$KEY" -scenario "$s" -rate 1000 -duration "$DURATION" \
-    -pid "$server_pid" -redis "127.0.0.1:$redis_port" -postgres -timeline "$tl"
+    -pid "$server_pid" -redis "127.0.0.1:$redis_port" -postgres -server-latency -timeline "$tl"
   log "per second: $tl"
   sleep 5
   if [ -n "${VEGETA:-}" ]; then
