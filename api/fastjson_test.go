@@ -39,8 +39,6 @@ var rerankSeeds = []string{
 	``,
 }
 
-// FuzzRerankFastPath: whenever the fast rerank decoder accepts a body, encoding/json
-// (DecodeStrict) accepts it too and produces the same request.
 // fuzzAgainstStrict fuzzes a fast decoder from seeds: whenever fast accepts a body,
 // DecodeStrict must accept it too and produce the same value.
 func fuzzAgainstStrict[T any](f *testing.F, seeds []string, fast func([]byte, *T) bool) {
@@ -61,6 +59,20 @@ func fuzzAgainstStrict[T any](f *testing.F, seeds []string, fast func([]byte, *T
 	})
 }
 
+// checkUsualShape checks which seeds a fast decoder takes: those usual says are of the
+// usual shape, and no other.
+func checkUsualShape[T any](t *testing.T, seeds []string, fast func([]byte, *T) bool, usual func(i int, s string) bool) {
+	t.Helper()
+	for i, s := range seeds {
+		var v T
+		if ok, want := fast([]byte(s), &v), usual(i, s); ok != want {
+			t.Errorf("%q: fast path accepted=%v, want %v", s, ok, want)
+		}
+	}
+}
+
+// FuzzRerankFastPath: whenever the fast rerank decoder accepts a body, encoding/json
+// (DecodeStrict) accepts it too and produces the same request.
 func FuzzRerankFastPath(f *testing.F) {
 	fuzzAgainstStrict(f, rerankSeeds, decodeRerankFast)
 }
@@ -68,13 +80,7 @@ func FuzzRerankFastPath(f *testing.F) {
 // TestRerankFastPathTakesTheUsualShape: the fast path must actually serve the usual
 // requests (and defer the unusual ones).
 func TestRerankFastPathTakesTheUsualShape(t *testing.T) {
-	for i, s := range rerankSeeds {
-		var req fusionrank.RerankRequest
-		ok := decodeRerankFast([]byte(s), &req)
-		if want := i < 5 || s == `{"count":-0}`; ok != want {
-			t.Errorf("%q: fast path accepted=%v, want %v", s, ok, want)
-		}
-	}
+	checkUsualShape(t, rerankSeeds, decodeRerankFast, func(i int, s string) bool { return i < 5 || s == `{"count":-0}` })
 	var req fusionrank.RerankRequest
 	decodeRerankFast([]byte(rerankSeeds[0]), &req)
 	if req.UserID != "lu-1" || req.Query.Text != "red dress" || len(req.Items) != 3 || *req.Items[0].Score != 1.5 ||
@@ -118,12 +124,7 @@ func FuzzRecommendFastPath(f *testing.F) {
 // TestRecommendFastPathTakesTheUsualShape: the fast path serves the usual requests
 // (and defers the rest).
 func TestRecommendFastPathTakesTheUsualShape(t *testing.T) {
-	for i, s := range recommendSeeds {
-		var req fusionrank.RecommendRequest
-		if ok := decodeRecommendFast([]byte(s), &req); ok != (i < 5) {
-			t.Errorf("%q: fast path accepted=%v, want %v", s, ok, i < 5)
-		}
-	}
+	checkUsualShape(t, recommendSeeds, decodeRecommendFast, func(i int, _ string) bool { return i < 5 })
 	var req fusionrank.RecommendRequest
 	decodeRecommendFast([]byte(recommendSeeds[2]), &req)
 	want := fusionrank.RecommendRequest{UserID: "u", UserToken: "t.x-1", Explain: true, Exclude: []string{"a", "b"}}
@@ -160,12 +161,7 @@ func FuzzRerankBatchFastPath(f *testing.F) {
 // TestRerankBatchFastPathTakesTheUsualShape: the fast path serves the usual batches and
 // defers the rest.
 func TestRerankBatchFastPathTakesTheUsualShape(t *testing.T) {
-	for i, s := range rerankBatchSeeds {
-		var req fusionrank.RerankBatchRequest
-		if ok, want := decodeRerankBatchFast([]byte(s), &req), i < 4; ok != want {
-			t.Errorf("%q: fast path accepted=%v, want %v", s, ok, want)
-		}
-	}
+	checkUsualShape(t, rerankBatchSeeds, decodeRerankBatchFast, func(i int, _ string) bool { return i < 4 })
 	var req fusionrank.RerankBatchRequest
 	decodeRerankBatchFast([]byte(rerankBatchSeeds[0]), &req)
 	if len(req.Requests) != 2 || req.Requests[0].UserID != "lu-1" || req.Requests[0].Query.Text != "red dress" ||
@@ -198,12 +194,7 @@ func FuzzEventFastPath(f *testing.F) {
 // TestEventFastPathTakesTheUsualShape: the fast path serves the usual events, defers
 // the unusual ones, and DecodeEvent's errors are DecodeStrict's (naming the field).
 func TestEventFastPathTakesTheUsualShape(t *testing.T) {
-	for i, s := range eventSeeds {
-		var ev fusionrank.Event
-		if ok := decodeEventFast([]byte(s), &ev); ok != (i < 3) {
-			t.Errorf("%q: fast path accepted=%v, want %v", s, ok, i < 3)
-		}
-	}
+	checkUsualShape(t, eventSeeds, decodeEventFast, func(i int, _ string) bool { return i < 3 })
 	var ev fusionrank.Event
 	if err := DecodeEvent([]byte(eventSeeds[1]), &ev); err != nil || ev.Type != fusionrank.Purchase || ev.SessionID != "s" ||
 		!ev.Timestamp.Equal(time.Date(2026, 1, 2, 1, 4, 5, 0, time.UTC)) {
