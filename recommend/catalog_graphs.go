@@ -17,14 +17,15 @@ import (
 // CatalogGraphs keeps the catalogue's retrieval graphs in Postgres (catalog_graphs):
 // a serving process that builds the HNSW of a catalogue modality stores its graph, and
 // the next one to start loads it and re-inserts only the items changed since, instead
-// of spending about a search per item on every item (13 s of a 14–16 s start at 100k
-// items with text and image vectors).
+// of spending about a search per item on every item (docs/benchmarks.md, "Start-up:
+// the catalogue's retrieval graphs").
 type CatalogGraphs struct {
 	db  *postgres.DB
 	log *slog.Logger
-	// Timeout bounds reading a graph at start and storing one. Default 2 minutes.
-	Timeout time.Duration
 }
+
+// graphTimeout bounds reading a stored graph at start and storing one.
+const graphTimeout = 2 * time.Minute
 
 // NewCatalogGraphs returns the store of the catalogue's graphs in db; log (nil:
 // discard) gets a line for every graph stored or not.
@@ -32,7 +33,7 @@ func NewCatalogGraphs(db *postgres.DB, log *slog.Logger) *CatalogGraphs {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &CatalogGraphs{db: db, log: log, Timeout: 2 * time.Minute}
+	return &CatalogGraphs{db: db, log: log}
 }
 
 // storedGraph is a stored graph of one modality and the items changed since it was
@@ -51,7 +52,7 @@ type storedGraph struct {
 
 // load reads modality mod's stored graph; (nil, nil) when there is none.
 func (g *CatalogGraphs) load(mod string) (*storedGraph, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), g.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), graphTimeout)
 	defer cancel()
 	var sg storedGraph
 	err := g.db.Pool.QueryRow(ctx, `SELECT version, dim, seq, item_ids, graph FROM catalog_graphs WHERE modality = $1`, mod).
@@ -82,7 +83,7 @@ func (g *CatalogGraphs) load(mod string) (*storedGraph, error) {
 // store writes a graph built at catalogue seq, unless a graph of a later seq is there
 // already (another process stored it first).
 func (g *CatalogGraphs) store(mod, version string, dim int, seq int64, ids []string, graph []byte) {
-	ctx, cancel := context.WithTimeout(context.Background(), g.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), graphTimeout)
 	defer cancel()
 	start := time.Now()
 	tag, err := g.db.Pool.Exec(ctx, `INSERT INTO catalog_graphs (modality, version, dim, seq, item_ids, graph) VALUES ($1, $2, $3, $4, $5, $6)
@@ -121,24 +122,13 @@ func (ix *indexes) fromStored(b *features.Block, g *storedGraph, workers int) (*
 		return nil, 0, fmt.Errorf("the stored graph holds %d-dimensional vectors, the catalogue %d", g.dim, b.Dim)
 	}
 	n := c.Len()
+	slots, err := graphSlots(c, b, g.ids)
+	if err != nil {
+		return nil, 0, err
+	}
 	node := make([]bool, n)
-	slots := make([]int32, len(g.ids))
-	vecs := make([]float32, 0, len(g.ids)*b.Dim)
-	for i, id := range g.ids {
-		s, ok := c.Slot(id)
-		if !ok {
-			return nil, 0, fmt.Errorf("the stored graph's item %q is not in the catalogue", id)
-		}
-		v := b.Vector(s)
-		if v == nil {
-			return nil, 0, fmt.Errorf("the stored graph's item %q has no %s vector", id, b.Name)
-		}
-		if node[s] {
-			return nil, 0, fmt.Errorf("the stored graph holds item %q twice", id)
-		}
+	for _, s := range slots {
 		node[s] = true
-		slots[i] = s
-		vecs = append(vecs, v...)
 	}
 	changed := make([]bool, n)
 	for _, id := range g.changed {
@@ -167,7 +157,7 @@ func (ix *indexes) fromStored(b *features.Block, g *storedGraph, workers int) (*
 		return nil, 0, fmt.Errorf("%d of the stored graph's %d items changed or are no longer served", k, len(g.ids))
 	}
 	h := retrieval.NewHNSW(b.Dim, retrieval.HNSWConfig{Workers: workers})
-	if err := h.LoadGraph(slots, vecs, g.graph); err != nil {
+	if err := h.LoadGraph(slots, func(i int) []float32 { return b.Vector(slots[i]) }, g.graph); err != nil {
 		return nil, 0, err
 	}
 	sv := make([]float32, 0, len(set)*b.Dim)
@@ -179,4 +169,29 @@ func (ix *indexes) fromStored(b *features.Block, g *storedGraph, workers int) (*
 		h.Delete(s)
 	}
 	return h, len(set) + removed, nil
+}
+
+// graphSlots maps a stored graph's item ids, in node order, to the catalogue slots
+// HNSW.LoadGraph takes: every id must be an item of the catalogue with a vector in b
+// (a catalogue block, or a model's learned one), and appear once. Both kinds of stored
+// graph, the catalogue's and a model's, are mapped by it. Callers hold the catalogue's
+// read lock.
+func graphSlots(c *features.Catalog, b *features.Block, ids []string) ([]int32, error) {
+	slots := make([]int32, len(ids))
+	seen := make([]bool, len(b.Has))
+	for i, id := range ids {
+		s, ok := c.Slot(id)
+		if !ok {
+			return nil, fmt.Errorf("the stored graph's item %q is not in the catalogue", id)
+		}
+		if b.Vector(s) == nil {
+			return nil, fmt.Errorf("the stored graph's item %q has no %s vector", id, b.Name)
+		}
+		if seen[s] {
+			return nil, fmt.Errorf("the stored graph holds item %q twice", id)
+		}
+		seen[s] = true
+		slots[i] = s
+	}
+	return slots, nil
 }

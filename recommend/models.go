@@ -545,20 +545,14 @@ func (m *LiveModel) loadGraph(ctx context.Context, h *retrieval.HNSW, version st
 	if len(ids) != n {
 		return fmt.Errorf("the stored graph has %d items, the model's vectors %d", len(ids), n)
 	}
-	slots := make([]int32, len(ids))
-	vecs := make([]float32, 0, len(ids)*b.Dim)
 	m.catalog.RLock()
-	for i, id := range ids {
-		s, ok := m.catalog.Slot(id)
-		if !ok || int(s) >= len(b.Has) || !b.Has[s] {
-			m.catalog.RUnlock()
-			return fmt.Errorf("the stored graph's item %q has no vector", id)
-		}
-		slots[i] = s
-		vecs = append(vecs, b.Data[int(s)*b.Dim:int(s+1)*b.Dim]...)
-	}
+	slots, err := graphSlots(m.catalog, b, ids)
 	m.catalog.RUnlock()
-	return h.LoadGraph(slots, vecs, graph)
+	if err != nil {
+		return err
+	}
+	// b is the model's own block, which nothing else writes while it loads.
+	return h.LoadGraph(slots, func(i int) []float32 { return b.Vector(slots[i]) }, graph)
 }
 
 // recentBlock returns the vectors the recent slots hold: the model's learned

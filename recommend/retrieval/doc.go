@@ -64,9 +64,11 @@
 // count, the entry node, each node's level and links, a CRC-32), node i
 // standing for a slot the caller names; HNSW.LoadGraph fills an empty index
 // from such a graph, giving node i its own slot and vector. A graph built
-// once where the vectors are made (a model's registration) is then loaded in
-// the time it takes to read it, instead of about a search per item; LoadGraph
-// checks the encoding and the links before it changes anything.
+// once (at a model's registration, or by the first process to index a
+// catalogue modality) is then loaded in the time it takes to read it, instead
+// of about a search per item; LoadGraph checks the encoding and the links
+// before it changes anything. An index with deleted slots exports them as
+// nodes (HNSW.Nodes lists every node); the loader deletes them again.
 //
 // # Concurrency
 //

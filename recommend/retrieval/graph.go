@@ -85,17 +85,19 @@ func (h *HNSW) Nodes(dst []int32) []int32 {
 var errGraph = errors.New("retrieval: malformed graph")
 
 // LoadGraph fills an empty index from a graph of AppendGraph: node i gets slot
-// slots[i] and vector vecs[i*Dim():(i+1)*Dim()]. The vectors must be those the graph
-// was built from (the index normalises them as Set does); the graph's M must be the
-// index's. On an error the index is left empty. It panics, as SetBatch does, on a
-// vector of the wrong length or with NaN or Inf. Like SetBatch it gives way to other
-// goroutines about every 100 µs (package yield).
-func (h *HNSW) LoadGraph(slots []int32, vecs []float32, graph []byte) error {
-	checkDim("vecs", len(vecs), len(slots)*h.dim)
+// slots[i] and vector vec(i), read while loading (the index keeps its own normalised
+// copy, as Set does), so the caller need not gather the vectors first. They must be
+// those the graph was built from; the graph's M must be the index's. On an error the
+// index is left empty. It panics, as SetBatch does, on a vector of the wrong length or
+// with NaN or Inf. Like SetBatch it gives way to other goroutines about every 100 µs
+// (package yield).
+func (h *HNSW) LoadGraph(slots []int32, vec func(i int) []float32, graph []byte) error {
 	maxSlot := int32(-1)
 	for i, s := range slots {
 		checkSlot(s)
-		checkFinite(vecs[i*h.dim : (i+1)*h.dim])
+		v := vec(i)
+		checkDim("vector", len(v), h.dim)
+		checkFinite(v)
 		maxSlot = max(maxSlot, s)
 	}
 	y := &yield.Yielder{}
@@ -116,10 +118,9 @@ func (h *HNSW) LoadGraph(slots []int32, vecs []float32, graph []byte) error {
 		}
 		seen[s] = true
 	}
-	d := h.dim
 	p := g.links
 	for i, s := range slots {
-		normaliseTo(h.vec(s), vecs[i*d:i*d+d])
+		normaliseTo(h.vec(s), vec(i))
 		lvl := int(g.levels[i])
 		h.levels[s] = int8(lvl)
 		if lvl > 0 {

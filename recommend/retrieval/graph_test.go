@@ -38,7 +38,7 @@ func TestGraphRoundTrip(t *testing.T) {
 		vecs = append(vecs, items[int(s)*dim:int(s+1)*dim]...)
 	}
 	loaded := NewHNSW(dim, HNSWConfig{EfSearch: 64})
-	if err := loaded.LoadGraph(slots, vecs, graph); err != nil {
+	if err := loaded.LoadGraph(slots, rows(vecs, dim), graph); err != nil {
 		t.Fatal(err)
 	}
 	if loaded.Len() != n || loaded.Tombstones() != 0 {
@@ -125,11 +125,7 @@ func TestGraphRejected(t *testing.T) {
 	}
 	for _, c := range cases {
 		h := NewHNSW(dim, HNSWConfig{M: c.m})
-		vecs := items
-		if len(c.slots) != n {
-			vecs = items[:len(c.slots)*dim]
-		}
-		err := h.LoadGraph(c.slots, vecs, c.graph)
+		err := h.LoadGraph(c.slots, rows(items, dim), c.graph)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err %v, want one with %q", c.name, err, c.want)
 		}
@@ -140,7 +136,7 @@ func TestGraphRejected(t *testing.T) {
 
 	full := NewHNSW(dim, HNSWConfig{})
 	full.SetBatch(seqSlots(n), items)
-	if err := full.LoadGraph(seqSlots(n), items, graph); err == nil {
+	if err := full.LoadGraph(seqSlots(n), rows(items, dim), graph); err == nil {
 		t.Error("LoadGraph into a filled index: no error")
 	}
 	built.Delete(5)
@@ -169,7 +165,7 @@ func TestGraphWithTombstones(t *testing.T) {
 		t.Fatal(err)
 	}
 	loaded := NewHNSW(dim, HNSWConfig{EfSearch: 64})
-	if err := loaded.LoadGraph(nodes, items, graph); err != nil {
+	if err := loaded.LoadGraph(nodes, rows(items, dim), graph); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range deleted {
@@ -184,4 +180,9 @@ func TestGraphWithTombstones(t *testing.T) {
 			t.Fatalf("query %d: loaded answers %v, built %v", i, got, want)
 		}
 	}
+}
+
+// rows gives LoadGraph the i-th dim-long row of flat.
+func rows(flat []float32, dim int) func(i int) []float32 {
+	return func(i int) []float32 { return flat[i*dim : (i+1)*dim] }
 }
