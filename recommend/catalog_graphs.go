@@ -39,19 +39,26 @@ func NewCatalogGraphs(db *postgres.DB, log *slog.Logger) *CatalogGraphs {
 // storedGraph is a stored graph of one modality and the items changed since it was
 // stored.
 type storedGraph struct {
-	version string
-	dim     int
-	seq     int64
-	ids     []string
-	graph   []byte
-	changed []string // the ids of the items whose seq is above the graph's
+	version  string
+	dim      int
+	seq      int64
+	ids      []string
+	graph    []byte
+	*changes // the items changed since seq
+}
+
+// changes are the items whose seq is above a graph's.
+type changes struct {
+	changed []string
 	// upTo is the highest seq the read of the changed items saw (the graph's own when
 	// none): the loaded index is up to date to there.
 	upTo int64
 }
 
-// load reads modality mod's stored graph; (nil, nil) when there is none.
-func (g *CatalogGraphs) load(mod string) (*storedGraph, error) {
+// load reads modality mod's stored graph and the items changed since it was stored;
+// (nil, nil) when there is none. since holds the changes already read for a seq (the
+// graphs stored together share theirs), and gets those this read makes.
+func (g *CatalogGraphs) load(mod string, since map[int64]*changes) (*storedGraph, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), graphTimeout)
 	defer cancel()
 	var sg storedGraph
@@ -62,21 +69,25 @@ func (g *CatalogGraphs) load(mod string) (*storedGraph, error) {
 	} else if err != nil {
 		return nil, postgres.Translate(err)
 	}
+	if sg.changes = since[sg.seq]; sg.changes != nil {
+		return &sg, nil
+	}
 	rows, err := g.db.Pool.Query(ctx, `SELECT id, seq FROM items WHERE seq > $1`, sg.seq)
 	if err != nil {
 		return nil, postgres.Translate(err)
 	}
-	sg.upTo = sg.seq
+	ch := &changes{upTo: sg.seq}
 	var id string
 	var seq int64
 	_, err = pgx.ForEachRow(rows, []any{&id, &seq}, func() error {
-		sg.changed = append(sg.changed, id)
-		sg.upTo = max(sg.upTo, seq)
+		ch.changed = append(ch.changed, id)
+		ch.upTo = max(ch.upTo, seq)
 		return nil
 	})
 	if err != nil {
 		return nil, postgres.Translate(err)
 	}
+	since[sg.seq], sg.changes = ch, ch
 	return &sg, nil
 }
 

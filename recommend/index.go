@@ -39,14 +39,15 @@ func newIndexes(c *features.Catalog, graphs *CatalogGraphs) *indexes {
 	c.RLock()
 	blocks := slices.Clone(c.Blocks())
 	c.RUnlock()
+	since := map[int64]*changes{}
 	for _, b := range blocks {
-		sg, why := ix.stored(b)
+		sg, why := ix.stored(b, since)
 		c.RLock()
 		ix.by[b.Name] = ix.build(b, 0, sg, why)
 		c.RUnlock()
 	}
 	c.OnPhotoSwap(func(b *features.Block) func() {
-		sg, why := ix.stored(b)
+		sg, why := ix.stored(b, map[int64]*changes{})
 		c.RLock()
 		e := ix.build(b, servingWorkers(), sg, why)
 		c.RUnlock()
@@ -62,8 +63,9 @@ func newIndexes(c *features.Catalog, graphs *CatalogGraphs) *indexes {
 
 // stored reads block b's stored graph when its index will be approximate and not
 // empty, without holding the catalogue's lock (a refresh waiting for the write lock
-// would stop the requests). It gives nil and why when there is none to use.
-func (ix *indexes) stored(b *features.Block) (*storedGraph, string) {
+// would stop the requests); since shares the changed items read between the graphs of
+// one start. It gives nil and why when there is none to use.
+func (ix *indexes) stored(b *features.Block, since map[int64]*changes) (*storedGraph, string) {
 	if ix.graphs == nil {
 		return nil, ""
 	}
@@ -73,7 +75,7 @@ func (ix *indexes) stored(b *features.Block) (*storedGraph, string) {
 	if n <= ExactLimit || !some {
 		return nil, ""
 	}
-	sg, err := ix.graphs.load(b.Name)
+	sg, err := ix.graphs.load(b.Name, since)
 	switch {
 	case err != nil:
 		return nil, "reading the stored graph: " + err.Error()
