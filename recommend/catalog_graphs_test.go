@@ -1,7 +1,6 @@
 package recommend
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -20,12 +19,7 @@ import (
 // next load); a graph too far behind the catalogue, or of other vectors, is not loaded
 // but built again and stored anew.
 func TestCatalogGraphStored(t *testing.T) {
-	if raceEnabled {
-		t.Skip("builds three 20k-item graphs (tens of seconds under the race detector); make test runs it without")
-	}
-	e := newEnv(t, "catgraph", Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	e, ctx := graphEnv(t, "catgraph")
 	db := e.models.reg.db
 	c := e.fs.Catalog()
 	rng := rand.New(rand.NewPCG(7, 11))
@@ -36,27 +30,12 @@ func TestCatalogGraphStored(t *testing.T) {
 		}
 		return v
 	}
-	putItems := func(items []fusionrank.Item) {
-		t.Helper()
-		errs, err := e.fs.PutItems(ctx, items)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := e.fs.Refresh(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
 	n := ExactLimit + 200
 	items := make([]fusionrank.Item, n)
 	for i := range items {
 		items[i] = item(fmt.Sprintf("c%05d", i), "", 0, vec()...)
 	}
-	putItems(items)
+	e.putBatch(t, ctx, items)
 
 	graphs := NewCatalogGraphs(db, nil)
 	// storedSeq waits until the image graph stored is of the catalogue's current seq
@@ -141,7 +120,7 @@ func TestCatalogGraphStored(t *testing.T) {
 	// Since the graph was stored: one item's vector turns, one item is deleted, one is
 	// added. The next load brings all three up to date.
 	turned, gone, added := vec(), "c00011", vec()
-	putItems([]fusionrank.Item{item("c00010", "", 0, turned...), item("new", "", 0, added...)})
+	e.putBatch(t, ctx, []fusionrank.Item{item("c00010", "", 0, turned...), item("new", "", 0, added...)})
 	if err := e.fs.DeleteItem(ctx, gone); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +171,7 @@ func TestCatalogGraphStored(t *testing.T) {
 	for i := 100; i < 100+n/10; i++ {
 		many = append(many, item(fmt.Sprintf("c%05d", i), "", 0, vec()...))
 	}
-	putItems(many)
+	e.putBatch(t, ctx, many)
 	rebuilt := newIndexes(c, graphs)
 	if got, want := how(rebuilt), fmt.Sprintf("built (%d of the stored graph's %d items changed or are no longer served)", n/10+1, n+1); got != want {
 		t.Fatalf("index after many changes: %q, want %q", got, want)
@@ -209,7 +188,7 @@ func TestCatalogGraphStored(t *testing.T) {
 
 	// A few vectors turn and nothing is removed: the index that caught up is stored
 	// again, so the next start has nothing to catch up on and answers as it does.
-	putItems([]fusionrank.Item{item("c00020", "", 0, vec()...), item("c00021", "", 0, vec()...)})
+	e.putBatch(t, ctx, []fusionrank.Item{item("c00020", "", 0, vec()...), item("c00021", "", 0, vec()...)})
 	caughtUp := newIndexes(c, graphs)
 	if got := how(caughtUp); got != "stored graph (2 items changed since)" {
 		t.Fatalf("index after two changes: %q", got)

@@ -11,20 +11,47 @@ import (
 	"github.com/fusionrank/fusionrank/recommend/retrieval"
 )
 
+// graphEnv is the environment of a test that builds retrieval graphs of more than
+// ExactLimit items: far more than a request's time, tenfold under the race detector,
+// which make test runs these tests without (they are skipped under it). Its context
+// allows five minutes.
+func graphEnv(t *testing.T, name string) (*env, context.Context) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("builds 20k-item retrieval graphs (tens of seconds under the race detector); make test runs it without")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return newEnv(t, name, Options{}), ctx
+}
+
+// putBatch stores items in one batch, as a bulk load does, and loads them into the
+// catalogue.
+func (e *env) putBatch(t *testing.T, ctx context.Context, items []fusionrank.Item) {
+	t.Helper()
+	errs, err := e.fs.PutItems(ctx, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.fs.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestModelGraphStored: a model registered with more than ExactLimit learned vectors
 // stores its retrieval graph; a server loads that graph instead of building one, and
 // the index it gets finds what an exact scan finds. A stored graph that no longer fits
 // the model's vectors is not used: the index is built, and works; IndexModel then
 // stores one that fits.
 func TestModelGraphStored(t *testing.T) {
-	if raceEnabled {
-		t.Skip("builds four 20k-item graphs (about 50 s under the race detector); make test runs it without")
-	}
-	e := newEnv(t, "graph", Options{})
 	// Three graphs of 20k items are built (two registrations and IndexModel), and one
-	// index at a load: far more than a request's time, tenfold under the race detector.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	// index at a load.
+	e, ctx := graphEnv(t, "graph")
 	n := ExactLimit + 2 // one more than a graph needs, since v2 loses one below
 	items := make([]fusionrank.Item, n)
 	ids := make([]string, n)
@@ -32,18 +59,7 @@ func TestModelGraphStored(t *testing.T) {
 		ids[i] = fmt.Sprintf("g%05d", i)
 		items[i] = item(ids[i], "", 0, 1, float32(i%5), float32(i%3), 1)
 	}
-	if errs, err := e.fs.PutItems(ctx, items); err != nil {
-		t.Fatal(err)
-	} else if errs != nil {
-		for _, err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if _, err := e.fs.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.putBatch(t, ctx, items)
 	register(t, e, "v1", 1, ids)
 	var stored int
 	if err := e.models.reg.db.Pool.QueryRow(ctx, `SELECT cardinality(item_ids) FROM model_graphs WHERE model_version = 'v1' AND modality = 'collab'`).Scan(&stored); err != nil {
