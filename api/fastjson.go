@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"github.com/fusionrank/fusionrank"
 )
@@ -28,8 +29,8 @@ func decodeRerankFast(data []byte, req *fusionrank.RerankRequest) bool {
 func decodeRerankBatchFast(data []byte, req *fusionrank.RerankBatchRequest) bool {
 	p := fastParser{b: data}
 	var seen [1]bool
-	ok := p.object(seen[:], func(key string) (int, bool) {
-		if key != "requests" || !p.byte('[') {
+	ok := p.object(seen[:], func(key []byte) (int, bool) {
+		if string(key) != "requests" || !p.byte('[') {
 			return 0, false
 		}
 		req.Requests = []fusionrank.RerankRequest{}
@@ -58,8 +59,8 @@ func decodeRerankBatchFast(data []byte, req *fusionrank.RerankBatchRequest) bool
 func decodeRecommendFast(data []byte, req *fusionrank.RecommendRequest) bool {
 	p := fastParser{b: data}
 	var seen [5]bool
-	ok := p.object(seen[:], func(key string) (k int, ok bool) {
-		switch key {
+	ok := p.object(seen[:], func(key []byte) (k int, ok bool) {
+		switch string(key) {
 		case "user_id":
 			req.UserID, ok = p.str()
 		case "user_token":
@@ -107,8 +108,8 @@ func (p *fastParser) strs(dst *[]string) bool {
 // rerank reads one rerank object of the usual shape (decodeRerankFast).
 func (p *fastParser) rerank(req *fusionrank.RerankRequest) bool {
 	var seen [5]bool
-	return p.object(seen[:], func(key string) (k int, ok bool) {
-		switch key {
+	return p.object(seen[:], func(key []byte) (k int, ok bool) {
+		switch string(key) {
 		case "user_id":
 			req.UserID, ok = p.str()
 		case "query":
@@ -133,7 +134,7 @@ func (p *fastParser) rerank(req *fusionrank.RerankRequest) bool {
 // object parses an object whose fields field reads: for each key it parses the
 // value and says which of seen's slots the key is (a key seen twice is refused) and
 // whether its value parsed; an unknown key is refused with ok false.
-func (p *fastParser) object(seen []bool, field func(key string) (slot int, ok bool)) bool {
+func (p *fastParser) object(seen []bool, field func(key []byte) (slot int, ok bool)) bool {
 	if !p.byte('{') {
 		return false
 	}
@@ -141,7 +142,7 @@ func (p *fastParser) object(seen []bool, field func(key string) (slot int, ok bo
 		return true
 	}
 	for {
-		key, ok := p.str()
+		key, ok := p.raw()
 		if !ok || !p.byte(':') {
 			return false
 		}
@@ -187,23 +188,29 @@ func (p *fastParser) peek(c byte) bool { return p.byte(c) }
 
 // str reads a string of printable ASCII without escapes.
 func (p *fastParser) str() (string, bool) {
+	b, ok := p.raw()
+	return string(b), ok
+}
+
+// raw reads a string of str's kind and returns its bytes, which alias the body.
+func (p *fastParser) raw() ([]byte, bool) {
 	if !p.byte('"') {
-		return "", false
+		return nil, false
 	}
 	start := p.i
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		switch {
 		case c == '"':
-			s := string(p.b[start:p.i])
+			s := p.b[start:p.i]
 			p.i++
 			return s, true
 		case c == '\\' || c < 0x20 || c >= 0x7f:
-			return "", false
+			return nil, false
 		}
 		p.i++
 	}
-	return "", false
+	return nil, false
 }
 
 // number returns the literal of a JSON number (RFC 8259 grammar).
@@ -285,8 +292,8 @@ func (p *fastParser) query(q *fusionrank.Query) bool {
 	if p.peek('}') {
 		return true
 	}
-	key, ok := p.str()
-	if !ok || key != "text" || !p.byte(':') {
+	key, ok := p.raw()
+	if !ok || string(key) != "text" || !p.byte(':') {
 		return false
 	}
 	if q.Text, ok = p.str(); !ok {
@@ -295,38 +302,45 @@ func (p *fastParser) query(q *fusionrank.Query) bool {
 	return p.byte('}')
 }
 
-// items reads [{"id": "…", "score": n}, …]; either key may be missing.
+// items reads [{"id": "…", "score": n}, …]; either key may be missing. The ids are
+// substrings of one string holding them all, and the scores live in one array each
+// candidate points into: a body of 100 candidates is four allocations, not a hundred.
 func (p *fastParser) items(dst *[]fusionrank.Candidate) bool {
 	if !p.byte('[') {
 		return false
 	}
 	out := make([]fusionrank.Candidate, 0, 128)
-	// Scores live in one backing array; each candidate points into it.
 	scores := make([]float64, 0, 128)
-	var scoreOf []int // candidate index → index in scores, -1 for none
+	// Per candidate: where its id is in the body, and its index in scores (-1: none).
+	type span struct{ start, end, score int32 }
+	spans := make([]span, 0, 128)
+	idBytes := 0
 	if !p.peek(']') {
 		for {
 			if !p.byte('{') {
 				return false
 			}
-			var c fusionrank.Candidate
-			si := -1
+			sp := span{score: -1}
 			if !p.peek('}') {
 				var seenID, seenScore bool
 				for {
-					key, ok := p.str()
+					key, ok := p.raw()
 					if !ok || !p.byte(':') {
 						return false
 					}
-					switch key {
+					switch string(key) {
 					case "id":
 						if seenID {
 							return false
 						}
 						seenID = true
-						if c.ID, ok = p.str(); !ok {
+						id, ok := p.raw()
+						if !ok {
 							return false
 						}
+						sp.end = int32(p.i - 1) // the closing quote
+						sp.start = sp.end - int32(len(id))
+						idBytes += len(id)
 					case "score":
 						if seenScore {
 							return false
@@ -336,7 +350,7 @@ func (p *fastParser) items(dst *[]fusionrank.Candidate) bool {
 						if !ok {
 							return false
 						}
-						si = len(scores)
+						sp.score = int32(len(scores))
 						scores = append(scores, f)
 					default:
 						return false
@@ -350,8 +364,8 @@ func (p *fastParser) items(dst *[]fusionrank.Candidate) bool {
 					return false
 				}
 			}
-			out = append(out, c)
-			scoreOf = append(scoreOf, si)
+			out = append(out, fusionrank.Candidate{})
+			spans = append(spans, sp)
 			if p.byte(',') {
 				continue
 			}
@@ -361,9 +375,19 @@ func (p *fastParser) items(dst *[]fusionrank.Candidate) bool {
 			return false
 		}
 	}
-	for i, si := range scoreOf {
-		if si >= 0 {
-			out[i].Score = &scores[si]
+	var all strings.Builder
+	all.Grow(idBytes)
+	for _, sp := range spans {
+		all.Write(p.b[sp.start:sp.end])
+	}
+	ids := all.String()
+	at := 0
+	for i, sp := range spans {
+		n := int(sp.end - sp.start)
+		out[i].ID = ids[at : at+n]
+		at += n
+		if sp.score >= 0 {
+			out[i].Score = &scores[sp.score]
 		}
 	}
 	*dst = out
@@ -392,8 +416,8 @@ func DecodeEvent(data []byte, ev *fusionrank.Event) error {
 func decodeEventFast(data []byte, ev *fusionrank.Event) bool {
 	p := fastParser{b: data}
 	var seen [7]bool
-	ok := p.object(seen[:], func(key string) (k int, ok bool) {
-		switch key {
+	ok := p.object(seen[:], func(key []byte) (k int, ok bool) {
+		switch string(key) {
 		case "event_id":
 			ev.EventID, ok = p.str()
 		case "user_id":

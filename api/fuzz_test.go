@@ -120,6 +120,8 @@ func (memTokens) VerifyUserToken(token string) (string, error) {
 // memRank keeps the candidates' order, capped like the real service.
 type memRank struct{}
 
+func (memRank) Release(*fusionrank.Ranking) {}
+
 func (memRank) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fusionrank.Ranking, error) {
 	if len(req.Items) > 1000 {
 		return fusionrank.Ranking{}, fusionrank.Errorf(fusionrank.TooLarge, "items: %d candidates is over the limit of 1000", len(req.Items))

@@ -22,6 +22,8 @@ func (unused) DeleteItem(context.Context, string) error                     { pa
 func (unused) IngestEventsIn(context.Context, fusionrank.EventIDSpace, []fusionrank.Event) (fusionrank.EventResult, error) {
 	panic("unused")
 }
+func (unused) Release(*fusionrank.Ranking) {}
+
 func (unused) Rerank(context.Context, fusionrank.RerankRequest) (fusionrank.Ranking, error) {
 	panic("unused")
 }

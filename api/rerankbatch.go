@@ -60,6 +60,11 @@ func (s *Server) rerankBatch(c *gin.Context) {
 		out.Results[i] = s.rerankOne(c, &req.Requests[i])
 	}
 	s.writeFast(c, out, func(b []byte) ([]byte, bool) { return appendRerankBatch(b, &out) })
+	for _, r := range out.Results {
+		if r.Ranking != nil {
+			s.deps.Rank.Release(r.Ranking)
+		}
+	}
 }
 
 // rerankOne answers one request of a batch.

@@ -37,6 +37,9 @@ type RankService interface {
 	Recommend(ctx context.Context, req fusionrank.RecommendRequest) (fusionrank.Ranking, error)
 	Similar(ctx context.Context, req fusionrank.SimilarRequest) (fusionrank.Ranking, error)
 	Search(ctx context.Context, req fusionrank.SearchRequest) (fusionrank.Ranking, error)
+	// Release is called with each answer once it is written: nothing of r is used
+	// after, so its items may be reused.
+	Release(r *fusionrank.Ranking)
 }
 
 // UserService reads what the feature store knows about a user.
@@ -591,6 +594,7 @@ func (s *Server) answer(c *gin.Context, call func(context.Context) (fusionrank.R
 		}
 	}
 	s.writeFast(c, r, func(b []byte) ([]byte, bool) { return appendRanking(b, &r) })
+	s.deps.Rank.Release(&r)
 }
 
 // writeFast answers 200 with v encoded by appendTo into a pooled buffer, or by

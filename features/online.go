@@ -586,26 +586,36 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) ([][]float64, error) {
 	// One backing array for every row: one allocation per request, not one per item.
 	flat := make([]float64, len(recent)*len(candidates))
+	if err := s.CovisitationTo(ctx, recent, candidates, flat); err != nil {
+		return nil, err
+	}
 	out := make([][]float64, len(recent))
 	for j := range out {
 		out[j] = flat[j*len(candidates) : (j+1)*len(candidates) : (j+1)*len(candidates)]
 	}
-	if len(recent) == 0 || len(candidates) == 0 {
-		return out, nil
+	return out, nil
+}
+
+// CovisitationTo is Covisitation into the caller's counts (len(recent) ×
+// len(candidates), row j for recent[j]; every value is written), so that a request
+// allocates none of it.
+func (s *Store) CovisitationTo(ctx context.Context, recent, candidates []string, counts []float64) error {
+	n := len(candidates)
+	counts = counts[:len(recent)*n]
+	clear(counts)
+	if len(recent) == 0 || n == 0 {
+		return nil
 	}
 	if sets, ok, err := s.localCovisSets(ctx, recent); err != nil {
-		return nil, err
+		return err
 	} else if ok {
-		hs := make([]uint64, len(candidates))
 		for i, c := range candidates {
-			hs[i] = covisHash(c)
-		}
-		for j, set := range sets {
-			for i, c := range candidates {
-				out[j][i] = set.lookup(hs[i], c)
+			h := covisHash(c)
+			for j, set := range sets {
+				counts[j*n+i] = set.lookup(h, c)
 			}
 		}
-		return out, nil
+		return nil
 	}
 	keys := s.covisKeys(recent)
 	cmds := make([]*redis.FloatSliceCmd, len(recent))
@@ -615,14 +625,14 @@ func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) (
 			return s.rebuildCovis(ctx, keys[j], recent[j])
 		})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for j, c := range cmds {
-		if counts, _ := c.Result(); len(counts) == len(candidates) {
-			copy(out[j], counts)
+		if v, _ := c.Result(); len(v) == n {
+			copy(counts[j*n:(j+1)*n], v)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // Neighbour is an item that directly followed another in users' histories, and how

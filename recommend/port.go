@@ -43,9 +43,9 @@ type FeatureStore interface {
 	TrendingOf(n int) ([]int32, bool)
 	// Trending reads up to n trending item ids and their counts from the counters.
 	Trending(ctx context.Context, n int, now time.Time) ([]string, []float64, error)
-	// Covisitation returns counts[j][i]: how often candidate i directly followed
-	// recent[j].
-	Covisitation(ctx context.Context, recent, candidates []string) ([][]float64, error)
+	// CovisitationTo writes counts[j*len(candidates)+i]: how often candidate i
+	// directly followed recent[j].
+	CovisitationTo(ctx context.Context, recent, candidates []string, counts []float64) error
 	// CovisNeighbours returns, for each item, its most frequent direct followers.
 	CovisNeighbours(ctx context.Context, items []string, n int) ([][]features.Neighbour, error)
 }

@@ -169,8 +169,13 @@ type scratch struct {
 	pops   []features.Popularity
 	slots  []int32
 	engine []float64
-	perm   []int32 // sortByScore's permutation and its copy of the candidates
-	sorted []cand
+	// features' candidate ids, co-visitation counts (recent × candidates) and one
+	// candidate's column of them
+	ids      []string
+	covis    []float64
+	covisCol []float64
+	perm     []int32 // sortByScore's permutation and its copy of the candidates
+	sorted   []cand
 	// the sequence encoder's recent rows and query
 	seqRecent [][]float32
 	seqH      []float32
@@ -382,10 +387,12 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, sc *sc
 	if len(cands) == 0 {
 		return
 	}
-	ids := make([]string, len(cands))
-	for i, c := range cands {
-		ids[i] = c.id
+	sc.ids = slices.Grow(sc.ids[:0], len(cands))
+	for _, c := range cands {
+		sc.ids = append(sc.ids, c.id)
 	}
+	ids := sc.ids
+	defer clear(sc.ids) // the pool keeps no ids alive
 	octx, cancel := withCounterBudget(ctx)
 	defer cancel()
 	pops, err := s.popularities(octx, cands, ids, sc)
@@ -400,13 +407,19 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, sc *sc
 		}
 	}
 	if recent := rc.recent[:min(len(rc.recent), ranking.CovisItems)]; len(recent) > 0 {
-		if counts, err := s.fs.Covisitation(octx, recent, ids); err != nil {
+		n := len(cands)
+		sc.covis = slices.Grow(sc.covis[:0], len(recent)*n)[:len(recent)*n]
+		if err := s.fs.CovisitationTo(octx, recent, ids, sc.covis); err != nil {
 			rc.warn("co-visitation counters unavailable")
 		} else {
-			col := make([]float64, len(recent))
+			col := sc.covisCol[:0]
+			for range recent {
+				col = append(col, 0)
+			}
+			sc.covisCol = col
 			for i := range cands {
 				for j := range recent {
-					col[j] = counts[j][i]
+					col[j] = sc.covis[j*n+i]
 				}
 				feats[i*ranking.NFeatures+ranking.FeatCovis] = ranking.CovisFeature(col)
 			}
@@ -764,7 +777,7 @@ func (s *Service) answer(ctx context.Context, kind string, l *live, rc *reqctx, 
 	if len(cands) > count {
 		cands = cands[:count]
 	}
-	r.Items = make([]fusionrank.RankedItem, len(cands))
+	r.Items = newRankedItems(len(cands))
 	r.ImageEncoder = rc.photoVersion
 	s.catalog.RLock()
 	for i, c := range cands {
@@ -779,6 +792,34 @@ func (s *Service) answer(ctx context.Context, kind string, l *live, rc *reqctx, 
 		s.attrib.Record(r.RequestID, kind, r.ModelVersion, userID, len(r.Items))
 	}
 	return r
+}
+
+// rankedItems holds answers' item slices handed back by Release (*[]RankedItem, each
+// cleared): 100 items are 6.4 KB of pointers a rerank would otherwise allocate.
+var rankedItems sync.Pool
+
+// maxPooledItems bounds the slices kept: an unusually long answer's is left to the GC.
+const maxPooledItems = 1024
+
+// newRankedItems returns n zero items, from the pool when one there is long enough.
+func newRankedItems(n int) []fusionrank.RankedItem {
+	if p, ok := rankedItems.Get().(*[]fusionrank.RankedItem); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]fusionrank.RankedItem, n, max(n, 128))
+}
+
+// Release hands back an answer's items once the caller has written it out and keeps
+// nothing of it (nor of its items' explanations): the next answer reuses their memory.
+// Not calling it is correct too; the GC then takes them.
+func (s *Service) Release(r *fusionrank.Ranking) {
+	items := r.Items[:cap(r.Items)]
+	r.Items = nil
+	if len(items) == 0 || len(items) > maxPooledItems {
+		return
+	}
+	clear(items)
+	rankedItems.Put(&items)
 }
 
 func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }

@@ -527,3 +527,87 @@ func TestModelLoadedInChunks(t *testing.T) {
 		t.Errorf("photo version %q loaded in chunks, %q in one hold", chunked.photoVersion, whole.photoVersion)
 	}
 }
+
+// TestReleasedAnswersReused: answers whose items were handed back with Release (the API
+// does it once an answer is written) and reused by later answers hold their own
+// request's items only: the candidates asked about, each once, in order of score, with
+// explanations exactly when asked for; also
+// with many requests answered and released at once (recommend's tests run under the
+// race detector too). The requests' candidates do not overlap, so an item left over
+// from another answer shows.
+func TestReleasedAnswersReused(t *testing.T) {
+	e := newEnv(t, "release", Options{})
+	ctx := requestContext(t)
+	requests := []fusionrank.RerankRequest{
+		{UserID: "u1", Items: []fusionrank.Candidate{{ID: "ra"}, {ID: "rb"}, {ID: "rc"}, {ID: "rd"}, {ID: "re"}}, Explain: true},
+		{Items: []fusionrank.Candidate{{ID: "rf"}, {ID: "rg"}, {ID: "rh"}}, Query: fusionrank.Query{Vectors: map[string][]float32{"image": {0, 1, 0, 0}}}},
+		{UserID: "u1", Items: []fusionrank.Candidate{{ID: "ri"}}},
+	}
+	for i, req := range requests {
+		for k, c := range req.Items {
+			e.put(t, item(c.ID, "", 0, unit(float32(k+1), 1, float32(i), 0.5)...))
+		}
+	}
+	e.events(t, "u1", fusionrank.View, "ra", "rc", "rf")
+	check := func(r fusionrank.Ranking, req fusionrank.RerankRequest) string {
+		if len(r.Items) != len(req.Items) {
+			return fmt.Sprintf("%d items, want %d", len(r.Items), len(req.Items))
+		}
+		asked := map[string]bool{}
+		for _, c := range req.Items {
+			asked[c.ID] = true
+		}
+		for k, it := range r.Items {
+			switch {
+			case !asked[it.ID]:
+				return fmt.Sprintf("item %d is %s, which was not asked about (or twice)", k, it.ID)
+			case (it.Explanation != nil) != req.Explain:
+				return fmt.Sprintf("item %d: explanation %v, asked for: %v", k, it.Explanation != nil, req.Explain)
+			case k > 0 && it.Score > r.Items[k-1].Score:
+				return fmt.Sprintf("item %d scores %v, above the one before it", k, it.Score)
+			}
+			asked[it.ID] = false
+		}
+		return ""
+	}
+	// One after another: each answer is checked, then released, and the next reuses it.
+	for round := range 30 {
+		i := round % len(requests)
+		r, err := e.svc.Rerank(ctx, requests[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := check(r, requests[i]); d != "" {
+			t.Fatalf("round %d, request %d: %s", round, i, d)
+		}
+		e.svc.Release(&r)
+		if r.Items != nil {
+			t.Fatal("Release left the ranking its items")
+		}
+	}
+	// Many at once.
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for round := range 50 {
+				i := (g + round) % len(requests)
+				r, err := e.svc.Rerank(ctx, requests[i])
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				if d := check(r, requests[i]); d != "" {
+					errs <- fmt.Sprintf("goroutine %d, request %d: %s", g, i, d)
+					return
+				}
+				e.svc.Release(&r)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
+	}
+}
