@@ -31,8 +31,9 @@ compose-check: services
 # The feature store's tests run a second time on a Redis Cluster of 3 masters with one
 # replica each, which testenv starts on free ports (redis-server --cluster-enabled yes,
 # redis-cli --cluster create); cmd/fusionrank's TestFaultRedisClusterMasterKilled
-# starts its own and kills a master under load. The feature store and the serving path,
-# whose reads outlive their requests, run once more under the race detector.
+# starts its own and kills a master under load. The feature store, the serving path
+# (whose reads outlive their requests) and the API (which reuses request memory) run
+# once more under the race detector.
 # scripts/compose-smoke.sh brings docker-compose.yml up and checks it through its load
 # balancer where Docker works, and says it skipped otherwise.
 # WITH_BROWSER=1 (passed on to services): the browser tests need headless Chromium;
@@ -42,7 +43,7 @@ test: export WITH_ONNX := 1
 test: services vet compose-check
 	$(GO) test -count=1 -timeout 20m ./...
 	FUSIONRANK_TEST_REDIS_CLUSTER=1 $(GO) test -count=1 ./features/
-	$(GO) test -count=1 -race ./features/ ./recommend/
+	$(GO) test -count=1 -race ./features/ ./recommend/ ./api/
 	scripts/compose-smoke.sh
 	$(GO) test -count=1 -tags noavx512 ./ranking/
 	$(GO) test -count=1 -tags purego ./internal/kernel/ ./ranking/

@@ -40,6 +40,16 @@ func BenchmarkDecodeRerank(b *testing.B) {
 			}
 		}
 	})
+	b.Run("fast-path-reused", func(b *testing.B) { // the handler's: candidates in pooled memory
+		for b.Loop() {
+			var req fusionrank.RerankRequest
+			bufs := candBufPool.Get().(*candBufs)
+			if !decodeRerankFastInto(body, &req, bufs) || len(req.Items) != 100 {
+				b.Fatal("fast path refused the body")
+			}
+			bufs.reuse()
+		}
+	})
 }
 
 // BenchmarkCheckJSON measures the strict checks (duplicate keys, NUL, UTF-8) beside

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/fusionrank/fusionrank"
 )
@@ -17,7 +18,13 @@ import (
 // which also produces the error message. On every body it accepts, DecodeStrict
 // produces the same value: FuzzRerankFastPath checks exactly that.
 func decodeRerankFast(data []byte, req *fusionrank.RerankRequest) bool {
-	p := fastParser{b: data}
+	return decodeRerankFastInto(data, req, nil)
+}
+
+// decodeRerankFastInto is decodeRerankFast with the candidates in bufs' memory (nil: new
+// memory): req.Items and the scores they point to are bufs', until bufs is reused.
+func decodeRerankFastInto(data []byte, req *fusionrank.RerankRequest, bufs *candBufs) bool {
+	p := fastParser{b: data, bufs: bufs}
 	ok := p.rerank(req)
 	p.space()
 	return ok && p.i == len(p.b)
@@ -160,6 +167,36 @@ func (p *fastParser) object(seen []bool, field func(key []byte) (slot int, ok bo
 type fastParser struct {
 	b []byte
 	i int
+	// bufs, when set, holds the memory items reads the candidates into.
+	bufs *candBufs
+}
+
+// candBufs is the memory of a rerank body's candidates, reused from one request to the
+// next (candBufPool): the candidates, the scores they point to, and where their ids are
+// in the body. 100 candidates are 5 KB a rerank would otherwise allocate.
+type candBufs struct {
+	items  []fusionrank.Candidate
+	scores []float64
+	spans  []idSpan
+}
+
+// idSpan is, for a candidate, where its id is in the body and its index in scores (-1:
+// none).
+type idSpan struct{ start, end, score int32 }
+
+// candBufPool holds candBufs (the rerank handler's).
+var candBufPool = sync.Pool{New: func() any {
+	return &candBufs{items: make([]fusionrank.Candidate, 0, 128), scores: make([]float64, 0, 128), spans: make([]idSpan, 0, 128)}
+}}
+
+// reuse returns b to candBufPool, cleared, unless its request was unusually large.
+func (b *candBufs) reuse() {
+	if cap(b.items) > 4096 || cap(b.scores) > 4096 || cap(b.spans) > 4096 {
+		return
+	}
+	clear(b.items[:cap(b.items)]) // no ids or score pointers kept alive
+	b.items, b.scores, b.spans = b.items[:0], b.scores[:0], b.spans[:0]
+	candBufPool.Put(b)
 }
 
 func (p *fastParser) space() {
@@ -309,18 +346,21 @@ func (p *fastParser) items(dst *[]fusionrank.Candidate) bool {
 	if !p.byte('[') {
 		return false
 	}
-	out := make([]fusionrank.Candidate, 0, 128)
-	scores := make([]float64, 0, 128)
-	// Per candidate: where its id is in the body, and its index in scores (-1: none).
-	type span struct{ start, end, score int32 }
-	spans := make([]span, 0, 128)
+	var out []fusionrank.Candidate
+	var scores []float64
+	var spans []idSpan
+	if p.bufs != nil {
+		out, scores, spans = p.bufs.items[:0], p.bufs.scores[:0], p.bufs.spans[:0]
+	} else {
+		out, scores, spans = make([]fusionrank.Candidate, 0, 128), make([]float64, 0, 128), make([]idSpan, 0, 128)
+	}
 	idBytes := 0
 	if !p.peek(']') {
 		for {
 			if !p.byte('{') {
 				return false
 			}
-			sp := span{score: -1}
+			sp := idSpan{score: -1}
 			if !p.peek('}') {
 				var seenID, seenScore bool
 				for {
@@ -389,6 +429,9 @@ func (p *fastParser) items(dst *[]fusionrank.Candidate) bool {
 		if sp.score >= 0 {
 			out[i].Score = &scores[sp.score]
 		}
+	}
+	if p.bufs != nil {
+		p.bufs.items, p.bufs.scores, p.bufs.spans = out, scores, spans
 	}
 	*dst = out
 	return true

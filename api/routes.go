@@ -33,6 +33,8 @@ type EventService interface {
 
 // RankService answers the ranking calls.
 type RankService interface {
+	// Rerank keeps nothing of req.Items (nor the scores they point to) once it has
+	// returned: the handler reuses their memory for the next request.
 	Rerank(ctx context.Context, req fusionrank.RerankRequest) (fusionrank.Ranking, error)
 	Recommend(ctx context.Context, req fusionrank.RecommendRequest) (fusionrank.Ranking, error)
 	Similar(ctx context.Context, req fusionrank.SimilarRequest) (fusionrank.Ranking, error)
@@ -478,7 +480,11 @@ func (s *Server) rerank(c *gin.Context) {
 		var body []byte
 		var release func()
 		body, release, err = readJSONPooled(c)
-		if err == nil && !decodeRerankFast(body, &req) {
+		// The candidates are read into pooled memory, handed back once the answer is
+		// written: nothing keeps req after (the ranking service copies what it keeps).
+		bufs := candBufPool.Get().(*candBufs)
+		defer bufs.reuse()
+		if err == nil && !decodeRerankFastInto(body, &req, bufs) {
 			req = fusionrank.RerankRequest{}
 			err = queryImageField(DecodeStrict(body, &req))
 		}

@@ -14,8 +14,8 @@ import (
 // answer's request id, so that the clicks, carts and purchases that carry that id are
 // attributed to it. The write happens in the background (features.SearchLog.Run).
 //
-// engine returns the engine's score of the item shown at position p (nil: none).
-func (s *Service) logSearch(source string, r fusionrank.Ranking, userID string, q *fusionrank.Query, engine func(p int, id string) *float64) {
+// engine returns the engine's score of the item shown at position p (false: none).
+func (s *Service) logSearch(source string, r fusionrank.Ranking, userID string, q *fusionrank.Query, engine func(p int, id string) (float64, bool)) {
 	if s.opt.Searches == nil {
 		return
 	}
@@ -26,10 +26,17 @@ func (s *Service) logSearch(source string, r fusionrank.Ranking, userID string, 
 		h := sha256.Sum256(q.Image)
 		rec.PhotoSHA256 = hex.EncodeToString(h[:])
 	}
+	var scores []float64 // the engine's scores, in one array the impressions point into
+	if engine != nil {
+		scores = make([]float64, len(shown))
+	}
 	for p, it := range shown {
 		rec.Impressions[p].ItemID = it.ID
 		if engine != nil {
-			rec.Impressions[p].EngineScore = engine(p, it.ID)
+			var ok bool
+			if scores[p], ok = engine(p, it.ID); ok {
+				rec.Impressions[p].EngineScore = &scores[p]
+			}
 		}
 	}
 	s.opt.Searches.Record(rec)

@@ -100,20 +100,20 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	}
 	// The answer's first items are the scored candidates in order, each the first
 	// occurrence of its id; the rest are the unknown ids, found in the request.
-	s.logSearch(features.SearchFromRerank, r, req.UserID, &req.Query, func(p int, id string) *float64 {
+	s.logSearch(features.SearchFromRerank, r, req.UserID, &req.Query, func(p int, id string) (float64, bool) {
 		if p < len(cands) {
-			if c := cands[p]; c.hasEngine {
-				e := c.engine
-				return &e
-			}
-			return nil
+			c := cands[p]
+			return c.engine, c.hasEngine
 		}
 		for _, it := range req.Items {
-			if it.ID == id {
-				return it.Score
+			if it.ID == id { // the first occurrence counts
+				if it.Score == nil {
+					return 0, false
+				}
+				return *it.Score, true
 			}
 		}
-		return nil
+		return 0, false
 	})
 	return r, nil
 }
