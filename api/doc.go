@@ -15,6 +15,11 @@
 // so the two cannot drift apart (a test also compares the document with what Gin
 // actually serves).
 //
+// A rerank's candidates are read into memory the handler reuses (candBufs), so the
+// ranking service keeps nothing of a request's items once it has returned; each answer
+// is handed back with RankService.Release once written, and the service reuses its
+// items (a RankService may also ignore Release).
+//
 // Errors always leave as {"error":{"code":…,"message":…}}. The status comes from
 // statusOf; a 5xx answer carries a generic message while the detail goes to the log
 // with the request id. POST /v1/rerank:batch answers each of its requests with the

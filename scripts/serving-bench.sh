@@ -3,9 +3,10 @@
 # 10k users with 20 events each, a briefly trained model (the shapes of a real one).
 # Prints, per scenario, latency quantiles, how late the load generator sent, the share
 # of requests the server itself answered within 5, 10, 20 and 50 ms (its latency
-# histogram on /metrics), the fraction of personalised answers and CPU per request of
-# the server, Redis, Postgres and the load generator (scripts/loadtest run -pid -redis
-# -postgres -server-latency).
+# histogram on /metrics) and the bytes and objects its Go runtime allocated per request
+# (and its garbage collections), the fraction of personalised answers and CPU per
+# request of the server, Redis, Postgres and the load generator (scripts/loadtest run
+# -pid -redis -postgres -server-latency).
 #
 #   scripts/serving-bench.sh                         # rerank 2000/s, recommend 1000/s
 #   SCENARIOS="rerank:1000 recommend:500" DURATION=20s scripts/serving-bench.sh

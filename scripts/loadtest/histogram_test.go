@@ -6,13 +6,18 @@ import (
 )
 
 // TestServerShare: the server's histogram is read per route, summed over methods and
-// statuses, and the share within each bound is of the requests between two readings.
+// statuses, and the share within each bound is of the requests between two readings;
+// the Go runtime's allocations are per request of any route between the readings.
 func TestServerShare(t *testing.T) {
 	const before = `# HELP fusionrank_http_request_duration_seconds Request latency.
 fusionrank_http_request_duration_seconds_bucket{method="POST",route="/v1/rerank",le="0.005"} 10
 fusionrank_http_request_duration_seconds_bucket{method="POST",route="/v1/rerank",le="0.01"} 10
 fusionrank_http_request_duration_seconds_bucket{method="POST",route="/v1/rerank",le="+Inf"} 10
 fusionrank_http_request_duration_seconds_bucket{method="POST",route="/v1/recommendations",le="+Inf"} 3
+go_memstats_alloc_bytes_total 1.048576e+06
+go_memstats_mallocs_total 5000
+go_gc_duration_seconds_count 7
+go_gc_duration_seconds{quantile="0.5"} 0.0001
 `
 	const after = `fusionrank_http_request_duration_seconds_bucket{method="POST",route="/v1/rerank",le="0.005"} 100
 fusionrank_http_request_duration_seconds_bucket{method="POST",route="/v1/rerank",le="0.01"} 105
@@ -22,6 +27,9 @@ fusionrank_http_request_duration_seconds_bucket{method="GET",route="/v1/rerank",
 fusionrank_http_request_duration_seconds_bucket{method="GET",route="/v1/rerank",le="+Inf"} 10
 fusionrank_http_request_duration_seconds_count{method="POST",route="/v1/rerank"} 110
 fusionrank_http_request_duration_seconds_bucket{method="POST",route="/v1/recommendations",le="+Inf"} 3
+go_memstats_alloc_bytes_total 3.145728e+06
+go_memstats_mallocs_total 8300
+go_gc_duration_seconds_count 9
 `
 	b, err := parseHistogram(strings.NewReader(before))
 	if err != nil {
@@ -40,5 +48,12 @@ fusionrank_http_request_duration_seconds_bucket{method="POST",route="/v1/recomme
 	}
 	if _, err := parseHistogram(strings.NewReader(`fusionrank_http_request_duration_seconds_bucket{route="/x",le="abc"} 1`)); err == nil {
 		t.Error("a bad bucket bound: no error")
+	}
+	// 110 requests on all routes; 2 MiB and 3,300 objects more; two collections.
+	if got, want := serverRuntime(b, a), "server runtime: 18.6 KB and 30 objects allocated per request (110 requests on all routes), 2 garbage collections"; got != want {
+		t.Errorf("runtime: %q, want %q", got, want)
+	}
+	if got := serverRuntime(b, b); !strings.Contains(got, "no requests") {
+		t.Errorf("no requests between the readings: %q", got)
 	}
 }

@@ -217,7 +217,7 @@ func run(args []string) error {
 	redisAddr := fs.String("redis", "", "Redis host:port: report its CPU time per request (empty: not measured)")
 	pgCPU := fs.Bool("postgres", false, "report the CPU time per request of the Postgres server and its backends (every process named postgres)")
 	settle := fs.Duration("settle", 5*time.Second, "the personalised fraction is also reported for the requests due after this much of the run")
-	serverHist := fs.Bool("server-latency", false, "open loop: also report each scenario's latency as the server measured it (its histogram on /metrics, read before and after the run)")
+	serverHist := fs.Bool("server-latency", false, "open loop: also report each scenario's latency as the server measured it (its histogram on /metrics, read before and after the run), and what its Go runtime allocated per request and how often it collected")
 	fs.StringVar(&timelinePath, "timeline", "", "open loop: also write each scenario's figures per second of the run (by when requests were due) to this file, tab-separated")
 	targets := fs.String("vegeta-targets", "", "write the requests to this file as vegeta JSON targets (one per line) instead of sending them")
 	fs.Parse(args)
@@ -274,6 +274,7 @@ func run(args []string) error {
 				fmt.Printf("%s: %s\n", p.name, serverShare(before, after, r, .005, .01, .02, .05))
 			}
 		}
+		fmt.Println(serverRuntime(before, after))
 	}
 	return nil
 }
