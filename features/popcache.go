@@ -83,7 +83,11 @@ func (s *Store) RunCounters(ctx context.Context, every time.Duration) {
 		err := s.RefreshCounters(ctx)
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:
-			s.opt.Logger.Warn("popularity cache not refreshed; serving the last snapshot", "err", err)
+			if s.snapshot() != nil {
+				s.opt.Logger.Warn("popularity cache not refreshed; serving the last snapshot", "err", err)
+			} else {
+				s.opt.Logger.Warn("popularity cache not refreshed; no snapshot yet, so requests read their popularities from Redis", "err", err)
+			}
 			failing = true
 		case err == nil && failing:
 			s.opt.Logger.Info("popularity cache refreshed again")
