@@ -412,11 +412,8 @@ func (s *Service) features(ctx context.Context, rc *reqctx, cands []cand, sc *sc
 		if err := s.fs.CovisitationTo(octx, recent, ids, sc.covis); err != nil {
 			rc.warn("co-visitation counters unavailable")
 		} else {
-			col := sc.covisCol[:0]
-			for range recent {
-				col = append(col, 0)
-			}
-			sc.covisCol = col
+			sc.covisCol = slices.Grow(sc.covisCol[:0], len(recent))[:len(recent)]
+			col := sc.covisCol
 			for i := range cands {
 				for j := range recent {
 					col[j] = sc.covis[j*n+i]
