@@ -330,21 +330,38 @@ func (s *Service) context(ctx context.Context, l *live, userID string, q *fusion
 	if l != nil && l.spec.Layout.Recent > 0 {
 		s.catalog.RLock()
 		b := l.recentBlock(s.catalog)
+		recent := rc.recent[:min(len(rc.recent), l.spec.Layout.Recent)]
+		var rows [][]float32
+		var block []float32
 		if b != nil {
-			for _, id := range rc.recent[:min(len(rc.recent), l.spec.Layout.Recent)] {
-				var v []float32
+			// Copies (a catalogue block changes under writers once unlocked), in one block
+			// with room after them for the encoder's rows: four allocations a request,
+			// not two per recent item.
+			encDim := 0
+			if l.enc != nil {
+				encDim = l.enc.Dim
+			}
+			rows = make([][]float32, len(recent))
+			block = make([]float32, len(recent)*(b.Dim+encDim))
+			for k, id := range recent {
 				if slot, ok := s.catalog.Slot(id); ok && int(slot) < len(b.Has) {
-					// A copy: a catalogue block changes under writers once unlocked.
-					v = slices.Clone(b.Vector(slot))
+					if v := b.Vector(slot); v != nil { // nil: the item has none
+						rows[k] = block[k*b.Dim : (k+1)*b.Dim : (k+1)*b.Dim]
+						copy(rows[k], v)
+					}
 				}
-				rc.parts.Recent = append(rc.parts.Recent, v)
 			}
 		}
 		s.catalog.RUnlock()
 		if b != nil {
-			rc.rawRecent = rc.parts.Recent
+			rc.parts.Recent, rc.rawRecent = rows, rows
 			if l.enc != nil {
-				rc.parts.Recent = l.enc.ApplyTo(nil, rc.parts.Recent)
+				enc := make([][]float32, len(recent))
+				for k := range enc {
+					o := len(recent)*b.Dim + k*l.enc.Dim
+					enc[k] = block[o : o : o+l.enc.Dim]
+				}
+				rc.parts.Recent = l.enc.ApplyTo(enc, rows)
 			}
 		}
 	}

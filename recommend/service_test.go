@@ -611,3 +611,88 @@ func TestReleasedAnswersReused(t *testing.T) {
 		t.Error(msg)
 	}
 }
+
+// TestRecentTokens: a request's recent-item tokens are the learned vectors of the
+// shopper's most recent items (the model's Layout.Recent of them, an item without a
+// vector a nil row), copies rather than the catalogue's memory, and the query encoder's
+// rows are those vectors plus its position embedding.
+func TestRecentTokens(t *testing.T) {
+	e := newEnv(t, "recent", Options{})
+	ctx := requestContext(t)
+	items := []string{"ta", "tb", "tc"}
+	for _, id := range items {
+		e.put(t, item(id, "", 0, 1, 0, 0, 1))
+	}
+	register(t, e, "v1", 1, items[:2]) // tc has no learned vector
+	// v2: the same with a query encoder of the recent slots.
+	layout := ranking.Layout{Recent: 2, RecentMod: "collab", ProfileMods: []string{"image"}, QueryMods: []string{"image"}}
+	cfg := ranking.Config{Modalities: []ranking.Modality{{Name: "image", Dim: 4}, {Name: "collab", Dim: 8}},
+		DModel: 16, DAttn: 8, NFeatures: ranking.NFeatures, MaxQueryTokens: layout.Tokens()}
+	rng := rand.New(rand.NewPCG(5, 7))
+	enc := ranking.NewRecencyEmbedding(2, 8)
+	for i := range enc.Pos {
+		enc.Pos[i] = float32(rng.NormFloat64())
+	}
+	learned := map[string]map[string][]float32{}
+	for _, id := range items[:2] {
+		v := make([]float32, 8)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		learned[id] = map[string][]float32{"collab": v}
+	}
+	spec := Spec{Ranking: cfg, Layout: layout, Features: ranking.FeatureNames, Learned: []string{"collab"}}
+	if err := e.models.reg.Register(ctx, "v2", ranking.NewRandomModel(cfg, rng), enc, spec, nil, "test", learned); err != nil {
+		t.Fatal(err)
+	}
+	e.events(t, "u1", fusionrank.View, "ta", "tb", "tc") // most recent: tc, tb, ta
+	for _, version := range []string{"v1", "v2"} {
+		if _, err := e.models.reg.ActivateModel(ctx, version); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.models.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		l := e.models.current()
+		rc, err := e.svc.context(ctx, l, "u1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(rc.recent[:3], []string{"tc", "tb", "ta"}) {
+			t.Fatalf("%s: recent items %v", version, rc.recent)
+		}
+		if len(rc.rawRecent) != 2 {
+			t.Fatalf("%s: %d recent tokens, want the layout's 2", version, len(rc.rawRecent))
+		}
+		e.fs.Catalog().RLock()
+		b := l.recentBlock(e.fs.Catalog())
+		slot, _ := e.fs.Catalog().Slot("tb")
+		want := slices.Clone(b.Vector(slot))
+		rows := b.Vector(slot)
+		e.fs.Catalog().RUnlock()
+		if rc.rawRecent[0] != nil {
+			t.Errorf("%s: tc has no learned vector, yet its token is %v", version, rc.rawRecent[0])
+		}
+		if !slices.Equal(rc.rawRecent[1], want) {
+			t.Errorf("%s: tb's token %v, want its learned vector %v", version, rc.rawRecent[1], want)
+		}
+		if &rc.rawRecent[1][0] == &rows[0] {
+			t.Errorf("%s: the token is the catalogue's memory, not a copy", version)
+		}
+		switch version {
+		case "v1":
+			if len(rc.parts.Recent) != 2 || &rc.parts.Recent[1][0] != &rc.rawRecent[1][0] {
+				t.Errorf("v1 has no encoder: the query's recent tokens are the raw ones")
+			}
+		case "v2":
+			if len(rc.parts.Recent) != 2 || rc.parts.Recent[0] != nil {
+				t.Fatalf("v2: encoded tokens %v", rc.parts.Recent)
+			}
+			for i, x := range want {
+				if got := rc.parts.Recent[1][i]; got != x+enc.Pos[8+i] {
+					t.Fatalf("v2: encoded tb[%d] = %v, want %v + %v", i, got, x, enc.Pos[8+i])
+				}
+			}
+		}
+	}
+}
