@@ -189,14 +189,19 @@ var candBufPool = sync.Pool{New: func() any {
 	return &candBufs{items: make([]fusionrank.Candidate, 0, 128), scores: make([]float64, 0, 128), spans: make([]idSpan, 0, 128)}
 }}
 
-// reuse returns b to candBufPool, cleared, unless its request was unusually large.
+// reuse returns b to candBufPool, reset, unless its request was unusually large.
 func (b *candBufs) reuse() {
 	if cap(b.items) > 4096 || cap(b.scores) > 4096 || cap(b.spans) > 4096 {
 		return
 	}
+	b.reset()
+	candBufPool.Put(b)
+}
+
+// reset empties b for the next body, keeping its memory.
+func (b *candBufs) reset() {
 	clear(b.items[:cap(b.items)]) // no ids or score pointers kept alive
 	b.items, b.scores, b.spans = b.items[:0], b.scores[:0], b.spans[:0]
-	candBufPool.Put(b)
 }
 
 func (p *fastParser) space() {

@@ -107,3 +107,28 @@ func TestRerankMemoryReused(t *testing.T) {
 		t.Fatalf("%d answers handed back, want %d", released, goroutines*each)
 	}
 }
+
+// TestCandidateMemoryReused: a second body decoded into the same candBufs (reset, as
+// the handler's are between requests) lands in the first one's candidates and scores,
+// not in new memory (the point of candBufs), and holds only its own values.
+func TestCandidateMemoryReused(t *testing.T) {
+	bufs := candBufPool.New().(*candBufs)
+	var a, b fusionrank.RerankRequest
+	if !decodeRerankFastInto([]byte(`{"items":[{"id":"a","score":1},{"id":"b"}]}`), &a, bufs) {
+		t.Fatal("fast path refused the body")
+	}
+	first, firstScore := &a.Items[0], a.Items[0].Score
+	bufs.reset()
+	if a.Items[0].ID != "" || a.Items[0].Score != nil {
+		t.Fatal("reset kept the first body's ids and score pointers alive")
+	}
+	if !decodeRerankFastInto([]byte(`{"items":[{"id":"c","score":2}]}`), &b, bufs) {
+		t.Fatal("fast path refused the body")
+	}
+	if len(b.Items) != 1 || b.Items[0].ID != "c" || *b.Items[0].Score != 2 {
+		t.Fatalf("the second body decoded as %+v", b.Items)
+	}
+	if &b.Items[0] != first || b.Items[0].Score != firstScore {
+		t.Fatal("the second body's candidate is not in the first one's memory")
+	}
+}
