@@ -580,25 +580,11 @@ func (s *Store) readCounters(ctx context.Context, keys []string, read func(p red
 	return nil
 }
 
-// Covisitation returns, for each candidate, how often it directly followed each of the
-// given (recent) items in users' histories: counts[j][i] for recent[j], candidate i.
-// One Redis round trip unless a set has to be rebuilt.
-func (s *Store) Covisitation(ctx context.Context, recent, candidates []string) ([][]float64, error) {
-	// One backing array for every row: one allocation per request, not one per item.
-	flat := make([]float64, len(recent)*len(candidates))
-	if err := s.CovisitationTo(ctx, recent, candidates, flat); err != nil {
-		return nil, err
-	}
-	out := make([][]float64, len(recent))
-	for j := range out {
-		out[j] = flat[j*len(candidates) : (j+1)*len(candidates) : (j+1)*len(candidates)]
-	}
-	return out, nil
-}
-
-// CovisitationTo is Covisitation into the caller's counts (len(recent) ×
-// len(candidates), row j for recent[j]; every value is written), so that a request
-// allocates none of it.
+// CovisitationTo writes, for each candidate, how often it directly followed each of
+// the given (recent) items in users' histories: counts[j*len(candidates)+i] for
+// recent[j], candidate i (every value of the first len(recent)·len(candidates) is
+// written). The caller owns counts, so that a request allocates none of it. One Redis
+// round trip unless a set has to be rebuilt.
 func (s *Store) CovisitationTo(ctx context.Context, recent, candidates []string, counts []float64) error {
 	n := len(candidates)
 	counts = counts[:len(recent)*n]

@@ -211,7 +211,8 @@ func TestFallbackFormula(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		covis, err := e.fs.Covisitation(ctx, p.RecentIDs(), []string{"fa", "fb", "fc", "fd"})
+		covis := make([]float64, 4*len(p.RecentIDs()))
+		err = e.fs.CovisitationTo(ctx, p.RecentIDs(), []string{"fa", "fb", "fc", "fd"}, covis)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,9 +228,10 @@ func TestFallbackFormula(t *testing.T) {
 		}
 		got := scores(r)
 		for i, id := range []string{"fa", "fb", "fc", "fd"} {
-			col := make([]float64, len(covis))
-			for j := range covis {
-				col[j] = covis[j][i]
+			recent := len(covis) / 4
+			col := make([]float64, recent)
+			for j := range col {
+				col[j] = covis[j*4+i]
 			}
 			want := 0.5*dot(mean, unit(vecs[id]...)) + 0.3*float64(ranking.CovisFeature(col)) + 0.1*float64(float32(math.Log1p(pops[i].Week)))
 			if !near(got[id], want) {
@@ -237,7 +239,7 @@ func TestFallbackFormula(t *testing.T) {
 			}
 		}
 		// fc followed fa (u1's first item) once: its co-visitation term is not zero.
-		if covis[1][2] != 1 && covis[0][2] != 1 {
+		if covis[1*4+2] != 1 && covis[0*4+2] != 1 {
 			t.Errorf("co-visitation of fc after u1's items: %v", covis)
 		}
 	})
