@@ -14,16 +14,21 @@ import (
 // histogram is the server's own request latency histogram
 // (fusionrank_http_request_duration_seconds on /metrics, measured from its first
 // middleware to the answer written), summed over methods and statuses: route → bucket
-// upper bound in seconds → requests at or under it. The route "" holds the Go
-// runtime's counters instead, by name (runtimeCounters).
+// upper bound in seconds → requests at or under it.
 type histogram map[string]map[float64]float64
 
-// runtimeCounters are the Go runtime's counters on /metrics that serverRuntime reports,
-// kept in histogram[""] under these keys.
-var runtimeCounters = map[string]float64{
-	"go_memstats_alloc_bytes_total": 0, // bytes allocated
-	"go_memstats_mallocs_total":     1, // objects allocated
-	"go_gc_duration_seconds_count":  2, // garbage collections
+// reading is what -server-latency reads from the server's /metrics at one instant: the
+// latency histogram and the Go runtime's counters (runtimeCounters) by name.
+type reading struct {
+	latency histogram
+	runtime map[string]float64
+}
+
+// runtimeCounters are the Go runtime's counters on /metrics that serverRuntime reports.
+var runtimeCounters = map[string]bool{
+	"go_memstats_alloc_bytes_total": true, // bytes allocated
+	"go_memstats_mallocs_total":     true, // objects allocated
+	"go_gc_duration_seconds_count":  true, // garbage collections
 }
 
 // scenarioRoute is the route label of each open-loop scenario's requests.
@@ -36,38 +41,35 @@ var scenarioRoute = map[string]string{
 	"search":       "/v1/search",
 }
 
-// readHistogram reads the histogram from the server at base.
-func readHistogram(base string) (histogram, error) {
+// readMetrics reads the server's /metrics at base.
+func readMetrics(base string) (reading, error) {
 	c := http.Client{Timeout: 5 * time.Second}
 	resp, err := c.Get(base + "/metrics")
 	if err != nil {
-		return nil, err
+		return reading{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+		return reading{}, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
-	return parseHistogram(resp.Body)
+	return parseMetrics(resp.Body)
 }
 
-// parseHistogram reads the buckets of fusionrank_http_request_duration_seconds from a
-// Prometheus text exposition.
-func parseHistogram(r io.Reader) (histogram, error) {
+// parseMetrics reads the buckets of fusionrank_http_request_duration_seconds and the
+// runtime counters from a Prometheus text exposition.
+func parseMetrics(r io.Reader) (reading, error) {
 	const name = "fusionrank_http_request_duration_seconds_bucket{"
-	h := histogram{}
+	h, rt := histogram{}, map[string]float64{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		if k, v, ok := strings.Cut(sc.Text(), " "); ok {
-			if key, counter := runtimeCounters[k]; counter {
+			if runtimeCounters[k] {
 				n, err := strconv.ParseFloat(v, 64)
 				if err != nil {
-					return nil, fmt.Errorf("metrics: %s %q: %w", k, v, err)
+					return reading{}, fmt.Errorf("metrics: %s %q: %w", k, v, err)
 				}
-				if h[""] == nil {
-					h[""] = map[float64]float64{}
-				}
-				h[""][key] = n
+				rt[k] = n
 				continue
 			}
 		}
@@ -84,19 +86,19 @@ func parseHistogram(r io.Reader) (histogram, error) {
 		if le != "+Inf" {
 			var err error
 			if bound, err = strconv.ParseFloat(le, 64); err != nil {
-				return nil, fmt.Errorf("metrics: bucket %q: %w", le, err)
+				return reading{}, fmt.Errorf("metrics: bucket %q: %w", le, err)
 			}
 		}
 		n, err := strconv.ParseFloat(value, 64)
 		if err != nil {
-			return nil, fmt.Errorf("metrics: count %q: %w", value, err)
+			return reading{}, fmt.Errorf("metrics: count %q: %w", value, err)
 		}
 		if h[route] == nil {
 			h[route] = map[float64]float64{}
 		}
 		h[route][bound] += n
 	}
-	return h, sc.Err()
+	return reading{h, rt}, sc.Err()
 }
 
 // label returns the value of label k in a Prometheus label list (k="v",…); the
@@ -127,17 +129,15 @@ func serverShare(before, after histogram, route string, bounds ...float64) strin
 // serverRuntime describes what the server's Go runtime did between two readings, per
 // request it answered on any route: bytes and objects allocated, and the garbage
 // collections.
-func serverRuntime(before, after histogram) string {
+func serverRuntime(before, after reading) string {
 	var requests float64
-	for route, b := range after {
-		if route != "" {
-			requests += b[math.Inf(1)] - before[route][math.Inf(1)]
-		}
+	for route, b := range after.latency {
+		requests += b[math.Inf(1)] - before.latency[route][math.Inf(1)]
 	}
-	if requests <= 0 || after[""] == nil {
+	if requests <= 0 || len(after.runtime) < len(runtimeCounters) {
 		return "server runtime: no requests, or no Go runtime counters on /metrics"
 	}
-	d := func(k float64) float64 { return after[""][k] - before[""][k] }
+	d := func(k string) float64 { return after.runtime[k] - before.runtime[k] }
 	return fmt.Sprintf("server runtime: %.1f KB and %.0f objects allocated per request (%d requests on all routes), %d garbage collections",
-		d(0)/requests/1024, d(1)/requests, int(requests), int(d(2)))
+		d("go_memstats_alloc_bytes_total")/requests/1024, d("go_memstats_mallocs_total")/requests, int(requests), int(d("go_gc_duration_seconds_count")))
 }

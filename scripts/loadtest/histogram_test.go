@@ -31,22 +31,22 @@ go_memstats_alloc_bytes_total 3.145728e+06
 go_memstats_mallocs_total 8300
 go_gc_duration_seconds_count 9
 `
-	b, err := parseHistogram(strings.NewReader(before))
+	b, err := parseMetrics(strings.NewReader(before))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := parseHistogram(strings.NewReader(after))
+	a, err := parseMetrics(strings.NewReader(after))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// 110 requests between the readings: 100 within 5 ms, 105 within 10 ms.
-	if got, want := serverShare(b, a, "/v1/rerank", .005, .01), "server (its own histogram, 110 requests): 90.91% within 5ms, 95.45% within 10ms"; got != want {
+	if got, want := serverShare(b.latency, a.latency, "/v1/rerank", .005, .01), "server (its own histogram, 110 requests): 90.91% within 5ms, 95.45% within 10ms"; got != want {
 		t.Errorf("rerank: %q, want %q", got, want)
 	}
-	if got := serverShare(b, a, "/v1/recommendations", .01); !strings.Contains(got, "no /v1/recommendations requests") {
+	if got := serverShare(b.latency, a.latency, "/v1/recommendations", .01); !strings.Contains(got, "no /v1/recommendations requests") {
 		t.Errorf("a route without new requests: %q", got)
 	}
-	if _, err := parseHistogram(strings.NewReader(`fusionrank_http_request_duration_seconds_bucket{route="/x",le="abc"} 1`)); err == nil {
+	if _, err := parseMetrics(strings.NewReader(`fusionrank_http_request_duration_seconds_bucket{route="/x",le="abc"} 1`)); err == nil {
 		t.Error("a bad bucket bound: no error")
 	}
 	// 110 requests on all routes; 2 MiB and 3,300 objects more; two collections.

@@ -252,9 +252,9 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	var before histogram
+	var before reading
 	if *serverHist {
-		if before, err = readHistogram(*base); err != nil {
+		if before, err = readMetrics(*base); err != nil {
 			return fmt.Errorf("-server-latency: %w", err)
 		}
 	}
@@ -262,7 +262,7 @@ func run(args []string) error {
 		return err
 	}
 	if *serverHist {
-		after, err := readHistogram(*base)
+		after, err := readMetrics(*base)
 		if err != nil {
 			return fmt.Errorf("-server-latency: %w", err)
 		}
@@ -271,7 +271,7 @@ func run(args []string) error {
 		for _, p := range parts {
 			if r := scenarioRoute[p.name]; !seen[r] {
 				seen[r] = true
-				fmt.Printf("%s: %s\n", p.name, serverShare(before, after, r, .005, .01, .02, .05))
+				fmt.Printf("%s: %s\n", p.name, serverShare(before.latency, after.latency, r, .005, .01, .02, .05))
 			}
 		}
 		fmt.Println(serverRuntime(before, after))
