@@ -35,7 +35,7 @@ func BenchmarkDecodeRerank(b *testing.B) {
 	b.Run("fast-path", func(b *testing.B) {
 		for b.Loop() {
 			var req fusionrank.RerankRequest
-			if !decodeRerankFast(body, &req) || len(req.Items) != 100 {
+			if !decodeRerankFast(body, &req, nil) || len(req.Items) != 100 {
 				b.Fatal("fast path refused the body")
 			}
 		}
@@ -44,7 +44,7 @@ func BenchmarkDecodeRerank(b *testing.B) {
 		for b.Loop() {
 			var req fusionrank.RerankRequest
 			bufs := candBufPool.Get().(*candBufs)
-			if !decodeRerankFastInto(body, &req, bufs) || len(req.Items) != 100 {
+			if !decodeRerankFast(body, &req, bufs) || len(req.Items) != 100 {
 				b.Fatal("fast path refused the body")
 			}
 			bufs.reuse()

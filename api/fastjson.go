@@ -17,13 +17,10 @@ import (
 // else (and may then have written to req), and the caller decodes with DecodeStrict,
 // which also produces the error message. On every body it accepts, DecodeStrict
 // produces the same value: FuzzRerankFastPath checks exactly that.
-func decodeRerankFast(data []byte, req *fusionrank.RerankRequest) bool {
-	return decodeRerankFastInto(data, req, nil)
-}
-
-// decodeRerankFastInto is decodeRerankFast with the candidates in bufs' memory (nil: new
-// memory): req.Items and the scores they point to are bufs', until bufs is reused.
-func decodeRerankFastInto(data []byte, req *fusionrank.RerankRequest, bufs *candBufs) bool {
+//
+// The candidates are read into bufs' memory (nil: new memory): req.Items and the scores
+// they point to are then bufs', until bufs is reset.
+func decodeRerankFast(data []byte, req *fusionrank.RerankRequest, bufs *candBufs) bool {
 	p := fastParser{b: data, bufs: bufs}
 	ok := p.rerank(req)
 	p.space()

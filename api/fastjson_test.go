@@ -74,15 +74,20 @@ func checkUsualShape[T any](t *testing.T, seeds []string, fast func([]byte, *T) 
 // FuzzRerankFastPath: whenever the fast rerank decoder accepts a body, encoding/json
 // (DecodeStrict) accepts it too and produces the same request.
 func FuzzRerankFastPath(f *testing.F) {
-	fuzzAgainstStrict(f, rerankSeeds, decodeRerankFast)
+	// The handler's way: the candidates in memory reused from one body to the next.
+	bufs := candBufPool.New().(*candBufs)
+	fuzzAgainstStrict(f, rerankSeeds, func(b []byte, req *fusionrank.RerankRequest) bool {
+		bufs.reset()
+		return decodeRerankFast(b, req, bufs)
+	})
 }
 
 // TestRerankFastPathTakesTheUsualShape: the fast path must actually serve the usual
 // requests (and defer the unusual ones).
 func TestRerankFastPathTakesTheUsualShape(t *testing.T) {
-	checkUsualShape(t, rerankSeeds, decodeRerankFast, func(i int, s string) bool { return i < 5 || s == `{"count":-0}` })
+	checkUsualShape(t, rerankSeeds, func(b []byte, req *fusionrank.RerankRequest) bool { return decodeRerankFast(b, req, nil) }, func(i int, s string) bool { return i < 5 || s == `{"count":-0}` })
 	var req fusionrank.RerankRequest
-	decodeRerankFast([]byte(rerankSeeds[0]), &req)
+	decodeRerankFast([]byte(rerankSeeds[0]), &req, nil)
 	if req.UserID != "lu-1" || req.Query.Text != "red dress" || len(req.Items) != 3 || *req.Items[0].Score != 1.5 ||
 		req.Items[1].Score != nil || req.Items[2].ID != "c" || *req.Items[2].Score != -2e-3 || req.Count != 2 || !req.Explain {
 		t.Fatalf("decoded %+v", req)
@@ -224,7 +229,7 @@ func TestPooledBodyIsNotKept(t *testing.T) {
 	} {
 		_, b, release := read(body)
 		var req fusionrank.RerankRequest
-		if !decodeRerankFast(b, &req) {
+		if !decodeRerankFast(b, &req, nil) {
 			req = fusionrank.RerankRequest{}
 			if err := DecodeStrict(b, &req); err != nil {
 				t.Fatal(err)

@@ -114,7 +114,7 @@ func TestRerankMemoryReused(t *testing.T) {
 func TestCandidateMemoryReused(t *testing.T) {
 	bufs := candBufPool.New().(*candBufs)
 	var a, b fusionrank.RerankRequest
-	if !decodeRerankFastInto([]byte(`{"items":[{"id":"a","score":1},{"id":"b"}]}`), &a, bufs) {
+	if !decodeRerankFast([]byte(`{"items":[{"id":"a","score":1},{"id":"b"}]}`), &a, bufs) {
 		t.Fatal("fast path refused the body")
 	}
 	first, firstScore := &a.Items[0], a.Items[0].Score
@@ -122,7 +122,7 @@ func TestCandidateMemoryReused(t *testing.T) {
 	if a.Items[0].ID != "" || a.Items[0].Score != nil {
 		t.Fatal("reset kept the first body's ids and score pointers alive")
 	}
-	if !decodeRerankFastInto([]byte(`{"items":[{"id":"c","score":2}]}`), &b, bufs) {
+	if !decodeRerankFast([]byte(`{"items":[{"id":"c","score":2}]}`), &b, bufs) {
 		t.Fatal("fast path refused the body")
 	}
 	if len(b.Items) != 1 || b.Items[0].ID != "c" || *b.Items[0].Score != 2 {

@@ -484,7 +484,7 @@ func (s *Server) rerank(c *gin.Context) {
 		// written: nothing keeps req after (the ranking service copies what it keeps).
 		bufs := candBufPool.Get().(*candBufs)
 		defer bufs.reuse()
-		if err == nil && !decodeRerankFastInto(body, &req, bufs) {
+		if err == nil && !decodeRerankFast(body, &req, bufs) {
 			req = fusionrank.RerankRequest{}
 			err = queryImageField(DecodeStrict(body, &req))
 		}
