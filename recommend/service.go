@@ -336,7 +336,7 @@ func (s *Service) context(ctx context.Context, l *live, userID string, q *fusion
 		if b != nil {
 			// Copies (a catalogue block changes under writers once unlocked), in one block
 			// with room after them for the encoder's rows: four allocations a request,
-			// not two per recent item.
+			// however many recent items.
 			encDim := 0
 			if l.enc != nil {
 				encDim = l.enc.Dim
