@@ -148,7 +148,13 @@ func TestPublicRecommendationsRevealNothing(t *testing.T) {
 		}
 	}
 	// The shopper's own token: personal, bought items left out.
-	own := ask(victim, userToken(t, m, victim))
+	// A profile read that misses its deadline (the online store's 100 ms read timeout on
+	// a loaded machine) is answered without personalisation and says so; asked again.
+	tok := userToken(t, m, victim)
+	own := ask(victim, tok)
+	for i := 0; i < 3 && strings.Contains(fmt.Sprint(own["warnings"]), "profile unavailable"); i++ {
+		own = ask(victim, tok)
+	}
 	if own["personalized"] != true {
 		t.Fatalf("with the user's token: %v", own["warnings"])
 	}
