@@ -132,7 +132,7 @@ type Service struct {
 	attrib  *Attribution
 	pool    sync.Pool
 	marks   sync.Pool             // *slotSet
-	reranks sync.Pool             // *[]cand: a rerank's candidates, which do not outlive it
+	candMem sync.Pool             // *[]cand: a request's candidates (takeCands, giveCands)
 	cands   *memo.Map[*candEntry] // by user id; nil when CandidateTTL is negative
 }
 
@@ -143,7 +143,7 @@ func New(fs FeatureStore, models *LiveModel, attrib *Attribution, opt Options) *
 	s.ix = newIndexes(fs.Catalog(), opt.CatalogGraphs)
 	s.pool.New = func() any { return &scratch{ws: ranking.NewWorkspace()} }
 	s.marks.New = func() any { return &slotSet{} }
-	s.reranks.New = func() any { return new([]cand) }
+	s.candMem.New = func() any { return new([]cand) }
 	if opt.CandidateTTL > 0 {
 		s.cands = memo.New[*candEntry](opt.CandidateCacheMax)
 	}
@@ -806,6 +806,32 @@ func (s *Service) answer(ctx context.Context, kind string, l *live, rc *reqctx, 
 		s.attrib.Record(r.RequestID, kind, r.ModelVersion, userID, len(r.Items))
 	}
 	return r
+}
+
+// takeCands returns memory for a request's candidates: an empty slice of capacity at
+// least n, from the pool when one there is long enough. A recommendation gathers
+// several hundred candidates (40 KB and more), most of what it would allocate; nothing
+// keeps them past the request (the answer and the search log copy what they show), so
+// the caller hands the memory back with giveCands once it has answered.
+func (s *Service) takeCands(n int) *[]cand {
+	h := s.candMem.Get().(*[]cand)
+	*h = slices.Grow((*h)[:0], n)
+	return h
+}
+
+// maxPooledCands bounds the candidate memory kept: an unusually large request's is
+// left to the GC.
+const maxPooledCands = 1 << 13
+
+// giveCands hands back the memory in h (the slice the request last held there),
+// cleared so that it keeps no ids or explanations alive.
+func (s *Service) giveCands(h *[]cand) {
+	if cap(*h) > maxPooledCands {
+		return
+	}
+	clear((*h)[:cap(*h)])
+	*h = (*h)[:0]
+	s.candMem.Put(h)
 }
 
 // rankedItems holds answers' item slices handed back by Release (*[]RankedItem, each

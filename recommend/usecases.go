@@ -36,16 +36,10 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 	dd := s.marks.Get().(*slotSet)
 	defer s.marks.Put(dd)
 	var seenUnknown map[string]bool
-	// The candidates come from a pool: nothing keeps them past this call (the answer
-	// and the search log copy what they need), and 100 of them are 8 KB, about an
-	// eighth of what a rerank would otherwise allocate.
-	cp := s.reranks.Get().(*[]cand)
-	cands := slices.Grow((*cp)[:0], len(req.Items))
-	defer func() {
-		clear(cands[:cap(cands)]) // no ids or explanations kept alive in the pool
-		*cp = cands[:0]
-		s.reranks.Put(cp)
-	}()
+	// 100 candidates are 8 KB, about an eighth of what a rerank would otherwise allocate.
+	mem := s.takeCands(len(req.Items))
+	defer s.giveCands(mem)
+	cands := *mem
 	for i, it := range req.Items {
 		if !fusionrank.ValidID(it.ID) {
 			return fusionrank.Ranking{}, fusionrank.ValidateID("items["+strconv.Itoa(i)+"].id", it.ID)
@@ -81,6 +75,7 @@ func (s *Service) Rerank(ctx context.Context, req fusionrank.RerankRequest) (fus
 		}
 		cands = append(cands, c)
 	})
+	*mem = cands
 	s.catalog.RUnlock()
 	l := s.models.current()
 	rc, err := s.context(ctx, l, req.UserID, &req.Query)
@@ -237,22 +232,27 @@ type pool struct {
 	fl    *filter
 	seen  *slotSet // the slots added or refused
 	cands []cand
+	mem   *[]cand // where cands live (takeCands); the caller hands it back with giveCands
 }
 
 // newPool returns an empty candidate pool sized for a typical request's sources.
-// Callers hold the catalogue's RLock, and call release when done adding.
+// Callers hold the catalogue's RLock, call release when done adding, and hand the
+// candidates' memory back (giveCands(p.mem)) once they have answered.
 func (s *Service) newPool(fl *filter, count int) *pool {
 	k := max(s.opt.RetrievalK, count)
 	n := 4*k + ranking.CovisItems*s.opt.CovisK + s.opt.TrendingK
 	seen := s.marks.Get().(*slotSet)
 	seen.start(n)
-	return &pool{s: s, fl: fl, k: k, seen: seen, cands: make([]cand, 0, n)}
+	mem := s.takeCands(n)
+	return &pool{s: s, fl: fl, k: k, seen: seen, cands: *mem, mem: mem}
 }
 
-// release returns the pool's marks; the candidates stay the caller's.
+// release returns the pool's marks; the candidates stay the caller's until it hands
+// back p.mem.
 func (p *pool) release() {
 	p.s.marks.Put(p.seen)
 	p.seen = nil
+	*p.mem = p.cands
 }
 
 func (p *pool) add(slot int32, source string) {
@@ -350,6 +350,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 		if ok && e.events == rc.profile.Events && e.model == versionOf(l) {
 			s.catalog.RLock()
 			p := s.newPool(fl, count)
+			defer s.giveCands(p.mem)
 			for _, c := range e.cands {
 				p.add(c.slot, c.source)
 			}
@@ -395,6 +396,7 @@ func (s *Service) Recommend(ctx context.Context, req fusionrank.RecommendRequest
 	s.catalog.RLock()
 	s.syncPhoto(rc)
 	p := s.newPool(fl, count)
+	defer s.giveCands(p.mem)
 	var hits []retrieval.Hit
 	if rc.queryText != nil {
 		hits = s.retrieve(p, "text", rc.queryText, "context", hits)
@@ -478,8 +480,10 @@ func (s *Service) retrieveLearned(p *pool, l *live, q []float32) {
 	}
 }
 
-// diversify keeps at most MaxPerCategory items of a category in the first count places
-// while items of other categories remain; the order is otherwise kept.
+// diversify returns the first count places of the answer: cands in order, except that
+// an item whose category already has MaxPerCategory items there waits until no item
+// of another category remains. It reorders cands in place (the places after count are
+// left unspecified: the answer does not show them).
 func (s *Service) diversify(cands []cand, count int) []cand {
 	k := s.opt.MaxPerCategory
 	if k <= 0 || len(cands) <= 1 {
@@ -490,26 +494,30 @@ func (s *Service) diversify(cands []cand, count int) []cand {
 	return diversifyBy(cands, func(slot int32) string { return s.catalog.Meta(slot).Category }, k, count)
 }
 
-// diversifyBy is diversify with the categories given by category.
+// diversifyBy is diversify with the categories given by category. Only the first
+// count places are built: a recommendation's pool holds hundreds of candidates, and
+// copying them all cost more than the rest of the step.
 func diversifyBy(cands []cand, category func(slot int32) string, k, count int) []cand {
-	out := make([]cand, 0, len(cands))
+	count = min(count, len(cands))
+	n := 0 // places filled, at the front of cands: each candidate moves forward, never back
 	var held []cand
-	per := map[string]int{}
-	for i, c := range cands {
-		if len(out) >= count {
-			// The first count places are filled: the rest keep their order.
-			out = append(out, cands[i:]...)
-			break
-		}
+	per := make(map[string]int, count)
+	for i := 0; i < len(cands) && n < count; i++ {
+		c := cands[i]
 		cat := category(c.slot)
 		if cat != "" && per[cat] >= k {
-			held = append(held, c)
+			if len(held) < count {
+				held = append(held, c)
+			}
 			continue
 		}
 		per[cat]++
-		out = append(out, c)
+		cands[n] = c
+		n++
 	}
-	return append(out, held...)
+	// Short of count: the held items follow, in order (the places from n on were read).
+	n += copy(cands[n:count], held)
+	return cands[:n]
 }
 
 // Similar returns items like one item: its nearest items in each modality and the items
@@ -565,6 +573,7 @@ func (s *Service) Similar(ctx context.Context, req fusionrank.SimilarRequest) (f
 	fl := &filter{s: s, exclude: []int32{slot}}
 	s.catalog.RLock()
 	p := s.newPool(fl, count)
+	defer s.giveCands(p.mem)
 	if len(zs) > 0 {
 		for _, z := range zs[0] {
 			p.addID(z.ItemID, "covisitation")
@@ -612,6 +621,7 @@ func (s *Service) Search(ctx context.Context, req fusionrank.SearchRequest) (fus
 	s.catalog.RLock()
 	s.syncPhoto(rc)
 	p := s.newPool(fl, count)
+	defer s.giveCands(p.mem)
 	var hits []retrieval.Hit
 	if rc.queryText != nil {
 		hits = s.retrieve(p, "text", rc.queryText, "retrieval:text", hits)
