@@ -96,7 +96,7 @@ func (l *SearchLog) Record(s Search) {
 // Run writes queued searches every 200ms until ctx ends, then flushes what is left.
 func (l *SearchLog) Run(ctx context.Context) {
 	l.q.Run(ctx, 200*time.Millisecond, func(ctx context.Context, ss []Search) {
-		if err := l.Write(ctx, ss); err != nil {
+		if err := l.writeAnswered(ctx, ss); err != nil {
 			l.log.Warn("search log: could not write searches", "n", len(ss), "err", err)
 		}
 	})
@@ -140,6 +140,49 @@ func (l *SearchLog) ensureDays(ctx context.Context, ss []Search) error {
 	return nil
 }
 
+// searchColumns are the columns searchRows gives, in order.
+var searchColumns = []string{"search_id", "created_at", "source", "user_id", "query_text", "query_vectors", "photo_sha256",
+	"model_version", "judged", "holdout", "item_ids", "engine_scores", "grades"}
+
+// searchRows gives searches to COPY as rows of searchColumns. pgx encodes a row before
+// it asks for the next, so one row of values and its arrays serve every search.
+type searchRows struct {
+	ss     []Search
+	i      int
+	row    []any
+	ids    []string
+	scores []*float64
+	grades []*float64
+	err    error
+}
+
+func (r *searchRows) Next() bool {
+	r.i++
+	return r.i <= len(r.ss)
+}
+
+func (r *searchRows) Values() ([]any, error) {
+	s := &r.ss[r.i-1]
+	vecs := "{}"
+	if len(s.Vectors) > 0 {
+		b, err := json.Marshal(s.Vectors)
+		if err != nil {
+			r.err = err
+			return nil, err
+		}
+		vecs = string(b)
+	}
+	r.ids, r.scores, r.grades = r.ids[:0], r.scores[:0], r.grades[:0]
+	for _, im := range s.Impressions {
+		r.ids, r.scores, r.grades = append(r.ids, im.ItemID), append(r.scores, im.EngineScore), append(r.grades, im.Grade)
+	}
+	r.row = append(r.row[:0], s.ID, s.At.UTC(), s.Source, s.UserID, s.Text, vecs, s.PhotoSHA256, s.ModelVersion,
+		s.Judged, s.Holdout, r.ids, r.scores, r.grades)
+	return r.row, nil
+}
+
+func (r *searchRows) Err() error { return r.err }
+
 // Write stores searches with their impressions in one transaction. A search whose id
 // and time are already stored is left as it is (a retried report).
 func (l *SearchLog) Write(ctx context.Context, ss []Search) error {
@@ -149,38 +192,37 @@ func (l *SearchLog) Write(ctx context.Context, ss []Search) error {
 	if err := l.ensureDays(ctx, ss); err != nil {
 		return err
 	}
-	rows := make([][]any, 0, len(ss))
-	for _, s := range ss {
-		vecs := []byte("{}")
-		if len(s.Vectors) > 0 {
-			b, err := json.Marshal(s.Vectors)
-			if err != nil {
-				return err
-			}
-			vecs = b
-		}
-		ids := make([]string, len(s.Impressions))
-		scores := make([]*float64, len(s.Impressions))
-		grades := make([]*float64, len(s.Impressions))
-		for p, im := range s.Impressions {
-			ids[p], scores[p], grades[p] = im.ItemID, im.EngineScore, im.Grade
-		}
-		rows = append(rows, []any{s.ID, s.At.UTC(), s.Source, s.UserID, s.Text, string(vecs), s.PhotoSHA256, s.ModelVersion,
-			s.Judged, s.Holdout, ids, scores, grades})
-	}
-	cols := []string{"search_id", "created_at", "source", "user_id", "query_text", "query_vectors", "photo_sha256",
-		"model_version", "judged", "holdout", "item_ids", "engine_scores", "grades"}
 	err := l.db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE staged_searches (LIKE searches) ON COMMIT DROP`); err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_searches"}, cols, pgx.CopyFromRows(rows)); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"staged_searches"}, searchColumns, &searchRows{ss: ss}); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO searches SELECT * FROM staged_searches ON CONFLICT DO NOTHING`)
 		return err
 	})
 	return postgres.Translate(err)
+}
+
+// writeAnswered stores searches the service answered (Record). Their ids are its
+// request ids, unique by their 64 random bits, so they are copied straight into
+// searches: one statement, without the staging table that Write needs to leave a
+// stored search alone (a table Postgres would create and drop in its catalogue five
+// times a second, and every row written twice). Should a search be there all the same
+// (the copy is then refused as a whole), the batch goes through Write.
+func (l *SearchLog) writeAnswered(ctx context.Context, ss []Search) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	if err := l.ensureDays(ctx, ss); err != nil {
+		return err
+	}
+	_, err := l.db.Pool.CopyFrom(ctx, pgx.Identifier{"searches"}, searchColumns, &searchRows{ss: ss})
+	if err = postgres.Translate(err); fusionrank.ErrorCode(err) == fusionrank.Conflict {
+		return l.Write(ctx, ss)
+	}
+	return err
 }
 
 // Prune drops the day partitions of searches that ended before cutoff and returns

@@ -2,6 +2,8 @@ package features_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -162,5 +164,76 @@ func TestSearchImpressionsMigration(t *testing.T) {
 	}
 	if m1, m3 := got["m1"], got["m3"]; m1.Text != "red bag" || len(m1.Impressions) != 3 || m3.Text != "shoes" || len(m3.Impressions) != 1 {
 		t.Errorf("after a batch with a repeated search: %+v", got)
+	}
+}
+
+// TestSearchLogAnswered: the searches the service answered (Record, written by Run)
+// are stored with their impressions as given; a batch holding a search already stored
+// (the same id and time) stores the others and leaves that one as it was.
+func TestSearchLogAnswered(t *testing.T) {
+	db := testenv.DB(t, "featsearchans")
+	log := features.NewSearchLog(db, nil)
+	at := time.Date(2026, 4, 2, 9, 30, 0, 123000, time.UTC)
+	s1, s2 := 0.25, -3.0
+	search := func(id string, n int) features.Search {
+		s := features.Search{ID: id, At: at, Source: features.SearchFromRerank, UserID: "u-" + id, Text: "q " + id, ModelVersion: "m1"}
+		for p := range n {
+			im := features.Impression{ItemID: fmt.Sprintf("%s-item%d", id, p)}
+			if p == 1 {
+				im.EngineScore = &s1
+			} else if p == 2 {
+				im.EngineScore = &s2
+			}
+			s.Impressions = append(s.Impressions, im)
+		}
+		return s
+	}
+	// A search stored before, with other impressions than the one recorded later.
+	if err := log.Write(context.Background(), []features.Search{search("dup", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(ss ...features.Search) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { log.Run(ctx); close(done) }()
+		for _, s := range ss {
+			log.Record(s)
+		}
+		cancel() // Run writes what is queued, then returns
+		<-done
+	}
+	run(search("a", 3), search("b", 0), search("c", 20))
+	run(search("d", 2), search("dup", 4), search("e", 5))
+	rows, err := db.Pool.Query(context.Background(), `SELECT search_id, created_at, user_id, query_text, model_version, item_ids, engine_scores, grades
+		FROM searches ORDER BY search_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var id, user, text, version string
+		var ts time.Time
+		var ids []string
+		var scores, grades []*float64
+		if err := rows.Scan(&id, &ts, &user, &text, &version, &ids, &scores, &grades); err != nil {
+			t.Fatal(err)
+		}
+		want := search(id, map[string]int{"a": 3, "b": 0, "c": 20, "d": 2, "dup": 1, "e": 5}[id])
+		if !ts.Equal(at) || user != want.UserID || text != want.Text || version != "m1" || len(ids) != len(want.Impressions) ||
+			len(scores) != len(ids) || len(grades) != len(ids) {
+			t.Fatalf("%s: stored %v %q %q %q, %d ids, %d scores, %d grades", id, ts, user, text, version, len(ids), len(scores), len(grades))
+		}
+		for p, im := range want.Impressions {
+			if ids[p] != im.ItemID || (scores[p] == nil) != (im.EngineScore == nil) || (scores[p] != nil && *scores[p] != *im.EngineScore) || grades[p] != nil {
+				t.Fatalf("%s position %d: %s %v %v, want %+v", id, p, ids[p], scores[p], grades[p], im)
+			}
+		}
+		got = append(got, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a", "b", "c", "d", "dup", "e"}; !slices.Equal(got, want) {
+		t.Fatalf("stored %v, want %v", got, want)
 	}
 }
