@@ -293,6 +293,19 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 	since := c.seq
 	photoVersion := c.PhotoVersion()
 	c.mu.RUnlock()
+	// Most refreshes find nothing new. max(seq) is read from the end of the items_seq
+	// index whatever the table's statistics say, while the query below, planned from
+	// statistics Postgres had not gathered since a bulk import, scanned every item
+	// (12–48 ms of Postgres's CPU at 100,000 items, twice a second per process).
+	if since > 0 {
+		var latest int64
+		if err := db.Pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM items`).Scan(&latest); err != nil {
+			return 0, postgres.Translate(err)
+		}
+		if latest <= since {
+			return 0, nil
+		}
+	}
 	rows, err := db.Pool.Query(ctx, `SELECT i.id, i.title, i.category, i.brand, i.price, i.active, i.seq, g.url, g.sha256
 		FROM items i LEFT JOIN item_images g ON g.item_id = i.id WHERE i.seq > $1 ORDER BY i.seq`, since)
 	if err != nil {
