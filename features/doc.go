@@ -10,7 +10,9 @@
 // Search logs (SearchLog; table searches, partitioned by day): one row per search with
 // its query (text, query vectors, a photo's SHA-256) and the items shown in order with
 // the engine's scores and grades as arrays, under the answer's request_id or a shop's
-// search id.
+// search id. The searches the service answered are copied straight into the table
+// (their ids are unique); reported and imported ones go through a staging table that
+// leaves a search stored before alone.
 // ExportSearches gives each impression its outcome, the strongest event that carries the
 // search's id for that item (or a judged search's grade); Prune drops whole days past
 // the retention.
@@ -78,7 +80,8 @@
 //
 // The serving process keeps its own copy of the catalogue (Catalog): metadata and one
 // contiguous float32 block per model-independent modality, refreshed from Postgres by
-// item change sequence numbers (LISTEN/NOTIFY wakes it, polling backs it up). Ids map
+// item change sequence numbers (LISTEN/NOTIFY wakes it, polling backs it up; a poll
+// that finds max(seq) unchanged reads nothing else). Ids map
 // to slots through an inline open-addressing table (idindex.go), one cache line per
 // lookup.
 //
