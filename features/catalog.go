@@ -2,10 +2,15 @@ package features
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fusionrank/fusionrank/features/text"
 	"github.com/fusionrank/fusionrank/internal/touch"
@@ -65,6 +70,9 @@ type Catalog struct {
 	blocks []*Block
 	seq    int64
 	loaded bool
+	// readFrom says which database the last refresh read: "primary", "replica" or
+	// "primary (the replica is behind)".
+	readFrom string
 
 	lmu       sync.Mutex
 	listeners []func(changed []int32)
@@ -95,9 +103,13 @@ func (c *Catalog) RLock() { c.mu.RLock() }
 // RUnlock undoes RLock.
 func (c *Catalog) RUnlock() { c.mu.RUnlock() }
 
-// Seq returns the highest items.seq among the changes the catalogue has loaded (the
-// next refresh asks for those above it). Callers hold RLock.
+// Seq returns the items.seq up to which the catalogue holds every change (the next
+// refresh asks for those above it). Callers hold RLock.
 func (c *Catalog) Seq() int64 { return c.seq }
+
+// ReadFrom says which database the last refresh that read the items read them from:
+// "primary", "replica", or "primary (the replica is behind)". Callers hold RLock.
+func (c *Catalog) ReadFrom() string { return c.readFrom }
 
 // Len returns the number of slots (items ever seen, active or not). Callers hold RLock.
 func (c *Catalog) Len() int { return len(c.items) }
@@ -284,9 +296,60 @@ func (c *Catalog) ResidentBytes() (total int64, perItem float64) {
 	return total, perItem
 }
 
+// itemChangeLock is the advisory lock every statement that writes items takes shared
+// (a trigger, sql/011_item_change_order.sql) before it takes a seq.
+const itemChangeLock = 7310414
+
+// itemChangeWait bounds how long a refresh waits for the item writers in flight; past
+// it the refresh loads nothing and the next one tries again (writers that arrive while
+// it waits queue behind it, so it must not wait long).
+const itemChangeWait = 100 * time.Millisecond
+
+// committedSeq returns the highest item seq on the primary below which every seq is
+// committed, and the primary's WAL position then: it takes itemChangeLock exclusively,
+// which waits for the writers in flight. ok is false when they did not finish within
+// itemChangeWait.
+func committedSeq(ctx context.Context, primary *postgres.DB) (seq int64, lsn string, ok bool, err error) {
+	err = primary.Transact(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", itemChangeWait.Milliseconds())); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(itemChangeLock)); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0), pg_current_wal_lsn()::text FROM items`).Scan(&seq, &lsn)
+	})
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available: writers still in flight
+		return 0, "", false, nil
+	}
+	return seq, lsn, err == nil, err
+}
+
+// replicaWait bounds how long a refresh waits for a replica to replay the primary's WAL
+// up to the committed seq's position before it reads the primary instead.
+const replicaWait = 250 * time.Millisecond
+
+// replayed reports whether the replica db has replayed the primary's WAL up to lsn (so
+// that what was committed there then is visible in it), waiting up to replicaWait.
+func replayed(ctx context.Context, db *postgres.DB, lsn string) (bool, error) {
+	deadline := time.Now().Add(replicaWait)
+	for {
+		var ok bool
+		err := db.Pool.QueryRow(ctx, `SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, true)`, lsn).Scan(&ok)
+		if err != nil || ok || time.Now().After(deadline) {
+			return ok, postgres.Translate(err)
+		}
+		sleep(ctx, 10*time.Millisecond)
+	}
+}
+
 // Refresh loads the items that changed in Postgres since the last refresh (all of them
-// the first time) and tells the listeners which slots changed.
-func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
+// the first time) and tells the listeners which slots changed. It reads from db (the
+// primary or a replica of it) and finds on the primary up to which seq every change is
+// committed: it reads no further, so a writer that took a lower seq and commits later
+// is not passed over.
+func (c *Catalog) Refresh(ctx context.Context, db, primary *postgres.DB) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	c.mu.RLock()
@@ -297,7 +360,7 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 	// index whatever the table's statistics say, while the query below, planned from
 	// statistics Postgres had not gathered since a bulk import, scanned every item
 	// (12–48 ms of Postgres's CPU at 100,000 items, twice a second per process).
-	if since > 0 {
+	if c.loaded {
 		var latest int64
 		if err := db.Pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM items`).Scan(&latest); err != nil {
 			return 0, postgres.Translate(err)
@@ -306,19 +369,31 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 			return 0, nil
 		}
 	}
-	rows, err := db.Pool.Query(ctx, `SELECT i.id, i.title, i.category, i.brand, i.price, i.active, i.seq, g.url, g.sha256
-		FROM items i LEFT JOIN item_images g ON g.item_id = i.id WHERE i.seq > $1 ORDER BY i.seq`, since)
+	upTo, lsn, ok, err := committedSeq(ctx, primary)
+	if err != nil || !ok {
+		return 0, err
+	}
+	from := "primary"
+	if db != primary {
+		from = "replica"
+		if caught, err := replayed(ctx, db, lsn); err != nil {
+			return 0, err
+		} else if !caught {
+			// A replica behind the primary could hold a later change but not an earlier one.
+			db, from = primary, "primary (the replica is behind)"
+		}
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT i.id, i.title, i.category, i.brand, i.price, i.active, g.url, g.sha256
+		FROM items i LEFT JOIN item_images g ON g.item_id = i.id WHERE i.seq > $1 AND i.seq <= $2 ORDER BY i.seq`, since, upTo)
 	if err != nil {
 		return 0, postgres.Translate(err)
 	}
 	var metas []ItemMeta
-	maxSeq := since
 	for rows.Next() {
 		var m ItemMeta
 		var price *float64
-		var seq int64
 		var url, sha *string
-		if err := rows.Scan(&m.ID, &m.Title, &m.Category, &m.Brand, &price, &m.Active, &seq, &url, &sha); err != nil {
+		if err := rows.Scan(&m.ID, &m.Title, &m.Category, &m.Brand, &price, &m.Active, &url, &sha); err != nil {
 			rows.Close()
 			return 0, postgres.Translate(err)
 		}
@@ -331,7 +406,6 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 		}
 		m.TitleStems = text.NewTitleStems(m.Title)
 		metas = append(metas, m)
-		maxSeq = max(maxSeq, seq)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -339,7 +413,9 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 	}
 	if len(metas) == 0 {
 		c.mu.Lock()
+		c.seq = upTo
 		c.loaded = true
+		c.readFrom = from
 		c.mu.Unlock()
 		return 0, nil
 	}
@@ -432,8 +508,9 @@ func (c *Catalog) Refresh(ctx context.Context, db *postgres.DB) (int, error) {
 			}
 		}
 	}
-	c.seq = maxSeq
+	c.seq = upTo
 	c.loaded = true
+	c.readFrom = from
 	c.mu.Unlock()
 
 	c.lmu.Lock()

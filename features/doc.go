@@ -81,7 +81,11 @@
 // The serving process keeps its own copy of the catalogue (Catalog): metadata and one
 // contiguous float32 block per model-independent modality, refreshed from Postgres by
 // item change sequence numbers (LISTEN/NOTIFY wakes it, polling backs it up; a poll
-// that finds max(seq) unchanged reads nothing else). Ids map
+// that finds max(seq) unchanged reads nothing else). A writer takes its seq before it
+// commits, so a refresh reads only up to the seq below which every change is
+// committed: every statement that writes items holds an advisory lock shared (a
+// trigger, sql/011), and the refresh takes it exclusively on the primary for a moment
+// (at most 100 ms; past that it tries again at the next poll). Ids map
 // to slots through an inline open-addressing table (idindex.go), one cache line per
 // lookup.
 //

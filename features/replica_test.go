@@ -119,6 +119,9 @@ func TestReplicaRebuilds(t *testing.T) {
 	if _, ok := s1.Catalog().Slot("rp-19"); !ok {
 		t.Fatal("the catalogue loaded from the replica lacks rp-19")
 	}
+	if from := s1.Catalog().ReadFrom(); from != "replica" {
+		t.Fatalf("the catalogue was read from the %s, want the replica (caught up)", from)
+	}
 	same("replica caught up", profile(s1, "rp-a"), profile(ref(), "rp-a"), 25)
 	if got := pools.take(); got[PoolReplica] != 1 || len(got) != 1 {
 		t.Fatalf("rebuild pools %v, want one from the replica", got)
@@ -144,9 +147,15 @@ func TestReplicaRebuilds(t *testing.T) {
 	if _, err := writer.PutItems(ctx, []fusionrank.Item{{ID: "rp-new", Title: "item", Active: true}}); err != nil {
 		t.Fatal(err)
 	}
+	// The catalogue reads no further than the seq below which every change is
+	// committed on the primary; the paused replica has not replayed that far, so it is
+	// read from the primary, rp-new with it.
 	s2 := withReplica("r2")
-	if _, ok := s2.Catalog().Slot("rp-new"); ok {
-		t.Fatal("the catalogue has an item the paused replica has not replayed: it was not loaded from the replica")
+	if _, ok := s2.Catalog().Slot("rp-new"); !ok {
+		t.Fatal("the catalogue lacks rp-new, which the primary has")
+	}
+	if from := s2.Catalog().ReadFrom(); from != "primary (the replica is behind)" {
+		t.Fatalf("the catalogue was read from the %s, want the primary", from)
 	}
 	same("replica behind, rp-a", profile(s2, "rp-a"), profile(ref(), "rp-a"), 30)
 	same("replica behind, rp-c", profile(s2, "rp-c"), profile(ref(), "rp-c"), 4)

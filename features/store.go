@@ -183,7 +183,7 @@ func (s *Store) DB() *postgres.DB { return s.db }
 func (s *Store) Refresh(ctx context.Context) (int, error) {
 	var n int
 	err := s.readLagged(ctx, "catalogue refresh", func(db *postgres.DB) (err error) {
-		n, err = s.catalog.Refresh(ctx, db)
+		n, err = s.catalog.Refresh(ctx, db, s.db)
 		return err
 	})
 	return n, err

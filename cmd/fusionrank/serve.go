@@ -162,7 +162,11 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("loading the catalogue: %w", err)
 	}
 	total, per := m.Features.Catalog().ResidentBytes()
-	m.Log.Info("catalogue loaded", "items", n, "seconds", time.Since(start).Seconds(), "resident_bytes", total, "bytes_per_item", per)
+	cat := m.Features.Catalog()
+	cat.RLock()
+	from := cat.ReadFrom()
+	cat.RUnlock()
+	m.Log.Info("catalogue loaded", "items", n, "seconds", time.Since(start).Seconds(), "resident_bytes", total, "bytes_per_item", per, "from", from)
 
 	m.ModelRegistry = recommend.NewRegistry(m.DB)
 	m.Models = recommend.NewLiveModel(m.ModelRegistry, m.Features.Catalog())
