@@ -303,7 +303,7 @@ const itemChangeLock = 7310414
 // itemChangeWait bounds how long a refresh waits for the item writers in flight; past
 // it the refresh loads nothing and the next one tries again (writers that arrive while
 // it waits queue behind it, so it must not wait long).
-const itemChangeWait = 100 * time.Millisecond
+const itemChangeWait = 50 * time.Millisecond
 
 // committedSeq returns the highest item seq on the primary below which every seq is
 // committed, and the primary's WAL position then: it takes itemChangeLock exclusively,
