@@ -599,22 +599,33 @@ func TestReleasedAnswersReused(t *testing.T) {
 		t.Fatal("no answer reused the items of one released before")
 	}
 	// Many at once.
+	atOnce(t, 8, 50, func(g, round int) string {
+		i := (g + round) % len(requests)
+		r, err := e.svc.Rerank(ctx, requests[i])
+		if err != nil {
+			return err.Error()
+		}
+		if d := check(r, requests[i]); d != "" {
+			return fmt.Sprintf("goroutine %d, request %d: %s", g, i, d)
+		}
+		e.svc.Release(&r)
+		return ""
+	})
+}
+
+// atOnce runs fn(g, round) for rounds rounds in each of goroutines goroutines and
+// reports the first failure (a non-empty message) of each goroutine, which then stops.
+func atOnce(t *testing.T, goroutines, rounds int, fn func(g, round int) string) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan string, 8)
-	for g := range 8 {
+	errs := make(chan string, goroutines)
+	for g := range goroutines {
 		wg.Go(func() {
-			for round := range 50 {
-				i := (g + round) % len(requests)
-				r, err := e.svc.Rerank(ctx, requests[i])
-				if err != nil {
-					errs <- err.Error()
+			for round := range rounds {
+				if msg := fn(g, round); msg != "" {
+					errs <- msg
 					return
 				}
-				if d := check(r, requests[i]); d != "" {
-					errs <- fmt.Sprintf("goroutine %d, request %d: %s", g, i, d)
-					return
-				}
-				e.svc.Release(&r)
 			}
 		})
 	}
@@ -800,34 +811,20 @@ func TestRecommendationCandidatesReused(t *testing.T) {
 	if handed == 0 {
 		t.Fatal("no request handed its candidate memory back")
 	}
-	var wg sync.WaitGroup
 	var degraded atomic.Int64
-	errs := make(chan string, 8)
-	for g := range 8 {
-		wg.Go(func() {
-			for round := range 40 {
-				i := (g + round) % len(asks)
-				got, err := answerOf(i)
-				if err != nil {
-					errs <- err.Error()
-					return
-				}
-				if strings.Contains(got, "warnings") {
-					degraded.Add(1) // a counter read missed its budget on a loaded machine: the answer says so
-					continue
-				}
-				if got != want[i] {
-					errs <- fmt.Sprintf("goroutine %d, request %d:\n got  %s\n want %s", g, i, got, want[i])
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for msg := range errs {
-		t.Error(msg)
-	}
+	atOnce(t, 8, 40, func(g, round int) string {
+		i := (g + round) % len(asks)
+		got, err := answerOf(i)
+		switch {
+		case err != nil:
+			return err.Error()
+		case strings.Contains(got, "warnings"):
+			degraded.Add(1) // a counter read missed its budget on a loaded machine: the answer says so
+		case got != want[i]:
+			return fmt.Sprintf("goroutine %d, request %d:\n got  %s\n want %s", g, i, got, want[i])
+		}
+		return ""
+	})
 	if n := degraded.Load(); n > 8*40/2 {
 		t.Fatalf("%d of %d answers degraded: too few compared", n, 8*40)
 	}
