@@ -96,7 +96,7 @@ var configVars = [][3]string{
 	{"FUSIONRANK_BODY_TIMEOUT", "10s", "how long a request's body may take to arrive after its header (the bulk item load: 10m)"},
 	{"FUSIONRANK_PROFILE_TTL", "720h", "TTL of user profiles in Redis"},
 	{"FUSIONRANK_COUNTER_REFRESH", "1s", "serve: how often popularity windows and trending are re-read from Redis into memory"},
-	{"FUSIONRANK_LOCAL_CACHE_TTL", "30s", "serve: how long profiles and co-visitation sets read from Redis may be served from process memory (dropped sooner when events change them, whichever process stores the events); 0: off"},
+	{"FUSIONRANK_LOCAL_CACHE_TTL", "5m", "serve: how long profiles and co-visitation sets read from Redis may be served from process memory (dropped sooner when events change them, whichever process stores the events); 0: off"},
 	{"FUSIONRANK_MAX_IN_FLIGHT", "auto", "serve: read requests (rankings, search, features) in progress at once; past it a request is answered 503 with Retry-After: 1 at once instead of queueing; auto: 64 per CPU; off: no cap"},
 	{"FUSIONRANK_WARM_PROFILES", "720h", "serve: at start and whenever Redis has lost its data since, the profiles of users with events this recent that Redis lacks are built in one pass over their events; 0: off"},
 	{"FUSIONRANK_PPROF_ADDR", "", "serve: a loopback address for Go's pprof handlers (off when empty)"},
