@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/fusionrank/fusionrank"
 	"github.com/fusionrank/fusionrank/features/text"
 	"github.com/fusionrank/fusionrank/internal/touch"
 	"github.com/fusionrank/fusionrank/postgres"
@@ -370,6 +371,14 @@ func (c *Catalog) Refresh(ctx context.Context, db, primary *postgres.DB) (int, e
 		}
 	}
 	upTo, lsn, ok, err := committedSeq(ctx, primary)
+	for err == nil && !ok && !c.loaded {
+		// The first load waits for the writers in flight (an import's batch, say): a
+		// server starts from the whole catalogue, not from none of it.
+		if sleep(ctx, itemChangeWait); ctx.Err() != nil {
+			return 0, fusionrank.Wrap(fusionrank.Unavailable, ctx.Err(), "catalogue: item writes still in flight")
+		}
+		upTo, lsn, ok, err = committedSeq(ctx, primary)
+	}
 	if err != nil || !ok {
 		return 0, err
 	}

@@ -12,7 +12,8 @@ import (
 
 // TestCatalogueSeesLateCommit: a write that took its seq before another's and commits
 // after a refresh has read that other one is still loaded by the next refresh, while
-// item writers do not wait for one another.
+// item writers do not wait for one another; a process's first load waits for the
+// writer in flight.
 func TestCatalogueSeesLateCommit(t *testing.T) {
 	db := testenv.DB(t, "featlate")
 	rdb, ns := testenv.Redis(t)
@@ -55,8 +56,33 @@ func TestCatalogueSeesLateCommit(t *testing.T) {
 	if _, err := store.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// A process starting now waits for the writer in flight before its first load.
+	starting := features.New(db, rdb, features.Options{Namespace: ns + ":starting"})
+	loaded := make(chan error, 1)
+	go func() {
+		_, err := starting.Refresh(ctx)
+		loaded <- err
+	}()
+	select {
+	case err := <-loaded:
+		t.Fatalf("the first load did not wait for the writer in flight (%v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
 	if err := late.Commit(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if err := <-loaded; err != nil {
+		t.Fatal(err)
+	}
+	c := starting.Catalog()
+	c.RLock()
+	n, a := c.Len(), ""
+	if s, ok := c.Slot("a"); ok {
+		a = c.Meta(s).Title
+	}
+	c.RUnlock()
+	if n != 3 || a != "late" {
+		t.Errorf("the starting process loaded %d items, a's title %q", n, a)
 	}
 	if _, err := store.Refresh(ctx); err != nil {
 		t.Fatal(err)
