@@ -85,7 +85,8 @@
 // commits, so a refresh reads only up to the seq below which every change is
 // committed: every statement that writes items holds an advisory lock shared (a
 // trigger, sql/011), and the refresh takes it exclusively on the primary for a moment
-// (at most 50 ms; past that it tries again at the next poll). Ids map
+// (at most 50 ms; past that it tries again at the next poll; a process's first load
+// waits until it has it). Ids map
 // to slots through an inline open-addressing table (idindex.go), one cache line per
 // lookup.
 //
