@@ -328,8 +328,10 @@ func committedSeq(ctx context.Context, primary *postgres.DB) (seq int64, lsn str
 }
 
 // replicaWait bounds how long a refresh waits for a replica to replay the primary's WAL
-// up to the committed seq's position before it reads the primary instead.
-const replicaWait = 250 * time.Millisecond
+// up to the committed seq's position before it reads the primary instead. Streaming
+// replicas are usually milliseconds behind; the primary's WAL position moves with every
+// write to any of its databases, so the wait must cover a busy moment's lag too.
+const replicaWait = time.Second
 
 // replayed reports whether the replica db has replayed the primary's WAL up to lsn (so
 // that what was committed there then is visible in it), waiting up to replicaWait.
