@@ -359,10 +359,9 @@ func (c *Catalog) Refresh(ctx context.Context, db, primary *postgres.DB) (int, e
 	since := c.seq
 	photoVersion := c.PhotoVersion()
 	c.mu.RUnlock()
-	// Most refreshes find nothing new. max(seq) is read from the end of the items_seq
-	// index whatever the table's statistics say, while the query below, planned from
-	// statistics Postgres had not gathered since a bulk import, scanned every item
-	// (12–48 ms of Postgres's CPU at 100,000 items, twice a second per process).
+	// Most refreshes find nothing new. max(seq) comes from the end of the items_seq
+	// index whatever the table's statistics say; the change query below, planned
+	// without statistics (after a bulk import, or with autovacuum off), scans every item.
 	if c.loaded {
 		var latest int64
 		if err := db.Pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM items`).Scan(&latest); err != nil {

@@ -496,7 +496,7 @@ func (s *Service) diversify(cands []cand, count int) []cand {
 
 // diversifyBy is diversify with the categories given by category. Only the first
 // count places are built: a recommendation's pool holds hundreds of candidates, and
-// copying them all cost more than the rest of the step.
+// copying them all would cost more than choosing the places.
 func diversifyBy(cands []cand, category func(slot int32) string, k, count int) []cand {
 	count = min(count, len(cands))
 	n := 0 // places filled, at the front of cands: each candidate moves forward, never back

@@ -217,7 +217,7 @@ func TestConfigErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !c.Auth || c.Addr != ":8080" || c.RequestTimeout != 200*time.Millisecond || len(c.Modalities) != 1 || c.Modalities[0].Dim != 512 {
+		if !c.Auth || c.Addr != ":8080" || c.RequestTimeout != 200*time.Millisecond || c.LocalCacheTTL != 5*time.Minute || len(c.Modalities) != 1 || c.Modalities[0].Dim != 512 {
 			t.Fatalf("defaults: %+v", c)
 		}
 	})
